@@ -1,0 +1,293 @@
+import { DeviceLostError, GpuOutOfMemoryError, ShaderError, WebLMError } from '../errors.js';
+import { BufferPool } from './bufferPool.js';
+import type { Params } from './params.js';
+import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
+import { tensorBytes, type DType, type Tensor } from './tensor.js';
+
+/** What a kernel binds: a tensor, a whole buffer, or a byte range of one. */
+export type Binding = Tensor | GPUBuffer | { readonly buffer: GPUBuffer; readonly offset?: number; readonly size?: number };
+
+export interface GpuFeatures {
+  readonly shaderF16: boolean;
+  readonly subgroups: boolean;
+  readonly timestampQuery: boolean;
+}
+
+const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter
+const PARAM_SLOTS = 4096;
+// Read at call time: in Node the GPUBufferUsage global exists only once Dawn is loaded.
+const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/**
+ * The engine's handle on a GPUDevice. Kernels record into one command encoder and one compute pass;
+ * `flush()` submits it. Uniform parameters of every dispatch go into one arena buffer, written once per
+ * submit, and bind groups are cached by what they bind, so re-encoding the same step (a decode token)
+ * creates no new GPU objects.
+ */
+export class GpuContext {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly paramArena: GPUBuffer;
+  private readonly paramStaging = new Uint8Array(PARAM_SLOT * PARAM_SLOTS);
+  private paramSlot = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private failure: WebLMError | undefined;
+  private allocated = 0;
+  /** Dispatches recorded since creation: a figure for benchmarks and tests. */
+  dispatchCount = 0;
+
+  constructor(
+    /** The GPU object the device came from; held so that Dawn's instance outlives its device. */
+    readonly gpu: GPU,
+    readonly device: GPUDevice,
+    readonly adapterInfo: { vendor: string; architecture: string; description: string },
+    readonly features: GpuFeatures,
+  ) {
+    this.limits = device.limits;
+    this.pipelines = new PipelineCache(device);
+    this.pool = new BufferPool(device);
+    this.paramArena = device.createBuffer({
+      size: this.paramStaging.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'params',
+    });
+    void device.lost.then((info) => {
+      this.failure ??= new DeviceLostError(`WebGPU device lost (${info.reason}): ${info.message}`);
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      if (this.failure) return;
+      this.failure =
+        e instanceof GPUOutOfMemoryError
+          ? new GpuOutOfMemoryError(`GPU out of memory: ${e.message}`)
+          : new ShaderError(`WebGPU error: ${e.message}`);
+    });
+  }
+
+  private unusedBuffer: GPUBuffer | undefined;
+
+  /** A small buffer to bind where a kernel variant ignores a binding (no bias, say). Never written. */
+  get unused(): GPUBuffer {
+    return (this.unusedBuffer ??= this.createBuffer(256, storageUsage(), 'unused'));
+  }
+
+  /** Bytes of GPU buffers created through this context (weights, caches, activations). */
+  get bytesAllocated(): number {
+    return this.allocated;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  createBuffer(bytes: number, usage: GPUBufferUsageFlags = storageUsage(), label = 'buffer'): GPUBuffer {
+    this.throwIfFailed();
+    const size = roundUp(Math.max(bytes, 4), 16);
+    if (size > this.limits.maxBufferSize) {
+      throw new GpuOutOfMemoryError(
+        `${label}: a buffer of ${size} bytes exceeds this adapter's maxBufferSize (${this.limits.maxBufferSize} bytes)`,
+      );
+    }
+    const buf = this.device.createBuffer({ size, usage, label });
+    this.allocated += size;
+    return buf;
+  }
+
+  destroyBuffer(buf: GPUBuffer): void {
+    this.allocated -= buf.size;
+    buf.destroy();
+  }
+
+  /** A new zero-filled tensor of its own buffer. */
+  createTensor(shape: readonly number[], dtype: DType, label?: string): Tensor {
+    return { buffer: this.createBuffer(tensorBytes({ shape, dtype }), storageUsage(), label), offset: 0, shape, dtype, label };
+  }
+
+  /** A tensor holding `data` (bytes as stored for block formats). */
+  upload(data: ArrayBufferView, shape: readonly number[], dtype: DType, label?: string): Tensor {
+    const t = this.createTensor(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  write(target: Binding, data: ArrayBufferView, byteOffset = 0): void {
+    const { buffer, offset } = this.range(target);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    const aligned = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
+    this.device.queue.writeBuffer(buffer, offset + byteOffset, aligned);
+  }
+
+  /** A view of part of a tensor's buffer as a tensor of another shape (no copy). */
+  view(t: Tensor, shape: readonly number[], byteOffset = 0, dtype: DType = t.dtype): Tensor {
+    return { buffer: t.buffer, offset: t.offset + byteOffset, shape, dtype, label: t.label };
+  }
+
+  pipeline(key: PipelineKey): Pipeline {
+    return this.pipelines.get(key);
+  }
+
+  private range(b: Binding): { buffer: GPUBuffer; offset: number; size: number | undefined } {
+    if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: undefined };
+    if ('shape' in b) {
+      const bytes = roundUp(tensorBytes(b), 4);
+      return { buffer: b.buffer, offset: b.offset, size: Math.min(bytes, b.buffer.size - b.offset) };
+    }
+    return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
+  }
+
+  private bufferId(buf: GPUBuffer): number {
+    let id = this.bufferIds.get(buf);
+    if (id === undefined) this.bufferIds.set(buf, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.throwIfFailed();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private bindGroup(p: Pipeline, bindings: readonly Binding[], params: Params | undefined): GPUBindGroup {
+    const hasParams = p.layout[0] === 'uniform';
+    if (hasParams !== !!params) throw new Error(`${p.key.shader}: layout and params disagree`);
+    const expected = p.layout.length - (hasParams ? 1 : 0);
+    if (bindings.length !== expected) {
+      throw new Error(`${p.key.shader}:${p.key.entry ?? 'main'} takes ${expected} bindings, got ${bindings.length}`);
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    let key = `${p.id}`;
+    if (params) {
+      if (this.paramSlot === PARAM_SLOTS) this.flush();
+      const slot = this.paramSlot++;
+      this.paramStaging.set(params.data, slot * PARAM_SLOT);
+      entries.push({ binding: 0, resource: { buffer: this.paramArena, offset: slot * PARAM_SLOT, size: PARAM_SLOT } });
+      key += `|p${slot}`;
+    }
+    bindings.forEach((b, i) => {
+      const r = this.range(b);
+      const resource: GPUBufferBinding = { buffer: r.buffer, offset: r.offset };
+      if (r.size !== undefined) resource.size = r.size;
+      entries.push({ binding: i + (hasParams ? 1 : 0), resource });
+      key += `|${this.bufferId(r.buffer)}@${r.offset}+${r.size ?? '*'}`;
+    });
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 50_000) this.bindGroups.clear();
+      group = this.device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /**
+   * Records one dispatch. `bindings` fill @binding(1..) when the layout starts with 'uniform' (the
+   * params), else @binding(0..).
+   */
+  dispatch(
+    pipeline: Pipeline | PipelineKey,
+    bindings: readonly Binding[],
+    workgroups: readonly [number, number?, number?],
+    params?: Params,
+  ): void {
+    const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) throw new Error(`${p.key.shader}: grid ${x}x${y}x${z} exceeds ${max} per dimension`);
+    const group = this.bindGroup(p, bindings, params);
+    const pass = this.computePass();
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  /** Records a dispatch whose grid (3 x u32) is read from `indirect` at `byteOffset` on the GPU. */
+  dispatchIndirect(
+    pipeline: Pipeline | PipelineKey,
+    bindings: readonly Binding[],
+    indirect: GPUBuffer,
+    byteOffset: number,
+    params?: Params,
+  ): void {
+    const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
+    const group = this.bindGroup(p, bindings, params);
+    const pass = this.computePass();
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroupsIndirect(indirect, byteOffset);
+    this.dispatchCount++;
+  }
+
+  /** Records a buffer copy between dispatches (ends the current compute pass). */
+  copy(src: Binding, dst: Binding, bytes: number): void {
+    const s = this.range(src);
+    const d = this.range(dst);
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(s.buffer, s.offset, d.buffer, d.offset, roundUp(bytes, 4));
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    this.throwIfFailed();
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.paramSlot > 0) this.device.queue.writeBuffer(this.paramArena, 0, this.paramStaging, 0, this.paramSlot * PARAM_SLOT);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.paramSlot = 0;
+  }
+
+  /** Submits and waits for the GPU; throws the first WebGPU error seen (validation, OOM, device lost). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Submits what was recorded and reads `bytes` from `source` back to the CPU. */
+  async read(source: Binding, bytes?: number): Promise<ArrayBuffer> {
+    const r = this.range(source);
+    const n = roundUp(bytes ?? r.size ?? r.buffer.size - r.offset, 4);
+    const staging = this.pool.acquire(n, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.copy(r, staging, n);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, n);
+      this.throwIfFailed();
+      return staging.getMappedRange(0, n).slice(0, bytes ?? n);
+    } finally {
+      if (staging.mapState === 'mapped') staging.unmap();
+      this.pool.release(staging);
+    }
+  }
+
+  async readF32(t: Tensor): Promise<Float32Array> {
+    return new Float32Array(await this.read(t, tensorBytes(t)));
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+    this.device.destroy();
+  }
+}
+
+function padTo4(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(roundUp(bytes.byteLength, 4));
+  out.set(bytes);
+  return out;
+}

@@ -1,0 +1,54 @@
+import { WebGPUUnavailableError } from '../errors.js';
+import { GpuContext } from './context.js';
+
+export interface DeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Skip optional features even when the adapter has them (to test the f32 paths). */
+  disableFeatures?: readonly GPUFeatureName[];
+}
+
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+/**
+ * Acquires an adapter and device from a `GPU` (navigator.gpu in a browser, Dawn's in Node) with the
+ * largest buffer limits the adapter offers and the optional features the kernels can use.
+ */
+export async function createGpuContext(gpu: GPU | undefined, options: DeviceOptions = {}): Promise<GpuContext> {
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available here: navigator.gpu is missing (use a browser with WebGPU, over https or localhost) ' +
+        "or, in Node, install the optional 'webgpu' package",
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new WebGPUUnavailableError(
+      'No WebGPU adapter was found (no GPU, or WebGPU disabled). In Node on a machine without a GPU, set ' +
+        'VK_ICD_FILENAMES to a Vulkan driver such as SwiftShader (see ARCHITECTURE.md)',
+    );
+  }
+  const skip = new Set(options.disableFeatures ?? []);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f));
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  const info = adapter.info;
+  const has = (f: GPUFeatureName) => device.features.has(f);
+  return new GpuContext(
+    gpu,
+    device,
+    { vendor: info.vendor, architecture: info.architecture, description: info.description },
+    { shaderF16: has('shader-f16'), subgroups: has('subgroups'), timestampQuery: has('timestamp-query') },
+  );
+}

@@ -1,0 +1,27 @@
+import './shaderSourceFs.js';
+import { createGpuContext, type DeviceOptions } from '../gpu/device.js';
+import type { GpuContext } from '../gpu/context.js';
+import { WebGPUUnavailableError } from '../errors.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * A GpuContext in Node through Dawn (the optional `webgpu` package). On a machine with no Vulkan GPU
+ * driver configured, SwiftShader from Debian's chromium package is used when it is installed.
+ */
+export async function createNodeGpu(options: DeviceOptions = {}): Promise<GpuContext> {
+  let dawn: typeof import('webgpu');
+  try {
+    dawn = await import('webgpu');
+  } catch (cause) {
+    throw new WebGPUUnavailableError("WebGPU in Node needs the 'webgpu' package (Dawn): npm install webgpu", { cause });
+  }
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) {
+    const { existsSync } = await import('node:fs');
+    if (existsSync(SWIFTSHADER_ICD) && !existsSync('/dev/dri') && !existsSync('/dev/nvidiactl')) {
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    }
+  }
+  Object.assign(globalThis, dawn.globals);
+  return createGpuContext(dawn.create([]), options);
+}

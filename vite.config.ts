@@ -1,0 +1,18 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vite';
+
+// One vite config for the example pages (dev server: `npm run demo`), the end-to-end test pages, and
+// the browser library build (`vite build`: dist/browser/, with every shader inlined as text).
+export default defineConfig({
+  server: { host: '127.0.0.1', fs: { allow: ['.', '../shared'] } },
+  preview: { host: '127.0.0.1' },
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist/browser',
+    lib: {
+      entry: { weblm: resolve(import.meta.dirname, 'src/index.ts'), worker: resolve(import.meta.dirname, 'src/worker/index.ts') },
+      formats: ['es'],
+    },
+    rollupOptions: { external: ['webgpu', /^node:/] },
+  },
+});
