@@ -1,0 +1,36 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
+
+/** Weight dtypes a model can be loaded in: as stored, f32, or quantized at load. */
+export type LoadDType = 'auto' | 'f32' | 'f16' | 'q8_0' | 'q4_0';
+
+/** What the engine needs to know about a loaded model, whatever its family. */
+export interface ModelInfo {
+  readonly modelType: string;
+  readonly vocabSize: number;
+  /** Longest sequence (prompt + generated) the KV cache holds. */
+  readonly maxContext: number;
+  readonly eosTokenIds: readonly number[];
+  readonly bosTokenId?: number;
+  readonly weightDType: DType | 'mixed';
+  /** Bytes of GPU memory held by weights and caches. */
+  readonly gpuBytes: number;
+}
+
+/**
+ * A model on the GPU with its KV cache. `forward` records the work of `ids` at positions
+ * [start, start + ids.length) (appending their keys and values to the cache, dropping what was cached at
+ * positions >= start), and returns the logits on the GPU without reading them back.
+ */
+export interface LoadedModel {
+  readonly ctx: GpuContext;
+  readonly info: ModelInfo;
+  /** Tokens whose keys and values are in the cache (positions 0 .. cachedLength - 1). */
+  readonly cachedLength: number;
+  /**
+   * logits: [ids.length, vocab] f32 when `allLogits`, else [1, vocab] f32 (the last position). The tensor
+   * is owned by the model and overwritten by the next call.
+   */
+  forward(ids: ArrayLike<number>, start: number, opts?: { allLogits?: boolean }): Tensor;
+  dispose(): void;
+}

@@ -1,0 +1,20 @@
+/**
+ * Where checkpoint files come from: a local folder (Node), a URL, or the IndexedDB chunk store. Loaders
+ * read byte ranges, so a file is never held whole in memory unless it is small.
+ */
+export interface ByteSource {
+  /** Total bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects with InvalidModelError when the range passes the end. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** The files of one model (a Hugging Face repo layout, or a folder holding a .gguf). */
+export interface ModelFiles {
+  /** A name for messages: a path, a URL or a repo id. */
+  readonly location: string;
+  has(path: string): Promise<boolean>;
+  open(path: string): Promise<ByteSource>;
+  /** A small file as text (config.json, tokenizer.json). Rejects with ModelNotFoundError when missing. */
+  text(path: string): Promise<string>;
+}
