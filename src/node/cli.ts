@@ -1,4 +1,19 @@
-// `npx weblm`: the command line (issue 4 adds `run`, issue 6 adds `convert`).
-const [command] = process.argv.slice(2);
-console.error(`weblm: unknown command ${command ?? '(none)'}. Commands: run, convert`);
-process.exit(2);
+// `npx weblm <command>`: the command line. Each command lives in its own module.
+const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  run: () => import('./cliRun.js'),
+  convert: () => import('./cliConvert.js'),
+};
+
+const [name, ...argv] = process.argv.slice(2);
+const load = name ? commands[name] : undefined;
+if (!load) {
+  console.error(`usage: weblm <${Object.keys(commands).join('|')}> [options]`);
+  process.exit(2);
+}
+load()
+  .then((m) => m.main(argv))
+  .then((code) => process.exit(code))
+  .catch((err: Error) => {
+    console.error(`weblm ${name}: ${err.name}: ${err.message}`);
+    process.exit(1);
+  });
