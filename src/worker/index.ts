@@ -1,3 +1,7 @@
-// weblm/worker: the Web Worker entry. The engine is exposed here through comlink (issue 7).
-import '../gpu/shaderSource.vite.js';
-export {};
+// weblm/worker: the Web Worker entry. Serves an engine over WebGPU in this worker to the page's
+// `createEngine()` through comlink.
+import { createBrowserGpu } from '../browser/gpu.js';
+import { LocalEngine } from '../engine/localEngine.js';
+import { exposeEngine } from './exposeEngine.js';
+
+exposeEngine(new LocalEngine({ gpu: () => createBrowserGpu() }), self as unknown as Worker);

@@ -1,0 +1,71 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { countToken, sample } from '../kernels/sample.js';
+import { InvalidArgumentError } from '../errors.js';
+import { seededRandom } from './random.js';
+import type { SamplingOptions } from './types.js';
+
+/**
+ * Picks the next token on the GPU from a model's last-position logits and reads back only its id (4
+ * bytes). Holds the sampler's buffers for a loaded model: the id, and the per-token counts that the
+ * repetition, frequency and presence penalties need (kept on the GPU, bumped by one dispatch per token).
+ */
+export class Sampler {
+  private readonly out: Tensor;
+  private counts: Tensor | undefined;
+  private opts: Required<Pick<SamplingOptions, 'temperature'>> & SamplingOptions = { temperature: 1 };
+  private random: () => number = seededRandom();
+  private penalized = false;
+
+  constructor(private readonly ctx: GpuContext, private readonly vocabSize: number) {
+    this.out = ctx.createTensor([1], 'u32', 'sampled id');
+  }
+
+  /** Starts a generation: checks the options, seeds the generator, counts the prompt's tokens. */
+  begin(opts: SamplingOptions, promptIds: readonly number[]): void {
+    const temperature = opts.temperature ?? 1;
+    check(temperature >= 0, 'temperature must be >= 0');
+    check(opts.topK === undefined || (Number.isInteger(opts.topK) && opts.topK >= 0), 'topK must be an integer >= 0');
+    check(opts.topP === undefined || (opts.topP > 0 && opts.topP <= 1), 'topP must be in (0, 1]');
+    check(opts.minP === undefined || (opts.minP >= 0 && opts.minP <= 1), 'minP must be in [0, 1]');
+    check(opts.repetitionPenalty === undefined || opts.repetitionPenalty > 0, 'repetitionPenalty must be > 0');
+    this.opts = { ...opts, temperature };
+    this.random = seededRandom(opts.seed);
+    this.penalized =
+      (opts.repetitionPenalty ?? 1) !== 1 || (opts.frequencyPenalty ?? 0) !== 0 || (opts.presencePenalty ?? 0) !== 0;
+    if (!this.penalized) return;
+    this.counts ??= this.ctx.createTensor([this.vocabSize], 'u32', 'token counts');
+    const hist = new Uint32Array(this.vocabSize);
+    for (const id of promptIds) if (id >= 0 && id < this.vocabSize) hist[id]!++;
+    this.ctx.write(this.counts, hist);
+  }
+
+  /** Records the sampling of `logits` ([1, V] or [V] f32), submits the step and returns the id. */
+  async next(logits: Tensor): Promise<number> {
+    const o = this.opts;
+    sample(this.ctx, this.ctx.view(logits, [this.vocabSize]), this.out, {
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      minP: o.minP,
+      repetitionPenalty: o.repetitionPenalty,
+      frequencyPenalty: o.frequencyPenalty,
+      presencePenalty: o.presencePenalty,
+      random: this.random(),
+      counts: this.penalized ? this.counts : undefined,
+    });
+    const id = new Uint32Array(await this.ctx.read(this.out, 4))[0]!;
+    // Recorded now, submitted with the next token's forward pass.
+    if (this.penalized) countToken(this.ctx, this.counts!, id);
+    return id;
+  }
+
+  dispose(): void {
+    this.ctx.destroyBuffer(this.out.buffer);
+    if (this.counts) this.ctx.destroyBuffer(this.counts.buffer);
+  }
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new InvalidArgumentError(message);
+}

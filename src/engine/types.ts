@@ -1,0 +1,117 @@
+import type { LoadDType } from '../models/types.js';
+import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { ModelFiles } from '../weights/files.js';
+import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
+
+export type { ChatMessage };
+
+/**
+ * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP, the
+ * Hugging Face repo layout or a .gguf), or `{ files }` (any ModelFiles: a local folder in Node, say).
+ */
+export type ModelSource = string | { readonly url: string } | { readonly files: ModelFiles };
+
+/** Progress of a load, as the model loader reports it. */
+export interface LoadProgress {
+  readonly loaded: number;
+  readonly total: number;
+  readonly [key: string]: unknown;
+}
+
+export interface LoadOptions {
+  readonly dtype?: LoadDType;
+  /** Longest prompt + generation the KV cache is sized for (default: the model's, capped by the loader). */
+  readonly maxContext?: number;
+  readonly onProgress?: (p: LoadProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface EngineInfo {
+  /** Where the model came from (URL, path or repo id). */
+  readonly model: string;
+  readonly modelType: string;
+  readonly dtype: string;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** Bytes of GPU memory held by weights and caches. */
+  readonly memoryBytes: number;
+  readonly adapter: { readonly vendor: string; readonly architecture: string; readonly description: string };
+  readonly hasTokenizer: boolean;
+  readonly hasChatTemplate: boolean;
+  /** Tokens whose keys and values are cached (the prefix a next prompt can reuse). */
+  readonly cachedTokens: number;
+}
+
+export interface SamplingOptions {
+  /** 0 picks the most likely token (greedy). Default 1. */
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly minP?: number;
+  /** HF-style: logits of tokens already seen (prompt and output) are divided (>0) or multiplied (<0) by it. */
+  readonly repetitionPenalty?: number;
+  /** OpenAI-style: subtracted from a logit once per occurrence of its token so far. */
+  readonly frequencyPenalty?: number;
+  /** OpenAI-style: subtracted from a logit once when its token occurred so far. */
+  readonly presencePenalty?: number;
+  /** Seed of the sampler's random generator: the same seed, prompt and options give the same output. */
+  readonly seed?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate (default: until the context is full). */
+  readonly maxTokens?: number;
+  /** Generation stops before any of these strings; the text never contains them. */
+  readonly stop?: string | readonly string[];
+  /** Token ids that end generation besides the model's end-of-sequence ids. */
+  readonly stopTokenIds?: readonly number[];
+  /** Keep generating past end-of-sequence tokens. */
+  readonly ignoreEos?: boolean;
+  /** Stops generation within one token; the last chunk then has finishReason 'abort'. */
+  readonly signal?: AbortSignal;
+}
+
+/** A prompt: text (tokenized with special tokens as the tokenizer adds them), chat messages (rendered with the chat template), or token ids. */
+export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: readonly number[] };
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface GenerationStats {
+  readonly promptTokens: number;
+  /** Prompt tokens whose keys and values were reused from the previous generation (not recomputed). */
+  readonly cachedPromptTokens: number;
+  /** Prompt tokens run through the model (promptTokens - cachedPromptTokens). */
+  readonly prefillTokens: number;
+  readonly generatedTokens: number;
+  readonly timeToFirstTokenMs: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+  readonly totalMs: number;
+}
+
+/** One step of a generation: the text it completes and the token ids sampled; the last one ends it. */
+export interface GenerateChunk {
+  /** New text ('' while a character or a possible stop string is incomplete, or with no tokenizer). */
+  readonly text: string;
+  readonly tokenIds: readonly number[];
+  readonly finishReason?: FinishReason;
+  readonly stats?: GenerationStats;
+}
+
+export interface ChatCompletions {
+  create(request: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(request: ChatCompletionRequest & { stream?: false | null }): Promise<ChatCompletion>;
+  create(request: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+}
+
+/** The engine, in-process (Node, tests) or in a Web Worker behind the same interface (`createEngine()`). */
+export interface Engine {
+  load(model: ModelSource, options?: LoadOptions): Promise<EngineInfo>;
+  unload(): Promise<void>;
+  /** undefined when no model is loaded. */
+  info(): Promise<EngineInfo | undefined>;
+  generate(input: GenerateInput, options?: GenerateOptions): AsyncIterableIterator<GenerateChunk>;
+  readonly chat: { readonly completions: ChatCompletions };
+  /** Releases the model and the GPU device (and ends the worker for a worker engine). */
+  dispose(): Promise<void>;
+}
