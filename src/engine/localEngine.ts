@@ -56,6 +56,7 @@ export class LocalEngine implements Engine {
     try {
       this.unloadNow();
       const signal = options.signal;
+      if (signal?.aborted) throw new AbortError('the load was aborted before it started');
       const files = await openModelSource(source, this.options.openFiles, signal);
       const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
       if (signal?.aborted) throw new AbortError(`loading ${files.location} was aborted`);

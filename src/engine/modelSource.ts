@@ -14,10 +14,10 @@ export async function openModelSource(
 ): Promise<ModelFiles> {
   if (typeof source === 'string') {
     if (source === '') throw new InvalidArgumentError('the model source is an empty string');
-    return openFiles ? openFiles(source, signal) : httpFiles(absoluteUrl(source));
+    return openFiles ? openFiles(source, signal) : httpFiles(absoluteUrl(source), { signal });
   }
   if (source && 'files' in source) return source.files;
-  if (source && 'url' in source) return httpFiles(absoluteUrl(source.url));
+  if (source && 'url' in source) return httpFiles(absoluteUrl(source.url), { signal });
   throw new InvalidArgumentError('a model source is a URL or repo id string, { url } or { files }');
 }
 

@@ -10,7 +10,6 @@ import type {
   LoadOptions,
   ModelSource,
 } from '../engine/types.js';
-import { AbortError } from '../errors.js';
 import { installErrorTransfer } from './errorTransfer.js';
 import type { WorkerApi } from './protocol.js';
 
@@ -34,10 +33,10 @@ export class WorkerEngine implements Engine {
   async load(source: ModelSource, options: LoadOptions = {}): Promise<EngineInfo> {
     const { signal, onProgress, ...rest } = options;
     const opId = this.nextId++;
-    const stop = this.forwardAbort(opId, signal);
+    const loading = this.remote.load(opId, source, { ...rest, ...(onProgress ? { onProgress: proxy(onProgress) } : {}) });
+    const stop = this.forwardAbort(opId, signal); // after the load call: the worker sees them in this order
     try {
-      if (signal?.aborted) throw new AbortError('the load was aborted before it started');
-      return await this.remote.load(opId, source, { ...rest, ...(onProgress ? { onProgress: proxy(onProgress) } : {}) });
+      return await loading;
     } finally {
       stop();
     }
@@ -75,9 +74,10 @@ export class WorkerEngine implements Engine {
       await started;
       return this.pull<ChatCompletionChunk>(opId, started, signal);
     }
+    const completing = this.remote.chat(opId, rest);
     const stop = this.forwardAbort(opId, signal);
     try {
-      return (await this.remote.chat(opId, rest)) as ChatCompletion;
+      return (await completing) as ChatCompletion;
     } finally {
       stop();
     }

@@ -167,7 +167,7 @@ describe('errors across a comlink boundary', () => {
     const remote = wrap<typeof thrower>(port2 as unknown as Parameters<typeof wrap>[0]);
     const classes = { oom: GpuOutOfMemoryError, '404': ModelNotFoundError, arch: UnsupportedModelError, abort: AbortError };
     for (const [kind, cls] of Object.entries(classes)) {
-      const err = await remote.fail(kind).then(() => undefined, (e: unknown) => e as Error);
+      const err = await (remote.fail(kind) as Promise<unknown>).then(() => undefined, (e: unknown) => e as Error);
       expect(err).toBeInstanceOf(cls);
       expect(err!.name).toBe(cls.name);
       expect(err!.stack).toContain('fail');
