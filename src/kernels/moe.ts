@@ -1,0 +1,203 @@
+import { InvalidArgumentError, UnsupportedModelError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { params } from '../gpu/params.js';
+import { byteSizeOf, type DType, type Tensor } from '../gpu/tensor.js';
+
+/** How router logits become expert weights (see shaders/moeRoute.wgsl). */
+export interface MoeRouteOptions {
+  readonly topK: number;
+  /** softmax over all experts (mixtral, qwen*_moe, olmoe) or sigmoid per expert (deepseek_v3). */
+  readonly scoring: 'softmax' | 'sigmoid';
+  /** [E] f32, added to the scores for selection only (deepseek_v3's e_score_correction_bias). */
+  readonly correctionBias?: Tensor;
+  /** Group-limited routing: nGroup groups, the topkGroup best (by the sum of their top-2 keys) kept. */
+  readonly nGroup?: number;
+  readonly topkGroup?: number;
+  /** Renormalise the k weights to sum 1. */
+  readonly normTopK: boolean;
+  /** Multiplies the final weights (routed_scaling_factor). */
+  readonly scale: number;
+  /** Top-k over the raw logits, then softmax over the k values (granitemoe, gpt_oss). */
+  readonly softmaxAfterTopK?: boolean;
+}
+
+const MAX_EXPERTS = 1024;
+const MAX_TOP_K = 32;
+
+/** ids[T, k] u32 and weights[T, k] f32 from router logits[T, E] f32, on the GPU. */
+export function moeRoute(ctx: GpuContext, logits: Tensor, ids: Tensor, weights: Tensor, o: MoeRouteOptions): void {
+  const [T, E] = logits.shape as [number, number];
+  const k = o.topK;
+  if (logits.dtype !== 'f32' || logits.shape.length !== 2) throw new InvalidArgumentError(`moeRoute: logits must be [T, E] f32, got [${logits.shape}] ${logits.dtype}`);
+  if (E > MAX_EXPERTS) throw new UnsupportedModelError(`moeRoute: ${E} experts; at most ${MAX_EXPERTS} are supported`);
+  if (!(k >= 1 && k <= Math.min(E, MAX_TOP_K))) throw new InvalidArgumentError(`moeRoute: topK ${k} must be in 1..${Math.min(E, MAX_TOP_K)}`);
+  expectShape('moeRoute ids', ids, [T, k], 'u32');
+  expectShape('moeRoute weights', weights, [T, k], 'f32');
+  if (o.correctionBias) expectShape('moeRoute correctionBias', o.correctionBias, [E], 'f32');
+  const nGroup = o.nGroup ?? 1;
+  const topkGroup = o.topkGroup ?? nGroup;
+  if (nGroup < 1 || nGroup > 64 || E % nGroup !== 0 || topkGroup < 1 || topkGroup > nGroup) {
+    throw new InvalidArgumentError(`moeRoute: nGroup ${nGroup} must divide ${E} experts (at most 64 groups) and topkGroup ${topkGroup} be in 1..nGroup`);
+  }
+  if (nGroup > 1 && k > (topkGroup * E) / nGroup) throw new InvalidArgumentError(`moeRoute: topK ${k} exceeds the experts of ${topkGroup} groups`);
+  const mode = o.softmaxAfterTopK ? 2 : o.scoring === 'sigmoid' ? 1 : 0;
+  ctx.dispatch(
+    { shader: 'moeRoute', layout: ['uniform', 'read', 'read', 'storage', 'storage'] },
+    [logits, o.correctionBias ?? ctx.unused, ids, weights],
+    [T],
+    params()
+      .u32(T)
+      .u32(E)
+      .u32(k)
+      .u32(mode)
+      .u32(o.normTopK ? 1 : 0)
+      .u32(o.correctionBias ? 1 : 0)
+      .u32(nGroup)
+      .u32(topkGroup)
+      .f32(o.scale),
+  );
+}
+
+/** Stacked expert weights. gateUp rows [0, I) are the gate, [I, 2I) the up projection. */
+export interface MoeExpertWeights {
+  readonly gateUp: Tensor; // [E, 2I, H] any weight dtype
+  readonly down: Tensor; // [E, H, I] any weight dtype
+  readonly gateUpBias?: Tensor; // [E, 2I] f32
+  readonly downBias?: Tensor; // [E, H] f32
+}
+
+export type MoeActivation = 'silu' | 'gelu_tanh';
+
+export interface MoeExpertsOptions {
+  /** gpt-oss's clamped SwiGLU: min(g, limit)·σ(alpha·g)·(clamp(u, ±limit) + 1); act must be 'silu'. */
+  readonly clamp?: { readonly limit: number; readonly alpha: number };
+  /** Add to `out` instead of overwriting it (a shared expert computed first). */
+  readonly accumulate?: boolean;
+  /** 'pairs': per (token, slot) GEMVs (decode); 'grouped': per-expert token tiles (prefill). */
+  readonly path?: 'auto' | 'pairs' | 'grouped';
+}
+
+const weightDefines: Partial<Record<DType, string>> = { f32: 'W_F32', f16: 'W_F16', bf16: 'W_BF16' };
+const PAIRS_MAX_TOKENS = 4;
+
+/**
+ * out[T, H] = Σ_j weights[t, j] · expert_{ids[t, j]}(x[t]) where expert(x) = down · (act(gate · x) * (up · x)).
+ * Reads only the selected experts' rows; routing is read on the GPU, never on the CPU.
+ */
+export function moeExperts(
+  ctx: GpuContext,
+  x: Tensor,
+  ids: Tensor,
+  weights: Tensor,
+  experts: MoeExpertWeights,
+  out: Tensor,
+  act: MoeActivation,
+  opts: MoeExpertsOptions = {},
+): void {
+  const { gateUp, down } = experts;
+  const [E, I2, H] = gateUp.shape as [number, number, number];
+  const I = I2 / 2;
+  if (gateUp.shape.length !== 3 || I2 % 2 !== 0) throw new InvalidArgumentError(`moeExperts: gateUp must be [E, 2I, H], got [${gateUp.shape}]`);
+  expectShape('moeExperts down', down, [E, H, I], down.dtype);
+  const T = x.shape[0]!;
+  expectShape('moeExperts x', x, [T, H], 'f32');
+  const k = ids.shape[1]!;
+  expectShape('moeExperts ids', ids, [T, k], 'u32');
+  expectShape('moeExperts weights', weights, [T, k], 'f32');
+  expectShape('moeExperts out', out, [T, H], 'f32');
+  if (experts.gateUpBias) expectShape('moeExperts gateUpBias', experts.gateUpBias, [E, 2 * I], 'f32');
+  if (experts.downBias) expectShape('moeExperts downBias', experts.downBias, [E, H], 'f32');
+  if (opts.clamp && act !== 'silu') throw new InvalidArgumentError(`moeExperts: the clamped SwiGLU needs act 'silu', got ${act}`);
+  if (T === 0) return;
+  const gDef = weightDefine(gateUp.dtype);
+  const dDef = weightDefine(down.dtype);
+  const actDefs = { ACT_GELU: act === 'gelu_tanh', ACT_CLAMP: !!opts.clamp };
+  const gateUpParams = () =>
+    params()
+      .u32(T)
+      .u32(k)
+      .u32(H)
+      .u32(I)
+      .u32(byteSizeOf(gateUp.dtype, H))
+      .u32(experts.gateUpBias ? 1 : 0)
+      .u32(T)
+      .f32(opts.clamp?.limit ?? 0)
+      .f32(opts.clamp?.alpha ?? 0);
+  const downParams = (accumulate: boolean) =>
+    params()
+      .u32(T)
+      .u32(k)
+      .u32(H)
+      .u32(I)
+      .u32(byteSizeOf(down.dtype, I))
+      .u32(experts.downBias ? 1 : 0)
+      .u32(T)
+      .u32(accumulate ? 1 : 0);
+  const gateUpLayout = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'read', 'read'] as const;
+  const downLayout = ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', 'read', 'read'] as const;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const scratch = (bytes: number, label: string) => ({ buffer: ctx.pool.acquire(bytes, usage, label), size: bytes });
+  const actBuf = scratch(T * k * I * 4, 'moe.act');
+  const path = opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped';
+
+  if (path === 'pairs') {
+    ctx.dispatch(
+      { shader: 'moeGateUp', entry: 'pairs', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },
+      [x, ids, gateUp, experts.gateUpBias ?? ctx.unused, actBuf, ctx.unused, ctx.unused],
+      [Math.ceil(I / 4), T * k],
+      gateUpParams(),
+    );
+    ctx.dispatch(
+      { shader: 'moeDown', entry: 'combine', defines: { [dDef]: true }, layout: downLayout },
+      [actBuf, ids, weights, down, experts.downBias ?? ctx.unused, out, ctx.unused, ctx.unused],
+      [Math.ceil(H / 4), T],
+      downParams(!!opts.accumulate),
+    );
+    ctx.pool.release(actBuf.buffer);
+    return;
+  }
+
+  const counts = scratch(E * 4, 'moe.counts');
+  const list = scratch(E * T * 4, 'moe.list');
+  const ypairs = scratch(T * k * H * 4, 'moe.ypairs');
+  const bucketLayout = ['uniform', 'read', 'storage', 'storage', 'read', 'storage'] as const;
+  const bucketParams = () => params().u32(T).u32(k).u32(H).u32(T).u32(opts.accumulate ? 1 : 0);
+  ctx.dispatch(
+    { shader: 'moeBucket', entry: 'bucket', layout: bucketLayout },
+    [ids, counts, list, ypairs, out], // combine's bindings bound too: one layout, no aliasing
+    [E],
+    bucketParams(),
+  );
+  const tiles = Math.ceil(T / 16);
+  ctx.dispatch(
+    { shader: 'moeGateUp', entry: 'grouped', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },
+    [x, ids, gateUp, experts.gateUpBias ?? ctx.unused, actBuf, counts, list],
+    [Math.ceil(I / 16), tiles, E],
+    gateUpParams(),
+  );
+  ctx.dispatch(
+    { shader: 'moeDown', entry: 'grouped', defines: { [dDef]: true }, layout: downLayout },
+    [actBuf, ids, weights, down, experts.downBias ?? ctx.unused, ypairs, counts, list],
+    [Math.ceil(H / 16), tiles, E],
+    downParams(false),
+  );
+  ctx.dispatch(
+    { shader: 'moeBucket', entry: 'combine', layout: bucketLayout },
+    [ids, counts, list, ypairs, out],
+    [Math.ceil((T * H) / 256)],
+    bucketParams(),
+  );
+  for (const b of [actBuf, counts, list, ypairs]) ctx.pool.release(b.buffer);
+}
+
+function weightDefine(dtype: DType): string {
+  const d = weightDefines[dtype];
+  if (!d) throw new UnsupportedModelError(`moeExperts: expert weights of dtype ${dtype} are not supported`);
+  return d;
+}
+
+function expectShape(what: string, t: Tensor, shape: readonly number[], dtype: DType): void {
+  if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new InvalidArgumentError(`${what}: expected [${shape}] ${dtype}, got [${t.shape}] ${t.dtype}`);
+  }
+}

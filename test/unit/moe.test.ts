@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
+import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff, randomF32 } from '../helpers/random.js';
+
+const E = 7;
+const H = 40;
+const I = 24;
+
+type Mode = Omit<MoeRouteOptions, 'correctionBias'> & { bias?: boolean };
+const modes: Record<string, Mode> = {
+  'softmax renorm (mixtral, qwen3_moe)': { topK: 3, scoring: 'softmax', normTopK: true, scale: 1 },
+  'softmax no renorm (qwen2_moe, olmoe)': { topK: 3, scoring: 'softmax', normTopK: false, scale: 1 },
+  'softmax after top-k (granitemoe, gpt_oss)': { topK: 3, scoring: 'softmax', normTopK: false, scale: 1, softmaxAfterTopK: true },
+  'sigmoid + bias, scaled (deepseek_v3, no groups)': { topK: 3, scoring: 'sigmoid', normTopK: true, scale: 2.5, bias: true },
+  'sigmoid + bias, groups, no renorm': { topK: 3, scoring: 'sigmoid', normTopK: false, scale: 1.5, bias: true, nGroup: 4, topkGroup: 2 },
+};
+
+/** Sorted (id, weight) pairs of each token, so that order within a token does not matter. */
+function byToken(ids: Uint32Array, w: Float32Array, T: number, k: number): [number, number][][] {
+  return Array.from({ length: T }, (_, t) =>
+    Array.from({ length: k }, (_, j) => [ids[t * k + j]!, w[t * k + j]!] as [number, number]).sort((a, b) => a[0] - b[0]),
+  );
+}
+
+describe('moeRoute', () => {
+  // Group modes need E divisible by nGroup: 16 experts there, 7 elsewhere.
+  it.each(Object.entries(modes))('%s matches the reference (ids exact, weights within 1e-6)', async (_, m) => {
+    const ctx = await gpu();
+    for (const T of [1, 13]) {
+      const e = m.nGroup ? 16 : E;
+      const logits = randomF32(T * e, 10 + T, 3);
+      const bias = m.bias ? randomF32(e, 11, 0.5) : undefined;
+      const ids = ctx.createTensor([T, m.topK], 'u32');
+      const w = ctx.createTensor([T, m.topK], 'f32');
+      moeRoute(ctx, ctx.upload(logits, [T, e], 'f32'), ids, w, { ...m, correctionBias: bias && ctx.upload(bias, [e], 'f32') });
+      const gotIds = new Uint32Array(await ctx.read(ids));
+      const gotW = await ctx.readF32(w);
+      const ref = moeRouteRef(logits, T, e, { ...m, correctionBias: bias });
+      const got = byToken(gotIds, gotW, T, m.topK);
+      const want = byToken(ref.ids, ref.weights, T, m.topK);
+      expect(got.map((r) => r.map(([i]) => i))).toEqual(want.map((r) => r.map(([i]) => i)));
+      expect(maxAbsDiff(got.flat().map(([, v]) => v), want.flat().map(([, v]) => v))).toBeLessThan(1e-6);
+    }
+  });
+});
+
+describe('moeExperts f32', () => {
+  const cases = [
+    [1, 'pairs', 'silu', false, false],
+    [13, 'pairs', 'silu', false, false],
+    [1, 'grouped', 'silu', false, false],
+    [13, 'grouped', 'silu', false, false],
+    [13, 'grouped', 'gelu_tanh', false, false],
+    [1, 'pairs', 'silu', true, false],
+    [13, 'grouped', 'silu', true, true],
+    [2, 'pairs', 'gelu_tanh', false, true],
+  ] as const;
+  it.each(cases)(
+    'T=%i path=%s act=%s clamp+bias=%s accumulate=%s matches the reference within 1e-4',
+    async (T, path, act, gptOss, accumulate) => {
+      const ctx = await gpu();
+      const k = 3;
+      const x = randomF32(T * H, 1);
+      const logits = randomF32(T * E, 2, 3);
+      const gateUp = randomF32(E * 2 * I * H, 3, 0.5);
+      const down = randomF32(E * H * I, 4, 0.5);
+      const gateUpBias = gptOss ? randomF32(E * 2 * I, 5) : undefined;
+      const downBias = gptOss ? randomF32(E * H, 6) : undefined;
+      const clamp = gptOss ? { limit: 1.5, alpha: 1.702 } : undefined;
+      const prior = randomF32(T * H, 7);
+      const route = moeRouteRef(logits, T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+      const ids = ctx.upload(route.ids, [T, k], 'u32');
+      const w = ctx.upload(route.weights, [T, k], 'f32');
+      const out = ctx.upload(accumulate ? prior : new Float32Array(T * H), [T, H], 'f32');
+      moeExperts(
+        ctx,
+        ctx.upload(x, [T, H], 'f32'),
+        ids,
+        w,
+        {
+          gateUp: ctx.upload(gateUp, [E, 2 * I, H], 'f32'),
+          down: ctx.upload(down, [E, H, I], 'f32'),
+          gateUpBias: gateUpBias && ctx.upload(gateUpBias, [E, 2 * I], 'f32'),
+          downBias: downBias && ctx.upload(downBias, [E, H], 'f32'),
+        },
+        out,
+        act,
+        { clamp, accumulate, path },
+      );
+      const got = await ctx.readF32(out);
+      const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, { gateUp, down, gateUpBias, downBias }, act, clamp);
+      if (accumulate) for (let i = 0; i < want.length; i++) want[i] = want[i]! + prior[i]!;
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+    },
+  );
+});
