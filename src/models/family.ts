@@ -1,0 +1,17 @@
+import type { ConfigReader, ModelConfig } from './config.js';
+
+/** A model family: how its config.json maps onto ModelConfig. The forward pass is shared (decoder.ts). */
+export interface Family {
+  readonly modelTypes: readonly string[];
+  configure(c: ConfigReader, base: ModelConfig): ModelConfig;
+}
+
+/**
+ * Sliding layers from the pre-`layer_types` Qwen convention: with `use_sliding_window`, layers from
+ * `max_window_layers` on use the window.
+ */
+export function qwenLayerTypes(c: ConfigReader, base: ModelConfig): ModelConfig['layerTypes'] {
+  if (Array.isArray(c.raw.layer_types) || !c.bool('use_sliding_window', false)) return base.layerTypes;
+  const from = c.int('max_window_layers', base.numLayers);
+  return base.layerTypes.map((_, i) => (i >= from ? 'sliding' : 'full'));
+}
