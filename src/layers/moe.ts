@@ -1,0 +1,76 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { matmul } from '../kernels/matmul.js';
+import { moeExperts, moeRoute, type MoeActivation, type MoeExpertWeights, type MoeRouteOptions } from '../kernels/moe.js';
+
+/** A mixture-of-experts feed-forward block's weights. Shared experts are one stacked "expert" of their own. */
+export interface MoeWeights {
+  readonly router: Tensor; // [E, H]
+  readonly routerBias?: Tensor; // [E] f32 (gpt_oss)
+  /** [E] f32, added to the scores for selection only (deepseek_v3's e_score_correction_bias). */
+  readonly correctionBias?: Tensor;
+  readonly experts: MoeExpertWeights; // gateUp [E, 2I, H], down [E, H, I]
+  /** Always-on experts (deepseek_v3, qwen2_moe): gateUp [1, 2Is, H], down [1, H, Is]. */
+  readonly shared?: MoeExpertWeights;
+  /** qwen2_moe: the shared expert's output is scaled by sigmoid(x · sharedGate). */
+  readonly sharedGate?: Tensor; // [1, H]
+}
+
+/** How a family routes and activates (from its config). */
+export interface MoeSettings {
+  readonly numExperts: number;
+  readonly route: Omit<MoeRouteOptions, 'correctionBias'>;
+  readonly act: MoeActivation;
+  readonly clamp?: { readonly limit: number; readonly alpha: number };
+}
+
+export const isMoe = (w: object): w is MoeWeights => 'router' in w;
+
+/** Routing buffers of the longest chunk, shared by every MoE layer. */
+export class MoeScratch {
+  readonly logits: Tensor; // [C, E] f32
+  readonly ids: Tensor; // [C, k] u32
+  readonly weights: Tensor; // [C, k] f32
+  readonly sharedIds: Tensor; // [C, 1] u32: zeros (the one shared "expert")
+  readonly sharedWeights: Tensor; // [C, 1] f32: ones, or sigmoid(x · sharedGate)
+  readonly sharedLogit: Tensor; // [C, 1] f32
+  constructor(ctx: GpuContext, readonly s: MoeSettings, readonly maxChunk: number) {
+    const C = maxChunk;
+    const k = s.route.topK;
+    this.logits = ctx.createTensor([C, s.numExperts], 'f32', 'moe.logits');
+    this.ids = ctx.createTensor([C, k], 'u32', 'moe.ids');
+    this.weights = ctx.createTensor([C, k], 'f32', 'moe.weights');
+    this.sharedIds = ctx.createTensor([C, 1], 'u32', 'moe.sharedIds');
+    this.sharedWeights = ctx.upload(new Float32Array(C).fill(1), [C, 1], 'f32', 'moe.sharedWeights');
+    this.sharedLogit = ctx.createTensor([C, 1], 'f32', 'moe.sharedLogit');
+  }
+  tensors(): Tensor[] {
+    return [this.logits, this.ids, this.weights, this.sharedIds, this.sharedWeights, this.sharedLogit];
+  }
+}
+
+/**
+ * out[T, H] = Σ_k w_k · expert_k(x) (+ the shared experts): router matmul, routing and expert dispatch on
+ * the GPU, reading only the selected experts' weights at decode. x [T, H] is the normed residual.
+ */
+export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch: MoeScratch, x: Tensor, out: Tensor): void {
+  const T = x.shape[0]!;
+  const k = s.route.topK;
+  const logits = ctx.view(scratch.logits, [T, s.numExperts]);
+  const ids = ctx.view(scratch.ids, [T, k]);
+  const weights = ctx.view(scratch.weights, [T, k]);
+  matmul(ctx, x, w.router, logits, w.routerBias);
+  moeRoute(ctx, logits, ids, weights, { ...s.route, correctionBias: w.correctionBias });
+  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp });
+  if (!w.shared) return;
+  const sharedIds = ctx.view(scratch.sharedIds, [T, 1]);
+  let sharedWeights = ctx.view(scratch.sharedWeights, [T, 1]);
+  if (w.sharedGate) {
+    // sigmoid(x · gate) through the router kernel: one "expert", sigmoid scores, no renormalisation.
+    const gl = ctx.view(scratch.sharedLogit, [T, 1]);
+    matmul(ctx, x, w.sharedGate, gl);
+    sharedWeights = ctx.view(scratch.logits, [T, 1]); // free again once the routed experts are recorded
+    moeRoute(ctx, gl, sharedIds, sharedWeights, { topK: 1, scoring: 'sigmoid', normTopK: false, scale: 1 });
+  }
+  moeExperts(ctx, x, sharedIds, sharedWeights, w.shared, out, s.act, { accumulate: true });
+}

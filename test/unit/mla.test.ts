@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { mlaLatent, mlaQuery } from '../../src/kernels/mla.js';
+import { mlaLatentRef, mlaQueryRef } from '../../src/kernels/ref/mla.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff, randomF32 } from '../helpers/random.js';
+
+const invFreqOf = (P: number) => Float32Array.from({ length: P / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / P));
+
+describe('MLA latent cache and absorbed query', () => {
+  // Odd sizes: R = 37, nope = 13, 3 heads; rope dim 6; T = 1 (decode) and 5 at a later start.
+  it.each([
+    [1, 9],
+    [5, 3],
+  ])('T=%i from position %i matches the CPU reference within 1e-5', async (T, start) => {
+    const ctx = await gpu();
+    const R = 37;
+    const P = 6;
+    const nH = 3;
+    const nope = 13;
+    const capacity = 16;
+    const positions = Uint32Array.from({ length: T }, (_, i) => start + i);
+    const invFreq = invFreqOf(P);
+    const ckv = randomF32(T * (R + P), 1);
+    const normW = randomF32(R, 2);
+    const cache0 = randomF32(capacity * (R + P), 3);
+    const cache = ctx.upload(cache0, [capacity, 1, R + P], 'f32');
+    const pos = ctx.upload(positions, [T], 'u32');
+    const inv = ctx.upload(invFreq, [P / 2], 'f32');
+    mlaLatent(ctx, ctx.upload(ckv, [T, R + P], 'f32'), ctx.upload(normW, [R], 'f32'), pos, inv, cache, { eps: 1e-6, attentionFactor: 1.25 });
+    const want = mlaLatentRef(ckv, T, R, P, normW, positions, invFreq, cache0, capacity, 1e-6, 1.25);
+    expect(maxAbsDiff(await ctx.readF32(cache), want)).toBeLessThan(1e-5);
+
+    const q = randomF32(T * nH * (nope + P), 4);
+    const qLat = randomF32(T * nH * R, 5);
+    const qFull = ctx.createTensor([T, nH, R + P], 'f32');
+    mlaQuery(ctx, ctx.upload(q, [T, nH, nope + P], 'f32'), ctx.upload(qLat, [T, nH, R], 'f32'), pos, inv, qFull);
+    expect(maxAbsDiff(await ctx.readF32(qFull), mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq))).toBeLessThan(1e-5);
+  });
+});
