@@ -34,7 +34,7 @@ function range(t: Tensor): [number, number] {
   return [t.offset, t.offset + tensorBytes(t)];
 }
 
-function overlaps(a: Tensor, b: Tensor): boolean {
+export function overlaps(a: Tensor, b: Tensor): boolean {
   if (a.buffer !== b.buffer) return false;
   const [a0, a1] = range(a);
   const [b0, b1] = range(b);
@@ -45,16 +45,28 @@ function sameRange(a: Tensor, b: Tensor): boolean {
   return a.buffer === b.buffer && a.offset === b.offset && tensorBytes(a) === tensorBytes(b);
 }
 
-/** Plans the bindings of `inputs` and `out` (out undefined: inputs[0] is modified in place). */
-export function ioPlan(what: string, inputs: readonly Tensor[], out: Tensor | undefined): IoPlan {
+/**
+ * Plans the bindings of `inputs` and `out` (out undefined: inputs[0] is modified in place). With
+ * `firstWritten`, inputs[0] is written too (a residual updated in place) besides `out`.
+ */
+export function ioPlan(what: string, inputs: readonly Tensor[], out: Tensor | undefined, firstWritten = false): IoPlan {
   const inPlace = out === undefined || sameRange(out, inputs[0]!);
-  const writable = inPlace ? inputs[0]! : out!;
-  const access = inputs.map((t, i) => ((inPlace && i === 0) || t.buffer === writable.buffer ? 'read_write' : 'read') as 'read' | 'read_write');
+  const writables = inPlace || firstWritten ? [inputs[0]!] : [];
+  if (!inPlace) writables.push(out!);
+  const written = (i: number) => i === 0 && writables[0] === inputs[0];
+  const access = inputs.map((t, i) =>
+    written(i) || writables.some((w) => w.buffer === t.buffer) ? 'read_write' : 'read',
+  ) as ('read' | 'read_write')[];
   inputs.forEach((t, i) => {
-    if (!(inPlace && i === 0) && overlaps(t, writable)) {
-      throw new InvalidArgumentError(`${what}: input ${i} overlaps the output (only the first input may be the output itself)`);
+    for (const w of writables) {
+      if (!(i === 0 && w === inputs[0]) && overlaps(t, w)) {
+        throw new InvalidArgumentError(`${what}: input ${i} [${t.shape}] overlaps a tensor the kernel writes`);
+      }
     }
   });
+  if (!inPlace && firstWritten && overlaps(inputs[0]!, out!)) {
+    throw new InvalidArgumentError(`${what}: the output overlaps input 0, which is also written`);
+  }
   return { inPlace, access, kinds: access.map((a) => (a === 'read' ? 'read' : 'storage')) };
 }
 
@@ -67,7 +79,7 @@ export function strideGrid(n: number): [number] {
   return [Math.min(Math.ceil(n / WG), MAX_GROUPS)];
 }
 
-const ACCESS_NAMES = ['A_ACCESS', 'B_ACCESS', 'C_ACCESS'];
+export const ACCESS_NAMES = ['A_ACCESS', 'B_ACCESS', 'C_ACCESS', 'D_ACCESS'];
 
 function run(
   ctx: GpuContext,

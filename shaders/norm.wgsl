@@ -1,0 +1,128 @@
+// Row normalisations in f32: RMSNorm (y = x * rsqrt(mean(x²) + eps) * (w + offset)), the fused residual
+// add + RMSNorm (residual += delta, then y = rmsNorm(residual)), and LayerNorm
+// (y = (x - mean) * rsqrt(var + eps) * w + b, biased variance, two passes over the row).
+//
+// One workgroup of WG threads per row; rows beyond 65535 spill into grid.y. V is vec4<f32> when the
+// row length H is a multiple of 4, else f32. Each thread strides over the row, sums in f32, and a tree
+// reduction in workgroup memory gives the row sum; the second pass re-reads the row (the thread's own
+// elements, L1/L2 resident) and writes y. Inputs sharing a buffer with a written tensor are bound
+// read_write (${*_ACCESS}); IN_PLACE writes y through the x binding (y is x).
+
+alias V = ${V};
+const WG: u32 = ${WG}u;
+
+struct Params {
+  rows: u32,
+  hv: u32,       // row length in elements of V
+  h: f32,        // row length in elements
+  eps: f32,
+  w_offset: f32, // 1 for Gemma's x * (1 + w)
+  grid_x: u32,   // workgroups along x: row = wg.y * grid_x + wg.x
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+#if ADD
+@group(0) @binding(1) var<storage, read_write> x: array<V>;        // [rows, H] f32: the residual, += delta
+@group(0) @binding(2) var<storage, ${B_ACCESS}> delta: array<V>;   // [rows, H] f32
+@group(0) @binding(3) var<storage, ${C_ACCESS}> w: array<V>;       // [H] f32
+#if !IN_PLACE
+@group(0) @binding(4) var<storage, read_write> y: array<V>;        // [rows, H] f32
+#endif
+#elif LAYER
+@group(0) @binding(1) var<storage, ${A_ACCESS}> x: array<V>;       // [rows, H] f32
+@group(0) @binding(2) var<storage, ${B_ACCESS}> w: array<V>;       // [H] f32
+@group(0) @binding(3) var<storage, ${C_ACCESS}> b: array<V>;       // [H] f32 (unused without HAS_BIAS)
+#if !IN_PLACE
+@group(0) @binding(4) var<storage, read_write> y: array<V>;        // [rows, H] f32
+#endif
+#else
+@group(0) @binding(1) var<storage, ${A_ACCESS}> x: array<V>;       // [rows, H] f32
+@group(0) @binding(2) var<storage, ${B_ACCESS}> w: array<V>;       // [H] f32
+#if !IN_PLACE
+@group(0) @binding(3) var<storage, read_write> y: array<V>;        // [rows, H] f32
+#endif
+#endif
+
+var<workgroup> partial: array<f32, WG>;
+
+fn hsum(v: V) -> f32 {
+#if VEC4
+  return dot(v, V(1.0));
+#else
+  return v;
+#endif
+}
+
+fn sq(v: V) -> f32 {
+#if VEC4
+  return dot(v, v);
+#else
+  return v * v;
+#endif
+}
+
+fn row_sum(s: f32, lid: u32) -> f32 {
+  partial[lid] = s;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) {
+      partial[lid] += partial[lid + k];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier(); // partial is reused by a second reduction
+  return total;
+}
+
+fn store(i: u32, v: V) {
+#if IN_PLACE
+  x[i] = v;
+#else
+  y[i] = v;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let row = wg.y * p.grid_x + wg.x;
+  if (row >= p.rows) {
+    return;
+  }
+  let lid = lid3.x;
+  let base = row * p.hv;
+  var s = 0.0;
+#if LAYER
+  for (var i = lid; i < p.hv; i += WG) {
+    s += hsum(x[base + i]);
+  }
+  let mean = row_sum(s, lid) / p.h;
+  s = 0.0;
+  for (var i = lid; i < p.hv; i += WG) {
+    let d = x[base + i] - V(mean);
+    s += sq(d);
+  }
+  let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
+  for (var i = lid; i < p.hv; i += WG) {
+    var v = (x[base + i] - V(mean)) * inv * w[i];
+#if HAS_BIAS
+    v += b[i];
+#endif
+    store(base + i, v);
+  }
+#else
+  for (var i = lid; i < p.hv; i += WG) {
+#if ADD
+    let v = x[base + i] + delta[base + i];
+    x[base + i] = v;
+#else
+    let v = x[base + i];
+#endif
+    s += sq(v);
+  }
+  let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
+  for (var i = lid; i < p.hv; i += WG) {
+    store(base + i, x[base + i] * inv * (w[i] + V(p.w_offset)));
+  }
+#endif
+}
