@@ -74,3 +74,34 @@ export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch
   }
   moeExperts(ctx, x, sharedIds, sharedWeights, w.shared, out, s.act, { accumulate: true });
 }
+
+/** Where a family keeps its MoE tensors, under `model.layers.{i}.<block>.` (Hugging Face names). */
+export interface MoeNames {
+  readonly block: string; // 'mlp' | 'block_sparse_moe'
+  readonly router: string; // 'gate' | 'router'
+  readonly gate: string; // per-expert gate projection: 'gate_proj' | 'w1'
+  readonly up: string; // 'up_proj' | 'w3'
+  readonly down: string; // 'down_proj' | 'w2'
+  readonly shared?: string; // 'shared_experts' | 'shared_expert'
+  readonly sharedGate?: string; // 'shared_expert_gate'
+}
+
+/** The MoE part of a family's config. */
+export interface MoeConfig extends MoeSettings {
+  readonly expertIntermediate: number;
+  readonly sharedIntermediate?: number;
+  /** Layers with a dense MLP instead (deepseek_v3's first_k_dense_replace, qwen's mlp_only_layers). */
+  readonly denseLayers: readonly boolean[];
+  readonly names: MoeNames;
+}
+
+/** Every tensor inside a weights object (nested objects included), to free them. */
+export function tensorsOf(o: object): Tensor[] {
+  const out: Tensor[] = [];
+  for (const v of Object.values(o)) {
+    if (!v || typeof v !== 'object') continue;
+    if ('buffer' in v && 'shape' in v) out.push(v as Tensor);
+    else out.push(...tensorsOf(v as object));
+  }
+  return out;
+}

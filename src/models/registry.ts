@@ -1,6 +1,7 @@
 import { InvalidModelError, UnsupportedModelError } from '../errors.js';
 import { baseConfig, ConfigReader, type ModelConfig, type RawConfig } from './config.js';
 import type { Family } from './family.js';
+import { deepseekV3 } from './deepseekV3.js';
 import { gemma3 } from './gemma3.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
@@ -15,6 +16,7 @@ export function registerFamily(f: Family): void {
 }
 
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
+for (const f of [deepseekV3]) registerFamily(f); // MoE / MLA families
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();

@@ -1,0 +1,112 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { attention, headMatmul } from '../kernels/attention.js';
+import { matmul } from '../kernels/matmul.js';
+import { mlaLatent, mlaQuery } from '../kernels/mla.js';
+import { rmsNorm } from '../kernels/norm.js';
+import type { Step } from './attention.js';
+
+/**
+ * Multi-head latent attention weights (DeepSeek-V2/V3), split at load for the absorbed form:
+ * kv_b_proj [nH * (nope + v), R] becomes wUk [nH, nope, R] and wUv [nH, v, R]; q rows are split into
+ * the no-rope and rope parts of every head.
+ */
+export interface MlaWeights {
+  readonly qA?: Tensor; // [qLora, H] (q LoRA)
+  readonly qANorm?: Tensor; // [qLora] f32
+  readonly qNope: Tensor; // [nH * nope, qLora or H]
+  readonly qPe: Tensor; // [nH * P, qLora or H]
+  readonly kvA: Tensor; // [R + P, H]: kv_a_proj_with_mqa
+  readonly kvANorm: Tensor; // [R] f32
+  readonly wUk: Tensor; // [nH, nope, R] f32
+  readonly wUv: Tensor; // [nH, v, R] f32
+  readonly o: Tensor; // [H, nH * v]
+}
+
+export interface MlaDims {
+  readonly numHeads: number;
+  readonly qLoraRank?: number;
+  readonly kvLoraRank: number;
+  readonly nopeDim: number;
+  readonly ropeDim: number;
+  readonly vDim: number;
+  /** Softmax scale: qk_head_dim^-1/2 (times YaRN's mscale^2). */
+  readonly scale: number;
+  readonly eps: number;
+}
+
+export const isMla = (w: object): w is MlaWeights => 'wUk' in w;
+
+/** Bytes per token per layer of the latent cache, and of a plain cache of the same heads (f32). */
+export function mlaCacheBytes(d: MlaDims): { latent: number; gqa: number } {
+  return { latent: (d.kvLoraRank + d.ropeDim) * 4, gqa: d.numHeads * (d.nopeDim + d.ropeDim + d.vDim) * 4 };
+}
+
+export class MlaScratch {
+  readonly qa: Tensor; // [C, qLora]
+  readonly qNope: Tensor; // [C, nH, nope]
+  readonly qPe: Tensor; // [C, nH, P]
+  readonly qLat: Tensor; // [C, nH, R]
+  readonly qFull: Tensor; // [C, nH, R + P]
+  readonly ckv: Tensor; // [C, R + P]
+  readonly oLat: Tensor; // [C, nH, R]
+  readonly o: Tensor; // [C, nH, v]
+  constructor(ctx: GpuContext, d: MlaDims, readonly maxChunk: number) {
+    const C = maxChunk;
+    const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
+    this.qa = ctx.createTensor([C, d.qLoraRank ?? 1], 'f32', 'mla.qa');
+    this.qNope = ctx.createTensor([C, nH, d.nopeDim], 'f32', 'mla.qNope');
+    this.qPe = ctx.createTensor([C, nH, P], 'f32', 'mla.qPe');
+    this.qLat = ctx.createTensor([C, nH, R], 'f32', 'mla.qLat');
+    this.qFull = ctx.createTensor([C, nH, R + P], 'f32', 'mla.qFull');
+    this.ckv = ctx.createTensor([C, R + P], 'f32', 'mla.ckv');
+    this.oLat = ctx.createTensor([C, nH, R], 'f32', 'mla.oLat');
+    this.o = ctx.createTensor([C, nH, d.vDim], 'f32', 'mla.o');
+  }
+  tensors(): Tensor[] {
+    return [this.qa, this.qNope, this.qPe, this.qLat, this.qFull, this.ckv, this.oLat, this.o];
+  }
+}
+
+/**
+ * MLA with absorbed projections: the cache holds one latent row per token, [rmsnorm(c) (R), rope(k_pe) (P)];
+ * queries are mapped into the latent space (q_nope · W_uk), attention runs over the latent rows (values
+ * are their first R entries), and the result is mapped out through W_uv and o_proj. x [T, H] → out [T, H].
+ */
+export function mlaAttention(
+  ctx: GpuContext,
+  d: MlaDims,
+  w: MlaWeights,
+  cache: Tensor, // [capacity, 1, R + P] f32
+  invFreq: Tensor,
+  attentionFactor: number,
+  s: MlaScratch,
+  step: Step,
+  x: Tensor,
+  out: Tensor,
+): void {
+  const { T } = step;
+  const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
+  let qIn = x;
+  if (w.qA && w.qANorm) {
+    qIn = ctx.view(s.qa, [T, d.qLoraRank!]);
+    matmul(ctx, x, w.qA, qIn);
+    rmsNorm(ctx, qIn, w.qANorm, qIn, d.eps, 0);
+  }
+  const qNope = ctx.view(s.qNope, [T, nH, d.nopeDim]);
+  const qPe = ctx.view(s.qPe, [T, nH, P]);
+  matmul(ctx, qIn, w.qNope, ctx.view(qNope, [T, nH * d.nopeDim]));
+  matmul(ctx, qIn, w.qPe, ctx.view(qPe, [T, nH * P]));
+  const qLat = ctx.view(s.qLat, [T, nH, R]);
+  headMatmul(ctx, qNope, w.wUk, qLat, true);
+  const qFull = ctx.view(s.qFull, [T, nH, R + P]);
+  mlaQuery(ctx, qPe, qLat, step.positions, invFreq, qFull, { attentionFactor });
+  const ckv = ctx.view(s.ckv, [T, R + P]);
+  matmul(ctx, x, w.kvA, ckv);
+  mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
+  const oLat = ctx.view(s.oLat, [T, nH, R]);
+  attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true });
+  const o = ctx.view(s.o, [T, nH, d.vDim]);
+  headMatmul(ctx, oLat, w.wUv, o, false);
+  matmul(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, out);
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { DecoderModel } from '../../src/models/decoder.js';
+import { loadModel } from '../../src/models/load.js';
+import type { MoeModelConfig } from '../../src/models/moeFields.js';
+import { mlaCacheBytes } from '../../src/layers/mla.js';
+import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+
+// Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal
+// (decoded one token per forward with the latent cache); final_logits within 1e-3.
+// maxChunk 5 splits the 12-token prompt, so prefill also reads latents written by an earlier chunk.
+describe.each([
+  ['deepseek_v3', {}],
+  ['deepseek_v3_nolora', { maxChunk: 5 }],
+] as [string, { maxChunk?: number }][])('fixture %s (f32): MLA + DeepSeekMoE', (name, extra) => {
+  it('reproduces the logits, the greedy continuation and final_logits; caches only the latent', async () => {
+    const ctx = await gpu();
+    const exp = await expected(name);
+    const T = exp.inputIds.length;
+    const N = exp.greedyIds.length;
+    const model = (await loadModel(ctx, fixtureFiles(name), { dtype: 'f32', maxContext: T + N + 1, ...extra })) as DecoderModel;
+    try {
+      const V = model.info.vocabSize;
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
+      for (let i = 1; i < N; i++) ids.push(argmax(await ctx.readF32(model.forward([ids[i - 1]!], T + i - 1))));
+      expect(ids).toEqual(exp.greedyIds);
+      const final = await ctx.readF32(model.forward([ids[N - 1]!], T + N - 1));
+      expect(maxAbsDiff(final, exp.finalLogits)).toBeLessThan(1e-3);
+
+      const mla = (model.config as MoeModelConfig).mla!;
+      const { latent, gqa } = mlaCacheBytes(mla);
+      const layer = model.cache.layers[0]!;
+      expect(layer.k.shape).toEqual([layer.capacity, 1, mla.kvLoraRank + mla.ropeDim]);
+      console.log(`${name}: KV cache ${latent} B/token/layer (latent) vs ${gqa} B/token/layer for plain per-head K and V (${(gqa / latent).toFixed(1)}x)`);
+      expect(latent).toBeLessThan(gqa);
+    } finally {
+      model.dispose();
+    }
+  });
+});
