@@ -84,6 +84,8 @@ export interface MoeNames {
   readonly down: string; // 'down_proj' | 'w2'
   readonly shared?: string; // 'shared_experts' | 'shared_expert'
   readonly sharedGate?: string; // 'shared_expert_gate'
+  /** Experts stored stacked (granitemoe): gateUp [E, 2I, H] and down [E, H, I] tensor names. */
+  readonly stacked?: { readonly gateUp: string; readonly down: string };
 }
 
 /** The MoE part of a family's config. */

@@ -22,9 +22,12 @@ export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeMod
   const I = m.expertIntermediate;
   const p = `model.layers.${i}.${m.names.block}`;
   const part = (name: string, shape: number[]): MatrixPart => ({ name: `${p}.${name}`, shape });
-  const gateUpParts: MatrixPart[] = [];
-  const downParts: MatrixPart[] = [];
-  for (let e = 0; e < E; e++) {
+  let gateUpParts: MatrixPart[] = [];
+  let downParts: MatrixPart[] = [];
+  if (m.names.stacked) {
+    gateUpParts = [part(m.names.stacked.gateUp, [E * 2 * I, H])];
+    downParts = [part(m.names.stacked.down, [E * H, I])];
+  } else for (let e = 0; e < E; e++) {
     gateUpParts.push(part(`experts.${e}.${m.names.gate}.weight`, [I, H]), part(`experts.${e}.${m.names.up}.weight`, [I, H]));
     downParts.push(part(`experts.${e}.${m.names.down}.weight`, [H, I]));
   }

@@ -2,6 +2,9 @@ import { InvalidModelError, UnsupportedModelError } from '../errors.js';
 import { baseConfig, ConfigReader, type ModelConfig, type RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { deepseekV3 } from './deepseekV3.js';
+import { mixtral } from './mixtral.js';
+import { qwen2Moe } from './qwen2Moe.js';
+import { qwen3Moe } from './qwen3Moe.js';
 import { gemma3 } from './gemma3.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
@@ -16,7 +19,7 @@ export function registerFamily(f: Family): void {
 }
 
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
-for (const f of [deepseekV3]) registerFamily(f); // MoE / MLA families
+for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe]) registerFamily(f); // MoE / MLA families
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();

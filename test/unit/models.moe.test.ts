@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { MoeModelConfig } from '../../src/models/moeFields.js';
+import { normalizeConfig } from '../../src/models/registry.js';
+import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+const rawConfig = (name: string) => JSON.parse(readFileSync(`../shared/fixtures/${name}/config.json`, 'utf8'));
+
+describe('MoE config normalisation', () => {
+  it('reads routing settings per family', () => {
+    const q3 = normalizeConfig(rawConfig('qwen3_moe')) as MoeModelConfig;
+    expect(q3.moe).toMatchObject({ numExperts: 16, expertIntermediate: 32, route: { topK: 4, scoring: 'softmax', normTopK: true } });
+    expect(q3.qkNorm).toBe(true);
+    const mx = normalizeConfig(rawConfig('mixtral')) as MoeModelConfig;
+    expect(mx.moe).toMatchObject({ numExperts: 8, expertIntermediate: 128, route: { topK: 2, normTopK: true }, names: { gate: 'w1', up: 'w3', down: 'w2' } });
+    const q2 = normalizeConfig(rawConfig('qwen2_moe')) as MoeModelConfig;
+    expect(q2.moe).toMatchObject({ sharedIntermediate: 96, route: { normTopK: false }, names: { sharedGate: 'shared_expert_gate' } });
+    const ds = normalizeConfig(rawConfig('deepseek_v3')) as MoeModelConfig;
+    expect(ds.moe).toMatchObject({ route: { scoring: 'sigmoid', nGroup: 4, topkGroup: 2, scale: 2.5, normTopK: true }, denseLayers: [true, false, false] });
+    expect(ds.mla).toMatchObject({ qLoraRank: 48, kvLoraRank: 32, nopeDim: 32, ropeDim: 16, vDim: 32 });
+    expect(ds.mla!.scale).toBeCloseTo(1 / Math.sqrt(48), 7);
+    expect(ds.ropeLayout).toBe('interleaved');
+    const nl = normalizeConfig(rawConfig('deepseek_v3_nolora')) as MoeModelConfig;
+    expect(nl.mla!.qLoraRank).toBeUndefined();
+    expect(nl.moe).toMatchObject({ sharedIntermediate: 64, denseLayers: [false, false], route: { nGroup: 1, normTopK: false } });
+  });
+});
+
+// Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal
+// (decoded one token per forward); final_logits within 1e-3. maxChunk 5 runs prefill through the grouped
+// expert path in several chunks; decode runs the per-pair path.
+describe.each([['qwen3_moe'], ['mixtral'], ['qwen2_moe']])('fixture %s (f32): MoE', (name) => {
+  it('reproduces the logits, the greedy continuation and final_logits', async () => {
+    const ctx = await gpu();
+    const exp = await expected(name);
+    const T = exp.inputIds.length;
+    const N = exp.greedyIds.length;
+    const { loadModel } = await import('../../src/models/load.js'); // the config test runs without the kernels
+    const model = await loadModel(ctx, fixtureFiles(name), { dtype: 'f32', maxContext: T + N + 1, maxChunk: 5 });
+    try {
+      const V = model.info.vocabSize;
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
+      for (let i = 1; i < N; i++) ids.push(argmax(await ctx.readF32(model.forward([ids[i - 1]!], T + i - 1))));
+      expect(ids).toEqual(exp.greedyIds);
+      const final = await ctx.readF32(model.forward([ids[N - 1]!], T + N - 1));
+      expect(maxAbsDiff(final, exp.finalLogits)).toBeLessThan(1e-3);
+    } finally {
+      model.dispose();
+    }
+  });
+});
