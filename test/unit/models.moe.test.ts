@@ -18,6 +18,9 @@ describe('MoE config normalisation', () => {
     expect(mx.moe).toMatchObject({ numExperts: 8, expertIntermediate: 128, route: { topK: 2, normTopK: true }, names: { gate: 'w1', up: 'w3', down: 'w2' } });
     const q2 = normalizeConfig(rawConfig('qwen2_moe')) as MoeModelConfig;
     expect(q2.moe).toMatchObject({ sharedIntermediate: 96, route: { normTopK: false }, names: { sharedGate: 'shared_expert_gate' } });
+    const gr = normalizeConfig(rawConfig('granitemoe')) as MoeModelConfig;
+    expect(gr.moe).toMatchObject({ route: { softmaxAfterTopK: true, scale: 0.5 }, names: { stacked: { gateUp: 'input_linear.weight' } } });
+    expect(gr).toMatchObject({ embedScale: 2, attentionScale: 0.2, residualScale: 0.5, logitsDivisor: 4 });
     const ds = normalizeConfig(rawConfig('deepseek_v3')) as MoeModelConfig;
     expect(ds.moe).toMatchObject({ route: { scoring: 'sigmoid', nGroup: 4, topkGroup: 2, scale: 2.5, normTopK: true }, denseLayers: [true, false, false] });
     expect(ds.mla).toMatchObject({ qLoraRank: 48, kvLoraRank: 32, nopeDim: 32, ropeDim: 16, vDim: 32 });
@@ -32,7 +35,7 @@ describe('MoE config normalisation', () => {
 // Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal
 // (decoded one token per forward); final_logits within 1e-3. maxChunk 5 runs prefill through the grouped
 // expert path in several chunks; decode runs the per-pair path.
-describe.each([['qwen3_moe'], ['mixtral'], ['qwen2_moe']])('fixture %s (f32): MoE', (name) => {
+describe.each([['qwen3_moe'], ['mixtral'], ['qwen2_moe'], ['granitemoe']])('fixture %s (f32): MoE', (name) => {
   it('reproduces the logits, the greedy continuation and final_logits', async () => {
     const ctx = await gpu();
     const exp = await expected(name);
