@@ -1,0 +1,36 @@
+import type { RopeOptions } from '../rope.js';
+
+/**
+ * RoPE in place on x [T, nHeads, headStride]: angle f32(pos * invFreq[i]) (as torch computes it in f32),
+ * cos and sin in f64 times the attention factor.
+ */
+export function ropeRef(
+  x: Float32Array,
+  T: number,
+  nHeads: number,
+  headStride: number,
+  positions: Uint32Array,
+  invFreq: Float32Array,
+  o: RopeOptions,
+): Float32Array {
+  const y = x.slice();
+  const half = o.rotaryDim / 2;
+  const f = o.attentionFactor ?? 1;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nHeads; h++) {
+      const base = (t * nHeads + h) * headStride + (o.offset ?? 0);
+      for (let i = 0; i < half; i++) {
+        const th = Math.fround(positions[t]! * invFreq[i]!);
+        const c = Math.cos(th) * f;
+        const s = Math.sin(th) * f;
+        const ia = o.layout === 'neox' ? base + i : base + 2 * i;
+        const ib = o.layout === 'neox' ? ia + half : ia + 1;
+        const a = x[ia]!;
+        const b = x[ib]!;
+        y[ia] = a * c - b * s;
+        y[ib] = b * c + a * s;
+      }
+    }
+  }
+  return y;
+}
