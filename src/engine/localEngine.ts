@@ -61,10 +61,11 @@ export class LocalEngine implements Engine {
       const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
       if (signal?.aborted) throw new AbortError(`loading ${files.location} was aborted`);
       const ctx = await (this.ctx ??= this.options.gpu());
+      const report = options.onProgress;
       const model = await loadModel(ctx, files, {
         dtype: options.dtype,
         maxContext: options.maxContext,
-        onProgress: options.onProgress,
+        onProgress: report ? (loaded, total) => report({ loaded, total }) : undefined,
         signal,
       });
       try {

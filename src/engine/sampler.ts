@@ -54,10 +54,9 @@ export class Sampler {
       random: this.random(),
       counts: this.penalized ? this.counts : undefined,
     });
-    const id = new Uint32Array(await this.ctx.read(this.out, 4))[0]!;
-    // Recorded now, submitted with the next token's forward pass.
-    if (this.penalized) countToken(this.ctx, this.counts!, id);
-    return id;
+    // Counted on the GPU from the sampled id, in the same submit as the sampling.
+    if (this.penalized) countToken(this.ctx, this.counts!, this.out);
+    return new Uint32Array(await this.ctx.read(this.out, 4))[0]!;
   }
 
   dispose(): void {

@@ -11,11 +11,10 @@ export type { ChatMessage };
  */
 export type ModelSource = string | { readonly url: string } | { readonly files: ModelFiles };
 
-/** Progress of a load, as the model loader reports it. */
+/** Progress of a load: bytes of weights on the GPU so far, of all. */
 export interface LoadProgress {
   readonly loaded: number;
   readonly total: number;
-  readonly [key: string]: unknown;
 }
 
 export interface LoadOptions {
