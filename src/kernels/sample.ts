@@ -1,0 +1,137 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { params } from '../gpu/params.js';
+import type { BindingKind } from '../gpu/pipelineCache.js';
+import { numel, type Tensor } from '../gpu/tensor.js';
+
+export interface SamplingOptions {
+  /** 0: greedy (argmax, first index on ties). */
+  temperature: number;
+  /** Keep the k largest (ties at the k-th value kept); 0 or undefined: off. */
+  topK?: number;
+  /** Keep the smallest top set whose probability reaches topP; 1 or undefined: off. */
+  topP?: number;
+  /** Drop tokens whose probability is below minP times the largest; 0 or undefined: off. */
+  minP?: number;
+  /** HF repetition penalty for seen tokens: logit > 0 ? logit / p : logit * p. */
+  repetitionPenalty?: number;
+  /** OpenAI: logit -= frequencyPenalty * count + presencePenalty * (count > 0). */
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+}
+
+export interface SampleArgs extends SamplingOptions {
+  /** Uniform in [0, 1), drawn by the caller from its seeded generator. */
+  random: number;
+  /** [V] u32: occurrences of each token so far, for the penalties. */
+  counts?: Tensor;
+}
+
+const CHUNK = 1024;
+const LAYOUT: BindingKind[] = ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'];
+
+interface Scratch {
+  readonly z: Tensor; // [V] f32
+  readonly blocks: Tensor; // [nb, 2] u32
+  readonly hist: Tensor; // [nb, 256, 2] u32
+  readonly state: Tensor; // [8] u32
+}
+
+const scratches = new WeakMap<GpuContext, Map<number, Scratch>>();
+
+function scratch(ctx: GpuContext, V: number): Scratch {
+  let m = scratches.get(ctx);
+  if (!m) scratches.set(ctx, (m = new Map()));
+  let s = m.get(V);
+  if (!s) {
+    const nb = Math.ceil(V / CHUNK);
+    s = {
+      z: ctx.createTensor([V], 'f32', 'sample.z'),
+      blocks: ctx.createTensor([nb, 2], 'u32', 'sample.blocks'),
+      hist: ctx.createTensor([nb, 256, 2], 'u32', 'sample.hist'),
+      state: ctx.createTensor([8], 'u32', 'sample.state'),
+    };
+    m.set(V, s);
+  }
+  return s;
+}
+
+/**
+ * Samples one token id from logits [V] (or [1, V]) f32 into out [1] u32, all on the GPU: penalties,
+ * temperature, top-k, top-p, min-p, then inverse CDF with `random` over the kept tokens in id order.
+ * Top-k and top-p thresholds are found by a 4-digit radix select over histograms (no sort).
+ * Dispatches: 2 for greedy, 4 + 8 per top-k / top-p otherwise.
+ */
+export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleArgs): void {
+  if (logits.dtype !== 'f32' || !(logits.shape.length === 1 || (logits.shape.length === 2 && logits.shape[0] === 1))) {
+    throw new InvalidArgumentError(`sample: logits must be [V] or [1, V] f32, got [${logits.shape}] ${logits.dtype}`);
+  }
+  if (out.dtype !== 'u32' || numel(out.shape) !== 1) throw new InvalidArgumentError(`sample: out must be [1] u32, got [${out.shape}] ${out.dtype}`);
+  const V = logits.shape[logits.shape.length - 1]!;
+  if (o.counts && (o.counts.dtype !== 'u32' || numel(o.counts.shape) !== V)) {
+    throw new InvalidArgumentError(`sample: counts must be [${V}] u32, got [${o.counts.shape}] ${o.counts.dtype}`);
+  }
+  const t = o.temperature;
+  if (!(t >= 0)) throw new InvalidArgumentError(`sample: temperature must be >= 0, got ${t}`);
+  if (!(o.random >= 0 && o.random < 1)) throw new InvalidArgumentError(`sample: random must be in [0, 1), got ${o.random}`);
+  const greedy = t === 0;
+  const topK = !greedy && o.topK !== undefined && o.topK > 0 && o.topK < V ? Math.floor(o.topK) : 0;
+  const topP = !greedy && o.topP !== undefined && o.topP < 1 ? o.topP : 1;
+  const minP = !greedy && o.minP !== undefined ? o.minP : 0;
+  const rep = o.repetitionPenalty ?? 1;
+  const freq = o.frequencyPenalty ?? 0;
+  const pres = o.presencePenalty ?? 0;
+  const penalised = !!o.counts && (rep !== 1 || freq !== 0 || pres !== 0);
+  const nb = Math.ceil(V / CHUNK);
+  const s = scratch(ctx, V);
+  const bindings = [logits, penalised ? o.counts! : ctx.unused, s.z, s.blocks, s.hist, s.state, out];
+  const p = (digit = 0, mode = 0) =>
+    params()
+      .u32(V)
+      .u32(nb)
+      .f32(greedy ? 1 : 1 / t)
+      .f32(rep)
+      .f32(freq)
+      .f32(pres)
+      .u32(penalised ? 1 : 0)
+      .u32(digit)
+      .u32(mode)
+      .u32(topK)
+      .f32(topP)
+      .f32(minP)
+      .f32(o.random)
+      .u32(topK ? 1 : 0)
+      .u32(topP < 1 ? 1 : 0);
+  const run = (entry: string, grid: number, digit = 0, mode = 0) =>
+    ctx.dispatch({ shader: 'sample', entry, layout: LAYOUT }, bindings, [grid], p(digit, mode));
+  run('prep', nb);
+  run('reduce', 1);
+  if (greedy) return;
+  const search = (mode: number) => {
+    for (let d = 0; d < 4; d++) {
+      run('hist_pass', nb, d, mode);
+      run('select_pass', 1, d, mode);
+    }
+  };
+  if (topK) search(0);
+  if (topP < 1) search(1);
+  run('mass_pass', nb);
+  run('pick', 1);
+}
+
+/** counts[id] += 1, on the GPU: `id` is the [1] u32 tensor `sample` wrote, or an id known on the CPU. */
+export function countToken(ctx: GpuContext, counts: Tensor, id: Tensor | number): void {
+  if (counts.dtype !== 'u32') throw new InvalidArgumentError(`countToken: counts must be u32, got ${counts.dtype}`);
+  const V = numel(counts.shape);
+  const fromParam = typeof id === 'number';
+  if (!fromParam && (id.dtype !== 'u32' || numel(id.shape) !== 1)) throw new InvalidArgumentError(`countToken: id must be [1] u32`);
+  ctx.dispatch(
+    { shader: 'sample', entry: 'count_token', defines: { COUNT_TOKEN: true }, layout: ['uniform', 'storage', 'read'] },
+    [counts, fromParam ? ctx.unused : id],
+    [1],
+    params()
+      .u32(V)
+      .u32(fromParam ? 1 : 0)
+      .u32(fromParam ? id : 0),
+  );
+}
