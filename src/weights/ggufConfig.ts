@@ -1,0 +1,148 @@
+import { InvalidModelError, UnsupportedModelError } from '../errors.js';
+import type { RawConfig } from '../models/config.js';
+import type { GGUFTypedValue, GGUFValue } from './ggufFormat.js';
+import { HF_TO_GGUF_ARCH, hfModelType } from './ggufNames.js';
+import { meta } from './ggufWriter.js';
+
+/** Hyperparameters: HF config.json key ↔ GGUF key under `{arch}.`. Integers unless listed in FLOAT_KEYS. */
+const HPARAMS: [hf: string, gguf: string][] = [
+  ['vocab_size', 'vocab_size'],
+  ['max_position_embeddings', 'context_length'],
+  ['hidden_size', 'embedding_length'],
+  ['intermediate_size', 'feed_forward_length'],
+  ['num_hidden_layers', 'block_count'],
+  ['num_attention_heads', 'attention.head_count'],
+  ['num_key_value_heads', 'attention.head_count_kv'],
+  ['rms_norm_eps', 'attention.layer_norm_rms_epsilon'],
+  ['rope_theta', 'rope.freq_base'],
+  ['sliding_window', 'attention.sliding_window'],
+  ['moe_intermediate_size', 'expert_feed_forward_length'],
+  ['shared_expert_intermediate_size', 'expert_shared_feed_forward_length'],
+  ['num_experts_per_tok', 'expert_used_count'],
+  ['q_lora_rank', 'attention.q_lora_rank'],
+  ['kv_lora_rank', 'attention.kv_lora_rank'],
+  ['first_k_dense_replace', 'leading_dense_block_count'],
+  ['n_shared_experts', 'expert_shared_count'],
+  ['routed_scaling_factor', 'expert_weights_scale'],
+  ['norm_topk_prob', 'expert_weights_norm'],
+  ['n_group', 'expert_group_count'],
+  ['topk_group', 'expert_group_used_count'],
+];
+const FLOAT_KEYS = new Set(['rms_norm_eps', 'rope_theta', 'routed_scaling_factor']);
+const BOOL_KEYS = new Set(['norm_topk_prob']);
+
+const ropeTheta = (raw: RawConfig): number | undefined => {
+  const p = raw.rope_parameters as { rope_theta?: number } | undefined;
+  return (raw.rope_theta as number | undefined) ?? p?.rope_theta;
+};
+
+/** GGUF metadata of a HF config (the converter): general.architecture and the `{arch}.*` hyperparameters. */
+export function ggufHparams(raw: RawConfig): Map<string, GGUFTypedValue> {
+  const type = String(raw.model_type);
+  const arch = HF_TO_GGUF_ARCH[type];
+  if (!arch) throw new UnsupportedModelError(`model_type ${type} cannot be converted to GGUF (supported: ${Object.keys(HF_TO_GGUF_ARCH).join(', ')})`);
+  const out = new Map<string, GGUFTypedValue>([['general.architecture', meta.str(arch)]]);
+  const value = (k: string): unknown => (k === 'rope_theta' ? ropeTheta(raw) : raw[k]);
+  for (const [hf, g] of HPARAMS) {
+    const v = value(hf);
+    if (v === undefined || v === null) continue;
+    if (hf === 'sliding_window' && !raw.use_sliding_window && type !== 'mistral') continue;
+    out.set(`${arch}.${g}`, BOOL_KEYS.has(hf) ? meta.bool(Boolean(v)) : FLOAT_KEYS.has(hf) ? meta.f32(Number(v)) : meta.u32(Number(v)));
+  }
+  const experts = (raw.num_experts ?? raw.num_local_experts ?? raw.n_routed_experts) as number | undefined;
+  if (experts) out.set(`${arch}.expert_count`, meta.u32(experts));
+  const heads = Number(raw.num_attention_heads);
+  const headDim = (raw.head_dim as number | undefined) ?? Number(raw.hidden_size) / heads;
+  if (!Number.isInteger(headDim)) throw new InvalidModelError(`config.json: hidden_size ${raw.hidden_size} is not a multiple of num_attention_heads ${heads}`);
+  if (arch !== 'deepseek2') {
+    out.set(`${arch}.attention.key_length`, meta.u32(headDim));
+    out.set(`${arch}.attention.value_length`, meta.u32(headDim));
+    out.set(`${arch}.rope.dimension_count`, meta.u32(Math.round(headDim * Number(raw.partial_rotary_factor ?? 1))));
+  }
+  return out;
+}
+
+const num = (v: GGUFValue | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+
+/**
+ * An HF-style config.json object from GGUF metadata, for the same config normalisation as safetensors
+ * checkpoints. `hasOutput` says whether the file has output.weight (else the embeddings are tied).
+ */
+export function configFromGGUF(md: ReadonlyMap<string, GGUFValue>, hasOutput: boolean, where = 'model.gguf'): RawConfig {
+  const arch = md.get('general.architecture');
+  if (typeof arch !== 'string') throw new InvalidModelError(`${where}: no general.architecture in the GGUF metadata`);
+  const experts = num(md.get(`${arch}.expert_count`)) ?? 0;
+  const modelType = hfModelType(arch, experts);
+  if (!modelType) throw new UnsupportedModelError(`${where}: GGUF architecture ${arch} is not supported (supported: llama, qwen2, qwen3, qwen2moe, qwen3moe, deepseek2)`);
+  const raw: Record<string, unknown> = { model_type: modelType, tie_word_embeddings: !hasOutput };
+  for (const [hf, g] of HPARAMS) {
+    const v = md.get(`${arch}.${g}`);
+    if (v !== undefined) raw[hf] = BOOL_KEYS.has(hf) ? Boolean(v) : Number(v);
+  }
+  const need = (k: string) => {
+    if (raw[k] === undefined) throw new InvalidModelError(`${where}: GGUF metadata lacks ${arch}.${HPARAMS.find(([h]) => h === k)![1]}`);
+  };
+  for (const k of ['hidden_size', 'num_hidden_layers', 'num_attention_heads']) need(k);
+  raw.num_key_value_heads ??= raw.num_attention_heads;
+  raw.rms_norm_eps ??= 1e-6;
+  raw.rope_theta ??= 10000;
+  raw.max_position_embeddings ??= 4096;
+  if (raw.vocab_size === undefined) {
+    const tokens = md.get('tokenizer.ggml.tokens');
+    if (!Array.isArray(tokens)) throw new InvalidModelError(`${where}: GGUF metadata has neither ${arch}.vocab_size nor tokenizer.ggml.tokens`);
+    raw.vocab_size = tokens.length;
+  }
+  const keyLength = num(md.get(`${arch}.attention.key_length`));
+  if (keyLength !== undefined && arch !== 'deepseek2') raw.head_dim = keyLength;
+  const rot = num(md.get(`${arch}.rope.dimension_count`));
+  const headDim = (raw.head_dim as number | undefined) ?? Number(raw.hidden_size) / Number(raw.num_attention_heads);
+  if (rot !== undefined && rot !== headDim && arch !== 'deepseek2') raw.partial_rotary_factor = rot / headDim;
+  const scaling = md.get(`${arch}.rope.scaling.type`);
+  if (scaling && scaling !== 'none') {
+    raw.rope_scaling = {
+      rope_type: scaling,
+      factor: num(md.get(`${arch}.rope.scaling.factor`)),
+      original_max_position_embeddings: num(md.get(`${arch}.rope.scaling.original_context_length`)),
+    };
+  }
+  if (raw.sliding_window !== undefined && modelType !== 'mistral') raw.use_sliding_window = true;
+  if (experts) {
+    raw[modelType === 'mixtral' ? 'num_local_experts' : modelType === 'deepseek_v3' ? 'n_routed_experts' : 'num_experts'] = experts;
+  }
+  if (modelType === 'qwen2_moe' || modelType === 'qwen3_moe') {
+    raw.norm_topk_prob ??= modelType === 'qwen3_moe';
+    raw.decoder_sparse_step ??= 1;
+  }
+  if (modelType === 'deepseek_v3') Object.assign(raw, deepseekFields(md, arch, raw, where));
+  const bos = num(md.get('tokenizer.ggml.bos_token_id'));
+  const eos = num(md.get('tokenizer.ggml.eos_token_id'));
+  if (bos !== undefined) raw.bos_token_id = bos;
+  if (eos !== undefined) raw.eos_token_id = eos;
+  return raw as RawConfig;
+}
+
+/** MLA dimensions of a deepseek2 GGUF: key_length = nope + rope, value_length = v_head_dim. */
+function deepseekFields(md: ReadonlyMap<string, GGUFValue>, arch: string, raw: Record<string, unknown>, where: string): Record<string, unknown> {
+  const keyLength = num(md.get(`${arch}.attention.key_length`));
+  const valueLength = num(md.get(`${arch}.attention.value_length`));
+  const rope = num(md.get(`${arch}.rope.dimension_count`));
+  if (keyLength === undefined || valueLength === undefined || rope === undefined) {
+    throw new InvalidModelError(`${where}: deepseek2 GGUF lacks attention.key_length, attention.value_length or rope.dimension_count`);
+  }
+  const gating = num(md.get(`${arch}.expert_gating_func`));
+  return {
+    qk_rope_head_dim: rope,
+    qk_nope_head_dim: keyLength - rope,
+    v_head_dim: valueLength,
+    q_lora_rank: raw.q_lora_rank ?? null,
+    first_k_dense_replace: raw.first_k_dense_replace ?? 0,
+    moe_layer_freq: 1,
+    n_shared_experts: raw.n_shared_experts ?? 0,
+    routed_scaling_factor: raw.routed_scaling_factor ?? 1,
+    n_group: raw.n_group ?? 1,
+    topk_group: raw.topk_group ?? 1,
+    norm_topk_prob: raw.norm_topk_prob ?? false,
+    scoring_func: gating === 2 ? 'sigmoid' : 'softmax',
+    rope_interleave: true,
+  };
+}

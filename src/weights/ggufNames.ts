@@ -1,0 +1,132 @@
+/**
+ * Tensor names and hyperparameters between Hugging Face checkpoints and llama.cpp's GGUF (gguf-py
+ * constants.py / tensor_mapping.py, convert_hf_to_gguf.py). One table serves the reader and the converter.
+ */
+
+/** HF model_type → GGUF general.architecture. */
+export const HF_TO_GGUF_ARCH: Record<string, string> = {
+  llama: 'llama',
+  mistral: 'llama',
+  mixtral: 'llama',
+  qwen2: 'qwen2',
+  qwen3: 'qwen3',
+  qwen2_moe: 'qwen2moe',
+  qwen3_moe: 'qwen3moe',
+  deepseek_v3: 'deepseek2',
+};
+
+/** GGUF architecture → HF model_type (a `llama` file with experts is mixtral). */
+export function hfModelType(arch: string, expertCount: number): string | undefined {
+  if (arch === 'llama') return expertCount > 0 ? 'mixtral' : 'llama';
+  return { qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', deepseek2: 'deepseek_v3' }[arch];
+}
+
+/** Architectures whose q/k rows convert_hf_to_gguf permutes (rope pairs (i, i+d/2) → (2i, 2i+1)). */
+export const PERMUTED_QK_ARCHS = new Set(['llama']);
+
+const GLOBAL: [hf: string, gguf: string][] = [
+  ['model.embed_tokens.weight', 'token_embd.weight'],
+  ['model.norm.weight', 'output_norm.weight'],
+  ['lm_head.weight', 'output.weight'],
+];
+
+/** Per-layer names: HF suffix after `model.layers.{i}.` → GGUF suffix after `blk.{i}.` (weight and bias alike). */
+const LAYER: [hf: string, gguf: string][] = [
+  ['input_layernorm', 'attn_norm'],
+  ['self_attn.q_proj', 'attn_q'],
+  ['self_attn.k_proj', 'attn_k'],
+  ['self_attn.v_proj', 'attn_v'],
+  ['self_attn.o_proj', 'attn_output'],
+  ['self_attn.q_norm', 'attn_q_norm'],
+  ['self_attn.k_norm', 'attn_k_norm'],
+  ['self_attn.q_a_proj', 'attn_q_a'],
+  ['self_attn.q_a_layernorm', 'attn_q_a_norm'],
+  ['self_attn.q_b_proj', 'attn_q_b'],
+  ['self_attn.kv_a_proj_with_mqa', 'attn_kv_a_mqa'],
+  ['self_attn.kv_a_layernorm', 'attn_kv_a_norm'],
+  ['self_attn.kv_b_proj', 'attn_kv_b'],
+  ['post_attention_layernorm', 'ffn_norm'],
+  ['mlp.gate_proj', 'ffn_gate'],
+  ['mlp.up_proj', 'ffn_up'],
+  ['mlp.down_proj', 'ffn_down'],
+  ['mlp.gate', 'ffn_gate_inp'],
+  ['block_sparse_moe.gate', 'ffn_gate_inp'],
+  ['mlp.shared_expert.gate_proj', 'ffn_gate_shexp'],
+  ['mlp.shared_expert.up_proj', 'ffn_up_shexp'],
+  ['mlp.shared_expert.down_proj', 'ffn_down_shexp'],
+  ['mlp.shared_experts.gate_proj', 'ffn_gate_shexp'],
+  ['mlp.shared_experts.up_proj', 'ffn_up_shexp'],
+  ['mlp.shared_experts.down_proj', 'ffn_down_shexp'],
+  ['mlp.shared_expert_gate', 'ffn_gate_inp_shexp'],
+];
+
+/** Routed experts: HF per-expert name parts → GGUF stacked tensor ([E, rows, cols] in PyTorch order). */
+const EXPERTS: [hfBlock: string, hfProj: string, gguf: string][] = [
+  ['mlp', 'gate_proj', 'ffn_gate_exps'],
+  ['mlp', 'up_proj', 'ffn_up_exps'],
+  ['mlp', 'down_proj', 'ffn_down_exps'],
+  ['block_sparse_moe', 'w1', 'ffn_gate_exps'],
+  ['block_sparse_moe', 'w3', 'ffn_up_exps'],
+  ['block_sparse_moe', 'w2', 'ffn_down_exps'],
+];
+
+const HF_LAYER = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/;
+const HF_EXPERT = /^model\.layers\.(\d+)\.(mlp|block_sparse_moe)\.experts\.(\d+)\.(\w+)\.weight$/;
+
+/** The GGUF name of a (non-expert) HF tensor, or undefined when llama.cpp has no such tensor. */
+export function ggufName(hf: string): string | undefined {
+  const g = GLOBAL.find(([h]) => h === hf);
+  if (g) return g[1];
+  if (hf.endsWith('.e_score_correction_bias')) {
+    const m = /^model\.layers\.(\d+)\.mlp\.gate\.e_score_correction_bias$/.exec(hf);
+    return m ? `blk.${m[1]}.exp_probs_b.bias` : undefined;
+  }
+  const m = HF_LAYER.exec(hf);
+  if (!m) return undefined;
+  const l = LAYER.find(([h]) => h === m[2]);
+  return l ? `blk.${m[1]}.${l[1]}.${m[3]}` : undefined;
+}
+
+/** An HF expert tensor → its GGUF stacked tensor and expert index. */
+export function ggufExpertName(hf: string): { gguf: string; expert: number } | undefined {
+  const m = HF_EXPERT.exec(hf);
+  if (!m) return undefined;
+  const e = EXPERTS.find(([b, p]) => b === m[2] && p === m[4]);
+  return e ? { gguf: `blk.${m[1]}.${e[2]}.weight`, expert: Number(m[3]) } : undefined;
+}
+
+/** The HF names of a GGUF tensor: one name, or one per expert for stacked experts (`experts` = count). */
+export function hfNames(gguf: string, modelType: string, experts: number): string[] {
+  const g = GLOBAL.find(([, n]) => n === gguf);
+  if (g) return [g[0]];
+  const bias = /^blk\.(\d+)\.exp_probs_b\.bias$/.exec(gguf);
+  if (bias) return [`model.layers.${bias[1]}.mlp.gate.e_score_correction_bias`];
+  const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(gguf);
+  if (!m) return [];
+  const block = modelType === 'mixtral' ? 'block_sparse_moe' : 'mlp';
+  const exp = EXPERTS.find(([b, , n]) => b === block && n === m[2]);
+  if (exp) return Array.from({ length: experts }, (_, e) => `model.layers.${m[1]}.${block}.experts.${e}.${exp[1]}.weight`);
+  const shared = modelType === 'deepseek_v3' ? 'mlp.shared_experts.' : 'mlp.shared_expert.';
+  const l = LAYER.find(([h, n]) => n === m[2] && (!h.includes('shared_expert') || h.startsWith(shared)) && (n !== 'ffn_gate_inp' || h.startsWith(block)));
+  return l ? [`model.layers.${m[1]}.${l[0]}.${m[3]}`] : [];
+}
+
+/**
+ * Inverse of convert_hf_to_gguf's LlamaModel.permute for one head group: GGUF row h*d + 2i + j holds HF
+ * row h*d + j*d/2 + i. Returns, for each HF row, the GGUF row to take it from.
+ */
+export function unpermuteRows(rows: number, heads: number): Int32Array {
+  const d = rows / heads;
+  const half = d / 2;
+  const from = new Int32Array(rows);
+  for (let h = 0; h < heads; h++) for (let j = 0; j < 2; j++) for (let i = 0; i < half; i++) from[h * d + j * half + i] = h * d + 2 * i + j;
+  return from;
+}
+
+/** The converter's direction: for each GGUF row, the HF row it holds. */
+export function permuteRows(rows: number, heads: number): Int32Array {
+  const inv = unpermuteRows(rows, heads);
+  const out = new Int32Array(rows);
+  inv.forEach((g, hf) => (out[g] = hf));
+  return out;
+}

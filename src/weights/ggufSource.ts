@@ -1,0 +1,94 @@
+import { InvalidModelError, ModelNotFoundError } from '../errors.js';
+import { byteSizeOf, numel } from '../gpu/tensor.js';
+import type { RawConfig } from '../models/config.js';
+import type { ByteSource, ModelFiles } from './files.js';
+import { configFromGGUF } from './ggufConfig.js';
+import { hfNames, PERMUTED_QK_ARCHS, unpermuteRows } from './ggufNames.js';
+import { readGGUF, readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
+import { tokenizerFromGGUF, type GGUFTokenizer } from './ggufTokenizer.js';
+import type { TensorInfo, WeightSource } from './source.js';
+
+interface Entry extends TensorInfo {
+  readonly gguf: GGUFTensorInfo;
+  /** Byte range inside the GGUF tensor (one expert of a stacked tensor). */
+  readonly begin: number;
+  /** Reverse convert_hf_to_gguf's q/k row permutation with this many heads. */
+  readonly unpermuteHeads?: number;
+}
+
+/**
+ * The tensors of a GGUF file under Hugging Face names and PyTorch-order shapes: the same model code loads
+ * them as safetensors. Block formats are returned as stored; stacked experts appear as one tensor per
+ * expert; q/k rows of `llama` files are put back in Hugging Face order.
+ */
+export class GGUFSource implements WeightSource {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /** The HF-style config.json object built from the metadata. */
+  readonly config: RawConfig;
+
+  constructor(
+    private readonly file: ByteSource,
+    readonly gguf: GGUFFile,
+    readonly location: string,
+  ) {
+    this.config = configFromGGUF(gguf.metadata, gguf.tensors.has('output.weight'), location);
+    const arch = String(gguf.metadata.get('general.architecture'));
+    const modelType = String(this.config.model_type);
+    const experts = Number(gguf.metadata.get(`${arch}.expert_count`) ?? 0);
+    const heads = Number(this.config.num_attention_heads);
+    const kvHeads = Number(this.config.num_key_value_heads);
+    const entries = new Map<string, Entry>();
+    for (const t of gguf.tensors.values()) {
+      const names = hfNames(t.name, modelType, experts);
+      if (names.length === 0) continue; // rope_freqs and other llama.cpp-only tensors
+      const shape = [...t.dims].reverse();
+      const dtype = t.dtype ?? 'u32';
+      if (names.length > 1) {
+        const per = shape.slice(1);
+        const bytes = t.dtype ? byteSizeOf(t.dtype, numel(per)) : 0;
+        names.forEach((name, e) => entries.set(name, { name, dtype, shape: per, byteLength: bytes, gguf: t, begin: e * bytes }));
+        continue;
+      }
+      const name = names[0]!;
+      let unpermuteHeads: number | undefined;
+      if (PERMUTED_QK_ARCHS.has(arch) && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) {
+        unpermuteHeads = name.includes('.q_proj.') ? heads : kvHeads;
+      }
+      entries.set(name, { name, dtype, shape, byteLength: t.byteLength, gguf: t, begin: 0, unpermuteHeads });
+    }
+    this.tensors = entries;
+  }
+
+  async read(name: string): Promise<Uint8Array> {
+    const e = (this.tensors as Map<string, Entry>).get(name);
+    if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the GGUF file`);
+    const whole = e.begin === 0 && e.byteLength === e.gguf.byteLength;
+    const bytes = whole
+      ? await readGGUFTensor(this.file, e.gguf, this.location)
+      : await readGGUFTensor(this.file, { ...e.gguf, offset: e.gguf.offset + e.begin, byteLength: e.byteLength }, this.location);
+    if (!e.unpermuteHeads) return bytes;
+    const rows = e.shape[0]!;
+    const rowBytes = e.byteLength / rows;
+    const from = unpermuteRows(rows, e.unpermuteHeads);
+    const out = new Uint8Array(bytes.byteLength);
+    for (let r = 0; r < rows; r++) out.set(bytes.subarray(from[r]! * rowBytes, (from[r]! + 1) * rowBytes), r * rowBytes);
+    return out;
+  }
+
+  /** tokenizer.json / tokenizer_config.json objects rebuilt from the tokenizer.* metadata. */
+  tokenizer(): GGUFTokenizer {
+    return tokenizerFromGGUF(this.gguf.metadata, this.location);
+  }
+}
+
+/** Opens a GGUF ByteSource: header read in chunks, tensors read on demand. */
+export async function openGGUF(file: ByteSource, location = 'model.gguf'): Promise<GGUFSource> {
+  return new GGUFSource(file, await readGGUF(file, location), location);
+}
+
+/** The .gguf file of a model folder: `path` when given, else the only *.gguf name among `candidates`. */
+export async function openGGUFFile(files: ModelFiles, path: string): Promise<GGUFSource> {
+  if (!(await files.has(path))) throw new ModelNotFoundError(`${files.location}: no ${path}`);
+  return openGGUF(await files.open(path), `${files.location}/${path}`);
+}
+

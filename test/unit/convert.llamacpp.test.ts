@@ -1,0 +1,64 @@
+import { copyFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidModelError } from '../../src/errors.js';
+import { convertToGGUF } from '../../src/node/convert.js';
+import { expected, fixtureDir } from '../helpers/fixtures.js';
+import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
+
+/** A copy of a fixture with the byte-level tokenizer the engine tests use (the fixtures ship none). */
+async function withTokenizer(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `weblm-conv-${name}-`));
+  for (const f of ['config.json', 'model.safetensors']) await copyFile(join(fixtureDir(name), f), join(dir, f));
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
+  return dir;
+}
+
+/** Greedy continuation by llama.cpp (node-llama-cpp's prebuilt CPU binary) from token ids. */
+async function llamaCppGreedy(llama: Llama, path: string, prompt: number[], n: number): Promise<number[]> {
+  const model = await llama.loadModel({ modelPath: path });
+  try {
+    const ctx = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1 });
+    try {
+      const out: number[] = [];
+      for await (const t of ctx.getSequence().evaluate(prompt as Token[], { temperature: 0, yieldEogToken: true })) {
+        out.push(t);
+        if (out.length === n) break;
+      }
+      return out;
+    } finally {
+      await ctx.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
+  let llama: Llama;
+  beforeAll(async () => {
+    llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+  });
+  afterAll(async () => llama?.dispose());
+
+  for (const name of ['llama', 'qwen2', 'qwen3']) {
+    it(`${name} at f32: llama.cpp's greedy tokens equal greedy_ids`, async () => {
+      const dir = await withTokenizer(name);
+      const out = join(dir, 'model.gguf');
+      await convertToGGUF({ model: dir, out, type: 'f32' });
+      const exp = await expected(name);
+      const got = await llamaCppGreedy(llama, out, exp.inputIds, exp.greedyIds.length);
+      expect(got).toEqual(exp.greedyIds);
+    });
+  }
+
+  it('a folder without tokenizer.json is refused with a typed error, and no file is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weblm-conv-novocab-'));
+    const out = join(dir, 'model.gguf');
+    await expect(convertToGGUF({ model: fixtureDir('llama'), out, type: 'f32' })).rejects.toThrow(InvalidModelError);
+    await expect(stat(out)).rejects.toThrow();
+  });
+});
