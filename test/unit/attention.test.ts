@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { attention, headMatmul } from '../../src/kernels/attention.js';
+import { writeKv } from '../../src/kernels/kvCache.js';
+import { attentionRef, headMatmulRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff, randomF32 } from '../helpers/random.js';
+
+// Tolerance: 2e-5 absolute on outputs of O(1) (f32 online softmax vs the f64 reference).
+const TOL = 2e-5;
+
+interface Case {
+  T: number; nH: number; nKv: number; hd: number; hdV: number; capacity: number;
+  o: Omit<AttentionRefOptions, 'sinks'> & { sinks?: boolean };
+}
+
+async function check({ T, nH, nKv, hd, hdV, capacity, o }: Case) {
+  const ctx = await gpu();
+  const q = randomF32(T * nH * hd, 11);
+  const k = randomF32(capacity * nKv * hd, 12);
+  const v = randomF32(capacity * nKv * hdV, 13);
+  const sinks = o.sinks ? randomF32(nH, 14, 2) : undefined;
+  const kc = ctx.upload(k, [capacity, nKv, hd], 'f32');
+  const vc = ctx.upload(v, [capacity, nKv, hdV], 'f32');
+  const out = ctx.createTensor([T, nH, hdV], 'f32');
+  attention(ctx, ctx.upload(q, [T, nH, hd], 'f32'), kc, vc, out, { ...o, sinks: sinks && ctx.upload(sinks, [nH], 'f32') });
+  const want = attentionRef(q, k, v, T, nH, nKv, hd, hdV, capacity, { ...o, sinks });
+  expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(TOL);
+}
+
+describe('attention', () => {
+  it('decode, GQA, odd head dim', () => check({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
+  it('prefill from position 0, MHA, head dim 40', () => check({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
+  it('chunk after a cached prefix, MQA, hdV != hd, 300 keys', () =>
+    check({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
+  it('sliding window over a rotating cache that has wrapped', () =>
+    check({ T: 3, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 11, o: { startPos: 40, scale: 0.2, window: 8 } }));
+  it('sinks, window and softcap together', () =>
+    check({ T: 7, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 19, o: { startPos: 12, scale: 0.3, window: 5, softcap: 2.5, sinks: true } }));
+  it('V from the first dims of K (MLA latent cache)', () =>
+    check({ T: 2, nH: 5, nKv: 1, hd: 48, hdV: 32, capacity: 23, o: { startPos: 21, scale: 0.125, vFromK: true } }));
+});
+
+describe('writeKv', () => {
+  it('writes tokens to slots (start + t) % capacity, wrapping', async () => {
+    const ctx = await gpu();
+    const [T, nKv, hd, hdV, cap, start] = [4, 2, 5, 3, 6, 4];
+    const kc = ctx.createTensor([cap, nKv, hd], 'f32');
+    const vc = ctx.createTensor([cap, nKv, hdV], 'f32');
+    const k = randomF32(T * nKv * hd, 1);
+    const v = randomF32(T * nKv * hdV, 2);
+    writeKv(ctx, ctx.upload(k, [T, nKv, hd], 'f32'), ctx.upload(v, [T, nKv, hdV], 'f32'), kc, vc, start);
+    const gotK = await ctx.readF32(kc);
+    const gotV = await ctx.readF32(vc);
+    for (let t = 0; t < T; t++) {
+      const slot = (start + t) % cap;
+      expect(Array.from(gotK.subarray(slot * nKv * hd, (slot + 1) * nKv * hd))).toEqual(Array.from(k.subarray(t * nKv * hd, (t + 1) * nKv * hd)));
+      expect(Array.from(gotV.subarray(slot * nKv * hdV, (slot + 1) * nKv * hdV))).toEqual(Array.from(v.subarray(t * nKv * hdV, (t + 1) * nKv * hdV)));
+    }
+  });
+});
+
+describe('headMatmul', () => {
+  it.each([false, true])('transposeW=%s on odd sizes within 1e-5', async (transposeW) => {
+    const ctx = await gpu();
+    const [T, H, A, B] = [3, 5, 37, 19];
+    const x = randomF32(T * H * A, 3);
+    const w = randomF32(H * A * B, 4);
+    const y = ctx.createTensor([T, H, B], 'f32');
+    headMatmul(ctx, ctx.upload(x, [T, H, A], 'f32'), ctx.upload(w, transposeW ? [H, A, B] : [H, B, A], 'f32'), y, transposeW);
+    expect(maxAbsDiff(await ctx.readF32(y), headMatmulRef(x, w, T, H, A, B, transposeW))).toBeLessThan(1e-5);
+  });
+});
