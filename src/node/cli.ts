@@ -1,4 +1,5 @@
 // `npx weblm <command>`: the command line. Each command lives in its own module.
+export {};
 const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   run: () => import('./cliRun.js'),
   convert: () => import('./cliConvert.js'),
