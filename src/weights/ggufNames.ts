@@ -107,7 +107,7 @@ export function hfNames(gguf: string, modelType: string, experts: number): strin
   const exp = EXPERTS.find(([b, , n]) => b === block && n === m[2]);
   if (exp) return Array.from({ length: experts }, (_, e) => `model.layers.${m[1]}.${block}.experts.${e}.${exp[1]}.weight`);
   const shared = modelType === 'deepseek_v3' ? 'mlp.shared_experts.' : 'mlp.shared_expert.';
-  const l = LAYER.find(([h, n]) => n === m[2] && (!h.includes('shared_expert') || h.startsWith(shared)) && (n !== 'ffn_gate_inp' || h.startsWith(block)));
+  const l = LAYER.find(([h, n]) => n === m[2] && (!/shared_experts?\./.test(h) || h.startsWith(shared)) && (n !== 'ffn_gate_inp' || h.startsWith(block)));
   return l ? [`model.layers.${m[1]}.${l[0]}.${m[3]}`] : [];
 }
 

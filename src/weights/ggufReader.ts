@@ -70,7 +70,16 @@ class Cursor {
   async i16() { await this.need(2); return this.view.getInt16(this.at(2), true); }
   async u32() { await this.need(4); return this.view.getUint32(this.at(4), true); }
   async i32() { await this.need(4); return this.view.getInt32(this.at(4), true); }
-  async f32() { await this.need(4); return this.view.getFloat32(this.at(4), true); }
+  /** An f32 as the shortest decimal that rounds to it (1e-6, not 9.99999997e-7). */
+  async f32() {
+    await this.need(4);
+    const v = this.view.getFloat32(this.at(4), true);
+    for (let p = 1; p < 9; p++) {
+      const d = Number(v.toPrecision(p));
+      if (Math.fround(d) === v) return d;
+    }
+    return v;
+  }
   async f64() { await this.need(8); return this.view.getFloat64(this.at(8), true); }
   async u64(): Promise<number | bigint> {
     await this.need(8);

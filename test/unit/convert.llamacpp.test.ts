@@ -44,7 +44,7 @@ describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
   });
   afterAll(async () => llama?.dispose());
 
-  for (const name of ['llama', 'qwen2', 'qwen3']) {
+  for (const name of ['llama', 'qwen2', 'qwen3', 'qwen2_moe', 'qwen3_moe', 'mixtral']) {
     it(`${name} at f32: llama.cpp's greedy tokens equal greedy_ids`, async () => {
       const dir = await withTokenizer(name);
       const out = join(dir, 'model.gguf');
