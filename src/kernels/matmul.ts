@@ -1,16 +1,117 @@
-import type { GpuContext } from '../gpu/context.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Binding, GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
-import type { Tensor } from '../gpu/tensor.js';
+import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 
-/** y[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N]). */
+/** The weights.wgsl define of each weight dtype. */
+export const weightDefine: Partial<Record<DType, string>> = {
+  f32: 'W_F32',
+  f16: 'W_F16',
+  bf16: 'W_BF16',
+  q8_0: 'W_Q8_0',
+  q4_0: 'W_Q4_0',
+  q4_k: 'W_Q4_K',
+  q6_k: 'W_Q6_K',
+};
+
+/** Largest T that takes the GEMV path (each weight row read once for all T rows of x). */
+export const GEMV_MAX_T = 4;
+
+/**
+ * Knobs for bench/kernelLab.ts and the tests: threads per GEMV row (0 picks by row length), and a cap on
+ * workgroups per grid dimension below the device's (0: the device limit) to exercise the 2-D fold.
+ */
+export const gemvTuning = { lanes: 0, maxGridX: 0 };
+
+/**
+ * A tensor bound at an offset the device accepts (a multiple of minStorageBufferOffsetAlignment) and
+ * the byte offset of its first element inside that binding, for views at any offset.
+ */
+export function alignedBinding(ctx: GpuContext, t: Tensor): { binding: Binding; byteOffset: number } {
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const base = Math.floor(t.offset / align) * align;
+  const byteOffset = t.offset - base;
+  const size = Math.min(Math.ceil((byteOffset + tensorBytes(t)) / 4) * 4, t.buffer.size - base);
+  return { binding: { buffer: t.buffer, offset: base, size }, byteOffset };
+}
+
+/** A grid of `groups` workgroups along x, folded onto y past the per-dimension limit. */
+export function grid2d(ctx: GpuContext, groups: number): [number, number] {
+  const max = gemvTuning.maxGridX || ctx.limits.maxComputeWorkgroupsPerDimension;
+  const gx = Math.min(groups, max);
+  return [gx, Math.ceil(groups / gx)];
+}
+
+const chunkOf = (dtype: DType) => (dtypeLayout[dtype].blockElems > 1 ? 32 : 4);
+
+function autoLanes(chunks: number): number {
+  let lanes = 8;
+  while (lanes < 64 && lanes * 2 <= chunks / 2) lanes *= 2;
+  return lanes;
+}
+
+/**
+ * y[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N]): x f32 (T = product of its leading dims), w of any weight
+ * dtype (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k; K a whole number of blocks), y and bias f32. Tensors may
+ * be views at any offset. T <= 4 takes the GEMV path (decode), larger T the tiled one.
+ */
 export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor): void {
+  if (w.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight ${w.label ?? ''} must be [N, K], got [${w.shape}]`);
   const [N, K] = w.shape as [number, number];
-  const T = x.shape.length === 1 ? 1 : x.shape[0]!;
-  if (w.dtype !== 'f32') throw new Error(`matmul: weight dtype ${w.dtype} is not supported yet`);
+  const define = weightDefine[w.dtype];
+  if (!define) throw new InvalidArgumentError(`matmul: weight dtype ${w.dtype} is not supported`);
+  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
+  if (K % blockElems !== 0) {
+    throw new InvalidArgumentError(`matmul: K = ${K} is not a multiple of the ${w.dtype} block of ${blockElems}`);
+  }
+  const wAlign = w.dtype === 'q4_k' || w.dtype === 'f32' ? 4 : 2;
+  if (w.offset % wAlign !== 0) throw new InvalidArgumentError(`matmul: ${w.dtype} weights must start at a multiple of ${wAlign} bytes`);
+  if (x.dtype !== 'f32' || y.dtype !== 'f32') throw new InvalidArgumentError(`matmul: x and y must be f32, got ${x.dtype} and ${y.dtype}`);
+  if (x.shape[x.shape.length - 1] !== K) throw new InvalidArgumentError(`matmul: x [${x.shape}] does not end in K = ${K}`);
+  const T = numel(x.shape) / K;
+  if (y.shape[y.shape.length - 1] !== N || numel(y.shape) !== T * N) {
+    throw new InvalidArgumentError(`matmul: y [${y.shape}] is not [${T}, ${N}]`);
+  }
+  if (bias && (bias.dtype !== 'f32' || numel(bias.shape) !== N)) {
+    throw new InvalidArgumentError(`matmul: bias must be [${N}] f32, got [${bias.shape}] ${bias.dtype}`);
+  }
+  if (T === 0 || N === 0) return;
+  const xb = alignedBinding(ctx, x);
+  const wb = alignedBinding(ctx, w);
+  const yb = alignedBinding(ctx, y);
+  const bb = bias ? alignedBinding(ctx, bias) : undefined;
+  const xVec4 = K % 4 === 0 && xb.byteOffset % 16 === 0;
+  const chunk = chunkOf(w.dtype);
+  const defines: Record<string, string | number | boolean> = { [define]: true, X_VEC4: xVec4 };
+  let entry: string;
+  let groups: number;
+  let grid: [number, number, number];
+  if (T <= GEMV_MAX_T) {
+    const lanes = gemvTuning.lanes || autoLanes(Math.ceil(K / chunk));
+    Object.assign(defines, { GEMV: true, LANES: lanes, TT: T, W_CHUNK_MASK: K % chunk !== 0 });
+    entry = 'gemv';
+    groups = Math.ceil(N / (256 / lanes));
+    grid = [...grid2d(ctx, groups), 1];
+  } else {
+    defines.TILED = true;
+    entry = 'tiled';
+    groups = Math.ceil(N / 64);
+    grid = [...grid2d(ctx, groups), Math.ceil(T / 64)];
+  }
   ctx.dispatch(
-    { shader: 'matmul', layout: ['uniform', 'read', 'read', 'read', 'storage'] },
-    [x, w, bias ?? ctx.unused, y],
-    [Math.ceil(N / 16), Math.ceil(T / 16)],
-    params().u32(T).u32(N).u32(K).u32(bias ? 1 : 0),
+    { shader: 'matmul', entry, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
+    [xb.binding, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+    grid,
+    params()
+      .u32(T)
+      .u32(N)
+      .u32(K)
+      .u32(bias ? 1 : 0)
+      .u32((K / blockElems) * blockBytes)
+      .u32(wb.byteOffset)
+      .u32(xb.byteOffset / 4)
+      .u32(yb.byteOffset / 4)
+      .u32(bb ? bb.byteOffset / 4 : 0)
+      .u32(groups),
   );
 }

@@ -1,23 +1,116 @@
-import { describe, expect, it } from 'vitest';
-import { matmul } from '../../src/kernels/matmul.js';
-import { matmulRef } from '../../src/kernels/ref/matmul.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import type { DType } from '../../src/gpu/tensor.js';
+import { gemvTuning, matmul } from '../../src/kernels/matmul.js';
+import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
+import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
-import { maxAbsDiff, randomF32 } from '../helpers/random.js';
+import { randomF32 } from '../helpers/random.js';
 
-describe('matmul f32', () => {
-  // Odd sizes: not multiples of 4 nor of the 16 tile.
-  it.each([
-    [1, 37, 53, false],
-    [7, 19, 33, true],
-    [33, 65, 17, true],
-  ])('T=%i N=%i K=%i bias=%s matches the CPU reference within 1e-4', async (T, N, K, withBias) => {
+// Tolerance: |gpu - ref| <= 1e-4 * Σ_k |x_tk| |w_nk| per output, where ref multiplies the dequantized
+// weights in f64 (f32 accumulation in a different order on the GPU).
+const REL = 1e-4;
+
+function stored(w: Float32Array, dtype: DType): Uint8Array {
+  if (dtype === 'f32') return new Uint8Array(w.buffer.slice(0));
+  return quantize(w, dtype as EncodeDType);
+}
+
+async function check(dtype: DType, T: number, N: number, K: number, withBias: boolean, seed = 1): Promise<void> {
+  const ctx = await gpu();
+  const x = randomF32(T * K, seed);
+  const bytes = stored(randomF32(N * K, seed + 1), dtype);
+  const wq = dequantize(bytes, dtype, N * K);
+  const b = withBias ? randomF32(N, seed + 2) : undefined;
+  const y = ctx.createTensor([T, N], 'f32');
+  matmul(ctx, ctx.upload(x, [T, K], 'f32'), ctx.upload(bytes, [N, K], dtype), y, b && ctx.upload(b, [N], 'f32'));
+  const got = await ctx.readF32(y);
+  const ref = matmulRef(x, wq, T, N, K, b);
+  const scale = matmulAbsScale(x, wq, T, N, K);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!) / (scale[i]! + 1e-30));
+  expect(worst, `${dtype} T=${T} N=${N} K=${K}`).toBeLessThan(REL);
+}
+
+// K per dtype: odd for float dtypes, 32 * odd or 256 * odd for block formats.
+const kOf: Record<string, [number, number]> = {
+  f32: [53, 37],
+  f16: [53, 38],
+  bf16: [51, 36],
+  q8_0: [96, 160],
+  q4_0: [96, 160],
+  q4_k: [256, 256],
+  q6_k: [256, 256],
+};
+const dtypes = Object.keys(kOf) as DType[];
+
+afterEach(() => {
+  gemvTuning.lanes = 0;
+  gemvTuning.maxGridX = 0;
+});
+
+describe('matmul GEMV path (T <= 4)', () => {
+  it.each(dtypes)('%s: T=1 and T=3, odd N, bias', async (dtype) => {
+    await check(dtype, 1, 37, kOf[dtype]![0], false, 3);
+    await check(dtype, 3, 21, kOf[dtype]![0], true, 5);
+  });
+
+  // Past 65535 workgroups per dimension the grid folds onto y; a lower cap exercises the same code.
+  it('folds its workgroups onto a 2-D grid', async () => {
+    gemvTuning.maxGridX = 5;
+    await check('q8_0', 1, 301, 64, true, 9); // 38 groups -> 5 x 8
+    gemvTuning.lanes = 256; // one row per workgroup
+    await check('q4_k', 2, 23, 256, false, 10);
+  });
+});
+
+describe('matmul tiled path (T > 4)', () => {
+  it.each(dtypes)('%s: T=67, N=69 (crosses the 64 tiles), bias', async (dtype) => {
+    await check(dtype, 67, 69, kOf[dtype]![1], true, 7);
+  });
+  it('folds its n tiles onto a 2-D grid', async () => {
+    gemvTuning.maxGridX = 3;
+    await check('q6_k', 9, 257, 256, true, 12); // 5 tiles -> 3 x 2
+  });
+  it('f32 with K = 5, T = 5', async () => {
+    await check('f32', 5, 3, 5, false, 11);
+  });
+});
+
+describe('matmul on views at unaligned offsets', () => {
+  it.each([1, 9])('rows of a fused q4_0 weight, a bias slice and an x slice, T=%i', async (T) => {
     const ctx = await gpu();
-    const x = randomF32(T * K, 1);
-    const w = randomF32(N * K, 2);
-    const b = withBias ? randomF32(N, 3) : undefined;
-    const y = ctx.createTensor([T, N], 'f32');
-    matmul(ctx, ctx.upload(x, [T, K], 'f32'), ctx.upload(w, [N, K], 'f32'), y, b && ctx.upload(b, [N], 'f32'));
-    const got = await ctx.readF32(y);
-    expect(maxAbsDiff(got, matmulRef(x, w, T, N, K, b))).toBeLessThan(1e-4);
+    const K = 96;
+    const N = 13;
+    const from = 7; // 7 rows of 54 bytes: not a multiple of 256
+    const all = randomF32((from + N + 3) * K, 21);
+    const bytes = quantize(all, 'q4_0');
+    const w = ctx.upload(bytes, [from + N + 3, K], 'q4_0');
+    const wView = ctx.view(w, [N, K], from * (K / 32) * 18);
+    const bAll = randomF32(40, 22);
+    const bView = ctx.view(ctx.upload(bAll, [40], 'f32'), [N], 4 * 5);
+    const xAll = randomF32((T + 1) * K + 3, 23);
+    const xView = ctx.view(ctx.upload(xAll, [xAll.length], 'f32'), [T, K], 4 * 3);
+    const y = ctx.createTensor([T + 2, N], 'f32');
+    const yView = ctx.view(y, [T, N], 4 * N);
+    matmul(ctx, xView, wView, yView, bView);
+    const got = (await ctx.readF32(y)).subarray(N, N + T * N);
+    const wq = dequantize(bytes, 'q4_0', all.length).subarray(from * K, (from + N) * K);
+    const x = xAll.subarray(3, 3 + T * K);
+    const ref = matmulRef(x, wq, T, N, K, bAll.subarray(5, 5 + N));
+    const scale = matmulAbsScale(x, wq, T, N, K);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThan(REL * scale[i]!);
+  });
+});
+
+describe('matmul argument checks', () => {
+  it('rejects K that is not whole blocks, and mismatched shapes', async () => {
+    const ctx = await gpu();
+    const w = ctx.createTensor([4, 256], 'q4_k');
+    const x = ctx.createTensor([2, 256], 'f32');
+    const y = ctx.createTensor([2, 4], 'f32');
+    expect(() => matmul(ctx, ctx.createTensor([2, 48], 'f32'), { ...w, shape: [4, 48] } as never, y)).toThrow(InvalidArgumentError);
+    expect(() => matmul(ctx, x, w, ctx.createTensor([2, 5], 'f32'))).toThrow(InvalidArgumentError);
+    expect(() => matmul(ctx, ctx.createTensor([2, 255], 'f32'), w, y)).toThrow(InvalidArgumentError);
   });
 });
