@@ -1,0 +1,41 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { params } from '../gpu/params.js';
+import { dtypeLayout, numel, type Tensor } from '../gpu/tensor.js';
+import { alignedBinding, weightDefine } from './matmul.js';
+
+/**
+ * out[T, H] = table[ids[t], :] * scale: ids [T] u32 (or i32), table [V, H] in any weight dtype, out f32.
+ * Ids outside the table give zero rows. Gemma passes scale = sqrt(H).
+ */
+export function embedding(ctx: GpuContext, ids: Tensor, table: Tensor, out: Tensor, scale = 1): void {
+  if (table.shape.length !== 2) throw new InvalidArgumentError(`embedding: table must be [V, H], got [${table.shape}]`);
+  const [V, H] = table.shape as [number, number];
+  const define = weightDefine[table.dtype];
+  if (!define) throw new InvalidArgumentError(`embedding: table dtype ${table.dtype} is not supported`);
+  const { blockElems, blockBytes } = dtypeLayout[table.dtype];
+  if (H % blockElems !== 0) throw new InvalidArgumentError(`embedding: H = ${H} is not whole ${table.dtype} blocks of ${blockElems}`);
+  if (ids.dtype !== 'u32' && ids.dtype !== 'i32') throw new InvalidArgumentError(`embedding: ids must be u32, got ${ids.dtype}`);
+  const T = numel(ids.shape);
+  if (out.dtype !== 'f32' || numel(out.shape) !== T * H || out.shape[out.shape.length - 1] !== H) {
+    throw new InvalidArgumentError(`embedding: out must be [${T}, ${H}] f32, got [${out.shape}] ${out.dtype}`);
+  }
+  if (T === 0) return;
+  const ib = alignedBinding(ctx, ids);
+  const wb = alignedBinding(ctx, table);
+  const ob = alignedBinding(ctx, out);
+  ctx.dispatch(
+    { shader: 'embedding', defines: { [define]: true }, layout: ['uniform', 'read', 'read', 'storage'] },
+    [ib.binding, wb.binding, ob.binding],
+    [Math.ceil(H / 256), T],
+    params()
+      .u32(T)
+      .u32(H)
+      .u32(V)
+      .u32((H / blockElems) * blockBytes)
+      .u32(wb.byteOffset)
+      .u32(ib.byteOffset / 4)
+      .u32(ob.byteOffset / 4)
+      .f32(scale),
+  );
+}
