@@ -17,34 +17,114 @@ export interface AttentionOptions {
   readonly softcap?: number;
   /** MLA: V is the first headDimV dims of each K row (pass the same cache as vCache). */
   readonly vFromK?: boolean;
+  /** Force a path (tests, benchmarks); by default decode (split keys) for T <= DECODE_MAX_T, else prefill. */
+  readonly path?: 'decode' | 'prefill';
 }
+
+/** Query rows up to which the split-keys decode kernel is used. */
+export const DECODE_MAX_T = 4;
+/** Workgroups the decode path aims for (an H100 has 132 SMs). */
+const DECODE_TARGET_WORKGROUPS = 264;
+const DECODE_WG = 64;
+/** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
+const DECODE_Q_FLOATS = 2560;
+
+const fail = (msg: string) => {
+  throw new InvalidArgumentError(`attention: ${msg}`);
+};
 
 /**
  * out[t, h] = softmax over keys of (q[t, h] · k) · v, causal, over a KV cache where position j is in slot
  * j % capacity. q [T, nH, hd], kCache [capacity, nKv, hd], vCache [capacity, nKv, hdV], out [T, nH, hdV].
+ * Decode (T <= 4) splits the keys across workgroups and merges the chunks (two dispatches when the
+ * context needs several chunks); a longer chunk of queries runs the tiled flash-attention kernel.
  */
 export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, o: AttentionOptions): void {
   const [T, nH, hd] = q.shape as [number, number, number];
   const [capacity, nKv, kd] = kCache.shape as [number, number, number];
   const hdV = out.shape[2]!;
-  if (kd !== hd) throw new InvalidArgumentError(`attention: q head dim ${hd} != cache head dim ${kd}`);
-  if (nH % nKv !== 0) throw new InvalidArgumentError(`attention: ${nH} query heads are not a multiple of ${nKv} kv heads`);
-  if (out.shape[0] !== T || out.shape[1] !== nH) throw new InvalidArgumentError(`attention: out [${out.shape}] for q [${q.shape}]`);
-  if (o.vFromK ? hdV > hd : vCache.shape[2] !== hdV) throw new InvalidArgumentError(`attention: value dim ${hdV} does not fit the cache`);
-  if (hd > 1024 || hdV > 1024) throw new InvalidArgumentError(`attention: head dims up to 1024 (got ${hd}, ${hdV})`);
+  for (const [name, t] of [['q', q], ['kCache', kCache], ['vCache', vCache], ['out', out]] as const) {
+    if (t.dtype !== 'f32' || t.shape.length !== 3) fail(`${name} must be a 3-d f32 tensor, got ${t.dtype} [${t.shape}]`);
+  }
+  if (o.sinks && (o.sinks.dtype !== 'f32' || o.sinks.shape[0] !== nH)) fail(`sinks must be [${nH}] f32, got ${o.sinks.dtype} [${o.sinks.shape}]`);
+  if (kd !== hd) fail(`q head dim ${hd} != cache head dim ${kd}`);
+  if (nH % nKv !== 0) fail(`${nH} query heads are not a multiple of ${nKv} kv heads`);
+  if (out.shape[0] !== T || out.shape[1] !== nH) fail(`out [${out.shape}] for q [${q.shape}]`);
+  if (o.vFromK) {
+    if (hdV > hd) fail(`value dim ${hdV} exceeds the head dim ${hd} it is read from (vFromK)`);
+  } else if (vCache.shape[0] !== capacity || vCache.shape[1] !== nKv || vCache.shape[2] !== hdV) {
+    fail(`vCache [${vCache.shape}] does not match kCache [${kCache.shape}] and out [${out.shape}]`);
+  }
+  if (hd > 1024 || hdV > 1024) fail(`head dims up to 1024 (got ${hd}, ${hdV})`);
   const window = o.window ?? 0;
-  if (window === 0 && o.startPos + T > capacity) {
-    throw new InvalidArgumentError(`attention: ${o.startPos + T} positions do not fit a full cache of ${capacity}`);
+  if (!Number.isInteger(window) || window < 0) fail(`window must be a non-negative integer, got ${window}`);
+  const end = o.startPos + T;
+  // Every key a query sees must still be in the cache: no wrap at all, or a ring that holds window + T - 1.
+  if (end > capacity && (window === 0 || T + window - 1 > capacity)) {
+    fail(
+      window === 0
+        ? `${end} positions do not fit a full cache of ${capacity}`
+        : `a rotating cache of ${capacity} cannot hold window ${window} + ${T} new tokens`,
+    );
   }
-  if (window > 0 && T + window - 1 > capacity) {
-    throw new InvalidArgumentError(`attention: a rotating cache of ${capacity} cannot hold window ${window} + ${T} new tokens`);
+  if (T === 0) return;
+  const vFromK = !!o.vFromK;
+  const v = vFromK ? kCache : vCache;
+  const vStride = nKv * (vFromK ? hd : hdV);
+  const sinks = o.sinks ?? ctx.unused;
+  const path = o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill');
+  if (path === 'prefill') {
+    const G = nH / nKv;
+    ctx.dispatch(
+      { shader: 'attentionPrefill', defines: { NVS: Math.ceil(hdV / 32), ACC: Math.ceil(hdV / 32) * 4 }, layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'] },
+      [q, kCache, v, sinks, out],
+      [Math.ceil((T * G) / 16), nKv],
+      params()
+        .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos).u32(window)
+        .u32(o.sinks ? 1 : 0).f32(o.scale).f32(o.softcap ?? 0),
+    );
+    return;
   }
-  ctx.dispatch(
-    { shader: 'attention', layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'] },
-    [q, kCache, o.vFromK ? kCache : vCache, o.sinks ?? ctx.unused, out],
-    [nH, T],
+
+  // Decode: workgroups over (chunk of keys, kv head x head group, query row).
+  const G = nH / nKv;
+  const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd)));
+  const groups = Math.ceil(G / HG);
+  const span = window > 0 ? Math.min(window, end) : end; // most keys any query sees
+  const others = T * nKv * groups;
+  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG)));
+  const chunk = Math.ceil(span / wanted / DECODE_WG) * DECODE_WG;
+  const nChunks = Math.ceil(span / chunk);
+  const direct = nChunks === 1;
+  const accFloats = T * nH * nChunks * hdV;
+  // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
+  const part = partials(ctx, direct ? 16 : (accFloats + 2 * T * nH * nChunks) * 4);
+  const vec4 = hd % 4 === 0;
+  const DVT = Math.ceil(hdV / DECODE_WG);
+  const key = {
+    shader: 'attentionDecode',
+    defines: { HG, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * hd, QS4: vec4 ? (HG * hd) / 4 : 0, PS: HG * DECODE_WG },
+    layout: ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const,
+  };
+  const p = () =>
     params()
-      .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(capacity).u32(o.startPos).u32(window)
-      .f32(o.scale).f32(o.softcap ?? 0).u32(o.sinks ? 1 : 0).u32(o.vFromK ? 1 : 0),
-  );
+      .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos).u32(window)
+      .u32(chunk).u32(nChunks).u32(groups).u32(direct ? 1 : 0).u32(o.sinks ? 1 : 0)
+      .f32(o.scale).f32(o.softcap ?? 0).u32(accFloats);
+  const bindings = [q, kCache, v, sinks, part, out];
+  ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
+  if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
+}
+
+/** One growing scratch buffer per context for the decode chunks' partial results (reused by every layer). */
+const scratch = new WeakMap<GpuContext, GPUBuffer>();
+
+function partials(ctx: GpuContext, bytes: number): GPUBuffer {
+  let buf = scratch.get(ctx);
+  if (!buf || buf.size < bytes) {
+    // The old buffer may still be bound by recorded work: it is dropped, not destroyed.
+    buf = ctx.createBuffer(Math.max(bytes, 2 * (buf?.size ?? 0), 1 << 16), undefined, 'attention.partials');
+    scratch.set(ctx, buf);
+  }
+  return buf;
 }

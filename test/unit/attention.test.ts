@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { attention, headMatmul } from '../../src/kernels/attention.js';
+import { attention, type AttentionOptions } from '../../src/kernels/attention.js';
+import { headMatmul } from '../../src/kernels/headMatmul.js';
 import { writeKv } from '../../src/kernels/kvCache.js';
-import { attentionRef, headMatmulRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
+import { attentionRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
+import { headMatmulRef } from '../../src/kernels/ref/headMatmul.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
@@ -10,7 +13,7 @@ const TOL = 2e-5;
 
 interface Case {
   T: number; nH: number; nKv: number; hd: number; hdV: number; capacity: number;
-  o: Omit<AttentionRefOptions, 'sinks'> & { sinks?: boolean };
+  o: Omit<AttentionRefOptions, 'sinks'> & { sinks?: boolean; path?: AttentionOptions['path'] };
 }
 
 async function check({ T, nH, nKv, hd, hdV, capacity, o }: Case) {
@@ -27,17 +30,52 @@ async function check({ T, nH, nKv, hd, hdV, capacity, o }: Case) {
   expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(TOL);
 }
 
-describe('attention', () => {
-  it('decode, GQA, odd head dim', () => check({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
-  it('prefill from position 0, MHA, head dim 40', () => check({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
-  it('chunk after a cached prefix, MQA, hdV != hd, 300 keys', () =>
-    check({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
+const paths = ['decode', 'prefill'] as const;
+
+// Each case runs on both kernels: the split-keys decode kernel and the tiled prefill kernel.
+describe.each(paths)('attention, %s kernel', (path) => {
+  const run = (c: Omit<Case, 'o'> & { o: Case['o'] }) => check({ ...c, o: { ...c.o, path } });
+  it('one query, GQA, odd head dim 24', () => run({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
+  it('from position 0, MHA, head dim 40', () => run({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
+  it('after a cached prefix, MQA, hdV != hd, 300 keys', () =>
+    run({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
   it('sliding window over a rotating cache that has wrapped', () =>
-    check({ T: 3, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 11, o: { startPos: 40, scale: 0.2, window: 8 } }));
+    run({ T: 3, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 11, o: { startPos: 40, scale: 0.2, window: 8 } }));
   it('sinks, window and softcap together', () =>
-    check({ T: 7, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 19, o: { startPos: 12, scale: 0.3, window: 5, softcap: 2.5, sinks: true } }));
+    run({ T: 7, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 19, o: { startPos: 12, scale: 0.3, window: 5, softcap: 2.5, sinks: true } }));
   it('V from the first dims of K (MLA latent cache)', () =>
-    check({ T: 2, nH: 5, nKv: 1, hd: 48, hdV: 32, capacity: 23, o: { startPos: 21, scale: 0.125, vFromK: true } }));
+    run({ T: 2, nH: 5, nKv: 1, hd: 48, hdV: 32, capacity: 23, o: { startPos: 21, scale: 0.125, vFromK: true } }));
+  it('head dims not multiples of 4 (37 / 19), GQA 3, sinks', () =>
+    run({ T: 4, nH: 6, nKv: 2, hd: 37, hdV: 19, capacity: 70, o: { startPos: 61, scale: 0.16, sinks: true } }));
+  it('12 heads on one kv head (two head groups), 300 keys, softcap and sinks', () =>
+    run({ T: 2, nH: 12, nKv: 1, hd: 72, hdV: 72, capacity: 303, o: { startPos: 298, scale: 0.12, softcap: 3, sinks: true } }));
+  it('wide MLA-like rows (hd 200, hdV 136 from K), 150 keys', () =>
+    run({ T: 1, nH: 9, nKv: 1, hd: 200, hdV: 136, capacity: 151, o: { startPos: 149, scale: 0.07, vFromK: true } }));
+  it('long window over a wrapped ring, several key tiles', () =>
+    run({ T: 3, nH: 2, nKv: 1, hd: 24, hdV: 40, capacity: 263, o: { startPos: 500, scale: 0.2, window: 261 } }));
+});
+
+describe('attention, default path', () => {
+  it('a prefill chunk of 41 rows, GQA 3, window crossing key tiles', () =>
+    check({ T: 41, nH: 6, nKv: 2, hd: 40, hdV: 40, capacity: 90, o: { startPos: 7, scale: 0.15, window: 37 } }));
+  it('a long decode splits the keys (two dispatches), a short one does not', async () => {
+    const ctx = await gpu();
+    const n0 = ctx.dispatchCount;
+    await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 40, o: { startPos: 39, scale: 0.2 } });
+    expect(ctx.dispatchCount - n0).toBe(1);
+    const n1 = ctx.dispatchCount;
+    await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 400, o: { startPos: 399, scale: 0.2 } });
+    expect(ctx.dispatchCount - n1).toBe(2);
+  });
+  it('rejects a cache too small for the window plus the chunk, and mismatched shapes', async () => {
+    const ctx = await gpu();
+    const q = ctx.createTensor([4, 2, 8], 'f32');
+    const kc = ctx.createTensor([6, 1, 8], 'f32');
+    const out = ctx.createTensor([4, 2, 8], 'f32');
+    expect(() => attention(ctx, q, kc, kc, out, { startPos: 10, scale: 1, window: 4 })).toThrow(InvalidArgumentError);
+    expect(() => attention(ctx, q, kc, kc, out, { startPos: 3, scale: 1 })).toThrow(InvalidArgumentError);
+    expect(() => attention(ctx, q, kc, ctx.createTensor([6, 1, 5], 'f32'), out, { startPos: 0, scale: 1 })).toThrow(InvalidArgumentError);
+  });
 });
 
 describe('writeKv', () => {
