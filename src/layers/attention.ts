@@ -1,0 +1,111 @@
+import type { GpuContext } from '../gpu/context.js';
+import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
+import { attention } from '../kernels/attention.js';
+import { writeKv } from '../kernels/kvCache.js';
+import { matmul } from '../kernels/matmul.js';
+import { rmsNorm } from '../kernels/norm.js';
+import { rope } from '../kernels/rope.js';
+import type { LayerKv } from '../models/kvCache.js';
+
+/** Rows of each q / k / v section of the fused weight: padded so that every section view is 256-byte aligned. */
+export const QKV_ROW_ALIGN = 256;
+export const alignRows = (n: number) => Math.ceil(n / QKV_ROW_ALIGN) * QKV_ROW_ALIGN;
+
+export interface AttentionWeights {
+  /** [rq + 2 rk, H]: q rows, then k rows, then v rows, each section padded with zero rows to alignRows(). */
+  readonly qkv: Tensor;
+  readonly qkvBias?: Tensor; // [rq + 2 rk] f32
+  readonly qNorm?: Tensor; // [headDim] f32
+  readonly kNorm?: Tensor; // [headDim] f32
+  readonly o: Tensor; // [H, nH * headDim]
+  readonly oBias?: Tensor; // [H] f32
+}
+
+export interface AttentionDims {
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly ropeLayout: 'neox' | 'interleaved';
+  readonly scale: number;
+  readonly softcap?: number;
+  readonly normEps: number;
+  readonly normWeightOffset: number;
+}
+
+/** Per-step inputs shared by every layer. */
+export interface Step {
+  readonly T: number;
+  readonly start: number;
+  readonly positions: Tensor; // [T] u32
+}
+
+/** Activation buffers of attention, allocated once for the longest chunk and reused by every layer. */
+export class AttentionScratch {
+  readonly q: Tensor; // [C, nH, hd]
+  readonly k: Tensor; // [C, nKv, hd]
+  readonly v: Tensor; // [C, nKv, hd]
+  readonly qkv1: Tensor; // [1, rq + 2 rk]: the fused projection of one token (decode)
+  readonly out: Tensor; // [C, nH, hd]
+  constructor(ctx: GpuContext, d: AttentionDims, readonly maxChunk: number) {
+    const { numHeads: nH, numKvHeads: nKv, headDim: hd } = d;
+    this.q = ctx.createTensor([maxChunk, nH, hd], 'f32', 'attn.q');
+    this.k = ctx.createTensor([maxChunk, nKv, hd], 'f32', 'attn.k');
+    this.v = ctx.createTensor([maxChunk, nKv, hd], 'f32', 'attn.v');
+    this.qkv1 = ctx.createTensor([1, alignRows(nH * hd) + 2 * alignRows(nKv * hd)], 'f32', 'attn.qkv1');
+    this.out = ctx.createTensor([maxChunk, nH, hd], 'f32', 'attn.out');
+  }
+}
+
+/** Row range of a fused weight (or of its bias) as a tensor: sections start on 256-byte boundaries. */
+function rows(ctx: GpuContext, w: Tensor, from: number, n: number): Tensor {
+  const cols = w.shape.length === 2 ? w.shape[1]! : 1;
+  return ctx.view(w, w.shape.length === 2 ? [n, cols] : [n], byteSizeOf(w.dtype, from * cols));
+}
+
+/**
+ * Self-attention of one layer: x [T, H] (normed) → out [T, H]. One fused q|k|v matmul for a decode token
+ * (three row-range matmuls of the same weight for a chunk), optional per-head q/k norms, RoPE, append to
+ * the layer's cache, attention over the cache, output projection.
+ */
+export function selfAttention(
+  ctx: GpuContext,
+  d: AttentionDims,
+  w: AttentionWeights,
+  kv: LayerKv,
+  invFreq: Tensor,
+  attentionFactor: number,
+  s: AttentionScratch,
+  step: Step,
+  x: Tensor,
+  out: Tensor,
+): void {
+  const { T } = step;
+  const { numHeads: nH, numKvHeads: nKv, headDim: hd } = d;
+  const rq = alignRows(nH * hd);
+  const rk = alignRows(nKv * hd);
+  let q: Tensor, k: Tensor, v: Tensor;
+  if (T === 1) {
+    matmul(ctx, x, w.qkv, s.qkv1, w.qkvBias);
+    q = ctx.view(s.qkv1, [1, nH, hd], 0);
+    k = ctx.view(s.qkv1, [1, nKv, hd], rq * 4);
+    v = ctx.view(s.qkv1, [1, nKv, hd], (rq + rk) * 4);
+  } else {
+    q = ctx.view(s.q, [T, nH, hd]);
+    k = ctx.view(s.k, [T, nKv, hd]);
+    v = ctx.view(s.v, [T, nKv, hd]);
+    const b = w.qkvBias;
+    matmul(ctx, x, rows(ctx, w.qkv, 0, nH * hd), ctx.view(q, [T, nH * hd]), b && rows(ctx, b, 0, nH * hd));
+    matmul(ctx, x, rows(ctx, w.qkv, rq, nKv * hd), ctx.view(k, [T, nKv * hd]), b && rows(ctx, b, rq, nKv * hd));
+    matmul(ctx, x, rows(ctx, w.qkv, rq + rk, nKv * hd), ctx.view(v, [T, nKv * hd]), b && rows(ctx, b, rq + rk, nKv * hd));
+  }
+  if (w.qNorm) rmsNorm(ctx, q, w.qNorm, q, d.normEps, d.normWeightOffset);
+  if (w.kNorm) rmsNorm(ctx, k, w.kNorm, k, d.normEps, d.normWeightOffset);
+  const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
+  rope(ctx, q, step.positions, invFreq, ropeOpts);
+  rope(ctx, k, step.positions, invFreq, ropeOpts);
+  writeKv(ctx, k, v, kv.k, kv.v, step.start);
+  const o = ctx.view(s.out, [T, nH, hd]);
+  attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap });
+  matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
+}

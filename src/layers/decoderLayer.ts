@@ -1,0 +1,63 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { scale, type Activation } from '../kernels/elementwise.js';
+import { addRmsNorm, rmsNorm } from '../kernels/norm.js';
+import type { LayerKv } from '../models/kvCache.js';
+import { selfAttention, type AttentionDims, type AttentionScratch, type AttentionWeights, type Step } from './attention.js';
+import { isMla, mlaAttention, type MlaDims, type MlaScratch, type MlaWeights } from './mla.js';
+import { gatedMlp, type MlpScratch, type MlpWeights } from './mlp.js';
+import { isMoe, moeBlock, type MoeScratch, type MoeSettings, type MoeWeights } from './moe.js';
+
+export interface DecoderLayerWeights {
+  readonly inputNorm: Tensor; // [H]
+  readonly attn: AttentionWeights | MlaWeights;
+  /** Gemma: norm of the attention output before the residual add. */
+  readonly postAttnNorm?: Tensor; // [H]
+  readonly mlpNorm: Tensor; // [H]
+  readonly mlp: MlpWeights | MoeWeights;
+  /** Gemma: norm of the MLP output before the residual add. */
+  readonly postMlpNorm?: Tensor; // [H]
+}
+
+export interface DecoderLayerRun {
+  readonly dims: AttentionDims;
+  readonly activation: Activation;
+  readonly eps: number;
+  readonly normWeightOffset: number;
+  readonly attnScratch: AttentionScratch;
+  readonly mlpScratch: MlpScratch;
+  /** MoE families (src/layers/moe.ts) and MLA attention (src/layers/mla.ts). */
+  readonly moe?: { readonly settings: MoeSettings; readonly scratch: MoeScratch };
+  readonly mla?: { readonly dims: MlaDims; readonly scratch: MlaScratch };
+  /** granitemoe's residual_multiplier on the attention output (its MoE output is scaled by the router). */
+  readonly attnResidualScale?: number;
+}
+
+/**
+ * One pre-norm decoder layer. On entry h [T, H] is the residual stream and x = inputNorm(h); on exit h is
+ * the layer's output and x = nextNorm(h) (the next layer's input norm, or the final norm), so every
+ * residual add is fused with the norm that follows it. delta [T, H] is scratch.
+ */
+export function decoderLayer(
+  ctx: GpuContext,
+  r: DecoderLayerRun,
+  w: DecoderLayerWeights,
+  kv: LayerKv,
+  rope: { invFreq: Tensor; attentionFactor: number },
+  step: Step,
+  h: Tensor,
+  x: Tensor,
+  delta: Tensor,
+  nextNorm: Tensor,
+): void {
+  const { eps, normWeightOffset: off } = r;
+  if (isMla(w.attn)) mlaAttention(ctx, r.mla!.dims, w.attn, kv.k, rope.invFreq, rope.attentionFactor, r.mla!.scratch, step, x, delta);
+  else selfAttention(ctx, r.dims, w.attn, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, x, delta);
+  if (r.attnResidualScale !== undefined) scale(ctx, delta, delta, r.attnResidualScale);
+  if (w.postAttnNorm) rmsNorm(ctx, delta, w.postAttnNorm, delta, eps, off);
+  addRmsNorm(ctx, h, delta, w.mlpNorm, x, eps, off);
+  if (isMoe(w.mlp)) moeBlock(ctx, r.moe!.settings, w.mlp, r.moe!.scratch, x, delta);
+  else gatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, x, delta);
+  if (w.postMlpNorm) rmsNorm(ctx, delta, w.postMlpNorm, delta, eps, off);
+  addRmsNorm(ctx, h, delta, nextNorm, x, eps, off);
+}

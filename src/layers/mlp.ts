@@ -1,0 +1,31 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { glu, type Activation } from '../kernels/elementwise.js';
+import { matmul } from '../kernels/matmul.js';
+
+export interface MlpWeights {
+  readonly gateUp: Tensor; // [2I, H]: gate rows then up rows
+  readonly gateUpBias?: Tensor; // [2I] f32
+  readonly down: Tensor; // [H, I]
+  readonly downBias?: Tensor; // [H] f32
+}
+
+export class MlpScratch {
+  readonly gateUp: Tensor; // [C, 2I]
+  readonly act: Tensor; // [C, I]
+  constructor(ctx: GpuContext, intermediate: number, readonly maxChunk: number) {
+    this.gateUp = ctx.createTensor([maxChunk, 2 * intermediate], 'f32', 'mlp.gateUp');
+    this.act = ctx.createTensor([maxChunk, intermediate], 'f32', 'mlp.act');
+  }
+}
+
+/** Gated MLP: out = down(act(gate(x)) * up(x)), with gate and up in one matmul. x [T, H] → out [T, H]. */
+export function gatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: MlpScratch, x: Tensor, out: Tensor): void {
+  const T = x.shape[0]!;
+  const I = w.down.shape[1]!;
+  const gu = ctx.view(s.gateUp, [T, 2 * I]);
+  const a = ctx.view(s.act, [T, I]);
+  matmul(ctx, x, w.gateUp, gu, w.gateUpBias);
+  glu(ctx, gu, a, act);
+  matmul(ctx, a, w.down, out, w.downBias);
+}

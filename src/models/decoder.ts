@@ -1,0 +1,214 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
+import { scale, softcap } from '../kernels/elementwise.js';
+import { embedding } from '../kernels/embedding.js';
+import { matmul } from '../kernels/matmul.js';
+import { rmsNorm } from '../kernels/norm.js';
+import { ropeParameters, ropeTable } from '../kernels/ropeTable.js';
+import { AttentionScratch, type AttentionDims } from '../layers/attention.js';
+import { decoderLayer, type DecoderLayerRun, type DecoderLayerWeights } from '../layers/decoderLayer.js';
+import { MlaScratch } from '../layers/mla.js';
+import { MlpScratch } from '../layers/mlp.js';
+import { MoeScratch, tensorsOf } from '../layers/moe.js';
+import type { LayerKind, ModelConfig } from './config.js';
+import { KvCache } from './kvCache.js';
+import type { MoeModelConfig } from './moeFields.js';
+import type { LoadedModel, ModelInfo } from './types.js';
+
+export interface DecoderWeights {
+  readonly embed: Tensor; // [V, H]
+  readonly layers: readonly DecoderLayerWeights[];
+  readonly norm: Tensor; // [H]
+  /** [V, H]; the embedding itself when tied. */
+  readonly lmHead: Tensor;
+}
+
+export interface DecoderOptions {
+  readonly maxContext: number;
+  /** Longest chunk of tokens forwarded at once; longer inputs go in chunks. */
+  readonly maxChunk: number;
+}
+
+/** A hook that sees the residual stream: layer 0 is the embedding output, layer i the output of layer i - 1. */
+export type HiddenHook = (layer: number, h: Tensor) => void;
+
+/**
+ * A decoder-only transformer on the GPU (llama, qwen2, qwen3, mistral, gemma3_text): the forward pass over
+ * shared layers, a per-layer KV cache, and activation buffers allocated once for the longest chunk.
+ * A forward records one command encoder; it submits nothing except what was recorded before it.
+ */
+export class DecoderModel implements LoadedModel {
+  readonly info: ModelInfo;
+  private readonly kv: KvCache;
+  private readonly run: DecoderLayerRun;
+  private readonly rope: Record<LayerKind, { invFreq: Tensor; attentionFactor: number }>;
+  private readonly ids: Tensor; // [chunks, Cp] u32: chunk c at row c, rows padded to 64 (256-byte views)
+  private readonly positions: Tensor; // [chunks, Cp] u32
+  private readonly chunkStride: number; // Cp
+  private readonly h: Tensor; // [C, H]
+  private readonly x: Tensor; // [C, H]
+  private readonly delta: Tensor; // [C, H]
+  private readonly lastX: Tensor; // [1, H]
+  private readonly logits1: Tensor; // [1, V]
+  private logitsAll: Tensor | undefined; // [n, V], grown on demand
+  private logitsChunk: Tensor | undefined; // [C, V]: a chunk's logits when its rows of logitsAll are not 256-byte aligned
+  /** Debug: called with the residual stream after the embedding and after every layer. */
+  hiddenHook: HiddenHook | undefined;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    private readonly weights: DecoderWeights,
+    opts: DecoderOptions,
+    weightDType: DType | 'mixed',
+    weightBytes: number,
+  ) {
+    const c = config;
+    const C = opts.maxChunk;
+    const before = ctx.bytesAllocated;
+    const mc = c as MoeModelConfig;
+    // MLA caches one latent row per token: [kv_lora_rank + rope dim], no separate values.
+    const mlaKv = mc.mla && { ...c, numKvHeads: 1, headDim: mc.mla.kvLoraRank + mc.mla.ropeDim, headDimV: 1 };
+    this.kv = new KvCache(ctx, mlaKv || c, opts.maxContext, C);
+    const dims: AttentionDims = {
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      rotaryDim: c.rotaryDim,
+      ropeLayout: c.ropeLayout,
+      scale: c.attentionScale,
+      softcap: c.attnLogitSoftcap,
+      normEps: c.rmsNormEps,
+      normWeightOffset: c.normWeightOffset,
+    };
+    this.run = {
+      dims,
+      activation: c.activation,
+      eps: c.rmsNormEps,
+      normWeightOffset: c.normWeightOffset,
+      attnScratch: new AttentionScratch(ctx, dims, C),
+      mlpScratch: new MlpScratch(ctx, c.intermediateSize, C),
+      moe: mc.moe && { settings: mc.moe, scratch: new MoeScratch(ctx, mc.moe, C) },
+      mla: mc.mla && { dims: mc.mla, scratch: new MlaScratch(ctx, mc.mla, C) },
+      attnResidualScale: mc.residualScale,
+    };
+    const table = (kind: LayerKind) => {
+      const t = ropeTable(ropeParameters({ ...c.raw, rope_parameters: c.rope[kind], head_dim: c.headDim }), c.rotaryDim, opts.maxContext);
+      return { invFreq: ctx.upload(t.invFreq, [t.invFreq.length], 'f32', `rope.${kind}`), attentionFactor: t.attentionFactor };
+    };
+    this.rope = { full: table('full'), sliding: c.layerTypes.includes('sliding') ? table('sliding') : table('full') };
+    const H = c.hiddenSize;
+    this.chunkStride = Math.ceil(C / 64) * 64;
+    const chunks = Math.ceil(opts.maxContext / C);
+    this.ids = ctx.createTensor([chunks * this.chunkStride], 'u32', 'ids');
+    this.positions = ctx.createTensor([chunks * this.chunkStride], 'u32', 'positions');
+    this.h = ctx.createTensor([C, H], 'f32', 'h');
+    this.x = ctx.createTensor([C, H], 'f32', 'x');
+    this.delta = ctx.createTensor([C, H], 'f32', 'delta');
+    this.lastX = ctx.createTensor([1, H], 'f32', 'lastX');
+    this.logits1 = ctx.createTensor([1, c.vocabSize], 'f32', 'logits');
+    this.info = {
+      modelType: c.modelType,
+      vocabSize: c.vocabSize,
+      maxContext: opts.maxContext,
+      eosTokenIds: c.eosTokenIds,
+      bosTokenId: c.bosTokenId,
+      weightDType,
+      gpuBytes: weightBytes + ctx.bytesAllocated - before,
+    };
+  }
+
+  get cachedLength(): number {
+    return this.kv.length;
+  }
+
+  /** The KV cache (read by tests of the cache policy). */
+  get cache(): KvCache {
+    return this.kv;
+  }
+
+  forward(ids: ArrayLike<number>, start: number, opts: { allLogits?: boolean } = {}): Tensor {
+    const { ctx, config: c, weights: w } = this;
+    const n = ids.length;
+    this.kv.check(start, n);
+    ctx.flush(); // what was recorded before must run before the writes below land
+    const C = this.h.shape[0]!;
+    const H = c.hiddenSize;
+    const V = c.vocabSize;
+    const Cp = this.chunkStride;
+    const chunks = Math.ceil(n / C);
+    const idData = new Uint32Array(chunks * Cp);
+    const posData = new Uint32Array(chunks * Cp);
+    for (let i = 0; i < n; i++) {
+      const at = Math.floor(i / C) * Cp + (i % C);
+      idData[at] = ids[i]!;
+      posData[at] = start + i;
+    }
+    ctx.write(this.ids, idData);
+    ctx.write(this.positions, posData);
+    let logits = this.logits1;
+    if (opts.allLogits) {
+      if (!this.logitsAll || this.logitsAll.shape[0]! < n) {
+        if (this.logitsAll) ctx.destroyBuffer(this.logitsAll.buffer);
+        this.logitsAll = ctx.createTensor([Math.max(n, C), V], 'f32', 'logitsAll');
+      }
+      logits = ctx.view(this.logitsAll, [n, V]);
+    }
+    this.kv.length = start;
+    for (let off = 0; off < n; off += C) {
+      const T = Math.min(C, n - off);
+      const row = (off / C) * Cp * 4;
+      const step = { T, start: start + off, positions: ctx.view(this.positions, [T], row) };
+      const h = ctx.view(this.h, [T, H]);
+      const x = ctx.view(this.x, [T, H]);
+      const delta = ctx.view(this.delta, [T, H]);
+      embedding(ctx, ctx.view(this.ids, [T], row), w.embed, h, c.embedScale);
+      this.hiddenHook?.(0, h);
+      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset);
+      for (let i = 0; i < w.layers.length; i++) {
+        const next = w.layers[i + 1]?.inputNorm ?? w.norm;
+        const kv = this.kv.layers[i]!;
+        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next);
+        this.hiddenHook?.(i + 1, h);
+      }
+      this.kv.length = start + off + T;
+      if (opts.allLogits) {
+        if ((off * V * 4) % 256 === 0) {
+          this.head(x, ctx.view(logits, [T, V], off * V * 4));
+        } else {
+          this.logitsChunk ??= ctx.createTensor([C, V], 'f32', 'logitsChunk');
+          this.head(x, ctx.view(this.logitsChunk, [T, V]));
+          ctx.copy(this.logitsChunk, { buffer: logits.buffer, offset: logits.offset + off * V * 4 }, T * V * 4);
+        }
+      } else if (off + T === n) {
+        const aligned = ((T - 1) * H * 4) % 256 === 0;
+        const last = aligned ? ctx.view(x, [1, H], (T - 1) * H * 4) : this.lastX;
+        if (!aligned) ctx.copy({ buffer: x.buffer, offset: x.offset + (T - 1) * H * 4, size: H * 4 }, this.lastX, H * 4);
+        this.head(last, logits);
+      }
+    }
+    return logits;
+  }
+
+  private head(x: Tensor, out: Tensor): void {
+    matmul(this.ctx, x, this.weights.lmHead, out);
+    const divisor = (this.config as MoeModelConfig).logitsDivisor;
+    if (divisor !== undefined) scale(this.ctx, out, out, 1 / divisor);
+    if (this.config.finalLogitSoftcap) softcap(this.ctx, out, out, this.config.finalLogitSoftcap);
+  }
+
+  /** Frees the weights, the cache and the activation buffers. */
+  dispose(): void {
+    const { ctx, weights: w } = this;
+    const tensors: (Tensor | undefined)[] = [w.embed, w.lmHead, w.norm, this.ids, this.positions, this.h, this.x, this.delta];
+    tensors.push(this.lastX, this.logits1, this.logitsAll, this.logitsChunk, this.rope.full.invFreq, this.rope.sliding.invFreq);
+    for (const l of w.layers) {
+      tensors.push(l.inputNorm, l.postAttnNorm, l.mlpNorm, l.postMlpNorm, ...tensorsOf(l.attn), ...tensorsOf(l.mlp));
+    }
+    const s = this.run;
+    tensors.push(s.attnScratch.q, s.attnScratch.k, s.attnScratch.v, s.attnScratch.qkv1, s.attnScratch.out);
+    tensors.push(s.mlpScratch.gateUp, s.mlpScratch.act, ...(s.moe?.scratch.tensors() ?? []), ...(s.mla?.scratch.tensors() ?? []));
+    for (const b of new Set(tensors.filter((t) => t).map((t) => t!.buffer))) ctx.destroyBuffer(b);
+    this.kv.destroy(ctx);
+  }
+}

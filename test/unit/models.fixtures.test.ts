@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { DecoderModel } from '../../src/models/decoder.js';
+import { loadModel } from '../../src/models/load.js';
+import type { LoadedModel } from '../../src/models/types.js';
+import type { GpuContext } from '../../src/gpu/context.js';
+import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+
+/** Greedy decode with the KV cache, one token per forward; returns the ids and the last step's logits. */
+async function greedy(ctx: GpuContext, model: LoadedModel, prompt: number[], lastLogits: Float32Array, n: number) {
+  const ids: number[] = [];
+  let logits = lastLogits;
+  for (let i = 0; i < n; i++) {
+    ids.push(argmax(logits));
+    if (i === n - 1) break;
+    logits = await ctx.readF32(model.forward([ids[i]!], prompt.length + i));
+  }
+  // final_logits: the last position of prompt + continuation.
+  const final = await ctx.readF32(model.forward([ids[n - 1]!], prompt.length + n - 1));
+  return { ids, final };
+}
+
+/** Max abs difference of the residual stream after each layer vs hidden.i (prints where a model departs). */
+async function hiddenDiffs(ctx: GpuContext, model: DecoderModel, ids: number[], hidden: Float32Array[]): Promise<number[]> {
+  const caps: { layer: number; t: ReturnType<GpuContext['createTensor']> }[] = [];
+  model.hiddenHook = (layer, h) => {
+    const t = ctx.createTensor(h.shape, 'f32');
+    ctx.copy(h, t, h.shape[0]! * h.shape[1]! * 4);
+    caps.push({ layer, t });
+  };
+  model.forward(ids, 0);
+  model.hiddenHook = undefined;
+  const out: number[] = [];
+  for (const { layer, t } of caps) if (layer < hidden.length - 1) out[layer] = maxAbsDiff(await ctx.readF32(t), hidden[layer]!);
+  return out;
+}
+
+// Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal.
+// maxChunk: small chunks make the sliding-window rings wrap (capacity window + chunk - 1) and split prefill.
+describe.each([
+  ['llama', {}],
+  ['qwen2', {}],
+  ['qwen3', {}],
+  ['mistral_swa', { maxChunk: 3 }],
+  ['llama_long', { maxChunk: 64 }],
+  ['gemma3_text', { maxChunk: 5 }],
+] as [string, { maxChunk?: number }][])('fixture %s (f32)', (name, extra) => {
+  it('reproduces the logits at every prompt position and the greedy continuation', async () => {
+    const ctx = await gpu();
+    const exp = await expected(name);
+    const T = exp.inputIds.length;
+    const N = exp.greedyIds.length;
+    const model = await loadModel(ctx, fixtureFiles(name), { dtype: 'f32', maxContext: T + N + 1, ...extra });
+    try {
+      const V = model.info.vocabSize;
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(logits.length).toBe(T * V);
+      if (maxAbsDiff(logits, exp.logits) >= 1e-3 && T <= (extra.maxChunk ?? 128)) {
+        console.log(name, 'max |h - hidden.i| per layer:', await hiddenDiffs(ctx, model as DecoderModel, exp.inputIds, exp.hidden));
+      }
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const { ids, final } = await greedy(ctx, model, exp.inputIds, logits.subarray((T - 1) * V), N);
+      expect(ids).toEqual(exp.greedyIds);
+      expect(maxAbsDiff(final, exp.finalLogits)).toBeLessThan(1e-3);
+    } finally {
+      model.dispose();
+    }
+  });
+});
