@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attention, type AttentionOptions } from '../../src/kernels/attention.js';
-import { headMatmul } from '../../src/kernels/headMatmul.js';
 import { writeKv } from '../../src/kernels/kvCache.js';
 import { attentionRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
-import { headMatmulRef } from '../../src/kernels/ref/headMatmul.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -95,16 +93,16 @@ describe('writeKv', () => {
       expect(Array.from(gotV.subarray(slot * nKv * hdV, (slot + 1) * nKv * hdV))).toEqual(Array.from(v.subarray(t * nKv * hdV, (t + 1) * nKv * hdV)));
     }
   });
-});
-
-describe('headMatmul', () => {
-  it.each([false, true])('transposeW=%s on odd sizes within 1e-5', async (transposeW) => {
+  it('writes keys only when there are no values (MLA latent rows)', async () => {
     const ctx = await gpu();
-    const [T, H, A, B] = [3, 5, 37, 19];
-    const x = randomF32(T * H * A, 3);
-    const w = randomF32(H * A * B, 4);
-    const y = ctx.createTensor([T, H, B], 'f32');
-    headMatmul(ctx, ctx.upload(x, [T, H, A], 'f32'), ctx.upload(w, transposeW ? [H, A, B] : [H, B, A], 'f32'), y, transposeW);
-    expect(maxAbsDiff(await ctx.readF32(y), headMatmulRef(x, w, T, H, A, B, transposeW))).toBeLessThan(1e-5);
+    const [T, hd, cap, start] = [3, 7, 5, 9];
+    const kc = ctx.createTensor([cap, 1, hd], 'f32');
+    const k = randomF32(T * hd, 3);
+    writeKv(ctx, ctx.upload(k, [T, 1, hd], 'f32'), undefined, kc, undefined, start);
+    const got = await ctx.readF32(kc);
+    for (let t = 0; t < T; t++) {
+      const slot = (start + t) % cap;
+      expect(Array.from(got.subarray(slot * hd, (slot + 1) * hd))).toEqual(Array.from(k.subarray(t * hd, (t + 1) * hd)));
+    }
   });
 });
