@@ -65,6 +65,8 @@ async function required(repo: string, path: string, o: HubOptions): Promise<Remo
  */
 export async function listRepoFiles(repo: string, o: HubOptions = {}): Promise<RemoteFile[]> {
   if (o.files) return Promise.all(o.files.map((p) => required(repo, p, o)));
+  const listed = await apiListing(repo, o);
+  if (listed) return pickFiles(repo, listed, o);
   const config = await required(repo, 'config.json', o);
   const out = [config];
   const index = await headFile(repo, 'model.safetensors.index.json', o);
@@ -83,4 +85,62 @@ export async function listRepoFiles(repo: string, o: HubOptions = {}): Promise<R
   }
   for (const f of await Promise.all(OPTIONAL_FILES.map((p) => headFile(repo, p, o)))) if (f) out.push(f);
   return out;
+}
+
+interface Sibling {
+  rfilename: string;
+  size?: number;
+  lfs?: { sha256?: string; size?: number };
+}
+
+/** The repo's files from the Hub API (`/api/models/{repo}/revision/{rev}?blobs=true`); undefined where there is no API (a plain mirror). */
+async function apiListing(repo: string, o: HubOptions): Promise<Map<string, Sibling> | undefined> {
+  const base = (o.baseUrl ?? HUB_URL).replace(/\/$/, '');
+  const url = `${base}/api/models/${repo.split('/').map(encodeURIComponent).join('/')}/revision/${encodeURIComponent(o.revision ?? 'main')}?blobs=true`;
+  let res: Response;
+  try {
+    res = await hubFetch(url, {}, o);
+  } catch (e) {
+    if (e instanceof AbortError) throw e;
+    return undefined;
+  }
+  if (!res.ok) return void (await res.body?.cancel());
+  try {
+    const siblings = ((await res.json()) as { siblings?: Sibling[] }).siblings;
+    return Array.isArray(siblings) ? new Map(siblings.map((s) => [s.rfilename, s])) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files to fetch among those listed; sizes and sha256 from the listing, else from HEAD. */
+async function pickFiles(repo: string, listed: Map<string, Sibling>, o: HubOptions): Promise<RemoteFile[]> {
+  const file = async (path: string): Promise<RemoteFile> => {
+    const s = listed.get(path)!;
+    const size = s.lfs?.size ?? s.size;
+    if (size === undefined) return required(repo, path, o);
+    const sha = s.lfs?.sha256?.toLowerCase();
+    return { path, url: resolveUrl(repo, path, o), size, sha256: sha && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined };
+  };
+  if (!listed.has('config.json')) throw new ModelNotFoundError(`${repo}@${o.revision ?? 'main'}: the repo has no config.json`);
+  const paths = ['config.json'];
+  if (listed.has('model.safetensors.index.json')) {
+    const index = await file('model.safetensors.index.json');
+    const res = await hubFetch(index.url, {}, o);
+    if (!res.ok) throw new NetworkError(`${index.url}: HTTP ${res.status}`);
+    let map: Record<string, string>;
+    try {
+      map = ((await res.json()) as { weight_map: Record<string, string> }).weight_map;
+    } catch (cause) {
+      throw new InvalidModelError(`${index.url}: not a valid safetensors index`, { cause });
+    }
+    paths.push('model.safetensors.index.json', ...new Set(Object.values(map)));
+  } else if (listed.has('model.safetensors')) {
+    paths.push('model.safetensors');
+  } else {
+    throw new ModelNotFoundError(`${repo}@${o.revision ?? 'main'}: no model.safetensors or model.safetensors.index.json (for a GGUF repo, name the .gguf file in \`files\`)`);
+  }
+  for (const p of paths.slice(1)) if (!listed.has(p)) throw new ModelNotFoundError(`${repo}: ${p} is listed in the index but not in the repo`);
+  paths.push(...OPTIONAL_FILES.filter((p) => listed.has(p)));
+  return Promise.all(paths.map(file));
 }

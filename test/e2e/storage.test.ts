@@ -59,6 +59,8 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     // Read back through ModelFiles, in reads that straddle chunks.
     expect(ok(await call('fileSha', db, 'fixtures/qwen2', 'model.safetensors', 10_007))).toEqual({ size: size('qwen2/model.safetensors'), sha256: sha('qwen2/model.safetensors') });
     expect(JSON.parse(ok(await call('text', db, 'fixtures/qwen2', 'config.json'))).model_type).toBe('qwen2');
+    // The file list came from the Hub API (sizes, sha256), not from probing each name.
+    expect(hub.log.filter((r) => r.method === 'HEAD')).toEqual([]);
     // Cached: a second call makes no request at all.
     hub.log.length = 0;
     ok(await call('download', db, 'fixtures/qwen2', job()));
@@ -100,6 +102,18 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     hub.log.length = 0;
     ok(await call('download', db, 'fixtures/llama', job()));
     expect(gets().map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${size('llama/model.safetensors') - 1}`]);
+  });
+
+  it('finds the files of a plain mirror without the Hub API by probing (HEAD), with the same result', async () => {
+    const mirror = await startHubServer({ root: FIXTURES, api: false });
+    try {
+      const { record } = ok(await call('download', db, 'fixtures/qwen2', { ...job(), baseUrl: mirror.url }));
+      expect(record.files.map((f) => f.path).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
+      expect(mirror.log.some((r) => r.path.startsWith('/api/'))).toBe(true);
+      expect(ok(await call('fileSha', db, 'fixtures/qwen2', 'model.safetensors', 100_000)).sha256).toBe(sha('qwen2/model.safetensors'));
+    } finally {
+      await mirror.close();
+    }
   });
 
   it('404: an unknown repo or file is ModelNotFoundError', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
 
@@ -39,11 +39,13 @@ export interface HubServerOptions {
   revisions?: string[];
   /** Files at least this big are LFS: HEAD and GET carry x-linked-size and x-linked-etag (sha256), like the Hub. */
   lfsMinBytes?: number;
+  /** Serve the Hub API listing `/api/models/{org}/{name}/revision/{rev}` (default true; false: a plain mirror). */
+  api?: boolean;
 }
 
 /**
  * A Hugging Face Hub look-alike on 127.0.0.1: `/{org}/{name}/resolve/{rev}/{path}` serves `root/name/path`
- * with HEAD, Range (206), 404, CORS, the Hub's LFS headers, and injectable faults.
+ * with HEAD, Range (206), 404, CORS, the Hub's LFS headers, the API's file listing, and injectable faults.
  */
 export async function startHubServer(opts: HubServerOptions): Promise<HubServer> {
   const log: HubRequest[] = [];
@@ -62,6 +64,29 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       return undefined;
     }
   };
+  const hubApi = opts.api ?? true;
+  const isLfs = (n: number) => n >= (opts.lfsMinBytes ?? Infinity);
+  const shaOf = (key: string, body: Buffer) => {
+    if (!shas.has(key)) shas.set(key, createHash('sha256').update(body).digest('hex'));
+    return faults.wrongSha256 ? '0'.repeat(64) : shas.get(key)!;
+  };
+  /** The Hub API's siblings (with blobs=true: size, and lfs.sha256 for LFS files). */
+  const listing = async (name: string) => {
+    let names: string[];
+    try {
+      names = (await readdir(join(opts.root, name), { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+    } catch {
+      return undefined;
+    }
+    for (const k of Object.keys(opts.extra ?? {})) if (k.startsWith(`${name}/`)) names.push(k.slice(name.length + 1));
+    return Promise.all(
+      [...new Set(names)].map(async (rfilename) => {
+        const body = (await load(name, rfilename))!;
+        const size = body.length;
+        return isLfs(size) ? { rfilename, size, lfs: { sha256: shaOf(`${name}/${rfilename}`, body), size } } : { rfilename, size };
+      }),
+    );
+  };
   const server: Server = createServer(async (req, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Range');
@@ -69,13 +94,17 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     const url = new URL(req.url!, 'http://x');
     log.push({ method: req.method!, path: decodeURIComponent(url.pathname), range: req.headers.range });
+    const api = /^\/api\/models\/([^/]+)\/([^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
+    if (api) {
+      const siblings = hubApi && revisions.includes(decodeURIComponent(api[3]!)) ? await listing(decodeURIComponent(api[2]!)) : undefined;
+      if (!siblings) return void res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"Repository not found"}');
+      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ id: `${api[1]}/${api[2]}`, siblings }));
+    }
     const m = /^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const body = m && revisions.includes(decodeURIComponent(m[3]!)) ? await load(decodeURIComponent(m[2]!), decodeURIComponent(m[4]!)) : undefined;
     if (!body) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Entry not found');
-    if (body.length >= (opts.lfsMinBytes ?? Infinity)) {
-      const key = url.pathname;
-      if (!shas.has(key)) shas.set(key, createHash('sha256').update(body).digest('hex'));
-      const sha = faults.wrongSha256 ? '0'.repeat(64) : shas.get(key)!;
+    if (isLfs(body.length)) {
+      const sha = shaOf(`${decodeURIComponent(m![2]!)}/${decodeURIComponent(m![4]!)}`, body);
       res.setHeader('X-Linked-Size', String(body.length));
       res.setHeader('X-Linked-Etag', `"${sha}"`);
     }
