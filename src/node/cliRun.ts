@@ -1,3 +1,118 @@
-export async function main(_argv: string[]): Promise<number> {
-  throw new Error('weblm run: not built yet');
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../errors.js';
+import { Sampler } from '../engine/sampler.js';
+import { loadModel } from '../models/load.js';
+import type { LoadDType } from '../models/types.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { httpFiles } from '../weights/httpFiles.js';
+import { folderFiles } from './folderFiles.js';
+import { createNodeGpu } from './gpu.js';
+
+const USAGE = `usage: weblm run --model <folder-or-url> [--prompt "text" | --input-ids 1,2,3] [--max-new-tokens N]
+                 [--temperature 0] [--dtype auto|f32|f16|q8_0|q4_0] [--max-context N] [--dump-logits FILE]`;
+
+const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
+
+/**
+ * `weblm run`: loads a model, forwards the prompt, decodes with the KV cache, prints the text (when the
+ * model has a tokenizer.json) and, as the last line, a JSON summary with the ids and timings.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const { values: a } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'input-ids': { type: 'string' },
+      'max-new-tokens': { type: 'string', default: '32' },
+      temperature: { type: 'string', default: '0' },
+      seed: { type: 'string' },
+      dtype: { type: 'string', default: 'auto' },
+      'max-context': { type: 'string' },
+      'dump-logits': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (a.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!a.model) throw new InvalidArgumentError(`--model is required\n${USAGE}`);
+  if ((a.prompt === undefined) === (a['input-ids'] === undefined)) throw new InvalidArgumentError(`give one of --prompt or --input-ids\n${USAGE}`);
+  const dtype = a.dtype as LoadDType;
+  if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`--dtype ${a.dtype} is not one of ${DTYPES.join(', ')}`);
+  const maxNew = int(a['max-new-tokens']!, '--max-new-tokens');
+  const temperature = Number(a.temperature);
+  if (!(temperature >= 0)) throw new InvalidArgumentError(`--temperature ${a.temperature} must be a number >= 0`);
+
+  const files = /^https?:\/\//.test(a.model) ? httpFiles(a.model) : folderFiles(a.model);
+  const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
+  let inputIds: number[];
+  if (a['input-ids'] !== undefined) {
+    inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
+  } else {
+    if (!tokenizer) throw new InvalidArgumentError(`${files.location} has no tokenizer.json: pass --input-ids instead of --prompt`);
+    inputIds = tokenizer.encode(a.prompt!, { addSpecialTokens: true });
+  }
+  if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
+
+  const ctx = await createNodeGpu();
+  try {
+    const model = await loadModel(ctx, files, {
+      dtype,
+      maxContext: a['max-context'] ? int(a['max-context'], '--max-context') : Math.max(inputIds.length + maxNew, 256),
+    });
+    const V = model.info.vocabSize;
+    for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
+    const sampler = new Sampler(ctx, V);
+    sampler.begin({ temperature, seed: a.seed ? int(a.seed, '--seed') : undefined }, inputIds);
+
+    const t0 = performance.now();
+    const dump = a['dump-logits'] !== undefined;
+    let logits = model.forward(inputIds, 0, { allLogits: dump });
+    if (dump) {
+      const all = await ctx.read(logits);
+      await writeFile(a['dump-logits']!, new Uint8Array(all));
+      const at = (inputIds.length - 1) * V * 4;
+      // A view of the last row where binding offsets allow it, else that position again.
+      logits = at % 256 === 0 ? ctx.view(logits, [1, V], at) : model.forward(inputIds.slice(-1), inputIds.length - 1);
+    }
+    const generated: number[] = [];
+    let next = maxNew > 0 ? await sampler.next(logits) : -1;
+    const prefillMs = performance.now() - t0;
+    const t1 = performance.now();
+    const eos = new Set(model.info.eosTokenIds);
+    while (next >= 0) {
+      generated.push(next);
+      if (eos.has(next) || generated.length >= maxNew) break;
+      logits = model.forward([next], inputIds.length + generated.length - 1);
+      next = await sampler.next(logits);
+    }
+    const decodeS = (performance.now() - t1) / 1000;
+    if (tokenizer) console.log(tokenizer.decode(generated, { skipSpecialTokens: true }));
+    const summary = {
+      input_ids: inputIds,
+      generated_ids: generated,
+      prefill_ms: round(prefillMs),
+      decode_tokens_per_s: generated.length > 1 ? round((generated.length - 1) / decodeS) : 0,
+      model_type: model.info.modelType,
+      weight_dtype: model.info.weightDType,
+      adapter: ctx.adapterInfo.description || ctx.adapterInfo.vendor,
+    };
+    sampler.dispose();
+    model.dispose();
+    console.log(JSON.stringify(summary));
+    return 0;
+  } finally {
+    ctx.destroy();
+  }
 }
+
+function int(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what}: ${s} is not a non-negative integer`);
+  return n;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidModelError, ModelNotFoundError, NetworkError, UnsupportedModelError } from '../../src/errors.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { httpFiles } from '../../src/weights/httpFiles.js';
+import { targetDType, toF32 } from '../../src/weights/loadTensors.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';
 import { fixtureDir, writeSafetensors } from '../helpers/fixtures.js';
 
@@ -40,6 +41,17 @@ describe('safetensors', () => {
     const src = await openSafetensors(folderFiles(dir));
     expect([...src.tensors.keys()].sort()).toEqual(['a', 'b']);
     expect(Array.from(new Float32Array((await src.read('b')).slice().buffer))).toEqual(Array.from(b));
+  });
+
+  it('converts f16 and bf16 to f32, and picks the load dtype per matrix', () => {
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x0001]); // 1, -2, 0.333, smallest subnormal
+    expect(Array.from(toF32(new Uint8Array(f16.buffer), 'f16', 4))).toEqual([1, -2, 0.333251953125, 2 ** -24]);
+    const bf16 = new Uint16Array([0x3f80, 0xc040]); // 1, -3
+    expect(Array.from(toF32(new Uint8Array(bf16.buffer), 'bf16', 2))).toEqual([1, -3]);
+    expect(targetDType('bf16', 'auto', 64)).toBe('bf16');
+    expect(targetDType('bf16', 'q4_0', 64)).toBe('q4_0');
+    expect(targetDType('bf16', 'q4_0', 48)).toBe('bf16'); // rows are not whole 32-value blocks
+    expect(targetDType('q4_0', 'q8_0', 64)).toBe('q4_0'); // never requantize up from a coarser format
   });
 
   it('rejects a truncated file, naming the tensor', async () => {

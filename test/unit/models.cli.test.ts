@@ -1,0 +1,44 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/node/cliRun.js';
+import { expected, fixtureDir } from '../helpers/fixtures.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+describe('weblm run', () => {
+  it('prints the greedy continuation as a JSON last line and dumps the prompt logits', async () => {
+    const exp = await expected('qwen3');
+    const dump = join(await mkdtemp(join(tmpdir(), 'weblm-cli-')), 'logits.bin');
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
+    try {
+      const code = await main([
+        '--model', fixtureDir('qwen3'),
+        '--input-ids', exp.inputIds.join(','),
+        '--max-new-tokens', String(exp.greedyIds.length),
+        '--temperature', '0',
+        '--dtype', 'f32',
+        '--dump-logits', dump,
+      ]);
+      expect(code).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    const summary = JSON.parse(lines.at(-1)!);
+    expect(summary.input_ids).toEqual(exp.inputIds);
+    expect(summary.generated_ids).toEqual(exp.greedyIds);
+    expect(summary.prefill_ms).toBeGreaterThan(0);
+    expect(summary.decode_tokens_per_s).toBeGreaterThan(0);
+    const bytes = await readFile(dump);
+    const logits = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    expect(logits.length).toBe(exp.logits.length);
+    expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+  });
+
+  it('rejects bad options with a clear error', async () => {
+    await expect(main(['--model', fixtureDir('llama'), '--input-ids', '1,2', '--dtype', 'q5'])).rejects.toThrow(/--dtype q5 is not one of/);
+    await expect(main(['--model', fixtureDir('llama')])).rejects.toThrow(/one of --prompt or --input-ids/);
+    await expect(main(['--model', fixtureDir('llama'), '--prompt', 'hi'])).rejects.toThrow(/no tokenizer.json: pass --input-ids/);
+  });
+});
