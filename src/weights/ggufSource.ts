@@ -1,6 +1,7 @@
 import { InvalidModelError, ModelNotFoundError } from '../errors.js';
 import { byteSizeOf, numel } from '../gpu/tensor.js';
-import type { RawConfig } from '../models/config.js';
+import type { ModelConfig, RawConfig } from '../models/config.js';
+import { normalizeConfig } from '../models/registry.js';
 import type { ByteSource, ModelFiles } from './files.js';
 import { configFromGGUF } from './ggufConfig.js';
 import { hfNames, PERMUTED_QK_ARCHS, unpermuteRows } from './ggufNames.js';
@@ -86,9 +87,18 @@ export async function openGGUF(file: ByteSource, location = 'model.gguf'): Promi
   return new GGUFSource(file, await readGGUF(file, location), location);
 }
 
-/** The .gguf file of a model folder: `path` when given, else the only *.gguf name among `candidates`. */
+/** The GGUF file `path` of a model's files. */
 export async function openGGUFFile(files: ModelFiles, path: string): Promise<GGUFSource> {
   if (!(await files.has(path))) throw new ModelNotFoundError(`${files.location}: no ${path}`);
   return openGGUF(await files.open(path), `${files.location}/${path}`);
 }
 
+
+/**
+ * A GGUF model among a model's files: the normalised config (from the metadata, as config.json would
+ * give it), the weights under HF names, and the tokenizer rebuilt from the metadata.
+ */
+export async function ggufWeightsAndConfig(files: ModelFiles, path: string): Promise<{ config: ModelConfig; weights: GGUFSource; tokenizer: () => GGUFTokenizer }> {
+  const weights = await openGGUFFile(files, path);
+  return { config: normalizeConfig(weights.config, {}, weights.location), weights, tokenizer: () => weights.tokenizer() };
+}
