@@ -3,7 +3,8 @@
 //
 // Entry `gemv` (decode, T <= 4 tokens, TT = T): a workgroup of 256 threads computes ROWS = 256 / LANES
 // rows; the LANES threads of a row walk it in units of W_CHUNK values (a whole block or sub-block, its
-// scales read once, u32 word loads), so W is read exactly once and coalesced; each unit is dotted with
+// scales read once, u32 word loads; two units in flight per thread), so W is read exactly once and
+// coalesced; each unit is dotted with
 // the TT rows of x (vec4 loads, L1-resident), then the lanes reduce in workgroup memory. The workgroups
 // (ceil(N / ROWS)) are laid out on a 2-D grid when there are more than 65535.
 // Entry `tiled` (prefill): a workgroup computes a 64 (t) x 64 (n) tile of y, 4 x 4 outputs per thread in
@@ -62,6 +63,23 @@ const ROWS: u32 = 256u / LANES;
 const TT: u32 = ${TT};
 var<workgroup> red: array<vec4<f32>, 256>; // [row, lane] partial sums of the TT tokens
 
+// The TT dot products of one weight unit (values k.. of a row) with the rows of x.
+fn dot_unit(wv: array<vec4<f32>, W_CHUNK_VEC4>, k: u32) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var v = 0u; v < W_CHUNK_VEC4; v++) {
+    let kv = k + 4u * v;
+#if W_CHUNK_MASK
+    let wm = select(vec4<f32>(0.0), wv[v], lanes_in(kv));
+#else
+    let wm = wv[v];
+#endif
+    for (var t = 0u; t < TT; t++) {
+      acc[t] += dot(wm, x4(t, kv));
+    }
+  }
+  return acc;
+}
+
 @compute @workgroup_size(256)
 fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -72,20 +90,15 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let row = p.w_off + min(n_out, p.N - 1u) * p.row_bytes;
   var acc = vec4<f32>(0.0);
   let chunks = (p.K + W_CHUNK - 1u) / W_CHUNK;
-  for (var c = lane; c < chunks; c += LANES) {
-    let k = c * W_CHUNK;
-    let wv = load_w_chunk(row, k);
-    for (var v = 0u; v < W_CHUNK_VEC4; v++) {
-      let kv = k + 4u * v;
-#if W_CHUNK_MASK
-      let wm = select(vec4<f32>(0.0), wv[v], lanes_in(kv));
-#else
-      let wm = wv[v];
-#endif
-      for (var t = 0u; t < TT; t++) {
-        acc[t] += dot(wm, x4(t, kv));
-      }
-    }
+  // Two units per step, both loaded before either is used: more bytes in flight per thread.
+  var c = lane;
+  for (; c + LANES < chunks; c += 2u * LANES) {
+    let w0 = load_w_chunk(row, c * W_CHUNK);
+    let w1 = load_w_chunk(row, (c + LANES) * W_CHUNK);
+    acc += dot_unit(w0, c * W_CHUNK) + dot_unit(w1, (c + LANES) * W_CHUNK);
+  }
+  if (c < chunks) {
+    acc += dot_unit(load_w_chunk(row, c * W_CHUNK), c * W_CHUNK);
   }
   red[li] = acc;
   for (var s = LANES / 2u; s > 0u; s >>= 1u) {

@@ -44,9 +44,13 @@ export function grid2d(ctx: GpuContext, groups: number): [number, number] {
 
 const chunkOf = (dtype: DType) => (dtypeLayout[dtype].blockElems > 1 ? 32 : 4);
 
-function autoLanes(chunks: number): number {
+/**
+ * Threads per row: enough threads in all (N * lanes >= 2^18, about a full H100) to keep memory busy, but
+ * no more lanes than units in a row. Powers of two from 8 to 256.
+ */
+function autoLanes(N: number, units: number): number {
   let lanes = 8;
-  while (lanes < 64 && lanes * 2 <= chunks / 2) lanes *= 2;
+  while (lanes < 256 && N * lanes < 1 << 18 && lanes * 2 <= units) lanes *= 2;
   return lanes;
 }
 
@@ -87,7 +91,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   let groups: number;
   let grid: [number, number, number];
   if (T <= GEMV_MAX_T) {
-    const lanes = gemvTuning.lanes || autoLanes(Math.ceil(K / chunk));
+    const lanes = gemvTuning.lanes || autoLanes(N, Math.ceil(K / chunk));
     Object.assign(defines, { GEMV: true, LANES: lanes, TT: T, W_CHUNK_MASK: K % chunk !== 0 });
     entry = 'gemv';
     groups = Math.ceil(N / (256 / lanes));

@@ -55,6 +55,11 @@ describe('matmul GEMV path (T <= 4)', () => {
     await check(dtype, 3, 21, kOf[dtype]![0], true, 5);
   });
 
+  it.each(['q8_0', 'q4_0', 'q4_k', 'q6_k'] as DType[])('%s: several units per thread (8 lanes, odd block count)', async (dtype) => {
+    gemvTuning.lanes = 8;
+    await check(dtype, 2, 19, dtype.endsWith('_k') ? 256 * 5 : 32 * 21, true, 13);
+  });
+
   // Past 65535 workgroups per dimension the grid folds onto y; a lower cap exercises the same code.
   it('folds its workgroups onto a 2-D grid', async () => {
     gemvTuning.maxGridX = 5;
