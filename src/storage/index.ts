@@ -6,3 +6,4 @@ export { downloadModel, type DownloadOptions, type DownloadProgress } from './do
 export { cachedModelFiles } from './cachedFiles.js';
 export { deleteCachedModel, isModelCached, listCachedModels, type CachedModel } from './cache.js';
 export { isQuotaError, requestPersistentStorage, storageEstimate } from './quota.js';
+export { uploadStreamed, type StreamUploadOptions, type UploadedPart } from './gpuUpload.js';

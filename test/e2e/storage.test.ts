@@ -154,6 +154,26 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     expect(ok(await call('fileSha', db, 'fixtures/qwen2', 'model.safetensors', 100_000)).sha256).toBe(sha('qwen2/model.safetensors'));
   });
 
+  it('streams a cached tensor onto the GPU chunk by chunk, split at row boundaries where it passes the binding limit', async () => {
+    ok(await call('download', db, 'fixtures/llama', job()));
+    // model.layers.0.mlp.gate_proj.weight of the llama fixture: [128, 64] f32 = 32768 bytes, rows of 256 bytes.
+    const file = readFileSync(join(FIXTURES, 'llama/model.safetensors'));
+    const n = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8'));
+    const [a, b] = header['model.layers.0.mlp.gate_proj.weight'].data_offsets as [number, number];
+    const begin = 8 + n + a;
+    const want = createHash('sha256').update(file.subarray(begin, 8 + n + b)).digest('hex');
+    // Parts of at most 10,000 bytes: 39 rows (9984 bytes) each; reads of 3,000 bytes cross chunk boundaries.
+    const got = ok(await call('upload', db, 'fixtures/llama', 'model.safetensors', begin, b - a, { maxPartBytes: 10_000, chunkBytes: 3_000, rowBytes: 256 }));
+    expect(got.parts.map((p) => p.rows)).toEqual([39, 39, 39, 11]);
+    expect(got.parts.every((p) => p.byteLength <= 10_000)).toBe(true);
+    expect(got.sha256).toBe(want);
+    // Rows of 34 bytes (a Q8_0 block row): parts are not multiples of 4 and are zero-padded on the GPU.
+    const odd = ok(await call('upload', db, 'fixtures/llama', 'model.safetensors', begin, 34 * 300, { maxPartBytes: 4_000, chunkBytes: 1_000, rowBytes: 34 }));
+    expect(odd.parts.map((p) => [p.rows, p.byteLength, p.size])).toEqual([[117, 3978, 3980], [117, 3978, 3980], [66, 2244, 2244]]);
+    expect(odd.sha256).toBe(createHash('sha256').update(file.subarray(begin, begin + 34 * 300)).digest('hex'));
+  });
+
   it('lists and deletes cached models', async () => {
     ok(await call('download', db, 'fixtures/qwen2', job()));
     ok(await call('download', db, 'fixtures/llama', job()));

@@ -1,7 +1,7 @@
 // Storage API in the page (IndexedDB, fetch, streams of real Chromium), driven by test/e2e/storage.test.ts.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { cachedModelFiles, deleteCachedModel, downloadModel, idbStore, isModelCached, listCachedModels, type DownloadProgress, type KeyValueStore } from '../../../src/storage/index.js';
+import { cachedModelFiles, deleteCachedModel, downloadModel, idbStore, isModelCached, listCachedModels, uploadStreamed, type DownloadProgress, type KeyValueStore } from '../../../src/storage/index.js';
 import { StorageQuotaError, WebLMError } from '../../../src/errors.js';
 
 export interface DownloadJob {
@@ -68,6 +68,26 @@ const api = {
   cached: (db: string, repo: string) => outcome(() => isModelCached(repo, 'main', idbStore(db))),
   del: (db: string, repo: string) => outcome(() => deleteCachedModel(repo, 'main', idbStore(db))),
   keys: (db: string) => outcome(async () => (await idbStore(db).keys()).sort()),
+  /** Streams bytes of a cached file onto the GPU in parts; returns the parts and the sha256 of what the GPU holds. */
+  upload: (db: string, repo: string, path: string, begin: number, length: number, o: { maxPartBytes: number; chunkBytes: number; rowBytes: number }) =>
+    outcome(async () => {
+      const adapter = await navigator.gpu.requestAdapter();
+      const device = await adapter!.requestDevice();
+      const f = await (await cachedModelFiles(repo, { store: idbStore(db) })).open(path);
+      const parts = await uploadStreamed(device, f, begin, length, { ...o, label: 'w' });
+      const h = sha256.create();
+      for (const p of parts) {
+        const staging = device.createBuffer({ size: p.buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const enc = device.createCommandEncoder();
+        enc.copyBufferToBuffer(p.buffer, 0, staging, 0, p.buffer.size);
+        device.queue.submit([enc.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        h.update(new Uint8Array(staging.getMappedRange()).slice(0, p.byteLength));
+        staging.destroy();
+      }
+      device.destroy();
+      return { parts: parts.map((p) => ({ rows: p.rows, firstRow: p.firstRow, byteLength: p.byteLength, size: p.buffer.size })), sha256: bytesToHex(h.digest()) };
+    }),
   /** Overwrites a stored chunk with `bytes` bytes (a torn write). */
   corrupt: (db: string, key: string, bytes: number) => outcome(() => idbStore(db).set(key, new Uint8Array(bytes))),
 };
