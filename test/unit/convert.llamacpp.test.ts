@@ -55,6 +55,17 @@ describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
     });
   }
 
+  it('the CLI (weblm convert --model --out --type q8_0) writes a GGUF that llama.cpp loads and runs', async () => {
+    const dir = await withTokenizer('qwen2');
+    const out = join(dir, 'cli.gguf');
+    const { main } = await import('../../src/node/cliConvert.js');
+    expect(await main(['--model', dir, '--out', out, '--type', 'q8_0', '--quiet'])).toBe(0);
+    const exp = await expected('qwen2');
+    const got = await llamaCppGreedy(llama, out, exp.inputIds, 4);
+    expect(got).toHaveLength(4);
+    expect(got[0]).toBe(exp.greedyIds[0]); // logits are peaked: the first Q8_0 token agrees with f32
+  });
+
   it('a folder without tokenizer.json is refused with a typed error, and no file is written', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'weblm-conv-novocab-'));
     const out = join(dir, 'model.gguf');
