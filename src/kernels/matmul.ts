@@ -32,6 +32,12 @@ export function alignedBinding(ctx: GpuContext, t: Tensor): { binding: Binding; 
   const base = Math.floor(t.offset / align) * align;
   const byteOffset = t.offset - base;
   const size = Math.min(Math.ceil((byteOffset + tensorBytes(t)) / 4) * 4, t.buffer.size - base);
+  if (size > ctx.limits.maxStorageBufferBindingSize) {
+    throw new InvalidArgumentError(
+      `${t.label ?? 'tensor'} [${t.shape}] ${t.dtype}: ${size} bytes exceed this adapter's maxStorageBufferBindingSize ` +
+        `(${ctx.limits.maxStorageBufferBindingSize}); split it into row ranges`,
+    );
+  }
   return { binding: { buffer: t.buffer, offset: base, size }, byteOffset };
 }
 
