@@ -75,6 +75,10 @@ export class LocalEngine implements Engine {
         throw err;
       }
       return this.infoNow()!;
+    } catch (err) {
+      // A fetch cut by the signal fails as a network error: report it as the abort it is.
+      if (options.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('the load was aborted', { cause: err });
+      throw err;
     } finally {
       release();
     }

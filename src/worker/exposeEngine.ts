@@ -19,9 +19,8 @@ export function exposeEngine(engine: Engine, endpoint: Endpoint): WorkerApi {
   };
 
   const api: WorkerApi = {
-    async load(opId, source, options) {
+    async load(opId, source, options, progress) {
       const signal = controller(opId);
-      const progress = options.onProgress;
       try {
         return await engine.load(source, { ...options, signal, onProgress: progress ? (p) => void progress(p) : undefined });
       } finally {

@@ -2,7 +2,7 @@ import type { ChatCompletion, ChatCompletionRequest } from '../engine/openaiType
 import type { EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from '../engine/types.js';
 
 /** Options as they cross the boundary: no AbortSignal (aborts go through `abort(opId)`). */
-export type RemoteLoadOptions = Omit<LoadOptions, 'signal'>;
+export type RemoteLoadOptions = Omit<LoadOptions, 'signal' | 'onProgress'>;
 export type RemoteGenerateOptions = Omit<GenerateOptions, 'signal'>;
 export type RemoteChatRequest = Omit<ChatCompletionRequest, 'signal'>;
 
@@ -11,7 +11,8 @@ export type RemoteChatRequest = Omit<ChatCompletionRequest, 'signal'>;
  * aborts it, and a stream (generate, streamed chat) is pulled chunk by chunk with `next(id)`.
  */
 export interface WorkerApi {
-  load(opId: number, source: ModelSource, options: RemoteLoadOptions): Promise<EngineInfo>;
+  /** `onProgress` is a comlink proxy: comlink proxies top-level arguments only. */
+  load(opId: number, source: ModelSource, options: RemoteLoadOptions, onProgress?: LoadOptions['onProgress']): Promise<EngineInfo>;
   unload(): Promise<void>;
   info(): Promise<EngineInfo | undefined>;
   generate(opId: number, input: GenerateInput, options: RemoteGenerateOptions): Promise<void>;

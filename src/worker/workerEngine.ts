@@ -33,7 +33,7 @@ export class WorkerEngine implements Engine {
   async load(source: ModelSource, options: LoadOptions = {}): Promise<EngineInfo> {
     const { signal, onProgress, ...rest } = options;
     const opId = this.nextId++;
-    const loading = this.remote.load(opId, source, { ...rest, ...(onProgress ? { onProgress: proxy(onProgress) } : {}) });
+    const loading = this.remote.load(opId, source, rest, onProgress ? proxy(onProgress) : undefined);
     const stop = this.forwardAbort(opId, signal); // after the load call: the worker sees them in this order
     try {
       return await loading;

@@ -95,8 +95,9 @@ describe('the engine in a Web Worker (headless Chromium)', () => {
   });
 
   it('loads a model from a URL and streams the reference greedy tokens chunk by chunk', async () => {
-    const { info } = await call('load', `${models.base}/qwen2/`);
+    const { info, progressEvents } = await call('load', `${models.base}/qwen2/`);
     expect(info.modelType).toBe('qwen2');
+    expect(progressEvents).toBeGreaterThan(0); // onProgress crossed the worker as a comlink proxy
     const chunks = await call('generate', prompt, greedy.length);
     expect(chunks.length).toBe(greedy.length + 1);
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual(greedy);
