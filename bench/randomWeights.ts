@@ -14,6 +14,7 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
   const hd = (config.head_dim ?? H / nH) as number;
   const V = config.vocab_size as number;
   const E = (config.num_experts ?? config.num_local_experts ?? 0) as number;
+  const expertI = (config.moe_intermediate_size ?? I) as number;
   const tensors = new Map<string, TensorInfo>();
   const add = (name: string, shape: number[], dt: DType) =>
     tensors.set(name, { name, dtype: dt, shape, byteLength: byteSizeOf(dt, shape[0]! * (shape[1] ?? 1)) });
@@ -37,12 +38,16 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
       add(`${p}.self_attn.q_norm.weight`, [nH * hd], 'f32');
       add(`${p}.self_attn.k_norm.weight`, [nKv * hd], 'f32');
     }
+    if (config.model_type === 'qwen3' || config.model_type === 'qwen3_moe') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 'f32');
+      add(`${p}.self_attn.k_norm.weight`, [hd], 'f32');
+    }
     if (E > 0) {
       add(`${p}.mlp.gate.weight`, [E, H], 'f32');
       for (let e = 0; e < E; e++) {
-        add(`${p}.mlp.experts.${e}.gate_proj.weight`, [I, H], dtype);
-        add(`${p}.mlp.experts.${e}.up_proj.weight`, [I, H], dtype);
-        add(`${p}.mlp.experts.${e}.down_proj.weight`, [H, I], dtype);
+        add(`${p}.mlp.experts.${e}.gate_proj.weight`, [expertI, H], dtype);
+        add(`${p}.mlp.experts.${e}.up_proj.weight`, [expertI, H], dtype);
+        add(`${p}.mlp.experts.${e}.down_proj.weight`, [H, expertI], dtype);
       }
     } else {
       add(`${p}.mlp.gate_proj.weight`, [I, H], dtype);

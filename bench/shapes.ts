@@ -17,6 +17,32 @@ export const benchShapes: Record<string, Record<string, unknown>> = {
     hidden_act: 'silu', bos_token_id: 128000, eos_token_id: 128001,
     rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
   },
+  // OLMoE-1B-7B's shape (64 experts, top-8, hidden 2048, expert size 1024, 16 layers) on the qwen3_moe
+  // layout, and the two references for the MoE benchmark: the same MoE with every expert on, and a dense
+  // model with the same active parameters (MLP width 8 x 1024).
+  'moe-olmoe-shape': {
+    model_type: 'qwen3_moe', hidden_size: 2048, intermediate_size: 1024, moe_intermediate_size: 1024,
+    num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, head_dim: 128, vocab_size: 50304,
+    num_experts: 64, num_experts_per_tok: 8, norm_topk_prob: false, decoder_sparse_step: 1, mlp_only_layers: [],
+    max_position_embeddings: 4096, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+  },
+  'moe-olmoe-shape-all-experts': {
+    model_type: 'qwen3_moe', hidden_size: 2048, intermediate_size: 1024, moe_intermediate_size: 1024,
+    num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, head_dim: 128, vocab_size: 50304,
+    num_experts: 64, num_experts_per_tok: 64, norm_topk_prob: false, decoder_sparse_step: 1, mlp_only_layers: [],
+    max_position_embeddings: 4096, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+  },
+  'dense-olmoe-active': {
+    model_type: 'llama', hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16,
+    num_attention_heads: 16, num_key_value_heads: 16, head_dim: 128, vocab_size: 50304,
+    max_position_embeddings: 4096, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+  },
+  // A tiny shape to check the harness on a CPU machine (never timed there).
+  tiny: {
+    model_type: 'qwen2', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
+    num_key_value_heads: 2, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-6, rope_theta: 10000,
+    tie_word_embeddings: true, hidden_act: 'silu',
+  },
   'olmoe-1b-7b': {
     model_type: 'olmoe', architectures: ['OlmoeForCausalLM'], hidden_size: 2048, intermediate_size: 1024,
     num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 50304,
