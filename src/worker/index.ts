@@ -3,5 +3,6 @@
 import { createBrowserGpu } from '../browser/gpu.js';
 import { LocalEngine } from '../engine/localEngine.js';
 import { exposeEngine } from './exposeEngine.js';
+import { openBrowserSource } from './openSource.js';
 
-exposeEngine(new LocalEngine({ gpu: () => createBrowserGpu() }), self as unknown as Worker);
+exposeEngine(new LocalEngine({ gpu: () => createBrowserGpu(), openFiles: openBrowserSource }), self as unknown as Worker);
