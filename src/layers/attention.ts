@@ -102,8 +102,13 @@ export function selfAttention(
   if (w.qNorm) rmsNorm(ctx, q, w.qNorm, q, d.normEps, d.normWeightOffset);
   if (w.kNorm) rmsNorm(ctx, k, w.kNorm, k, d.normEps, d.normWeightOffset);
   const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
-  rope(ctx, q, step.positions, invFreq, ropeOpts);
-  rope(ctx, k, step.positions, invFreq, ropeOpts);
+  if (T === 1 && rq === nH * hd) {
+    // q and k are adjacent in the fused projection (no padding rows): one rotation for both.
+    rope(ctx, ctx.view(s.qkv1, [1, nH + nKv, hd]), step.positions, invFreq, ropeOpts);
+  } else {
+    rope(ctx, q, step.positions, invFreq, ropeOpts);
+    rope(ctx, k, step.positions, invFreq, ropeOpts);
+  }
   writeKv(ctx, k, v, kv.k, kv.v, step.start);
   const o = ctx.view(s.out, [T, nH, hd]);
   attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap });

@@ -122,6 +122,11 @@ export class DecoderModel implements LoadedModel {
     return this.kv.length;
   }
 
+  /** Whether a forward at `start` is possible: a sliding-window ring cannot rewind past what it overwrote. */
+  canForwardAt(start: number): boolean {
+    return this.kv.canForwardAt(start);
+  }
+
   /** The KV cache (read by tests of the cache policy). */
   get cache(): KvCache {
     return this.kv;

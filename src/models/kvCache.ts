@@ -53,6 +53,15 @@ export class KvCache {
    * Whether `count` tokens can be forwarded at `start` (dropping what is cached from `start` on): within
    * maxContext, and for ring layers the window before `start` must not have been overwritten yet.
    */
+  canForwardAt(start: number, count = 1): boolean {
+    try {
+      this.check(start, count);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   check(start: number, count: number): void {
     if (start < 0 || start > this.length) {
       throw new InvalidArgumentError(`forward at position ${start}, but only ${this.length} positions are cached`);

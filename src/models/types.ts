@@ -32,5 +32,10 @@ export interface LoadedModel {
    * is owned by the model and overwritten by the next call.
    */
   forward(ids: ArrayLike<number>, start: number, opts?: { allLogits?: boolean }): Tensor;
+  /**
+   * Whether `forward` may start at `start` (<= cachedLength): false where a sliding-window ring already
+   * overwrote keys that position needs (then forward from 0). Absent: always true.
+   */
+  canForwardAt?(start: number): boolean;
   dispose(): void;
 }

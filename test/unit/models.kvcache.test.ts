@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { buildModel, loadWeightsAndConfig } from '../../src/models/load.js';
+import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+describe('KV cache policy', () => {
+  it('sliding layers keep a ring of window + chunk - 1; rewinding within it matches a fresh forward', async () => {
+    const ctx = await gpu();
+    const exp = await expected('mistral_swa'); // window 8, prompt 20
+    const { config, weights } = await loadWeightsAndConfig(fixtureFiles('mistral_swa'));
+    const model = await buildModel(ctx, config, weights, { dtype: 'f32', maxContext: 64, maxChunk: 4 });
+    try {
+      expect(model.cache.layers.map((l) => l.capacity)).toEqual([11, 11]);
+      const V = model.info.vocabSize;
+      const T = exp.inputIds.length;
+      const ids = exp.inputIds;
+      const want = exp.logits.subarray((T - 1) * V);
+      expect(maxAbsDiff(await ctx.readF32(model.forward(ids, 0)), want)).toBeLessThan(1e-3);
+      // Replace the last two tokens (a chat turn that shares a prefix): only they are forwarded again.
+      expect(model.canForwardAt(T - 2)).toBe(true);
+      model.forward([7, 9], T - 2);
+      expect(maxAbsDiff(await ctx.readF32(model.forward(ids.slice(T - 2), T - 2)), want)).toBeLessThan(1e-3);
+      expect(model.cachedLength).toBe(T);
+      // Too far back: the ring already overwrote keys that position needs.
+      expect(model.canForwardAt(5)).toBe(false);
+      expect(() => model.forward(ids.slice(5), 5)).toThrow(InvalidArgumentError);
+      expect(() => model.forward([1], T + 1)).toThrow(/only 20 positions are cached/);
+      expect(() => model.forward(new Array(65).fill(1), 0)).toThrow(/exceed the context of 64/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('decode step with unpadded q|k|v sections (real-model head sizes)', () => {
+  it('one rotation over adjacent q and k gives the same logits as the chunked prefill', async () => {
+    const { randomWeightSource } = await import('../../bench/randomWeights.js');
+    const { normalizeConfig } = await import('../../src/models/registry.js');
+    const raw = {
+      model_type: 'qwen3', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
+      num_key_value_heads: 2, head_dim: 64, vocab_size: 96, max_position_embeddings: 64, rms_norm_eps: 1e-6,
+      rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+    };
+    const random = randomWeightSource(raw, 'f32');
+    // Scaled x20 so that logits are O(1) and a wrong rotation shows.
+    const weights = {
+      tensors: random.tensors,
+      async read(name: string) {
+        const b = await random.read(name);
+        if (random.tensors.get(name)!.shape.length === 2) {
+          const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+          for (let i = 0; i < f.length; i++) f[i] = f[i]! * 20;
+        }
+        return b;
+      },
+    };
+    const ctx = await gpu();
+    const model = await buildModel(ctx, normalizeConfig(raw), weights, { dtype: 'f32', maxContext: 16 });
+    try {
+      const ids = [3, 17, 42, 5, 88, 61, 9];
+      const V = 96;
+      const all = await ctx.readF32(model.forward(ids, 0, { allLogits: true }));
+      model.forward(ids.slice(0, 2), 0);
+      let worst = 0;
+      for (let t = 2; t < ids.length; t++) {
+        const step = await ctx.readF32(model.forward([ids[t]!], t));
+        worst = Math.max(worst, maxAbsDiff(step, all.subarray(t * V, (t + 1) * V)));
+      }
+      expect(Math.max(...all.map(Math.abs))).toBeGreaterThan(0.5);
+      expect(worst).toBeLessThan(1e-3);
+    } finally {
+      model.dispose();
+    }
+  });
+});
