@@ -31,7 +31,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read> counts: array<u32>;       // [E] u32 (grouped)
 @group(0) @binding(7) var<storage, read> list: array<u32>;         // [E, cap] u32 pair ids (grouped)
 
-#include "moeWeightsLocal"
+#include "weights"
 
 const NONE: u32 = 0xffffffffu;
 

@@ -2,6 +2,7 @@ import { InvalidArgumentError, UnsupportedModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { byteSizeOf, type DType, type Tensor } from '../gpu/tensor.js';
+import { weightDefine as matmulWeightDefine } from './matmul.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {
@@ -77,7 +78,6 @@ export interface MoeExpertsOptions {
   readonly path?: 'auto' | 'pairs' | 'grouped';
 }
 
-const weightDefines: Partial<Record<DType, string>> = { f32: 'W_F32', f16: 'W_F16', bf16: 'W_BF16' };
 const PAIRS_MAX_TOKENS = 4;
 
 /**
@@ -191,7 +191,7 @@ export function moeExperts(
 }
 
 function weightDefine(dtype: DType): string {
-  const d = weightDefines[dtype];
+  const d = matmulWeightDefine[dtype];
   if (!d) throw new UnsupportedModelError(`moeExperts: expert weights of dtype ${dtype} are not supported`);
   return d;
 }

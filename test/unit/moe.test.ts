@@ -1,3 +1,4 @@
+import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { describe, expect, it } from 'vitest';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
@@ -95,4 +96,37 @@ describe('moeExperts f32', () => {
       expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
     },
   );
+});
+
+describe('moeExperts with quantized experts (weights read through shaders/weights.wgsl)', () => {
+  // K of each expert matmul must be whole blocks: H = 5 blocks of 32, I = 3 blocks of 32.
+  const [Hq, Iq, Eq, k] = [160, 96, 5, 2];
+  it.each([
+    ['q8_0', 1, 'pairs'],
+    ['q4_0', 1, 'pairs'],
+    ['q4_0', 7, 'grouped'],
+    ['f16', 3, 'pairs'],
+  ] as const)('%s T=%i path=%s matches the dequantized reference within 1e-4 relative', async (dtype, T, path) => {
+    const ctx = await gpu();
+    const x = randomF32(T * Hq, 21);
+    const gateUpBytes = quantize(randomF32(Eq * 2 * Iq * Hq, 22, 0.5), dtype);
+    const downBytes = quantize(randomF32(Eq * Hq * Iq, 23, 0.5), dtype);
+    const gateUp = dequantize(gateUpBytes, dtype, Eq * 2 * Iq * Hq);
+    const down = dequantize(downBytes, dtype, Eq * Hq * Iq);
+    const route = moeRouteRef(randomF32(T * Eq, 24, 3), T, Eq, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+    const out = ctx.createTensor([T, Hq], 'f32');
+    moeExperts(
+      ctx,
+      ctx.upload(x, [T, Hq], 'f32'),
+      ctx.upload(route.ids, [T, k], 'u32'),
+      ctx.upload(route.weights, [T, k], 'f32'),
+      { gateUp: ctx.upload(gateUpBytes, [Eq, 2 * Iq, Hq], dtype), down: ctx.upload(downBytes, [Eq, Hq, Iq], dtype) },
+      out,
+      'silu',
+      { path },
+    );
+    const want = moeExpertsRef(x, T, Hq, Iq, route.ids, route.weights, k, { gateUp, down }, 'silu');
+    const scale = Math.max(...Array.from(want, Math.abs));
+    expect(maxAbsDiff(await ctx.readF32(out), want) / scale).toBeLessThan(1e-4);
+  });
 });
