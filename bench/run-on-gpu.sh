@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every GPU benchmark in one command, for the NVIDIA machine of the `device` tool (../shared/gpu/README.md).
+# Here: npm run build && bash ../shared/gpu/make-kit.sh && cp ../shared/gpu/enter.sh .gpu-kit/
+# There (carry .gpu-kit and dist):  bash bench/run-on-gpu.sh   (results under $OUT, default ./bench-out)
+set -uo pipefail
+. .gpu-kit/enter.sh || exit 1
+out=${OUT:-bench-out}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
+node dist/bench/kernelLab.js --out "$out/kernelLab.json" 2>&1 | grep -v -E 'XDG|^Warning' | tee "$out/kernelLab.txt"
+: > "$out/decode.jsonl"
+run() { node dist/bench/decodeBench.js "$@" 2>&1 | grep -v -E 'XDG|^Warning' | tail -1 | tee -a "$out/decode.jsonl"; }
+run --shape qwen2.5-1.5b --dtype q4_0 --contexts 128,4096
+run --shape qwen2.5-1.5b --dtype q8_0 --contexts 128,4096
+run --shape llama-3.2-1b --dtype q4_0 --contexts 128,4096
+# MoE: decode reads only the selected experts (issue 5)
+run --shape moe-olmoe-shape --dtype q4_0 --contexts 128
+run --shape moe-olmoe-shape-all-experts --dtype q4_0 --contexts 128
+run --shape dense-olmoe-active --dtype q4_0 --contexts 128
