@@ -43,6 +43,12 @@ export const benchShapes: Record<string, Record<string, unknown>> = {
     num_key_value_heads: 2, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-6, rope_theta: 10000,
     tie_word_embeddings: true, hidden_act: 'silu',
   },
+  'tiny-moe': {
+    model_type: 'qwen3_moe', hidden_size: 64, intermediate_size: 64, moe_intermediate_size: 32,
+    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, vocab_size: 512,
+    num_experts: 8, num_experts_per_tok: 2, norm_topk_prob: false, decoder_sparse_step: 1, mlp_only_layers: [],
+    max_position_embeddings: 512, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+  },
   'olmoe-1b-7b': {
     model_type: 'olmoe', architectures: ['OlmoeForCausalLM'], hidden_size: 2048, intermediate_size: 1024,
     num_hidden_layers: 16, num_attention_heads: 16, num_key_value_heads: 16, vocab_size: 50304,
