@@ -5,6 +5,18 @@ import type { Engine } from './engine/types.js';
 export * from './errors.js';
 export type { DType, Tensor } from './gpu/tensor.js';
 export { createBrowserGpu } from './browser/gpu.js';
+export { localFiles, pickedFolder, type LocalFile } from './browser/localFiles.js';
+export {
+  deleteCachedModel,
+  downloadModel,
+  isModelCached,
+  listCachedModels,
+  requestPersistentStorage,
+  storageEstimate,
+  type CachedModel,
+  type DownloadOptions,
+  type DownloadProgress,
+} from './storage/index.js';
 export type * from './engine/types.js';
 export type * from './engine/openaiTypes.js';
 export type { ChatMessage } from './tokenizer/chatTemplate.js';

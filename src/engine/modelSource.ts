@@ -1,3 +1,4 @@
+import { localFiles } from '../browser/localFiles.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ModelFiles } from '../weights/files.js';
 import { httpFiles } from '../weights/httpFiles.js';
@@ -17,8 +18,9 @@ export async function openModelSource(
     return openFiles ? openFiles(source, signal) : httpFiles(absoluteUrl(source), { signal });
   }
   if (source && 'files' in source) return source.files;
+  if (source && 'blobs' in source) return localFiles(source.blobs, source.name);
   if (source && 'url' in source) return httpFiles(absoluteUrl(source.url), { signal });
-  throw new InvalidArgumentError('a model source is a URL or repo id string, { url } or { files }');
+  throw new InvalidArgumentError('a model source is a URL or repo id string, { url }, { files } or { blobs }');
 }
 
 function absoluteUrl(url: string): string {

@@ -1,5 +1,6 @@
 import type { LoadDType } from '../models/types.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { LocalFile } from '../browser/localFiles.js';
 import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
 
@@ -7,9 +8,15 @@ export type { ChatMessage };
 
 /**
  * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP, the
- * Hugging Face repo layout or a .gguf), or `{ files }` (any ModelFiles: a local folder in Node, say).
+ * Hugging Face repo layout or a .gguf), `{ files }` (any ModelFiles: a local folder in Node, say; not
+ * across a worker), or `{ blobs }` (files held by the browser, e.g. a folder picked by the user: Blobs
+ * cross the worker boundary; see `pickedFolder`).
  */
-export type ModelSource = string | { readonly url: string } | { readonly files: ModelFiles };
+export type ModelSource =
+  | string
+  | { readonly url: string }
+  | { readonly files: ModelFiles }
+  | { readonly blobs: readonly LocalFile[]; readonly name?: string };
 
 /** Progress of a load: bytes of weights on the GPU so far, of all. */
 export interface LoadProgress {
