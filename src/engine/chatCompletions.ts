@@ -49,7 +49,7 @@ export async function* completionChunks(
     if (parts.content) yield chunk({ content: parts.content });
     if (c.finishReason) {
       yield chunk({}, c.finishReason);
-      if (includeUsage) yield { ...head, choices: [], usage: usage(c.stats) };
+      if (includeUsage) yield { ...head, choices: [], usage: usage(c.stats), ...(c.stats ? { stats: c.stats } : {}) };
     }
   }
 }

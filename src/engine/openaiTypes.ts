@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { GenerationStats } from './types.js';
 
 /** The request of OpenAI's POST /v1/chat/completions (the fields weblm honours; others are ignored). */
 export interface ChatCompletionRequest {
@@ -63,4 +64,6 @@ export interface ChatCompletionChunk {
   }[];
   /** On the last chunk (the one with an empty `choices`) when stream_options.include_usage; else null. */
   readonly usage?: CompletionUsage | null;
+  /** weblm's extension, on that same last chunk: timings (time to first token, prefill and decode tokens/s). */
+  readonly stats?: GenerationStats;
 }
