@@ -99,8 +99,10 @@ export function selfAttention(
     matmul(ctx, x, rows(ctx, w.qkv, rq, nKv * hd), ctx.view(k, [T, nKv * hd]), b && rows(ctx, b, rq, nKv * hd));
     matmul(ctx, x, rows(ctx, w.qkv, rq + rk, nKv * hd), ctx.view(v, [T, nKv * hd]), b && rows(ctx, b, rq + rk, nKv * hd));
   }
-  if (w.qNorm) rmsNorm(ctx, q, w.qNorm, q, d.normEps, d.normWeightOffset);
-  if (w.kNorm) rmsNorm(ctx, k, w.kNorm, k, d.normEps, d.normWeightOffset);
+  // A norm weight of one head's size normalises each head; one of the whole projection's (OLMoE) the row.
+  const normed = (t: Tensor, n: Tensor) => (n.shape[0] === hd ? t : ctx.view(t, [T, t.shape[1]! * hd]));
+  if (w.qNorm) rmsNorm(ctx, normed(q, w.qNorm), w.qNorm, normed(q, w.qNorm), d.normEps, d.normWeightOffset);
+  if (w.kNorm) rmsNorm(ctx, normed(k, w.kNorm), w.kNorm, normed(k, w.kNorm), d.normEps, d.normWeightOffset);
   const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
   if (T === 1 && rq === nH * hd) {
     // q and k are adjacent in the fused projection (no padding rows): one rotation for both.

@@ -71,8 +71,8 @@ function layerParts(c: ModelConfig, i: number) {
       part('self_attn.k_proj.bias', [nk], alignRows(nk)),
       part('self_attn.v_proj.bias', [nk], alignRows(nk)),
     ],
-    qNorm: part('self_attn.q_norm.weight', [c.headDim]),
-    kNorm: part('self_attn.k_norm.weight', [c.headDim]),
+    qNorm: part('self_attn.q_norm.weight', [(c as MoeModelConfig).qkNormOverProjection ? nq : c.headDim]),
+    kNorm: part('self_attn.k_norm.weight', [(c as MoeModelConfig).qkNormOverProjection ? nk : c.headDim]),
     o: part('self_attn.o_proj.weight', [H, nq]),
     oBias: part('self_attn.o_proj.bias', [H]),
     // Gemma's post_attention_layernorm normalises the attention output; Llama's is the MLP's input norm.

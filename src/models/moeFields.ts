@@ -10,4 +10,6 @@ export interface MoeModelConfig extends ModelConfig {
   readonly residualScale?: number;
   /** granitemoe: logits are divided by this. */
   readonly logitsDivisor?: number;
+  /** olmoe: q_norm / k_norm weights span the whole projection [nH * hd] / [nKv * hd], not one head. */
+  readonly qkNormOverProjection?: boolean;
 }

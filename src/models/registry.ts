@@ -4,6 +4,7 @@ import type { Family } from './family.js';
 import { deepseekV3 } from './deepseekV3.js';
 import { granitemoe } from './granitemoe.js';
 import { mixtral } from './mixtral.js';
+import { olmoe } from './olmoe.js';
 import { qwen2Moe } from './qwen2Moe.js';
 import { qwen3Moe } from './qwen3Moe.js';
 import { gemma3 } from './gemma3.js';
@@ -20,7 +21,7 @@ export function registerFamily(f: Family): void {
 }
 
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
-for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe]) registerFamily(f); // MoE / MLA families
+for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe]) registerFamily(f); // MoE / MLA families
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();
