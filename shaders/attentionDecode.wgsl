@@ -126,7 +126,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       for (var hh = 0u; hh < HG; hh++) {
         s[hh] = 0.0;
       }
-      for (var d = 0u; d < D4; d++) {
+      var d = 0u;
+      for (; d + 4u <= D4; d += 4u) {
+        let ka = kc[base + d];
+        let kb = kc[base + d + 1u];
+        let kc2 = kc[base + d + 2u];
+        let kd = kc[base + d + 3u];
+        for (var hh = 0u; hh < HG; hh++) {
+          let qb = hh * D4 + d;
+          s[hh] += dot(qs[qb], ka) + dot(qs[qb + 1u], kb) + dot(qs[qb + 2u], kc2) + dot(qs[qb + 3u], kd);
+        }
+      }
+      for (; d < D4; d++) {
         let kv = kc[base + d];
         for (var hh = 0u; hh < HG; hh++) {
           s[hh] += dot(qs[hh * D4 + d], kv);
@@ -181,8 +192,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         acc[hh * DVT + i] *= a;
       }
     }
-    for (var jj = 0u; jj < nb; jj++) {
-      let vb = ((b0 + jj) % p.capacity) * p.v_stride + kvh * (p.v_stride / p.nKv);
+    // Four keys per step: their loads are independent, so they are in flight together.
+    let v_head = kvh * (p.v_stride / p.nKv);
+    var jj = 0u;
+    for (; jj + 4u <= nb; jj += 4u) {
+      let vb0 = ((b0 + jj) % p.capacity) * p.v_stride + v_head;
+      let vb1 = ((b0 + jj + 1u) % p.capacity) * p.v_stride + v_head;
+      let vb2 = ((b0 + jj + 2u) % p.capacity) * p.v_stride + v_head;
+      let vb3 = ((b0 + jj + 3u) % p.capacity) * p.v_stride + v_head;
+      for (var i = 0u; i < DVT; i++) {
+        let d = lid + i * WG;
+        if (d < p.Dv) {
+          let v = vec4<f32>(vc[vb0 + d], vc[vb1 + d], vc[vb2 + d], vc[vb3 + d]);
+          for (var hh = 0u; hh < HG; hh++) {
+            let pr = vec4<f32>(ps[hh * WG + jj], ps[hh * WG + jj + 1u], ps[hh * WG + jj + 2u], ps[hh * WG + jj + 3u]);
+            acc[hh * DVT + i] += dot(pr, v);
+          }
+        }
+      }
+    }
+    for (; jj < nb; jj++) {
+      let vb = ((b0 + jj) % p.capacity) * p.v_stride + v_head;
       for (var i = 0u; i < DVT; i++) {
         let d = lid + i * WG;
         if (d < p.Dv) {

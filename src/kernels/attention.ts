@@ -23,8 +23,8 @@ export interface AttentionOptions {
 
 /** Query rows up to which the split-keys decode kernel is used. */
 export const DECODE_MAX_T = 4;
-/** Workgroups the decode path aims for (an H100 has 132 SMs). */
-const DECODE_TARGET_WORKGROUPS = 264;
+/** Workgroups the decode path aims for: 64-thread workgroups, ~16 per SM of an H100 (132 SMs) to hide latency. */
+const DECODE_TARGET_WORKGROUPS = 2048;
 const DECODE_WG = 64;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
 const DECODE_Q_FLOATS = 2560;
