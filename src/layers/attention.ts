@@ -19,6 +19,8 @@ export interface AttentionWeights {
   readonly kNorm?: Tensor; // [headDim] f32
   readonly o: Tensor; // [H, nH * headDim]
   readonly oBias?: Tensor; // [H] f32
+  /** gpt-oss: a learned logit per head in the softmax denominator. */
+  readonly sinks?: Tensor; // [nH] f32
 }
 
 export interface AttentionDims {
@@ -113,6 +115,6 @@ export function selfAttention(
   }
   writeKv(ctx, k, v, kv.k, kv.v, step.start);
   const o = ctx.view(s.out, [T, nH, hd]);
-  attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap });
+  attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
   matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
 }

@@ -86,6 +86,11 @@ export interface MoeNames {
   readonly sharedGate?: string; // 'shared_expert_gate'
   /** Experts stored stacked (granitemoe): gateUp [E, 2I, H] and down [E, H, I] tensor names. */
   readonly stacked?: { readonly gateUp: string; readonly down: string };
+  /**
+   * Experts fused as gpt-oss stores them: gateUp [E, H, 2I] (gate and up in alternating columns) and
+   * down [E, I, H], each with a `<name>_bias` ([E, 2I], [E, H]).
+   */
+  readonly fused?: { readonly gateUp: string; readonly down: string };
 }
 
 /** The MoE part of a family's config. */

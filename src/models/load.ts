@@ -75,6 +75,7 @@ function layerParts(c: ModelConfig, i: number) {
     kNorm: part('self_attn.k_norm.weight', [(c as MoeModelConfig).qkNormOverProjection ? nk : c.headDim]),
     o: part('self_attn.o_proj.weight', [H, nq]),
     oBias: part('self_attn.o_proj.bias', [H]),
+    sinks: part('self_attn.sinks', [c.numHeads]),
     // Gemma's post_attention_layernorm normalises the attention output; Llama's is the MLP's input norm.
     postAttnNorm: part('post_attention_layernorm.weight', [H]),
     mlpNorm: part(c.sandwichNorms ? 'pre_feedforward_layernorm.weight' : 'post_attention_layernorm.weight', [H]),
@@ -122,7 +123,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   const vector = async (p: MatrixPart | undefined, label: string) => (p ? (checkAbort(), track(await loadF32(ctx, src, p, label, onBytes))) : undefined);
   const need = (p: MatrixPart) => p; // required tensors: loadMatrix throws InvalidModelError naming a missing one
   const moeCfg = c as MoeModelConfig; // MoE / MLA families (src/models/moeLoad.ts)
-  const moeLoaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track };
+  const moeLoaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track, dtype };
   try {
     const embed = await matrix([{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize] }], 'embed');
     const layers: DecoderLayerWeights[] = [];
@@ -138,6 +139,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
         kNorm: c.qkNorm ? await vector(need(l.kNorm), `l${i}.k_norm`) : undefined,
         o: await matrix([l.o], `l${i}.o`),
         oBias: await vector(optional(l.oBias), `l${i}.o.bias`),
+        sinks: await vector(optional(l.sinks), `l${i}.sinks`),
       };
       const gateUpBias = moeCfg.moe && !moeCfg.moe.denseLayers[i] ? undefined : l.gateUpBias.every((p) => src.tensors.has(p.name)) ? track(await loadF32Concat(ctx, src, l.gateUpBias, `l${i}.gate_up.bias`)) : undefined;
       const mlp: MlpWeights | MoeWeights = moeCfg.moe && !moeCfg.moe.denseLayers[i] ? await loadMoeLayer(ctx, src, moeCfg, i, moeLoaders) : {

@@ -3,15 +3,19 @@ import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { MlaWeights } from '../layers/mla.js';
 import type { MoeWeights } from '../layers/moe.js';
-import { toF32, type MatrixPart } from '../weights/loadTensors.js';
+import { loadMatrix, toF32, type MatrixPart } from '../weights/loadTensors.js';
 import type { WeightSource } from '../weights/source.js';
+import { deinterleaveBias, fusedExpertSource } from './fusedExperts.js';
 import type { MoeModelConfig } from './moeFields.js';
+import type { LoadDType } from './types.js';
 
 /** The loaders of buildModel: a matrix in the requested dtype (parts fused by rows), a vector in f32. */
 export interface Loaders {
   matrix(parts: MatrixPart[], label: string): Promise<Tensor>;
   f32(part: MatrixPart, label: string): Promise<Tensor>;
   track<T extends Tensor>(t: T): T;
+  /** The requested weight dtype (for tensors rearranged at load, as gpt-oss's fused experts). */
+  readonly dtype?: LoadDType;
 }
 
 /** A routed-experts block: experts stacked into [E, 2I, H] (gate rows, then up rows, per expert) and [E, H, I]. */
@@ -27,12 +31,27 @@ export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeMod
   if (m.names.stacked) {
     gateUpParts = [part(m.names.stacked.gateUp, [E * 2 * I, H])];
     downParts = [part(m.names.stacked.down, [E * H, I])];
-  } else for (let e = 0; e < E; e++) {
+  } else if (!m.names.fused) for (let e = 0; e < E; e++) {
     gateUpParts.push(part(`experts.${e}.${m.names.gate}.weight`, [I, H]), part(`experts.${e}.${m.names.up}.weight`, [I, H]));
     downParts.push(part(`experts.${e}.${m.names.down}.weight`, [H, I]));
   }
-  const gateUp = await l.matrix(gateUpParts, `l${i}.experts.gate_up`);
-  const down = await l.matrix(downParts, `l${i}.experts.down`);
+  let gateUp: Tensor, down: Tensor;
+  let gateUpBias: Tensor | undefined, downBias: Tensor | undefined;
+  if (m.names.fused) {
+    const f = m.names.fused;
+    const fused = fusedExpertSource(src, p, f, E, H, I);
+    const experts = (what: string, shape: number[]) => Array.from({ length: E }, (_, e) => ({ name: `${p}.${what}.${e}`, shape }));
+    gateUp = l.track(await loadMatrix(ctx, fused, experts('gate_up', [2 * I, H]), l.dtype ?? 'auto', `l${i}.experts.gate_up`));
+    down = l.track(await loadMatrix(ctx, fused, experts('down', [H, I]), l.dtype ?? 'auto', `l${i}.experts.down`));
+    const rawBias = await readF32(src, `${p}.${f.gateUp}_bias`);
+    if (rawBias.length !== E * 2 * I) throw new InvalidModelError(`tensor ${p}.${f.gateUp}_bias does not hold [${E}, ${2 * I}]`);
+    const gub = deinterleaveBias(rawBias, E, I);
+    gateUpBias = l.track(ctx.upload(gub, [E, 2 * I], 'f32', `l${i}.experts.gate_up.bias`));
+    downBias = await l.f32(part(`${f.down}_bias`, [E, H]), `l${i}.experts.down.bias`);
+  } else {
+    gateUp = await l.matrix(gateUpParts, `l${i}.experts.gate_up`);
+    down = await l.matrix(downParts, `l${i}.experts.down`);
+  }
   const biasName = `${p}.${m.names.router}.e_score_correction_bias`;
   let shared: MoeWeights['shared'];
   let sharedGate: Tensor | undefined;
@@ -48,7 +67,7 @@ export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeMod
     router: await l.f32(part(`${m.names.router}.weight`, [E, H]), `l${i}.router`),
     routerBias: src.tensors.has(`${p}.${m.names.router}.bias`) ? await l.f32(part(`${m.names.router}.bias`, [E]), `l${i}.router.bias`) : undefined,
     correctionBias: src.tensors.has(biasName) ? await l.f32({ name: biasName, shape: [E] }, `l${i}.correction_bias`) : undefined,
-    experts: { gateUp: ctx.view(gateUp, [E, 2 * I, H]), down: ctx.view(down, [E, H, I]) },
+    experts: { gateUp: ctx.view(gateUp, [E, 2 * I, H]), down: ctx.view(down, [E, H, I]), gateUpBias, downBias },
     shared,
     sharedGate,
   };

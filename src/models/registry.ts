@@ -2,6 +2,7 @@ import { InvalidModelError, UnsupportedModelError } from '../errors.js';
 import { baseConfig, ConfigReader, type ModelConfig, type RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { deepseekV3 } from './deepseekV3.js';
+import { gptOss } from './gptOss.js';
 import { granitemoe } from './granitemoe.js';
 import { mixtral } from './mixtral.js';
 import { olmoe } from './olmoe.js';
@@ -21,7 +22,7 @@ export function registerFamily(f: Family): void {
 }
 
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
-for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe]) registerFamily(f); // MoE / MLA families
+for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe, gptOss]) registerFamily(f); // MoE / MLA families
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();

@@ -35,7 +35,7 @@ describe('MoE config normalisation', () => {
 // Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal
 // (decoded one token per forward); final_logits within 1e-3. maxChunk 5 runs prefill through the grouped
 // expert path in several chunks; decode runs the per-pair path.
-describe.each([['qwen3_moe'], ['mixtral'], ['qwen2_moe'], ['granitemoe'], ['olmoe']])('fixture %s (f32): MoE', (name) => {
+describe.each([['qwen3_moe'], ['mixtral'], ['qwen2_moe'], ['granitemoe'], ['olmoe'], ['gpt_oss']])('fixture %s (f32): MoE', (name) => {
   it('reproduces the logits, the greedy continuation and final_logits', async () => {
     const ctx = await gpu();
     const exp = await expected(name);
