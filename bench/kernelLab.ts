@@ -5,7 +5,7 @@
  * compared with a read-bandwidth roofline (shaders/bandwidth.wgsl) measured in the same run.
  *
  *   npm run build && node dist/bench/kernelLab.js [--quick] [--out result.json] [--iters 200]
- *        [--dtypes q4_0,q8_0,q4_k] [--lanes 0,16,32,64] [--prefill]
+ *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--prefill]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -20,12 +20,13 @@ interface Args {
   out?: string;
   iters: number;
   dtypes: DType[];
-  lanes: number[];
+  /** GEMV variants at T = 1: auto, generic (the chunk GEMV), rN (pairs GEMV with N rows per lane group), lN (generic with N lanes). */
+  variants: string[];
   prefill: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], lanes: [0], prefill: false };
+  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -46,7 +47,10 @@ function parseArgs(argv: string[]): Args {
         a.dtypes = v().split(',') as DType[];
         break;
       case '--lanes':
-        a.lanes = v().split(',').map(Number);
+        a.variants = v().split(',').map((n) => (n === '0' ? 'auto' : `l${n}`));
+        break;
+      case '--variants':
+        a.variants = v().split(',');
         break;
       case '--prefill':
         a.prefill = true;
@@ -140,7 +144,7 @@ interface Row {
   N: number;
   K: number;
   T: number;
-  lanes: number;
+  variant: string;
   weightBytes: number;
   usPerCall: number;
   gbPerS: number;
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const shapes = args.quick ? QUICK_SHAPES : DECODE_SHAPES;
   const Ts = args.prefill ? [1, 256] : [1];
-  console.log('dtype  T       N      K   lanes   weight MB   us/call     GB/s   %roof   max rel err');
+  console.log('dtype  T       N      K variant   weight MB   us/call     GB/s   %roof   max rel err');
   for (const dtype of args.dtypes) {
     for (const [N, K] of shapes) {
       const wBytes = randomWeights(dtype, N * K, N + K);
@@ -186,8 +190,8 @@ async function main(): Promise<void> {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, K], 'f32');
         const yt = ctx.createTensor([T, N], 'f32');
-        for (const lanes of T === 1 ? args.lanes : [0]) {
-          gemvTuning.lanes = lanes;
+        for (const variant of T === 1 ? args.variants : ['auto']) {
+          setVariant(variant);
           matmul(ctx, xt, w, yt);
           const err = validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
           if (!(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
@@ -197,7 +201,7 @@ async function main(): Promise<void> {
             N,
             K,
             T,
-            lanes,
+            variant,
             weightBytes: wBytes.byteLength,
             usPerCall: sec * 1e6,
             gbPerS: wBytes.byteLength / sec / 1e9,
@@ -206,11 +210,11 @@ async function main(): Promise<void> {
           };
           rows.push(r);
           console.log(
-            `${dtype.padEnd(5)} ${String(T).padStart(3)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${String(lanes || 'auto').padStart(7)} ${(r.weightBytes / 1e6).toFixed(2).padStart(11)} ${r.usPerCall.toFixed(2).padStart(9)} ${r.gbPerS.toFixed(0).padStart(8)} ${(100 * r.ofRoofline).toFixed(1).padStart(7)}   ${err.toExponential(2)}` +
+            `${dtype.padEnd(5)} ${String(T).padStart(3)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padStart(7)} ${(r.weightBytes / 1e6).toFixed(2).padStart(11)} ${r.usPerCall.toFixed(2).padStart(9)} ${r.gbPerS.toFixed(0).padStart(8)} ${(100 * r.ofRoofline).toFixed(1).padStart(7)}   ${err.toExponential(2)}` +
               (T > 1 ? `   (${((2 * T * N * K) / sec / 1e12).toFixed(2)} TFLOP/s)` : ''),
           );
         }
-        gemvTuning.lanes = 0;
+        setVariant('auto');
         ctx.destroyBuffer(xt.buffer);
         ctx.destroyBuffer(yt.buffer);
       }
@@ -226,3 +230,9 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+function setVariant(v: string): void {
+  gemvTuning.generic = v === 'generic' || v.startsWith('l');
+  gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
+  gemvTuning.rows = v.startsWith('r') ? Number(v.slice(1)) : 0;
+}

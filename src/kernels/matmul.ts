@@ -21,7 +21,13 @@ export const GEMV_MAX_T = 4;
  * Knobs for bench/kernelLab.ts and the tests: threads per GEMV row (0 picks by row length), and a cap on
  * workgroups per grid dimension below the device's (0: the device limit) to exercise the 2-D fold.
  */
-export const gemvTuning = { lanes: 0, maxGridX: 0 };
+export const gemvTuning = { lanes: 0, maxGridX: 0, rows: 0, generic: false };
+
+/** Rows per 32-lane group of the Q4_0/Q8_0 GEMV: more rows reuse x more, fewer make more workgroups. */
+function quantGemvRows(N: number): number {
+  if (gemvTuning.rows) return gemvTuning.rows;
+  return N >= 8 * 4 * 264 ? 4 : N >= 8 * 2 * 132 ? 2 : 1;
+}
 
 /**
  * A tensor bound at an offset the device accepts (a multiple of minStorageBufferOffsetAlignment) and
@@ -96,6 +102,30 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
+  if (
+    T === 1 && (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 64 === 0 && xb.byteOffset % 16 === 0 &&
+    wb.byteOffset % 4 === 0 && !gemvTuning.generic
+  ) {
+    // The decode hot path: whole pairs of blocks per lane (shaders/gemvQuant.wgsl).
+    const R = quantGemvRows(N);
+    groups = Math.ceil(N / (8 * R));
+    ctx.dispatch(
+      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, R }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
+      [xb.binding, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+      [...grid2d(ctx, groups), 1],
+      params()
+        .u32(N)
+        .u32(K)
+        .u32(bias ? 1 : 0)
+        .u32(((K / blockElems) * blockBytes) / 4)
+        .u32(wb.byteOffset / 4)
+        .u32(xb.byteOffset / 16)
+        .u32(yb.byteOffset / 4)
+        .u32(bb ? bb.byteOffset / 4 : 0)
+        .u32(groups),
+    );
+    return;
+  }
   if (T <= GEMV_MAX_T) {
     const lanes = gemvTuning.lanes || autoLanes(N, Math.ceil(K / chunk));
     Object.assign(defines, { GEMV: true, LANES: lanes, TT: T, W_CHUNK_MASK: K % chunk !== 0 });

@@ -47,6 +47,27 @@ const dtypes = Object.keys(kOf) as DType[];
 afterEach(() => {
   gemvTuning.lanes = 0;
   gemvTuning.maxGridX = 0;
+  gemvTuning.rows = 0;
+  gemvTuning.generic = false;
+});
+
+describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
+  it.each([
+    ['q4_0', 1],
+    ['q4_0', 2],
+    ['q4_0', 4],
+    ['q8_0', 1],
+    ['q8_0', 4],
+  ] as [DType, number][])('%s with %i rows per lane group: odd N, one and several pairs per lane, bias', async (dtype, rows) => {
+    gemvTuning.rows = rows;
+    await check(dtype, 1, 45, 64 * 7, true, 21);
+    await check(dtype, 1, 37, 64 * 33, false, 22); // 33 pairs: lane 0 takes two
+  });
+  it('folds its workgroups onto a 2-D grid', async () => {
+    gemvTuning.maxGridX = 3;
+    gemvTuning.rows = 1;
+    await check('q4_0', 1, 301, 128, true, 23); // 38 workgroups -> 3 x 13
+  });
 });
 
 describe('matmul GEMV path (T <= 4)', () => {
