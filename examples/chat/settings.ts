@@ -1,0 +1,86 @@
+// Sampling settings and the system prompt, kept in localStorage between visits.
+
+export interface ChatSettings {
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  systemPrompt: string;
+  /** Passed to the chat template as enable_thinking (Qwen3 honours it; other templates ignore it). */
+  thinking: boolean;
+}
+
+const DEFAULTS: ChatSettings = { temperature: 0.6, topP: 0.95, maxTokens: 1024, systemPrompt: '', thinking: true };
+const KEY = 'weblm-chat-settings';
+
+function load(): ChatSettings {
+  try {
+    return { ...DEFAULTS, ...(JSON.parse(localStorage.getItem(KEY) ?? '{}') as Partial<ChatSettings>) };
+  } catch {
+    return { ...DEFAULTS };
+  }
+}
+
+function field(label: string, input: HTMLElement, id: string, output?: HTMLOutputElement): HTMLElement {
+  const row = document.createElement('div');
+  row.className = 'field';
+  const l = document.createElement('label');
+  l.htmlFor = id;
+  l.textContent = label;
+  if (output) l.append(' ', output);
+  row.append(l, input);
+  return row;
+}
+
+function slider(id: string, min: number, max: number, step: number, value: number, onChange: (v: number) => void) {
+  const input = document.createElement('input');
+  Object.assign(input, { type: 'range', id, min: String(min), max: String(max), step: String(step), value: String(value) });
+  const out = document.createElement('output');
+  out.htmlFor.add(id);
+  out.value = String(value);
+  input.addEventListener('input', () => {
+    out.value = input.value;
+    onChange(Number(input.value));
+  });
+  return { input, out };
+}
+
+/** Renders the settings form into `root`; `current()` returns the values at the time of the call. */
+export function createSettings(root: HTMLElement): { current(): ChatSettings } {
+  const s = load();
+  const save = () => localStorage.setItem(KEY, JSON.stringify(s));
+
+  const temp = slider('set-temperature', 0, 2, 0.05, s.temperature, (v) => ((s.temperature = v), save()));
+  const topP = slider('set-top-p', 0.05, 1, 0.05, s.topP, (v) => ((s.topP = v), save()));
+
+  const maxTokens = document.createElement('input');
+  Object.assign(maxTokens, { type: 'number', id: 'set-max-tokens', min: '1', max: '32768', step: '1', value: String(s.maxTokens) });
+  maxTokens.addEventListener('change', () => {
+    const v = Math.max(1, Math.floor(Number(maxTokens.value) || DEFAULTS.maxTokens));
+    maxTokens.value = String(v);
+    s.maxTokens = v;
+    save();
+  });
+
+  const thinking = document.createElement('input');
+  Object.assign(thinking, { type: 'checkbox', id: 'set-thinking', checked: s.thinking });
+  thinking.addEventListener('change', () => ((s.thinking = thinking.checked), save()));
+  const thinkRow = document.createElement('div');
+  thinkRow.className = 'field inline';
+  const thinkLabel = document.createElement('label');
+  thinkLabel.htmlFor = 'set-thinking';
+  thinkLabel.textContent = 'Let the model think (enable_thinking)';
+  thinkRow.append(thinking, thinkLabel);
+
+  const system = document.createElement('textarea');
+  Object.assign(system, { id: 'set-system', rows: 3, placeholder: 'You are a helpful assistant.', value: s.systemPrompt });
+  system.addEventListener('input', () => ((s.systemPrompt = system.value), save()));
+
+  root.append(
+    field('Temperature', temp.input, temp.input.id, temp.out),
+    field('Top p', topP.input, topP.input.id, topP.out),
+    field('Max new tokens', maxTokens, maxTokens.id),
+    thinkRow,
+    field('System prompt', system, system.id),
+  );
+  return { current: () => ({ ...s }) };
+}
