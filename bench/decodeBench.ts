@@ -71,14 +71,13 @@ const prefillMs = performance.now() - start;
 
 const decode: { context: number; tokensPerS: number; msPerToken: number; effectiveGBs: number }[] = [];
 for (const context of contexts) {
-  let pos = promptLen;
-  // Fill the cache up to `context` in prompt-sized chunks (their speed is not measured).
+  // Rewind to `context`, or fill the cache up to it in prompt-sized chunks (their speed is not measured).
+  let pos = Math.min(context, model.cachedLength);
   while (pos < context) {
     const n = Math.min(promptLen, context - pos);
     next = await sampler.next(model.forward(ids(n), pos));
     pos += n;
   }
-  if (context < promptLen) pos = context;
   start = performance.now();
   for (let i = 0; i < decodeN; i++) next = await sampler.next(model.forward([next], pos++));
   const ms = (performance.now() - start) / decodeN;

@@ -231,8 +231,11 @@ main().catch((e) => {
   process.exit(1);
 });
 
+/** auto | generic | lN (generic, N lanes) | rR or qLrR (pairs GEMV: L lanes, R rows per group). */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  gemvTuning.rows = v.startsWith('r') ? Number(v.slice(1)) : 0;
+  const q = /^(?:q(\d+))?r(\d+)$/.exec(v);
+  gemvTuning.quantLanes = q?.[1] ? Number(q[1]) : 0;
+  gemvTuning.rows = q ? Number(q[2]) : 0;
 }

@@ -2,8 +2,8 @@
 // token (T = 1).
 //
 // Blocks are 18 (Q4_0) or 34 (Q8_0) bytes, not 4-byte aligned, but a PAIR of blocks is 36 or 68 bytes: a
-// whole number of u32 words, aligned when the row starts aligned. A workgroup of 256 threads is G = 8
-// groups of L = 32 lanes; group g computes R consecutive rows. Lane l walks the pairs l, l + L, ... of the
+// whole number of u32 words, aligned when the row starts aligned. A workgroup of 256 threads is G = 256 / L
+// groups of L lanes (16 or 32); group g computes R consecutive rows. Lane l walks the pairs l, l + L, ... of the
 // row: per pair it loads x (64 values, vec4) once and the pair's words of each of its R rows, so x is
 // reused from registers R times and every weight byte is read once, coalesced across the lanes. The R x L
 // partial sums meet in workgroup memory and R x G threads add them up.
@@ -26,8 +26,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;    // [N] f32 (ignored when has_bias = 0)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // [N] f32
 
-const L: u32 = 32u;
-const G: u32 = 8u;
+const L: u32 = ${L};
+const G: u32 = 256u / L;
 const R: u32 = ${R};
 var<workgroup> partial: array<f32, 256 * ${R}>; // [G * R rows, L lanes]
 

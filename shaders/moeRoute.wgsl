@@ -30,7 +30,7 @@ struct Params {
 
 const WG: u32 = 256u;
 const MAX_E: u32 = 1024u;
-const MAX_K: u32 = 32u;
+const MAX_K: u32 = 64u;
 const MAX_GROUPS: u32 = 64u;
 const NEG: f32 = -3.0e38;
 

@@ -23,7 +23,7 @@ export interface MoeRouteOptions {
 }
 
 const MAX_EXPERTS = 1024;
-const MAX_TOP_K = 32;
+const MAX_TOP_K = 64;
 
 /** ids[T, k] u32 and weights[T, k] f32 from router logits[T, E] f32, on the GPU. */
 export function moeRoute(ctx: GpuContext, logits: Tensor, ids: Tensor, weights: Tensor, o: MoeRouteOptions): void {

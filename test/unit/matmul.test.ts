@@ -48,18 +48,22 @@ afterEach(() => {
   gemvTuning.lanes = 0;
   gemvTuning.maxGridX = 0;
   gemvTuning.rows = 0;
+  gemvTuning.quantLanes = 0;
   gemvTuning.generic = false;
 });
 
 describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
   it.each([
-    ['q4_0', 1],
-    ['q4_0', 2],
-    ['q4_0', 4],
-    ['q8_0', 1],
-    ['q8_0', 4],
-  ] as [DType, number][])('%s with %i rows per lane group: odd N, one and several pairs per lane, bias', async (dtype, rows) => {
+    ['q4_0', 1, 32],
+    ['q4_0', 2, 32],
+    ['q4_0', 4, 32],
+    ['q8_0', 1, 32],
+    ['q8_0', 4, 32],
+    ['q4_0', 8, 16],
+    ['q8_0', 16, 16],
+  ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, one and several pairs per lane, bias', async (dtype, rows, lanes) => {
     gemvTuning.rows = rows;
+    gemvTuning.quantLanes = lanes;
     await check(dtype, 1, 45, 64 * 7, true, 21);
     await check(dtype, 1, 37, 64 * 33, false, 22); // 33 pairs: lane 0 takes two
   });
