@@ -262,33 +262,82 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
 }
 
 // Merges the chunks of one (head, row): out = Σ_c acc_c e^(m_c - M) / (Σ_c l_c e^(m_c - M) [+ e^(sink - M)]).
-@compute @workgroup_size(64)
+// 256 threads: the max and the sum are reduced over the chunks in workgroup memory, then 4 lanes of 64
+// threads each take a quarter of the chunks for every output dim and add up in workgroup memory.
+const CWG: u32 = 256u;
+const MAX_CHUNKS: u32 = 256u;
+var<workgroup> cw: array<f32, MAX_CHUNKS>; // [n_chunks] e^(m_c - M)
+var<workgroup> cred: array<f32, CWG>;     // reduction scratch
+
+fn reduce_max(v: f32, lid: u32) -> f32 {
+  cred[lid] = v;
+  workgroupBarrier();
+  for (var s = CWG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      cred[lid] = max(cred[lid], cred[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  let r = cred[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduce_sum(v: f32, lid: u32) -> f32 {
+  cred[lid] = v;
+  workgroupBarrier();
+  for (var s = CWG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      cred[lid] += cred[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let r = cred[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
 fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
   let h = wg.x;
   let row = wg.y * p.nH + h;
   let pc0 = row * p.n_chunks;
-  var M = NEG;
+  let ml0 = p.ml_offset + 2u * pc0;
+  var mx = NEG;
+  for (var c = lid; c < p.n_chunks; c += CWG) {
+    mx = max(mx, part[ml0 + 2u * c]);
+  }
+  var M = reduce_max(mx, lid);
   if (p.has_sinks == 1u) {
-    M = sinks[h];
+    M = max(M, sinks[h]);
   }
-  for (var c = 0u; c < p.n_chunks; c++) {
-    M = max(M, part[p.ml_offset + 2u * (pc0 + c)]);
+  var sum = 0.0;
+  for (var c = lid; c < p.n_chunks; c += CWG) {
+    let w = exp(part[ml0 + 2u * c] - M);
+    cw[c] = w;
+    sum += part[ml0 + 2u * c + 1u] * w;
   }
-  var L = 0.0;
+  var L = reduce_sum(sum, lid); // its barriers also publish cw
   if (p.has_sinks == 1u) {
-    L = exp(sinks[h] - M);
-  }
-  for (var c = 0u; c < p.n_chunks; c++) {
-    let ml = p.ml_offset + 2u * (pc0 + c);
-    L += part[ml + 1u] * exp(part[ml] - M);
+    L += exp(sinks[h] - M);
   }
   let inv = 1.0 / L;
-  for (var d = lid; d < p.Dv; d += WG) {
+  let lane = lid / 64u;
+  let dl = lid % 64u;
+  for (var d0 = 0u; d0 < p.Dv; d0 += 64u) {
+    let d = d0 + dl;
     var o = 0.0;
-    for (var c = 0u; c < p.n_chunks; c++) {
-      o += part[(pc0 + c) * p.Dv + d] * exp(part[p.ml_offset + 2u * (pc0 + c)] - M);
+    if (d < p.Dv) {
+      for (var c = lane; c < p.n_chunks; c += 4u) {
+        o += part[(pc0 + c) * p.Dv + d] * cw[c];
+      }
     }
-    out[row * p.Dv + d] = o * inv;
+    cred[lid] = o;
+    workgroupBarrier();
+    if (lane == 0u && d < p.Dv) {
+      out[row * p.Dv + d] = (cred[dl] + cred[64u + dl] + cred[128u + dl] + cred[192u + dl]) * inv;
+    }
+    workgroupBarrier();
   }
 }

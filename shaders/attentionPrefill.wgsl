@@ -3,14 +3,16 @@
 // Query t sits at position pos = start + t and sees keys lo..pos (lo = pos + 1 - window for a sliding
 // window, else 0); position j lives in cache slot j % capacity. The rows of a kv head are the (t, g)
 // pairs of its G = nH / nKv query heads, r = t * G + g, so that a tile of rows shares every K/V tile it
-// loads (GQA/MQA/MLA). One workgroup of 128 threads takes BQ = 16 rows and walks the keys that any of
-// them can see (tiles outside every row's window are never visited) in tiles of BK = 32:
-//   S = Q Kᵀ over D in slabs of DS = 32 (Q and K slabs staged in workgroup memory), thread (row, sub)
-//   computes S[row, sub + 8 j], j < 4; scale, softcap, causal/window mask;
+// loads (GQA/MQA/MLA). One workgroup of 128 threads takes BQ = 16 * RPT rows and walks the keys that any
+// of them can see (tiles outside every row's window are never visited) in tiles of BK = 32. Thread
+// (row, sub), row = lid / 8, sub = lid % 8, owns rows row + 16 i (i < RPT) and:
+//   S = Q Kᵀ over D in slabs of DS = 32 (Q and K slabs staged in workgroup memory): the RPT x 4 entries
+//   S[row + 16 i, sub + 8 j]; scale, softcap, causal/window mask;
 //   online softmax per row (the 8 threads of a row keep the same running max and sum);
-//   O += P V over Dv in slabs of VS = 32 (V slab staged), thread (row, sub) owns dims sub + 8 i, i < 4,
-//   of every slab, in registers.
-// f32 throughout. Sinks (gpt-oss) join the denominator only, at the final normalisation.
+//   O += P V over Dv in slabs of VS = 32 (V slab staged where the K slab was): dims sub + 8 j of every
+//   slab, in registers.
+// RPT = 2 where Dv <= 256 (more work per shared load), 1 for wider values (MLA's 512). f32 throughout.
+// Sinks (gpt-oss) join the denominator only, at the final normalisation.
 
 struct Params {
   T: u32,          // query rows
@@ -35,17 +37,17 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>; // [T, nH, Dv] f32
 
 const WG: u32 = 128u;
-const BQ: u32 = 16u;
+const RPT: u32 = ${RPT}u; // rows per thread
+const BQ: u32 = 16u * RPT;
 const BK: u32 = 32u;
 const DS: u32 = 32u;
 const VS: u32 = 32u;
 const NVS: u32 = ${NVS}u; // V slabs: ceil(Dv / VS)
 const NEG: f32 = -3.0e38;
 
-var<workgroup> qsh: array<f32, 512>;  // [BQ, DS] slab of Q
-var<workgroup> ksh: array<f32, 1056>; // [BK, DS + 1] slab of K (padded against bank conflicts)
-var<workgroup> psh: array<f32, 512>;  // [BQ, BK] scores, then probabilities
-var<workgroup> vsh: array<f32, 1024>; // [BK, VS] slab of V
+var<workgroup> qsh: array<f32, ${QSH}>; // [BQ, DS] slab of Q
+var<workgroup> kvsh: array<f32, 1056>;  // [BK, DS + 1] slab of K (padded against bank conflicts), then [BK, VS] slab of V
+var<workgroup> psh: array<f32, ${QSH}>; // [BQ, BK] scores, then probabilities
 
 fn capped(s: f32) -> f32 {
   if (p.softcap > 0.0) {
@@ -74,23 +76,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
 
   let row = lid / 8u;
   let sub = lid % 8u;
-  let r = r0 + row;
-  let row_ok = r < rows;
-  let t = r / G;
-  let h = kvh * G + r % G;
-  let pos = p.start + t;
-
-  var m = NEG;
-  var l = 0.0;
-  var acc: array<f32, ${ACC}>; // [NVS, 4]
-  for (var i = 0u; i < NVS * 4u; i++) {
+  var pos: array<u32, RPT>;
+  var row_ok: array<bool, RPT>;
+  var m: array<f32, RPT>;
+  var l: array<f32, RPT>;
+  for (var i = 0u; i < RPT; i++) {
+    let r = r0 + row + 16u * i;
+    row_ok[i] = r < rows;
+    pos[i] = p.start + r / G;
+    m[i] = NEG;
+    l[i] = 0.0;
+  }
+  var acc: array<f32, ${ACC}>; // [RPT, NVS, 4]
+  for (var i = 0u; i < RPT * NVS * 4u; i++) {
     acc[i] = 0.0;
   }
 
   for (var kb = k_lo; kb < k_hi; kb += BK) {
-    var s = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    var s: array<f32, ${S}>; // [RPT, 4]
+    for (var i = 0u; i < RPT * 4u; i++) {
+      s[i] = 0.0;
+    }
     for (var d0 = 0u; d0 < p.D; d0 += DS) {
-      for (var i = 0u; i < 4u; i++) {
+      for (var i = 0u; i < 4u * RPT; i++) {
         let idx = lid + i * WG;
         let rr = r0 + idx / DS;
         let d = d0 + idx % DS;
@@ -109,43 +117,58 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         if (kp < k_hi && d < p.D) {
           x = kc[((kp % p.capacity) * p.nKv + kvh) * p.D + d];
         }
-        ksh[kk * (DS + 1u) + idx % DS] = x;
+        kvsh[kk * (DS + 1u) + idx % DS] = x;
       }
       workgroupBarrier();
       for (var dd = 0u; dd < DS; dd++) {
-        let qv = qsh[row * DS + dd];
-        for (var j = 0u; j < 4u; j++) {
-          s[j] += qv * ksh[(sub + 8u * j) * (DS + 1u) + dd];
+        let k4 = vec4<f32>(kvsh[sub * (DS + 1u) + dd], kvsh[(sub + 8u) * (DS + 1u) + dd],
+                           kvsh[(sub + 16u) * (DS + 1u) + dd], kvsh[(sub + 24u) * (DS + 1u) + dd]);
+        for (var i = 0u; i < RPT; i++) {
+          let qv = qsh[(row + 16u * i) * DS + dd];
+          s[i * 4u] += qv * k4.x;
+          s[i * 4u + 1u] += qv * k4.y;
+          s[i * 4u + 2u] += qv * k4.z;
+          s[i * 4u + 3u] += qv * k4.w;
         }
       }
       workgroupBarrier();
     }
 
-    var ok: array<bool, 4>;
-    for (var j = 0u; j < 4u; j++) {
-      let kp = kb + sub + 8u * j;
-      ok[j] = row_ok && kp <= pos && (p.window == 0u || kp + p.window > pos);
-      s[j] = select(NEG, capped(s[j] * p.scale), ok[j]);
-      psh[row * BK + sub + 8u * j] = s[j];
+    var ok: array<bool, ${S}>;
+    var alpha: array<f32, RPT>;
+    for (var i = 0u; i < RPT; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        let kp = kb + sub + 8u * j;
+        let e = i * 4u + j;
+        ok[e] = row_ok[i] && kp <= pos[i] && (p.window == 0u || kp + p.window > pos[i]);
+        s[e] = select(NEG, capped(s[e] * p.scale), ok[e]);
+        psh[(row + 16u * i) * BK + sub + 8u * j] = s[e];
+      }
     }
     workgroupBarrier();
-    var mx = NEG;
-    for (var c = 0u; c < BK; c++) {
-      mx = max(mx, psh[row * BK + c]);
-    }
-    let mn = max(m, mx);
-    let alpha = exp(m - mn);
-    m = mn;
-    workgroupBarrier();
-    for (var j = 0u; j < 4u; j++) {
-      psh[row * BK + sub + 8u * j] = select(0.0, exp(s[j] - m), ok[j]);
+    for (var i = 0u; i < RPT; i++) {
+      var mx = NEG;
+      for (var c = 0u; c < BK; c++) {
+        mx = max(mx, psh[(row + 16u * i) * BK + c]);
+      }
+      let mn = max(m[i], mx);
+      alpha[i] = exp(m[i] - mn);
+      m[i] = mn;
     }
     workgroupBarrier();
-    var sum = 0.0;
-    for (var c = 0u; c < BK; c++) {
-      sum += psh[row * BK + c];
+    for (var i = 0u; i < RPT; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        psh[(row + 16u * i) * BK + sub + 8u * j] = select(0.0, exp(s[i * 4u + j] - m[i]), ok[i * 4u + j]);
+      }
     }
-    l = l * alpha + sum;
+    workgroupBarrier();
+    for (var i = 0u; i < RPT; i++) {
+      var sum = 0.0;
+      for (var c = 0u; c < BK; c++) {
+        sum += psh[(row + 16u * i) * BK + c];
+      }
+      l[i] = l[i] * alpha[i] + sum;
+    }
 
     for (var sl = 0u; sl < NVS; sl++) {
       let v0 = sl * VS;
@@ -158,37 +181,55 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         if (kp < k_hi && d < p.Dv) {
           x = vc[(kp % p.capacity) * p.v_stride + v_head + d];
         }
-        vsh[idx] = x;
+        kvsh[idx] = x;
       }
       workgroupBarrier();
-      for (var i = 0u; i < 4u; i++) {
-        var a = acc[sl * 4u + i] * alpha;
-        let d = sub + 8u * i;
-        for (var c = 0u; c < BK; c++) {
-          a += psh[row * BK + c] * vsh[c * VS + d];
+      var a: array<f32, ${S}>; // [RPT, 4]
+      for (var i = 0u; i < RPT; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          a[i * 4u + j] = acc[(i * NVS + sl) * 4u + j] * alpha[i];
         }
-        acc[sl * 4u + i] = a;
+      }
+      for (var c = 0u; c < BK; c++) {
+        let v4 = vec4<f32>(kvsh[c * VS + sub], kvsh[c * VS + sub + 8u], kvsh[c * VS + sub + 16u], kvsh[c * VS + sub + 24u]);
+        for (var i = 0u; i < RPT; i++) {
+          let pr = psh[(row + 16u * i) * BK + c];
+          a[i * 4u] += pr * v4.x;
+          a[i * 4u + 1u] += pr * v4.y;
+          a[i * 4u + 2u] += pr * v4.z;
+          a[i * 4u + 3u] += pr * v4.w;
+        }
+      }
+      for (var i = 0u; i < RPT; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          acc[(i * NVS + sl) * 4u + j] = a[i * 4u + j];
+        }
       }
       workgroupBarrier();
     }
   }
 
-  if (!row_ok) {
-    return;
-  }
-  var f = 1.0;
-  if (p.has_sinks == 1u) {
-    let sink = sinks[h];
-    let mn = max(m, sink);
-    f = exp(m - mn);
-    l = l * f + exp(sink - mn);
-  }
-  f /= l;
-  for (var sl = 0u; sl < NVS; sl++) {
-    for (var i = 0u; i < 4u; i++) {
-      let d = sl * VS + sub + 8u * i;
-      if (d < p.Dv) {
-        out[(t * p.nH + h) * p.Dv + d] = acc[sl * 4u + i] * f;
+  for (var i = 0u; i < RPT; i++) {
+    if (!row_ok[i]) {
+      continue;
+    }
+    let r = r0 + row + 16u * i;
+    let h = kvh * G + r % G;
+    var f = 1.0;
+    var li = l[i];
+    if (p.has_sinks == 1u) {
+      let sink = sinks[h];
+      let mn = max(m[i], sink);
+      f = exp(m[i] - mn);
+      li = li * f + exp(sink - mn);
+    }
+    f /= li;
+    for (var sl = 0u; sl < NVS; sl++) {
+      for (var j = 0u; j < 4u; j++) {
+        let d = sl * VS + sub + 8u * j;
+        if (d < p.Dv) {
+          out[((r / G) * p.nH + h) * p.Dv + d] = acc[(i * NVS + sl) * 4u + j] * f;
+        }
       }
     }
   }

@@ -26,6 +26,8 @@ export const DECODE_MAX_T = 4;
 /** Workgroups the decode path aims for: 64-thread workgroups, ~16 per SM of an H100 (132 SMs) to hide latency. */
 const DECODE_TARGET_WORKGROUPS = 2048;
 const DECODE_WG = 64;
+/** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
+const DECODE_MAX_CHUNKS = 128;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
 const DECODE_Q_FLOATS = 2560;
 
@@ -75,10 +77,16 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const path = o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill');
   if (path === 'prefill') {
     const G = nH / nKv;
+    const NVS = Math.ceil(hdV / 32);
+    const RPT = hdV <= 256 ? 2 : 1; // rows per thread: keeps the accumulators (RPT * NVS * 4) in registers
     ctx.dispatch(
-      { shader: 'attentionPrefill', defines: { NVS: Math.ceil(hdV / 32), ACC: Math.ceil(hdV / 32) * 4 }, layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'] },
+      {
+        shader: 'attentionPrefill',
+        defines: { RPT, NVS, ACC: RPT * NVS * 4, S: RPT * 4, QSH: RPT * 512 },
+        layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'],
+      },
       [q, kCache, v, sinks, out],
-      [Math.ceil((T * G) / 16), nKv],
+      [Math.ceil((T * G) / (16 * RPT)), nKv],
       params()
         .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos).u32(window)
         .u32(o.sinks ? 1 : 0).f32(o.scale).f32(o.softcap ?? 0),
@@ -92,7 +100,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const groups = Math.ceil(G / HG);
   const span = window > 0 ? Math.min(window, end) : end; // most keys any query sees
   const others = T * nKv * groups;
-  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG)));
+  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG), DECODE_MAX_CHUNKS));
   const chunk = Math.ceil(span / wanted / DECODE_WG) * DECODE_WG;
   const nChunks = Math.ceil(span / chunk);
   const direct = nChunks === 1;

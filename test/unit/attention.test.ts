@@ -65,6 +65,10 @@ describe('attention, default path', () => {
     await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 400, o: { startPos: 399, scale: 0.2 } });
     expect(ctx.dispatchCount - n1).toBe(2);
   });
+  it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
+    check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
+  it('8300 keys: the decode kernel merges 65 chunks of 128 keys', () =>
+    check({ T: 1, nH: 2, nKv: 1, hd: 8, hdV: 5, capacity: 8300, o: { startPos: 8299, scale: 0.5, sinks: true } }));
   it('rejects a cache too small for the window plus the chunk, and mismatched shapes', async () => {
     const ctx = await gpu();
     const q = ctx.createTensor([4, 2, 8], 'f32');
