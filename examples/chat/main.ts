@@ -80,7 +80,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     let source: ModelSource;
     if (choice.kind === 'repo') {
       progress(`Downloading ${choice.repo}`);
-      await downloadModel(choice.repo, { signal, onProgress: (p) => progress(`Downloading ${p.file}`, p.bytes, p.total) });
+      await downloadModel(choice.repo, { baseUrl: choice.hubUrl, signal, onProgress: (p) => progress(`Downloading ${p.file}`, p.bytes, p.total) });
       source = choice.repo; // cached now: the worker reads it from IndexedDB
     } else if (choice.kind === 'url') {
       source = { url: choice.url };

@@ -5,7 +5,7 @@ import { listFixtures, type FixtureModel } from './fixtures.js';
 import { formatBytes } from './format.js';
 
 export type ModelChoice =
-  | { readonly kind: 'repo'; readonly repo: string }
+  | { readonly kind: 'repo'; readonly repo: string; /** The Hub or a mirror in its layout. */ readonly hubUrl?: string }
   | { readonly kind: 'url'; readonly url: string }
   | { readonly kind: 'folder'; readonly name: string; readonly files: readonly LocalFile[] }
   | { readonly kind: 'fixture'; readonly fixture: FixtureModel };
@@ -18,6 +18,8 @@ export interface ModelPicker {
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 const LAST_REPO = 'weblm-chat-last-repo';
+const HUB = 'weblm-chat-hub-url';
+const DEFAULT_HUB = 'https://huggingface.co';
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = Object.assign(document.createElement(tag), props);
@@ -40,7 +42,9 @@ export function createModelPicker(root: HTMLElement, cacheList: HTMLElement, est
   // (a) Hugging Face repo id
   const repo = h('input', { id: 'src-repo', type: 'text', placeholder: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', autocomplete: 'off', spellcheck: false, value: localStorage.getItem(LAST_REPO) ?? '' });
   const repoGo = button('Download & load');
-  const repoForm = h('form', { className: 'source' }, labelled('Hugging Face repo', repo, 'Downloaded once into this browser; works offline afterwards.'), repoGo);
+  const hub = h('input', { id: 'src-hub', type: 'url', value: localStorage.getItem(HUB) ?? DEFAULT_HUB, autocomplete: 'off' });
+  const hubBox = h('details', { className: 'small' }, h('summary', { textContent: 'Hub server' }), labelled('Download from', hub, 'huggingface.co, or a mirror with the same layout.'));
+  const repoForm = h('form', { className: 'source' }, labelled('Hugging Face repo', repo, 'Downloaded once into this browser; works offline afterwards.'), hubBox, repoGo);
   repoGo.type = 'submit';
   repoForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -48,7 +52,9 @@ export function createModelPicker(root: HTMLElement, cacheList: HTMLElement, est
     if (!REPO_ID.test(id)) return void repo.setCustomValidity('owner/name, e.g. Qwen/Qwen3-0.6B'), repo.reportValidity();
     repo.setCustomValidity('');
     localStorage.setItem(LAST_REPO, id);
-    onChoose({ kind: 'repo', repo: id });
+    const hubUrl = hub.value.trim() || DEFAULT_HUB;
+    localStorage.setItem(HUB, hubUrl);
+    onChoose({ kind: 'repo', repo: id, hubUrl });
   });
   repo.addEventListener('input', () => repo.setCustomValidity(''));
 

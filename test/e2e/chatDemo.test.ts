@@ -1,6 +1,11 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { startHubServer, type HubServer } from '../helpers/hubServer.js';
+import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 /**
  * The chat demo (examples/chat/) as a user drives it in headless Chromium: pick the qwen3 test model
@@ -8,6 +13,7 @@ import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
  */
 describe('the chat demo page', () => {
   let rig: BrowserRig;
+  let hub: HubServer;
   let page: Page;
   const replies = () => page.locator('.message.assistant');
   const lastReply = () => replies().last();
@@ -19,17 +25,34 @@ describe('the chat demo page', () => {
       e.dispatchEvent(new Event(ev!, { bubbles: true }));
     }, [value, event]);
 
+  /** Waits for the last reply to end (stats shown, or an error), and returns its stats line. */
+  const replyDone = async () => {
+    await page.waitForFunction(() => {
+      const m = document.querySelector('.message.assistant:last-child');
+      return !!m?.querySelector('.stats')?.textContent || !!m?.querySelector('.inline-error');
+    }, undefined, { timeout: 60_000 });
+    expect(await lastReply().locator('.inline-error').count(), (await lastReply().textContent()) ?? '').toBe(0);
+    return (await lastReply().locator('.stats').textContent())!;
+  };
+
   const send = async (text: string) => {
     await page.fill('#prompt', text);
     await page.press('#prompt', 'Enter');
   };
 
   beforeAll(async () => {
+    // A Hub look-alike serving the qwen3 fixture as `test/qwen3`, with a tokenizer whose template opens <think>.
+    const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    hub = await startHubServer({
+      root: FIXTURES,
+      extra: { 'qwen3/tokenizer.json': text(byteTokenizerJson()), 'qwen3/tokenizer_config.json': text(byteTokenizerConfig()) },
+    });
     rig = await startBrowserRig();
     page = await rig.open('/examples/chat/');
   }, 60_000);
   afterAll(async () => {
     await rig?.close();
+    await hub?.close();
   });
 
   it('lists the test models and loads one with progress into a ready chat', async () => {
@@ -46,8 +69,7 @@ describe('the chat demo page', () => {
     await setValue('#set-temperature', '0', 'input');
     await setValue('#set-max-tokens', '6', 'change');
     await send('Hi there');
-    await page.waitForFunction(() => !!document.querySelector('.message.assistant:last-child .stats')?.textContent, undefined, { timeout: 30_000 });
-    const first = await lastReply().locator('.stats').textContent();
+    const first = await replyDone();
     expect(first).toMatch(/^6 tokens · first token [\d.]+ m?s · prefill \d+ tok at [\d.]+ tok\/s · decode [\d.]+ tok\/s · hit max tokens$/);
     expect(await page.locator('.message.user').last().textContent()).toContain('Hi there');
     // Greedy output of the random-weight model through the demo's byte tokenizer: text, though gibberish.
@@ -58,22 +80,25 @@ describe('the chat demo page', () => {
     await setValue('#set-max-tokens', '200', 'change');
     await send('Tell me a long story');
     await page.waitForSelector('#stop:not([hidden])');
-    await page.waitForFunction(() => (document.querySelector('.message.assistant:last-child') as HTMLElement).getAttribute('aria-busy') === 'true');
-    await page.waitForTimeout(400);
+    // Streaming: text shows while the reply is still being generated.
+    await page.waitForFunction(() => {
+      const m = document.querySelector('.message.assistant:last-child')!;
+      return m.getAttribute('aria-busy') === 'true' && (m.querySelector('.answer')!.textContent ?? '').length > 0;
+    }, undefined, { timeout: 60_000 });
     await page.click('#stop');
-    await page.waitForFunction(() => /stopped/.test(document.querySelector('.message.assistant:last-child .stats')?.textContent ?? ''), undefined, { timeout: 30_000 });
-    const stopped = (await lastReply().locator('.stats').textContent())!;
+    const stopped = await replyDone();
+    expect(stopped).toMatch(/stopped$/);
     expect(Number(/^(\d+) tokens/.exec(stopped)?.[1])).toBeLessThan(200);
     expect(await page.isVisible('#send')).toBe(true);
 
     // The conversation goes on: the prompt shares its prefix with what the KV cache holds.
     await setValue('#set-max-tokens', '4', 'change');
     await send('Thanks');
-    await page.waitForFunction(() => document.querySelectorAll('.message.assistant').length === 3 && !!document.querySelector('.message.assistant:last-child .stats')?.textContent, undefined, { timeout: 30_000 });
-    expect(await lastReply().locator('.stats').textContent()).toMatch(/\(\d+ cached\)/);
+    expect(await replyDone()).toMatch(/\(\d+ cached\)/);
+    expect(await replies().count()).toBe(3);
     expect(await page.locator('.message.user').count()).toBe(3);
     expect(await page.isVisible('#error')).toBe(false);
-  }, 90_000);
+  }, 180_000);
 
   it('shows a typed error for a model that cannot be loaded', async () => {
     await page.fill('#src-url', `${rig.baseUrl}/no-such-model/`);
@@ -81,4 +106,29 @@ describe('the chat demo page', () => {
     await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
     expect(await page.textContent('#error')).toMatch(/ModelNotFoundError \(MODEL_NOT_FOUND\)/);
   }, 60_000);
+
+  it('downloads a repo id into the browser cache, shows thinking apart from the answer, and deletes it', async () => {
+    await page.click('summary:has-text("Hub server")');
+    await page.fill('#src-hub', hub.url);
+    await page.fill('#src-repo', 'test/qwen3');
+    await page.click('text=Download & load');
+    await page.waitForFunction(() => document.getElementById('model-info')!.textContent!.startsWith('test/qwen3'), undefined, { timeout: 60_000 });
+    expect(hub.log.some((r) => r.path === '/test/qwen3/resolve/main/model.safetensors')).toBe(true);
+    const cached = page.locator('#cached-models li', { hasText: 'test/qwen3' });
+    expect(await cached.textContent()).toMatch(/\d+(\.\d)? KB/);
+    expect(await page.textContent('#storage-estimate')).toMatch(/^Storage: .* used of /);
+
+    // The template opens <think>: the reply streams into the Thinking block, apart from the answer.
+    await setValue('#set-max-tokens', '8', 'change');
+    await send('Why?');
+    await replyDone();
+    const thinking = lastReply().locator('details.thinking');
+    expect(await thinking.isVisible()).toBe(true);
+    expect(await thinking.locator('summary').textContent()).toMatch(/^Thought for /);
+    expect((await thinking.locator('.thinking-text').textContent())!.length).toBeGreaterThan(0);
+
+    page.once('dialog', (d) => void d.accept());
+    await page.click('button[aria-label="Delete test/qwen3"]');
+    await page.waitForFunction(() => !document.getElementById('cached-models')!.textContent!.includes('test/qwen3'));
+  }, 90_000);
 });
