@@ -231,11 +231,12 @@ main().catch((e) => {
   process.exit(1);
 });
 
-/** auto | generic | lN (generic, N lanes) | rR or qLrR (pairs GEMV: L lanes, R rows per group). */
+/** auto | generic | lN (generic, N lanes) | qLrR / sLrR (pairs GEMV from global / staged in workgroup memory: L lanes, R rows per group). */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:q(\d+))?r(\d+)$/.exec(v);
-  gemvTuning.quantLanes = q?.[1] ? Number(q[1]) : 0;
-  gemvTuning.rows = q ? Number(q[2]) : 0;
+  const q = /^(?:([qs])(\d+))?r(\d+)$/.exec(v);
+  gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
+  gemvTuning.rows = q ? Number(q[3]) : 0;
+  gemvTuning.staged = q ? q[1] === 's' : undefined;
 }

@@ -21,17 +21,23 @@ export const GEMV_MAX_T = 4;
  * Knobs for bench/kernelLab.ts and the tests: threads per GEMV row (0 picks by row length), and a cap on
  * workgroups per grid dimension below the device's (0: the device limit) to exercise the 2-D fold.
  */
-export const gemvTuning = { lanes: 0, maxGridX: 0, rows: 0, quantLanes: 0, generic: false };
+export const gemvTuning = { lanes: 0, maxGridX: 0, rows: 0, quantLanes: 0, staged: undefined as boolean | undefined, generic: false };
 
 /**
  * Shape of the Q4_0/Q8_0 GEMV: L lanes per row group (16 when rows are short), R rows per group (more rows
  * reuse x more; fewer make more workgroups for small N).
  */
-function quantGemvShape(N: number, K: number): { L: number; R: number } {
+function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; staged: boolean } {
   const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
   const G = 256 / L;
-  const R = gemvTuning.rows || (N >= G * 4 * 264 ? 4 : N >= G * 2 * 132 ? 2 : 1);
-  return { L, R };
+  let R = gemvTuning.rows || (N >= G * 4 * 264 ? 4 : N >= G * 2 * 132 ? 2 : 1);
+  // The staged variant keeps 256 x R pairs of blocks in workgroup memory: fewer rows where that is small.
+  const pairWords = dtype === 'q4_0' ? 9 : 17;
+  const fits = (r: number) => 256 * r * (pairWords + 1) * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
+  let staged = gemvTuning.staged ?? true;
+  if (staged && !gemvTuning.rows) while (R > 1 && !fits(R)) R /= 2;
+  if (!fits(R)) staged = false;
+  return { L, R, staged };
 }
 
 /**
@@ -112,10 +118,10 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
     wb.byteOffset % 4 === 0 && !gemvTuning.generic
   ) {
     // The decode hot path: whole pairs of blocks per lane (shaders/gemvQuant.wgsl).
-    const { L, R } = quantGemvShape(N, K);
+    const { L, R, staged } = quantGemvShape(ctx, w.dtype, N, K);
     groups = Math.ceil(N / ((256 / L) * R));
     ctx.dispatch(
-      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
+      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
       [xb.binding, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
       [...grid2d(ctx, groups), 1],
       params()
