@@ -26,6 +26,8 @@ export const DECODE_MAX_T = 4;
 /** Workgroups the decode path aims for: 64-thread workgroups, ~16 per SM of an H100 (132 SMs) to hide latency. */
 const DECODE_TARGET_WORKGROUPS = 2048;
 const DECODE_WG = 64;
+/** Workgroups the prefill grid needs to take tiles of 32 rows instead of 16. */
+const PREFILL_WIDE_MIN_WORKGROUPS = 264;
 /** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
 const DECODE_MAX_CHUNKS = 128;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
@@ -78,7 +80,9 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   if (path === 'prefill') {
     const G = nH / nKv;
     const NVS = Math.ceil(hdV / 32);
-    const RPT = hdV <= 256 ? 2 : 1; // rows per thread: keeps the accumulators (RPT * NVS * 4) in registers
+    // Two rows per thread where the accumulators (RPT * NVS * 4) stay in registers and the grid still
+    // gives every SM of a large GPU two workgroups; else one.
+    const RPT = hdV <= 256 && Math.ceil((T * G) / 32) * nKv >= PREFILL_WIDE_MIN_WORKGROUPS ? 2 : 1;
     ctx.dispatch(
       {
         shader: 'attentionPrefill',

@@ -65,6 +65,8 @@ describe('attention, default path', () => {
     await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 400, o: { startPos: 399, scale: 0.2 } });
     expect(ctx.dispatchCount - n1).toBe(2);
   });
+  it('a grid large enough for tiles of 32 rows (two per thread)', () =>
+    check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } }));
   it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
     check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
   it('8300 keys: the decode kernel merges 65 chunks of 128 keys', () =>
