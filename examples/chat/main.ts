@@ -91,7 +91,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
       source = { blobs: await fixtureFiles(choice.fixture, signal), name: `${choice.fixture.name} (random-weight test model)` };
     }
     progress('Preparing');
-    info = await engine.load(source, { signal, onProgress: (p) => progress('Uploading weights to the GPU', p.loaded, p.total) });
+    info = await engine.load(source, { dtype: settings.current().dtype, signal, onProgress: (p) => progress('Uploading weights to the GPU', p.loaded, p.total) });
     history = [];
     const test = choice.kind === 'fixture';
     transcript.clear(

@@ -1,4 +1,7 @@
-// Sampling settings and the system prompt, kept in localStorage between visits.
+// Sampling settings, the system prompt and the load dtype, kept in localStorage between visits.
+import type { LoadOptions } from '../../src/index.js';
+
+export type WeightDType = NonNullable<LoadOptions['dtype']>;
 
 export interface ChatSettings {
   temperature: number;
@@ -7,9 +10,11 @@ export interface ChatSettings {
   systemPrompt: string;
   /** Passed to the chat template as enable_thinking (Qwen3 honours it; other templates ignore it). */
   thinking: boolean;
+  /** The dtype weights are loaded in (applies to the next load). */
+  dtype: WeightDType;
 }
 
-const DEFAULTS: ChatSettings = { temperature: 0.6, topP: 0.95, maxTokens: 1024, systemPrompt: '', thinking: true };
+const DEFAULTS: ChatSettings = { temperature: 0.6, topP: 0.95, maxTokens: 1024, systemPrompt: '', thinking: true, dtype: 'auto' };
 const KEY = 'weblm-chat-settings';
 
 function load(): ChatSettings {
@@ -75,7 +80,14 @@ export function createSettings(root: HTMLElement): { current(): ChatSettings } {
   Object.assign(system, { id: 'set-system', rows: 3, placeholder: 'You are a helpful assistant.', value: s.systemPrompt });
   system.addEventListener('input', () => ((s.systemPrompt = system.value), save()));
 
+  const dtype = document.createElement('select');
+  dtype.id = 'set-dtype';
+  const dtypes: [WeightDType, string][] = [['auto', 'as stored'], ['f16', 'f16'], ['q8_0', 'q8_0 (8-bit)'], ['q4_0', 'q4_0 (4-bit, smallest)'], ['f32', 'f32']];
+  for (const [value, text] of dtypes) dtype.append(new Option(text, value, false, value === s.dtype));
+  dtype.addEventListener('change', () => ((s.dtype = dtype.value as WeightDType), save()));
+
   root.append(
+    field('Load weights as (next load)', dtype, dtype.id),
     field('Temperature', temp.input, temp.input.id, temp.out),
     field('Top p', topP.input, topP.input.id, topP.out),
     field('Max new tokens', maxTokens, maxTokens.id),

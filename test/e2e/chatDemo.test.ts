@@ -49,7 +49,14 @@ describe('the chat demo page', () => {
     });
     rig = await startBrowserRig();
     page = await rig.open('/examples/chat/');
-  }, 60_000);
+    // Vite's dev server bundles a dependency it first sees imported by the worker and then reloads the
+    // page: warm up (start the worker, load a model) and reload, so no reload lands mid-test.
+    await page.waitForSelector('#src-fixture option[value="qwen3"]', { state: 'attached' });
+    await page.click('text=Load test model');
+    await page.waitForFunction(() => document.getElementById('model-info')!.textContent!.includes('f32'), undefined, { timeout: 60_000 }).catch(() => undefined);
+    await page.reload();
+    await page.waitForLoadState('networkidle');
+  }, 120_000);
   afterAll(async () => {
     await rig?.close();
     await hub?.close();
@@ -59,9 +66,17 @@ describe('the chat demo page', () => {
     await page.waitForSelector('#src-fixture option[value="qwen3"]', { state: 'attached' });
     expect(await page.textContent('#gpu-status')).toMatch(/^WebGPU: /);
     await page.selectOption('#src-fixture', 'qwen3');
+    await page.evaluate(() => {
+      const seen: string[] = ((window as unknown as { progressSeen: string[] }).progressSeen = []);
+      const bytes = document.getElementById('load-bytes')!;
+      new MutationObserver(() => seen.push(bytes.textContent ?? '')).observe(bytes, { childList: true, characterData: true, subtree: true });
+    });
     await page.click('text=Load test model');
     await page.waitForFunction(() => document.getElementById('model-info')!.textContent!.includes('qwen3, f32'), undefined, { timeout: 60_000 });
     expect(await page.textContent('#transcript')).toMatch(/random/);
+    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+    expect(seen.some((t) => /^[\d.]+ KB \/ [\d.]+ KB \(\d+%\)$/.test(t)), seen.join(' | ')).toBe(true);
+    expect(await page.isVisible('#load-progress')).toBe(false);
     expect(await page.isEnabled('#prompt')).toBe(true);
   }, 90_000);
 
