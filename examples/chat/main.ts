@@ -101,7 +101,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     );
     $('model-info').textContent =
       `${info.model} — ${info.modelType}, ${info.dtype}, context ${info.contextLength} tokens, ${formatBytes(info.memoryBytes)} of GPU memory` +
-      (info.hasChatTemplate ? '' : ' (no chat template: chat needs one)');
+      (!info.hasTokenizer ? ' — no tokenizer.json: chat needs one' : info.hasChatTemplate ? '' : ' — no chat template: chat needs one');
     if (choice.kind === 'repo') await picker.refreshCache();
     prompt.focus();
   } catch (e) {

@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
@@ -145,5 +146,14 @@ describe('the chat demo page', () => {
     page.once('dialog', (d) => void d.accept());
     await page.click('button[aria-label="Delete test/qwen3"]');
     await page.waitForFunction(() => !document.getElementById('cached-models')!.textContent!.includes('test/qwen3'));
+  }, 90_000);
+
+  it('loads a folder picked from disk, and explains a chat it cannot serve', async () => {
+    await page.setInputFiles('#src-folder', join(FIXTURES, 'qwen2'));
+    await page.waitForFunction(() => document.getElementById('model-info')!.textContent!.startsWith('qwen2 — qwen2'), undefined, { timeout: 60_000 });
+    expect(await page.textContent('#model-info')).toMatch(/no tokenizer\.json/); // the fixture folder has none
+    await send('Hello');
+    await page.waitForSelector('.message.assistant:last-child .inline-error', { timeout: 30_000 });
+    expect(await lastReply().locator('.inline-error').textContent()).toMatch(/^InvalidArgumentError \(INVALID_ARGUMENT\): .*tokenizer/);
   }, 90_000);
 });
