@@ -120,7 +120,8 @@ async function ask(text: string): Promise<void> {
   if (!info || replying || loading) return;
   showError(undefined);
   const s = settings.current();
-  history.push({ role: 'user', content: text });
+  const turns = history; // "New chat" replaces `history`: this reply belongs to the conversation it started in
+  turns.push({ role: 'user', content: text });
   transcript.addUser(text);
   const reply = transcript.addAssistant();
   replying = new AbortController();
@@ -128,7 +129,7 @@ async function ask(text: string): Promise<void> {
   let finish: string | null = null;
   let stats: GenerationStats | undefined;
   try {
-    const messages: ChatMessage[] = s.systemPrompt.trim() ? [{ role: 'system', content: s.systemPrompt.trim() }, ...history] : history;
+    const messages: ChatMessage[] = s.systemPrompt.trim() ? [{ role: 'system', content: s.systemPrompt.trim() }, ...turns] : [...turns];
     const stream = await engine.chat.completions.create({
       messages,
       stream: true,
@@ -148,9 +149,9 @@ async function ask(text: string): Promise<void> {
     }
     reply.finish(finish, stats);
     // The answer joins the history (not the thinking, as reasoning models' templates expect).
-    history.push({ role: 'assistant', content: reply.content });
+    turns.push({ role: 'assistant', content: reply.content });
   } catch (e) {
-    history.pop(); // the turn failed: drop the question so the next one starts clean
+    turns.pop(); // the turn failed: drop the question so the next one starts clean
     if (isAbort(e)) reply.finish('abort', undefined);
     else reply.fail(e);
   } finally {
