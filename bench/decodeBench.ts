@@ -69,7 +69,7 @@ let start = performance.now();
 let next = await sampler.next(model.forward(ids(promptLen), 0));
 const prefillMs = performance.now() - start;
 
-const decode: { context: number; tokensPerS: number; msPerToken: number; effectiveGBs: number }[] = [];
+const decode: Record<string, number>[] = [];
 for (const context of contexts) {
   // Rewind to `context`, or fill the cache up to it in prompt-sized chunks (their speed is not measured).
   let pos = Math.min(context, model.cachedLength);
@@ -79,9 +79,24 @@ for (const context of contexts) {
     pos += n;
   }
   start = performance.now();
-  for (let i = 0; i < decodeN; i++) next = await sampler.next(model.forward([next], pos++));
+  let recordMs = 0;
+  const d0 = ctx.dispatchCount;
+  for (let i = 0; i < decodeN; i++) {
+    const r0 = performance.now();
+    const logits = model.forward([next], pos++);
+    recordMs += performance.now() - r0;
+    next = await sampler.next(logits);
+  }
   const ms = (performance.now() - start) / decodeN;
-  decode.push({ context, tokensPerS: 1000 / ms, msPerToken: ms, effectiveGBs: weightBytes / ms / 1e6 });
+  decode.push({
+    context,
+    tokensPerS: 1000 / ms,
+    msPerToken: ms,
+    /** CPU time to record a token's forward pass (the rest is submit, GPU and readback). */
+    recordMsPerToken: recordMs / decodeN,
+    dispatchesPerToken: (ctx.dispatchCount - d0) / decodeN,
+    effectiveGBs: weightBytes / ms / 1e6,
+  });
 }
 
 const result = {

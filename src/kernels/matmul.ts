@@ -28,13 +28,14 @@ export const gemvTuning = { lanes: 0, maxGridX: 0, rows: 0, quantLanes: 0, stage
  * reuse x more; fewer make more workgroups for small N).
  */
 function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; staged: boolean } {
+  // Measured on an H100 (bench/README.md): 32 lanes and 8 rows for large N, fewer rows for small N.
   const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
-  const G = 256 / L;
-  let R = gemvTuning.rows || (N >= G * 4 * 264 ? 4 : N >= G * 2 * 132 ? 2 : 1);
+  let R = gemvTuning.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
   // The staged variant keeps 256 x R pairs of blocks in workgroup memory: fewer rows where that is small.
   const pairWords = dtype === 'q4_0' ? 9 : 17;
   const fits = (r: number) => 256 * r * (pairWords + 1) * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
-  let staged = gemvTuning.staged ?? true;
+  // Staging through workgroup memory measured slower on the H100 (bench/README.md): off unless asked for.
+  let staged = gemvTuning.staged ?? false;
   if (staged && !gemvTuning.rows) while (R > 1 && !fits(R)) R /= 2;
   if (!fits(R)) staged = false;
   return { L, R, staged };
