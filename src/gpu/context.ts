@@ -32,6 +32,8 @@ export class GpuContext {
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
+  /** The pipeline last set on `pass`: consecutive dispatches of one kernel skip setPipeline. */
+  private passPipeline: GPUComputePipeline | undefined;
   private readonly paramArena: GPUBuffer;
   private readonly paramStaging = new Uint8Array(PARAM_SLOT * PARAM_SLOTS);
   private paramSlot = 0;
@@ -151,7 +153,10 @@ export class GpuContext {
   private computePass(): GPUComputePassEncoder {
     this.throwIfFailed();
     this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass();
+      this.passPipeline = undefined;
+    }
     return this.pass;
   }
 
@@ -204,7 +209,7 @@ export class GpuContext {
     if (x > max || y > max || z > max) throw new Error(`${p.key.shader}: grid ${x}x${y}x${z} exceeds ${max} per dimension`);
     const group = this.bindGroup(p, bindings, params);
     const pass = this.computePass();
-    pass.setPipeline(p.pipeline);
+    this.setPipeline(pass, p.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
@@ -221,10 +226,16 @@ export class GpuContext {
     const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
     const group = this.bindGroup(p, bindings, params);
     const pass = this.computePass();
-    pass.setPipeline(p.pipeline);
+    this.setPipeline(pass, p.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroupsIndirect(indirect, byteOffset);
     this.dispatchCount++;
+  }
+
+  private setPipeline(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline): void {
+    if (this.passPipeline === pipeline) return;
+    pass.setPipeline(pipeline);
+    this.passPipeline = pipeline;
   }
 
   /** Records a buffer copy between dispatches (ends the current compute pass). */

@@ -21,12 +21,15 @@ export interface Pipeline {
   readonly layout: readonly BindingKind[];
 }
 
+/**
+ * The cache key of a PipelineKey. Defines are taken in insertion order (no sort: this runs on every
+ * dispatch); a call site that orders its defines differently only costs one more compiled variant.
+ */
 function keyString(k: PipelineKey): string {
-  const defs = Object.entries(k.defines ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([n, v]) => `${n}=${v}`)
-    .join(',');
-  return `${k.shader}:${k.entry ?? 'main'}:${k.layout.join('')}:${defs}`;
+  let s = `${k.shader}:${k.entry ?? 'main'}:${k.layout.join('')}:`;
+  const d = k.defines;
+  if (d) for (const n in d) s += `${n}=${d[n]},`;
+  return s;
 }
 
 /**
