@@ -1,5 +1,5 @@
 import { byteSizeOf, type DType } from '../src/gpu/tensor.js';
-import type { TensorInfo, WeightSource } from '../src/weights/source.js';
+import { checkRange, type TensorInfo, type WeightSource } from '../src/weights/source.js';
 
 /**
  * A WeightSource of random weights for the Hugging Face tensor names of a llama-style config (llama,
@@ -58,9 +58,13 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
   return {
     tensors,
     async read(name) {
+      return this.readRange(name, 0, tensors.get(name)?.byteLength ?? 0);
+    },
+    async readRange(name, byteOffset, byteLength) {
       const info = tensors.get(name);
       if (!info) throw new Error(`random weights: no tensor ${name}`);
-      return randomBytes(info, hash(name));
+      checkRange(info, byteOffset, byteLength, 'random weights');
+      return randomBytes(info, hash(name), byteOffset, byteLength);
     },
   };
 }
@@ -71,53 +75,60 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-/** Random payload with valid small scales: f16 d = 2^-7 (0x2000) in every block header. */
-function randomBytes(info: TensorInfo, seed: number): Uint8Array {
-  const out = new Uint8Array(info.byteLength);
+/** A random u32 for word `i` of a tensor: the bytes of any range are the same whichever range is read. */
+function mix(seed: number, i: number): number {
+  let x = (seed ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * Bytes [off, off + len) of a random payload with valid small scales: f16 d = 2^-7 (0x2000) in every
+ * block header. Built over the 4-byte words covering the range, with block headers at their absolute offsets.
+ */
+function randomBytes(info: TensorInfo, seed: number, off: number, len: number): Uint8Array {
+  const a0 = off - (off % 4);
+  const a1 = Math.ceil((off + len) / 4) * 4;
+  const out = new Uint8Array(a1 - a0);
+  const words = new Uint32Array(out.buffer);
+  const f = new Float32Array(out.buffer);
+  const take = () => out.slice(off - a0, off - a0 + len);
   if (info.shape.length === 1) {
-    new Float32Array(out.buffer).fill(info.name.endsWith('bias') ? 0 : 1);
-    return out;
+    f.fill(info.name.endsWith('bias') ? 0 : 1);
+    return take();
   }
-  const words = new Uint32Array(out.buffer, 0, out.byteLength >>> 2);
-  let x = seed | 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  const setHalf = (off: number, h: number) => {
-    out[off] = h & 0xff;
-    out[off + 1] = h >>> 8;
+  for (let i = 0; i < words.length; i++) words[i] = mix(seed, a0 / 4 + i);
+  const setHalf = (at: number, h: number) => {
+    out[at - a0] = h & 0xff;
+    out[at - a0 + 1] = h >>> 8;
   };
   const d = 0x2000;
+  const blocks = (size: number, header: number[]) => {
+    for (let b = Math.ceil(a0 / size) * size; b < a1; b += size) for (const h of header) if (b + h < a1 && b + h >= a0) setHalf(b + h, d);
+  };
   switch (info.dtype) {
-    case 'f32': {
-      const f = new Float32Array(out.buffer);
+    case 'f32':
       for (let i = 0; i < f.length; i++) f[i] = ((words[i]! & 0xffff) / 65536 - 0.5) * 0.05;
       break;
-    }
     case 'f16':
     case 'bf16':
-      for (let i = 0; i + 1 < out.length; i += 2) setHalf(i, info.dtype === 'f16' ? 0x2000 | (out[i]! & 0x3ff) : 0x3c00 | (out[i]! & 0x7f));
+      for (let i = 0; i < out.length; i += 2) setHalf(a0 + i, info.dtype === 'f16' ? 0x2000 | (out[i]! & 0x3ff) : 0x3c00 | (out[i]! & 0x7f));
       break;
     case 'q8_0':
-      for (let b = 0; b < out.length; b += 34) setHalf(b, d);
+      blocks(34, [0]);
       break;
     case 'q4_0':
-      for (let b = 0; b < out.length; b += 18) setHalf(b, d);
+      blocks(18, [0]);
       break;
     case 'q4_k':
-      for (let b = 0; b < out.length; b += 144) {
-        setHalf(b, d);
-        setHalf(b + 2, d);
-      }
+      blocks(144, [0, 2]);
       break;
     case 'q6_k':
-      for (let b = 0; b < out.length; b += 210) setHalf(b + 208, d);
+      blocks(210, [208]);
       break;
     default:
       throw new Error(`random weights: dtype ${info.dtype}`);
   }
-  return out;
+  return take();
 }
