@@ -53,5 +53,8 @@ export function localFiles(files: readonly LocalFile[], location = 'local folder
     async text(path) {
       return get(path).text();
     },
+    async list() {
+      return [...byPath.keys()];
+    },
   };
 }

@@ -1,14 +1,15 @@
 import { AbortError, InvalidArgumentError, InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { loadModel } from '../models/load.js';
+import { buildModel } from '../models/load.js';
 import type { LoadedModel } from '../models/types.js';
-import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
 import { completion, completionChunks, requestOptions } from './chatCompletions.js';
 import { generateTokens, type GenerationSession } from './generate.js';
 import { KvPrefix } from './kvPrefix.js';
 import { openModelSource } from './modelSource.js';
 import { Mutex } from './mutex.js';
+import { openModel } from './openModel.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
 import type {
@@ -57,19 +58,19 @@ export class LocalEngine implements Engine {
       this.unloadNow();
       const signal = options.signal;
       if (signal?.aborted) throw new AbortError('the load was aborted before it started');
-      const files = await openModelSource(source, this.options.openFiles, signal);
-      const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
-      if (signal?.aborted) throw new AbortError(`loading ${files.location} was aborted`);
+      const { files, gguf } = await openModelSource(source, this.options.openFiles, signal);
+      const { location, config, weights, tokenizer } = await openModel(files, gguf);
+      if (signal?.aborted) throw new AbortError(`loading ${location} was aborted`);
       const ctx = await (this.ctx ??= this.options.gpu());
       const report = options.onProgress;
-      const model = await loadModel(ctx, files, {
+      const model = await buildModel(ctx, config, weights, {
         dtype: options.dtype,
         maxContext: options.maxContext,
         onProgress: report ? (loaded, total) => report({ loaded, total }) : undefined,
         signal,
       });
       try {
-        this.loaded = session(files.location, model, tokenizer);
+        this.loaded = session(location, model, tokenizer);
       } catch (err) {
         model.dispose();
         throw err;

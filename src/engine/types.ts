@@ -7,15 +7,17 @@ import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from 
 export type { ChatMessage };
 
 /**
- * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP, the
- * Hugging Face repo layout or a .gguf), `{ files }` (any ModelFiles: a local folder in Node, say; not
- * across a worker), or `{ blobs }` (files held by the browser, e.g. a folder picked by the user: Blobs
- * cross the worker boundary; see `pickedFolder`).
+ * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP in
+ * the Hugging Face repo layout, or a .gguf file's URL), `{ files }` (any ModelFiles: a local folder in
+ * Node, say; not across a worker; `gguf` names the .gguf file to load among them), or `{ blobs }` (files
+ * held by the browser, e.g. a folder picked by the user: Blobs cross the worker boundary; see
+ * `pickedFolder`). A string or URL ending in `.gguf` loads that file; files that can be listed and hold
+ * one .gguf and no config.json load the .gguf.
  */
 export type ModelSource =
   | string
   | { readonly url: string }
-  | { readonly files: ModelFiles }
+  | { readonly files: ModelFiles; readonly gguf?: string }
   | { readonly blobs: readonly LocalFile[]; readonly name?: string };
 
 /** Progress of a load: bytes of weights on the GPU so far, of all. */

@@ -1,4 +1,4 @@
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidModelError, ModelNotFoundError } from '../errors.js';
 import type { ByteSource, ModelFiles } from '../weights/files.js';
@@ -52,6 +52,13 @@ export function folderFiles(dir: string): ModelFiles {
         return await readFile(full(path), 'utf8');
       } catch (cause) {
         throw missing(path, cause);
+      }
+    },
+    async list() {
+      try {
+        return (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+      } catch (cause) {
+        throw new ModelNotFoundError(`${root}: no such model folder`, { cause });
       }
     },
   };

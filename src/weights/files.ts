@@ -17,4 +17,6 @@ export interface ModelFiles {
   open(path: string): Promise<ByteSource>;
   /** A small file as text (config.json, tokenizer.json). Rejects with ModelNotFoundError when missing. */
   text(path: string): Promise<string>;
+  /** Paths of the files, where they can be listed (a folder, picked files; not HTTP). */
+  list?(): Promise<string[]>;
 }

@@ -33,7 +33,7 @@ describe('localFiles (ModelFiles over Blobs)', () => {
   });
 
   it('is the engine source { blobs }', async () => {
-    const m = await openModelSource({ blobs: files, name: 'folder' }, undefined);
+    const { files: m } = await openModelSource({ blobs: files, name: 'folder' }, undefined);
     expect(m.location).toBe('folder');
     expect((await m.open('sub/model.safetensors')).size).toBe(37);
   });
