@@ -21,7 +21,7 @@ struct Params {
 
 var<workgroup> red: array<f32, 64>;
 
-#include "mlaRope"
+#include "sincos"
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {

@@ -18,7 +18,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> inv_freq: array<f32>;       // [P / 2] f32
 @group(0) @binding(5) var<storage, read_write> q_full: array<f32>;   // [T, nH, R + P] f32
 
-#include "mlaRope"
+#include "sincos"
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
