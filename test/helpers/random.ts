@@ -1,13 +1,8 @@
-/** A seeded generator (mulberry32) so failures reproduce. */
+import { seededRandom } from '../../src/engine/random.js';
+
+/** A seeded generator (the engine's mulberry32) so failures reproduce. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(seed);
 }
 
 /** n uniform values in [-scale, scale). */
