@@ -7,7 +7,7 @@ import { configFromGGUF } from './ggufConfig.js';
 import { hfNames, PERMUTED_QK_ARCHS, unpermuteRows } from './ggufNames.js';
 import { readGGUF, readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
 import { tokenizerFromGGUF, type GGUFTokenizer } from './ggufTokenizer.js';
-import type { TensorInfo, WeightSource } from './source.js';
+import { checkRange, type TensorInfo, type WeightSource } from './source.js';
 
 interface Entry extends TensorInfo {
   readonly gguf: GGUFTensorInfo;
@@ -61,19 +61,45 @@ export class GGUFSource implements WeightSource {
   }
 
   async read(name: string): Promise<Uint8Array> {
-    const e = (this.tensors as Map<string, Entry>).get(name);
-    if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the GGUF file`);
-    const whole = e.begin === 0 && e.byteLength === e.gguf.byteLength;
-    const bytes = whole
-      ? await readGGUFTensor(this.file, e.gguf, this.location)
-      : await readGGUFTensor(this.file, { ...e.gguf, offset: e.gguf.offset + e.begin, byteLength: e.byteLength }, this.location);
-    if (!e.unpermuteHeads) return bytes;
+    return this.readRange(name, 0, this.entry(name).byteLength);
+  }
+
+  /**
+   * Part of a tensor's bytes. For q/k rows of `llama` files the rows covering the range are gathered
+   * from their GGUF places (one read of the span of source rows, at most a head beyond the range).
+   */
+  async readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array> {
+    const e = this.entry(name);
+    checkRange(e, byteOffset, byteLength, this.location);
+    if (!e.unpermuteHeads) return this.bytes(e, byteOffset, byteLength);
     const rows = e.shape[0]!;
     const rowBytes = e.byteLength / rows;
+    const r0 = Math.floor(byteOffset / rowBytes);
+    const r1 = Math.max(r0, Math.ceil((byteOffset + byteLength) / rowBytes));
     const from = unpermuteRows(rows, e.unpermuteHeads);
-    const out = new Uint8Array(bytes.byteLength);
-    for (let r = 0; r < rows; r++) out.set(bytes.subarray(from[r]! * rowBytes, (from[r]! + 1) * rowBytes), r * rowBytes);
-    return out;
+    let lo = rows;
+    let hi = -1;
+    for (let r = r0; r < r1; r++) {
+      lo = Math.min(lo, from[r]!);
+      hi = Math.max(hi, from[r]!);
+    }
+    if (hi < lo) return new Uint8Array(0);
+    const span = await this.bytes(e, lo * rowBytes, (hi + 1 - lo) * rowBytes);
+    const out = new Uint8Array((r1 - r0) * rowBytes);
+    for (let r = r0; r < r1; r++) out.set(span.subarray((from[r]! - lo) * rowBytes, (from[r]! - lo + 1) * rowBytes), (r - r0) * rowBytes);
+    const skip = byteOffset - r0 * rowBytes;
+    return out.subarray(skip, skip + byteLength);
+  }
+
+  private entry(name: string): Entry {
+    const e = (this.tensors as Map<string, Entry>).get(name);
+    if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the GGUF file`);
+    return e;
+  }
+
+  /** Stored bytes [offset, offset + length) of an entry (inside its expert's slice). */
+  private bytes(e: Entry, offset: number, length: number): Promise<Uint8Array> {
+    return readGGUFTensor(this.file, { ...e.gguf, offset: e.gguf.offset + e.begin + offset, byteLength: length }, this.location);
   }
 
   /** tokenizer.json / tokenizer_config.json objects rebuilt from the tokenizer.* metadata. */

@@ -5,7 +5,11 @@ import type { LoadDType } from '../models/types.js';
 import { dequantize, quantize } from './quant/index.js';
 import type { WeightSource } from './source.js';
 
-const CHUNK_VALUES = 16 * 1024 * 1024; // f32 values converted at a time (64 MB)
+/**
+ * Source bytes read at a time (whole rows, at least one): peak host memory while loading is a few chunks
+ * (the stored bytes, their f32 values, the converted bytes), not a tensor. Tests lower it.
+ */
+export const loadChunking = { maxBytes: 16 * 1024 * 1024 };
 
 /** f32 values of stored bytes: f32, f16, bf16, or a block format. */
 export function toF32(bytes: Uint8Array, dtype: DType, count: number): Float32Array {
@@ -71,10 +75,81 @@ function checkShape(src: WeightSource, part: MatrixPart): DType {
   return info.dtype;
 }
 
+/** Appends bytes to a GPU tensor in order, holding back a tail of < 4 bytes (writes are 4-byte aligned). */
+class TensorWriter {
+  private pos = 0;
+  private tail = new Uint8Array(0);
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly t: Tensor,
+  ) {}
+
+  append(data: Uint8Array): void {
+    let bytes = data;
+    if (this.tail.length) {
+      bytes = new Uint8Array(this.tail.length + data.length);
+      bytes.set(this.tail);
+      bytes.set(data, this.tail.length);
+    }
+    const start = this.pos - this.tail.length;
+    const n = bytes.length - (bytes.length % 4);
+    if (n) this.ctx.write(this.t, bytes.subarray(0, n), start);
+    this.tail = bytes.slice(n);
+    this.pos += data.length;
+  }
+
+  zeros(n: number): void {
+    for (let left = n; left > 0; left -= loadChunking.maxBytes) this.append(new Uint8Array(Math.min(left, loadChunking.maxBytes)));
+  }
+
+  finish(): void {
+    if (this.tail.length) this.ctx.write(this.t, this.tail, this.pos - this.tail.length);
+    this.tail = new Uint8Array(0);
+  }
+}
+
+interface StreamPart {
+  readonly name: string;
+  readonly stored: DType;
+  readonly elems: number;
+  /** Elements this part takes in the destination (>= elems; zeros after its own). */
+  readonly slot: number;
+  /** Elements read at a time are a multiple of this (a row, or whole blocks of both dtypes). */
+  readonly granule: number;
+}
+
+/**
+ * Reads `parts` in chunks of at most loadChunking.maxBytes source bytes (whole granules, at least one),
+ * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes.
+ */
+async function streamParts(ctx: GpuContext, t: Tensor, src: WeightSource, parts: readonly StreamPart[], dtype: DType, onBytes?: (n: number) => void): Promise<void> {
+  const w = new TensorWriter(ctx, t);
+  for (const p of parts) {
+    const granuleBytes = byteSizeOf(p.stored, p.granule);
+    const step = Math.max(1, Math.floor(loadChunking.maxBytes / granuleBytes)) * p.granule;
+    for (let at = 0; at < p.elems; at += step) {
+      const m = Math.min(step, p.elems - at);
+      const bytes = await src.readRange(p.name, byteSizeOf(p.stored, at), byteSizeOf(p.stored, m));
+      if (p.stored === dtype) {
+        w.append(bytes);
+      } else {
+        const values = toF32(bytes, p.stored, m);
+        w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
+      }
+      onBytes?.(bytes.byteLength);
+    }
+    if (p.slot > p.elems) w.zeros(byteSizeOf(dtype, p.slot - p.elems));
+  }
+  w.finish();
+}
+
+/** Elements of a vector read at a time are whole blocks of both its stored and its GPU dtype. */
+const vectorGranule = (stored: DType, dtype: DType) => Math.max(dtypeLayout[stored].blockElems, dtypeLayout[dtype].blockElems);
+
 /**
  * Loads one or more tensors, concatenated along rows (fused [q|k|v] or [gate|up]), onto the GPU in
- * `requested` dtype. Values are converted in chunks of rows, so no host array passes ~64 MB beyond the
- * stored bytes of one tensor.
+ * `requested` dtype. Tensors are read and converted in chunks of whole rows (loadChunking.maxBytes of
+ * stored bytes), so peak host memory is a few chunks whatever the tensor's size.
  */
 export async function loadMatrix(
   ctx: GpuContext,
@@ -92,28 +167,17 @@ export async function loadMatrix(
   const want = mixed && requested === 'auto' ? 'f16' : requested;
   const dtype = stored.map((d) => targetDType(d, want, cols)).reduce((a, b) => (a === b ? a : 'f32'));
   const rows = parts.reduce((n, p) => n + (p.padRows ?? rowsOf(p)), 0);
-  const shape = parts[0]!.shape.length === 1 && parts.length === 1 ? [cols] : [rows, cols];
+  const vector = parts[0]!.shape.length === 1 && parts.length === 1;
+  const shape = vector ? [cols] : [rows, cols];
   const t = ctx.createTensor(shape, dtype, label);
-  let row = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const bytes = await src.read(parts[i]!.name);
-    const n = rowsOf(parts[i]!);
-    if (stored[i] === dtype) {
-      ctx.write(t, bytes, byteSizeOf(dtype, row * cols));
-    } else {
-      const chunkRows = Math.max(4, Math.floor(CHUNK_VALUES / cols / 4) * 4);
-      for (let r = 0; r < n; r += chunkRows) {
-        const m = Math.min(chunkRows, n - r);
-        const from = byteSizeOf(stored[i]!, r * cols);
-        const part = bytes.subarray(from, from + byteSizeOf(stored[i]!, m * cols));
-        const values = toF32(part, stored[i]!, m * cols);
-        const out = dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never);
-        ctx.write(t, out, byteSizeOf(dtype, (row + r) * cols));
-      }
-    }
-    onBytes?.(bytes.byteLength);
-    row += parts[i]!.padRows ?? n;
-  }
+  const stream = parts.map((p, i) => ({
+    name: p.name,
+    stored: stored[i]!,
+    elems: numel(p.shape),
+    slot: (p.padRows ?? rowsOf(p)) * cols,
+    granule: vector ? vectorGranule(stored[i]!, dtype) : cols,
+  }));
+  await streamParts(ctx, t, src, stream, dtype, onBytes);
   return t;
 }
 
@@ -123,15 +187,12 @@ export async function loadF32(ctx: GpuContext, src: WeightSource, part: MatrixPa
 }
 
 /** Several vectors (q/k/v biases) concatenated into one f32 tensor. */
-export async function loadF32Concat(ctx: GpuContext, src: WeightSource, parts: readonly MatrixPart[], label: string): Promise<Tensor> {
-  const n = parts.reduce((a, p) => a + (p.padRows ?? numel(p.shape)), 0);
-  const out = new Float32Array(n);
-  let at = 0;
-  for (const p of parts) {
-    const d = checkShape(src, p);
-    const v = toF32(await src.read(p.name), d, numel(p.shape));
-    out.set(v, at);
-    at += p.padRows ?? v.length;
-  }
-  return ctx.upload(out, [n], 'f32', label);
+export async function loadF32Concat(ctx: GpuContext, src: WeightSource, parts: readonly MatrixPart[], label: string, onBytes?: (n: number) => void): Promise<Tensor> {
+  const stream = parts.map((p) => {
+    const stored = checkShape(src, p);
+    return { name: p.name, stored, elems: numel(p.shape), slot: p.padRows ?? numel(p.shape), granule: vectorGranule(stored, 'f32') };
+  });
+  const t = ctx.createTensor([stream.reduce((a, p) => a + p.slot, 0)], 'f32', label);
+  await streamParts(ctx, t, src, stream, 'f32', onBytes);
+  return t;
 }

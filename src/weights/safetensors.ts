@@ -1,7 +1,7 @@
 import { InvalidModelError, UnsupportedModelError } from '../errors.js';
 import { byteSizeOf, numel, type DType } from '../gpu/tensor.js';
 import type { ByteSource, ModelFiles } from './files.js';
-import type { TensorInfo, WeightSource } from './source.js';
+import { checkRange, type TensorInfo, type WeightSource } from './source.js';
 
 /** Safetensors dtype names → ours. Others (F64, I64, F8, BOOL ...) are listed but cannot be read. */
 const DTYPES: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16', I32: 'i32', U32: 'u32' };
@@ -71,11 +71,21 @@ export class SafetensorsSource implements WeightSource {
   }
 
   async read(name: string): Promise<Uint8Array> {
-    const e = this.entries.get(name);
-    if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the checkpoint`);
+    return this.readRange(name, 0, this.entry(name).byteLength);
+  }
+
+  async readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array> {
+    const e = this.entry(name);
     const bad = (e as Entry & { unsupported?: string }).unsupported;
     if (bad) throw new UnsupportedModelError(`${e.fileName}: tensor ${name} has dtype ${bad}, which weblm cannot load`);
-    return e.file.read(e.begin, e.byteLength);
+    checkRange(e, byteOffset, byteLength, e.fileName);
+    return e.file.read(e.begin + byteOffset, byteLength);
+  }
+
+  private entry(name: string): Entry {
+    const e = this.entries.get(name);
+    if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the checkpoint`);
+    return e;
   }
 }
 

@@ -1,3 +1,4 @@
+import { InvalidModelError } from '../errors.js';
 import type { DType } from '../gpu/tensor.js';
 
 /** A stored tensor: its dtype as stored and its shape in PyTorch order (a Linear weight is [out, in]). */
@@ -16,4 +17,17 @@ export interface WeightSource {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   /** The stored bytes of one tensor (block formats as stored). Rejects with InvalidModelError when missing or truncated. */
   read(name: string): Promise<Uint8Array>;
+  /**
+   * Bytes [byteOffset, byteOffset + byteLength) of one tensor's stored bytes, as `read` would return them
+   * (loaders read tensors in chunks of whole rows through this). Rejects with InvalidModelError when the
+   * tensor is missing or the range passes its end.
+   */
+  readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+}
+
+/** Throws InvalidModelError unless [byteOffset, byteOffset + byteLength) lies inside `info`'s bytes. */
+export function checkRange(info: TensorInfo, byteOffset: number, byteLength: number, where: string): void {
+  if (!Number.isInteger(byteOffset) || !Number.isInteger(byteLength) || byteOffset < 0 || byteLength < 0 || byteOffset + byteLength > info.byteLength) {
+    throw new InvalidModelError(`${where}: bytes [${byteOffset}, ${byteOffset + byteLength}) are outside tensor ${info.name} (${info.byteLength} bytes)`);
+  }
 }

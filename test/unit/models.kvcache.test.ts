@@ -47,13 +47,16 @@ describe('decode step with unpadded q|k|v sections (real-model head sizes)', () 
     // Scaled x20 so that logits are O(1) and a wrong rotation shows.
     const weights = {
       tensors: random.tensors,
-      async read(name: string) {
-        const b = await random.read(name);
+      async readRange(name: string, byteOffset: number, byteLength: number) {
+        const b = await random.readRange(name, byteOffset, byteLength);
         if (random.tensors.get(name)!.shape.length === 2) {
           const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
           for (let i = 0; i < f.length; i++) f[i] = f[i]! * 20;
         }
         return b;
+      },
+      async read(name: string) {
+        return this.readRange(name, 0, random.tensors.get(name)!.byteLength);
       },
     };
     const ctx = await gpu();
