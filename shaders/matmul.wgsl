@@ -24,6 +24,7 @@ struct Params {
   y_off: u32,     // element offset of y[0, 0] in y
   b_off: u32,     // element offset of bias[0] in bias
   groups: u32,    // workgroups (gemv) or n tiles (tiled) along N
+  y_stride: u32,  // elements between rows of y (N, or more when W is used in row ranges)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,7 +35,7 @@ struct Params {
 #endif
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // [N, K] weight dtype (GGUF blocks)
 @group(0) @binding(3) var<storage, read> bias: array<f32>;    // [N] f32 (ignored when has_bias = 0)
-@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [T, N] f32
+@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [T, y_stride] f32 (columns 0..N-1 written)
 
 #include "weights"
 
@@ -110,7 +111,7 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (lane == 0u && n_out < p.N && group < p.groups) {
     let sum = red[li];
     for (var t = 0u; t < min(TT, p.T); t++) {
-      y[p.y_off + t * p.N + n_out] = sum[t] + bias_at(n_out);
+      y[p.y_off + t * p.y_stride + n_out] = sum[t] + bias_at(n_out);
     }
   }
 }
@@ -177,7 +178,7 @@ fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + 4u * tx + j;
       if (t < p.T && n < p.N) {
-        y[p.y_off + t * p.N + n] = acc[i][j] + bias_at(n);
+        y[p.y_off + t * p.y_stride + n] = acc[i][j] + bias_at(n);
       }
     }
   }

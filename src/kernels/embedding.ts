@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, type Tensor } from '../gpu/tensor.js';
-import { alignedBinding, weightDefine } from './matmul.js';
+import { alignedBinding, rowParts, weightDefine } from './matmul.js';
 
 /**
  * out[T, H] = table[ids[t], :] * scale: ids [T] u32 (or i32), table [V, H] in any weight dtype, out f32.
@@ -22,20 +22,27 @@ export function embedding(ctx: GpuContext, ids: Tensor, table: Tensor, out: Tens
   }
   if (T === 0) return;
   const ib = alignedBinding(ctx, ids);
-  const wb = alignedBinding(ctx, table);
   const ob = alignedBinding(ctx, out);
-  ctx.dispatch(
-    { shader: 'embedding', defines: { [define]: true }, layout: ['uniform', 'read', 'read', 'storage'] },
-    [ib.binding, wb.binding, ob.binding],
-    [Math.ceil(H / 256), T],
-    params()
-      .u32(T)
-      .u32(H)
-      .u32(V)
-      .u32((H / blockElems) * blockBytes)
-      .u32(wb.byteOffset)
-      .u32(ib.byteOffset / 4)
-      .u32(ob.byteOffset / 4)
-      .f32(scale),
-  );
+  const rowBytes = (H / blockElems) * blockBytes;
+  // A table larger than one binding is read in row ranges, one dispatch each.
+  const parts = rowParts(ctx, table);
+  parts.forEach(({ n0, n }, i) => {
+    const wb = alignedBinding(ctx, ctx.view(table, [n, H], n0 * rowBytes));
+    ctx.dispatch(
+      { shader: 'embedding', defines: { [define]: true }, layout: ['uniform', 'read', 'read', 'storage'] },
+      [ib.binding, wb.binding, ob.binding],
+      [Math.ceil(H / 256), T],
+      params()
+        .u32(T)
+        .u32(H)
+        .u32(n)
+        .u32(rowBytes)
+        .u32(wb.byteOffset)
+        .u32(ib.byteOffset / 4)
+        .u32(ob.byteOffset / 4)
+        .f32(scale)
+        .u32(n0)
+        .u32(i === parts.length - 1 ? 1 : 0),
+    );
+  });
 }

@@ -45,15 +45,38 @@ function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { 
  * A tensor bound at an offset the device accepts (a multiple of minStorageBufferOffsetAlignment) and
  * the byte offset of its first element inside that binding, for views at any offset.
  */
+/** The largest storage binding kernels use: the device's, or lower for tests (bindingTuning.maxBinding). */
+export const bindingTuning = { maxBinding: 0 };
+export function maxBinding(ctx: GpuContext): number {
+  return bindingTuning.maxBinding || ctx.limits.maxStorageBufferBindingSize;
+}
+
+/**
+ * Row ranges of a [N, ...] weight whose bindings each fit the binding limit (with room for the offset
+ * alignment): one range when the whole weight fits. Tensors larger than a binding stay one buffer and are
+ * used part by part.
+ */
+export function rowParts(ctx: GpuContext, w: Tensor): { n0: number; n: number }[] {
+  const N = w.shape[0]!;
+  const rowBytes = tensorBytes(w) / N;
+  const room = maxBinding(ctx) - ctx.limits.minStorageBufferOffsetAlignment - 4;
+  if (tensorBytes(w) <= room) return [{ n0: 0, n: N }];
+  const per = Math.floor(room / rowBytes);
+  if (per < 1) throw new InvalidArgumentError(`${w.label ?? 'tensor'}: one row of ${rowBytes} bytes exceeds the binding limit`);
+  const parts: { n0: number; n: number }[] = [];
+  for (let n0 = 0; n0 < N; n0 += per) parts.push({ n0, n: Math.min(per, N - n0) });
+  return parts;
+}
+
 export function alignedBinding(ctx: GpuContext, t: Tensor): { binding: Binding; byteOffset: number } {
   const align = ctx.limits.minStorageBufferOffsetAlignment;
   const base = Math.floor(t.offset / align) * align;
   const byteOffset = t.offset - base;
   const size = Math.min(Math.ceil((byteOffset + tensorBytes(t)) / 4) * 4, t.buffer.size - base);
-  if (size > ctx.limits.maxStorageBufferBindingSize) {
+  if (size > maxBinding(ctx)) {
     throw new InvalidArgumentError(
       `${t.label ?? 'tensor'} [${t.shape}] ${t.dtype}: ${size} bytes exceed this adapter's maxStorageBufferBindingSize ` +
-        `(${ctx.limits.maxStorageBufferBindingSize}); split it into row ranges`,
+        `(${maxBinding(ctx)}); split it into row ranges`,
     );
   }
   return { binding: { buffer: t.buffer, offset: base, size }, byteOffset };
@@ -104,6 +127,22 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
     throw new InvalidArgumentError(`matmul: bias must be [${N}] f32, got [${bias.shape}] ${bias.dtype}`);
   }
   if (T === 0 || N === 0) return;
+  const parts = rowParts(ctx, w);
+  if (parts.length === 1) return matmulRows(ctx, x, w, y, bias, T, N);
+  // A weight larger than one binding: each row range writes its columns of y (row stride N).
+  const rowBytes = tensorBytes(w) / N;
+  for (const { n0, n } of parts) {
+    const wPart = ctx.view(w, [n, K], n0 * rowBytes);
+    const yPart = ctx.view(y, [(T - 1) * N + n], n0 * 4);
+    matmulRows(ctx, x, wPart, yPart, bias && ctx.view(bias, [n], n0 * 4), T, N);
+  }
+}
+
+/** matmul over rows of W that fit one binding; y rows are yStride apart. */
+function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tensor | undefined, T: number, yStride: number): void {
+  const [N, K] = w.shape as [number, number];
+  const define = weightDefine[w.dtype]!;
+  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
   const xb = alignedBinding(ctx, x);
   const wb = alignedBinding(ctx, w);
   const yb = alignedBinding(ctx, y);
@@ -164,6 +203,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
       .u32(xb.byteOffset / 4)
       .u32(yb.byteOffset / 4)
       .u32(bb ? bb.byteOffset / 4 : 0)
-      .u32(groups),
+      .u32(groups)
+      .u32(yStride),
   );
 }

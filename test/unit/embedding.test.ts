@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
 import { embedding } from '../../src/kernels/embedding.js';
+import { bindingTuning } from '../../src/kernels/matmul.js';
 import { embeddingRef } from '../../src/kernels/ref/embedding.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
@@ -27,6 +28,25 @@ describe('embedding', () => {
     const got = await ctx.readF32(out);
     const ref = embeddingRef(ids, table, V, H, scale);
     expect(maxAbsDiff(got, ref)).toBeLessThanOrEqual(1e-6 * 2 * scale * 2);
+  });
+
+  it.each(['f32', 'q8_0'] as DType[])('%s: a table larger than one binding is read in row ranges', async (dtype) => {
+    const ctx = await gpu();
+    const [V, H] = [50, 64];
+    const values = randomF32(V * H, 33);
+    const bytes = dtype === 'f32' ? new Uint8Array(values.buffer) : quantize(values, dtype as EncodeDType);
+    const table = dequantize(bytes, dtype, V * H);
+    const ids = Uint32Array.from([0, 49, 7, 23, 60, 6, 12]); // 60 is outside the table: zeros
+    const out = ctx.createTensor([ids.length, H], 'f32');
+    const idsT = ctx.upload(ids, [ids.length], 'u32');
+    const tableT = ctx.upload(bytes, [V, H], dtype);
+    bindingTuning.maxBinding = 2048; // stands in for maxStorageBufferBindingSize: several row ranges
+    try {
+      embedding(ctx, idsT, tableT, out);
+    } finally {
+      bindingTuning.maxBinding = 0;
+    }
+    expect(maxAbsDiff(await ctx.readF32(out), embeddingRef(ids, table, V, H))).toBe(0);
   });
 
   it('reads ids and writes out through views at unaligned offsets', async () => {

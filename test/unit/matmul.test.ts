@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
-import { gemvTuning, matmul } from '../../src/kernels/matmul.js';
+import { bindingTuning, gemvTuning, matmul } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
@@ -51,6 +51,20 @@ afterEach(() => {
   gemvTuning.quantLanes = 0;
   gemvTuning.staged = undefined;
   gemvTuning.generic = false;
+  bindingTuning.maxBinding = 0;
+});
+
+describe('matmul with a weight larger than one binding (row ranges of one buffer)', () => {
+  // A 2 KiB binding limit stands in for the device's maxStorageBufferBindingSize.
+  it.each([
+    ['f32', 1, 37, 64],
+    ['f32', 5, 37, 64],
+    ['q4_0', 1, 301, 128],
+    ['q8_0', 3, 121, 64],
+  ] as [DType, number, number, number][])('%s T=%i N=%i K=%i, bias', async (dtype, T, N, K) => {
+    bindingTuning.maxBinding = 2048;
+    await check(dtype, T, N, K, true, 31);
+  });
 });
 
 describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
