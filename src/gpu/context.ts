@@ -136,12 +136,12 @@ export class GpuContext {
   }
 
   private range(b: Binding): { buffer: GPUBuffer; offset: number; size: number | undefined } {
-    if (b instanceof GPUBuffer) return { buffer: b, offset: 0, size: undefined };
     if ('shape' in b) {
       const bytes = roundUp(tensorBytes(b), 4);
       return { buffer: b.buffer, offset: b.offset, size: Math.min(bytes, b.buffer.size - b.offset) };
     }
-    return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
+    if ('buffer' in b) return { buffer: b.buffer, offset: b.offset ?? 0, size: b.size };
+    return { buffer: b, offset: 0, size: undefined };
   }
 
   private bufferId(buf: GPUBuffer): number {
@@ -167,24 +167,26 @@ export class GpuContext {
     if (bindings.length !== expected) {
       throw new Error(`${p.key.shader}:${p.key.entry ?? 'main'} takes ${expected} bindings, got ${bindings.length}`);
     }
-    const entries: GPUBindGroupEntry[] = [];
+    // The key is built on every dispatch; the entries only when the group is not cached yet.
     let key = `${p.id}`;
+    let slot = -1;
     if (params) {
       if (this.paramSlot === PARAM_SLOTS) this.flush();
-      const slot = this.paramSlot++;
+      slot = this.paramSlot++;
       this.paramStaging.set(params.data, slot * PARAM_SLOT);
-      entries.push({ binding: 0, resource: { buffer: this.paramArena, offset: slot * PARAM_SLOT, size: PARAM_SLOT } });
       key += `|p${slot}`;
     }
-    bindings.forEach((b, i) => {
-      const r = this.range(b);
-      const resource: GPUBufferBinding = { buffer: r.buffer, offset: r.offset };
-      if (r.size !== undefined) resource.size = r.size;
-      entries.push({ binding: i + (hasParams ? 1 : 0), resource });
-      key += `|${this.bufferId(r.buffer)}@${r.offset}+${r.size ?? '*'}`;
-    });
+    const ranges = bindings.map((b) => this.range(b));
+    for (const r of ranges) key += `|${this.bufferId(r.buffer)}@${r.offset}+${r.size ?? '*'}`;
     let group = this.bindGroups.get(key);
     if (!group) {
+      const entries: GPUBindGroupEntry[] = [];
+      if (params) entries.push({ binding: 0, resource: { buffer: this.paramArena, offset: slot * PARAM_SLOT, size: PARAM_SLOT } });
+      ranges.forEach((r, i) => {
+        const resource: GPUBufferBinding = { buffer: r.buffer, offset: r.offset };
+        if (r.size !== undefined) resource.size = r.size;
+        entries.push({ binding: i + (hasParams ? 1 : 0), resource });
+      });
       if (this.bindGroups.size > 50_000) this.bindGroups.clear();
       group = this.device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
       this.bindGroups.set(key, group);
