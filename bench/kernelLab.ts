@@ -231,12 +231,13 @@ main().catch((e) => {
   process.exit(1);
 });
 
-/** auto | generic | lN (generic, N lanes) | qLrR / sLrR (pairs GEMV from global / staged in workgroup memory: L lanes, R rows per group). */
+/** auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (pairs GEMV: x and W from global / x in workgroup memory / W staged; L lanes, R rows per group). */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qs])(\d+))?r(\d+)$/.exec(v);
+  const q = /^(?:([qsx])(\d+))?r(\d+)$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
+  gemvTuning.xShared = q ? q[1] === 'x' : undefined;
 }

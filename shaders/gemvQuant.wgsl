@@ -87,6 +87,12 @@ const CHUNK_WORDS: u32 = L * PAIR_WORDS;
 var<workgroup> stage: array<u32, 256 * ${R} * PAIR_WORDS>; // [G * R rows, L pairs, PAIR_WORDS]
 #endif
 
+#if X_SHARED
+// x staged once per workgroup in workgroup memory, transposed so that the L lanes reading vec4 i of
+// their pairs (pairs c * L + lane) touch consecutive addresses: xs[(c * 16 + i) * L + lane].
+var<workgroup> xs: array<vec4<f32>, ${XS_VEC4}>;
+#endif
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -120,9 +126,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     workgroupBarrier();
   }
 #else
+#if X_SHARED
+  for (var v = li; v < pairs * 16u; v += 256u) {
+    let pv = v / 16u;
+    xs[((pv / L) * 16u + v % 16u) * L + pv % L] = x[p.x_off + v];
+  }
+  workgroupBarrier();
+#endif
   for (var pr = lane; pr < pairs; pr += L) {
     var xv: array<vec4<f32>, 16>;
+#if X_SHARED
+    for (var i = 0u; i < 16u; i++) { xv[i] = xs[((pr / L) * 16u + i) * L + lane]; }
+#else
     for (var i = 0u; i < 16u; i++) { xv[i] = x[p.x_off + pr * 16u + i]; }
+#endif
     for (var r = 0u; r < R; r++) {
       let n = min(row0 + r, p.N - 1u);
       let base = p.w_off + n * p.row_words + pr * PAIR_WORDS;

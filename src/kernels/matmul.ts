@@ -21,13 +21,22 @@ export const GEMV_MAX_T = 4;
  * Knobs for bench/kernelLab.ts and the tests: threads per GEMV row (0 picks by row length), and a cap on
  * workgroups per grid dimension below the device's (0: the device limit) to exercise the 2-D fold.
  */
-export const gemvTuning = { lanes: 0, maxGridX: 0, rows: 0, quantLanes: 0, staged: undefined as boolean | undefined, generic: false };
+export const gemvTuning = {
+  lanes: 0,
+  maxGridX: 0,
+  rows: 0,
+  quantLanes: 0,
+  staged: undefined as boolean | undefined,
+  /** x staged in workgroup memory by the Q4_0/Q8_0 GEMV (undefined: where it fits). */
+  xShared: undefined as boolean | undefined,
+  generic: false,
+};
 
 /**
  * Shape of the Q4_0/Q8_0 GEMV: L lanes per row group (16 when rows are short), R rows per group (more rows
  * reuse x more; fewer make more workgroups for small N).
  */
-function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; staged: boolean } {
+function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; staged: boolean; xShared: boolean } {
   // Measured on an H100 (bench/README.md): 32 lanes and 8 rows for large N, fewer rows for small N.
   const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
   let R = gemvTuning.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
@@ -38,7 +47,10 @@ function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { 
   let staged = gemvTuning.staged ?? false;
   if (staged && !gemvTuning.rows) while (R > 1 && !fits(R)) R /= 2;
   if (!fits(R)) staged = false;
-  return { L, R, staged };
+  // x in workgroup memory (K floats, padded to whole lane groups of pairs) next to the R x 256 partial sums.
+  const xsBytes = Math.ceil(K / 64 / L) * L * 64 * 4;
+  const xShared = !staged && (gemvTuning.xShared ?? true) && xsBytes + 256 * R * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
+  return { L, R, staged, xShared };
 }
 
 /**
@@ -158,10 +170,11 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
     wb.byteOffset % 4 === 0 && !gemvTuning.generic
   ) {
     // The decode hot path: whole pairs of blocks per lane (shaders/gemvQuant.wgsl).
-    const { L, R, staged } = quantGemvShape(ctx, w.dtype, N, K);
-    groups = Math.ceil(N / ((256 / L) * R));
+    const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
+    const groups = Math.ceil(N / ((256 / L) * R));
+    const XS_VEC4 = Math.ceil(K / 64 / L) * L * 16;
     ctx.dispatch(
-      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
+      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4 }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
       [xb.binding, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
       [...grid2d(ctx, groups), 1],
       params()

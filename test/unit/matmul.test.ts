@@ -50,6 +50,7 @@ afterEach(() => {
   gemvTuning.rows = 0;
   gemvTuning.quantLanes = 0;
   gemvTuning.staged = undefined;
+  gemvTuning.xShared = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -79,8 +80,9 @@ describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
   ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, one and several pairs per lane, bias', async (dtype, rows, lanes) => {
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    for (const staged of [false, true]) {
+    for (const [staged, xShared] of [[false, false], [false, true], [true, false]]) {
       gemvTuning.staged = staged;
+      gemvTuning.xShared = xShared;
       if (staged && 256 * rows * ((dtype === 'q4_0' ? 9 : 17) + 1) * 4 > (await gpu()).limits.maxComputeWorkgroupStorageSize) continue;
       await check(dtype, 1, 45, 64 * 7, true, 21);
       await check(dtype, 1, 37, 64 * 33, false, 22); // 33 pairs: lane 0 takes two
