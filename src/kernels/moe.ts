@@ -1,8 +1,8 @@
 import { InvalidArgumentError, UnsupportedModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
-import { byteSizeOf, type DType, type Tensor } from '../gpu/tensor.js';
-import { weightDefine as matmulWeightDefine } from './matmul.js';
+import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
+import { maxBinding, weightDefine as matmulWeightDefine } from './matmul.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {
@@ -109,6 +109,8 @@ export function moeExperts(
   if (experts.downBias) expectShape('moeExperts downBias', experts.downBias, [E, H], 'f32');
   if (opts.clamp && act !== 'silu') throw new InvalidArgumentError(`moeExperts: the clamped SwiGLU needs act 'silu', got ${act}`);
   if (T === 0) return;
+  const groups = expertGroups(ctx, experts, E);
+  if (groups > 1) return moeExpertsInGroups(ctx, x, ids, weights, experts, out, act, opts, groups);
   const gDef = weightDefine(gateUp.dtype);
   const dDef = weightDefine(down.dtype);
   const actDefs = { ACT_GELU: act === 'gelu_tanh', ACT_CLAMP: !!opts.clamp };
@@ -188,6 +190,74 @@ export function moeExperts(
     bucketParams(),
   );
   for (const b of [actBuf, counts, list, ypairs]) ctx.pool.release(b.buffer);
+}
+
+/**
+ * Experts per group so that each group's stacks fit one storage binding and start at an aligned offset
+ * (1 group: the whole stack fits).
+ */
+function expertGroups(ctx: GpuContext, experts: MoeExpertWeights, E: number): number {
+  const stacks = [experts.gateUp, experts.down, experts.gateUpBias, experts.downBias].filter((t): t is Tensor => !!t);
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const room = maxBinding(ctx) - align - 4;
+  if (stacks.every((t) => tensorBytes(t) <= room)) return 1;
+  const perExpert = stacks.map((t) => tensorBytes(t) / E);
+  // Group starts must be aligned in every stack: a multiple of `step` experts.
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const step = perExpert.reduce((s, b) => {
+    const need = align / gcd(b, align);
+    return (s * need) / gcd(s, need);
+  }, 1);
+  const fit = Math.floor(room / Math.max(...perExpert) / step) * step;
+  if (fit < 1) {
+    throw new InvalidArgumentError(`moeExperts: ${step} experts of ${Math.max(...perExpert)} bytes do not fit one storage binding (${maxBinding(ctx)} bytes)`);
+  }
+  return Math.ceil(E / fit);
+}
+
+/**
+ * moeExperts over expert stacks too large for one binding: one pass per group of experts, accumulated.
+ * Correct but slower than one pass (every selection is computed in every group, with weight 0 outside it).
+ */
+function moeExpertsInGroups(
+  ctx: GpuContext,
+  x: Tensor,
+  ids: Tensor,
+  weights: Tensor,
+  experts: MoeExpertWeights,
+  out: Tensor,
+  act: MoeActivation,
+  opts: MoeExpertsOptions,
+  groups: number,
+): void {
+  const E = experts.gateUp.shape[0]!;
+  const per = Math.ceil(E / groups);
+  const [T, k] = ids.shape as [number, number];
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const gIds: Tensor = { buffer: ctx.pool.acquire(T * k * 4, usage, 'moe.groupIds'), offset: 0, shape: [T, k], dtype: 'u32' };
+  const gW: Tensor = { buffer: ctx.pool.acquire(T * k * 4, usage, 'moe.groupWeights'), offset: 0, shape: [T, k], dtype: 'f32' };
+  const slice = (t: Tensor | undefined, e0: number, n: number): Tensor | undefined =>
+    t && ctx.view(t, [n, ...t.shape.slice(1)], (tensorBytes(t) / E) * e0);
+  for (let g = 0, e0 = 0; e0 < E; g++, e0 += per) {
+    const n = Math.min(per, E - e0);
+    ctx.dispatch(
+      { shader: 'moeSelect', layout: ['uniform', 'read', 'read', 'storage', 'storage'] },
+      [ids, weights, gIds, gW],
+      [Math.ceil((T * k) / 64)],
+      params().u32(T * k).u32(e0).u32(n),
+    );
+    const part: MoeExpertWeights = {
+      gateUp: slice(experts.gateUp, e0, n)!,
+      down: slice(experts.down, e0, n)!,
+      gateUpBias: slice(experts.gateUpBias, e0, n),
+      downBias: slice(experts.downBias, e0, n),
+    };
+    // Per-(token, slot) path: selections outside the group all point at its first expert, which the
+    // grouped path's per-expert lists (T slots each) could not hold.
+    moeExperts(ctx, x, gIds, gW, part, out, act, { ...opts, path: 'pairs', accumulate: opts.accumulate || g > 0 });
+  }
+  ctx.pool.release(gIds.buffer);
+  ctx.pool.release(gW.buffer);
 }
 
 function weightDefine(dtype: DType): string {

@@ -1,5 +1,6 @@
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bindingTuning } from '../../src/kernels/matmul.js';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { gpu } from '../helpers/gpu.js';
@@ -128,5 +129,44 @@ describe('moeExperts with quantized experts (weights read through shaders/weight
     const want = moeExpertsRef(x, T, Hq, Iq, route.ids, route.weights, k, { gateUp, down }, 'silu');
     const scale = Math.max(...Array.from(want, Math.abs));
     expect(maxAbsDiff(await ctx.readF32(out), want) / scale).toBeLessThan(1e-4);
+  });
+});
+
+describe('moeExperts with expert stacks larger than one storage binding', () => {
+  afterEach(() => {
+    bindingTuning.maxBinding = 0;
+  });
+  it.each([
+    [1, 'pairs'],
+    [13, 'grouped'],
+  ] as const)('T=%i path=%s: groups of experts, accumulated, match the reference within 1e-4', async (T, path) => {
+    const ctx = await gpu();
+    const k = 3;
+    // Per-expert sizes that keep group starts 256-byte aligned in every stack.
+    const [H, I] = [64, 32];
+    const x = randomF32(T * H, 41);
+    const gateUp = randomF32(E * 2 * I * H, 42, 0.5);
+    const down = randomF32(E * H * I, 43, 0.5);
+    const gateUpBias = randomF32(E * 2 * I, 44);
+    const downBias = randomF32(E * H, 45);
+    const route = moeRouteRef(randomF32(T * E, 46, 3), T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+    const prior = randomF32(T * H, 47);
+    const out = ctx.upload(prior, [T, H], 'f32');
+    const stacks = {
+      gateUp: ctx.upload(gateUp, [E, 2 * I, H], 'f32'),
+      down: ctx.upload(down, [E, H, I], 'f32'),
+      gateUpBias: ctx.upload(gateUpBias, [E, 2 * I], 'f32'),
+      downBias: ctx.upload(downBias, [E, H], 'f32'),
+    };
+    const idsT = ctx.upload(route.ids, [T, k], 'u32');
+    const wT = ctx.upload(route.weights, [T, k], 'f32');
+    const xT = ctx.upload(x, [T, H], 'f32');
+    // A 40,000-byte binding limit: the 7 experts of 16 KiB each run in 4 groups of at most 2.
+    bindingTuning.maxBinding = 40000;
+    moeExperts(ctx, xT, idsT, wT, stacks, out, 'silu', { accumulate: true, path });
+    bindingTuning.maxBinding = 0;
+    const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, { gateUp, down, gateUpBias, downBias }, 'silu');
+    for (let i = 0; i < want.length; i++) want[i] = want[i]! + prior[i]!;
+    expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(1e-4);
   });
 });
