@@ -21,7 +21,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32 ([2K / 4]: gate | up, with GLU)
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // [N, K] Q4_0 or Q8_0 blocks, rows word-aligned
 @group(0) @binding(3) var<storage, read> bias: array<f32>;    // [N] f32 (ignored when has_bias = 0)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // [N] f32
@@ -87,6 +87,16 @@ const CHUNK_WORDS: u32 = L * PAIR_WORDS;
 var<workgroup> stage: array<u32, 256 * ${R} * PAIR_WORDS>; // [G * R rows, L pairs, PAIR_WORDS]
 #endif
 
+// vec4 v of the input: x itself, or with GLU silu(gate) * up of x = [gate | up] (K values each).
+fn x_at(v: u32) -> vec4<f32> {
+#if GLU
+  let g = x[v];
+  return g / (1.0 + exp(-g)) * x[v + p.K / 4u];
+#else
+  return x[v];
+#endif
+}
+
 #if X_SHARED
 // x staged once per workgroup in workgroup memory, transposed so that the L lanes reading vec4 i of
 // their pairs (pairs c * L + lane) touch consecutive addresses: xs[(c * 16 + i) * L + lane].
@@ -115,7 +125,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let pr = c0 + lane;
     if (pr < pairs) {
       var xv: array<vec4<f32>, 16>;
-      for (var i = 0u; i < 16u; i++) { xv[i] = x[p.x_off + pr * 16u + i]; }
+      for (var i = 0u; i < 16u; i++) { xv[i] = x_at(p.x_off + pr * 16u + i); }
       for (var r = 0u; r < R; r++) {
         let base = (g * R + r) * CHUNK_WORDS + lane * PAIR_WORDS;
         var a: array<u32, PAIR_WORDS>;
@@ -129,7 +139,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if X_SHARED
   for (var v = li; v < pairs * 16u; v += 256u) {
     let pv = v / 16u;
-    xs[((pv / L) * 16u + v % 16u) * L + pv % L] = x[p.x_off + v];
+    xs[((pv / L) * 16u + v % 16u) * L + pv % L] = x_at(p.x_off + v);
   }
   workgroupBarrier();
 #endif
@@ -138,7 +148,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #if X_SHARED
     for (var i = 0u; i < 16u; i++) { xv[i] = xs[((pr / L) * 16u + i) * L + lane]; }
 #else
-    for (var i = 0u; i < 16u; i++) { xv[i] = x[p.x_off + pr * 16u + i]; }
+    for (var i = 0u; i < 16u; i++) { xv[i] = x_at(p.x_off + pr * 16u + i); }
 #endif
     for (var r = 0u; r < R; r++) {
       let n = min(row0 + r, p.N - 1u);

@@ -150,6 +150,64 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
 }
 
+/** Whether the Q4_0/Q8_0 pairs GEMV (shaders/gemvQuant.wgsl) can take this weight and x binding. */
+function quantGemvApplies(w: Tensor, K: number, xByteOffset: number, wByteOffset: number): boolean {
+  return (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 64 === 0 && xByteOffset % 16 === 0 && wByteOffset % 4 === 0 && !gemvTuning.generic;
+}
+
+/** The decode hot path: whole pairs of blocks per lane; with `siluGlu`, x = silu(gate) * up of [gate | up]. */
+function dispatchQuantGemv(
+  ctx: GpuContext,
+  x: Binding,
+  xByteOffset: number,
+  w: Tensor,
+  wb: { binding: Binding; byteOffset: number },
+  yb: { binding: Binding; byteOffset: number },
+  bb: { binding: Binding; byteOffset: number } | undefined,
+  siluGlu: boolean,
+): void {
+  const [N, K] = w.shape as [number, number];
+  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
+  const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
+  const groups = Math.ceil(N / ((256 / L) * R));
+  const XS_VEC4 = Math.ceil(K / 64 / L) * L * 16;
+  ctx.dispatch(
+    {
+      shader: 'gemvQuant',
+      defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4, GLU: siluGlu },
+      layout: ['uniform', 'read', 'read', 'read', 'storage'],
+    },
+    [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+    [...grid2d(ctx, groups), 1],
+    params()
+      .u32(N)
+      .u32(K)
+      .u32(bb ? 1 : 0)
+      .u32(((K / blockElems) * blockBytes) / 4)
+      .u32(wb.byteOffset / 4)
+      .u32(xByteOffset / 16)
+      .u32(yb.byteOffset / 4)
+      .u32(bb ? bb.byteOffset / 4 : 0)
+      .u32(groups),
+  );
+}
+
+/**
+ * y[1, N] = (silu(gate) · up) · w[N, K]ᵀ (+ bias) for one token, gateUp [1, 2K] = [gate | up]: the GLU
+ * fused into the decode GEMV, one dispatch instead of two. Returns false where the fused path does not
+ * apply (not Q4_0/Q8_0, several tokens, a weight past one binding); the caller then runs glu and matmul.
+ */
+export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Tensor, bias?: Tensor): boolean {
+  const [N, K] = w.shape as [number, number];
+  if (gateUp.dtype !== 'f32' || numel(gateUp.shape) !== 2 * K || numel(y.shape) !== N) return false;
+  if (rowParts(ctx, w).length !== 1) return false;
+  const xb = alignedBinding(ctx, gateUp);
+  const wb = alignedBinding(ctx, w);
+  if (!quantGemvApplies(w, K, xb.byteOffset, wb.byteOffset)) return false;
+  dispatchQuantGemv(ctx, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
+  return true;
+}
+
 /** matmul over rows of W that fit one binding; y rows are yStride apart. */
 function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tensor | undefined, T: number, yStride: number): void {
   const [N, K] = w.shape as [number, number];
@@ -165,29 +223,8 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
-  if (
-    T === 1 && (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 64 === 0 && xb.byteOffset % 16 === 0 &&
-    wb.byteOffset % 4 === 0 && !gemvTuning.generic
-  ) {
-    // The decode hot path: whole pairs of blocks per lane (shaders/gemvQuant.wgsl).
-    const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
-    const groups = Math.ceil(N / ((256 / L) * R));
-    const XS_VEC4 = Math.ceil(K / 64 / L) * L * 16;
-    ctx.dispatch(
-      { shader: 'gemvQuant', defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4 }, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
-      [xb.binding, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
-      [...grid2d(ctx, groups), 1],
-      params()
-        .u32(N)
-        .u32(K)
-        .u32(bias ? 1 : 0)
-        .u32(((K / blockElems) * blockBytes) / 4)
-        .u32(wb.byteOffset / 4)
-        .u32(xb.byteOffset / 16)
-        .u32(yb.byteOffset / 4)
-        .u32(bb ? bb.byteOffset / 4 : 0)
-        .u32(groups),
-    );
+  if (T === 1 && quantGemvApplies(w, K, xb.byteOffset, wb.byteOffset)) {
+    dispatchQuantGemv(ctx, xb.binding, xb.byteOffset, w, wb, yb, bb, false);
     return;
   }
   if (T <= GEMV_MAX_T) {

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { glu, type Activation } from '../kernels/elementwise.js';
-import { matmul } from '../kernels/matmul.js';
+import { matmul, matmulSiluGlu } from '../kernels/matmul.js';
 
 export interface MlpWeights {
   readonly gateUp: Tensor; // [2I, H]: gate rows then up rows
@@ -26,6 +26,8 @@ export function gatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: Mlp
   const gu = ctx.view(s.gateUp, [T, 2 * I]);
   const a = ctx.view(s.act, [T, I]);
   matmul(ctx, x, w.gateUp, gu, w.gateUpBias);
+  // Decode with Q4_0/Q8_0 weights: the GLU runs inside the down projection's GEMV.
+  if (T === 1 && act === 'silu' && matmulSiluGlu(ctx, gu, w.down, out, w.downBias)) return;
   glu(ctx, gu, a, act);
   matmul(ctx, a, w.down, out, w.downBias);
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
-import { bindingTuning, gemvTuning, matmul } from '../../src/kernels/matmul.js';
+import { bindingTuning, gemvTuning, matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
@@ -163,5 +163,30 @@ describe('matmul argument checks', () => {
     expect(() => matmul(ctx, ctx.createTensor([2, 48], 'f32'), { ...w, shape: [4, 48] } as never, y)).toThrow(InvalidArgumentError);
     expect(() => matmul(ctx, x, w, ctx.createTensor([2, 5], 'f32'))).toThrow(InvalidArgumentError);
     expect(() => matmul(ctx, ctx.createTensor([2, 255], 'f32'), w, y)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('matmulSiluGlu: the GLU fused into the decode GEMV', () => {
+  it.each(['q4_0', 'q8_0'] as DType[])('%s: y = (silu(gate) * up) · Wᵀ + bias within 1e-4 relative', async (dtype) => {
+    const ctx = await gpu();
+    const [N, K] = [45, 64 * 7];
+    const gu = randomF32(2 * K, 51, 2);
+    const bytes = stored(randomF32(N * K, 52), dtype);
+    const wq = dequantize(bytes, dtype, N * K);
+    const b = randomF32(N, 53);
+    const y = ctx.createTensor([1, N], 'f32');
+    const fused = matmulSiluGlu(ctx, ctx.upload(gu, [1, 2 * K], 'f32'), ctx.upload(bytes, [N, K], dtype), y, ctx.upload(b, [N], 'f32'));
+    expect(fused).toBe(true);
+    const a = new Float32Array(K);
+    for (let k = 0; k < K; k++) a[k] = (gu[k]! / (1 + Math.exp(-gu[k]!))) * gu[K + k]!;
+    const ref = matmulRef(a, wq, 1, N, K, b);
+    const scale = matmulAbsScale(a, wq, 1, N, K);
+    const got = await ctx.readF32(y);
+    for (let n = 0; n < N; n++) expect(Math.abs(got[n]! - ref[n]!) / scale[n]!).toBeLessThan(REL);
+  });
+  it('declines where the fused path does not apply (f32 weights): the caller runs glu and matmul', async () => {
+    const ctx = await gpu();
+    const w = ctx.createTensor([3, 64], 'f32');
+    expect(matmulSiluGlu(ctx, ctx.createTensor([1, 128], 'f32'), w, ctx.createTensor([1, 3], 'f32'))).toBe(false);
   });
 });
