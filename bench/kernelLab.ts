@@ -1,11 +1,14 @@
 /**
  * Kernel lab: decode GEMV (y = x · Wᵀ at T = 1) of real model shapes in q4_0, q8_0 and q4_k, on random
  * weights generated here. Each case is first checked against the CPU reference on a few rows, then timed
- * as many back-to-back dispatches in one submit. Effective bandwidth = weight bytes / time per call,
- * compared with a read-bandwidth roofline (shaders/bandwidth.wgsl) measured in the same run.
+ * two ways: back to back (`iters` dispatches in one compute pass and one submit, wall clock / iters) and per
+ * kernel (GPU timestamps around each call in a compute pass of its own, median; where the device has
+ * timestamp-query). Calls rotate over copies of the weights (about 256 MiB in all; at most `iters` copies
+ * and 1.2 GB) so that they read them from DRAM rather than L2. Effective bandwidth = weight bytes / time per
+ * call, compared with a read-bandwidth roofline (shaders/bandwidth.wgsl) measured the same two ways.
  *
  *   npm run build && node dist/bench/kernelLab.js [--quick] [--out result.json] [--iters 200]
- *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--prefill]
+ *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--prefill] [--no-timestamps]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -23,10 +26,12 @@ interface Args {
   /** GEMV variants at T = 1: auto, generic (the chunk GEMV), rN (pairs GEMV with N rows per lane group), lN (generic with N lanes). */
   variants: string[];
   prefill: boolean;
+  /** Leave timestamp-query off: wall-clock timing only (the fallback of adapters without it). */
+  noTimestamps: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false };
+  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -54,6 +59,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--prefill':
         a.prefill = true;
+        break;
+      case '--no-timestamps':
+        a.noTimestamps = true;
         break;
       default:
         throw new Error(`unknown argument ${argv[i]}`);
@@ -105,38 +113,149 @@ function randomWeights(dtype: DType, count: number, seed: number): Uint8Array {
   return bytes;
 }
 
-/** Seconds per dispatch of `record` (one dispatch), timed as `iters` dispatches in one submit. */
-async function timePerCall(ctx: GpuContext, record: () => void, iters: number): Promise<number> {
-  record();
+/** Dawn quantizes GPU timestamps unless told not to. */
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+/** Weight copies rotated over: at least this many bytes between two reads of one copy (the H100's L2 is 50 MB). */
+const ROTATE_BYTES = 256 << 20;
+const ROTATE_MAX_BYTES = 1.2e9;
+
+/** One call of the timed work; `i` picks the weight copy. */
+type Call = (i: number) => void;
+
+/** Seconds per call of `record`, timed as `iters` calls back to back in one compute pass and one submit. */
+async function timeB2b(ctx: GpuContext, record: Call, iters: number): Promise<number> {
+  record(0);
   await ctx.sync(); // compile, bind groups
-  for (let i = 0; i < iters; i++) record();
+  for (let i = 0; i < iters; i++) record(i);
   await ctx.sync(); // warm: the same slots and bind groups again
-  for (let i = 0; i < iters; i++) record();
+  for (let i = 0; i < iters; i++) record(i);
   const t0 = performance.now();
   await ctx.sync();
   return (performance.now() - t0) / 1000 / iters;
 }
 
-async function roofline(ctx: GpuContext, bytes: number, iters: number): Promise<{ bytes: number; best: number; grids: Record<string, number> }> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** GPU timestamps around single calls: each call gets a compute pass of its own; read back once per batch. */
+class KernelTimer {
+  private readonly querySet: GPUQuerySet;
+  private readonly resolved: GPUBuffer;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly batch = 1024,
+  ) {
+    this.querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 * batch, label: 'kernelLab.timestamps' });
+    this.resolved = ctx.createBuffer(16 * batch, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'kernelLab.resolved');
+  }
+
+  /** Begin and end timestamps (ns) of `iters` calls, in call order. */
+  async timestamps(record: Call, iters: number): Promise<bigint[]> {
+    const out: bigint[] = [];
+    for (let start = 0; start < iters; start += this.batch) {
+      const n = Math.min(this.batch, iters - start);
+      for (let j = 0; j < n; j++) {
+        this.ctx.timedPass(this.querySet, 2 * j, 2 * j + 1);
+        record(start + j);
+      }
+      this.ctx.resolveQueries(this.querySet, 0, 2 * n, this.resolved);
+      out.push(...new BigUint64Array(await this.ctx.read(this.resolved, 16 * n)));
+    }
+    return out;
+  }
+
+  /**
+   * Median GPU seconds of one call, over `iters` calls after one untimed warm-up round. A pass's start
+   * timestamp is written at the top of the pipe (Dawn's Vulkan backend), so a call is counted from the end
+   * of the one before when that is later: calls never overlap, each waits on the previous one's output.
+   */
+  async time(record: Call, iters: number): Promise<number> {
+    for (let i = 0; i < iters; i++) record(i);
+    await this.ctx.sync();
+    const ts = await this.timestamps(record, iters);
+    const start = (j: number) => (j % this.batch > 0 && ts[2 * j - 1]! > ts[2 * j]! ? ts[2 * j - 1]! : ts[2 * j]!);
+    return median(Array.from({ length: iters }, (_, j) => Number(ts[2 * j + 1]! - start(j)) / 1e9));
+  }
+
+  /** Why the timestamps of a few calls cannot be trusted (zero, or going back in time), or undefined. */
+  async check(record: Call): Promise<string | undefined> {
+    const ts = await this.timestamps(record, 16);
+    if (ts.some((t) => t === 0n)) return 'zero timestamps';
+    for (let k = 1; k < ts.length; k++) if (ts[k]! < ts[k - 1]!) return `timestamp ${k} earlier than ${k - 1}`;
+    if (ts[ts.length - 1] === ts[0]) return 'timestamps do not advance';
+    return undefined;
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.ctx.destroyBuffer(this.resolved);
+  }
+}
+
+/** Both timings of one call: back to back (wall clock) and per kernel (median of GPU timestamps, if any). */
+interface Timing {
+  b2b: number;
+  kernel: number | undefined;
+}
+
+async function timeBoth(ctx: GpuContext, timer: KernelTimer | undefined, record: Call, iters: number): Promise<Timing> {
+  const b2b = await timeB2b(ctx, record, iters);
+  return { b2b, kernel: await timer?.time(record, iters) };
+}
+
+/** The figure bandwidths and shares are computed from: kernel time when there are timestamps. */
+const chosen = (t: Timing) => t.kernel ?? t.b2b;
+
+/** A kernel timer when the adapter has timestamp queries that look sane, else why not. */
+async function kernelTimer(ctx: GpuContext, probe: Call, iters: number): Promise<{ timer?: KernelTimer; note: string }> {
+  if (!ctx.features.timestampQuery) return { note: 'no timestamp-query on this device' };
+  const timer = new KernelTimer(ctx, Math.min(Math.max(iters, 16), 2048));
+  const problem = await timer.check(probe);
+  if (!problem) return { timer, note: 'GPU timestamps, one call per compute pass, median' };
+  timer.destroy();
+  return { note: `timestamps unusable (${problem})` };
+}
+
+interface Roofline {
+  bytes: number;
+  /** Best GB/s over the grids, from kernel time when there are timestamps (else = bestB2b). */
+  best: number;
+  bestB2b: number;
+  grids: Record<string, number>;
+  gridsB2b: Record<string, number>;
+  /** µs per call of a one-workgroup dispatch that reads nothing: the per-dispatch floor. */
+  emptyDispatch: { usB2b: number; usKernel: number | null };
+}
+
+function bandwidthCall(ctx: GpuContext, src: Tensor, sink: Tensor, groups: number, count: number): Call {
+  return () => ctx.dispatch({ shader: 'bandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [groups], params().u32(count).u32(0).u32(0).u32(0));
+}
+
+async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: number, iters: number): Promise<Roofline> {
   const src = ctx.createTensor([bytes / 4], 'u32', 'bandwidth.src');
   const sink = ctx.createTensor([4], 'u32', 'bandwidth.sink');
   const count = bytes / 16;
-  const grids: Record<string, number> = {};
-  let best = 0;
+  const n = Math.max(2, Math.ceil(iters / 10));
+  const r: Roofline = { bytes, best: 0, bestB2b: 0, grids: {}, gridsB2b: {}, emptyDispatch: { usB2b: 0, usKernel: null } };
   for (const groups of [132 * 4, 132 * 8, 132 * 16, 132 * 32, Math.ceil(count / 256)]) {
     const g = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
-    const sec = await timePerCall(
-      ctx,
-      () =>
-        ctx.dispatch({ shader: 'bandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [g], params().u32(count).u32(0).u32(0).u32(0)),
-      Math.max(2, Math.ceil(iters / 10)),
-    );
-    grids[g] = bytes / sec / 1e9;
-    best = Math.max(best, grids[g]!);
+    const t = await timeBoth(ctx, timer, bandwidthCall(ctx, src, sink, g, count), n);
+    r.gridsB2b[g] = bytes / t.b2b / 1e9;
+    r.grids[g] = bytes / chosen(t) / 1e9;
+    r.bestB2b = Math.max(r.bestB2b, r.gridsB2b[g]!);
+    r.best = Math.max(r.best, r.grids[g]!);
   }
+  const empty = await timeBoth(ctx, timer, bandwidthCall(ctx, src, sink, 1, 0), iters);
+  r.emptyDispatch = { usB2b: empty.b2b * 1e6, usKernel: empty.kernel === undefined ? null : empty.kernel * 1e6 };
   ctx.destroyBuffer(src.buffer);
   ctx.destroyBuffer(sink.buffer);
-  return { bytes, best, grids };
+  return r;
+}
+
+/** Weight copies to rotate over, so that a call finds its weights in DRAM rather than in L2; never more than the calls of one round. */
+function copyCount(weightBytes: number, iters: number): number {
+  const wanted = Math.min(Math.ceil(ROTATE_BYTES / weightBytes), Math.floor(ROTATE_MAX_BYTES / weightBytes), iters);
+  return Math.max(2, wanted);
 }
 
 interface Row {
@@ -146,9 +265,18 @@ interface Row {
   T: number;
   variant: string;
   weightBytes: number;
+  /** Weight copies rotated over (call i reads copy i % copies). */
+  copies: number;
+  /** µs per call, back to back in one compute pass (wall clock / calls). */
   usPerCall: number;
+  /** µs per call, median of GPU timestamps around single calls; null without timestamps. */
+  usKernel: number | null;
+  /** From usKernel when there are timestamps, else from usPerCall; against roofline.best. */
   gbPerS: number;
   ofRoofline: number;
+  /** From usPerCall, against roofline.bestB2b. */
+  gbPerSB2b: number;
+  ofRooflineB2b: number;
   maxRelErr: number;
 }
 
@@ -171,31 +299,47 @@ function validate(x: Float32Array, w: Uint8Array, dtype: DType, N: number, K: nu
   return worst;
 }
 
+const fmt = (v: number | null, digits: number, width: number) => (v === null ? '-' : v.toFixed(digits)).padStart(width);
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const ctx = await createNodeGpu();
+  const ctx = await createNodeGpu({ dawnFlags: DAWN_FLAGS, disableFeatures: args.noTimestamps ? ['timestamp-query'] : [] });
   const info = ctx.adapterInfo;
-  console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}  features: ${JSON.stringify(ctx.features)}`);
-  const roof = await roofline(ctx, args.quick ? 16 << 20 : 256 << 20, args.iters);
-  console.log(`read roofline (${roof.bytes >> 20} MiB, vec4<u32>): ${roof.best.toFixed(0)} GB/s  by grid ${JSON.stringify(roof.grids, (_, v) => (typeof v === 'number' ? Math.round(v) : v))}`);
+  console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}  features: ${JSON.stringify(ctx.features)}  dawn: ${DAWN_FLAGS.join(' ')}`);
+  const probe = [ctx.createTensor([4], 'u32', 'probe.src'), ctx.createTensor([4], 'u32', 'probe.sink')] as const;
+  const { timer, note } = await kernelTimer(ctx, bandwidthCall(ctx, probe[0], probe[1], 1, 1), args.iters);
+  for (const t of probe) ctx.destroyBuffer(t.buffer);
+  const method = timer ? 'kernel' : 'b2b';
+  console.log(
+    timer
+      ? `timing: us/call b2b = wall clock / calls back to back in one pass; us kernel = ${note}. GB/s and %roof from us kernel`
+      : `timing: ${note}; falling back to the wall clock: GB/s and %roof from us/call b2b (back to back in one pass)`,
+  );
+  const roof = await roofline(ctx, timer, args.quick ? 16 << 20 : 256 << 20, args.iters);
+  const round = (_: string, v: unknown) => (typeof v === 'number' ? Math.round(v) : v);
+  const kernelRoof = timer ? `${roof.best.toFixed(0)} GB/s kernel (by grid ${JSON.stringify(roof.grids, round)}), ` : '';
+  console.log(`read roofline (${roof.bytes >> 20} MiB, vec4<u32>): ${kernelRoof}${roof.bestB2b.toFixed(0)} GB/s b2b (by grid ${JSON.stringify(roof.gridsB2b, round)})`);
+  console.log(`empty dispatch: ${roof.emptyDispatch.usB2b.toFixed(2)} us/call b2b, ${roof.emptyDispatch.usKernel?.toFixed(2) ?? '-'} us kernel`);
   const rows: Row[] = [];
   const shapes = args.quick ? QUICK_SHAPES : DECODE_SHAPES;
   const Ts = args.prefill ? [1, 256] : [1];
-  console.log('dtype  T       N      K variant   weight MB   us/call     GB/s   %roof   max rel err');
+  console.log('dtype  T       N      K variant   weight MB copies us/call b2b  us kernel     GB/s   %roof  %roof b2b   max rel err');
   for (const dtype of args.dtypes) {
     for (const [N, K] of shapes) {
       const wBytes = randomWeights(dtype, N * K, N + K);
-      const w: Tensor = ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K}`);
+      const copies = copyCount(wBytes.byteLength, args.iters);
+      const ws: Tensor[] = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K} #${c}`));
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, K], 'f32');
         const yt = ctx.createTensor([T, N], 'f32');
         for (const variant of T === 1 ? args.variants : ['auto']) {
           setVariant(variant);
-          matmul(ctx, xt, w, yt);
+          matmul(ctx, xt, ws[0]!, yt);
           const err = validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
           if (!(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
-          const sec = await timePerCall(ctx, () => matmul(ctx, xt, w, yt), args.iters);
+          const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt), args.iters);
+          const gb = (sec: number) => wBytes.byteLength / sec / 1e9;
           const r: Row = {
             dtype,
             N,
@@ -203,26 +347,32 @@ async function main(): Promise<void> {
             T,
             variant,
             weightBytes: wBytes.byteLength,
-            usPerCall: sec * 1e6,
-            gbPerS: wBytes.byteLength / sec / 1e9,
-            ofRoofline: wBytes.byteLength / sec / 1e9 / roof.best,
+            copies,
+            usPerCall: t.b2b * 1e6,
+            usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
+            gbPerS: gb(chosen(t)),
+            ofRoofline: gb(chosen(t)) / roof.best,
+            gbPerSB2b: gb(t.b2b),
+            ofRooflineB2b: gb(t.b2b) / roof.bestB2b,
             maxRelErr: err,
           };
           rows.push(r);
           console.log(
-            `${dtype.padEnd(5)} ${String(T).padStart(3)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padStart(7)} ${(r.weightBytes / 1e6).toFixed(2).padStart(11)} ${r.usPerCall.toFixed(2).padStart(9)} ${r.gbPerS.toFixed(0).padStart(8)} ${(100 * r.ofRoofline).toFixed(1).padStart(7)}   ${err.toExponential(2)}` +
-              (T > 1 ? `   (${((2 * T * N * K) / sec / 1e12).toFixed(2)} TFLOP/s)` : ''),
+            `${dtype.padEnd(5)} ${String(T).padStart(3)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padStart(7)} ${(r.weightBytes / 1e6).toFixed(2).padStart(11)} ${String(copies).padStart(6)}` +
+              ` ${fmt(r.usPerCall, 2, 11)} ${fmt(r.usKernel, 2, 10)} ${fmt(r.gbPerS, 0, 8)} ${fmt(100 * r.ofRoofline, 1, 7)} ${fmt(100 * r.ofRooflineB2b, 1, 10)}   ${err.toExponential(2)}` +
+              (T > 1 ? `   (${((2 * T * N * K) / chosen(t) / 1e12).toFixed(2)} TFLOP/s)` : ''),
           );
         }
         setVariant('auto');
         ctx.destroyBuffer(xt.buffer);
         ctx.destroyBuffer(yt.buffer);
       }
-      ctx.destroyBuffer(w.buffer);
+      for (const w of ws) ctx.destroyBuffer(w.buffer);
     }
   }
-  const result = { adapter: info, features: ctx.features, iters: args.iters, roofline: roof, rows, date: new Date().toISOString() };
+  const result = { adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, iters: args.iters, timing: method, timingNote: note, roofline: roof, rows, date: new Date().toISOString() };
   if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
+  timer?.destroy();
   ctx.destroy();
 }
 

@@ -11,6 +11,8 @@ export interface GpuFeatures {
   readonly shaderF16: boolean;
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
+  /** WGSL's dot4I8Packed / pack4xI8 (language feature packed_4x8_integer_dot_product). */
+  readonly packedDot: boolean;
 }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter
@@ -34,6 +36,8 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | undefined;
   /** The pipeline last set on `pass`: consecutive dispatches of one kernel skip setPipeline. */
   private passPipeline: GPUComputePipeline | undefined;
+  /** Timestamp writes for the next pass opened (`timedPass`). */
+  private nextPassTimestamps: GPUComputePassTimestampWrites | undefined;
   private readonly paramArena: GPUBuffer;
   private readonly paramStaging = new Uint8Array(PARAM_SLOT * PARAM_SLOTS);
   private paramSlot = 0;
@@ -154,7 +158,9 @@ export class GpuContext {
     this.throwIfFailed();
     this.encoder ??= this.device.createCommandEncoder();
     if (!this.pass) {
-      this.pass = this.encoder.beginComputePass();
+      const timestampWrites = this.nextPassTimestamps;
+      this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
+      this.nextPassTimestamps = undefined;
       this.passPipeline = undefined;
     }
     return this.pass;
@@ -247,6 +253,24 @@ export class GpuContext {
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(s.buffer, s.offset, d.buffer, d.offset, roundUp(bytes, 4));
+  }
+
+  /**
+   * For benchmarks (the engine never times itself): ends the current compute pass, so that the next
+   * dispatches recorded go into a new pass whose start and end GPU timestamps are written to `querySet` at
+   * `beginIndex` and `endIndex`. The pass lasts until the next `timedPass`, `copy`, `resolveQueries` or
+   * `flush`; call it before each dispatch to time dispatches one by one. Needs `features.timestampQuery`.
+   */
+  timedPass(querySet: GPUQuerySet, beginIndex: number, endIndex: number): void {
+    this.endPass();
+    this.nextPassTimestamps = { querySet, beginningOfPassWriteIndex: beginIndex, endOfPassWriteIndex: endIndex };
+  }
+
+  /** Records the resolve of `count` queries from `first` into `destination` (QUERY_RESOLVE usage) at `offset` (a multiple of 256). */
+  resolveQueries(querySet: GPUQuerySet, first: number, count: number, destination: GPUBuffer, offset = 0): void {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.resolveQuerySet(querySet, first, count, destination, offset);
   }
 
   private endPass(): void {

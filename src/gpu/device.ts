@@ -5,6 +5,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Skip optional features even when the adapter has them (to test the f32 paths). */
   disableFeatures?: readonly GPUFeatureName[];
+  /** Do not use WGSL's packed 4x8 integer dot product even where the platform has it. */
+  disablePackedDot?: boolean;
 }
 
 const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
@@ -49,6 +51,11 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
     gpu,
     device,
     { vendor: info.vendor, architecture: info.architecture, description: info.description },
-    { shaderF16: has('shader-f16'), subgroups: has('subgroups'), timestampQuery: has('timestamp-query') },
+    {
+      shaderF16: has('shader-f16'),
+      subgroups: has('subgroups'),
+      timestampQuery: has('timestamp-query'),
+      packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
+    },
   );
 }

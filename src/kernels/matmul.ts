@@ -29,8 +29,32 @@ export const gemvTuning = {
   staged: undefined as boolean | undefined,
   /** x staged in workgroup memory by the Q4_0/Q8_0 GEMV (undefined: where it fits). */
   xShared: undefined as boolean | undefined,
+  /** The integer-dot GEMV (shaders/gemvInt8.wgsl) for Q4_0/Q8_0/Q4_K (undefined: where the platform has it). */
+  int8: undefined as boolean | undefined,
+  /** Values of x per chunk of the integer-dot GEMV (0: as many as workgroup memory holds). */
+  int8Chunk: 0,
+  /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
+  vec4Weights: undefined as boolean | undefined,
   generic: false,
 };
+
+/** Workgroup memory of one unit (64 values) of x in the integer-dot GEMV: 8 vec4<u32> planes + 1 vec4 of scales and sums. */
+const INT8_UNIT_BYTES = 9 * 16;
+
+/**
+ * Shape of the integer-dot GEMV: L lanes and R rows per group as for the pairs GEMV, and KC values of x
+ * per chunk in workgroup memory (all of K where it fits next to the R x 256 partial sums). Undefined where
+ * not even one unit per lane fits.
+ */
+function int8GemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; KC: number } | undefined {
+  const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
+  const R = gemvTuning.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
+  const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
+  const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
+  const need = Math.ceil(K / 64 / L) * L;
+  const units = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need);
+  return units >= L ? { L, R, KC: units * 64 } : undefined;
+}
 
 /**
  * Shape of the Q4_0/Q8_0 GEMV: L lanes per row group (16 when rows are short), R rows per group (more rows
@@ -150,14 +174,19 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
 }
 
-/** Whether the Q4_0/Q8_0 pairs GEMV (shaders/gemvQuant.wgsl) can take this weight and x binding. */
-function quantGemvApplies(w: Tensor, K: number, xByteOffset: number, wByteOffset: number): boolean {
-  return (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 64 === 0 && xByteOffset % 16 === 0 && wByteOffset % 4 === 0 && !gemvTuning.generic;
+/** Which decode GEMV kernel takes this weight and x binding: integer dot, f32 pairs, or none (generic). */
+function quantGemvKind(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): 'int8' | 'pairs' | undefined {
+  if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
+  const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
+  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.shape[0]!, K)) return 'int8';
+  if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return 'pairs';
+  return undefined;
 }
 
-/** The decode hot path: whole pairs of blocks per lane; with `siluGlu`, x = silu(gate) * up of [gate | up]. */
+/** The decode hot path; with `siluGlu`, x = silu(gate) * up of [gate | up]. */
 function dispatchQuantGemv(
   ctx: GpuContext,
+  kind: 'int8' | 'pairs',
   x: Binding,
   xByteOffset: number,
   w: Tensor,
@@ -168,15 +197,26 @@ function dispatchQuantGemv(
 ): void {
   const [N, K] = w.shape as [number, number];
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
-  const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
-  const groups = Math.ceil(N / ((256 / L) * R));
-  const XS_VEC4 = Math.ceil(K / 64 / L) * L * 16;
+  const dtypeDefine = w.dtype === 'q4_0' ? 'Q4_0' : w.dtype === 'q8_0' ? 'Q8_0' : 'Q4_K';
+  let shader: string;
+  let defines: Record<string, string | number | boolean>;
+  let rowsPerGroup: number;
+  if (kind === 'int8') {
+    const { L, R, KC } = int8GemvShape(ctx, N, K)!;
+    shader = 'gemvInt8';
+    // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
+    const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
+    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4 };
+    rowsPerGroup = (256 / L) * R;
+  } else {
+    const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
+    shader = 'gemvQuant';
+    defines = { [dtypeDefine]: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4: Math.ceil(K / 64 / L) * L * 16, GLU: siluGlu };
+    rowsPerGroup = (256 / L) * R;
+  }
+  const groups = Math.ceil(N / rowsPerGroup);
   ctx.dispatch(
-    {
-      shader: 'gemvQuant',
-      defines: { [w.dtype === 'q4_0' ? 'Q4_0' : 'Q8_0']: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4, GLU: siluGlu },
-      layout: ['uniform', 'read', 'read', 'read', 'storage'],
-    },
+    { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
     [...grid2d(ctx, groups), 1],
     params()
@@ -195,7 +235,7 @@ function dispatchQuantGemv(
 /**
  * y[1, N] = (silu(gate) · up) · w[N, K]ᵀ (+ bias) for one token, gateUp [1, 2K] = [gate | up]: the GLU
  * fused into the decode GEMV, one dispatch instead of two. Returns false where the fused path does not
- * apply (not Q4_0/Q8_0, several tokens, a weight past one binding); the caller then runs glu and matmul.
+ * apply (not Q4_0/Q8_0/Q4_K, several tokens, a weight past one binding); the caller then runs glu and matmul.
  */
 export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Tensor, bias?: Tensor): boolean {
   const [N, K] = w.shape as [number, number];
@@ -203,8 +243,9 @@ export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Ten
   if (rowParts(ctx, w).length !== 1) return false;
   const xb = alignedBinding(ctx, gateUp);
   const wb = alignedBinding(ctx, w);
-  if (!quantGemvApplies(w, K, xb.byteOffset, wb.byteOffset)) return false;
-  dispatchQuantGemv(ctx, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
+  const kind = quantGemvKind(ctx, w, K, xb.byteOffset, wb.byteOffset);
+  if (!kind) return false;
+  dispatchQuantGemv(ctx, kind, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
   return true;
 }
 
@@ -223,8 +264,9 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
-  if (T === 1 && quantGemvApplies(w, K, xb.byteOffset, wb.byteOffset)) {
-    dispatchQuantGemv(ctx, xb.binding, xb.byteOffset, w, wb, yb, bb, false);
+  const kind = T === 1 ? quantGemvKind(ctx, w, K, xb.byteOffset, wb.byteOffset) : undefined;
+  if (kind) {
+    dispatchQuantGemv(ctx, kind, xb.binding, xb.byteOffset, w, wb, yb, bb, false);
     return;
   }
   if (T <= GEMV_MAX_T) {

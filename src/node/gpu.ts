@@ -5,11 +5,19 @@ import { WebGPUUnavailableError } from '../errors.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+export interface NodeGpuOptions extends DeviceOptions {
+  /**
+   * Options for Dawn's `create` (the `webgpu` package README), such as
+   * `disable-dawn-features=timestamp_quantization` or `enable-dawn-features=allow_unsafe_apis`.
+   */
+  dawnFlags?: readonly string[];
+}
+
 /**
  * A GpuContext in Node through Dawn (the optional `webgpu` package). On a machine with no Vulkan GPU
  * driver configured, SwiftShader from Debian's chromium package is used when it is installed.
  */
-export async function createNodeGpu(options: DeviceOptions = {}): Promise<GpuContext> {
+export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuContext> {
   let dawn: typeof import('webgpu');
   try {
     dawn = await import('webgpu');
@@ -23,5 +31,5 @@ export async function createNodeGpu(options: DeviceOptions = {}): Promise<GpuCon
     }
   }
   Object.assign(globalThis, dawn.globals);
-  return createGpuContext(dawn.create([]), options);
+  return createGpuContext(dawn.create([...(options.dawnFlags ?? [])]), options);
 }

@@ -51,6 +51,9 @@ afterEach(() => {
   gemvTuning.quantLanes = 0;
   gemvTuning.staged = undefined;
   gemvTuning.xShared = undefined;
+  gemvTuning.int8 = undefined;
+  gemvTuning.int8Chunk = 0;
+  gemvTuning.vec4Weights = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -68,7 +71,7 @@ describe('matmul with a weight larger than one binding (row ranges of one buffer
   });
 });
 
-describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
+describe('matmul decode GEMV for Q4_0 / Q8_0 (f32 pairs of blocks, T = 1)', () => {
   it.each([
     ['q4_0', 1, 32],
     ['q4_0', 2, 32],
@@ -78,6 +81,7 @@ describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
     ['q4_0', 8, 16],
     ['q8_0', 16, 16],
   ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, one and several pairs per lane, bias', async (dtype, rows, lanes) => {
+    gemvTuning.int8 = false;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
     for (const [staged, xShared] of [[false, false], [false, true], [true, false]]) {
@@ -89,9 +93,72 @@ describe('matmul decode GEMV for Q4_0 / Q8_0 (pairs of blocks, T = 1)', () => {
     }
   });
   it('folds its workgroups onto a 2-D grid', async () => {
+    gemvTuning.int8 = false;
     gemvTuning.maxGridX = 3;
     gemvTuning.rows = 1;
     await check('q4_0', 1, 301, 128, true, 23); // 38 workgroups -> 3 x 13
+  });
+});
+
+describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 1)', () => {
+  it('is available here (Dawn has the packed_4x8_integer_dot_product language feature)', async () => {
+    expect((await gpu()).features.packedDot).toBe(true);
+  });
+  it.each([
+    ['q4_0', 1, 32],
+    ['q4_0', 4, 32],
+    ['q8_0', 2, 32],
+    ['q8_0', 8, 16],
+    ['q4_k', 1, 32],
+    ['q4_k', 4, 16],
+    ['q4_k', 2, 8],
+  ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, several units per lane, bias', async (dtype, rows, lanes) => {
+    gemvTuning.int8 = true;
+    gemvTuning.rows = rows;
+    gemvTuning.quantLanes = lanes;
+    for (const vec4 of dtype === 'q4_k' ? [true, false] : [true]) {
+      gemvTuning.vec4Weights = vec4;
+      await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
+      await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
+    }
+  });
+  it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])('%s: x in several chunks of workgroup memory, the last one partial', async (dtype) => {
+    gemvTuning.int8 = true;
+    gemvTuning.quantLanes = 16;
+    gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
+    await check(dtype, 1, 29, 2816, true, 43);
+  });
+  it('folds its workgroups onto a 2-D grid', async () => {
+    gemvTuning.int8 = true;
+    gemvTuning.maxGridX = 3;
+    gemvTuning.rows = 1;
+    await check('q4_k', 1, 301, 256, true, 44); // 38 workgroups -> 3 x 13
+  });
+  it('keeps 16-bit precision per block of 32 with an outlier 1000x the rest of its block', async () => {
+    const ctx = await gpu();
+    gemvTuning.int8 = true;
+    const [N, K] = [33, 512];
+    const x = randomF32(K, 45);
+    x[70] = 1000;
+    for (const dtype of ['q4_0', 'q8_0', 'q4_k'] as DType[]) {
+      const bytes = stored(randomF32(N * K, 46), dtype);
+      const wq = dequantize(bytes, dtype, N * K);
+      const y = ctx.createTensor([1, N], 'f32');
+      matmul(ctx, ctx.upload(x, [1, K], 'f32'), ctx.upload(bytes, [N, K], dtype), y);
+      const got = await ctx.readF32(y);
+      const ref = matmulRef(x, wq, 1, N, K);
+      const scale = matmulAbsScale(x, wq, 1, N, K);
+      for (let n = 0; n < N; n++) {
+        // The documented bound: each x within max|x of its block| / 64516, plus f32 rounding.
+        let bound = 0;
+        for (let k = 0; k < K; k++) {
+          let m = 0;
+          for (let i = k & ~31; i < (k & ~31) + 32; i++) m = Math.max(m, Math.abs(x[i]!));
+          bound += (Math.abs(wq[n * K + k]!) * m) / 64516;
+        }
+        expect(Math.abs(got[n]! - ref[n]!), `${dtype} row ${n}`).toBeLessThanOrEqual(bound + 1e-5 * scale[n]!);
+      }
+    }
   });
 });
 
@@ -167,9 +234,16 @@ describe('matmul argument checks', () => {
 });
 
 describe('matmulSiluGlu: the GLU fused into the decode GEMV', () => {
-  it.each(['q4_0', 'q8_0'] as DType[])('%s: y = (silu(gate) * up) · Wᵀ + bias within 1e-4 relative', async (dtype) => {
+  it.each([
+    ['q4_0', true],
+    ['q8_0', true],
+    ['q4_k', true],
+    ['q4_0', false],
+    ['q8_0', false],
+  ] as [DType, boolean][])('%s (integer dot %s): y = (silu(gate) * up) · Wᵀ + bias within 1e-4 relative', async (dtype, int8) => {
     const ctx = await gpu();
-    const [N, K] = [45, 64 * 7];
+    gemvTuning.int8 = int8;
+    const [N, K] = [45, dtype === 'q4_k' ? 256 * 3 : 64 * 7];
     const gu = randomF32(2 * K, 51, 2);
     const bytes = stored(randomF32(N * K, 52), dtype);
     const wq = dequantize(bytes, dtype, N * K);

@@ -1,0 +1,223 @@
+// Decode GEMV on integer dot products: y[n] = Σ_k x[k] · W[n, k] (+ bias[n]) for one token (T = 1), W in
+// Q4_0, Q8_0 or Q4_K GGUF blocks as stored.
+//
+// x is re-encoded once per workgroup, chunk by chunk of KC values, into workgroup memory as 16-bit fixed
+// point per block of 32: a scale s = max|x| / 127 and two int8 planes hi = round(x / s),
+// lo = round((x / s - hi) * 254), so x = s * (hi + lo / 254) within s / 508 (1 / 64516 of the block's
+// largest value; finer than f16). Each weight word (4 int8 quants, or 8 nibbles as two words of 4) then
+// meets x through dot4I8Packed (one DP4A per 4 products on GPUs that have it), and the block's Σx (exact,
+// f32) carries the Q4_0 zero point (8) and the Q4_K mins.
+//
+// Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
+// of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
+// groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
+// loads their x once into registers and reuses it for its R rows. The R x L partial sums meet in workgroup
+// memory at the end.
+
+struct Params {
+  N: u32,         // outputs
+  K: u32,         // inputs, a multiple of 64 (of 256 for Q4_K)
+  has_bias: u32,  // 1 when bias is bound with real data
+  row_words: u32, // u32 words of one row of W
+  w_off: u32,     // word offset of row 0 in w
+  x_off: u32,     // vec4 offset of x[0] in x
+  y_off: u32,     // element offset of y[0] in y
+  b_off: u32,     // element offset of bias[0] in bias
+  groups: u32,    // workgroups along N (the grid may be folded onto y)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32 ([2K / 4]: gate | up, with GLU)
+#if W_VEC4
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>; // [N, K] Q4_K super-blocks (9 vec4 each), rows 16-byte aligned
+#else
+@group(0) @binding(2) var<storage, read> w: array<u32>;       // [N, K] Q4_0, Q8_0 or Q4_K blocks, rows word-aligned
+#endif
+@group(0) @binding(3) var<storage, read> bias: array<f32>;    // [N] f32 (ignored when has_bias = 0)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [N] f32
+
+const L: u32 = ${L};
+const G: u32 = 256u / L;
+const R: u32 = ${R};
+const KC: u32 = ${KC}; // values of x per chunk, a multiple of 64 * L
+const UNITS: u32 = KC / 64u;
+
+// x of the chunk, per unit of 64 values: vec4s 0-1 hi plane of block 0, 2-3 hi of block 1, 4-7 the same
+// for lo; stored transposed so that the L lanes reading vec4 i of their units hit consecutive addresses:
+// xq[((u / L) * 8 + i) * L + u % L].
+var<workgroup> xq: array<vec4<u32>, UNITS * 8u>;   // [UNITS / L, 8, L] packed int8 x 4
+var<workgroup> xs: array<vec4<f32>, UNITS>;        // [UNITS]: scale of block 0, of block 1, Σx of block 0, of block 1
+var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
+
+// vec4 v of the input: x itself, or with GLU silu(gate) * up of x = [gate | up] (K values each).
+fn x_at(v: u32) -> vec4<f32> {
+#if GLU
+  let g = x[v];
+  return g / (1.0 + exp(-g)) * x[v + p.K / 4u];
+#else
+  return x[v];
+#endif
+}
+
+// Encodes block b (32 values) of the chunk that starts at value c.
+fn encode_block(c: u32, b: u32) {
+  let v0 = p.x_off + (c + 32u * b) / 4u;
+  var xv: array<vec4<f32>, 8>;
+  var m = 0.0;
+  var sum = 0.0;
+  for (var i = 0u; i < 8u; i++) {
+    xv[i] = x_at(v0 + i);
+    let a = abs(xv[i]);
+    m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
+    sum += xv[i].x + xv[i].y + xv[i].z + xv[i].w;
+  }
+  let inv = select(0.0, 127.0 / m, m > 0.0);
+  let u = b / 2u;
+  let half = b % 2u;
+  for (var k = 0u; k < 2u; k++) {
+    var hw: vec4<u32>;
+    var lw: vec4<u32>;
+    for (var j = 0u; j < 4u; j++) {
+      let t = xv[4u * k + j] * inv;
+      let hi = round(t);
+      hw[j] = pack4xI8(vec4<i32>(hi));
+      lw[j] = pack4xI8(vec4<i32>(round((t - hi) * 254.0)));
+    }
+    xq[((u / L) * 8u + 2u * half + k) * L + u % L] = hw;
+    xq[((u / L) * 8u + 4u + 2u * half + k) * L + u % L] = lw;
+  }
+  xs[u][half] = m / 127.0;
+  xs[u][2u + half] = sum;
+}
+
+// 254 * Σ q * hi + Σ q * lo over one word of 4 int8 q against x word j of a plane pair.
+fn dp(q: u32, h: u32, l: u32) -> i32 {
+  return 254 * dot4I8Packed(q, h) + dot4I8Packed(q, l);
+}
+
+#if Q4_0
+// One pair of Q4_0 blocks (words base .. base + 8; block 0 quants at bytes 2..17, block 1 at 20..35).
+fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+  var a: array<u32, 9>;
+  for (var i = 0u; i < 9u; i++) { a[i] = w[base + i]; }
+  let d0 = unpack2x16float(a[0]).x;
+  let d1 = unpack2x16float(a[4]).y;
+  var i0 = 0;
+  var i1 = 0;
+  for (var j = 0u; j < 4u; j++) {
+    let q0 = (a[j] >> 16u) | (a[j + 1u] << 16u);
+    i0 += dp(q0 & 0x0f0f0f0fu, xv[0][j], xv[4][j]) + dp((q0 >> 4u) & 0x0f0f0f0fu, xv[1][j], xv[5][j]);
+    let q1 = a[5u + j];
+    i1 += dp(q1 & 0x0f0f0f0fu, xv[2][j], xv[6][j]) + dp((q1 >> 4u) & 0x0f0f0f0fu, xv[3][j], xv[7][j]);
+  }
+  return d0 * (s.x / 254.0 * f32(i0) - 8.0 * s.z) + d1 * (s.y / 254.0 * f32(i1) - 8.0 * s.w);
+}
+#endif
+
+#if Q8_0
+// One pair of Q8_0 blocks (words base .. base + 16; block 0 quants at bytes 2..33, block 1 at 36..67).
+fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+  var a: array<u32, 17>;
+  for (var i = 0u; i < 17u; i++) { a[i] = w[base + i]; }
+  let d0 = unpack2x16float(a[0]).x;
+  let d1 = unpack2x16float(a[8]).y;
+  var i0 = 0;
+  var i1 = 0;
+  for (var j = 0u; j < 8u; j++) {
+    i0 += dp((a[j] >> 16u) | (a[j + 1u] << 16u), xv[j / 4u][j % 4u], xv[4u + j / 4u][j % 4u]);
+    i1 += dp(a[9u + j], xv[2u + j / 4u][j % 4u], xv[6u + j / 4u][j % 4u]);
+  }
+  return d0 * s.x / 254.0 * f32(i0) + d1 * s.y / 254.0 * f32(i1);
+}
+#endif
+
+#if Q4_K
+// 6-bit scale and min of sub-block k (0..7) from the 12 scale bytes, little-endian in words s[0..2].
+fn scale_min(k: u32, s: array<u32, 3>) -> vec2<f32> {
+  let sh = (k % 4u) * 8u;
+  let b0 = (s[0] >> sh) & 0xffu; // byte k % 4
+  let b1 = (s[1] >> sh) & 0xffu; // byte k % 4 + 4
+  if (k < 4u) {
+    return vec2<f32>(f32(b0 & 63u), f32(b1 & 63u));
+  }
+  let b2 = (s[2] >> sh) & 0xffu; // byte k + 4
+  return vec2<f32>(f32((b2 & 0xfu) | ((b0 >> 6u) << 4u)), f32((b2 >> 4u) | ((b1 >> 6u) << 4u)));
+}
+
+// Quarter j = u % 4 of a Q4_K super-block (base = its first word: d | dmin, 12 scale bytes, 128 quant
+// bytes): quant bytes 32j .. 32j + 31, low nibbles = sub-block 2j, high nibbles = sub-block 2j + 1.
+fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+  let j = u % 4u;
+#if W_VEC4
+  let h = w[base / 4u];
+  let dm = unpack2x16float(h.x);
+  let sc = array<u32, 3>(h.y, h.z, h.w);
+  let q03 = w[base / 4u + 1u + 2u * j];
+  let q47 = w[base / 4u + 2u + 2u * j];
+  let q = array<u32, 8>(q03.x, q03.y, q03.z, q03.w, q47.x, q47.y, q47.z, q47.w);
+#else
+  let dm = unpack2x16float(w[base]);
+  var sc: array<u32, 3>;
+  for (var i = 0u; i < 3u; i++) { sc[i] = w[base + 1u + i]; }
+  var q: array<u32, 8>;
+  for (var i = 0u; i < 8u; i++) { q[i] = w[base + 4u + 8u * j + i]; }
+#endif
+  var i0 = 0;
+  var i1 = 0;
+  for (var t = 0u; t < 8u; t++) {
+    i0 += dp(q[t] & 0x0f0f0f0fu, xv[t / 4u][t % 4u], xv[4u + t / 4u][t % 4u]);
+    i1 += dp((q[t] >> 4u) & 0x0f0f0f0fu, xv[2u + t / 4u][t % 4u], xv[6u + t / 4u][t % 4u]);
+  }
+  let sm0 = scale_min(2u * j, sc);
+  let sm1 = scale_min(2u * j + 1u, sc);
+  return dm.x * (sm0.x * s.x / 254.0 * f32(i0) + sm1.x * s.y / 254.0 * f32(i1)) - dm.y * (sm0.y * s.z + sm1.y * s.w);
+}
+#endif
+
+// First word of unit u (global, 64 values each) of row n.
+fn unit_base(n: u32, u: u32) -> u32 {
+#if Q4_K
+  return p.w_off + n * p.row_words + (u / 4u) * 36u;
+#elif Q4_0
+  return p.w_off + n * p.row_words + u * 9u;
+#else
+  return p.w_off + n * p.row_words + u * 17u;
+#endif
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let group = wg.x + wg.y * nwg.x;
+  let lane = li % L;
+  let g = li / L;
+  let row0 = (group * G + g) * R;
+  var acc: array<f32, ${R}>;
+  for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
+  for (var c = 0u; c < p.K; c += KC) {
+    let units = min(KC, p.K - c) / 64u;
+    workgroupBarrier(); // the previous chunk is consumed
+    for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
+    workgroupBarrier();
+    for (var ul = lane; ul < units; ul += L) {
+      var xv: array<vec4<u32>, 8>;
+      for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
+      let s = xs[ul];
+      let u = c / 64u + ul;
+      for (var r = 0u; r < R; r++) {
+        acc[r] += unit_dot(unit_base(min(row0 + r, p.N - 1u), u), u, xv, s);
+      }
+    }
+  }
+  for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
+  workgroupBarrier();
+  if (li < G * R) {
+    let n = group * G * R + li;
+    var s = 0.0;
+    for (var i = 0u; i < L; i++) { s += partial[li * L + i]; }
+    if (n < p.N && group < p.groups) {
+      if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
+      y[p.y_off + n] = s;
+    }
+  }
+}
