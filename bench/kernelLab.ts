@@ -114,7 +114,7 @@ function randomWeights(dtype: DType, count: number, seed: number): Uint8Array {
 }
 
 /** Dawn quantizes GPU timestamps unless told not to. */
-const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization,lazy_clear_resource_on_first_use'];
 /** Weight copies rotated over: at least this many bytes between two reads of one copy (the H100's L2 is 50 MB). */
 const ROTATE_BYTES = 256 << 20;
 const ROTATE_MAX_BYTES = 1.2e9;
@@ -128,10 +128,55 @@ async function timeB2b(ctx: GpuContext, record: Call, iters: number): Promise<nu
   await ctx.sync(); // compile, bind groups
   for (let i = 0; i < iters; i++) record(i);
   await ctx.sync(); // warm: the same slots and bind groups again
-  for (let i = 0; i < iters; i++) record(i);
+  const rounds: number[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    for (let i = 0; i < iters; i++) record(i);
+    const t0 = performance.now();
+    await ctx.sync();
+    rounds.push((performance.now() - t0) / 1000 / iters);
+  }
+  return median(rounds);
+}
+
+/** Rounds of `iters` calls per figure; the median round is reported (isolated slow rounds happen on the GPU machine). */
+const ROUNDS = 5;
+
+/**
+ * Keeps the GPU busy reading memory for `ms` before a measurement, so that it is measured at the clocks it
+ * runs at under load rather than those it drops to while the CPU prepares the next case.
+ */
+async function warmClocks(ctx: GpuContext, ms = warmMs): Promise<void> {
+  if (ms <= 0) return;
+  const words = 16 << 20;
+  warmSrc ??= ctx.createTensor([words], 'u32', 'kernelLab.warm');
+  warmSink ??= ctx.createTensor([4], 'u32', 'kernelLab.warmSink');
   const t0 = performance.now();
-  await ctx.sync();
-  return (performance.now() - t0) / 1000 / iters;
+  while (performance.now() - t0 < ms) {
+    for (let i = 0; i < 64; i++) bandwidthInto(ctx, warmSrc, warmSink, 2048, words / 4);
+    await ctx.sync();
+  }
+}
+let warmMs = 60; // 0 with --quick (SwiftShader)
+let warmSrc: Tensor | undefined;
+let warmSink: Tensor | undefined;
+
+/**
+ * Seconds per call with no dependency between calls: each call writes a buffer never used before, so
+ * Dawn records no barrier between the dispatches (a buffer's first use needs no transition, and lazy
+ * clearing is off) and the GPU may overlap one call's tail with the next one's start. This is the kernel's
+ * streaming rate, free of the per-dispatch floor that a chain of dependent dispatches pays.
+ */
+async function timeIndependent(ctx: GpuContext, record: (i: number, out: Tensor) => void, outElems: number, iters: number): Promise<number> {
+  const rounds: number[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const outs = Array.from({ length: iters }, (_, i) => ctx.createTensor([outElems], 'f32', `kernelLab.out${i}`));
+    for (let i = 0; i < iters; i++) record(i, outs[i]!);
+    const t0 = performance.now();
+    await ctx.sync();
+    rounds.push((performance.now() - t0) / 1000 / iters);
+    for (const o of outs) ctx.destroyBuffer(o.buffer);
+  }
+  return median(rounds);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -223,12 +268,18 @@ interface Roofline {
   bestB2b: number;
   grids: Record<string, number>;
   gridsB2b: Record<string, number>;
+  /** Independent calls (timeIndependent), best grid. */
+  bestIndependent: number;
   /** µs per call of a one-workgroup dispatch that reads nothing: the per-dispatch floor. */
-  emptyDispatch: { usB2b: number; usKernel: number | null };
+  emptyDispatch: { usB2b: number; usKernel: number | null; usIndependent: number };
 }
 
 function bandwidthCall(ctx: GpuContext, src: Tensor, sink: Tensor, groups: number, count: number): Call {
-  return () => ctx.dispatch({ shader: 'bandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [groups], params().u32(count).u32(0).u32(0).u32(0));
+  return () => bandwidthInto(ctx, src, sink, groups, count);
+}
+
+function bandwidthInto(ctx: GpuContext, src: Tensor, sink: Tensor, groups: number, count: number): void {
+  ctx.dispatch({ shader: 'bandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [groups], params().u32(count).u32(0).u32(0).u32(0));
 }
 
 async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: number, iters: number): Promise<Roofline> {
@@ -236,17 +287,21 @@ async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: 
   const sink = ctx.createTensor([4], 'u32', 'bandwidth.sink');
   const count = bytes / 16;
   const n = Math.max(2, Math.ceil(iters / 10));
-  const r: Roofline = { bytes, best: 0, bestB2b: 0, grids: {}, gridsB2b: {}, emptyDispatch: { usB2b: 0, usKernel: null } };
+  const r: Roofline = { bytes, best: 0, bestB2b: 0, grids: {}, gridsB2b: {}, bestIndependent: 0, emptyDispatch: { usB2b: 0, usKernel: null, usIndependent: 0 } };
   for (const groups of [132 * 4, 132 * 8, 132 * 16, 132 * 32, Math.ceil(count / 256)]) {
     const g = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+    await warmClocks(ctx);
     const t = await timeBoth(ctx, timer, bandwidthCall(ctx, src, sink, g, count), n);
     r.gridsB2b[g] = bytes / t.b2b / 1e9;
     r.grids[g] = bytes / chosen(t) / 1e9;
     r.bestB2b = Math.max(r.bestB2b, r.gridsB2b[g]!);
     r.best = Math.max(r.best, r.grids[g]!);
+    const ind = await timeIndependent(ctx, (_, out) => bandwidthInto(ctx, src, out, g, count), 4, n);
+    r.bestIndependent = Math.max(r.bestIndependent, bytes / ind / 1e9);
   }
   const empty = await timeBoth(ctx, timer, bandwidthCall(ctx, src, sink, 1, 0), iters);
-  r.emptyDispatch = { usB2b: empty.b2b * 1e6, usKernel: empty.kernel === undefined ? null : empty.kernel * 1e6 };
+  const emptyInd = await timeIndependent(ctx, (_, out) => bandwidthInto(ctx, src, out, 1, 0), 4, iters);
+  r.emptyDispatch = { usB2b: empty.b2b * 1e6, usKernel: empty.kernel === undefined ? null : empty.kernel * 1e6, usIndependent: emptyInd * 1e6 };
   ctx.destroyBuffer(src.buffer);
   ctx.destroyBuffer(sink.buffer);
   return r;
@@ -277,6 +332,9 @@ interface Row {
   /** From usPerCall, against roofline.bestB2b. */
   gbPerSB2b: number;
   ofRooflineB2b: number;
+  /** µs per call of independent calls (timeIndependent), and its share of roofline.bestIndependent. */
+  usIndependent: number;
+  ofRooflineIndependent: number;
   maxRelErr: number;
 }
 
@@ -303,6 +361,7 @@ const fmt = (v: number | null, digits: number, width: number) => (v === null ? '
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.quick) warmMs = 0;
   const ctx = await createNodeGpu({ dawnFlags: DAWN_FLAGS, disableFeatures: args.noTimestamps ? ['timestamp-query'] : [] });
   const info = ctx.adapterInfo;
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}  features: ${JSON.stringify(ctx.features)}  dawn: ${DAWN_FLAGS.join(' ')}`);
@@ -319,11 +378,14 @@ async function main(): Promise<void> {
   const round = (_: string, v: unknown) => (typeof v === 'number' ? Math.round(v) : v);
   const kernelRoof = timer ? `${roof.best.toFixed(0)} GB/s kernel (by grid ${JSON.stringify(roof.grids, round)}), ` : '';
   console.log(`read roofline (${roof.bytes >> 20} MiB, vec4<u32>): ${kernelRoof}${roof.bestB2b.toFixed(0)} GB/s b2b (by grid ${JSON.stringify(roof.gridsB2b, round)})`);
-  console.log(`empty dispatch: ${roof.emptyDispatch.usB2b.toFixed(2)} us/call b2b, ${roof.emptyDispatch.usKernel?.toFixed(2) ?? '-'} us kernel`);
+  console.log(`read roofline, independent calls: ${roof.bestIndependent.toFixed(0)} GB/s`);
+  console.log(
+    `empty dispatch: ${roof.emptyDispatch.usB2b.toFixed(2)} us/call b2b, ${roof.emptyDispatch.usKernel?.toFixed(2) ?? '-'} us kernel, ${roof.emptyDispatch.usIndependent.toFixed(2)} us independent`,
+  );
   const rows: Row[] = [];
   const shapes = args.quick ? QUICK_SHAPES : DECODE_SHAPES;
   const Ts = args.prefill ? [1, 256] : [1];
-  console.log('dtype  T       N      K variant   weight MB copies us/call b2b  us kernel     GB/s   %roof  %roof b2b   max rel err');
+  console.log('dtype  T       N      K variant   weight MB copies us/call b2b  us kernel     GB/s   %roof  %roof b2b   us indep  %roof ind   max rel err');
   for (const dtype of args.dtypes) {
     for (const [N, K] of shapes) {
       const wBytes = randomWeights(dtype, N * K, N + K);
@@ -338,7 +400,9 @@ async function main(): Promise<void> {
           matmul(ctx, xt, ws[0]!, yt);
           const err = validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
           if (!(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
+          await warmClocks(ctx);
           const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt), args.iters);
+          const ind = await timeIndependent(ctx, (i, out) => matmul(ctx, xt, ws[i % copies]!, ctx.view(out, [T, N])), T * N, args.iters);
           const gb = (sec: number) => wBytes.byteLength / sec / 1e9;
           const r: Row = {
             dtype,
@@ -354,12 +418,14 @@ async function main(): Promise<void> {
             ofRoofline: gb(chosen(t)) / roof.best,
             gbPerSB2b: gb(t.b2b),
             ofRooflineB2b: gb(t.b2b) / roof.bestB2b,
+            usIndependent: ind * 1e6,
+            ofRooflineIndependent: gb(ind) / roof.bestIndependent,
             maxRelErr: err,
           };
           rows.push(r);
           console.log(
             `${dtype.padEnd(5)} ${String(T).padStart(3)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padStart(7)} ${(r.weightBytes / 1e6).toFixed(2).padStart(11)} ${String(copies).padStart(6)}` +
-              ` ${fmt(r.usPerCall, 2, 11)} ${fmt(r.usKernel, 2, 10)} ${fmt(r.gbPerS, 0, 8)} ${fmt(100 * r.ofRoofline, 1, 7)} ${fmt(100 * r.ofRooflineB2b, 1, 10)}   ${err.toExponential(2)}` +
+              ` ${fmt(r.usPerCall, 2, 11)} ${fmt(r.usKernel, 2, 10)} ${fmt(r.gbPerS, 0, 8)} ${fmt(100 * r.ofRoofline, 1, 7)} ${fmt(100 * r.ofRooflineB2b, 1, 10)} ${fmt(r.usIndependent, 2, 10)} ${fmt(100 * r.ofRooflineIndependent, 1, 10)}   ${err.toExponential(2)}` +
               (T > 1 ? `   (${((2 * T * N * K) / chosen(t) / 1e12).toFixed(2)} TFLOP/s)` : ''),
           );
         }
@@ -381,13 +447,20 @@ main().catch((e) => {
   process.exit(1);
 });
 
-/** auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (pairs GEMV: x and W from global / x in workgroup memory / W staged; L lanes, R rows per group). */
+/**
+ * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
+ * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][v] (integer-dot GEMV; p: all R rows
+ * loaded first; v: Q4_K words loaded one by one instead of as vec4s).
+ */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsx])(\d+))?r(\d+)$/.exec(v);
+  const q = /^(?:([qsxi])(\d+))?r(\d+)([pv]*)$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
   gemvTuning.xShared = q ? q[1] === 'x' : undefined;
+  gemvTuning.int8 = q ? q[1] === 'i' : undefined;
+  gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
+  gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
 }

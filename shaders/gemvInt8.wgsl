@@ -96,10 +96,38 @@ fn dp(q: u32, h: u32, l: u32) -> i32 {
 }
 
 #if Q4_0
-// One pair of Q4_0 blocks (words base .. base + 8; block 0 quants at bytes 2..17, block 1 at 20..35).
-fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
-  var a: array<u32, 9>;
-  for (var i = 0u; i < 9u; i++) { a[i] = w[base + i]; }
+const UNIT_WORDS: u32 = 9u; // a pair of blocks: d0, quants 0..15 of block 0 at bytes 2..17, d1, quants of block 1 at 20..35
+#elif Q8_0
+const UNIT_WORDS: u32 = 17u; // a pair of blocks: d0, quants of block 0 at bytes 2..33, d1, quants of block 1 at 36..67
+#else
+const UNIT_WORDS: u32 = 12u; // the super-block header (d | dmin, 12 scale bytes) and the unit's 32 quant bytes
+#endif
+alias Unit = array<u32, UNIT_WORDS>;
+
+// The words of unit u (64 values) of row n.
+fn load_unit(n: u32, u: u32) -> Unit {
+  var a: Unit;
+#if Q4_K
+  let base = p.w_off + n * p.row_words + (u / 4u) * 36u; // super-block u / 4
+  let qs = base + 4u + 8u * (u % 4u);                      // its quarter u % 4
+#if W_VEC4
+  let h = w[base / 4u];
+  let q03 = w[qs / 4u];
+  let q47 = w[qs / 4u + 1u];
+  a = Unit(h.x, h.y, h.z, h.w, q03.x, q03.y, q03.z, q03.w, q47.x, q47.y, q47.z, q47.w);
+#else
+  for (var i = 0u; i < 4u; i++) { a[i] = w[base + i]; }
+  for (var i = 0u; i < 8u; i++) { a[4u + i] = w[qs + i]; }
+#endif
+#else
+  let base = p.w_off + n * p.row_words + u * UNIT_WORDS;
+  for (var i = 0u; i < UNIT_WORDS; i++) { a[i] = w[base + i]; }
+#endif
+  return a;
+}
+
+#if Q4_0
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[4]).y;
   var i0 = 0;
@@ -115,10 +143,7 @@ fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 #endif
 
 #if Q8_0
-// One pair of Q8_0 blocks (words base .. base + 16; block 0 quants at bytes 2..33, block 1 at 36..67).
-fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
-  var a: array<u32, 17>;
-  for (var i = 0u; i < 17u; i++) { a[i] = w[base + i]; }
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[8]).y;
   var i0 = 0;
@@ -132,58 +157,35 @@ fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 #endif
 
 #if Q4_K
-// 6-bit scale and min of sub-block k (0..7) from the 12 scale bytes, little-endian in words s[0..2].
-fn scale_min(k: u32, s: array<u32, 3>) -> vec2<f32> {
+// 6-bit scale and min of sub-block k (0..7) from the 12 scale bytes, little-endian in words s0, s1, s2.
+fn scale_min(k: u32, s0: u32, s1: u32, s2: u32) -> vec2<f32> {
   let sh = (k % 4u) * 8u;
-  let b0 = (s[0] >> sh) & 0xffu; // byte k % 4
-  let b1 = (s[1] >> sh) & 0xffu; // byte k % 4 + 4
+  let b0 = (s0 >> sh) & 0xffu; // byte k % 4
+  let b1 = (s1 >> sh) & 0xffu; // byte k % 4 + 4
   if (k < 4u) {
     return vec2<f32>(f32(b0 & 63u), f32(b1 & 63u));
   }
-  let b2 = (s[2] >> sh) & 0xffu; // byte k + 4
+  let b2 = (s2 >> sh) & 0xffu; // byte k + 4
   return vec2<f32>(f32((b2 & 0xfu) | ((b0 >> 6u) << 4u)), f32((b2 >> 4u) | ((b1 >> 6u) << 4u)));
 }
 
-// Quarter j = u % 4 of a Q4_K super-block (base = its first word: d | dmin, 12 scale bytes, 128 quant
-// bytes): quant bytes 32j .. 32j + 31, low nibbles = sub-block 2j, high nibbles = sub-block 2j + 1.
-fn unit_dot(base: u32, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+// Quarter j = u % 4 of a super-block: its quant bytes 32j .. 32j + 31 (a[4..11]), low nibbles =
+// sub-block 2j, high nibbles = sub-block 2j + 1.
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let j = u % 4u;
-#if W_VEC4
-  let h = w[base / 4u];
-  let dm = unpack2x16float(h.x);
-  let sc = array<u32, 3>(h.y, h.z, h.w);
-  let q03 = w[base / 4u + 1u + 2u * j];
-  let q47 = w[base / 4u + 2u + 2u * j];
-  let q = array<u32, 8>(q03.x, q03.y, q03.z, q03.w, q47.x, q47.y, q47.z, q47.w);
-#else
-  let dm = unpack2x16float(w[base]);
-  var sc: array<u32, 3>;
-  for (var i = 0u; i < 3u; i++) { sc[i] = w[base + 1u + i]; }
-  var q: array<u32, 8>;
-  for (var i = 0u; i < 8u; i++) { q[i] = w[base + 4u + 8u * j + i]; }
-#endif
+  let dm = unpack2x16float(a[0]);
   var i0 = 0;
   var i1 = 0;
   for (var t = 0u; t < 8u; t++) {
-    i0 += dp(q[t] & 0x0f0f0f0fu, xv[t / 4u][t % 4u], xv[4u + t / 4u][t % 4u]);
-    i1 += dp((q[t] >> 4u) & 0x0f0f0f0fu, xv[2u + t / 4u][t % 4u], xv[6u + t / 4u][t % 4u]);
+    let q = a[4u + t];
+    i0 += dp(q & 0x0f0f0f0fu, xv[t / 4u][t % 4u], xv[4u + t / 4u][t % 4u]);
+    i1 += dp((q >> 4u) & 0x0f0f0f0fu, xv[2u + t / 4u][t % 4u], xv[6u + t / 4u][t % 4u]);
   }
-  let sm0 = scale_min(2u * j, sc);
-  let sm1 = scale_min(2u * j + 1u, sc);
+  let sm0 = scale_min(2u * j, a[1], a[2], a[3]);
+  let sm1 = scale_min(2u * j + 1u, a[1], a[2], a[3]);
   return dm.x * (sm0.x * s.x / 254.0 * f32(i0) + sm1.x * s.y / 254.0 * f32(i1)) - dm.y * (sm0.y * s.z + sm1.y * s.w);
 }
 #endif
-
-// First word of unit u (global, 64 values each) of row n.
-fn unit_base(n: u32, u: u32) -> u32 {
-#if Q4_K
-  return p.w_off + n * p.row_words + (u / 4u) * 36u;
-#elif Q4_0
-  return p.w_off + n * p.row_words + u * 9u;
-#else
-  return p.w_off + n * p.row_words + u * 17u;
-#endif
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -204,9 +206,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
       let s = xs[ul];
       let u = c / 64u + ul;
-      for (var r = 0u; r < R; r++) {
-        acc[r] += unit_dot(unit_base(min(row0 + r, p.N - 1u), u), u, xv, s);
-      }
+#if PRELOAD
+      // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
+      var a: array<Unit, R>;
+      for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
+      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
+#else
+      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(load_unit(min(row0 + r, p.N - 1u), u), u, xv, s); }
+#endif
     }
   }
   for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }

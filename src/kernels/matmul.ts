@@ -35,6 +35,8 @@ export const gemvTuning = {
   int8Chunk: 0,
   /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
   vec4Weights: undefined as boolean | undefined,
+  /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
+  preload: undefined as boolean | undefined,
   generic: false,
 };
 
@@ -47,8 +49,9 @@ const INT8_UNIT_BYTES = 9 * 16;
  * not even one unit per lane fits.
  */
 function int8GemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; KC: number } | undefined {
-  const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
-  const R = gemvTuning.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
+  // Measured on an H200 (bench/README.md): 16 lanes and 4 rows with all rows loaded first.
+  const L = gemvTuning.quantLanes || 16;
+  const R = gemvTuning.rows || (N >= 2048 ? 4 : 2);
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
@@ -206,7 +209,7 @@ function dispatchQuantGemv(
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4 };
+    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true };
     rowsPerGroup = (256 / L) * R;
   } else {
     const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);

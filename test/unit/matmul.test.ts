@@ -54,6 +54,7 @@ afterEach(() => {
   gemvTuning.int8 = undefined;
   gemvTuning.int8Chunk = 0;
   gemvTuning.vec4Weights = undefined;
+  gemvTuning.preload = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -116,8 +117,9 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    for (const vec4 of dtype === 'q4_k' ? [true, false] : [true]) {
+    for (const [vec4, preload] of dtype === 'q4_k' ? [[true, false], [false, true]] : [[true, false], [true, true]]) {
       gemvTuning.vec4Weights = vec4;
+      gemvTuning.preload = preload;
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
