@@ -11,8 +11,9 @@
 // Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
-// loads their x once into registers and reuses it for its R rows. The R x L partial sums meet in workgroup
-// memory at the end.
+// loads their x once into registers and reuses it for its R rows (PRELOAD: the R rows' words are all loaded
+// before the arithmetic; PIPELINE: the next unit's words are loaded while the current one is computed, the
+// first ones while x is encoded). The R x L partial sums meet in workgroup memory at the end.
 
 struct Params {
   N: u32,         // outputs
@@ -198,6 +199,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
   for (var c = 0u; c < p.K; c += KC) {
     let units = min(KC, p.K - c) / 64u;
+#if PIPELINE
+    // Software pipeline: the words of the lane's next unit (all R rows) are in flight while it encodes x
+    // and while it computes the current unit.
+    var next: array<Unit, R>;
+    if (lane < units) {
+      for (var r = 0u; r < R; r++) { next[r] = load_unit(min(row0 + r, p.N - 1u), c / 64u + lane); }
+    }
+#endif
     workgroupBarrier(); // the previous chunk is consumed
     for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
     workgroupBarrier();
@@ -206,7 +215,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
       let s = xs[ul];
       let u = c / 64u + ul;
-#if PRELOAD
+#if PIPELINE
+      let a = next;
+      if (ul + L < units) {
+        for (var r = 0u; r < R; r++) { next[r] = load_unit(min(row0 + r, p.N - 1u), u + L); }
+      }
+      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
+#elif PRELOAD
       // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
       var a: array<Unit, R>;
       for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
@@ -216,12 +231,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
     }
   }
+  // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.
   for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
+  for (var h = L / 2u; h > 0u; h /= 2u) {
+    workgroupBarrier();
+    if (lane < h) {
+      for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] += partial[(g * R + r) * L + lane + h]; }
+    }
+  }
   workgroupBarrier();
   if (li < G * R) {
     let n = group * G * R + li;
-    var s = 0.0;
-    for (var i = 0u; i < L; i++) { s += partial[li * L + i]; }
+    var s = partial[li * L];
     if (n < p.N && group < p.groups) {
       if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
       y[p.y_off + n] = s;

@@ -37,6 +37,8 @@ export const gemvTuning = {
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
   preload: undefined as boolean | undefined,
+  /** ... and the next unit's words while computing the current one (undefined: no). */
+  pipeline: undefined as boolean | undefined,
   generic: false,
 };
 
@@ -209,7 +211,7 @@ function dispatchQuantGemv(
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true };
+    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, PIPELINE: gemvTuning.pipeline ?? false };
     rowsPerGroup = (256 / L) * R;
   } else {
     const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);

@@ -55,6 +55,7 @@ afterEach(() => {
   gemvTuning.int8Chunk = 0;
   gemvTuning.vec4Weights = undefined;
   gemvTuning.preload = undefined;
+  gemvTuning.pipeline = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -117,9 +118,12 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    for (const [vec4, preload] of dtype === 'q4_k' ? [[true, false], [false, true]] : [[true, false], [true, true]]) {
+    const modes = [[true, false, false], [true, true, false], [true, true, true]];
+    if (dtype === 'q4_k') modes.push([false, true, true]);
+    for (const [vec4, preload, pipeline] of modes) {
       gemvTuning.vec4Weights = vec4;
       gemvTuning.preload = preload;
+      gemvTuning.pipeline = pipeline;
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
@@ -128,7 +132,10 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.quantLanes = 16;
     gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
-    await check(dtype, 1, 29, 2816, true, 43);
+    for (const pipeline of [false, true]) {
+      gemvTuning.pipeline = pipeline;
+      await check(dtype, 1, 29, 2816, true, 43);
+    }
   });
   it('folds its workgroups onto a 2-D grid', async () => {
     gemvTuning.int8 = true;
