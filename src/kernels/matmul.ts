@@ -51,9 +51,10 @@ const INT8_UNIT_BYTES = 9 * 16;
  * not even one unit per lane fits.
  */
 function int8GemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; KC: number } | undefined {
-  // Measured on an H200 (bench/README.md): 16 lanes and 4 rows with all rows loaded first.
-  const L = gemvTuning.quantLanes || 16;
-  const R = gemvTuning.rows || (N >= 2048 ? 4 : 2);
+  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows, 32 x 8 for tall matrices with long rows.
+  const tall = N >= 12288 && K >= 4096;
+  const L = gemvTuning.quantLanes || (tall ? 32 : 16);
+  const R = gemvTuning.rows || (tall ? 8 : 2);
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
