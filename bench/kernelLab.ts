@@ -307,6 +307,24 @@ async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: 
   return r;
 }
 
+/**
+ * Seconds per call, back to back, of shaders/bandwidth.wgsl reading the bytes of the weight copies (best of
+ * a few grids): what a dispatch that only streams these bytes costs in the same setting.
+ */
+async function streamReference(ctx: GpuContext, ws: Tensor[], bytes: number, iters: number): Promise<number> {
+  const count = Math.floor(bytes / 16);
+  const views = ws.map((w) => ctx.view(w, [count * 4], 0, 'u32'));
+  const sink = ctx.createTensor([4], 'u32', 'stream.sink');
+  let best = Infinity;
+  for (const groups of [Math.ceil(count / 256), 132 * 8, 132 * 32]) {
+    const g = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+    await warmClocks(ctx);
+    best = Math.min(best, await timeB2b(ctx, (i) => bandwidthInto(ctx, views[i % views.length]!, sink, g, count), iters));
+  }
+  ctx.destroyBuffer(sink.buffer);
+  return best;
+}
+
 /** Weight copies to rotate over, so that a call finds its weights in DRAM rather than in L2; never more than the calls of one round. */
 function copyCount(weightBytes: number, iters: number): number {
   const wanted = Math.min(Math.ceil(ROTATE_BYTES / weightBytes), Math.floor(ROTATE_MAX_BYTES / weightBytes), iters);
@@ -314,6 +332,8 @@ function copyCount(weightBytes: number, iters: number): number {
 }
 
 interface Row {
+  /** µs per call b2b of a plain read of the same weight bytes (bandwidth.wgsl, best grid): the floor for this size. */
+  usStream: number;
   dtype: DType;
   N: number;
   K: number;
@@ -391,6 +411,8 @@ async function main(): Promise<void> {
       const wBytes = randomWeights(dtype, N * K, N + K);
       const copies = copyCount(wBytes.byteLength, args.iters);
       const ws: Tensor[] = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K} #${c}`));
+      const stream = await streamReference(ctx, ws, wBytes.byteLength, args.iters);
+      console.log(`${dtype.padEnd(5)}         ${String(N).padStart(7)} ${String(K).padStart(6)}  stream: ${(stream * 1e6).toFixed(2)} us/call b2b to read the same bytes (shaders/bandwidth.wgsl), ${((100 * wBytes.byteLength) / stream / 1e9 / roof.bestB2b).toFixed(1)}% of the roofline`);
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, K], 'f32');
@@ -398,13 +420,14 @@ async function main(): Promise<void> {
         for (const variant of T === 1 ? args.variants : ['auto']) {
           setVariant(variant);
           matmul(ctx, xt, ws[0]!, yt);
-          const err = validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
-          if (!(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
+          const err = gemvTuning.diagnostic ? NaN : validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
+          if (!gemvTuning.diagnostic && !(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
           await warmClocks(ctx);
           const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt), args.iters);
           const ind = await timeIndependent(ctx, (i, out) => matmul(ctx, xt, ws[i % copies]!, ctx.view(out, [T, N])), T * N, args.iters);
           const gb = (sec: number) => wBytes.byteLength / sec / 1e9;
           const r: Row = {
+            usStream: stream * 1e6,
             dtype,
             N,
             K,
@@ -450,12 +473,13 @@ main().catch((e) => {
 /**
  * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
  * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][d][v] (integer-dot GEMV; p: all R rows
- * loaded first; d: the next unit's words loaded during the current one; v: Q4_K words one by one, not as vec4s).
+ * loaded first; d: the next unit's words loaded during the current one; v: Q4_K words one by one, not as vec4s;
+ * diagnostics, not validated: e: x not encoded; o: loads only, no arithmetic).
  */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsxi])(\d+))?r(\d+)([pvd]*)$/.exec(v);
+  const q = /^(?:([qsxi])(\d+))?r(\d+)([pvdeo]*)$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
@@ -464,4 +488,5 @@ function setVariant(v: string): void {
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
   gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.pipeline = q ? q[4]!.includes('d') : undefined;
+  gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
 }

@@ -128,7 +128,7 @@ fn load_unit(n: u32, u: u32) -> Unit {
 }
 
 #if Q4_0
-fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[4]).y;
   var i0 = 0;
@@ -144,7 +144,7 @@ fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 #endif
 
 #if Q8_0
-fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[8]).y;
   var i0 = 0;
@@ -172,7 +172,7 @@ fn scale_min(k: u32, s0: u32, s1: u32, s2: u32) -> vec2<f32> {
 
 // Quarter j = u % 4 of a super-block: its quant bytes 32j .. 32j + 31 (a[4..11]), low nibbles =
 // sub-block 2j, high nibbles = sub-block 2j + 1.
-fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let j = u % 4u;
   let dm = unpack2x16float(a[0]);
   var i0 = 0;
@@ -187,6 +187,18 @@ fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   return dm.x * (sm0.x * s.x / 254.0 * f32(i0) + sm1.x * s.y / 254.0 * f32(i1)) - dm.y * (sm0.y * s.z + sm1.y * s.w);
 }
 #endif
+
+// The unit's dot product. Diagnostics for bench/kernelLab.ts: LOAD_ONLY folds the words into a bit (the
+// loads without the arithmetic), NO_ENCODE (in main) skips encoding x; both give wrong results.
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+#if LOAD_ONLY
+  var h = 0u;
+  for (var i = 0u; i < UNIT_WORDS; i++) { h ^= a[i]; }
+  return f32(h & 1u);
+#else
+  return unit_dot_q(a, u, xv, s);
+#endif
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -208,7 +220,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
 #endif
     workgroupBarrier(); // the previous chunk is consumed
+#if !NO_ENCODE
     for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
+#endif
     workgroupBarrier();
     for (var ul = lane; ul < units; ul += L) {
       var xv: array<vec4<u32>, 8>;

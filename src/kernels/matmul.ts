@@ -39,6 +39,8 @@ export const gemvTuning = {
   preload: undefined as boolean | undefined,
   /** ... and the next unit's words while computing the current one (undefined: no). */
   pipeline: undefined as boolean | undefined,
+  /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
+  diagnostic: '' as '' | 'noEncode' | 'loadOnly',
   generic: false,
 };
 
@@ -213,6 +215,7 @@ function dispatchQuantGemv(
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
     defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, PIPELINE: gemvTuning.pipeline ?? false };
+    if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
     rowsPerGroup = (256 / L) * R;
   } else {
     const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
