@@ -12,8 +12,8 @@
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
 // loads their x once into registers and reuses it for its R rows (PRELOAD: the R rows' words are all loaded
-// before the arithmetic; PIPELINE: the next unit's words are loaded while the current one is computed, the
-// first ones while x is encoded). The R x L partial sums meet in workgroup memory at the end.
+// before the arithmetic). The R x L partial sums meet in workgroup memory at the end. A workgroup takes
+// blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one chunk.
 
 struct Params {
   N: u32,         // outputs
@@ -24,7 +24,7 @@ struct Params {
   x_off: u32,     // vec4 offset of x[0] in x
   y_off: u32,     // element offset of y[0] in y
   b_off: u32,     // element offset of bias[0] in bias
-  groups: u32,    // workgroups along N (the grid may be folded onto y)
+  groups: u32,    // blocks of G * R rows (the workgroups launched may be fewer, and folded onto y)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -203,63 +203,62 @@ fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let group = wg.x + wg.y * nwg.x;
   let lane = li % L;
   let g = li / L;
-  let row0 = (group * G + g) * R;
-  var acc: array<f32, ${R}>;
-  for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
-  for (var c = 0u; c < p.K; c += KC) {
-    let units = min(KC, p.K - c) / 64u;
-#if PIPELINE
-    // Software pipeline: the words of the lane's next unit (all R rows) are in flight while it encodes x
-    // and while it computes the current unit.
-    var next: array<Unit, R>;
-    if (lane < units) {
-      for (var r = 0u; r < R; r++) { next[r] = load_unit(min(row0 + r, p.N - 1u), c / 64u + lane); }
-    }
-#endif
-    workgroupBarrier(); // the previous chunk is consumed
+#if ONE_CHUNK
+  // x fits in one chunk: encoded once, then used for every block of rows this workgroup takes.
 #if !NO_ENCODE
-    for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
+  for (var b = li; b < p.K / 32u; b += 256u) { encode_block(0u, b); }
 #endif
-    workgroupBarrier();
-    for (var ul = lane; ul < units; ul += L) {
-      var xv: array<vec4<u32>, 8>;
-      for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
-      let s = xs[ul];
-      let u = c / 64u + ul;
-#if PIPELINE
-      let a = next;
-      if (ul + L < units) {
-        for (var r = 0u; r < R; r++) { next[r] = load_unit(min(row0 + r, p.N - 1u), u + L); }
-      }
-      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
-#elif PRELOAD
-      // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
-      var a: array<Unit, R>;
-      for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
-      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
-#else
-      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(load_unit(min(row0 + r, p.N - 1u), u), u, xv, s); }
-#endif
-    }
-  }
-  // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.
-  for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
-  for (var h = L / 2u; h > 0u; h /= 2u) {
-    workgroupBarrier();
-    if (lane < h) {
-      for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] += partial[(g * R + r) * L + lane + h]; }
-    }
-  }
   workgroupBarrier();
-  if (li < G * R) {
-    let n = group * G * R + li;
-    var s = partial[li * L];
-    if (n < p.N && group < p.groups) {
-      if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
-      y[p.y_off + n] = s;
+#endif
+  // Blocks of G * R rows, strided over the launched workgroups (fewer than blocks for tall matrices, so
+  // that x is encoded once per workgroup rather than once per block).
+  for (var blk = wg.x + wg.y * nwg.x; blk < p.groups; blk += nwg.x * nwg.y) {
+    let row0 = (blk * G + g) * R;
+    var acc: array<f32, ${R}>;
+    for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
+    for (var c = 0u; c < p.K; c += KC) {
+      let units = min(KC, p.K - c) / 64u;
+#if !ONE_CHUNK
+      workgroupBarrier(); // the previous chunk is consumed
+#if !NO_ENCODE
+      for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
+#endif
+      workgroupBarrier();
+#endif
+      for (var ul = lane; ul < units; ul += L) {
+        var xv: array<vec4<u32>, 8>;
+        for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
+        let s = xs[ul];
+        let u = c / 64u + ul;
+#if PRELOAD
+        // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
+        var a: array<Unit, R>;
+        for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
+        for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
+#else
+        for (var r = 0u; r < R; r++) { acc[r] += unit_dot(load_unit(min(row0 + r, p.N - 1u), u), u, xv, s); }
+#endif
+      }
+    }
+    // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.
+    workgroupBarrier(); // the previous block's sums are read
+    for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
+    for (var h = L / 2u; h > 0u; h /= 2u) {
+      workgroupBarrier();
+      if (lane < h) {
+        for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] += partial[(g * R + r) * L + lane + h]; }
+      }
+    }
+    workgroupBarrier();
+    if (li < G * R) {
+      let n = blk * G * R + li;
+      if (n < p.N) {
+        var s = partial[li * L];
+        if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
+        y[p.y_off + n] = s;
+      }
     }
   }
 }

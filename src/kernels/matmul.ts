@@ -37,8 +37,8 @@ export const gemvTuning = {
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
   preload: undefined as boolean | undefined,
-  /** ... and the next unit's words while computing the current one (undefined: no). */
-  pipeline: undefined as boolean | undefined,
+  /** Most workgroups the integer-dot GEMV launches; each takes several blocks of rows past it (0: 1024). */
+  maxGroups: 0,
   /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
   diagnostic: '' as '' | 'noEncode' | 'loadOnly',
   generic: false,
@@ -214,7 +214,7 @@ function dispatchQuantGemv(
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, PIPELINE: gemvTuning.pipeline ?? false };
+    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
     rowsPerGroup = (256 / L) * R;
   } else {
@@ -224,10 +224,12 @@ function dispatchQuantGemv(
     rowsPerGroup = (256 / L) * R;
   }
   const groups = Math.ceil(N / rowsPerGroup);
+  // The integer-dot GEMV strides its workgroups over the blocks of rows: no more launched than keep the GPU busy.
+  const launched = kind === 'int8' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
   ctx.dispatch(
     { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
-    [...grid2d(ctx, groups), 1],
+    [...grid2d(ctx, launched), 1],
     params()
       .u32(N)
       .u32(K)

@@ -55,7 +55,7 @@ afterEach(() => {
   gemvTuning.int8Chunk = 0;
   gemvTuning.vec4Weights = undefined;
   gemvTuning.preload = undefined;
-  gemvTuning.pipeline = undefined;
+  gemvTuning.maxGroups = 0;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -118,12 +118,13 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    const modes = [[true, false, false], [true, true, false], [true, true, true]];
-    if (dtype === 'q4_k') modes.push([false, true, true]);
-    for (const [vec4, preload, pipeline] of modes) {
+    // [vec4 Q4_K loads, preload, most workgroups launched (2: each takes several blocks of rows)]
+    const modes: [boolean, boolean, number][] = [[true, false, 0], [true, true, 0], [true, true, 2]];
+    if (dtype === 'q4_k') modes.push([false, true, 2]);
+    for (const [vec4, preload, maxGroups] of modes) {
       gemvTuning.vec4Weights = vec4;
       gemvTuning.preload = preload;
-      gemvTuning.pipeline = pipeline;
+      gemvTuning.maxGroups = maxGroups;
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
@@ -132,8 +133,8 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.quantLanes = 16;
     gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
-    for (const pipeline of [false, true]) {
-      gemvTuning.pipeline = pipeline;
+    for (const maxGroups of [0, 1]) {
+      gemvTuning.maxGroups = maxGroups; // 1: one workgroup re-encodes every chunk for each block of rows
       await check(dtype, 1, 29, 2816, true, 43);
     }
   });
@@ -141,7 +142,9 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.maxGridX = 3;
     gemvTuning.rows = 1;
-    await check('q4_k', 1, 301, 256, true, 44); // 38 workgroups -> 3 x 13
+    await check('q4_k', 1, 301, 256, true, 44); // 19 workgroups -> 3 x 7
+    gemvTuning.maxGroups = 5; // 5 workgroups (2 x 3, one idle) take the 19 blocks of rows
+    await check('q4_0', 1, 301, 256, true, 45);
   });
   it('keeps 16-bit precision per block of 32 with an outlier 1000x the rest of its block', async () => {
     const ctx = await gpu();
