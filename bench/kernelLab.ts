@@ -473,14 +473,13 @@ main().catch((e) => {
 /**
  * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
  * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][v][gM] (integer-dot GEMV; p: all R rows
- * loaded first; v: Q4_K words one by one, not as vec4s; s: Q4_0/Q8_0 rows staged in workgroup memory, loads
- * coalesced; gM: at most M workgroups launched;
+ * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched;
  * diagnostics, not validated: e: x not encoded; o: loads only, no arithmetic).
  */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsxi])(\d+))?r(\d+)([pvsoe]*)(?:g(\d+))?$/.exec(v);
+  const q = /^(?:([qsxi])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
@@ -489,6 +488,5 @@ function setVariant(v: string): void {
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
   gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;
-  gemvTuning.stageW = q?.[1] === 'i' ? q[4]!.includes('s') : undefined;
   gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
 }

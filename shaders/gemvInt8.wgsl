@@ -105,10 +105,6 @@ const UNIT_WORDS: u32 = 12u; // the super-block header (d | dmin, 12 scale bytes
 #endif
 alias Unit = array<u32, UNIT_WORDS>;
 
-#if STAGE_W
-var<workgroup> stage: array<u32, 256 * ${R} * UNIT_WORDS>; // [G * R rows, L units, UNIT_WORDS]
-#endif
-
 // The words of unit u (64 values) of row n.
 fn load_unit(n: u32, u: u32) -> Unit {
   var a: Unit;
@@ -231,41 +227,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
       workgroupBarrier();
 #endif
-#if STAGE_W
-      // Windows of L units: the group's lanes load the R rows' words of the window coalesced (lane l takes
-      // words l, l + L, ...), all loads in flight at once, park them in workgroup memory, then each lane
-      // reads back its own unit (stride UNIT_WORDS, odd: no bank conflicts).
-      for (var w0 = 0u; w0 < units; w0 += L) {
-        let words = min(L, units - w0) * UNIT_WORDS;
-        var held: array<Unit, R>;
-        for (var r = 0u; r < R; r++) {
-          let src = p.w_off + min(row0 + r, p.N - 1u) * p.row_words + (c / 64u + w0) * UNIT_WORDS;
-          for (var k = 0u; k < UNIT_WORDS; k++) {
-            let i = lane + L * k;
-            if (i < words) { held[r][k] = w[src + i]; }
-          }
-        }
-        workgroupBarrier(); // the previous window is consumed
-        for (var r = 0u; r < R; r++) {
-          for (var k = 0u; k < UNIT_WORDS; k++) {
-            let i = lane + L * k;
-            if (i < words) { stage[(g * R + r) * L * UNIT_WORDS + i] = held[r][k]; }
-          }
-        }
-        workgroupBarrier();
-        let ul = w0 + lane;
-        if (ul < units) {
-          var xv: array<vec4<u32>, 8>;
-          for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
-          let s = xs[ul];
-          for (var r = 0u; r < R; r++) {
-            var a: Unit;
-            for (var i = 0u; i < UNIT_WORDS; i++) { a[i] = stage[((g * R + r) * L + lane) * UNIT_WORDS + i]; }
-            acc[r] += unit_dot(a, c / 64u + ul, xv, s);
-          }
-        }
-      }
-#else
       for (var ul = lane; ul < units; ul += L) {
         var xv: array<vec4<u32>, 8>;
         for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
@@ -280,7 +241,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         for (var r = 0u; r < R; r++) { acc[r] += unit_dot(load_unit(min(row0 + r, p.N - 1u), u), u, xv, s); }
 #endif
       }
-#endif
     }
     // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.
     workgroupBarrier(); // the previous block's sums are read

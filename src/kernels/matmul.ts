@@ -37,8 +37,6 @@ export const gemvTuning = {
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
   preload: undefined as boolean | undefined,
-  /** Q4_0/Q8_0 rows staged through workgroup memory by the integer-dot GEMV, loads coalesced (undefined: no). */
-  stageW: undefined as boolean | undefined,
   /** Most workgroups the integer-dot GEMV launches; each takes several blocks of rows past it (0: 1024). */
   maxGroups: 0,
   /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
@@ -54,20 +52,16 @@ const INT8_UNIT_BYTES = 9 * 16;
  * per chunk in workgroup memory (all of K where it fits next to the R x 256 partial sums). Undefined where
  * not even one unit per lane fits.
  */
-function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; KC: number; stageW: boolean } | undefined {
+function int8GemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; KC: number } | undefined {
   // Measured on an H200 (bench/README.md): 16 lanes x 2 rows, 32 x 8 for tall matrices with long rows.
   const tall = N >= 12288 && K >= 4096;
   const L = gemvTuning.quantLanes || (tall ? 32 : 16);
   const R = gemvTuning.rows || (tall ? 8 : 2);
-  const need = Math.ceil(K / 64 / L) * L;
-  const chunkCap = gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need;
-  const unitsFor = (budget: number) => Math.min(Math.floor(budget / INT8_UNIT_BYTES / L) * L, need, chunkCap);
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
-  // Q4_0/Q8_0 rows staged through workgroup memory for coalesced loads, where that leaves room for x.
-  const stageBytes = 256 * R * (dtype === 'q4_0' ? 9 : 17) * 4;
-  const stageW = (gemvTuning.stageW ?? false) && dtype !== 'q4_k' && unitsFor(budget - stageBytes) >= Math.min(need, 4 * L);
-  const units = unitsFor(stageW ? budget - stageBytes : budget);
-  return units >= L ? { L, R, KC: units * 64, stageW } : undefined;
+  const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
+  const need = Math.ceil(K / 64 / L) * L;
+  const units = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need);
+  return units >= L ? { L, R, KC: units * 64 } : undefined;
 }
 
 /**
@@ -192,7 +186,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
 function quantGemvKind(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): 'int8' | 'pairs' | undefined {
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
-  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.dtype, w.shape[0]!, K)) return 'int8';
+  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.shape[0]!, K)) return 'int8';
   if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return 'pairs';
   return undefined;
 }
@@ -216,11 +210,11 @@ function dispatchQuantGemv(
   let defines: Record<string, string | number | boolean>;
   let rowsPerGroup: number;
   if (kind === 'int8') {
-    const { L, R, KC, stageW } = int8GemvShape(ctx, w.dtype, N, K)!;
+    const { L, R, KC } = int8GemvShape(ctx, N, K)!;
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K, STAGE_W: stageW };
+    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
     rowsPerGroup = (256 / L) * R;
   } else {

@@ -56,7 +56,6 @@ afterEach(() => {
   gemvTuning.vec4Weights = undefined;
   gemvTuning.preload = undefined;
   gemvTuning.maxGroups = 0;
-  gemvTuning.stageW = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -112,7 +111,6 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     ['q4_0', 4, 32],
     ['q8_0', 2, 32],
     ['q8_0', 8, 16],
-    ['q8_0', 1, 16],
     ['q4_k', 1, 32],
     ['q4_k', 4, 16],
     ['q4_k', 2, 8],
@@ -120,20 +118,13 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    // [vec4 Q4_K loads, preload, most workgroups launched (2: each takes several blocks of rows), Q4_0/Q8_0 staged]
-    const modes: [boolean, boolean, number, boolean][] = [
-      [true, false, 0, false],
-      [true, true, 0, false],
-      [true, true, 2, false],
-      [true, true, 0, true],
-      [true, true, 2, true],
-    ];
-    if (dtype === 'q4_k') modes.push([false, true, 2, false]);
-    for (const [vec4, preload, maxGroups, stageW] of modes) {
+    // [vec4 Q4_K loads, preload, most workgroups launched (2: each takes several blocks of rows)]
+    const modes: [boolean, boolean, number][] = [[true, false, 0], [true, true, 0], [true, true, 2]];
+    if (dtype === 'q4_k') modes.push([false, true, 2]);
+    for (const [vec4, preload, maxGroups] of modes) {
       gemvTuning.vec4Weights = vec4;
       gemvTuning.preload = preload;
       gemvTuning.maxGroups = maxGroups;
-      gemvTuning.stageW = stageW;
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
@@ -142,9 +133,8 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.int8 = true;
     gemvTuning.quantLanes = 16;
     gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
-    for (const [maxGroups, stageW] of [[0, false], [1, false], [0, true]] as [number, boolean][]) {
+    for (const maxGroups of [0, 1]) {
       gemvTuning.maxGroups = maxGroups; // 1: one workgroup re-encodes every chunk for each block of rows
-      gemvTuning.stageW = stageW;
       await check(dtype, 1, 29, 2816, true, 43);
     }
   });
