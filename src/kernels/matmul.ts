@@ -52,11 +52,15 @@ const INT8_UNIT_BYTES = 9 * 16;
  * per chunk in workgroup memory (all of K where it fits next to the R x 256 partial sums). Undefined where
  * not even one unit per lane fits.
  */
-function int8GemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; KC: number } | undefined {
-  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows, 32 x 8 for tall matrices with long rows.
-  const tall = N >= 12288 && K >= 4096;
-  const L = gemvTuning.quantLanes || (tall ? 32 : 16);
-  const R = gemvTuning.rows || (tall ? 8 : 2);
+function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; KC: number } | undefined {
+  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0) or
+  // 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows (its units are a quarter of a 256-value super-block).
+  const tall = N >= 12288;
+  let [L, R] = [16, 2];
+  if (tall && dtype !== 'q4_k' && K >= 4096) [L, R] = [32, 8];
+  else if (tall && dtype === 'q4_k') [L, R] = K >= 4096 ? [16, 4] : [8, 4];
+  L = gemvTuning.quantLanes || L;
+  R = gemvTuning.rows || R;
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
@@ -186,7 +190,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
 function quantGemvKind(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): 'int8' | 'pairs' | undefined {
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
-  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.shape[0]!, K)) return 'int8';
+  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.dtype, w.shape[0]!, K)) return 'int8';
   if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return 'pairs';
   return undefined;
 }
@@ -210,7 +214,7 @@ function dispatchQuantGemv(
   let defines: Record<string, string | number | boolean>;
   let rowsPerGroup: number;
   if (kind === 'int8') {
-    const { L, R, KC } = int8GemvShape(ctx, N, K)!;
+    const { L, R, KC } = int8GemvShape(ctx, w.dtype, N, K)!;
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
