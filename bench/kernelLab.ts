@@ -488,6 +488,5 @@ function setVariant(v: string): void {
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
   gemvTuning.vec4Weights = q?.[4]!.includes('v') ? false : q?.[4]!.includes('w') ? true : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;
-  gemvTuning.subgroupSum = q?.[4]!.includes('t') ? false : undefined;
   gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
 }

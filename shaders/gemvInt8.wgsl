@@ -1,7 +1,3 @@
-#if SUBGROUP_SUM
-enable subgroups;
-#endif
-
 // Decode GEMV on integer dot products: y[n] = Σ_k x[k] · W[n, k] (+ bias[n]) for one token (T = 1), W in
 // Q4_0, Q8_0 or Q4_K GGUF blocks as stored.
 //
@@ -259,23 +255,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
       }
     }
-#if SUBGROUP_SUM
-    // The L lanes of a group lie in one subgroup (L <= the adapter's smallest subgroup): a butterfly of
-    // shuffles adds their sums without workgroup barriers, so the warps run through their blocks unsynced.
-    for (var r = 0u; r < R; r++) {
-      for (var h = L / 2u; h > 0u; h /= 2u) { acc[r] += subgroupShuffleXor(acc[r], h); }
-    }
-    if (lane < R) {
-      let n = row0 + lane;
-      if (n < p.N) {
-        var s = acc[lane];
-        if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
-        y[p.y_off + n] = s;
-      }
-    }
-  }
-}
-#else
     // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.
     workgroupBarrier(); // the previous block's sums are read
     for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
@@ -296,4 +275,3 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
   }
 }
-#endif

@@ -13,8 +13,6 @@ export interface GpuFeatures {
   readonly timestampQuery: boolean;
   /** WGSL's dot4I8Packed / pack4xI8 (language feature packed_4x8_integer_dot_product). */
   readonly packedDot: boolean;
-  /** The adapter's smallest subgroup size (0 when unknown or without subgroups). */
-  readonly subgroupMinSize: number;
 }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter

@@ -56,7 +56,6 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
       subgroups: has('subgroups'),
       timestampQuery: has('timestamp-query'),
       packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
-      subgroupMinSize: has('subgroups') ? ((info as { subgroupMinSize?: number }).subgroupMinSize ?? 0) : 0,
     },
   );
 }

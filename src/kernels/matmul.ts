@@ -37,8 +37,6 @@ export const gemvTuning = {
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
   preload: undefined as boolean | undefined,
-  /** The integer-dot GEMV adds each group's lanes by subgroup shuffles where it can (undefined: yes). */
-  subgroupSum: undefined as boolean | undefined,
   /** Most workgroups the integer-dot GEMV launches; each takes several blocks of rows past it (0: 1024). */
   maxGroups: 0,
   /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
@@ -222,8 +220,6 @@ function dispatchQuantGemv(
     const vec4Able = wb.byteOffset % 16 === 0 && (w.dtype === 'q4_k' || (w.dtype === 'q4_0' && K % 256 === 0));
     const W_VEC4 = vec4Able && (gemvTuning.vec4Weights ?? w.dtype === 'q4_k');
     defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K };
-    // Each group's lanes summed by subgroup shuffles where a subgroup always holds a whole group.
-    defines.SUBGROUP_SUM = (gemvTuning.subgroupSum ?? true) && ctx.features.subgroupMinSize >= L;
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
     rowsPerGroup = (256 / L) * R;
   } else {

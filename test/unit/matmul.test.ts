@@ -56,7 +56,6 @@ afterEach(() => {
   gemvTuning.vec4Weights = undefined;
   gemvTuning.preload = undefined;
   gemvTuning.maxGroups = 0;
-  gemvTuning.subgroupSum = undefined;
   gemvTuning.generic = false;
   bindingTuning.maxBinding = 0;
 });
@@ -128,17 +127,6 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
       gemvTuning.maxGroups = maxGroups;
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
-    }
-  });
-  it('adds the lanes of each group by subgroup shuffles where a subgroup holds a whole group', async () => {
-    const ctx = await gpu();
-    expect(ctx.features.subgroupMinSize).toBeGreaterThanOrEqual(4); // SwiftShader: 4
-    gemvTuning.int8 = true;
-    gemvTuning.quantLanes = ctx.features.subgroupMinSize; // the largest group the subgroup path takes here
-    for (const [dtype, rows, maxGroups] of [['q4_0', 2, 0], ['q8_0', 4, 3], ['q4_k', 1, 0]] as [DType, number, number][]) {
-      gemvTuning.rows = rows;
-      gemvTuning.maxGroups = maxGroups;
-      await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 48);
     }
   });
   it('q4_0 words read as vec4s (K a multiple of 256): every offset of a pair within a vec4', async () => {
