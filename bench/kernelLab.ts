@@ -486,7 +486,7 @@ function setVariant(v: string): void {
   gemvTuning.xShared = q ? q[1] === 'x' : undefined;
   gemvTuning.int8 = q ? q[1] === 'i' : undefined;
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
-  gemvTuning.vec4Weights = q?.[4]!.includes('v') ? false : q?.[4]!.includes('w') ? true : undefined;
+  gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;
   gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
 }

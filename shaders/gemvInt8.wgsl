@@ -30,7 +30,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32 ([2K / 4]: gate | up, with GLU)
 #if W_VEC4
-@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>; // [N, K] Q4_K super-blocks or Q4_0 blocks (9 vec4 per 256 values), rows 16-byte aligned
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>; // [N, K] Q4_K super-blocks (9 vec4 each), rows 16-byte aligned
 #else
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // [N, K] Q4_0, Q8_0 or Q4_K blocks, rows word-aligned
 #endif
@@ -120,19 +120,6 @@ fn load_unit(n: u32, u: u32) -> Unit {
   for (var i = 0u; i < 4u; i++) { a[i] = w[base + i]; }
   for (var i = 0u; i < 8u; i++) { a[4u + i] = w[qs + i]; }
 #endif
-#elif W_VEC4
-  // Q4_0 pair u starts at word 9u of a 16-byte aligned row: three vec4 loads hold its 9 words at offset
-  // (9u) % 4 = u % 4 (the 3 words past it belong to the neighbouring pairs, read by other lanes anyway).
-  let base = p.w_off + n * p.row_words + u * UNIT_WORDS;
-  let v = base / 4u;
-  let t0 = w[v];
-  let t1 = w[v + 1u];
-  let t2 = w[v + 2u];
-  let t = array<u32, 12>(t0.x, t0.y, t0.z, t0.w, t1.x, t1.y, t1.z, t1.w, t2.x, t2.y, t2.z, t2.w);
-  let o = base % 4u;
-  for (var i = 0u; i < 9u; i++) {
-    a[i] = select(select(t[i], t[i + 1u], o == 1u), select(t[i + 2u], t[i + 3u], o == 3u), o >= 2u);
-  }
 #else
   let base = p.w_off + n * p.row_words + u * UNIT_WORDS;
   for (var i = 0u; i < UNIT_WORDS; i++) { a[i] = w[base + i]; }

@@ -33,7 +33,7 @@ export const gemvTuning = {
   int8: undefined as boolean | undefined,
   /** Values of x per chunk of the integer-dot GEMV (0: as many as workgroup memory holds). */
   int8Chunk: 0,
-  /** Q4_K / Q4_0 weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: Q4_K only). */
+  /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
   preload: undefined as boolean | undefined,
@@ -216,9 +216,8 @@ function dispatchQuantGemv(
   if (kind === 'int8') {
     const { L, R, KC } = int8GemvShape(ctx, w.dtype, N, K)!;
     shader = 'gemvInt8';
-    // Q4_K super-blocks (and 8 Q4_0 blocks) are 144 bytes: whole vec4s when the binding starts 16-byte aligned.
-    const vec4Able = wb.byteOffset % 16 === 0 && (w.dtype === 'q4_k' || (w.dtype === 'q4_0' && K % 256 === 0));
-    const W_VEC4 = vec4Able && (gemvTuning.vec4Weights ?? w.dtype === 'q4_k');
+    // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
+    const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
     defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
     rowsPerGroup = (256 / L) * R;

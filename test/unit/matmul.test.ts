@@ -129,15 +129,6 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
   });
-  it('q4_0 words read as vec4s (K a multiple of 256): every offset of a pair within a vec4', async () => {
-    gemvTuning.int8 = true;
-    gemvTuning.vec4Weights = true;
-    for (const [lanes, rows] of [[16, 2], [8, 4], [32, 1]]) {
-      gemvTuning.quantLanes = lanes;
-      gemvTuning.rows = rows;
-      await check('q4_0', 1, 43, 256 * 5, true, 47);
-    }
-  });
   it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])('%s: x in several chunks of workgroup memory, the last one partial', async (dtype) => {
     gemvTuning.int8 = true;
     gemvTuning.quantLanes = 16;
