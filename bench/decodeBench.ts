@@ -3,7 +3,7 @@
  * never downloaded). Run on the GPU machine:
  *
  *   node dist/bench/decodeBench.js --shape qwen2.5-1.5b --dtype q4_0 [--prompt 512] [--decode 64]
- *        [--contexts 128,4096] [--out result.json]
+ *        [--contexts 128,4096] [--gemv int8|f32] [--out result.json]
  *
  * Reports prefill tokens/s, decode tokens/s at each context length (the KV cache is filled to that length
  * first), and the weight bytes read per decode token over the time per token as an effective bandwidth.
@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Sampler } from '../src/engine/sampler.js';
 import type { DType } from '../src/gpu/tensor.js';
+import { gemvTuning } from '../src/kernels/matmul.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -25,6 +26,8 @@ const { values: a } = parseArgs({
     prompt: { type: 'string', default: '512' },
     decode: { type: 'string', default: '64' },
     contexts: { type: 'string', default: '128,4096' },
+    /** The decode GEMV: int8 (integer dot, the default where WGSL has it) or f32 (pairs / generic kernels). */
+    gemv: { type: 'string', default: 'int8' },
     out: { type: 'string' },
   },
 });
@@ -36,6 +39,8 @@ const decodeN = Number(a.decode);
 const contexts = a.contexts!.split(',').map(Number);
 const maxContext = Math.max(promptLen, ...contexts) + decodeN + 8;
 
+if (a.gemv !== 'int8' && a.gemv !== 'f32') throw new Error(`--gemv is int8 or f32, not ${a.gemv}`);
+gemvTuning.int8 = a.gemv === 'int8' ? undefined : false;
 const ctx = await createNodeGpu();
 const config = normalizeConfig(raw, {}, a.shape);
 const weights = randomWeightSource(raw, dtype);
@@ -104,6 +109,7 @@ const result = {
   adapter: ctx.adapterInfo,
   shape: a.shape,
   dtype,
+  gemv: a.gemv,
   weightBytesPerToken: weightBytes,
   loadMs,
   prefill: { tokens: promptLen, ms: prefillMs, tokensPerS: (promptLen * 1000) / prefillMs },
