@@ -17,6 +17,14 @@ export const benchShapes: Record<string, Record<string, unknown>> = {
     hidden_act: 'silu', bos_token_id: 128000, eos_token_id: 128001,
     rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
   },
+  // Llama-3.1-8B (= DeepSeek-R1-Distill-Llama-8B's shape): the size where the GEMVs' bandwidth shows.
+  'llama-3.1-8b': {
+    model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 4096, intermediate_size: 14336,
+    num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, vocab_size: 128256,
+    max_position_embeddings: 131072, rms_norm_eps: 1e-5, rope_theta: 500000, tie_word_embeddings: false,
+    hidden_act: 'silu', bos_token_id: 128000, eos_token_id: 128001,
+    rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  },
   // OLMoE-1B-7B's shape (64 experts, top-8, hidden 2048, expert size 1024, 16 layers) on the qwen3_moe
   // layout, and the two references for the MoE benchmark: the same MoE with every expert on, and a dense
   // model with the same active parameters (MLP width 8 x 1024).
