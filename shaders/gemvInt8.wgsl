@@ -91,10 +91,9 @@ fn encode_block(c: u32, b: u32) {
   xs[u][2u + half] = sum;
 }
 
-// A block's Σ q·x from its plane sums: x = s * (hi + lo / 254), so Σ q·x = s / 254 * (254 Σ q·hi + Σ q·lo).
-// The sums stay in i32 (at most 32 * 127 * 127 * 255 for Q8_0) and meet once per block.
-fn planes(h: i32, l: i32) -> f32 {
-  return f32(254 * h + l);
+// 254 * Σ q * hi + Σ q * lo over one word of 4 int8 q against x word j of a plane pair.
+fn dp(q: u32, h: u32, l: u32) -> i32 {
+  return 254 * dot4I8Packed(q, h) + dot4I8Packed(q, l);
 }
 
 #if Q4_0
@@ -132,23 +131,15 @@ fn load_unit(n: u32, u: u32) -> Unit {
 fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[4]).y;
-  var h0 = 0;
-  var l0 = 0;
-  var h1 = 0;
-  var l1 = 0;
+  var i0 = 0;
+  var i1 = 0;
   for (var j = 0u; j < 4u; j++) {
     let q0 = (a[j] >> 16u) | (a[j + 1u] << 16u);
-    let lo0 = q0 & 0x0f0f0f0fu;
-    let hi0 = (q0 >> 4u) & 0x0f0f0f0fu;
-    h0 += dot4I8Packed(lo0, xv[0][j]) + dot4I8Packed(hi0, xv[1][j]);
-    l0 += dot4I8Packed(lo0, xv[4][j]) + dot4I8Packed(hi0, xv[5][j]);
+    i0 += dp(q0 & 0x0f0f0f0fu, xv[0][j], xv[4][j]) + dp((q0 >> 4u) & 0x0f0f0f0fu, xv[1][j], xv[5][j]);
     let q1 = a[5u + j];
-    let lo1 = q1 & 0x0f0f0f0fu;
-    let hi1 = (q1 >> 4u) & 0x0f0f0f0fu;
-    h1 += dot4I8Packed(lo1, xv[2][j]) + dot4I8Packed(hi1, xv[3][j]);
-    l1 += dot4I8Packed(lo1, xv[6][j]) + dot4I8Packed(hi1, xv[7][j]);
+    i1 += dp(q1 & 0x0f0f0f0fu, xv[2][j], xv[6][j]) + dp((q1 >> 4u) & 0x0f0f0f0fu, xv[3][j], xv[7][j]);
   }
-  return d0 * (s.x / 254.0 * planes(h0, l0) - 8.0 * s.z) + d1 * (s.y / 254.0 * planes(h1, l1) - 8.0 * s.w);
+  return d0 * (s.x / 254.0 * f32(i0) - 8.0 * s.z) + d1 * (s.y / 254.0 * f32(i1) - 8.0 * s.w);
 }
 #endif
 
@@ -156,53 +147,44 @@ fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[8]).y;
-  var h0 = 0;
-  var l0 = 0;
-  var h1 = 0;
-  var l1 = 0;
+  var i0 = 0;
+  var i1 = 0;
   for (var j = 0u; j < 8u; j++) {
-    let q0 = (a[j] >> 16u) | (a[j + 1u] << 16u);
-    h0 += dot4I8Packed(q0, xv[j / 4u][j % 4u]);
-    l0 += dot4I8Packed(q0, xv[4u + j / 4u][j % 4u]);
-    h1 += dot4I8Packed(a[9u + j], xv[2u + j / 4u][j % 4u]);
-    l1 += dot4I8Packed(a[9u + j], xv[6u + j / 4u][j % 4u]);
+    i0 += dp((a[j] >> 16u) | (a[j + 1u] << 16u), xv[j / 4u][j % 4u], xv[4u + j / 4u][j % 4u]);
+    i1 += dp(a[9u + j], xv[2u + j / 4u][j % 4u], xv[6u + j / 4u][j % 4u]);
   }
-  return d0 * s.x / 254.0 * planes(h0, l0) + d1 * s.y / 254.0 * planes(h1, l1);
+  return d0 * s.x / 254.0 * f32(i0) + d1 * s.y / 254.0 * f32(i1);
 }
 #endif
 
 #if Q4_K
-// 6-bit scales and mins of sub-blocks 2j and 2j + 1 from the 12 scale bytes (little-endian in s0, s1, s2),
-// without branches: (sc0, sc1, m0, m1).
-fn quarter_scales(j: u32, s0: u32, s1: u32, s2: u32) -> vec4<f32> {
-  let sh = vec2<u32>(16u * (j % 2u), 16u * (j % 2u) + 8u); // bytes k % 4 of k = 2j, 2j + 1
-  let b0 = (vec2<u32>(s0) >> sh) & vec2<u32>(0xffu);       // bytes k % 4
-  let b1 = (vec2<u32>(s1) >> sh) & vec2<u32>(0xffu);       // bytes k % 4 + 4
-  let b2 = (vec2<u32>(s2) >> sh) & vec2<u32>(0xffu);       // bytes k % 4 + 8
-  let high = j >= 2u;                                       // sub-blocks 4..7
-  let sc = select(b0 & vec2<u32>(63u), (b2 & vec2<u32>(0xfu)) | ((b0 >> vec2<u32>(6u)) << vec2<u32>(4u)), high);
-  let m = select(b1 & vec2<u32>(63u), (b2 >> vec2<u32>(4u)) | ((b1 >> vec2<u32>(6u)) << vec2<u32>(4u)), high);
-  return vec4<f32>(vec2<f32>(sc), vec2<f32>(m));
+// 6-bit scale and min of sub-block k (0..7) from the 12 scale bytes, little-endian in words s0, s1, s2.
+fn scale_min(k: u32, s0: u32, s1: u32, s2: u32) -> vec2<f32> {
+  let sh = (k % 4u) * 8u;
+  let b0 = (s0 >> sh) & 0xffu; // byte k % 4
+  let b1 = (s1 >> sh) & 0xffu; // byte k % 4 + 4
+  if (k < 4u) {
+    return vec2<f32>(f32(b0 & 63u), f32(b1 & 63u));
+  }
+  let b2 = (s2 >> sh) & 0xffu; // byte k + 4
+  return vec2<f32>(f32((b2 & 0xfu) | ((b0 >> 6u) << 4u)), f32((b2 >> 4u) | ((b1 >> 6u) << 4u)));
 }
 
 // Quarter j = u % 4 of a super-block: its quant bytes 32j .. 32j + 31 (a[4..11]), low nibbles =
 // sub-block 2j, high nibbles = sub-block 2j + 1.
 fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+  let j = u % 4u;
   let dm = unpack2x16float(a[0]);
-  var h0 = 0;
-  var l0 = 0;
-  var h1 = 0;
-  var l1 = 0;
+  var i0 = 0;
+  var i1 = 0;
   for (var t = 0u; t < 8u; t++) {
-    let lo = a[4u + t] & 0x0f0f0f0fu;
-    let hi = (a[4u + t] >> 4u) & 0x0f0f0f0fu;
-    h0 += dot4I8Packed(lo, xv[t / 4u][t % 4u]);
-    l0 += dot4I8Packed(lo, xv[4u + t / 4u][t % 4u]);
-    h1 += dot4I8Packed(hi, xv[2u + t / 4u][t % 4u]);
-    l1 += dot4I8Packed(hi, xv[6u + t / 4u][t % 4u]);
+    let q = a[4u + t];
+    i0 += dp(q & 0x0f0f0f0fu, xv[t / 4u][t % 4u], xv[4u + t / 4u][t % 4u]);
+    i1 += dp((q >> 4u) & 0x0f0f0f0fu, xv[2u + t / 4u][t % 4u], xv[6u + t / 4u][t % 4u]);
   }
-  let sm = quarter_scales(u % 4u, a[1], a[2], a[3]);
-  return dm.x * (sm.x * s.x / 254.0 * planes(h0, l0) + sm.y * s.y / 254.0 * planes(h1, l1)) - dm.y * (sm.z * s.z + sm.w * s.w);
+  let sm0 = scale_min(2u * j, a[1], a[2], a[3]);
+  let sm1 = scale_min(2u * j + 1u, a[1], a[2], a[3]);
+  return dm.x * (sm0.x * s.x / 254.0 * f32(i0) + sm1.x * s.y / 254.0 * f32(i1)) - dm.y * (sm0.y * s.z + sm1.y * s.w);
 }
 #endif
 
