@@ -3,7 +3,7 @@
  * never downloaded). Run on the GPU machine:
  *
  *   node dist/bench/decodeBench.js --shape qwen2.5-1.5b --dtype q4_0 [--prompt 512] [--decode 64]
- *        [--contexts 128,4096] [--gemv int8|f32] [--out result.json]
+ *        [--contexts 128,4096] [--gemv int8|f32] [--pipeline on|off] [--out result.json]
  *
  * Reports prefill tokens/s, decode tokens/s at each context length (the KV cache is filled to that length
  * first), and the weight bytes read per decode token over the time per token as an effective bandwidth.
@@ -28,6 +28,8 @@ const { values: a } = parseArgs({
     contexts: { type: 'string', default: '128,4096' },
     /** The decode GEMV: int8 (integer dot, the default where WGSL has it) or f32 (pairs / generic kernels). */
     gemv: { type: 'string', default: 'int8' },
+    /** Decode as generateTokens does (step t + 1 submitted before step t's id is read back), or one step at a time. */
+    pipeline: { type: 'string', default: 'on' },
     out: { type: 'string' },
   },
 });
@@ -40,6 +42,7 @@ const contexts = a.contexts!.split(',').map(Number);
 const maxContext = Math.max(promptLen, ...contexts) + decodeN + 8;
 
 if (a.gemv !== 'int8' && a.gemv !== 'f32') throw new Error(`--gemv is int8 or f32, not ${a.gemv}`);
+if (a.pipeline !== 'on' && a.pipeline !== 'off') throw new Error(`--pipeline is on or off, not ${a.pipeline}`);
 gemvTuning.int8 = a.gemv === 'int8' ? undefined : false;
 const ctx = await createNodeGpu();
 const config = normalizeConfig(raw, {}, a.shape);
@@ -86,11 +89,26 @@ for (const context of contexts) {
   start = performance.now();
   let recordMs = 0;
   const d0 = ctx.dispatchCount;
-  for (let i = 0; i < decodeN; i++) {
-    const r0 = performance.now();
-    const logits = model.forward([next], pos++);
-    recordMs += performance.now() - r0;
-    next = await sampler.next(logits);
+  if (a.pipeline === 'off') {
+    for (let i = 0; i < decodeN; i++) {
+      const r0 = performance.now();
+      const logits = model.forward([next], pos++);
+      recordMs += performance.now() - r0;
+      next = await sampler.next(logits);
+    }
+  } else {
+    // As generateTokens: each step is fed the id of the one before on the GPU and submitted before that id
+    // is read back (the last step's id is not awaited: its cost is the one step the loop runs ahead).
+    let pending = sampler.record(model.forward([next], pos++));
+    for (let i = 1; i < decodeN; i++) {
+      const r0 = performance.now();
+      const logits = model.forward([0], pos++, { idFrom: sampler.lastId });
+      recordMs += performance.now() - r0;
+      const ahead = sampler.record(logits);
+      next = await pending;
+      pending = ahead;
+    }
+    next = await pending;
   }
   const ms = (performance.now() - start) / decodeN;
   decode.push({
@@ -110,6 +128,7 @@ const result = {
   shape: a.shape,
   dtype,
   gemv: a.gemv,
+  pipeline: a.pipeline,
   weightBytesPerToken: weightBytes,
   loadMs,
   prefill: { tokens: promptLen, ms: prefillMs, tokensPerS: (promptLen * 1000) / prefillMs },

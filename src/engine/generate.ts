@@ -21,7 +21,8 @@ const now = () => performance.now();
 
 /**
  * The decode loop: forward the prompt tokens that are not cached yet, then one forward + sample + one
- * 4-byte readback per token. Yields a chunk per token and a last chunk with the finish reason and stats.
+ * 4-byte readback per token, each step submitted before the id of the one before is read back. Yields a
+ * chunk per token and a last chunk with the finish reason and stats.
  */
 export async function* generateTokens(
   s: GenerationSession,
@@ -55,22 +56,34 @@ export async function* generateTokens(
   const t0 = now();
   const reused = kv.reusable(prompt, model.cachedLength);
   let start = reused;
-  let feed: readonly number[] = prompt.slice(reused);
   let tFirst = 0;
   let generated = 0;
   let finish: FinishReason | undefined;
   let tail: number[] = [];
+  if (signal?.aborted) finish = 'abort';
+  else if (maxNew <= 0) finish = 'length';
   try {
-    while (!finish) {
-      if (signal?.aborted) { finish = 'abort'; break; }
-      if (generated >= maxNew) { finish = 'length'; break; }
-      const logits = model.forward(feed, start);
+    // Pipelined: step t + 1 is recorded and submitted, fed on the GPU with the id step t samples, before
+    // that id is read back, so the CPU records one step while the GPU runs the one before. A step past a
+    // stop is computed and dropped; what it put in the cache is the real next token, so the cache stays
+    // consistent with `kv`.
+    let pending: Promise<number> | undefined;
+    if (!finish) {
+      const feed = prompt.slice(reused);
+      pending = sampler.record(model.forward(feed, start));
       kv.forwarded(feed, start);
-      const id = await sampler.next(logits);
+      start += feed.length;
+    }
+    while (pending) {
+      const ahead = generated + 1 < maxNew && !signal?.aborted;
+      const next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId })) : undefined;
+      next?.catch(() => {}); // dropped when this step ends the generation
+      const id = await pending;
+      pending = next;
       if (generated === 0) tFirst = now();
       generated++;
-      start += feed.length;
-      feed = [id];
+      if (ahead) kv.forwarded([id], start);
+      start++;
       if (signal?.aborted) { finish = 'abort'; tail = [id]; break; }
       if (stopIds.has(id)) { finish = 'stop'; tail = [id]; break; }
       let text = '';
@@ -80,6 +93,8 @@ export async function* generateTokens(
         if (r.stopped) finish = 'stop';
       }
       yield finish ? { text, tokenIds: [id], finishReason: finish, stats: stats() } : { text, tokenIds: [id] };
+      if (finish) break;
+      if (!ahead) { finish = generated >= maxNew ? 'length' : 'abort'; break; }
     }
   } catch (err) {
     kv.clear(); // the cache may hold a partial step

@@ -40,8 +40,22 @@ export class Sampler {
     this.ctx.write(this.counts, hist);
   }
 
+  /** The sampled id on the GPU ([1] u32), for `forward`'s `idFrom`: valid once the last `record` has run. */
+  get lastId(): Tensor {
+    return this.out;
+  }
+
   /** Records the sampling of `logits` ([1, V] or [V] f32), submits the step and returns the id. */
-  async next(logits: Tensor): Promise<number> {
+  next(logits: Tensor): Promise<number> {
+    return this.record(logits);
+  }
+
+  /**
+   * Records the sampling of `logits`, submits the step now and returns a promise of the id: the caller may
+   * record and submit the next step (feeding `lastId`) before awaiting it, so the CPU records step t + 1
+   * while the GPU runs step t.
+   */
+  record(logits: Tensor): Promise<number> {
     const o = this.opts;
     sample(this.ctx, this.ctx.view(logits, [this.vocabSize]), this.out, {
       temperature: o.temperature,
@@ -56,7 +70,8 @@ export class Sampler {
     });
     // Counted on the GPU from the sampled id, in the same submit as the sampling.
     if (this.penalized) countToken(this.ctx, this.counts!, this.out);
-    return new Uint32Array(await this.ctx.read(this.out, 4))[0]!;
+    // read() submits before its first await: the step is on the GPU when this returns.
+    return this.ctx.read(this.out, 4).then((b) => new Uint32Array(b)[0]!);
   }
 
   dispose(): void {

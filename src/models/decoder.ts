@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import { scale, softcap } from '../kernels/elementwise.js';
@@ -13,7 +14,7 @@ import { MoeScratch, tensorsOf } from '../layers/moe.js';
 import type { LayerKind, ModelConfig } from './config.js';
 import { KvCache } from './kvCache.js';
 import type { MoeModelConfig } from './moeFields.js';
-import type { LoadedModel, ModelInfo } from './types.js';
+import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
 
 export interface DecoderWeights {
   readonly embed: Tensor; // [V, H]
@@ -132,9 +133,10 @@ export class DecoderModel implements LoadedModel {
     return this.kv;
   }
 
-  forward(ids: ArrayLike<number>, start: number, opts: { allLogits?: boolean } = {}): Tensor {
+  forward(ids: ArrayLike<number>, start: number, opts: ForwardOptions = {}): Tensor {
     const { ctx, config: c, weights: w } = this;
     const n = ids.length;
+    if (opts.idFrom && n !== 1) throw new InvalidArgumentError(`forward: idFrom feeds one token, got ${n} ids`);
     this.kv.check(start, n);
     ctx.flush(); // what was recorded before must run before the writes below land
     const C = this.h.shape[0]!;
@@ -151,6 +153,7 @@ export class DecoderModel implements LoadedModel {
     }
     ctx.write(this.ids, idData);
     ctx.write(this.positions, posData);
+    if (opts.idFrom) ctx.copy(opts.idFrom, this.ids, 4); // lands after the write: the command runs after it
     let logits = this.logits1;
     if (opts.allLogits) {
       if (!this.logitsAll || this.logitsAll.shape[0]! < n) {

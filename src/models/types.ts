@@ -22,6 +22,17 @@ export interface ModelInfo {
  * [start, start + ids.length) (appending their keys and values to the cache, dropping what was cached at
  * positions >= start), and returns the logits on the GPU without reading them back.
  */
+export interface ForwardOptions {
+  /** Logits of every position, not just the last. */
+  allLogits?: boolean;
+  /**
+   * A u32 GPU tensor whose first element is the token to feed (one token: `ids` is then a placeholder of
+   * length 1): the id sampled by the step before, copied on the GPU, so that this step can be recorded and
+   * submitted before that id is read back.
+   */
+  idFrom?: Tensor;
+}
+
 export interface LoadedModel {
   readonly ctx: GpuContext;
   readonly info: ModelInfo;
@@ -31,7 +42,7 @@ export interface LoadedModel {
    * logits: [ids.length, vocab] f32 when `allLogits`, else [1, vocab] f32 (the last position). The tensor
    * is owned by the model and overwritten by the next call.
    */
-  forward(ids: ArrayLike<number>, start: number, opts?: { allLogits?: boolean }): Tensor;
+  forward(ids: ArrayLike<number>, start: number, opts?: ForwardOptions): Tensor;
   /**
    * Whether `forward` may start at `start` (<= cachedLength): false where a sliding-window ring already
    * overwrote keys that position needs (then forward from 0). Absent: always true.

@@ -123,3 +123,25 @@ describe('decode step of a Q8_0 model (fused GLU in the down projection, pairs G
     }
   });
 });
+
+describe('a decode step fed on the GPU (forward with idFrom, as the pipelined decode loop does)', () => {
+  it('gives the logits of feeding the same id from the CPU, and takes one token only', async () => {
+    const ctx = await gpu();
+    const exp = await expected('mistral_swa');
+    const { config, weights } = await loadWeightsAndConfig(fixtureFiles('mistral_swa'));
+    const model = await buildModel(ctx, config, weights, { dtype: 'f32', maxContext: 64, maxChunk: 4 });
+    try {
+      const ids = exp.inputIds;
+      const T = ids.length;
+      model.forward(ids.slice(0, T - 1), 0);
+      const want = await ctx.readF32(model.forward([ids[T - 1]!], T - 1));
+      const held = ctx.upload(new Uint32Array([ids[T - 1]!, 0, 0, 0]), [4], 'u32');
+      const got = await ctx.readF32(model.forward([0], T - 1, { idFrom: held })); // the placeholder 0 is replaced
+      expect(maxAbsDiff(got, want)).toBe(0);
+      expect(model.cachedLength).toBe(T);
+      expect(() => model.forward([0, 0], T - 1, { idFrom: held })).toThrow(InvalidArgumentError);
+    } finally {
+      model.dispose();
+    }
+  });
+});
