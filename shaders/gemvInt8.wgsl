@@ -50,15 +50,7 @@ var<workgroup> xq: array<vec4<u32>, UNITS * 8u>;   // [UNITS / L, 8, L] packed i
 var<workgroup> xs: array<vec4<f32>, UNITS>;        // [UNITS]: scale of block 0, of block 1, Σx of block 0, of block 1
 var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
 
-// vec4 v of the input: x itself, or with GLU silu(gate) * up of x = [gate | up] (K values each).
-fn x_at(v: u32) -> vec4<f32> {
-#if GLU
-  let g = x[v];
-  return g / (1.0 + exp(-g)) * x[v + p.K / 4u];
-#else
-  return x[v];
-#endif
-}
+#include "gemvInput"
 
 // Encodes block b (32 values) of the chunk that starts at value c.
 fn encode_block(c: u32, b: u32) {

@@ -87,15 +87,7 @@ const CHUNK_WORDS: u32 = L * PAIR_WORDS;
 var<workgroup> stage: array<u32, 256 * ${R} * PAIR_WORDS>; // [G * R rows, L pairs, PAIR_WORDS]
 #endif
 
-// vec4 v of the input: x itself, or with GLU silu(gate) * up of x = [gate | up] (K values each).
-fn x_at(v: u32) -> vec4<f32> {
-#if GLU
-  let g = x[v];
-  return g / (1.0 + exp(-g)) * x[v + p.K / 4u];
-#else
-  return x[v];
-#endif
-}
+#include "gemvInput"
 
 #if X_SHARED
 // x staged once per workgroup in workgroup memory, transposed so that the L lanes reading vec4 i of
