@@ -47,12 +47,18 @@ export const gemvTuning = {
 /** Workgroup memory of one unit (64 values) of x in the integer-dot GEMV: 8 vec4<u32> planes + 1 vec4 of scales and sums. */
 const INT8_UNIT_BYTES = 9 * 16;
 
+interface Int8GemvShape {
+  L: number;
+  R: number;
+  KC: number;
+}
+
 /**
  * Shape of the integer-dot GEMV: L lanes and R rows per group as for the pairs GEMV, and KC values of x
  * per chunk in workgroup memory (all of K where it fits next to the R x 256 partial sums). Undefined where
  * not even one unit per lane fits.
  */
-function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; KC: number } | undefined {
+function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): Int8GemvShape | undefined {
   // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0) or
   // 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows (its units are a quarter of a 256-value super-block).
   const tall = N >= 12288;
@@ -186,19 +192,25 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
 }
 
-/** Which decode GEMV kernel takes this weight and x binding: integer dot, f32 pairs, or none (generic). */
-function quantGemvKind(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): 'int8' | 'pairs' | undefined {
+/** The decode GEMV kernel that takes a weight and x binding: integer dot (with its shape) or f32 pairs. */
+type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | { kind: 'pairs' };
+
+/** Which decode GEMV takes this weight and x binding; undefined: the generic one. */
+function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): QuantGemvPlan | undefined {
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
-  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k') && int8GemvShape(ctx, w.dtype, w.shape[0]!, K)) return 'int8';
-  if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return 'pairs';
+  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k')) {
+    const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K);
+    if (shape) return { kind: 'int8', ...shape };
+  }
+  if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return { kind: 'pairs' };
   return undefined;
 }
 
 /** The decode hot path; with `siluGlu`, x = silu(gate) * up of [gate | up]. */
 function dispatchQuantGemv(
   ctx: GpuContext,
-  kind: 'int8' | 'pairs',
+  plan: QuantGemvPlan,
   x: Binding,
   xByteOffset: number,
   w: Tensor,
@@ -212,24 +224,25 @@ function dispatchQuantGemv(
   const dtypeDefine = w.dtype === 'q4_0' ? 'Q4_0' : w.dtype === 'q8_0' ? 'Q8_0' : 'Q4_K';
   let shader: string;
   let defines: Record<string, string | number | boolean>;
-  let rowsPerGroup: number;
-  if (kind === 'int8') {
-    const { L, R, KC } = int8GemvShape(ctx, w.dtype, N, K)!;
+  let L: number;
+  let R: number;
+  if (plan.kind === 'int8') {
+    ({ L, R } = plan);
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: KC >= K };
+    defines = { [dtypeDefine]: true, L, R, KC: plan.KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: plan.KC >= K };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
-    rowsPerGroup = (256 / L) * R;
   } else {
-    const { L, R, staged, xShared } = quantGemvShape(ctx, w.dtype, N, K);
+    const shape = quantGemvShape(ctx, w.dtype, N, K);
+    ({ L, R } = shape);
     shader = 'gemvQuant';
-    defines = { [dtypeDefine]: true, L, R, STAGED: staged, X_SHARED: xShared, XS_VEC4: Math.ceil(K / 64 / L) * L * 16, GLU: siluGlu };
-    rowsPerGroup = (256 / L) * R;
+    defines = { [dtypeDefine]: true, L, R, STAGED: shape.staged, X_SHARED: shape.xShared, XS_VEC4: Math.ceil(K / 64 / L) * L * 16, GLU: siluGlu };
   }
+  const rowsPerGroup = (256 / L) * R;
   const groups = Math.ceil(N / rowsPerGroup);
   // The integer-dot GEMV strides its workgroups over the blocks of rows: no more launched than keep the GPU busy.
-  const launched = kind === 'int8' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
+  const launched = plan.kind === 'int8' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
   ctx.dispatch(
     { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
@@ -258,9 +271,9 @@ export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Ten
   if (rowParts(ctx, w).length !== 1) return false;
   const xb = alignedBinding(ctx, gateUp);
   const wb = alignedBinding(ctx, w);
-  const kind = quantGemvKind(ctx, w, K, xb.byteOffset, wb.byteOffset);
-  if (!kind) return false;
-  dispatchQuantGemv(ctx, kind, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
+  const plan = quantGemvPlan(ctx, w, K, xb.byteOffset, wb.byteOffset);
+  if (!plan) return false;
+  dispatchQuantGemv(ctx, plan, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
   return true;
 }
 
@@ -279,9 +292,9 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
-  const kind = T === 1 ? quantGemvKind(ctx, w, K, xb.byteOffset, wb.byteOffset) : undefined;
-  if (kind) {
-    dispatchQuantGemv(ctx, kind, xb.binding, xb.byteOffset, w, wb, yb, bb, false);
+  const plan = T === 1 ? quantGemvPlan(ctx, w, K, xb.byteOffset, wb.byteOffset) : undefined;
+  if (plan) {
+    dispatchQuantGemv(ctx, plan, xb.binding, xb.byteOffset, w, wb, yb, bb, false);
     return;
   }
   if (T <= GEMV_MAX_T) {
