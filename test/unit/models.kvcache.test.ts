@@ -34,93 +34,64 @@ describe('KV cache policy', () => {
   });
 });
 
+/**
+ * Worst |decode step - prefill| over the logits of a 2-layer qwen3 of random weights (scaled x20 so that
+ * logits are O(1) and a wrong rotation shows), decoding ids 2.. one at a time after a prefill of ids 0..1.
+ */
+async function decodeVersusPrefill(intermediateSize: number, dtype: 'f32' | 'q8_0'): Promise<{ worst: number; largest: number }> {
+  const { randomWeightSource } = await import('../../bench/randomWeights.js');
+  const { normalizeConfig } = await import('../../src/models/registry.js');
+  const raw = {
+    model_type: 'qwen3', hidden_size: 64, intermediate_size: intermediateSize, num_hidden_layers: 2, num_attention_heads: 4,
+    num_key_value_heads: 2, head_dim: 64, vocab_size: 96, max_position_embeddings: 64, rms_norm_eps: 1e-6,
+    rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+  };
+  const random = randomWeightSource(raw, 'f32');
+  const weights = {
+    tensors: random.tensors,
+    async readRange(name: string, byteOffset: number, byteLength: number) {
+      const b = await random.readRange(name, byteOffset, byteLength);
+      if (random.tensors.get(name)!.shape.length === 2) {
+        const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        for (let i = 0; i < f.length; i++) f[i] = f[i]! * 20;
+      }
+      return b;
+    },
+    async read(name: string) {
+      return this.readRange(name, 0, random.tensors.get(name)!.byteLength);
+    },
+  };
+  const ctx = await gpu();
+  const model = await buildModel(ctx, normalizeConfig(raw), weights, { dtype, maxContext: 16 });
+  try {
+    const ids = [3, 17, 42, 5, 88, 61, 9];
+    const V = 96;
+    const all = await ctx.readF32(model.forward(ids, 0, { allLogits: true }));
+    model.forward(ids.slice(0, 2), 0);
+    let worst = 0;
+    for (let t = 2; t < ids.length; t++) {
+      const step = await ctx.readF32(model.forward([ids[t]!], t));
+      worst = Math.max(worst, maxAbsDiff(step, all.subarray(t * V, (t + 1) * V)));
+    }
+    return { worst, largest: Math.max(...all.map(Math.abs)) };
+  } finally {
+    model.dispose();
+  }
+}
+
 describe('decode step with unpadded q|k|v sections (real-model head sizes)', () => {
   it('one rotation over adjacent q and k gives the same logits as the chunked prefill', async () => {
-    const { randomWeightSource } = await import('../../bench/randomWeights.js');
-    const { normalizeConfig } = await import('../../src/models/registry.js');
-    const raw = {
-      model_type: 'qwen3', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, head_dim: 64, vocab_size: 96, max_position_embeddings: 64, rms_norm_eps: 1e-6,
-      rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
-    };
-    const random = randomWeightSource(raw, 'f32');
-    // Scaled x20 so that logits are O(1) and a wrong rotation shows.
-    const weights = {
-      tensors: random.tensors,
-      async readRange(name: string, byteOffset: number, byteLength: number) {
-        const b = await random.readRange(name, byteOffset, byteLength);
-        if (random.tensors.get(name)!.shape.length === 2) {
-          const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-          for (let i = 0; i < f.length; i++) f[i] = f[i]! * 20;
-        }
-        return b;
-      },
-      async read(name: string) {
-        return this.readRange(name, 0, random.tensors.get(name)!.byteLength);
-      },
-    };
-    const ctx = await gpu();
-    const model = await buildModel(ctx, normalizeConfig(raw), weights, { dtype: 'f32', maxContext: 16 });
-    try {
-      const ids = [3, 17, 42, 5, 88, 61, 9];
-      const V = 96;
-      const all = await ctx.readF32(model.forward(ids, 0, { allLogits: true }));
-      model.forward(ids.slice(0, 2), 0);
-      let worst = 0;
-      for (let t = 2; t < ids.length; t++) {
-        const step = await ctx.readF32(model.forward([ids[t]!], t));
-        worst = Math.max(worst, maxAbsDiff(step, all.subarray(t * V, (t + 1) * V)));
-      }
-      expect(Math.max(...all.map(Math.abs))).toBeGreaterThan(0.5);
-      expect(worst).toBeLessThan(1e-3);
-    } finally {
-      model.dispose();
-    }
+    const { worst, largest } = await decodeVersusPrefill(96, 'f32');
+    expect(largest).toBeGreaterThan(0.5);
+    expect(worst).toBeLessThan(1e-3);
   });
 });
 
-describe('decode step of a Q8_0 model (fused GLU in the down projection, pairs GEMV)', () => {
+describe('decode step of a Q8_0 model (fused GLU in the down projection, decode GEMV)', () => {
   it('gives the same logits as the prefill, which runs glu and the tiled matmul apart', async () => {
-    const { randomWeightSource } = await import('../../bench/randomWeights.js');
-    const { normalizeConfig } = await import('../../src/models/registry.js');
-    const raw = {
-      model_type: 'qwen3', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, head_dim: 64, vocab_size: 96, max_position_embeddings: 64, rms_norm_eps: 1e-6,
-      rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
-    };
-    const random = randomWeightSource(raw, 'f32');
-    // Scaled x20 so that logits are O(1) and a wrong rotation shows.
-    const weights = {
-      tensors: random.tensors,
-      async readRange(name: string, byteOffset: number, byteLength: number) {
-        const b = await random.readRange(name, byteOffset, byteLength);
-        if (random.tensors.get(name)!.shape.length === 2) {
-          const f = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-          for (let i = 0; i < f.length; i++) f[i] = f[i]! * 20;
-        }
-        return b;
-      },
-      async read(name: string) {
-        return this.readRange(name, 0, random.tensors.get(name)!.byteLength);
-      },
-    };
-    const ctx = await gpu();
-    const model = await buildModel(ctx, normalizeConfig(raw), weights, { dtype: 'q8_0', maxContext: 16 });
-    try {
-      const ids = [3, 17, 42, 5, 88, 61, 9];
-      const V = 96;
-      const all = await ctx.readF32(model.forward(ids, 0, { allLogits: true }));
-      model.forward(ids.slice(0, 2), 0);
-      let worst = 0;
-      for (let t = 2; t < ids.length; t++) {
-        const step = await ctx.readF32(model.forward([ids[t]!], t));
-        worst = Math.max(worst, maxAbsDiff(step, all.subarray(t * V, (t + 1) * V)));
-      }
-      expect(Math.max(...all.map(Math.abs))).toBeGreaterThan(0.5);
-      expect(worst).toBeLessThan(1e-3);
-    } finally {
-      model.dispose();
-    }
+    const { worst, largest } = await decodeVersusPrefill(128, 'q8_0');
+    expect(largest).toBeGreaterThan(0.5);
+    expect(worst).toBeLessThan(1e-3);
   });
 });
 
