@@ -8,7 +8,7 @@
  * call, compared with a read-bandwidth roofline (shaders/bandwidth.wgsl) measured the same two ways.
  *
  *   npm run build && node dist/bench/kernelLab.js [--quick] [--out result.json] [--iters 200]
- *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--prefill] [--no-timestamps]
+ *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--shapes 4096x4096,...] [--prefill] [--no-timestamps]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -25,6 +25,8 @@ interface Args {
   dtypes: DType[];
   /** GEMV variants at T = 1: auto, generic (the chunk GEMV), rN (pairs GEMV with N rows per lane group), lN (generic with N lanes). */
   variants: string[];
+  /** N x K shapes instead of the issue's (--shapes 4096x4096,14336x4096). */
+  shapes?: [number, number][];
   prefill: boolean;
   /** Leave timestamp-query off: wall-clock timing only (the fallback of adapters without it). */
   noTimestamps: boolean;
@@ -56,6 +58,11 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--variants':
         a.variants = v().split(',');
+        break;
+      case '--shapes':
+        a.shapes = v()
+          .split(',')
+          .map((nk) => nk.split('x').map(Number) as [number, number]);
         break;
       case '--prefill':
         a.prefill = true;
@@ -403,7 +410,7 @@ async function main(): Promise<void> {
     `empty dispatch: ${roof.emptyDispatch.usB2b.toFixed(2)} us/call b2b, ${roof.emptyDispatch.usKernel?.toFixed(2) ?? '-'} us kernel, ${roof.emptyDispatch.usIndependent.toFixed(2)} us independent`,
   );
   const rows: Row[] = [];
-  const shapes = args.quick ? QUICK_SHAPES : DECODE_SHAPES;
+  const shapes = args.shapes ?? (args.quick ? QUICK_SHAPES : DECODE_SHAPES);
   const Ts = args.prefill ? [1, 256] : [1];
   console.log('dtype  T       N      K variant   weight MB copies us/call b2b  us kernel     GB/s   %roof  %roof b2b   us indep  %roof ind   max rel err');
   for (const dtype of args.dtypes) {
@@ -473,18 +480,20 @@ main().catch((e) => {
 /**
  * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
  * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][v][gM] (integer-dot GEMV; p: all R rows
- * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched;
+ * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched) | aLrR[gM] (the
+ * aligned integer-dot GEMV, Q4_0/Q8_0 rows read as consecutive vec4s;
  * diagnostics, not validated: e: x not encoded; o: loads only, no arithmetic).
  */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsxi])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
+  const q = /^(?:([qsxia])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
   gemvTuning.xShared = q ? q[1] === 'x' : undefined;
-  gemvTuning.int8 = q ? q[1] === 'i' : undefined;
+  gemvTuning.int8 = q ? q[1] === 'i' || q[1] === 'a' : undefined;
+  gemvTuning.aligned = q ? q[1] === 'a' : undefined;
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
   gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;

@@ -33,6 +33,8 @@ export const gemvTuning = {
   int8: undefined as boolean | undefined,
   /** Values of x per chunk of the integer-dot GEMV (0: as many as workgroup memory holds). */
   int8Chunk: 0,
+  /** Q4_0/Q8_0 by the integer-dot GEMV with coalesced vec4 loads (shaders/gemvInt8Aligned.wgsl) where rows are 16-byte aligned (undefined: yes). */
+  aligned: undefined as boolean | undefined,
   /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
@@ -72,6 +74,31 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): Int
   const need = Math.ceil(K / 64 / L) * L;
   const units = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need);
   return units >= L ? { L, R, KC: units * 64 } : undefined;
+}
+
+/** Workgroup memory of one period (256 values) of x in the aligned integer-dot GEMV, Q4_0 / Q8_0. */
+const ALIGNED_PERIOD_BYTES = { q4_0: 9 * (4 * 16 + 16 + 4) + 8 * 12, q8_0: 17 * (2 * 16 + 16 + 4) + 8 * 12 };
+
+interface AlignedGemvShape {
+  L: number;
+  R: number;
+  /** Periods of 256 values of x per chunk. */
+  CP: number;
+}
+
+/**
+ * Shape of the aligned integer-dot GEMV (Q4_0/Q8_0 rows read as consecutive vec4s): L lanes and R rows as
+ * for gemvInt8, and CP periods of x per chunk in workgroup memory (all of K where it fits).
+ */
+function alignedGemvShape(ctx: GpuContext, dtype: 'q4_0' | 'q8_0', N: number, K: number): AlignedGemvShape | undefined {
+  const tall = N >= 12288;
+  let [L, R] = tall && K >= 4096 ? [32, 8] : [16, 2];
+  L = gemvTuning.quantLanes || L;
+  R = gemvTuning.rows || R;
+  const fit = Math.floor((ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4) / ALIGNED_PERIOD_BYTES[dtype]);
+  const need = K / 256;
+  const CP = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(1, Math.floor(gemvTuning.int8Chunk / 256)) : need);
+  return CP >= 1 ? { L, R, CP } : undefined;
 }
 
 /**
@@ -193,12 +220,16 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
 }
 
 /** The decode GEMV kernel that takes a weight and x binding: integer dot (with its shape) or f32 pairs. */
-type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | { kind: 'pairs' };
+type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | ({ kind: 'aligned' } & AlignedGemvShape) | { kind: 'pairs' };
 
 /** Which decode GEMV takes this weight and x binding; undefined: the generic one. */
 function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): QuantGemvPlan | undefined {
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
+  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 256 === 0 && wByteOffset % 16 === 0 && (gemvTuning.aligned ?? true)) {
+    const shape = alignedGemvShape(ctx, w.dtype, w.shape[0]!, K);
+    if (shape) return { kind: 'aligned', ...shape };
+  }
   if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k')) {
     const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K);
     if (shape) return { kind: 'int8', ...shape };
@@ -233,6 +264,10 @@ function dispatchQuantGemv(
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
     defines = { [dtypeDefine]: true, L, R, KC: plan.KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: plan.KC >= K };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
+  } else if (plan.kind === 'aligned') {
+    ({ L, R } = plan);
+    shader = 'gemvInt8Aligned';
+    defines = { [dtypeDefine]: true, L, R, CP: plan.CP, GLU: siluGlu, ONE_CHUNK: plan.CP * 256 >= K };
   } else {
     const shape = quantGemvShape(ctx, w.dtype, N, K);
     ({ L, R } = shape);
@@ -242,7 +277,7 @@ function dispatchQuantGemv(
   const rowsPerGroup = (256 / L) * R;
   const groups = Math.ceil(N / rowsPerGroup);
   // The integer-dot GEMV strides its workgroups over the blocks of rows: no more launched than keep the GPU busy.
-  const launched = plan.kind === 'int8' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
+  const launched = plan.kind !== 'pairs' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
   ctx.dispatch(
     { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
