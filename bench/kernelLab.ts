@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
 import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
+import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { gemvTuning, matmul } from '../src/kernels/matmul.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
@@ -424,14 +425,18 @@ async function main(): Promise<void> {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, K], 'f32');
         const yt = ctx.createTensor([T, N], 'f32');
+        // x in planes, as the norm before a decode GEMV writes them (variants ending in +xp read them).
+        const planes = T === 1 && K % 64 === 0 ? createXPlanes(ctx, K) : undefined;
+        if (planes) encodeXPlanes(ctx, xt, planes);
         for (const variant of T === 1 ? args.variants : ['auto']) {
-          setVariant(variant);
-          matmul(ctx, xt, ws[0]!, yt);
+          const xp = variant.endsWith('+xp') ? planes : undefined;
+          setVariant(variant.replace(/\+xp$/, ''));
+          matmul(ctx, xt, ws[0]!, yt, undefined, xp);
           const err = gemvTuning.diagnostic ? NaN : validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
           if (!gemvTuning.diagnostic && !(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
           await warmClocks(ctx);
-          const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt), args.iters);
-          const ind = await timeIndependent(ctx, (i, out) => matmul(ctx, xt, ws[i % copies]!, ctx.view(out, [T, N])), T * N, args.iters);
+          const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt, undefined, xp), args.iters);
+          const ind = await timeIndependent(ctx, (i, out) => matmul(ctx, xt, ws[i % copies]!, ctx.view(out, [T, N]), undefined, xp), T * N, args.iters);
           const gb = (sec: number) => wBytes.byteLength / sec / 1e9;
           const r: Row = {
             usStream: stream * 1e6,
@@ -462,6 +467,7 @@ async function main(): Promise<void> {
         setVariant('auto');
         ctx.destroyBuffer(xt.buffer);
         ctx.destroyBuffer(yt.buffer);
+        if (planes) ctx.destroyBuffer(planes.buffer);
       }
       for (const w of ws) ctx.destroyBuffer(w.buffer);
     }
@@ -480,20 +486,19 @@ main().catch((e) => {
 /**
  * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
  * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][v][gM] (integer-dot GEMV; p: all R rows
- * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched) | aLrR[gM] (the
- * aligned integer-dot GEMV, Q4_0/Q8_0 rows read as consecutive vec4s;
+ * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched); any of them + "+xp": x given in planes
+ * (src/kernels/xPlanes.ts), as a norm writes them for the GEMV after it;
  * diagnostics, not validated: e: x not encoded; o: loads only, no arithmetic).
  */
 function setVariant(v: string): void {
   gemvTuning.generic = v === 'generic' || v.startsWith('l');
   gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsxia])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
+  const q = /^(?:([qsxi])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
   gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
   gemvTuning.rows = q ? Number(q[3]) : 0;
   gemvTuning.staged = q ? q[1] === 's' : undefined;
   gemvTuning.xShared = q ? q[1] === 'x' : undefined;
-  gemvTuning.int8 = q ? q[1] === 'i' || q[1] === 'a' : undefined;
-  gemvTuning.aligned = q ? q[1] === 'a' : undefined;
+  gemvTuning.int8 = q ? q[1] === 'i' : undefined;
   gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
   gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;

@@ -8,6 +8,9 @@
 // meets x through dot4I8Packed (one DP4A per 4 products on GPUs that have it), and the block's Σx (exact,
 // f32) carries the Q4_0 zero point (8) and the Q4_K mins.
 //
+// X_PLANES: x comes already in planes (written by the norm before the GEMV, shaders/xPlanes.wgsl) and each
+// lane reads its units' planes from global memory: no encoding, no workgroup memory for x, no barrier.
+//
 // Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
@@ -28,7 +31,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if X_PLANES
+@group(0) @binding(1) var<storage, read> xp: array<vec4<u32>>; // [9 * K / 64] x already in planes (shaders/xPlanes.wgsl)
+#else
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32 ([2K / 4]: gate | up, with GLU)
+#endif
 #if W_VEC4
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>; // [N, K] Q4_K super-blocks (9 vec4 each), rows 16-byte aligned
 #else
@@ -46,42 +53,32 @@ const UNITS: u32 = KC / 64u;
 // x of the chunk, per unit of 64 values: vec4s 0-1 hi plane of block 0, 2-3 hi of block 1, 4-7 the same
 // for lo; stored transposed so that the L lanes reading vec4 i of their units hit consecutive addresses:
 // xq[((u / L) * 8 + i) * L + u % L].
+#if !X_PLANES
 var<workgroup> xq: array<vec4<u32>, UNITS * 8u>;   // [UNITS / L, 8, L] packed int8 x 4
 var<workgroup> xs: array<vec4<f32>, UNITS>;        // [UNITS]: scale of block 0, of block 1, Σx of block 0, of block 1
+#endif
 var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
 
+#include "xPlanes"
+#if !X_PLANES
 #include "gemvInput"
 
 // Encodes block b (32 values) of the chunk that starts at value c.
 fn encode_block(c: u32, b: u32) {
   let v0 = p.x_off + (c + 32u * b) / 4u;
   var xv: array<vec4<f32>, 8>;
-  var m = 0.0;
-  var sum = 0.0;
-  for (var i = 0u; i < 8u; i++) {
-    xv[i] = x_at(v0 + i);
-    let a = abs(xv[i]);
-    m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
-    sum += xv[i].x + xv[i].y + xv[i].z + xv[i].w;
-  }
-  let inv = select(0.0, 127.0 / m, m > 0.0);
+  for (var i = 0u; i < 8u; i++) { xv[i] = x_at(v0 + i); }
+  let pb = plane_block(xv);
   let u = b / 2u;
   let half = b % 2u;
   for (var k = 0u; k < 2u; k++) {
-    var hw: vec4<u32>;
-    var lw: vec4<u32>;
-    for (var j = 0u; j < 4u; j++) {
-      let t = xv[4u * k + j] * inv;
-      let hi = round(t);
-      hw[j] = pack4xI8(vec4<i32>(hi));
-      lw[j] = pack4xI8(vec4<i32>(round((t - hi) * 254.0)));
-    }
-    xq[((u / L) * 8u + 2u * half + k) * L + u % L] = hw;
-    xq[((u / L) * 8u + 4u + 2u * half + k) * L + u % L] = lw;
+    xq[((u / L) * 8u + 2u * half + k) * L + u % L] = pb.hi[k];
+    xq[((u / L) * 8u + 4u + 2u * half + k) * L + u % L] = pb.lo[k];
   }
-  xs[u][half] = m / 127.0;
-  xs[u][2u + half] = sum;
+  xs[u][half] = pb.scale;
+  xs[u][2u + half] = pb.sum;
 }
+#endif
 
 // 254 * Σ q * hi + Σ q * lo over one word of 4 int8 q against x word j of a plane pair.
 fn dp(q: u32, h: u32, l: u32) -> i32 {
@@ -197,7 +194,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) li: u32) {
   let lane = li % L;
   let g = li / L;
-#if ONE_CHUNK
+#if ENCODE_ONCE
   // x fits in one chunk: encoded once, then used for every block of rows this workgroup takes.
 #if !NO_ENCODE
   for (var b = li; b < p.K / 32u; b += 256u) { encode_block(0u, b); }
@@ -212,7 +209,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
     for (var c = 0u; c < p.K; c += KC) {
       let units = min(KC, p.K - c) / 64u;
-#if !ONE_CHUNK
+#if ENCODE_CHUNKS
       workgroupBarrier(); // the previous chunk is consumed
 #if !NO_ENCODE
       for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
@@ -220,10 +217,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       workgroupBarrier();
 #endif
       for (var ul = lane; ul < units; ul += L) {
+        let u = c / 64u + ul;
         var xv: array<vec4<u32>, 8>;
+#if X_PLANES
+        // x straight from its planes in global memory (the same for every row: L1 hits after the first).
+        let U = p.K / 64u;
+        for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * U + u]; }
+        let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * U + u]);
+#else
         for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
         let s = xs[ul];
-        let u = c / 64u + ul;
+#endif
 #if PRELOAD
         // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
         var a: array<Unit, R>;

@@ -33,8 +33,6 @@ export const gemvTuning = {
   int8: undefined as boolean | undefined,
   /** Values of x per chunk of the integer-dot GEMV (0: as many as workgroup memory holds). */
   int8Chunk: 0,
-  /** Q4_0/Q8_0 by the integer-dot GEMV with coalesced vec4 loads (shaders/gemvInt8Aligned.wgsl) where rows are 16-byte aligned (undefined: yes). */
-  aligned: undefined as boolean | undefined,
   /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
   vec4Weights: undefined as boolean | undefined,
   /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
@@ -74,31 +72,6 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): Int
   const need = Math.ceil(K / 64 / L) * L;
   const units = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need);
   return units >= L ? { L, R, KC: units * 64 } : undefined;
-}
-
-/** Workgroup memory of one period (256 values) of x in the aligned integer-dot GEMV, Q4_0 / Q8_0. */
-const ALIGNED_PERIOD_BYTES = { q4_0: 9 * (4 * 16 + 16 + 4) + 8 * 12, q8_0: 17 * (2 * 16 + 16 + 4) + 8 * 12 };
-
-interface AlignedGemvShape {
-  L: number;
-  R: number;
-  /** Periods of 256 values of x per chunk. */
-  CP: number;
-}
-
-/**
- * Shape of the aligned integer-dot GEMV (Q4_0/Q8_0 rows read as consecutive vec4s): L lanes and R rows as
- * for gemvInt8, and CP periods of x per chunk in workgroup memory (all of K where it fits).
- */
-function alignedGemvShape(ctx: GpuContext, dtype: 'q4_0' | 'q8_0', N: number, K: number): AlignedGemvShape | undefined {
-  const tall = N >= 12288;
-  let [L, R] = tall && K >= 4096 ? [32, 8] : [16, 2];
-  L = gemvTuning.quantLanes || L;
-  R = gemvTuning.rows || R;
-  const fit = Math.floor((ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4) / ALIGNED_PERIOD_BYTES[dtype]);
-  const need = K / 256;
-  const CP = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(1, Math.floor(gemvTuning.int8Chunk / 256)) : need);
-  return CP >= 1 ? { L, R, CP } : undefined;
 }
 
 /**
@@ -187,7 +160,7 @@ function autoLanes(N: number, units: number): number {
  * dtype (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k; K a whole number of blocks), y and bias f32. Tensors may
  * be views at any offset. T <= 4 takes the GEMV path (decode), larger T the tiled one.
  */
-export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor): void {
+export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor, xPlanes?: Tensor): void {
   if (w.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight ${w.label ?? ''} must be [N, K], got [${w.shape}]`);
   const [N, K] = w.shape as [number, number];
   const define = weightDefine[w.dtype];
@@ -209,31 +182,35 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
   if (T === 0 || N === 0) return;
   const parts = rowParts(ctx, w);
-  if (parts.length === 1) return matmulRows(ctx, x, w, y, bias, T, N);
+  if (xPlanes && (xPlanes.dtype !== 'u32' || numel(xPlanes.shape) !== (K / 64) * 36)) {
+    throw new InvalidArgumentError(`matmul: x planes [${xPlanes.shape}] ${xPlanes.dtype} are not those of K = ${K} (createXPlanes)`);
+  }
+  const planes = T === 1 ? xPlanes : undefined;
+  if (parts.length === 1) return matmulRows(ctx, x, w, y, bias, T, N, planes);
   // A weight larger than one binding: each row range writes its columns of y (row stride N).
   const rowBytes = tensorBytes(w) / N;
   for (const { n0, n } of parts) {
     const wPart = ctx.view(w, [n, K], n0 * rowBytes);
     const yPart = ctx.view(y, [(T - 1) * N + n], n0 * 4);
-    matmulRows(ctx, x, wPart, yPart, bias && ctx.view(bias, [n], n0 * 4), T, N);
+    matmulRows(ctx, x, wPart, yPart, bias && ctx.view(bias, [n], n0 * 4), T, N, planes);
   }
 }
 
 /** The decode GEMV kernel that takes a weight and x binding: integer dot (with its shape) or f32 pairs. */
-type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | ({ kind: 'aligned' } & AlignedGemvShape) | { kind: 'pairs' };
+type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | { kind: 'pairs' };
 
-/** Which decode GEMV takes this weight and x binding; undefined: the generic one. */
-function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number): QuantGemvPlan | undefined {
+/**
+ * Which decode GEMV takes this weight and x binding (with `planes`: x is given in planes, which only the
+ * integer-dot GEMV reads); undefined: the generic one.
+ */
+function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number, planes = false): QuantGemvPlan | undefined {
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
-  if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0') && K % 256 === 0 && wByteOffset % 16 === 0 && (gemvTuning.aligned ?? true)) {
-    const shape = alignedGemvShape(ctx, w.dtype, w.shape[0]!, K);
-    if (shape) return { kind: 'aligned', ...shape };
-  }
   if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k')) {
     const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K);
     if (shape) return { kind: 'int8', ...shape };
   }
+  if (planes) return undefined;
   if (w.dtype === 'q4_0' || w.dtype === 'q8_0') return { kind: 'pairs' };
   return undefined;
 }
@@ -249,6 +226,7 @@ function dispatchQuantGemv(
   yb: { binding: Binding; byteOffset: number },
   bb: { binding: Binding; byteOffset: number } | undefined,
   siluGlu: boolean,
+  planes = false,
 ): void {
   const [N, K] = w.shape as [number, number];
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
@@ -262,12 +240,11 @@ function dispatchQuantGemv(
     shader = 'gemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
-    defines = { [dtypeDefine]: true, L, R, KC: plan.KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, ONE_CHUNK: plan.KC >= K };
+    // x encoded by each workgroup, once (it fits in one chunk) or chunk by chunk; or read in planes.
+    const X_PLANES = !!planes;
+    const oneChunk = plan.KC >= K;
+    defines = { [dtypeDefine]: true, L, R, KC: X_PLANES ? K : plan.KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, X_PLANES, ENCODE_ONCE: !X_PLANES && oneChunk, ENCODE_CHUNKS: !X_PLANES && !oneChunk };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
-  } else if (plan.kind === 'aligned') {
-    ({ L, R } = plan);
-    shader = 'gemvInt8Aligned';
-    defines = { [dtypeDefine]: true, L, R, CP: plan.CP, GLU: siluGlu, ONE_CHUNK: plan.CP * 256 >= K };
   } else {
     const shape = quantGemvShape(ctx, w.dtype, N, K);
     ({ L, R } = shape);
@@ -277,7 +254,7 @@ function dispatchQuantGemv(
   const rowsPerGroup = (256 / L) * R;
   const groups = Math.ceil(N / rowsPerGroup);
   // The integer-dot GEMV strides its workgroups over the blocks of rows: no more launched than keep the GPU busy.
-  const launched = plan.kind !== 'pairs' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
+  const launched = plan.kind === 'int8' ? Math.min(groups, gemvTuning.maxGroups || 1024) : groups;
   ctx.dispatch(
     { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
@@ -313,7 +290,7 @@ export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Ten
 }
 
 /** matmul over rows of W that fit one binding; y rows are yStride apart. */
-function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tensor | undefined, T: number, yStride: number): void {
+function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tensor | undefined, T: number, yStride: number, xPlanes?: Tensor): void {
   const [N, K] = w.shape as [number, number];
   const define = weightDefine[w.dtype]!;
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
@@ -327,6 +304,15 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
+  if (xPlanes) {
+    // x in planes (written by the norm before this GEMV) where the integer-dot GEMV runs.
+    const pb = alignedBinding(ctx, xPlanes);
+    const plan = quantGemvPlan(ctx, w, K, pb.byteOffset, wb.byteOffset, true);
+    if (plan) {
+      dispatchQuantGemv(ctx, plan, pb.binding, pb.byteOffset, w, wb, yb, bb, false, true);
+      return;
+    }
+  }
   const plan = T === 1 ? quantGemvPlan(ctx, w, K, xb.byteOffset, wb.byteOffset) : undefined;
   if (plan) {
     dispatchQuantGemv(ctx, plan, xb.binding, xb.byteOffset, w, wb, yb, bb, false);

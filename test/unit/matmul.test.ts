@@ -53,7 +53,6 @@ afterEach(() => {
   gemvTuning.xShared = undefined;
   gemvTuning.int8 = undefined;
   gemvTuning.int8Chunk = 0;
-  gemvTuning.aligned = undefined;
   gemvTuning.vec4Weights = undefined;
   gemvTuning.preload = undefined;
   gemvTuning.maxGroups = 0;
@@ -132,7 +131,6 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
   });
   it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])('%s: x in several chunks of workgroup memory, the last one partial', async (dtype) => {
     gemvTuning.int8 = true;
-    gemvTuning.aligned = false;
     gemvTuning.quantLanes = 16;
     gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
     for (const maxGroups of [0, 1]) {
@@ -147,8 +145,6 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     await check('q4_k', 1, 301, 256, true, 44); // 19 workgroups -> 3 x 7
     gemvTuning.maxGroups = 5; // 5 workgroups (2 x 3, one idle) take the 19 blocks of rows
     await check('q4_0', 1, 301, 256, true, 45);
-    gemvTuning.aligned = false;
-    await check('q4_0', 1, 301, 256, true, 45);
   });
   it('keeps 16-bit precision per block of 32 with an outlier 1000x the rest of its block', async () => {
     const ctx = await gpu();
@@ -156,8 +152,7 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     const [N, K] = [33, 512];
     const x = randomF32(K, 45);
     x[70] = 1000;
-    for (const [dtype, aligned] of [['q4_0', true], ['q8_0', true], ['q4_0', false], ['q8_0', false], ['q4_k', false]] as [DType, boolean][]) {
-      gemvTuning.aligned = aligned;
+    for (const dtype of ['q4_0', 'q8_0', 'q4_k'] as DType[]) {
       const bytes = stored(randomF32(N * K, 46), dtype);
       const wq = dequantize(bytes, dtype, N * K);
       const y = ctx.createTensor([1, N], 'f32');
@@ -173,45 +168,9 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
           for (let i = k & ~31; i < (k & ~31) + 32; i++) m = Math.max(m, Math.abs(x[i]!));
           bound += (Math.abs(wq[n * K + k]!) * m) / 64516;
         }
-        expect(Math.abs(got[n]! - ref[n]!), `${dtype} (aligned ${aligned}) row ${n}`).toBeLessThanOrEqual(bound + 1e-5 * scale[n]!);
+        expect(Math.abs(got[n]! - ref[n]!), `${dtype} row ${n}`).toBeLessThanOrEqual(bound + 1e-5 * scale[n]!);
       }
     }
-  });
-});
-
-describe('matmul decode GEMV with coalesced loads (Q4_0 / Q8_0 rows as vec4s, x in the weight byte order, T = 1)', () => {
-  it.each([
-    ['q4_0', 2, 16],
-    ['q4_0', 8, 32],
-    ['q4_0', 1, 8],
-    ['q8_0', 2, 16],
-    ['q8_0', 8, 32],
-    ['q8_0', 3, 64],
-  ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, fewer and more vec4s than lanes, bias', async (dtype, rows, lanes) => {
-    gemvTuning.int8 = true;
-    gemvTuning.aligned = true;
-    gemvTuning.rows = rows;
-    gemvTuning.quantLanes = lanes;
-    for (const maxGroups of [0, 2]) {
-      gemvTuning.maxGroups = maxGroups;
-      await check(dtype, 1, 45, 256, true, 51); // one period: 9 / 17 vec4s per row
-      await check(dtype, 1, 37, 256 * 9, false, 52);
-    }
-  });
-  it.each(['q4_0', 'q8_0'] as DType[])('%s: x in several chunks of workgroup memory, the last one partial', async (dtype) => {
-    gemvTuning.int8 = true;
-    gemvTuning.aligned = true;
-    gemvTuning.int8Chunk = 1024; // 4 periods per chunk; K = 2816 is 2.75 chunks
-    for (const maxGroups of [0, 1]) {
-      gemvTuning.maxGroups = maxGroups; // 1: one workgroup re-encodes every chunk for each block of rows
-      await check(dtype, 1, 29, 2816, true, 53);
-    }
-  });
-  it('falls back to the unaligned kernel where K is not whole periods of 256 or rows are not 16-byte aligned', async () => {
-    gemvTuning.int8 = true;
-    gemvTuning.aligned = true;
-    await check('q4_0', 1, 33, 64 * 5, true, 54);
-    await check('q8_0', 1, 33, 128 * 3, true, 55);
   });
 });
 
@@ -287,12 +246,9 @@ describe('matmul argument checks', () => {
 });
 
 describe('matmulSiluGlu: the GLU fused into the decode GEMV', () => {
-  // K = 448 takes the unaligned integer-dot kernel, K = 768 (whole periods of 256) the aligned one.
   it.each([
     ['q4_0', true, 448],
     ['q8_0', true, 448],
-    ['q4_0', true, 768],
-    ['q8_0', true, 768],
     ['q4_k', true, 768],
     ['q4_0', false, 448],
     ['q8_0', false, 448],
