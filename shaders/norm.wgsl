@@ -7,6 +7,10 @@
 // reduction in workgroup memory gives the row sum; the second pass re-reads the row (the thread's own
 // elements, L1/L2 resident) and writes y. Inputs sharing a buffer with a written tensor are bound
 // read_write (${*_ACCESS}); IN_PLACE writes y through the x binding (y is x).
+//
+// XP_WRITE (RMS and ADD, one row, H a multiple of 64): y is also written in planes for the integer-dot
+// decode GEMV that follows (shaders/xPlanes.wgsl); then each thread takes whole blocks of 32 values (8 vec4)
+// in both passes, so that it reads back only what it wrote.
 
 alias V = ${V};
 const WG: u32 = ${WG}u;
@@ -18,6 +22,7 @@ struct Params {
   eps: f32,
   w_offset: f32, // 1 for Gemma's x * (1 + w)
   grid_x: u32,   // workgroups along x: row = wg.y * grid_x + wg.x
+  xp_off: u32,   // XP_WRITE: vec4 offset of the planes in xp_out
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,6 +46,11 @@ struct Params {
 #if !IN_PLACE
 @group(0) @binding(3) var<storage, read_write> y: array<V>;        // [rows, H] f32
 #endif
+#endif
+
+#if XP_WRITE
+@group(0) @binding(${XP_BINDING}) var<storage, read_write> xp_out: array<vec4<u32>>; // [9 * H / 64] y in planes
+#include "xPlanes"
 #endif
 
 var<workgroup> partial: array<f32, WG>;
@@ -109,6 +119,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     v += b[i];
 #endif
     store(base + i, v);
+  }
+#elif XP_WRITE
+  for (var b = lid; b < p.hv / 8u; b += WG) {
+    for (var i = 8u * b; i < 8u * b + 8u; i++) {
+#if ADD
+      let v = x[base + i] + delta[base + i];
+      x[base + i] = v;
+#else
+      let v = x[base + i];
+#endif
+      s += sq(v);
+    }
+  }
+  let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
+  for (var b = lid; b < p.hv / 8u; b += WG) {
+    var yv: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      yv[i] = x[base + 8u * b + i] * inv * (w[8u * b + i] + V(p.w_offset));
+      store(base + 8u * b + i, yv[i]);
+    }
+    store_plane_block(p.xp_off, p.hv / 16u, b, plane_block(yv));
   }
 #else
   for (var i = lid; i < p.hv; i += WG) {

@@ -41,6 +41,8 @@ export const gemvTuning = {
   maxGroups: 0,
   /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
   diagnostic: '' as '' | 'noEncode' | 'loadOnly',
+  /** The decode GEMV reads x in planes where given them (undefined: for Q4_0 and Q4_K, see gemvReadsPlanes). */
+  planes: undefined as boolean | undefined,
   generic: false,
 };
 
@@ -215,6 +217,17 @@ function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: numbe
   return undefined;
 }
 
+/**
+ * Whether the decode GEMV of this weight reads x in planes when given them (src/kernels/xPlanes.ts): the
+ * integer-dot GEMV of Q4_0 and Q4_K. Measured on an H200 (bench/README.md): 10-30% faster from 14336 x 4096
+ * up; for Q8_0 slower at 151936 x 1536, so Q8_0 keeps encoding x in each workgroup.
+ */
+export function gemvReadsPlanes(ctx: GpuContext, w: Tensor): boolean {
+  const K = w.shape[1] ?? 0;
+  const dtypes: DType[] = gemvTuning.planes === true ? ['q4_0', 'q8_0', 'q4_k'] : gemvTuning.planes === false ? [] : ['q4_0', 'q4_k'];
+  return !gemvTuning.generic && (gemvTuning.int8 ?? ctx.features.packedDot) && w.shape.length === 2 && K % 64 === 0 && dtypes.includes(w.dtype);
+}
+
 /** The decode hot path; with `siluGlu`, x = silu(gate) * up of [gate | up]. */
 function dispatchQuantGemv(
   ctx: GpuContext,
@@ -304,7 +317,7 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
   let entry: string;
   let groups: number;
   let grid: [number, number, number];
-  if (xPlanes) {
+  if (xPlanes && gemvReadsPlanes(ctx, w)) {
     // x in planes (written by the norm before this GEMV) where the integer-dot GEMV runs.
     const pb = alignedBinding(ctx, xPlanes);
     const plan = quantGemvPlan(ctx, w, K, pb.byteOffset, wb.byteOffset, true);

@@ -1,9 +1,11 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { GpuContext } from '../gpu/context.js';
+import type { Binding, GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import type { BindingKind } from '../gpu/pipelineCache.js';
 import { numel, type Tensor } from '../gpu/tensor.js';
 import { ACCESS_NAMES, checkF32, ioPlan } from './elementwise.js';
+import { alignedBinding } from './matmul.js';
+import { xPlanesK } from './xPlanes.js';
 
 const MAX_X = 65535;
 
@@ -31,6 +33,7 @@ function dispatchNorm(
   eps: number,
   weightOffset: number,
   unusedBias: boolean,
+  planes?: Tensor,
 ): void {
   const plan = ioPlan(`${mode.toLowerCase()}Norm`, inputs, y, mode === 'ADD');
   const vec4 = H % 4 === 0;
@@ -45,7 +48,7 @@ function dispatchNorm(
   };
   plan.access.forEach((a, i) => (defines[ACCESS_NAMES[i]!] = a));
   const layout: BindingKind[] = ['uniform', ...plan.kinds];
-  const bindings: (Tensor | GPUBuffer)[] = [...inputs];
+  const bindings: Binding[] = [...inputs];
   if (unusedBias) {
     defines[ACCESS_NAMES[inputs.length]!] = 'read';
     layout.push('read');
@@ -55,25 +58,39 @@ function dispatchNorm(
     layout.push('storage');
     bindings.push(y);
   }
+  let xpOff = 0;
+  if (planes) {
+    if (rows !== 1 || H % 64 !== 0 || planes.dtype !== 'u32' || xPlanesK(planes) !== H) {
+      throw new InvalidArgumentError(`${mode.toLowerCase()}Norm: planes [${planes.shape}] ${planes.dtype} need one row of H = ${H}, a multiple of 64, and planes of that H`);
+    }
+    const pb = alignedBinding(ctx, planes);
+    if (pb.byteOffset % 16 !== 0) throw new InvalidArgumentError(`${mode.toLowerCase()}Norm: planes must be 16-byte aligned`);
+    defines.XP_WRITE = true;
+    defines.XP_BINDING = layout.length;
+    layout.push('storage');
+    bindings.push(pb.binding);
+    xpOff = pb.byteOffset / 16;
+  }
   const gx = Math.min(rows, MAX_X);
   ctx.dispatch(
     { shader: 'norm', defines, layout },
     bindings,
     [gx, Math.ceil(rows / gx)],
-    params().u32(rows).u32(hv).f32(H).f32(eps).f32(weightOffset).u32(gx),
+    params().u32(rows).u32(hv).f32(H).f32(eps).f32(weightOffset).u32(gx).u32(xpOff),
   );
 }
 
 /**
  * y = x * rsqrt(mean(x²) + eps) * (w + weightOffset) over rows of H = w.shape[0] (so per-head q/k norms
- * work on x viewed as [T * heads, headDim]). y may be x. weightOffset 1 is Gemma's x * (1 + w).
+ * work on x viewed as [T * heads, headDim]). y may be x. weightOffset 1 is Gemma's x * (1 + w). With
+ * `planes` (one row, H a multiple of 64) y is also written in planes for the decode GEMV after the norm.
  */
-export function rmsNorm(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, eps: number, weightOffset = 0): void {
+export function rmsNorm(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, eps: number, weightOffset = 0, planes?: Tensor): void {
   const { rows, H } = rowsOf('rmsNorm', x, w, y);
-  dispatchNorm(ctx, 'RMS', [x, w], y, {}, rows, H, eps, weightOffset, false);
+  dispatchNorm(ctx, 'RMS', [x, w], y, {}, rows, H, eps, weightOffset, false, planes);
 }
 
-/** residual += delta (in place), then y = rmsNorm(residual): one dispatch. */
+/** residual += delta (in place), then y = rmsNorm(residual): one dispatch. `planes` as for rmsNorm. */
 export function addRmsNorm(
   ctx: GpuContext,
   residual: Tensor,
@@ -82,11 +99,12 @@ export function addRmsNorm(
   y: Tensor,
   eps: number,
   weightOffset = 0,
+  planes?: Tensor,
 ): void {
   const { rows, H } = rowsOf('addRmsNorm', residual, w, y);
   checkF32('addRmsNorm', delta);
   if (numel(delta.shape) !== rows * H) throw new InvalidArgumentError(`addRmsNorm: delta [${delta.shape}] differs in size from residual [${residual.shape}]`);
-  dispatchNorm(ctx, 'ADD', [residual, delta, w], y, {}, rows, H, eps, weightOffset, false);
+  dispatchNorm(ctx, 'ADD', [residual, delta, w], y, {}, rows, H, eps, weightOffset, false, planes);
 }
 
 /** y = (x - mean) * rsqrt(var + eps) * w (+ b) over rows of H = w.shape[0], biased variance. y may be x. */

@@ -81,6 +81,7 @@ export function selfAttention(
   step: Step,
   x: Tensor,
   out: Tensor,
+  xPlanes?: Tensor,
 ): void {
   const { T } = step;
   const { numHeads: nH, numKvHeads: nKv, headDim: hd } = d;
@@ -88,7 +89,7 @@ export function selfAttention(
   const rk = alignRows(nKv * hd);
   let q: Tensor, k: Tensor, v: Tensor;
   if (T === 1) {
-    matmul(ctx, x, w.qkv, s.qkv1, w.qkvBias);
+    matmul(ctx, x, w.qkv, s.qkv1, w.qkvBias, xPlanes);
     q = ctx.view(s.qkv1, [1, nH, hd], 0);
     k = ctx.view(s.qkv1, [1, nKv, hd], rq * 4);
     v = ctx.view(s.qkv1, [1, nKv, hd], (rq + rk) * 4);

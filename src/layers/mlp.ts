@@ -19,13 +19,16 @@ export class MlpScratch {
   }
 }
 
-/** Gated MLP: out = down(act(gate(x)) * up(x)), with gate and up in one matmul. x [T, H] → out [T, H]. */
-export function gatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: MlpScratch, x: Tensor, out: Tensor): void {
+/**
+ * Gated MLP: out = down(act(gate(x)) * up(x)), with gate and up in one matmul. x [T, H] → out [T, H];
+ * xPlanes: x in planes for the decode GEMV (src/kernels/xPlanes.ts).
+ */
+export function gatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: MlpScratch, x: Tensor, out: Tensor, xPlanes?: Tensor): void {
   const T = x.shape[0]!;
   const I = w.down.shape[1]!;
   const gu = ctx.view(s.gateUp, [T, 2 * I]);
   const a = ctx.view(s.act, [T, I]);
-  matmul(ctx, x, w.gateUp, gu, w.gateUpBias);
+  matmul(ctx, x, w.gateUp, gu, w.gateUpBias, xPlanes);
   // Decode with Q4_0/Q8_0 weights: the GLU runs inside the down projection's GEMV.
   if (T === 1 && act === 'silu' && matmulSiluGlu(ctx, gu, w.down, out, w.downBias)) return;
   glu(ctx, gu, a, act);

@@ -3,9 +3,10 @@ import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import { scale, softcap } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/embedding.js';
-import { matmul } from '../kernels/matmul.js';
+import { gemvReadsPlanes, matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { ropeParameters, ropeTable } from '../kernels/ropeTable.js';
+import { createXPlanes } from '../kernels/xPlanes.js';
 import { AttentionScratch, type AttentionDims } from '../layers/attention.js';
 import { decoderLayer, type DecoderLayerRun, type DecoderLayerWeights } from '../layers/decoderLayer.js';
 import { MlaScratch } from '../layers/mla.js';
@@ -50,6 +51,7 @@ export class DecoderModel implements LoadedModel {
   private readonly x: Tensor; // [C, H]
   private readonly delta: Tensor; // [C, H]
   private readonly lastX: Tensor; // [1, H]
+  private readonly xPlanes?: Tensor; // x [1, H] in planes (decode)
   private readonly logits1: Tensor; // [1, V]
   private logitsAll: Tensor | undefined; // [n, V], grown on demand
   private logitsChunk: Tensor | undefined; // [C, V]: a chunk's logits when its rows of logitsAll are not 256-byte aligned
@@ -107,6 +109,9 @@ export class DecoderModel implements LoadedModel {
     this.x = ctx.createTensor([C, H], 'f32', 'x');
     this.delta = ctx.createTensor([C, H], 'f32', 'delta');
     this.lastX = ctx.createTensor([1, H], 'f32', 'lastX');
+    // x in planes for decode, where a GEMV that reads x takes them (src/kernels/xPlanes.ts).
+    const readers = [weights.lmHead, ...weights.layers.flatMap((l) => ['qkv' in l.attn ? l.attn.qkv : undefined, 'gateUp' in l.mlp ? l.mlp.gateUp : undefined])];
+    if (H % 64 === 0 && readers.some((t) => t && gemvReadsPlanes(ctx, t))) this.xPlanes = createXPlanes(ctx, H);
     this.logits1 = ctx.createTensor([1, c.vocabSize], 'f32', 'logits');
     this.info = {
       modelType: c.modelType,
@@ -172,11 +177,13 @@ export class DecoderModel implements LoadedModel {
       const delta = ctx.view(this.delta, [T, H]);
       embedding(ctx, ctx.view(this.ids, [T], row), w.embed, h, c.embedScale);
       this.hiddenHook?.(0, h);
-      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset);
+      // Decode: the norms also write x in planes, for the integer-dot GEMVs that read it.
+      const planes = T === 1 ? this.xPlanes : undefined;
+      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes);
       for (let i = 0; i < w.layers.length; i++) {
         const next = w.layers[i + 1]?.inputNorm ?? w.norm;
         const kv = this.kv.layers[i]!;
-        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next);
+        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next, planes);
         this.hiddenHook?.(i + 1, h);
       }
       this.kv.length = start + off + T;
@@ -192,14 +199,14 @@ export class DecoderModel implements LoadedModel {
         const aligned = ((T - 1) * H * 4) % 256 === 0;
         const last = aligned ? ctx.view(x, [1, H], (T - 1) * H * 4) : this.lastX;
         if (!aligned) ctx.copy({ buffer: x.buffer, offset: x.offset + (T - 1) * H * 4, size: H * 4 }, this.lastX, H * 4);
-        this.head(last, logits);
+        this.head(last, logits, T === 1 ? this.xPlanes : undefined);
       }
     }
     return logits;
   }
 
-  private head(x: Tensor, out: Tensor): void {
-    matmul(this.ctx, x, this.weights.lmHead, out);
+  private head(x: Tensor, out: Tensor, xPlanes?: Tensor): void {
+    matmul(this.ctx, x, this.weights.lmHead, out, undefined, xPlanes);
     const divisor = (this.config as MoeModelConfig).logitsDivisor;
     if (divisor !== undefined) scale(this.ctx, out, out, 1 / divisor);
     if (this.config.finalLogitSoftcap) softcap(this.ctx, out, out, this.config.finalLogitSoftcap);
@@ -209,7 +216,7 @@ export class DecoderModel implements LoadedModel {
   dispose(): void {
     const { ctx, weights: w } = this;
     const tensors: (Tensor | undefined)[] = [w.embed, w.lmHead, w.norm, this.ids, this.positions, this.h, this.x, this.delta];
-    tensors.push(this.lastX, this.logits1, this.logitsAll, this.logitsChunk, this.rope.full.invFreq, this.rope.sliding.invFreq);
+    tensors.push(this.lastX, this.xPlanes, this.logits1, this.logitsAll, this.logitsChunk, this.rope.full.invFreq, this.rope.sliding.invFreq);
     for (const l of w.layers) {
       tensors.push(l.inputNorm, l.postAttnNorm, l.mlpNorm, l.postMlpNorm, ...tensorsOf(l.attn), ...tensorsOf(l.mlp));
     }

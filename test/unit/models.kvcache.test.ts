@@ -38,7 +38,7 @@ describe('KV cache policy', () => {
  * Worst |decode step - prefill| over the logits of a 2-layer qwen3 of random weights (scaled x20 so that
  * logits are O(1) and a wrong rotation shows), decoding ids 2.. one at a time after a prefill of ids 0..1.
  */
-async function decodeVersusPrefill(intermediateSize: number, dtype: 'f32' | 'q8_0'): Promise<{ worst: number; largest: number }> {
+async function decodeVersusPrefill(intermediateSize: number, dtype: 'f32' | 'q8_0' | 'q4_0'): Promise<{ worst: number; largest: number }> {
   const { randomWeightSource } = await import('../../bench/randomWeights.js');
   const { normalizeConfig } = await import('../../src/models/registry.js');
   const raw = {
@@ -90,6 +90,14 @@ describe('decode step with unpadded q|k|v sections (real-model head sizes)', () 
 describe('decode step of a Q8_0 model (fused GLU in the down projection, decode GEMV)', () => {
   it('gives the same logits as the prefill, which runs glu and the tiled matmul apart', async () => {
     const { worst, largest } = await decodeVersusPrefill(128, 'q8_0');
+    expect(largest).toBeGreaterThan(0.5);
+    expect(worst).toBeLessThan(1e-3);
+  });
+});
+
+describe('decode step of a Q4_0 model (the norms write x in planes for the qkv, gate|up and head GEMVs)', () => {
+  it('gives the same logits as the prefill, which reads x in f32', async () => {
+    const { worst, largest } = await decodeVersusPrefill(128, 'q4_0');
     expect(largest).toBeGreaterThan(0.5);
     expect(worst).toBeLessThan(1e-3);
   });

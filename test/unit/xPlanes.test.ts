@@ -4,12 +4,15 @@ import type { DType } from '../../src/gpu/tensor.js';
 import { gemvTuning, matmul } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { decodeXPlanes, encodeXPlanesRef } from '../../src/kernels/ref/xPlanes.js';
+import { addRmsNorm, rmsNorm } from '../../src/kernels/norm.js';
+import { rmsNormRef } from '../../src/kernels/ref/norm.js';
 import { createXPlanes, encodeXPlanes } from '../../src/kernels/xPlanes.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32 } from '../helpers/random.js';
 
 afterEach(() => {
+  gemvTuning.planes = undefined;
   gemvTuning.rows = 0;
   gemvTuning.quantLanes = 0;
   gemvTuning.maxGroups = 0;
@@ -53,6 +56,7 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
     ['q4_k', 2, 8],
   ] as [DType, number, number][])('matmul of %s reads x from planes (rows %i, lanes %i): odd N, bias, several blocks of rows per workgroup', async (dtype, rows, lanes) => {
     const ctx = await gpu();
+    gemvTuning.planes = true; // Q8_0 too (by default it encodes x itself)
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
     for (const [N, K, maxGroups] of [
@@ -77,8 +81,18 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
     }
   });
 
-  it('is ignored where the integer-dot GEMV does not run (f32 weights, several tokens)', async () => {
+  it('is ignored where the GEMV does not read planes (f32 weights, several tokens; Q8_0 by default)', async () => {
     const ctx = await gpu();
+    {
+      const [N, K] = [7, 128];
+      const x = randomF32(K, 68);
+      const bytes = quantize(randomF32(N * K, 69), 'q8_0');
+      const y = ctx.createTensor([1, N], 'f32');
+      matmul(ctx, ctx.upload(x, [1, K], 'f32'), ctx.upload(bytes, [N, K], 'q8_0'), y, undefined, createXPlanes(ctx, K)); // planes never written
+      const got = await ctx.readF32(y);
+      const ref = matmulRef(x, dequantize(bytes, 'q8_0', N * K), 1, N, K);
+      for (let n = 0; n < N; n++) expect(got[n]).toBeCloseTo(ref[n]!, 3);
+    }
     const [N, K] = [5, 64];
     const x = randomF32(2 * K, 65);
     const w = randomF32(N * K, 66);
@@ -96,5 +110,42 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
     expect(() => matmul(ctx, ctx.createTensor([1, 128], 'f32'), w, ctx.createTensor([1, 3], 'f32'), undefined, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
     expect(() => createXPlanes(ctx, 96)).toThrow(InvalidArgumentError);
     expect(() => encodeXPlanes(ctx, ctx.createTensor([1, 128], 'f32'), createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
+  });
+
+  it.each([
+    [320, 0],
+    [1536, 1],
+  ])('rmsNorm and addRmsNorm write y in planes too (H = %i, weight offset %i)', async (H, off) => {
+    const ctx = await gpu();
+    const h = randomF32(H, 71, 2);
+    const delta = randomF32(H, 72);
+    const w = randomF32(H, 73);
+    const planes = createXPlanes(ctx, H);
+    const readPlanes = async () => decodeXPlanes(new Uint32Array(await ctx.read(planes, (H / 64) * 144)));
+
+    const y = ctx.createTensor([1, H], 'f32');
+    rmsNorm(ctx, ctx.upload(h, [1, H], 'f32'), ctx.upload(w, [H], 'f32'), y, 1e-6, off, planes);
+    const want = rmsNormRef(h, w, 1e-6, off);
+    const got = await ctx.readF32(y);
+    for (let i = 0; i < H; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
+    expectWithinPlaneBound(got, await readPlanes());
+
+    const ht = ctx.upload(h, [1, H], 'f32');
+    addRmsNorm(ctx, ht, ctx.upload(delta, [1, H], 'f32'), ctx.upload(w, [H], 'f32'), y, 1e-6, off, planes);
+    const sum = h.map((v, i) => v + delta[i]!);
+    const want2 = rmsNormRef(sum, w, 1e-6, off);
+    const got2 = await ctx.readF32(y);
+    for (let i = 0; i < H; i++) expect(got2[i]).toBeCloseTo(want2[i]!, 5);
+    const res = await ctx.readF32(ht);
+    for (let i = 0; i < H; i++) expect(res[i]).toBeCloseTo(sum[i]!, 6);
+    expectWithinPlaneBound(got2, await readPlanes());
+  });
+
+  it('norms reject planes for several rows or H that is not whole units of 64', async () => {
+    const ctx = await gpu();
+    const w = ctx.upload(randomF32(64, 74), [64], 'f32');
+    expect(() => rmsNorm(ctx, ctx.createTensor([2, 64], 'f32'), w, ctx.createTensor([2, 64], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
+    const w96 = ctx.upload(randomF32(96, 75), [96], 'f32');
+    expect(() => rmsNorm(ctx, ctx.createTensor([1, 96], 'f32'), w96, ctx.createTensor([1, 96], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
   });
 });
