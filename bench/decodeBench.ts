@@ -3,7 +3,7 @@
  * never downloaded). Run on the GPU machine:
  *
  *   node dist/bench/decodeBench.js --shape qwen2.5-1.5b --dtype q4_0 [--prompt 512] [--decode 64]
- *        [--contexts 128,4096] [--gemv int8|f32] [--pipeline on|off] [--out result.json]
+ *        [--contexts 128,4096] [--gemv int8|f32] [--pipeline on|off] [--planes on|off] [--out result.json]
  *
  * Reports prefill tokens/s, decode tokens/s at each context length (the KV cache is filled to that length
  * first), and the weight bytes read per decode token over the time per token as an effective bandwidth.
@@ -30,6 +30,7 @@ const { values: a } = parseArgs({
     gemv: { type: 'string', default: 'int8' },
     /** Decode as generateTokens does (step t + 1 submitted before step t's id is read back), or one step at a time. */
     pipeline: { type: 'string', default: 'on' },
+    planes: { type: 'string', default: 'on' },
     out: { type: 'string' },
   },
 });
@@ -44,6 +45,9 @@ const maxContext = Math.max(promptLen, ...contexts) + decodeN + 8;
 if (a.gemv !== 'int8' && a.gemv !== 'f32') throw new Error(`--gemv is int8 or f32, not ${a.gemv}`);
 if (a.pipeline !== 'on' && a.pipeline !== 'off') throw new Error(`--pipeline is on or off, not ${a.pipeline}`);
 gemvTuning.int8 = a.gemv === 'int8' ? undefined : false;
+if (a.planes !== 'on' && a.planes !== 'off') throw new Error(`--planes is on or off, not ${a.planes}`);
+// off: the decode GEMVs encode x in each workgroup instead of reading the planes the norms write.
+gemvTuning.planes = a.planes === 'on' ? undefined : false;
 const ctx = await createNodeGpu();
 const config = normalizeConfig(raw, {}, a.shape);
 const weights = randomWeightSource(raw, dtype);
@@ -129,6 +133,7 @@ const result = {
   dtype,
   gemv: a.gemv,
   pipeline: a.pipeline,
+  planes: a.planes,
   weightBytesPerToken: weightBytes,
   loadMs,
   prefill: { tokens: promptLen, ms: prefillMs, tokensPerS: (promptLen * 1000) / prefillMs },

@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
 import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
+import { addRmsNorm } from '../src/kernels/norm.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { gemvTuning, matmul } from '../src/kernels/matmul.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -28,13 +29,15 @@ interface Args {
   variants: string[];
   /** N x K shapes instead of the issue's (--shapes 4096x4096,14336x4096). */
   shapes?: [number, number][];
+  /** Also time the decode chain norm -> GEMV with and without x in planes (--chain). */
+  chain: boolean;
   prefill: boolean;
   /** Leave timestamp-query off: wall-clock timing only (the fallback of adapters without it). */
   noTimestamps: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false };
+  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -64,6 +67,9 @@ function parseArgs(argv: string[]): Args {
         a.shapes = v()
           .split(',')
           .map((nk) => nk.split('x').map(Number) as [number, number]);
+        break;
+      case '--chain':
+        a.chain = true;
         break;
       case '--prefill':
         a.prefill = true;
@@ -473,6 +479,7 @@ async function main(): Promise<void> {
     }
   }
   const result = { adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, iters: args.iters, timing: method, timingNote: note, roofline: roof, rows, date: new Date().toISOString() };
+  if (args.chain) (result as Record<string, unknown>).chain = await timeChains(ctx, args, shapes);
   if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
   timer?.destroy();
   ctx.destroy();
@@ -482,6 +489,51 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+/**
+ * The decode pattern norm -> GEMV, b2b: addRmsNorm then matmul, each pair depending on the one before, with
+ * the norm writing x in planes for the GEMV or the GEMV encoding x itself; and the norm alone both ways.
+ */
+async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][]): Promise<Record<string, number | string>[]> {
+  console.log('chain: µs per call b2b        dtype       N      K   norm  norm+planes   norm->gemv  norm+planes->gemv(planes)');
+  const out: Record<string, number | string>[] = [];
+  for (const dtype of args.dtypes) {
+    for (const [N, K] of shapes) {
+      if (K % 64 !== 0) continue;
+      const wBytes = randomWeights(dtype, N * K, N + K);
+      const copies = copyCount(wBytes.byteLength, args.iters);
+      const ws = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `chain w #${c}`));
+      const h = ctx.upload(Float32Array.from({ length: K }, (_, i) => Math.sin(i)), [1, K], 'f32');
+      const delta = ctx.createTensor([1, K], 'f32'); // zeros: h stays as it is
+      const nw = ctx.upload(Float32Array.from({ length: K }, (_, i) => 1 + 0.01 * Math.cos(i)), [K], 'f32');
+      const x = ctx.createTensor([1, K], 'f32');
+      const y = ctx.createTensor([1, N], 'f32');
+      const planes = createXPlanes(ctx, K);
+      setVariant('auto');
+      gemvTuning.planes = true;
+      const norm = (p?: Tensor) => () => addRmsNorm(ctx, h, delta, nw, x, 1e-6, 0, p);
+      const pair = (p?: Tensor) => (i: number) => {
+        addRmsNorm(ctx, h, delta, nw, x, 1e-6, 0, p);
+        matmul(ctx, x, ws[i % copies]!, y, undefined, p);
+      };
+      await warmClocks(ctx);
+      const r = {
+        dtype,
+        N,
+        K,
+        usNorm: (await timeB2b(ctx, norm(), args.iters)) * 1e6,
+        usNormPlanes: (await timeB2b(ctx, norm(planes), args.iters)) * 1e6,
+        usNormGemv: (await timeB2b(ctx, pair(), args.iters)) * 1e6,
+        usNormGemvPlanes: (await timeB2b(ctx, pair(planes), args.iters)) * 1e6,
+      };
+      gemvTuning.planes = undefined;
+      out.push(r);
+      console.log(`chain                          ${dtype.padEnd(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${fmt(r.usNorm, 2, 6)} ${fmt(r.usNormPlanes, 2, 12)} ${fmt(r.usNormGemv, 2, 12)} ${fmt(r.usNormGemvPlanes, 2, 26)}`);
+      for (const t of [...ws, h, delta, nw, x, y, planes]) ctx.destroyBuffer(t.buffer);
+    }
+  }
+  return out;
+}
 
 /**
  * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in

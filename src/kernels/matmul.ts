@@ -60,12 +60,13 @@ interface Int8GemvShape {
  * per chunk in workgroup memory (all of K where it fits next to the R x 256 partial sums). Undefined where
  * not even one unit per lane fits.
  */
-function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): Int8GemvShape | undefined {
-  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0) or
-  // 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows (its units are a quarter of a 256-value super-block).
+function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, planes: boolean): Int8GemvShape | undefined {
+  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0 encoding
+  // x themselves; with x in planes 16 x 2 stays faster) or 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows
+  // (its units are a quarter of a 256-value super-block).
   const tall = N >= 12288;
   let [L, R] = [16, 2];
-  if (tall && dtype !== 'q4_k' && K >= 4096) [L, R] = [32, 8];
+  if (tall && dtype !== 'q4_k' && K >= 4096 && !planes) [L, R] = [32, 8];
   else if (tall && dtype === 'q4_k') [L, R] = K >= 4096 ? [16, 4] : [8, 4];
   L = gemvTuning.quantLanes || L;
   R = gemvTuning.rows || R;
@@ -209,7 +210,7 @@ function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: numbe
   if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
   const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
   if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k')) {
-    const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K);
+    const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K, planes);
     if (shape) return { kind: 'int8', ...shape };
   }
   if (planes) return undefined;
