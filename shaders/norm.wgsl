@@ -9,8 +9,8 @@
 // read_write (${*_ACCESS}); IN_PLACE writes y through the x binding (y is x).
 //
 // XP_WRITE (RMS and ADD, one row, H a multiple of 64): y is also written in planes for the integer-dot
-// decode GEMV that follows (shaders/xPlanes.wgsl); then each thread takes whole blocks of 32 values (8 vec4)
-// in both passes, so that it reads back only what it wrote.
+// decode GEMV that follows (shaders/xPlanes.wgsl), the 8 threads of each block of 32 values sharing its
+// scale through workgroup memory.
 
 alias V = ${V};
 const WG: u32 = ${WG}u;
@@ -49,8 +49,8 @@ struct Params {
 #endif
 
 #if XP_WRITE
-@group(0) @binding(${XP_BINDING}) var<storage, read_write> xp_out: array<vec4<u32>>; // [9 * H / 64] y in planes
-#include "xPlanes"
+@group(0) @binding(${XP_BINDING}) var<storage, read_write> xp_out: array<vec4<u32>>; // [9 * H / 64] y in planes (layout: xPlanes.wgsl)
+var<workgroup> block_sum: array<f32, WG>;
 #endif
 
 var<workgroup> partial: array<f32, WG>;
@@ -121,25 +121,51 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     store(base + i, v);
   }
 #elif XP_WRITE
-  for (var b = lid; b < p.hv / 8u; b += WG) {
-    for (var i = 8u * b; i < 8u * b + 8u; i++) {
+  for (var i = lid; i < p.hv; i += WG) {
 #if ADD
-      let v = x[base + i] + delta[base + i];
-      x[base + i] = v;
+    let v = x[base + i] + delta[base + i];
+    x[base + i] = v;
 #else
-      let v = x[base + i];
+    let v = x[base + i];
 #endif
-      s += sq(v);
-    }
+    s += sq(v);
   }
   let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
-  for (var b = lid; b < p.hv / 8u; b += WG) {
-    var yv: array<vec4<f32>, 8>;
-    for (var i = 0u; i < 8u; i++) {
-      yv[i] = x[base + 8u * b + i] * inv * (w[8u * b + i] + V(p.w_offset));
-      store(base + 8u * b + i, yv[i]);
+  // y, and y in planes: the 8 threads of a block of 32 values (8 vec4, WG a multiple of 8) share its
+  // largest |y| and its sum through workgroup memory; the loop runs uniformly for the barriers.
+  let U = p.hv / 16u;
+  for (var i0 = 0u; i0 < p.hv; i0 += WG) {
+    let i = i0 + lid;
+    let in_row = i < p.hv;
+    var yv = V(0.0);
+    if (in_row) {
+      yv = x[base + i] * inv * (w[i] + V(p.w_offset));
+      store(base + i, yv);
     }
-    store_plane_block(p.xp_off, p.hv / 16u, b, plane_block(yv));
+    let a = abs(yv);
+    partial[lid] = max(max(a.x, a.y), max(a.z, a.w));
+    block_sum[lid] = yv.x + yv.y + yv.z + yv.w;
+    workgroupBarrier();
+    let g0 = lid & ~7u;
+    var m = 0.0;
+    for (var k = 0u; k < 8u; k++) { m = max(m, partial[g0 + k]); }
+    if (in_row) {
+      let b = i / 8u;  // block of 32 values
+      let e = i % 8u;  // vec4 of the block: plane vec4 e / 4, word e % 4
+      let u = b / 2u;
+      let half = b % 2u;
+      let t = yv * select(0.0, 127.0 / m, m > 0.0);
+      let hi = round(t);
+      xp_out[p.xp_off + (2u * half + e / 4u) * U + u][e % 4u] = pack4xI8(vec4<i32>(hi));
+      xp_out[p.xp_off + (4u + 2u * half + e / 4u) * U + u][e % 4u] = pack4xI8(vec4<i32>(round((t - hi) * 254.0)));
+      if (e == 0u) {
+        var sum = 0.0;
+        for (var k = 0u; k < 8u; k++) { sum += block_sum[g0 + k]; }
+        xp_out[p.xp_off + 8u * U + u][half] = bitcast<u32>(m / 127.0);
+        xp_out[p.xp_off + 8u * U + u][2u + half] = bitcast<u32>(sum);
+      }
+    }
+    workgroupBarrier(); // partial and block_sum are written again
   }
 #else
   for (var i = lid; i < p.hv; i += WG) {
