@@ -11,6 +11,7 @@ import type { DType } from '../src/gpu/tensor.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
+import { gemvTuning } from '../src/kernels/matmul.js';
 import { randomWeightSource } from './randomWeights.js';
 
 const { values: a } = parseArgs({
@@ -18,8 +19,10 @@ const { values: a } = parseArgs({
     layers: { type: 'string', default: '28' },
     steps: { type: 'string', default: '200' },
     dtype: { type: 'string', default: 'q4_0' },
+    planes: { type: 'string', default: 'on' },
   },
 });
+gemvTuning.planes = a.planes === 'off' ? false : undefined;
 const raw = {
   model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], hidden_size: 256, intermediate_size: 512,
   num_hidden_layers: Number(a.layers), num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512,

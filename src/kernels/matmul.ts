@@ -218,15 +218,21 @@ function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: numbe
   return undefined;
 }
 
+/** Weights from which the decode GEMV reads x in planes (gemvReadsPlanes). */
+const PLANES_MIN_BYTES = 32 << 20;
+
 /**
  * Whether the decode GEMV of this weight reads x in planes when given them (src/kernels/xPlanes.ts): the
- * integer-dot GEMV of Q4_0 and Q4_K. Measured on an H200 (bench/README.md): 10-30% faster from 14336 x 4096
- * up; for Q8_0 slower at 151936 x 1536, so Q8_0 keeps encoding x in each workgroup.
+ * integer-dot GEMV of Q4_0 and Q4_K weights of 32 MiB and more. Measured on an H200 (bench/README.md): the
+ * GEMV alone is 5-25% faster with planes; but the norm that writes them costs 1-1.5 µs more, so that the
+ * pair norm -> GEMV gains only from about 28672 x 4096 Q4_0 up. Q8_0 was slower with planes at 151936 x 1536.
+ * gemvTuning.planes: true for every Q4_0/Q8_0/Q4_K weight (tests), false for none.
  */
 export function gemvReadsPlanes(ctx: GpuContext, w: Tensor): boolean {
   const K = w.shape[1] ?? 0;
-  const dtypes: DType[] = gemvTuning.planes === true ? ['q4_0', 'q8_0', 'q4_k'] : gemvTuning.planes === false ? [] : ['q4_0', 'q4_k'];
-  return !gemvTuning.generic && (gemvTuning.int8 ?? ctx.features.packedDot) && w.shape.length === 2 && K % 64 === 0 && dtypes.includes(w.dtype);
+  if (gemvTuning.planes === false || gemvTuning.generic || !(gemvTuning.int8 ?? ctx.features.packedDot) || w.shape.length !== 2 || K % 64 !== 0) return false;
+  if (gemvTuning.planes === true) return w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k';
+  return (w.dtype === 'q4_0' || w.dtype === 'q4_k') && tensorBytes(w) >= PLANES_MIN_BYTES;
 }
 
 /** The decode hot path; with `siluGlu`, x = silu(gate) * up of [gate | up]. */

@@ -34,10 +34,19 @@ export interface DecoderLayerRun {
 }
 
 /**
+ * x [1, H] in planes (src/kernels/xPlanes.ts) for the decode GEMVs that read them: `attn` holds x's planes on
+ * entry (the q|k|v GEMV reads them); the norm before the MLP writes them into `mlp`, the last norm into `next`.
+ */
+export interface LayerPlanes {
+  readonly attn?: Tensor;
+  readonly mlp?: Tensor;
+  readonly next?: Tensor;
+}
+
+/**
  * One pre-norm decoder layer. On entry h [T, H] is the residual stream and x = inputNorm(h); on exit h is
  * the layer's output and x = nextNorm(h) (the next layer's input norm, or the final norm), so every
- * residual add is fused with the norm that follows it. delta [T, H] is scratch. xPlanes (decode, T = 1):
- * x also in planes on entry, and again on exit, for the GEMVs that read x (src/kernels/xPlanes.ts).
+ * residual add is fused with the norm that follows it. delta [T, H] is scratch.
  */
 export function decoderLayer(
   ctx: GpuContext,
@@ -50,16 +59,16 @@ export function decoderLayer(
   x: Tensor,
   delta: Tensor,
   nextNorm: Tensor,
-  xPlanes?: Tensor,
+  planes: LayerPlanes = {},
 ): void {
   const { eps, normWeightOffset: off } = r;
   if (isMla(w.attn)) mlaAttention(ctx, r.mla!.dims, w.attn, kv.k, rope.invFreq, rope.attentionFactor, r.mla!.scratch, step, x, delta);
-  else selfAttention(ctx, r.dims, w.attn, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, x, delta, xPlanes);
+  else selfAttention(ctx, r.dims, w.attn, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, x, delta, planes.attn);
   if (r.attnResidualScale !== undefined) scale(ctx, delta, delta, r.attnResidualScale);
   if (w.postAttnNorm) rmsNorm(ctx, delta, w.postAttnNorm, delta, eps, off);
-  addRmsNorm(ctx, h, delta, w.mlpNorm, x, eps, off, xPlanes);
+  addRmsNorm(ctx, h, delta, w.mlpNorm, x, eps, off, planes.mlp);
   if (isMoe(w.mlp)) moeBlock(ctx, r.moe!.settings, w.mlp, r.moe!.scratch, x, delta);
-  else gatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, x, delta, xPlanes);
+  else gatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, x, delta, planes.mlp);
   if (w.postMlpNorm) rmsNorm(ctx, delta, w.postMlpNorm, delta, eps, off);
-  addRmsNorm(ctx, h, delta, nextNorm, x, eps, off, xPlanes);
+  addRmsNorm(ctx, h, delta, nextNorm, x, eps, off, planes.next);
 }

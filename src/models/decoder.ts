@@ -52,6 +52,8 @@ export class DecoderModel implements LoadedModel {
   private readonly delta: Tensor; // [C, H]
   private readonly lastX: Tensor; // [1, H]
   private readonly xPlanes?: Tensor; // x [1, H] in planes (decode)
+  /** Which decode GEMVs read x in planes: each layer's q|k|v and gate|up, and the head. */
+  private readonly planeReaders: { qkv: boolean[]; gateUp: boolean[]; head: boolean };
   private readonly logits1: Tensor; // [1, V]
   private logitsAll: Tensor | undefined; // [n, V], grown on demand
   private logitsChunk: Tensor | undefined; // [C, V]: a chunk's logits when its rows of logitsAll are not 256-byte aligned
@@ -110,8 +112,14 @@ export class DecoderModel implements LoadedModel {
     this.delta = ctx.createTensor([C, H], 'f32', 'delta');
     this.lastX = ctx.createTensor([1, H], 'f32', 'lastX');
     // x in planes for decode, where a GEMV that reads x takes them (src/kernels/xPlanes.ts).
-    const readers = [weights.lmHead, ...weights.layers.flatMap((l) => ['qkv' in l.attn ? l.attn.qkv : undefined, 'gateUp' in l.mlp ? l.mlp.gateUp : undefined])];
-    if (H % 64 === 0 && readers.some((t) => t && gemvReadsPlanes(ctx, t))) this.xPlanes = createXPlanes(ctx, H);
+    const reads = (t: Tensor | undefined) => H % 64 === 0 && !!t && gemvReadsPlanes(ctx, t);
+    this.planeReaders = {
+      qkv: weights.layers.map((l) => reads('qkv' in l.attn ? l.attn.qkv : undefined)),
+      gateUp: weights.layers.map((l) => reads('gateUp' in l.mlp ? l.mlp.gateUp : undefined)),
+      head: reads(weights.lmHead),
+    };
+    const r = this.planeReaders;
+    if (r.head || r.qkv.includes(true) || r.gateUp.includes(true)) this.xPlanes = createXPlanes(ctx, H);
     this.logits1 = ctx.createTensor([1, c.vocabSize], 'f32', 'logits');
     this.info = {
       modelType: c.modelType,
@@ -177,13 +185,15 @@ export class DecoderModel implements LoadedModel {
       const delta = ctx.view(this.delta, [T, H]);
       embedding(ctx, ctx.view(this.ids, [T], row), w.embed, h, c.embedScale);
       this.hiddenHook?.(0, h);
-      // Decode: the norms also write x in planes, for the integer-dot GEMVs that read it.
-      const planes = T === 1 ? this.xPlanes : undefined;
-      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes);
+      // Decode: a norm also writes x in planes where the GEMV after it reads them.
+      const pr = this.planeReaders;
+      const planes = (reads: boolean | undefined) => (T === 1 && reads ? this.xPlanes : undefined);
+      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes(pr.qkv[0]));
       for (let i = 0; i < w.layers.length; i++) {
         const next = w.layers[i + 1]?.inputNorm ?? w.norm;
         const kv = this.kv.layers[i]!;
-        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next, planes);
+        const lp = { attn: planes(pr.qkv[i]), mlp: planes(pr.gateUp[i]), next: planes(i + 1 < w.layers.length ? pr.qkv[i + 1] : pr.head) };
+        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next, lp);
         this.hiddenHook?.(i + 1, h);
       }
       this.kv.length = start + off + T;
@@ -199,7 +209,7 @@ export class DecoderModel implements LoadedModel {
         const aligned = ((T - 1) * H * 4) % 256 === 0;
         const last = aligned ? ctx.view(x, [1, H], (T - 1) * H * 4) : this.lastX;
         if (!aligned) ctx.copy({ buffer: x.buffer, offset: x.offset + (T - 1) * H * 4, size: H * 4 }, this.lastX, H * 4);
-        this.head(last, logits, T === 1 ? this.xPlanes : undefined);
+        this.head(last, logits, planes(pr.head));
       }
     }
     return logits;
