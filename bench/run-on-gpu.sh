@@ -7,7 +7,7 @@ set -uo pipefail
 out=${OUT:-bench-out}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
-node dist/bench/kernelLab.js --dtypes q4_0,q8_0,q4_k --variants auto,auto+xp,generic,x32r8 --out "$out/kernelLab.json" 2>&1 | grep -v -E 'XDG|^Warning' | tee "$out/kernelLab.txt"
+node dist/bench/kernelLab.js --dtypes q4_0,q8_0,q4_k --variants auto,auto+xp,generic,x32r8 --chain --out "$out/kernelLab.json" 2>&1 | grep -v -E 'XDG|^Warning' | tee "$out/kernelLab.txt"
 : > "$out/decode.jsonl"
 run() { node dist/bench/decodeBench.js "$@" 2>"$out/err.txt" | tail -1 | tee -a "$out/decode.jsonl"; grep -v -E 'XDG|^Warning' "$out/err.txt" | tail -4; }
 run --shape qwen2.5-1.5b --dtype q4_0 --contexts 128,4096
