@@ -22,5 +22,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   var xv: array<vec4<f32>, 8>;
   for (var i = 0u; i < 8u; i++) { xv[i] = x[p.x_off + 8u * b + i]; }
-  store_plane_block(p.xp_off, p.K / 64u, b, plane_block(xv));
+  let pb = plane_block(xv);
+  let U = p.K / 64u;
+  for (var e = 0u; e < 8u; e++) { store_plane_words(p.xp_off, U, b, e, vec2<u32>(pb.hi[e / 4u][e % 4u], pb.lo[e / 4u][e % 4u])); }
+  store_plane_scale(p.xp_off, U, b, pb.scale, pb.sum);
 }

@@ -51,6 +51,7 @@ struct Params {
 #if XP_WRITE
 @group(0) @binding(${XP_BINDING}) var<storage, read_write> xp_out: array<vec4<u32>>; // [9 * H / 64] y in planes (layout: xPlanes.wgsl)
 var<workgroup> block_sum: array<f32, WG>;
+#include "xPlanes"
 #endif
 
 var<workgroup> partial: array<f32, WG>;
@@ -120,7 +121,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
 #endif
     store(base + i, v);
   }
-#elif XP_WRITE
+#else
   for (var i = lid; i < p.hv; i += WG) {
 #if ADD
     let v = x[base + i] + delta[base + i];
@@ -131,6 +132,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     s += sq(v);
   }
   let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
+#if XP_WRITE
   // y, and y in planes: the 8 threads of a block of 32 values (8 vec4, WG a multiple of 8) share its
   // largest |y| and its sum through workgroup memory; the loop runs uniformly for the barriers.
   let U = p.hv / 16u;
@@ -150,36 +152,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     var m = 0.0;
     for (var k = 0u; k < 8u; k++) { m = max(m, partial[g0 + k]); }
     if (in_row) {
-      let b = i / 8u;  // block of 32 values
-      let e = i % 8u;  // vec4 of the block: plane vec4 e / 4, word e % 4
-      let u = b / 2u;
-      let half = b % 2u;
-      let t = yv * select(0.0, 127.0 / m, m > 0.0);
-      let hi = round(t);
-      xp_out[p.xp_off + (2u * half + e / 4u) * U + u][e % 4u] = pack4xI8(vec4<i32>(hi));
-      xp_out[p.xp_off + (4u + 2u * half + e / 4u) * U + u][e % 4u] = pack4xI8(vec4<i32>(round((t - hi) * 254.0)));
-      if (e == 0u) {
+      // vec4 i % 8 of block i / 8
+      store_plane_words(p.xp_off, U, i / 8u, i % 8u, plane_words(yv, m));
+      if (i % 8u == 0u) {
         var sum = 0.0;
         for (var k = 0u; k < 8u; k++) { sum += block_sum[g0 + k]; }
-        xp_out[p.xp_off + 8u * U + u][half] = bitcast<u32>(m / 127.0);
-        xp_out[p.xp_off + 8u * U + u][2u + half] = bitcast<u32>(sum);
+        store_plane_scale(p.xp_off, U, i / 8u, m / 127.0, sum);
       }
     }
     workgroupBarrier(); // partial and block_sum are written again
   }
 #else
   for (var i = lid; i < p.hv; i += WG) {
-#if ADD
-    let v = x[base + i] + delta[base + i];
-    x[base + i] = v;
-#else
-    let v = x[base + i];
-#endif
-    s += sq(v);
-  }
-  let inv = inverseSqrt(row_sum(s, lid) / p.h + p.eps);
-  for (var i = lid; i < p.hv; i += WG) {
     store(base + i, x[base + i] * inv * (w[i] + V(p.w_offset)));
   }
+#endif
 #endif
 }

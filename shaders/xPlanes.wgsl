@@ -10,10 +10,17 @@
 // Plane-major, so lanes reading consecutive units read consecutive addresses.
 
 struct PlaneBlock {
-  hi: array<vec4<u32>, 2>,
+  hi: array<vec4<u32>, 2>, // the hi words of vec4s 0-3 and 4-7 of the block
   lo: array<vec4<u32>, 2>,
   scale: f32,
   sum: f32,
+}
+
+// The hi and lo words of 4 values of a block whose largest |x| is m.
+fn plane_words(v: vec4<f32>, m: f32) -> vec2<u32> {
+  let t = v * select(0.0, 127.0 / m, m > 0.0);
+  let hi = round(t);
+  return vec2<u32>(pack4xI8(vec4<i32>(hi)), pack4xI8(vec4<i32>(round((t - hi) * 254.0))));
 }
 
 // One block of 32 values (8 vec4) in planes.
@@ -25,14 +32,12 @@ fn plane_block(xv: array<vec4<f32>, 8>) -> PlaneBlock {
     m = max(m, max(max(a.x, a.y), max(a.z, a.w)));
     sum += xv[i].x + xv[i].y + xv[i].z + xv[i].w;
   }
-  let inv = select(0.0, 127.0 / m, m > 0.0);
   var pb: PlaneBlock;
   for (var k = 0u; k < 2u; k++) {
     for (var j = 0u; j < 4u; j++) {
-      let t = xv[4u * k + j] * inv;
-      let hi = round(t);
-      pb.hi[k][j] = pack4xI8(vec4<i32>(hi));
-      pb.lo[k][j] = pack4xI8(vec4<i32>(round((t - hi) * 254.0)));
+      let words = plane_words(xv[4u * k + j], m);
+      pb.hi[k][j] = words.x;
+      pb.lo[k][j] = words.y;
     }
   }
   pb.scale = m / 127.0;
@@ -41,15 +46,17 @@ fn plane_block(xv: array<vec4<f32>, 8>) -> PlaneBlock {
 }
 
 #if XP_WRITE
-// Stores block b of a row of U units into the planes at vec4 xp_off of xp_out (array<vec4<u32>>, read_write).
-fn store_plane_block(xp_off: u32, U: u32, b: u32, pb: PlaneBlock) {
+// Into the planes at vec4 xp_off of xp_out (array<vec4<u32>>, read_write) of a row of U units: the words of
+// vec4 e (0..7) of block b, and the block's scale (its largest |x| / 127) and sum.
+fn store_plane_words(xp_off: u32, U: u32, b: u32, e: u32, words: vec2<u32>) {
   let u = b / 2u;
-  let half = b % 2u;
-  for (var k = 0u; k < 2u; k++) {
-    xp_out[xp_off + (2u * half + k) * U + u] = pb.hi[k];
-    xp_out[xp_off + (4u + 2u * half + k) * U + u] = pb.lo[k];
-  }
-  xp_out[xp_off + 8u * U + u][half] = bitcast<u32>(pb.scale);
-  xp_out[xp_off + 8u * U + u][2u + half] = bitcast<u32>(pb.sum);
+  let k = 2u * (b % 2u) + e / 4u;
+  xp_out[xp_off + k * U + u][e % 4u] = words.x;
+  xp_out[xp_off + (4u + k) * U + u][e % 4u] = words.y;
+}
+
+fn store_plane_scale(xp_off: u32, U: u32, b: u32, scale: f32, sum: f32) {
+  xp_out[xp_off + 8u * U + b / 2u][b % 2u] = bitcast<u32>(scale);
+  xp_out[xp_off + 8u * U + b / 2u][2u + b % 2u] = bitcast<u32>(sum);
 }
 #endif
