@@ -224,8 +224,9 @@ const PLANES_MIN_BYTES = 32 << 20;
 /**
  * Whether the decode GEMV of this weight reads x in planes when given them (src/kernels/xPlanes.ts): the
  * integer-dot GEMV of Q4_0 and Q4_K weights of 32 MiB and more. Measured on an H200 (bench/README.md): the
- * GEMV alone is 5-25% faster with planes; but the norm that writes them costs 1-1.5 µs more, so that the
- * pair norm -> GEMV gains only from about 28672 x 4096 Q4_0 up. Q8_0 was slower with planes at 151936 x 1536.
+ * GEMV alone is 5-13% faster with planes from 28672 x 4096 up, and anywhere between 10% faster and 10% slower
+ * below; the norm that writes them costs 0.6-3.5 µs more, so that the pair norm -> GEMV gains only from about
+ * 28672 x 4096 up. Q8_0 gained nothing (and its pairs were up to 1.5x slower).
  * gemvTuning.planes: true for every Q4_0/Q8_0/Q4_K weight (tests), false for none.
  */
 export function gemvReadsPlanes(ctx: GpuContext, w: Tensor): boolean {
