@@ -2,7 +2,8 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, type Tensor } from '../gpu/tensor.js';
-import { alignedBinding, rowParts, weightDefine } from './matmul.js';
+import { alignedBinding, rowParts } from './binding.js';
+import { weightDefine } from './matmul.js';
 
 /**
  * out[T, H] = table[ids[t], :] * scale: ids [T] u32 (or i32), table [V, H] in any weight dtype, out f32.

@@ -2,7 +2,8 @@ import { InvalidArgumentError, UnsupportedModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
-import { maxBinding, weightDefine as matmulWeightDefine } from './matmul.js';
+import { maxBinding } from './binding.js';
+import { weightDefine as matmulWeightDefine } from './matmul.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {

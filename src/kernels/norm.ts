@@ -4,7 +4,7 @@ import { params } from '../gpu/params.js';
 import type { BindingKind } from '../gpu/pipelineCache.js';
 import { numel, type Tensor } from '../gpu/tensor.js';
 import { ACCESS_NAMES, checkF32, ioPlan } from './elementwise.js';
-import { alignedBinding } from './matmul.js';
+import { alignedBinding } from './binding.js';
 import { xPlanesK } from './xPlanes.js';
 
 const MAX_X = 65535;

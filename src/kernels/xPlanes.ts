@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { numel, type Tensor } from '../gpu/tensor.js';
-import { alignedBinding } from './matmul.js';
+import { alignedBinding } from './binding.js';
 
 /**
  * x in the form the integer-dot decode GEMV reads (shaders/xPlanes.wgsl): per block of 32 values a scale and

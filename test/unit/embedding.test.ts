@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
 import { embedding } from '../../src/kernels/embedding.js';
-import { bindingTuning } from '../../src/kernels/matmul.js';
+import { bindingTuning } from '../../src/kernels/binding.js';
 import { embeddingRef } from '../../src/kernels/ref/embedding.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';

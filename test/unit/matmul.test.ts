@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
-import { bindingTuning, gemvTuning, matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
+import { bindingTuning } from '../../src/kernels/binding.js';
+import { gemvTuning, matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';

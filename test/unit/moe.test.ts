@@ -1,6 +1,6 @@
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindingTuning } from '../../src/kernels/matmul.js';
+import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { gpu } from '../helpers/gpu.js';
