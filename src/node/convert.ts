@@ -10,7 +10,8 @@ import { ggufTokenizerMetadata } from '../weights/ggufTokenizer.js';
 import { layoutGGUF, meta, type GGUFTensorSpec } from '../weights/ggufWriter.js';
 import { toF32 } from '../weights/loadTensors.js';
 import { quantize } from '../weights/quant/index.js';
-import { openSafetensors, type SafetensorsSource } from '../weights/safetensors.js';
+import { openSafetensors } from '../weights/safetensors.js';
+import type { WeightSource } from '../weights/source.js';
 import { folderFiles } from './folderFiles.js';
 
 export type ConvertType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
@@ -24,6 +25,17 @@ export interface ConvertOptions {
   onTensor?: (name: string, done: number, total: number) => void;
 }
 
+/** What a GGUF file is written from: a config, tensors under Hugging Face names, and a tokenizer. */
+export interface GGUFModelInput {
+  readonly raw: RawConfig;
+  readonly weights: WeightSource;
+  /** tokenizer.json and tokenizer_config.json (with its chat_template) as objects. */
+  readonly tokenizerJson: Record<string, unknown>;
+  readonly tokenizerConfig: Record<string, unknown>;
+  /** general.name */
+  readonly name: string;
+}
+
 /** One GGUF tensor: its spec and where its HF values come from (several sources for stacked experts). */
 interface Planned extends GGUFTensorSpec {
   readonly sources: readonly string[];
@@ -31,14 +43,17 @@ interface Planned extends GGUFTensorSpec {
   readonly permuteHeads?: number;
 }
 
+/** GGUF tensors llama.cpp's converter keeps in f32 whatever the file type: the MoE router. */
+const KEPT_F32 = /\.ffn_gate_inp(_shexp)?\.weight$/;
+
 /** The stored dtype of a tensor of `dims` (ggml order) for the requested file type, as llama.cpp's converter picks. */
-function pickDType(type: ConvertType, dims: readonly number[]): DType {
-  if (dims.length < 2 || type === 'f32') return 'f32';
+function pickDType(type: ConvertType, name: string, dims: readonly number[]): DType {
+  if (dims.length < 2 || type === 'f32' || KEPT_F32.test(name)) return 'f32';
   if ((type === 'q8_0' || type === 'q4_0') && dims[0]! % 32 !== 0) return 'f16';
   return type;
 }
 
-function plan(src: SafetensorsSource, raw: RawConfig, type: ConvertType): Planned[] {
+function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
   const arch = HF_TO_GGUF_ARCH[String(raw.model_type)]!;
   const heads = Number(raw.num_attention_heads);
   const kvHeads = Number(raw.num_key_value_heads ?? heads);
@@ -58,7 +73,7 @@ function plan(src: SafetensorsSource, raw: RawConfig, type: ConvertType): Planne
     const dims = [...t.shape].reverse();
     let permuteHeads: number | undefined;
     if (PERMUTED_QK_ARCHS.has(arch) && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) permuteHeads = name.includes('.q_proj.') ? heads : kvHeads;
-    out.push({ name: g, dims, dtype: pickDType(type, dims), sources: [name], permuteHeads });
+    out.push({ name: g, dims, dtype: pickDType(type, g, dims), sources: [name], permuteHeads });
   }
   for (const [g, s] of stacks) {
     const n = s.experts.size;
@@ -68,35 +83,47 @@ function plan(src: SafetensorsSource, raw: RawConfig, type: ConvertType): Planne
       return name;
     });
     const dims = [...[...s.shape].reverse(), n];
-    out.push({ name: g, dims, dtype: pickDType(type, dims), sources });
+    out.push({ name: g, dims, dtype: pickDType(type, g, dims), sources });
   }
   const order = (n: string) => (n.startsWith('token_embd') ? -1 : n.startsWith('blk.') ? Number(n.split('.')[1]) : 1e9);
   return out.sort((a, b) => order(a.name) - order(b.name));
 }
 
-/** The bytes of one planned tensor: HF values (permuted for llama q/k), stored as its dtype. */
-async function tensorBytes(src: SafetensorsSource, p: Planned): Promise<Uint8Array> {
-  const parts: Float32Array[] = [];
-  for (const name of p.sources) {
-    const info = src.tensors.get(name)!;
-    let values = toF32(await src.read(name), info.dtype, numel(info.shape));
-    if (p.permuteHeads) {
-      const rows = info.shape[0]!;
-      const cols = values.length / rows;
-      const hfRow = permuteRows(rows, p.permuteHeads);
-      const permuted = new Float32Array(values.length);
-      for (let r = 0; r < rows; r++) permuted.set(values.subarray(hfRow[r]! * cols, (hfRow[r]! + 1) * cols), r * cols);
-      values = permuted;
-    }
-    parts.push(values);
+/** Rows of `bytes` (rows of equal length) reordered: row r of the result is row from[r] of the input. */
+function permuteRowBytes(bytes: Uint8Array, rows: number, from: Int32Array): Uint8Array {
+  const rowBytes = bytes.byteLength / rows;
+  const out = new Uint8Array(bytes.byteLength);
+  for (let r = 0; r < rows; r++) out.set(bytes.subarray(from[r]! * rowBytes, (from[r]! + 1) * rowBytes), r * rowBytes);
+  return out;
+}
+
+/**
+ * The bytes of one source tensor as `p` stores it: as read where it is stored in p's dtype already (rows
+ * permuted as bytes for llama q/k), else converted through f32 and quantized.
+ */
+async function sourceBytes(src: WeightSource, name: string, p: Planned): Promise<Uint8Array> {
+  const info = src.tensors.get(name)!;
+  const rows = info.shape[0]!;
+  const from = p.permuteHeads ? permuteRows(rows, p.permuteHeads) : undefined;
+  const stored = await src.read(name);
+  if (info.dtype === p.dtype) return from ? permuteRowBytes(stored, rows, from) : stored;
+  let values = toF32(stored, info.dtype, numel(info.shape));
+  if (from) {
+    const asBytes = permuteRowBytes(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), rows, from);
+    values = new Float32Array(asBytes.buffer);
   }
-  let all = parts[0]!;
-  if (parts.length > 1) {
-    all = new Float32Array(parts.reduce((a, v) => a + v.length, 0));
-    let at = 0;
-    for (const v of parts) all.set(v, (at += v.length) - v.length);
-  }
-  return p.dtype === 'f32' ? new Uint8Array(all.buffer, all.byteOffset, all.byteLength) : quantize(all, p.dtype as 'f16' | 'q8_0' | 'q4_0');
+  return p.dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, p.dtype as 'f16' | 'q8_0' | 'q4_0');
+}
+
+/** The bytes of one planned tensor: its sources (one, or one per expert) one after another. */
+async function tensorBytes(src: WeightSource, p: Planned): Promise<Uint8Array> {
+  if (p.sources.length === 1) return sourceBytes(src, p.sources[0]!, p);
+  const parts: Uint8Array[] = [];
+  for (const name of p.sources) parts.push(await sourceBytes(src, name, p));
+  const all = new Uint8Array(parts.reduce((a, v) => a + v.byteLength, 0));
+  let at = 0;
+  for (const v of parts) all.set(v, (at += v.byteLength) - v.byteLength);
+  return all;
 }
 
 async function readJsonIf(path: string): Promise<Record<string, unknown> | undefined> {
@@ -114,47 +141,57 @@ async function readJsonIf(path: string): Promise<Record<string, unknown> | undef
 }
 
 /**
- * Converts a Hugging Face folder (safetensors) into one GGUF file llama.cpp loads: llama.cpp tensor names
- * (q/k rows permuted for `llama`), `{arch}.*` hyperparameters, the tokenizer (byte-level BPE as `gpt2`) and
- * the chat template. Tensors are converted and written one at a time.
+ * Writes one GGUF file llama.cpp loads from a config, weights under Hugging Face names and a byte-level
+ * BPE tokenizer: llama.cpp tensor names (q/k rows permuted for `llama`), `{arch}.*` hyperparameters, the
+ * tokenizer as `gpt2` and the chat template. Tensors are converted and written one at a time; a tensor
+ * stored in the file's dtype already is copied as it is.
  */
-export async function convertToGGUF(opts: ConvertOptions): Promise<{ tensors: number; bytes: number }> {
-  if (!CONVERT_TYPES.includes(opts.type)) throw new InvalidArgumentError(`--type ${opts.type}: expected one of ${CONVERT_TYPES.join(', ')}`);
-  const files = folderFiles(opts.model);
-  const raw = JSON.parse(await files.text('config.json')) as RawConfig;
+export async function writeModelGGUF(
+  input: GGUFModelInput,
+  out: string,
+  type: ConvertType,
+  onTensor?: (name: string, done: number, total: number) => void,
+): Promise<{ tensors: number; bytes: number }> {
+  if (!CONVERT_TYPES.includes(type)) throw new InvalidArgumentError(`--type ${type}: expected one of ${CONVERT_TYPES.join(', ')}`);
+  const { raw, weights } = input;
   const md = ggufHparams(raw);
   const arch = String(md.get('general.architecture')!.value);
   const head = new Map<string, GGUFTypedValue>([
     ['general.architecture', meta.str(arch)],
     ['general.type', meta.str('model')],
-    ['general.name', meta.str(basename(files.location))],
-    ['general.file_type', meta.u32(FILE_TYPE[opts.type]!)],
+    ['general.name', meta.str(input.name)],
+    ['general.file_type', meta.u32(FILE_TYPE[type]!)],
     ['general.quantization_version', meta.u32(2)],
   ]);
   for (const [k, v] of md) head.set(k, v);
-  const tokJson = await readJsonIf(`${files.location}/tokenizer.json`);
-  if (tokJson) {
-    const tokConfig = (await readJsonIf(`${files.location}/tokenizer_config.json`)) ?? {};
-    if (typeof tokConfig.chat_template !== 'string' && (await files.has('chat_template.jinja'))) tokConfig.chat_template = await files.text('chat_template.jinja');
-    for (const [k, v] of ggufTokenizerMetadata(tokJson, tokConfig, raw as Record<string, unknown>, Number(raw.vocab_size))) head.set(k, v);
-  } else {
-    // llama.cpp's vocabulary-less mode ('none') aborts in tokenizer calls that llama.cpp front ends make.
-    throw new InvalidModelError(`${files.location}: no tokenizer.json; llama.cpp needs the model's vocabulary in the GGUF file`);
-  }
-  const src = await openSafetensors(files);
-  const planned = plan(src, raw, opts.type);
+  for (const [k, v] of ggufTokenizerMetadata(input.tokenizerJson, input.tokenizerConfig, raw as Record<string, unknown>, Number(raw.vocab_size))) head.set(k, v);
+  const planned = plan(weights, raw, type);
   const layout = layoutGGUF(head, planned);
-  const fh = await open(opts.out, 'w');
+  const fh = await open(out, 'w');
   try {
     await fh.write(layout.header, 0, layout.header.byteLength, 0);
     for (let i = 0; i < planned.length; i++) {
-      const bytes = await tensorBytes(src, planned[i]!);
+      const bytes = await tensorBytes(weights, planned[i]!);
       await fh.write(bytes, 0, bytes.byteLength, layout.offsets[i]);
-      opts.onTensor?.(planned[i]!.name, i + 1, planned.length);
+      onTensor?.(planned[i]!.name, i + 1, planned.length);
     }
     await fh.truncate(layout.size);
   } finally {
     await fh.close();
   }
   return { tensors: planned.length, bytes: layout.size };
+}
+
+/** Converts a Hugging Face folder (safetensors) into one GGUF file llama.cpp loads (writeModelGGUF). */
+export async function convertToGGUF(opts: ConvertOptions): Promise<{ tensors: number; bytes: number }> {
+  if (!CONVERT_TYPES.includes(opts.type)) throw new InvalidArgumentError(`--type ${opts.type}: expected one of ${CONVERT_TYPES.join(', ')}`);
+  const files = folderFiles(opts.model);
+  const raw = JSON.parse(await files.text('config.json')) as RawConfig;
+  const tokenizerJson = await readJsonIf(`${files.location}/tokenizer.json`);
+  // llama.cpp's vocabulary-less mode ('none') aborts in tokenizer calls that llama.cpp front ends make.
+  if (!tokenizerJson) throw new InvalidModelError(`${files.location}: no tokenizer.json; llama.cpp needs the model's vocabulary in the GGUF file`);
+  const tokenizerConfig = (await readJsonIf(`${files.location}/tokenizer_config.json`)) ?? {};
+  if (typeof tokenizerConfig.chat_template !== 'string' && (await files.has('chat_template.jinja'))) tokenizerConfig.chat_template = await files.text('chat_template.jinja');
+  const weights = await openSafetensors(files);
+  return writeModelGGUF({ raw, weights, tokenizerJson, tokenizerConfig, name: basename(files.location) }, opts.out, opts.type, opts.onTensor);
 }
