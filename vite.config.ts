@@ -1,15 +1,11 @@
-import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
-// ../shared holds the test fixtures; allow its real path too, as it may be a link.
-const shared = resolve(import.meta.dirname, '../shared');
-const allow = ['.', shared, ...(existsSync(shared) ? [realpathSync(shared)] : [])];
-
 // One vite config for the example pages (dev server: `npm run demo`), the end-to-end test pages, and
-// the browser library build (`vite build`: dist/browser/, with every shader inlined as text).
+// the browser library build (`vite build`: dist/browser/, with every shader inlined as text). The dev
+// server serves files of the repository only (test/fixtures included).
 export default defineConfig({
-  server: { host: '127.0.0.1', fs: { allow } },
+  server: { host: '127.0.0.1', fs: { allow: ['.'] } },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   build: {

@@ -1,12 +1,12 @@
-// The repository's tiny test models (../shared/fixtures), offered when the dev server can serve them.
+// The repository's tiny test models (test/fixtures), offered when the dev server can serve them.
 // They have random weights, so their replies are gibberish; they load in a second and show every part
 // of the demo working. They ship no tokenizer: this adds a byte-level one (every UTF-8 byte is a token)
 // with a ChatML template, padded with pseudo-words up to the model's vocabulary.
 import type { LocalFile } from '../../src/index.js';
 import { byteTokenizerJson } from '../../test/e2e/pages/engineTokenizer.js';
 
-/** URLs of each fixture's config.json, found by vite at dev time (empty when ../shared is absent). */
-const configs = import.meta.glob('../../../shared/fixtures/*/config.json', { query: '?url', import: 'default' }) as Record<
+/** URLs of each fixture's config.json, found by vite at dev time (empty when test/fixtures is absent). */
+const configs = import.meta.glob('../../test/fixtures/*/config.json', { query: '?url', import: 'default' }) as Record<
   string,
   () => Promise<string>
 >;

@@ -82,7 +82,7 @@ export function createModelPicker(root: HTMLElement, cacheList: HTMLElement, est
   buttons.push(folder as unknown as HTMLButtonElement);
   const folderBox = h('div', { className: 'source' }, labelled('Local folder', folder, 'Read from disk in place; nothing is copied.'));
 
-  // (d) the test models, when the dev server serves ../shared/fixtures
+  // (d) the test models, when the dev server serves test/fixtures
   const fixtureBox = h('div', { className: 'source', hidden: true });
   void listFixtures().then((list) => {
     if (list.length === 0) return;

@@ -1,12 +1,10 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
-
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 /**
  * The chat demo (examples/chat/) as a user drives it in headless Chromium: pick the qwen3 test model

@@ -1,14 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCompletion, ChatCompletionChunk, EngineInfo, GenerateChunk } from '../../src/index.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
-
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 /**
  * A static server on 127.0.0.1 for the fixture models, with Range and CORS: /qwen2/ is the fixture as it

@@ -1,7 +1,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 
-/** Debian's Chromium; WebGPU runs on SwiftShader there. Flags from ../shared/webgpu-on-cpu.md. */
+/** Debian's Chromium; WebGPU runs on SwiftShader there (the flags below turn it on without a GPU). */
 export const CHROMIUM = process.env.WEBLM_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [
   '--headless',

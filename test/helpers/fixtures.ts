@@ -7,8 +7,8 @@ import { folderFiles } from '../../src/node/folderFiles.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
 import type { ModelFiles } from '../../src/weights/files.js';
 
-/** ../shared/fixtures next to the repository (WEBLM_FIXTURES overrides). */
-export const FIXTURES = process.env.WEBLM_FIXTURES ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+/** test/fixtures in the repository (WEBLM_FIXTURES overrides). */
+export const FIXTURES = process.env.WEBLM_FIXTURES ?? fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 export interface Expected {
   inputIds: number[];

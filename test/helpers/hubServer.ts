@@ -31,7 +31,7 @@ export interface HubServer {
 }
 
 export interface HubServerOptions {
-  /** Folder whose subfolder `name` is the repo `{org}/{name}` (e.g. ../shared/fixtures). */
+  /** Folder whose subfolder `name` is the repo `{org}/{name}` (e.g. test/fixtures). */
   root: string;
   /** Extra files served as if they were in `{name}/{path}`: key `name/path`. */
   extra?: Record<string, Uint8Array>;

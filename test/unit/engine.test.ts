@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expose, wrap } from 'comlink';
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { folderFiles } from '../../src/node/folderFiles.js';
 import { createNodeGpu } from '../../src/node/gpu.js';
 import type { ModelFiles } from '../../src/weights/files.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 import { completion, completionChunks } from '../../src/engine/chatCompletions.js';
 import { KvPrefix } from '../../src/engine/kvPrefix.js';
 import { Mutex } from '../../src/engine/mutex.js';
@@ -229,7 +229,7 @@ function withFiles(base: ModelFiles, extra: Record<string, string>): ModelFiles 
   };
 }
 
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/qwen2/', import.meta.url));
+const FIXTURE = fixtureDir('qwen2');
 
 async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[]> {
   const out: GenerateChunk[] = [];
@@ -240,8 +240,8 @@ const idsOf = (chunks: GenerateChunk[]) => chunks.flatMap((c) => c.tokenIds);
 
 describe('LocalEngine on the qwen2 fixture (Dawn)', () => {
   const engine = new LocalEngine({ gpu: () => createNodeGpu() });
-  const prompt = readI32(`${FIXTURE}expected.safetensors`, 'input_ids');
-  const greedy = readI32(`${FIXTURE}expected.safetensors`, 'greedy_ids');
+  const prompt = readI32(`${FIXTURE}/expected.safetensors`, 'input_ids');
+  const greedy = readI32(`${FIXTURE}/expected.safetensors`, 'greedy_ids');
   afterAll(() => engine.dispose());
 
   it('loads and reports the model', async () => {

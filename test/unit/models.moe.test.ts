@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MoeModelConfig } from '../../src/models/moeFields.js';
 import { normalizeConfig } from '../../src/models/registry.js';
-import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
-const rawConfig = (name: string) => JSON.parse(readFileSync(`../shared/fixtures/${name}/config.json`, 'utf8'));
+const rawConfig = (name: string) => JSON.parse(readFileSync(join(fixtureDir(name), 'config.json'), 'utf8'));
 
 describe('MoE config normalisation', () => {
   it('reads routing settings per family', () => {

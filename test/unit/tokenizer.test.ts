@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { ChatMessage } from '../../src/tokenizer/chatTemplate.js';
 import { StreamDecoder } from '../../src/tokenizer/streamDecoder.js';
 import { TextTokenizer, type TokenizerConfig } from '../../src/tokenizer/tokenizer.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 interface TextCase { text: string; ids: number[]; decoded: string }
 interface ChatCase { messages: ChatMessage[]; add_generation_prompt: boolean; text: string; ids: number[] }
-const golden = JSON.parse(readFileSync(new URL('../../../shared/fixtures/tokenizers/golden.json', import.meta.url), 'utf8')) as {
+const golden = JSON.parse(readFileSync(join(FIXTURES, 'tokenizers', 'golden.json'), 'utf8')) as {
   cases: Record<string, (TextCase | ChatCase)[]>;
 };
 
