@@ -3,7 +3,7 @@ import { checkRange, type TensorInfo, type WeightSource } from '../src/weights/s
 
 /**
  * A WeightSource of random weights for the Hugging Face tensor names of a llama-style config (llama,
- * qwen2, olmoe and other MoE layouts with per-expert tensors). Matrices are stored in `dtype` as random
+ * qwen2, qwen3, olmoe and other MoE layouts with per-expert tensors, deepseek_v3 with MLA). Matrices are stored in `dtype` as random
  * blocks with small scales; norms are ones. Generated on demand, deterministic per tensor name.
  */
 export function randomWeightSource(config: Record<string, any>, dtype: DType): WeightSource {
@@ -13,8 +13,11 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
   const nKv = (config.num_key_value_heads ?? nH) as number;
   const hd = (config.head_dim ?? H / nH) as number;
   const V = config.vocab_size as number;
-  const E = (config.num_experts ?? config.num_local_experts ?? 0) as number;
+  const E = (config.num_experts ?? config.num_local_experts ?? config.n_routed_experts ?? 0) as number;
   const expertI = (config.moe_intermediate_size ?? I) as number;
+  // DeepSeekMoE: the first layers dense, shared experts as one MLP of n_shared_experts x the expert size.
+  const denseLayers = (config.first_k_dense_replace ?? 0) as number;
+  const sharedI = ((config.n_shared_experts ?? 0) as number) * expertI;
   const tensors = new Map<string, TensorInfo>();
   const add = (name: string, shape: number[], dt: DType) =>
     tensors.set(name, { name, dtype: dt, shape, byteLength: byteSizeOf(dt, shape[0]! * (shape[1] ?? 1)) });
@@ -25,10 +28,23 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
     const p = `model.layers.${l}`;
     add(`${p}.input_layernorm.weight`, [H], 'f32');
     add(`${p}.post_attention_layernorm.weight`, [H], 'f32');
-    add(`${p}.self_attn.q_proj.weight`, [nH * hd, H], dtype);
-    add(`${p}.self_attn.k_proj.weight`, [nKv * hd, H], dtype);
-    add(`${p}.self_attn.v_proj.weight`, [nKv * hd, H], dtype);
-    add(`${p}.self_attn.o_proj.weight`, [H, nH * hd], dtype);
+    if (config.kv_lora_rank) {
+      // MLA (deepseek_v3): q without LoRA, the latent kv projection, and per-head k_nope | v out of the latent.
+      const nope = config.qk_nope_head_dim as number;
+      const rope = config.qk_rope_head_dim as number;
+      const vd = config.v_head_dim as number;
+      const r = config.kv_lora_rank as number;
+      add(`${p}.self_attn.q_proj.weight`, [nH * (nope + rope), H], dtype);
+      add(`${p}.self_attn.kv_a_proj_with_mqa.weight`, [r + rope, H], dtype);
+      add(`${p}.self_attn.kv_a_layernorm.weight`, [r], 'f32');
+      add(`${p}.self_attn.kv_b_proj.weight`, [nH * (nope + vd), r], dtype);
+      add(`${p}.self_attn.o_proj.weight`, [H, nH * vd], dtype);
+    } else {
+      add(`${p}.self_attn.q_proj.weight`, [nH * hd, H], dtype);
+      add(`${p}.self_attn.k_proj.weight`, [nKv * hd, H], dtype);
+      add(`${p}.self_attn.v_proj.weight`, [nKv * hd, H], dtype);
+      add(`${p}.self_attn.o_proj.weight`, [H, nH * hd], dtype);
+    }
     if (config.model_type === 'qwen2') {
       add(`${p}.self_attn.q_proj.bias`, [nH * hd], 'f32');
       add(`${p}.self_attn.k_proj.bias`, [nKv * hd], 'f32');
@@ -42,12 +58,17 @@ export function randomWeightSource(config: Record<string, any>, dtype: DType): W
       add(`${p}.self_attn.q_norm.weight`, [hd], 'f32');
       add(`${p}.self_attn.k_norm.weight`, [hd], 'f32');
     }
-    if (E > 0) {
+    if (E > 0 && l >= denseLayers) {
       add(`${p}.mlp.gate.weight`, [E, H], 'f32');
       for (let e = 0; e < E; e++) {
         add(`${p}.mlp.experts.${e}.gate_proj.weight`, [expertI, H], dtype);
         add(`${p}.mlp.experts.${e}.up_proj.weight`, [expertI, H], dtype);
         add(`${p}.mlp.experts.${e}.down_proj.weight`, [H, expertI], dtype);
+      }
+      if (sharedI > 0) {
+        add(`${p}.mlp.shared_experts.gate_proj.weight`, [sharedI, H], dtype);
+        add(`${p}.mlp.shared_experts.up_proj.weight`, [sharedI, H], dtype);
+        add(`${p}.mlp.shared_experts.down_proj.weight`, [H, sharedI], dtype);
       }
     } else {
       add(`${p}.mlp.gate_proj.weight`, [I, H], dtype);
@@ -85,7 +106,7 @@ function mix(seed: number, i: number): number {
 
 /**
  * Bytes [off, off + len) of a random payload with valid small scales: f16 d = 2^-7 (0x2000) in every
- * block header. Built over the 4-byte words covering the range, with block headers at their absolute offsets.
+ * block header (2^-10 for Q8_0, whose int8 quants are 16 times larger). Built over the 4-byte words covering the range, with block headers at their absolute offsets.
  */
 function randomBytes(info: TensorInfo, seed: number, off: number, len: number): Uint8Array {
   const a0 = off - (off % 4);
@@ -103,8 +124,7 @@ function randomBytes(info: TensorInfo, seed: number, off: number, len: number): 
     out[at - a0] = h & 0xff;
     out[at - a0 + 1] = h >>> 8;
   };
-  const d = 0x2000;
-  const blocks = (size: number, header: number[]) => {
+  const blocks = (size: number, header: number[], d = 0x2000) => {
     for (let b = Math.ceil(a0 / size) * size; b < a1; b += size) for (const h of header) if (b + h < a1 && b + h >= a0) setHalf(b + h, d);
   };
   switch (info.dtype) {
@@ -116,7 +136,8 @@ function randomBytes(info: TensorInfo, seed: number, off: number, len: number): 
       for (let i = 0; i < out.length; i += 2) setHalf(a0 + i, info.dtype === 'f16' ? 0x2000 | (out[i]! & 0x3ff) : 0x3c00 | (out[i]! & 0x7f));
       break;
     case 'q8_0':
-      blocks(34, [0]);
+      // d = 2^-10: int8 quants of up to 127 then weigh about as much as the 4-bit ones at 2^-7.
+      blocks(34, [0], 0x1400);
       break;
     case 'q4_0':
       blocks(18, [0]);

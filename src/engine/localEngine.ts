@@ -138,12 +138,7 @@ export class LocalEngine implements Engine {
     if (typeof input === 'object' && input !== null && 'ids' in input) return { ids: Array.from(input.ids), text: '' };
     const tok = s.tokenizer;
     if (!tok) throw new InvalidArgumentError(`${s.source} has no tokenizer.json: pass token ids ({ ids })`);
-    if (typeof input === 'string') {
-      const ids = tok.encode(input, { addSpecialTokens: true });
-      const bos = s.model.info.bosTokenId;
-      if (tok.config.add_bos_token === true && bos !== undefined && ids[0] !== bos) ids.unshift(bos);
-      return { ids, text: input };
-    }
+    if (typeof input === 'string') return { ids: tok.encodePrompt(input, s.model.info.bosTokenId), text: input };
     if (!Array.isArray(input)) throw new InvalidArgumentError('the prompt must be a string, an array of chat messages or { ids }');
     if (!tok.chatTemplate) throw new InvalidArgumentError(`${s.source} has no chat template: pass a string prompt`);
     const text = tok.chatTemplate.render(input, { addGenerationPrompt: true, tools: opts.tools, extra: opts.chatTemplateKwargs });
@@ -165,6 +160,7 @@ export class LocalEngine implements Engine {
       dtype: info.weightDType,
       contextLength: info.maxContext,
       vocabSize: info.vocabSize,
+      weightBytes: info.weightBytes,
       memoryBytes: info.gpuBytes,
       adapter: { ...ctx.adapterInfo },
       hasTokenizer: !!s.tokenizer,

@@ -41,6 +41,8 @@ export interface EngineInfo {
   readonly dtype: string;
   readonly contextLength: number;
   readonly vocabSize: number;
+  /** Bytes of GPU memory held by the weights. */
+  readonly weightBytes: number;
   /** Bytes of GPU memory held by weights and caches. */
   readonly memoryBytes: number;
   readonly adapter: { readonly vendor: string; readonly architecture: string; readonly description: string };

@@ -128,6 +128,7 @@ export class DecoderModel implements LoadedModel {
       eosTokenIds: c.eosTokenIds,
       bosTokenId: c.bosTokenId,
       weightDType,
+      weightBytes,
       gpuBytes: weightBytes + ctx.bytesAllocated - before,
     };
   }

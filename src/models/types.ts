@@ -13,6 +13,8 @@ export interface ModelInfo {
   readonly eosTokenIds: readonly number[];
   readonly bosTokenId?: number;
   readonly weightDType: DType | 'mixed';
+  /** Bytes of GPU memory held by the weights. */
+  readonly weightBytes: number;
   /** Bytes of GPU memory held by weights and caches. */
   readonly gpuBytes: number;
 }

@@ -3,6 +3,7 @@ export {};
 const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   run: () => import('./cliRun.js'),
   convert: () => import('./cliConvert.js'),
+  bench: () => import('./cliBench.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

@@ -2,14 +2,14 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { Sampler } from '../engine/sampler.js';
-import { loadModel } from '../models/load.js';
+import { openModelSource } from '../engine/modelSource.js';
+import { openModel } from '../engine/openModel.js';
+import { buildModel } from '../models/load.js';
 import type { LoadDType } from '../models/types.js';
-import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { httpFiles } from '../weights/httpFiles.js';
-import { folderFiles } from './folderFiles.js';
 import { createNodeGpu } from './gpu.js';
+import { openNodeSource } from './nodeEngine.js';
 
-const USAGE = `usage: weblm run --model <folder-or-url> [--prompt "text" | --input-ids 1,2,3] [--max-new-tokens N]
+const USAGE = `usage: weblm run --model <folder|url|file.gguf> [--prompt "text" | --input-ids 1,2,3] [--max-new-tokens N]
                  [--temperature 0] [--dtype auto|f32|f16|q8_0|q4_0] [--max-context N] [--dump-logits FILE]`;
 
 const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
@@ -46,20 +46,21 @@ export async function main(argv: string[]): Promise<number> {
   const temperature = Number(a.temperature);
   if (!(temperature >= 0)) throw new InvalidArgumentError(`--temperature ${a.temperature} must be a number >= 0`);
 
-  const files = /^https?:\/\//.test(a.model) ? httpFiles(a.model) : folderFiles(a.model);
-  const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
+  // The model as engine.load opens it: a Hugging Face folder or URL, or a .gguf path or URL.
+  const { files, gguf } = await openModelSource(a.model, openNodeSource);
+  const { location, config, weights, tokenizer } = await openModel(files, gguf);
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
     inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
   } else {
-    if (!tokenizer) throw new InvalidArgumentError(`${files.location} has no tokenizer.json: pass --input-ids instead of --prompt`);
-    inputIds = tokenizer.encode(a.prompt!, { addSpecialTokens: true });
+    if (!tokenizer) throw new InvalidArgumentError(`${location} has no tokenizer: pass --input-ids instead of --prompt`);
+    inputIds = tokenizer.encodePrompt(a.prompt!, config.bosTokenId);
   }
   if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
 
   const ctx = await createNodeGpu();
   try {
-    const model = await loadModel(ctx, files, {
+    const model = await buildModel(ctx, config, weights, {
       dtype,
       maxContext: a['max-context'] ? int(a['max-context'], '--max-context') : Math.max(inputIds.length + maxNew, 256),
     });

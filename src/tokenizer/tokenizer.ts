@@ -68,6 +68,16 @@ export class TextTokenizer {
     return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
   }
 
+  /**
+   * Token ids of a plain-text prompt: special tokens as the tokenizer adds them, and the BOS id first where
+   * tokenizer_config.json asks for it (add_bos_token) and the tokenizer's post-processor did not add it.
+   */
+  encodePrompt(text: string, bosTokenId: number | undefined): number[] {
+    const ids = this.encode(text, { addSpecialTokens: true });
+    if (this.config.add_bos_token === true && bosTokenId !== undefined && ids[0] !== bosTokenId) ids.unshift(bosTokenId);
+    return ids;
+  }
+
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     return this.tok.decode(ids as number[], { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }

@@ -4,7 +4,7 @@ import { GGUFTokenType } from './ggufFormat.js';
 import { meta } from './ggufWriter.js';
 
 /** Pre-tokenizer regexes llama.cpp names (llama-vocab.cpp); `default` is GPT-2's. */
-const PRE_REGEX: Record<string, string> = {
+export const PRE_REGEX: Record<string, string> = {
   'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
   qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
@@ -49,7 +49,8 @@ export function ggufTokenizerMetadata(
   for (const [tok, id] of Object.entries(model.vocab)) byId.set(id, tok);
   const added = new Map((json.added_tokens ?? []).map((t) => [t.id, t]));
   for (const t of added.values()) byId.set(t.id, t.content);
-  const n = Math.max(vocabSize, ...[...byId.keys()].map((id) => id + 1));
+  let n = vocabSize;
+  for (const id of byId.keys()) n = Math.max(n, id + 1); // no spread: vocabularies pass the argument limit
   const tokens: string[] = [];
   const types: number[] = [];
   for (let i = 0; i < n; i++) {
