@@ -5,7 +5,7 @@ import { numel, type DType } from '../gpu/tensor.js';
 import type { RawConfig } from '../models/config.js';
 import { ggufHparams } from '../weights/ggufConfig.js';
 import { FILE_TYPE, type GGUFTypedValue } from '../weights/ggufFormat.js';
-import { ggufExpertName, ggufName, HF_TO_GGUF_ARCH, PERMUTED_QK_ARCHS, permuteRows } from '../weights/ggufNames.js';
+import { ggufExpertName, ggufName, HF_TO_GGUF_ARCH, PERMUTED_QK_ARCHS, permuteRows, splitKvB, type KvBSplit } from '../weights/ggufNames.js';
 import { ggufTokenizerMetadata } from '../weights/ggufTokenizer.js';
 import { layoutGGUF, meta, type GGUFTensorSpec } from '../weights/ggufWriter.js';
 import { toF32 } from '../weights/loadTensors.js';
@@ -41,6 +41,8 @@ interface Planned extends GGUFTensorSpec {
   readonly sources: readonly string[];
   /** Permute rows as convert_hf_to_gguf does for llama q/k (heads). */
   readonly permuteHeads?: number;
+  /** deepseek2: this is one half (attn_k_b or attn_v_b) of the source kv_b_proj, split as llama.cpp's MLA layout. */
+  readonly kvB?: KvBSplit & { readonly part: 'k' | 'v' };
 }
 
 /** GGUF tensors llama.cpp's converter keeps in f32 whatever the file type: the MoE router. */
@@ -68,6 +70,11 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
       stacks.set(expert.gguf, s);
       continue;
     }
+    const kvb = arch === 'deepseek2' ? /^model\.layers\.(\d+)\.self_attn\.kv_b_proj\.weight$/.exec(name) : null;
+    if (kvb) {
+      out.push(...planKvB(name, Number(kvb[1]), t.shape, raw, type));
+      continue;
+    }
     const g = ggufName(name);
     if (!g) throw new UnsupportedModelError(`tensor ${name} has no llama.cpp name (architecture ${arch})`);
     const dims = [...t.shape].reverse();
@@ -89,6 +96,23 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
   return out.sort((a, b) => order(a.name) - order(b.name));
 }
 
+/**
+ * deepseek2's kv_b_proj as llama.cpp's converter writes it since its MLA change: attn_k_b {nope, R, heads}
+ * and attn_v_b {R, v, heads} (ggml dims), each in the dtype the file type gives its rows (k_b rows are
+ * nope long: f16 instead of a block format when nope is not a multiple of 32, as the converter falls back).
+ */
+function planKvB(name: string, layer: number, shape: readonly number[], raw: RawConfig, type: ConvertType): Planned[] {
+  const s = { heads: Number(raw.num_attention_heads), nope: Number(raw.qk_nope_head_dim), v: Number(raw.v_head_dim), rank: Number(raw.kv_lora_rank) };
+  if (shape.length !== 2 || shape[0] !== s.heads * (s.nope + s.v) || shape[1] !== s.rank) {
+    throw new InvalidModelError(`tensor ${name} has shape [${shape.join(', ')}], not [${s.heads * (s.nope + s.v)}, ${s.rank}] (heads * (qk_nope_head_dim + v_head_dim), kv_lora_rank)`);
+  }
+  const half = (part: 'k' | 'v', dims: number[]): Planned => {
+    const g = `blk.${layer}.attn_${part}_b.weight`;
+    return { name: g, dims, dtype: pickDType(type, g, dims), sources: [name], kvB: { ...s, part } };
+  };
+  return [half('k', [s.nope, s.rank, s.heads]), half('v', [s.rank, s.v, s.heads])];
+}
+
 /** Rows of `bytes` (rows of equal length) reordered: row r of the result is row from[r] of the input. */
 function permuteRowBytes(bytes: Uint8Array, rows: number, from: Int32Array): Uint8Array {
   const rowBytes = bytes.byteLength / rows;
@@ -106,6 +130,11 @@ async function sourceBytes(src: WeightSource, name: string, p: Planned): Promise
   const rows = info.shape[0]!;
   const from = p.permuteHeads ? permuteRows(rows, p.permuteHeads) : undefined;
   const stored = await src.read(name);
+  if (p.kvB) {
+    const halves = splitKvB(toF32(stored, info.dtype, numel(info.shape)), p.kvB);
+    const values = halves[p.kvB.part];
+    return p.dtype === 'f32' ? new Uint8Array(values.buffer) : quantize(values, p.dtype as 'f16' | 'q8_0' | 'q4_0');
+  }
   if (info.dtype === p.dtype) return from ? permuteRowBytes(stored, rows, from) : stored;
   let values = toF32(stored, info.dtype, numel(info.shape));
   if (from) {

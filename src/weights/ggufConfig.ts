@@ -58,8 +58,44 @@ export function ggufHparams(raw: RawConfig): Map<string, GGUFTypedValue> {
     out.set(`${arch}.attention.key_length`, meta.u32(headDim));
     out.set(`${arch}.attention.value_length`, meta.u32(headDim));
     out.set(`${arch}.rope.dimension_count`, meta.u32(Math.round(headDim * Number(raw.partial_rotary_factor ?? 1))));
+  } else {
+    for (const [k, v] of deepseekHparams(raw)) out.set(`${arch}.${k}`, v);
   }
   return out;
+}
+
+/**
+ * deepseek2 hyperparameters as llama.cpp's converter (DeepseekV2Model.set_gguf_parameters) writes them for
+ * MLA: one KV head of key_length kv_lora_rank + rope and value_length kv_lora_rank (the latent), the per-head
+ * sizes in key_length_mla / value_length_mla. Also the router's gating function (sigmoid for DeepSeek-V3,
+ * whose config.json may leave scoring_func out), expert_shared_count (llama.cpp requires it) and
+ * q_lora_rank 0 for configs without q LoRA (llama.cpp requires the key unless the layer count is a
+ * "lite" one, 26 or 27; 0 selects attn_q).
+ */
+function deepseekHparams(raw: RawConfig): [string, GGUFTypedValue][] {
+  const int = (k: string): number => {
+    const v = raw[k];
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new InvalidModelError(`config.json: deepseek_v3 needs an integer ${k}`);
+    return v;
+  };
+  const rank = int('kv_lora_rank');
+  const nope = int('qk_nope_head_dim');
+  const rope = int('qk_rope_head_dim');
+  const scoring = String(raw.scoring_func ?? 'sigmoid');
+  const gating = { softmax: 1, sigmoid: 2 }[scoring];
+  if (!gating) throw new UnsupportedModelError(`config.json: scoring_func ${scoring} cannot be converted to GGUF (softmax or sigmoid)`);
+  return [
+    ['attention.head_count_kv', meta.u32(1)],
+    ['attention.key_length', meta.u32(rank + rope)],
+    ['attention.value_length', meta.u32(rank)],
+    ['attention.key_length_mla', meta.u32(nope + rope)],
+    ['attention.value_length_mla', meta.u32(int('v_head_dim'))],
+    ['attention.q_lora_rank', meta.u32(Number(raw.q_lora_rank ?? 0))],
+    ['rope.dimension_count', meta.u32(rope)],
+    ['expert_shared_count', meta.u32(Number(raw.n_shared_experts ?? 0))],
+    ['leading_dense_block_count', meta.u32(Number(raw.first_k_dense_replace ?? 0))],
+    ['expert_gating_func', meta.u32(gating)],
+  ];
 }
 
 const num = (v: GGUFValue | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -121,20 +157,34 @@ export function configFromGGUF(md: ReadonlyMap<string, GGUFValue>, hasOutput: bo
   return raw as RawConfig;
 }
 
-/** MLA dimensions of a deepseek2 GGUF: key_length = nope + rope, value_length = v_head_dim. */
+/**
+ * MLA dimensions of a deepseek2 GGUF. Current llama.cpp files (split attn_k_b / attn_v_b) hold the per-head
+ * sizes in key_length_mla = nope + rope and value_length_mla = v_head_dim (key_length / value_length are
+ * the latent's, with head_count_kv 1); legacy files (one attn_kv_b) hold them in key_length / value_length.
+ */
 function deepseekFields(md: ReadonlyMap<string, GGUFValue>, arch: string, raw: Record<string, unknown>, where: string): Record<string, unknown> {
-  const keyLength = num(md.get(`${arch}.attention.key_length`));
-  const valueLength = num(md.get(`${arch}.attention.value_length`));
+  const keyLengthMla = num(md.get(`${arch}.attention.key_length_mla`));
+  const valueLengthMla = num(md.get(`${arch}.attention.value_length_mla`));
+  if ((keyLengthMla === undefined) !== (valueLengthMla === undefined)) {
+    throw new InvalidModelError(`${where}: deepseek2 GGUF has only one of attention.key_length_mla and attention.value_length_mla`);
+  }
+  const keyLength = keyLengthMla ?? num(md.get(`${arch}.attention.key_length`));
+  const valueLength = valueLengthMla ?? num(md.get(`${arch}.attention.value_length`));
   const rope = num(md.get(`${arch}.rope.dimension_count`));
   if (keyLength === undefined || valueLength === undefined || rope === undefined) {
     throw new InvalidModelError(`${where}: deepseek2 GGUF lacks attention.key_length, attention.value_length or rope.dimension_count`);
   }
+  if (keyLength <= rope) throw new InvalidModelError(`${where}: deepseek2 GGUF key length ${keyLength} leaves no no-rope part beside rope.dimension_count ${rope}`);
+  if (raw.kv_lora_rank === undefined) throw new InvalidModelError(`${where}: deepseek2 GGUF lacks ${arch}.attention.kv_lora_rank`);
   const gating = num(md.get(`${arch}.expert_gating_func`));
   return {
+    // MLA decompresses the latent into every head: per-head K and V, as config.json counts them (the
+    // file's head_count_kv is 1, the latent's).
+    num_key_value_heads: raw.num_attention_heads,
     qk_rope_head_dim: rope,
     qk_nope_head_dim: keyLength - rope,
     v_head_dim: valueLength,
-    q_lora_rank: raw.q_lora_rank ?? null,
+    q_lora_rank: raw.q_lora_rank || null, // 0 (written for configs without q LoRA) is none
     first_k_dense_replace: raw.first_k_dense_replace ?? 0,
     moe_layer_freq: 1,
     n_shared_experts: raw.n_shared_experts ?? 0,

@@ -130,3 +130,41 @@ export function permuteRows(rows: number, heads: number): Int32Array {
   inv.forEach((g, hf) => (out[g] = hf));
   return out;
 }
+
+/** Where a deepseek2 layer's kv_b_proj is split: heads, per-head no-rope K rows, V rows, latent rank. */
+export interface KvBSplit {
+  readonly heads: number;
+  readonly nope: number;
+  readonly v: number;
+  readonly rank: number;
+}
+
+/**
+ * llama.cpp's MLA layout (convert_hf_to_gguf DeepseekV2Model.modify_tensors): HF kv_b_proj
+ * [heads * (nope + v), rank] (per head nope K rows, then v V rows) → attn_k_b, PyTorch order
+ * [heads, rank, nope] (k_b = kv_b[h, :nope, :]ᵀ; ggml dims {nope, rank, heads}), and attn_v_b
+ * [heads, v, rank] (ggml dims {rank, v, heads}).
+ */
+export function splitKvB(kvb: Float32Array, s: KvBSplit): { k: Float32Array; v: Float32Array } {
+  const { heads, nope, v, rank: R } = s;
+  const k = new Float32Array(heads * R * nope);
+  const vb = new Float32Array(heads * v * R);
+  for (let h = 0; h < heads; h++) {
+    const base = h * (nope + v) * R;
+    for (let n = 0; n < nope; n++) for (let r = 0; r < R; r++) k[(h * R + r) * nope + n] = kvb[base + n * R + r]!;
+    vb.set(kvb.subarray(base + nope * R, base + (nope + v) * R), h * v * R);
+  }
+  return { k, v: vb };
+}
+
+/** The inverse of splitKvB: HF kv_b_proj [heads * (nope + v), rank] from attn_k_b and attn_v_b. */
+export function joinKvB(k: Float32Array, vb: Float32Array, s: KvBSplit): Float32Array {
+  const { heads, nope, v, rank: R } = s;
+  const kvb = new Float32Array(heads * (nope + v) * R);
+  for (let h = 0; h < heads; h++) {
+    const base = h * (nope + v) * R;
+    for (let n = 0; n < nope; n++) for (let r = 0; r < R; r++) kvb[base + n * R + r] = k[(h * R + r) * nope + n]!;
+    kvb.set(vb.subarray(h * v * R, (h + 1) * v * R), base + nope * R);
+  }
+  return kvb;
+}

@@ -4,9 +4,10 @@ import type { ModelConfig, RawConfig } from '../models/config.js';
 import { normalizeConfig } from '../models/registry.js';
 import type { ByteSource, ModelFiles } from './files.js';
 import { configFromGGUF } from './ggufConfig.js';
-import { hfNames, PERMUTED_QK_ARCHS, unpermuteRows } from './ggufNames.js';
+import { hfNames, joinKvB, PERMUTED_QK_ARCHS, unpermuteRows, type KvBSplit } from './ggufNames.js';
 import { readGGUF, readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
 import { tokenizerFromGGUF, type GGUFTokenizer } from './ggufTokenizer.js';
+import { toF32 } from './loadTensors.js';
 import { checkRange, type TensorInfo, type WeightSource } from './source.js';
 
 interface Entry extends TensorInfo {
@@ -15,6 +16,8 @@ interface Entry extends TensorInfo {
   readonly begin: number;
   /** Reverse convert_hf_to_gguf's q/k row permutation with this many heads. */
   readonly unpermuteHeads?: number;
+  /** deepseek2 kv_b_proj rebuilt (f32) from llama.cpp's split attn_k_b (`gguf`) and attn_v_b (`vB`). */
+  readonly kvB?: KvBSplit & { readonly vB: GGUFTensorInfo };
 }
 
 /**
@@ -40,6 +43,11 @@ export class GGUFSource implements WeightSource {
     const kvHeads = Number(this.config.num_key_value_heads);
     const entries = new Map<string, Entry>();
     for (const t of gguf.tensors.values()) {
+      if (arch === 'deepseek2' && /^blk\.\d+\.attn_[kv]_b\.weight$/.test(t.name)) {
+        const e = kvBEntry(gguf, t, location);
+        if (e) entries.set(e.name, e);
+        continue;
+      }
       const names = hfNames(t.name, modelType, experts);
       if (names.length === 0) continue; // rope_freqs and other llama.cpp-only tensors
       const shape = [...t.dims].reverse();
@@ -71,6 +79,7 @@ export class GGUFSource implements WeightSource {
   async readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array> {
     const e = this.entry(name);
     checkRange(e, byteOffset, byteLength, this.location);
+    if (e.kvB) return (await this.kvB(e)).subarray(byteOffset, byteOffset + byteLength);
     if (!e.unpermuteHeads) return this.bytes(e, byteOffset, byteLength);
     const rows = e.shape[0]!;
     const rowBytes = e.byteLength / rows;
@@ -97,6 +106,15 @@ export class GGUFSource implements WeightSource {
     return e;
   }
 
+  /** kv_b_proj as f32 bytes: attn_k_b and attn_v_b dequantized, k_b transposed back, interleaved per head. */
+  private async kvB(e: Entry): Promise<Uint8Array> {
+    const s = e.kvB!;
+    const k = await readGGUFTensor(this.file, e.gguf, this.location);
+    const v = await readGGUFTensor(this.file, s.vB, this.location);
+    const kvb = joinKvB(toF32(k, e.gguf.dtype!, numel(e.gguf.dims)), toF32(v, s.vB.dtype!, numel(s.vB.dims)), s);
+    return new Uint8Array(kvb.buffer);
+  }
+
   /** Stored bytes [offset, offset + length) of an entry (inside its expert's slice). */
   private bytes(e: Entry, offset: number, length: number): Promise<Uint8Array> {
     return readGGUFTensor(this.file, { ...e.gguf, offset: e.gguf.offset + e.begin + offset, byteLength: length }, this.location);
@@ -106,6 +124,28 @@ export class GGUFSource implements WeightSource {
   tokenizer(): GGUFTokenizer {
     return tokenizerFromGGUF(this.gguf.metadata, this.location);
   }
+}
+
+/**
+ * The entry of `self_attn.kv_b_proj.weight` for a layer of a current llama.cpp deepseek2 file, made at its
+ * attn_k_b (undefined at attn_v_b, which the same entry reads). Throws when one half is missing or the
+ * two do not fit together.
+ */
+function kvBEntry(gguf: GGUFFile, t: GGUFTensorInfo, where: string): Entry | undefined {
+  const layer = t.name.split('.')[1]!;
+  const kB = gguf.tensors.get(`blk.${layer}.attn_k_b.weight`);
+  const vB = gguf.tensors.get(`blk.${layer}.attn_v_b.weight`);
+  if (!kB || !vB) throw new InvalidModelError(`${where}: blk.${layer} has ${kB ? 'attn_k_b' : 'attn_v_b'} without ${kB ? 'attn_v_b' : 'attn_k_b'} (llama.cpp's MLA layout needs both)`);
+  if (t !== kB) return undefined;
+  const [nope, rank, heads] = kB.dims as number[];
+  const [rankV, v, headsV] = vB.dims as number[];
+  if (kB.dims.length !== 3 || vB.dims.length !== 3 || rank !== rankV || heads !== headsV) {
+    throw new InvalidModelError(`${where}: blk.${layer}.attn_k_b {${kB.dims.join(', ')}} and attn_v_b {${vB.dims.join(', ')}} are not {nope, kv_lora_rank, heads} and {kv_lora_rank, v, heads}`);
+  }
+  const name = `model.layers.${layer}.self_attn.kv_b_proj.weight`;
+  const shape = [heads! * (nope! + v!), rank!];
+  // Read as f32 (dequantized here); a half in a ggml type weblm cannot load fails at read, as other tensors do.
+  return { name, dtype: 'f32', shape, byteLength: 4 * numel(shape), gguf: kB, begin: 0, kvB: { heads: heads!, nope: nope!, v: v!, rank: rank!, vB } };
 }
 
 /** Opens a GGUF ByteSource: header read in chunks, tensors read on demand. */
