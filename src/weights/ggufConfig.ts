@@ -95,7 +95,37 @@ function deepseekHparams(raw: RawConfig): [string, GGUFTypedValue][] {
     ['expert_shared_count', meta.u32(Number(raw.n_shared_experts ?? 0))],
     ['leading_dense_block_count', meta.u32(Number(raw.first_k_dense_replace ?? 0))],
     ['expert_gating_func', meta.u32(gating)],
+    ...yarnHparams(raw),
   ];
+}
+
+/** The rope dictionary of a config: transformers 5's rope_parameters, or the older rope_scaling. */
+function ropeDict(raw: RawConfig): Record<string, unknown> {
+  const p = raw.rope_parameters as Record<string, unknown> | undefined;
+  if (p && typeof p === 'object' && ('rope_type' in p || 'rope_theta' in p)) return p;
+  return (raw.rope_scaling as Record<string, unknown> | undefined) ?? {};
+}
+
+/**
+ * YaRN of a DeepSeek config (DeepSeek-V2-Lite, V3 / R1) as llama.cpp's converter writes it: type, factor,
+ * original context, betas, and yarn_log_multiplier = 0.1 * mscale_all_dim (deepseek2 only; llama.cpp
+ * divides it by 0.1 again and takes mscale = mscale_all_dim, as DeepSeek's configs have them).
+ */
+function yarnHparams(raw: RawConfig): [string, GGUFTypedValue][] {
+  const r = ropeDict(raw);
+  if (String(r.rope_type ?? r.type ?? 'default') !== 'yarn') return [];
+  const factor = Number(r.factor);
+  const orig = Number(r.original_max_position_embeddings);
+  if (!(factor > 0) || !Number.isInteger(orig)) throw new InvalidModelError('config.json: yarn rope scaling needs factor and original_max_position_embeddings');
+  const out: [string, GGUFTypedValue][] = [
+    ['rope.scaling.type', meta.str('yarn')],
+    ['rope.scaling.factor', meta.f32(factor)],
+    ['rope.scaling.original_context_length', meta.u32(orig)],
+  ];
+  if (typeof r.beta_fast === 'number') out.push(['rope.scaling.yarn_beta_fast', meta.f32(r.beta_fast)]);
+  if (typeof r.beta_slow === 'number') out.push(['rope.scaling.yarn_beta_slow', meta.f32(r.beta_slow)]);
+  if (typeof r.mscale_all_dim === 'number') out.push(['rope.scaling.yarn_log_multiplier', meta.f32(0.1 * r.mscale_all_dim)]);
+  return out;
 }
 
 const num = (v: GGUFValue | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -177,7 +207,21 @@ function deepseekFields(md: ReadonlyMap<string, GGUFValue>, arch: string, raw: R
   if (keyLength <= rope) throw new InvalidModelError(`${where}: deepseek2 GGUF key length ${keyLength} leaves no no-rope part beside rope.dimension_count ${rope}`);
   if (raw.kv_lora_rank === undefined) throw new InvalidModelError(`${where}: deepseek2 GGUF lacks ${arch}.attention.kv_lora_rank`);
   const gating = num(md.get(`${arch}.expert_gating_func`));
+  let ropeScaling = raw.rope_scaling as Record<string, unknown> | undefined;
+  if (ropeScaling?.rope_type === 'yarn') {
+    // llama.cpp's deepseek2: mscale_all_dim = yarn_log_multiplier / 0.1, and mscale the same (a rope
+    // attention factor of 1); without the key, plain YaRN (attention factor 0.1 ln(factor) + 1).
+    const logMul = num(md.get(`${arch}.rope.scaling.yarn_log_multiplier`));
+    const m = logMul === undefined ? undefined : Number((logMul / 0.1).toPrecision(7));
+    ropeScaling = {
+      ...ropeScaling,
+      ...(m !== undefined && { mscale: m, mscale_all_dim: m }),
+      ...(md.has(`${arch}.rope.scaling.yarn_beta_fast`) && { beta_fast: num(md.get(`${arch}.rope.scaling.yarn_beta_fast`)) }),
+      ...(md.has(`${arch}.rope.scaling.yarn_beta_slow`) && { beta_slow: num(md.get(`${arch}.rope.scaling.yarn_beta_slow`)) }),
+    };
+  }
   return {
+    rope_scaling: ropeScaling,
     // MLA decompresses the latent into every head: per-head K and V, as config.json counts them (the
     // file's head_count_kv is 1, the latent's).
     num_key_value_heads: raw.num_attention_heads,

@@ -8,6 +8,7 @@ import { InvalidModelError } from '../../src/errors.js';
 import { buildModel, loadModel } from '../../src/models/load.js';
 import { normalizeConfig } from '../../src/models/registry.js';
 import { convertToGGUF } from '../../src/node/convert.js';
+import { folderFiles } from '../../src/node/folderFiles.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
 import type { ByteSource } from '../../src/weights/files.js';
 import { ggufHparams } from '../../src/weights/ggufConfig.js';
@@ -19,7 +20,7 @@ import { meta, writeGGUF } from '../../src/weights/ggufWriter.js';
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
-import { compareLogits, expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, editedFixture, editJson, expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
@@ -319,5 +320,48 @@ describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 
     const got = await llamaCpp(llama, path, exp.inputIds, exp.greedyIds.length);
     expect(maxAbsDiff(got.logits, exp.logits)).toBeLessThan(1e-4);
     expect(got.greedy).toEqual(exp.greedyIds);
+  });
+});
+
+// DeepSeek-V2-Lite and V3 / R1 use YaRN (mscale = mscale_all_dim): the converter writes rope.scaling.* and
+// yarn_log_multiplier = 0.1 * mscale_all_dim as llama.cpp's does; llama.cpp, weblm from the GGUF and weblm
+// from the safetensors folder then give the same logits (no transformers reference for this config).
+describe('deepseek_v3 with YaRN rope scaling (factor 4 over 64 positions, mscale = mscale_all_dim = 0.707)', () => {
+  let llama: Llama;
+  beforeAll(async () => {
+    llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+  });
+  afterAll(async () => llama?.dispose());
+
+  it('the GGUF holds the YaRN keys; weblm (folder and GGUF) and llama.cpp agree', async () => {
+    const yarn = { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: 64, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 };
+    const dir = await editedFixture('deepseek_v3', (d) => editJson(join(d, 'config.json'), (j) => void (j.rope_parameters = yarn)));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
+    const path = join(dir, 'yarn.gguf');
+    await convertToGGUF({ model: dir, out: path, type: 'f32' });
+    const bytes = new Uint8Array(await readFile(path));
+    const md = (await readGGUF(memory(bytes))).metadata;
+    expect(md.get('deepseek2.rope.scaling.type')).toBe('yarn');
+    expect([md.get('deepseek2.rope.scaling.factor'), md.get('deepseek2.rope.scaling.original_context_length'), md.get('deepseek2.rope.scaling.yarn_log_multiplier')]).toEqual([4, 64, 0.0707]);
+    const exp = await expected('deepseek_v3');
+    const ctx = await gpu();
+    const run = async (m: Awaited<ReturnType<typeof loadModel>>) => {
+      try {
+        return await ctx.readF32(m.forward(exp.inputIds, 0, { allLogits: true }));
+      } finally {
+        m.dispose();
+      }
+    };
+    const opts = { dtype: 'auto', maxContext: exp.inputIds.length + 1 } as const;
+    const fromFolder = await run(await loadModel(ctx, folderFiles(dir), opts));
+    const src = await openGGUF(memory(bytes));
+    expect(src.config.rope_scaling).toMatchObject({ rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64, mscale: 0.707, mscale_all_dim: 0.707 });
+    const fromGguf = await run(await buildModel(ctx, normalizeConfig(src.config, {}, 'yarn.gguf'), src, opts));
+    const cpp = await llamaCpp(llama, path, exp.inputIds, 1);
+    console.log(`yarn: weblm GGUF vs folder ${maxAbsDiff(fromGguf, fromFolder).toExponential(2)}, llama.cpp vs weblm ${maxAbsDiff(cpp.logits, fromFolder).toExponential(2)}, vs unscaled expected ${maxAbsDiff(fromFolder, exp.logits).toFixed(3)}`);
+    expect(maxAbsDiff(fromGguf, fromFolder)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(cpp.logits, fromFolder)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(fromFolder, exp.logits)).toBeGreaterThan(1e-2); // YaRN changed the logits
   });
 });
