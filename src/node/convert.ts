@@ -61,8 +61,12 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
   const kvHeads = Number(raw.num_key_value_heads ?? heads);
   const out: Planned[] = [];
   const stacks = new Map<string, { experts: Map<number, string>; shape: readonly number[] }>();
+  const layers = Number(raw.num_hidden_layers);
   for (const [name, t] of src.tensors) {
     if (name.endsWith('rotary_emb.inv_freq')) continue;
+    // DeepSeek-V3 / R1 checkpoints append their multi-token-prediction layer(s) past num_hidden_layers;
+    // llama.cpp's converter leaves them out of deepseek2 files (its loader refuses tensors it does not create).
+    if (arch === 'deepseek2' && Number(/^model\.layers\.(\d+)\./.exec(name)?.[1] ?? -1) >= layers) continue;
     const expert = ggufExpertName(name);
     if (expert) {
       const s = stacks.get(expert.gguf) ?? { experts: new Map(), shape: t.shape };

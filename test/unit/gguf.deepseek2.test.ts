@@ -7,7 +7,7 @@ import type { GenerateChunk } from '../../src/engine/types.js';
 import { InvalidModelError } from '../../src/errors.js';
 import { buildModel, loadModel } from '../../src/models/load.js';
 import { normalizeConfig } from '../../src/models/registry.js';
-import { convertToGGUF } from '../../src/node/convert.js';
+import { convertToGGUF, writeModelGGUF } from '../../src/node/convert.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
 import type { ByteSource } from '../../src/weights/files.js';
@@ -19,6 +19,7 @@ import { openGGUF } from '../../src/weights/ggufSource.js';
 import { meta, writeGGUF } from '../../src/weights/ggufWriter.js';
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';
+import type { TensorInfo, WeightSource } from '../../src/weights/source.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
 import { compareLogits, editedFixture, editJson, expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
@@ -188,6 +189,25 @@ it('a layer with attn_k_b but no attn_v_b is refused with a typed error', async 
     .filter((t) => t.name !== 'blk.1.attn_v_b.weight')
     .map((t) => ({ name: t.name, dims: t.dims, dtype: t.dtype!, data: bytes.slice(t.offset, t.offset + t.byteLength) }));
   await expect(openGGUF(memory(writeGGUF(md, tensors)))).rejects.toThrow(/blk\.1 has attn_k_b without attn_v_b/);
+});
+
+it('the multi-token-prediction layer of a V3 / R1 checkpoint (past num_hidden_layers) is left out, as llama.cpp does', async () => {
+  const st = await openSafetensors(fixtureFiles('deepseek_v3'));
+  const raw = JSON.parse(await readFile(join(fixtureDir('deepseek_v3'), 'config.json'), 'utf8'));
+  const extra = new Map<string, TensorInfo>(
+    ['model.layers.3.eh_proj.weight', 'model.layers.3.self_attn.kv_b_proj.weight', 'model.layers.3.enorm.weight'].map((n) => [n, { name: n, dtype: 'f32', shape: [4], byteLength: 16 }]),
+  );
+  const src: WeightSource = {
+    tensors: new Map([...st.tensors, ...extra]),
+    read: (n) => (extra.has(n) ? Promise.resolve(new Uint8Array(16)) : st.read(n)),
+    readRange: (n, o, l) => st.readRange(n, o, l),
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'weblm-ds2-mtp-'));
+  const out = join(dir, 'mtp.gguf');
+  await writeModelGGUF({ raw, weights: src, tokenizerJson: byteTokenizerJson() as Record<string, unknown>, tokenizerConfig: byteTokenizerConfig(), name: 'mtp' }, out, 'f32');
+  const g = await readGGUF(memory(new Uint8Array(await readFile(out))));
+  expect([...g.tensors.keys()].filter((n) => n.startsWith('blk.3.'))).toEqual([]);
+  expect(g.tensors.has('blk.2.attn_k_b.weight')).toBe(true);
 });
 
 const limitsQ8 = { meanKl: 0.005, top1: 0.9 }; // as test/unit/models.quant.test.ts
