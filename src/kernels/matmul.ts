@@ -3,6 +3,7 @@ import type { Binding, GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding, rowParts } from './binding.js';
+import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
 import { xPlanesK } from './xPlanes.js';
 
 /** The weights.wgsl define of each weight dtype. */
@@ -122,7 +123,8 @@ function autoLanes(N: number, units: number): number {
 /**
  * y[T, N] = x[T, K] · w[N, K]ᵀ (+ bias[N]): x f32 (T = product of its leading dims), w of any weight
  * dtype (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k; K a whole number of blocks), y and bias f32. Tensors may
- * be views at any offset. T <= 4 takes the GEMV path (decode), larger T the tiled one.
+ * be views at any offset. T <= 4 takes the GEMV path (decode), larger T the tiled one: on integer dot
+ * products for Q4_0 / Q8_0 / Q4_K from GEMM_INT8_MIN_T tokens (src/kernels/matmulInt8.ts), else in f32.
  */
 export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor, xPlanes?: Tensor): void {
   if (w.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight ${w.label ?? ''} must be [N, K], got [${w.shape}]`);
@@ -150,9 +152,21 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
     throw new InvalidArgumentError(`matmul: x planes [${xPlanes.shape}] ${xPlanes.dtype} are not those of K = ${K} (createXPlanes)`);
   }
   const planes = T === 1 ? xPlanes : undefined;
+  const rowBytes = tensorBytes(w) / N;
+  if (T > GEMV_MAX_T && useGemmInt8(ctx, w, T, GEMV_MAX_T)) {
+    // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges.
+    const x8 = quantizeX8(ctx, x, T, K);
+    for (const { n0, n } of parts) {
+      const one = parts.length === 1;
+      const wPart = one ? w : ctx.view(w, [n, K], n0 * rowBytes);
+      const yPart = one ? y : ctx.view(y, [(T - 1) * N + n], n0 * 4);
+      gemmInt8(ctx, x8, wPart, yPart, bias && (one ? bias : ctx.view(bias, [n], n0 * 4)), N, (g) => grid2d(ctx, g));
+    }
+    releaseX8(ctx, x8);
+    return;
+  }
   if (parts.length === 1) return matmulRows(ctx, x, w, y, bias, T, N, planes);
   // A weight larger than one binding: each row range writes its columns of y (row stride N).
-  const rowBytes = tensorBytes(w) / N;
   for (const { n0, n } of parts) {
     const wPart = ctx.view(w, [n, K], n0 * rowBytes);
     const yPart = ctx.view(y, [(T - 1) * N + n], n0 * 4);

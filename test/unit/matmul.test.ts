@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
 import { bindingTuning } from '../../src/kernels/binding.js';
 import { gemvTuning, matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
+import { gemmInt8Tuning } from '../../src/kernels/matmulInt8.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
@@ -58,6 +59,7 @@ afterEach(() => {
   gemvTuning.preload = undefined;
   gemvTuning.maxGroups = 0;
   gemvTuning.generic = false;
+  gemmInt8Tuning.use = undefined;
   bindingTuning.maxBinding = 0;
 });
 
@@ -195,8 +197,10 @@ describe('matmul GEMV path (T <= 4)', () => {
   });
 });
 
+// The f32 tiled GEMM; Q4_0 / Q8_0 / Q4_K take the integer-dot GEMM from 16 tokens (matmulInt8.test.ts) unless told not to.
 describe('matmul tiled path (T > 4)', () => {
   it.each(dtypes)('%s: T=67, N=69 (crosses the 64 tiles), bias', async (dtype) => {
+    gemmInt8Tuning.use = false;
     await check(dtype, 67, 69, kOf[dtype]![1], true, 7);
   });
   it('folds its n tiles onto a 2-D grid', async () => {
