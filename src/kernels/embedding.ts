@@ -11,7 +11,7 @@ import { weightDefine } from './matmul.js';
  */
 export function embedding(ctx: GpuContext, ids: Tensor, table: Tensor, out: Tensor, scale = 1): void {
   if (table.shape.length !== 2) throw new InvalidArgumentError(`embedding: table must be [V, H], got [${table.shape}]`);
-  const [V, H] = table.shape as [number, number];
+  const [, H] = table.shape as [number, number];
   const define = weightDefine[table.dtype];
   if (!define) throw new InvalidArgumentError(`embedding: table dtype ${table.dtype} is not supported`);
   const { blockElems, blockBytes } = dtypeLayout[table.dtype];
