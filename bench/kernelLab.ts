@@ -9,6 +9,14 @@
  *
  *   npm run build && node dist/bench/kernelLab.js [--quick] [--out result.json] [--iters 200]
  *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--shapes 4096x4096,...] [--prefill] [--no-timestamps]
+ *
+ * --gemm: prefill GEMMs y[T, N] = x[T, K] · Wᵀ instead (T = 512 and 4096, or --ts; the shapes of Qwen2.5-1.5B and
+ * Llama-3.2-1B, or --shapes), each variant checked against the CPU reference on a few outputs, then timed
+ * as above (back to back and GPU timestamps), in TFLOP/s = 2 T N K / time against an f32 FMA peak and an
+ * int8 dot4 peak (shaders/matmulPeak.wgsl) measured in the same run. Variants (--variants): tiled (the f32
+ * tiled GEMM), auto (what matmul picks), or a tile of the integer-dot GEMM, BMxBNtTMxTNkKB (64x128t8x4k2:
+ * 64 tokens x 128 outputs per workgroup, 8 x 4 per thread, 2 blocks of 32 per K step).
+ *   node dist/bench/kernelLab.js --gemm [--quick] [--ts 512,4096] [--variants tiled,auto,64x64t4x4k2] [--dtypes q4_0]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -17,6 +25,7 @@ import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/ten
 import { addRmsNorm } from '../src/kernels/norm.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { gemvTuning, matmul } from '../src/kernels/matmul.js';
+import { GEMM_INT8_TILE, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
 
@@ -34,10 +43,16 @@ interface Args {
   prefill: boolean;
   /** Leave timestamp-query off: wall-clock timing only (the fallback of adapters without it). */
   noTimestamps: boolean;
+  /** Prefill GEMMs instead of decode GEMVs (--gemm). */
+  gemm: boolean;
+  /** Tokens of the prefill GEMMs (--ts 512,4096). */
+  ts?: number[];
+  /** Whether --variants was given (the GEMM mode has its own default). */
+  variantsGiven: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false };
+  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false, gemm: false, variantsGiven: false };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -62,6 +77,13 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--variants':
         a.variants = v().split(',');
+        a.variantsGiven = true;
+        break;
+      case '--gemm':
+        a.gemm = true;
+        break;
+      case '--ts':
+        a.ts = v().split(',').map(Number);
         break;
       case '--shapes':
         a.shapes = v()
@@ -403,6 +425,13 @@ async function main(): Promise<void> {
   const { timer, note } = await kernelTimer(ctx, bandwidthCall(ctx, probe[0], probe[1], 1, 1), args.iters);
   for (const t of probe) ctx.destroyBuffer(t.buffer);
   const method = timer ? 'kernel' : 'b2b';
+  if (args.gemm) {
+    const gemm = await gemmLab(ctx, timer, args);
+    if (args.out) writeFileSync(args.out, JSON.stringify({ adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, timing: method, timingNote: note, ...gemm, date: new Date().toISOString() }, null, 2));
+    timer?.destroy();
+    ctx.destroy();
+    return;
+  }
   console.log(
     timer
       ? `timing: us/call b2b = wall clock / calls back to back in one pass; us kernel = ${note}. GB/s and %roof from us kernel`
@@ -555,4 +584,214 @@ function setVariant(v: string): void {
   gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
   gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;
   gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
+}
+
+/** Prefill GEMM shapes (N x K of one layer's matmuls; the LM head runs on the last token only, so it is left out). */
+const GEMM_SHAPES: { model: string; name: string; N: number; K: number }[] = [
+  { model: 'Qwen2.5-1.5B', name: 'q|k|v', N: 2048, K: 1536 },
+  { model: 'Qwen2.5-1.5B', name: 'o', N: 1536, K: 1536 },
+  { model: 'Qwen2.5-1.5B', name: 'gate|up', N: 17920, K: 1536 },
+  { model: 'Qwen2.5-1.5B', name: 'down', N: 1536, K: 8960 },
+  { model: 'Llama-3.2-1B', name: 'q|k|v', N: 3072, K: 2048 },
+  { model: 'Llama-3.2-1B', name: 'o', N: 2048, K: 2048 },
+  { model: 'Llama-3.2-1B', name: 'gate|up', N: 16384, K: 2048 },
+  { model: 'Llama-3.2-1B', name: 'down', N: 2048, K: 8192 },
+];
+const GEMM_QUICK_SHAPES = [
+  { model: 'quick', name: 'a', N: 130, K: 256 },
+  { model: 'quick', name: 'b', N: 67, K: 512 },
+];
+
+/** Decoder layers of each model, to turn µs per layer into a prefill figure. */
+const MODEL_LAYERS: Record<string, number> = { 'Qwen2.5-1.5B': 28, 'Llama-3.2-1B': 16, quick: 1 };
+
+/** tiled: the f32 tiled GEMM; auto: what matmul picks; BMxBNtTMxTNkKB: that tile of the integer-dot GEMM. */
+function setGemmVariant(v: string): void {
+  gemvTuning.generic = false;
+  gemmInt8Tuning.use = v === 'tiled' ? false : v === 'auto' ? undefined : true;
+  gemmInt8Tuning.tile = v === 'tiled' || v === 'auto' ? undefined : parseGemmTile(v);
+}
+
+interface Peak {
+  /** f32 FMA TFLOP/s (2 flops per fma). */
+  fmaTflops: number;
+  /** dot4I8Packed, in int8 TOPS (8 ops per dot4: the unit of a GEMM's 2 T N K). */
+  dot4Tops: number;
+}
+
+/** The f32 FMA and int8 dot4 peaks (shaders/matmulPeak.wgsl), best of a few grids. */
+async function arithmeticPeaks(ctx: GpuContext, timer: KernelTimer | undefined, quick: boolean): Promise<Peak> {
+  const steps = quick ? 4 : 1024;
+  const grids = quick ? [8] : [132 * 8, 132 * 32];
+  const sink = ctx.createTensor([Math.max(...grids) * 256], 'u32', 'peak.sink');
+  const best = { fma: 0, dot4: 0 };
+  for (const kind of ['fma', 'dot4'] as const) {
+    for (const groups of grids) {
+      const call: Call = () =>
+        ctx.dispatch(
+          { shader: 'matmulPeak', defines: { [kind === 'fma' ? 'FMA' : 'DOT4']: true }, layout: ['uniform', 'storage'] },
+          [sink],
+          [groups],
+          params().u32(steps).u32(3).u32(0).u32(0),
+        );
+      await warmClocks(ctx);
+      const t = chosen(await timeBoth(ctx, timer, call, quick ? 2 : 20));
+      // 8 chains x 4 steps per round: fma 2 flops, dot4 8 int8 ops.
+      const ops = groups * 256 * steps * 32 * (kind === 'fma' ? 2 : 8);
+      best[kind] = Math.max(best[kind], ops / t / 1e12);
+    }
+  }
+  ctx.destroyBuffer(sink.buffer);
+  return { fmaTflops: best.fma, dot4Tops: best.dot4 };
+}
+
+interface GemmRow {
+  model: string;
+  shape: string;
+  dtype: DType;
+  T: number;
+  N: number;
+  K: number;
+  variant: string;
+  /** µs per call back to back (wall clock / calls), and median of GPU timestamps (null without them). */
+  usPerCall: number;
+  usKernel: number | null;
+  /** 2 T N K / time (kernel time where there are timestamps). */
+  tflops: number;
+  ofFmaPeak: number;
+  ofDot4Peak: number;
+  /** Largest |gpu - ref| / Σ|x||w| over the checked outputs. */
+  maxRelErr: number;
+  /** Integer-dot variants: largest |gpu - ref| / (int8 bound + 1e-5 Σ|x||w|) (at most 1). */
+  ofInt8Bound: number | null;
+  calls: number;
+}
+
+/**
+ * The reference on 4 tokens x 4 outputs: for the f32 tiled GEMM |gpu - ref| < 1e-4 Σ|x||w|; for the
+ * integer-dot GEMM within its bound Σ_k |w| s / 2 (s = max|x of the block| / 127) + 1e-5 Σ|x||w|.
+ */
+function validateGemm(x: Float32Array, w: Uint8Array, dtype: DType, N: number, K: number, T: number, y: Float32Array, int8: boolean): { rel: number; ofBound: number | null } {
+  const rowBytes = byteSizeOf(dtype, K);
+  let rel = 0;
+  let ofBound = 0;
+  for (const n of new Set([0, 1, N >> 1, N - 1])) {
+    const row = dequantize(w.subarray(n * rowBytes, (n + 1) * rowBytes), dtype, K);
+    for (const t of new Set([0, 1, T >> 1, T - 1])) {
+      let ref = 0;
+      let abs = 0;
+      let bound = 0;
+      for (let b = 0; b < K; b += 32) {
+        let m = 0;
+        for (let k = b; k < b + 32; k++) m = Math.max(m, Math.abs(x[t * K + k]!));
+        for (let k = b; k < b + 32; k++) {
+          ref += x[t * K + k]! * row[k]!;
+          abs += Math.abs(x[t * K + k]! * row[k]!);
+          bound += (Math.abs(row[k]!) * m) / 127 / 2;
+        }
+      }
+      const err = Math.abs(y[t * N + n]! - ref);
+      rel = Math.max(rel, err / (abs + 1e-30));
+      ofBound = Math.max(ofBound, err / (bound + 1e-5 * abs + 1e-30));
+    }
+  }
+  return { rel, ofBound: int8 ? ofBound : null };
+}
+
+/** Times the prefill GEMMs of every dtype, shape, T and variant; prints a table and per-layer sums. */
+async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Args): Promise<{ peak: Peak; gemmRows: GemmRow[]; quantizeRows: Record<string, number>[] }> {
+  console.log(timer ? 'timing: us b2b = wall clock / calls back to back in one pass; us kernel = GPU timestamps, one call per pass, median; TFLOP/s from us kernel' : 'timing: wall clock only (no usable timestamps); TFLOP/s from us b2b');
+  const peak = await arithmeticPeaks(ctx, timer, args.quick);
+  console.log(`peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS (shaders/matmulPeak.wgsl, 8 independent chains per thread)`);
+  const shapes = args.shapes ? args.shapes.map(([N, K]) => ({ model: 'custom', name: `${N}x${K}`, N, K })) : args.quick ? GEMM_QUICK_SHAPES : GEMM_SHAPES;
+  const Ts = args.ts ?? (args.quick ? [17, 70] : [512, 4096]);
+  const variants = args.variantsGiven ? args.variants : ['tiled', 'auto'];
+  const rows: GemmRow[] = [];
+  const quantizeRows: Record<string, number>[] = [];
+  console.log('dtype     T       N      K variant            us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  of int8 bound  calls  shape');
+  for (const dtype of args.dtypes) {
+    for (const { model, name, N, K } of shapes) {
+      if (K % dtypeLayout[dtype].blockElems !== 0) continue;
+      const wBytes = randomWeights(dtype, N * K, N + K);
+      const w = ctx.upload(wBytes, [N, K], dtype, `gemm w ${dtype} ${N}x${K}`);
+      for (const T of Ts) {
+        const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
+        const xt = ctx.upload(x, [T, K], 'f32');
+        const yt = ctx.createTensor([T, N], 'f32');
+        for (const variant of variants) {
+          setGemmVariant(variant);
+          const tile = gemmInt8Tuning.tile;
+          const problem = tile && gemmTileProblem(ctx, tile, dtype);
+          if (problem) {
+            console.log(`${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padEnd(16)} skipped: ${problem}`);
+            continue;
+          }
+          const int8 = variant !== 'tiled' && (gemmInt8Tuning.use === true || T >= 16);
+          matmul(ctx, xt, w, yt);
+          const check = validateGemm(x, wBytes, dtype, N, K, T, await ctx.readF32(yt), int8);
+          if (int8 ? !(check.ofBound! <= 1) : !(check.rel < 1e-4)) {
+            throw new Error(`${dtype} ${N}x${K} T=${T} ${variant}: GPU and CPU reference differ (relative ${check.rel}, of the int8 bound ${check.ofBound})`);
+          }
+          // As many calls as fill about 0.2 s (at least 2), from one call's wall clock.
+          const t0 = performance.now();
+          matmul(ctx, xt, w, yt);
+          await ctx.sync();
+          const one = (performance.now() - t0) / 1000;
+          const calls = Math.max(2, Math.min(args.iters, Math.ceil(0.2 / one)));
+          await warmClocks(ctx);
+          const t = await timeBoth(ctx, timer, () => matmul(ctx, xt, w, yt), calls);
+          const sec = chosen(t);
+          const tflops = (2 * T * N * K) / sec / 1e12;
+          const r: GemmRow = {
+            model,
+            shape: name,
+            dtype,
+            T,
+            N,
+            K,
+            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tuning.tile ?? GEMM_INT8_TILE) : 'tiled'})` : variant,
+            usPerCall: t.b2b * 1e6,
+            usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
+            tflops,
+            ofFmaPeak: tflops / peak.fmaTflops,
+            ofDot4Peak: tflops / peak.dot4Tops,
+            maxRelErr: check.rel,
+            ofInt8Bound: check.ofBound,
+            calls,
+          };
+          rows.push(r);
+          console.log(
+            `${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${r.variant.padEnd(16)} ${fmt(r.usPerCall, 1, 9)} ${fmt(r.usKernel, 1, 10)} ${fmt(tflops, 2, 9)} ${fmt(100 * r.ofFmaPeak, 1, 6)} ${fmt(100 * r.ofDot4Peak, 1, 6)}` +
+              `     ${check.rel.toExponential(2)} ${fmt(r.ofInt8Bound, 3, 14)} ${String(calls).padStart(6)}  ${model} ${name}`,
+          );
+        }
+        // x quantized alone (part of every integer-dot call above): the first dispatch of the pair.
+        if (dtype === args.dtypes[0]) {
+          const q = chosen(await timeBoth(ctx, timer, () => releaseX8(ctx, quantizeX8(ctx, xt, T, K)), args.quick ? 2 : 50));
+          quantizeRows.push({ T, K, us: q * 1e6 });
+          console.log(`quantize x ${T} x ${K}: ${(q * 1e6).toFixed(1)} us`);
+        }
+        setGemmVariant('auto');
+        ctx.destroyBuffer(xt.buffer);
+        ctx.destroyBuffer(yt.buffer);
+      }
+      ctx.destroyBuffer(w.buffer);
+    }
+  }
+  // Per model, T, dtype and variant: the GEMMs of one layer, and all layers' GEMMs as tokens per second.
+  console.log('per layer (sum over the shapes above)   model            dtype     T variant            us/layer  TFLOP/s  GEMM-only prefill tok/s');
+  const groups = new Map<string, GemmRow[]>();
+  for (const r of rows) {
+    const k = `${r.model}|${r.dtype}|${r.T}|${r.variant}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  for (const [k, rs] of groups) {
+    const [model, dtype, T, variant] = k.split('|') as [string, string, string, string];
+    const us = rs.reduce((a, r) => a + (r.usKernel ?? r.usPerCall), 0);
+    const flop = rs.reduce((a, r) => a + 2 * r.T * r.N * r.K, 0);
+    const tokS = Number(T) / ((us * (MODEL_LAYERS[model] ?? 1)) / 1e6);
+    console.log(`per layer                               ${model.padEnd(16)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(16)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(tokS, 0, 12)}`);
+  }
+  setGemmVariant('auto');
+  return { peak, gemmRows: rows, quantizeRows };
 }
