@@ -54,7 +54,7 @@ for (let r = 0; r < Number(a.repeat); r++) {
     const start = performance.now();
     let first = 0;
     let count = 0;
-    for await (const _ of seq.evaluate(prompt as never, { temperature: 0 })) {
+    for await (const _ of seq.evaluate(prompt as never, { temperature: 0, yieldEogToken: true })) {
       if (count++ === 0) first = performance.now();
       if (count === n) break;
     }
