@@ -25,7 +25,7 @@ import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/ten
 import { addRmsNorm } from '../src/kernels/norm.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { gemvTuning, matmul } from '../src/kernels/matmul.js';
-import { GEMM_INT8_TILE, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
+import { gemmInt8Tile, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
 
@@ -749,7 +749,7 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
             T,
             N,
             K,
-            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tuning.tile ?? GEMM_INT8_TILE) : 'tiled'})` : variant,
+            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tile(T, N)) : 'tiled'})` : variant,
             usPerCall: t.b2b * 1e6,
             usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
             tflops,

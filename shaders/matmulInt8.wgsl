@@ -116,41 +116,47 @@ var<workgroup> xm: array<vec4<f32>, KB * BM / 4u>; // [KB, BM] s Σq of each tok
 var<workgroup> wm: array<vec4<f32>, KB * BN / 4u>; // [KB, BN] dmin * m of each output's sub-block
 #endif
 
-// Half h (words 4h .. 4h + 3 of 8) of block blk of the row at byte row_byte, as int8 x 4 words, and the
-// block's (d, dmin * m).
-struct Half {
-  q: vec4<u32>,
+// Block blk (32 values) of the row at byte row_byte: its 8 words of int8 x 4 (word j: values 4j .. 4j + 3)
+// and its (d, dmin * m).
+struct Block {
+  q: array<u32, 8>,
   dm: vec2<f32>,
 }
 
-fn load_half(row_byte: u32, blk: u32, h: u32) -> Half {
-  var r: Half;
+fn load_block(row_byte: u32, blk: u32) -> Block {
+  var r: Block;
 #if W_Q4_0
-  // { f16 d; u8 qs[16] }: value j < 16 is the low nibble of qs[j], 16 + j the high one; stored as q - 8.
+  // { f16 d; u8 qs[16] } at an even byte: value j < 16 is the low nibble of qs[j], 16 + j the high one.
   let a = row_byte + blk * 18u;
-  let lo = w_word2(a + 2u + 8u * h);
-  let hi = w_word2(a + 6u + 8u * h);
-  // Each byte b (0..15) to b - 8 as int8: (b + 0x78) ^ 0x80, no carry between bytes.
-  let m = 0x0f0f0f0fu;
-  let bias8 = 0x78787878u;
-  let sign = 0x80808080u;
-  // Half h holds words 2h, 2h + 1 (low nibbles) and 4 + 2h, 5 + 2h (high nibbles) of the block.
-  r.q = vec4<u32>(((lo & m) + bias8) ^ sign, ((hi & m) + bias8) ^ sign,
-                  (((lo >> 4u) & m) + bias8) ^ sign, (((hi >> 4u) & m) + bias8) ^ sign);
-  r.dm = vec2<f32>(w_f16(a), 0.0);
+  let i = a >> 2u;
+  let odd = (a & 2u) != 0u; // the block starts at 2 mod 4: qs are the whole words i + 1 .. i + 4
+  var words: array<u32, 5>;
+  for (var j = 0u; j < 5u; j++) { words[j] = w[i + j]; }
+  let d = unpack2x16float(words[0]);
+  r.dm = vec2<f32>(select(d.x, d.y, odd), 0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let q = select((words[j] >> 16u) | (words[j + 1u] << 16u), words[j + 1u], odd);
+    // Each nibble b (0..15) to b - 8 as int8: (b + 0x78) ^ 0x80, no carry between bytes.
+    r.q[j] = ((q & 0x0f0f0f0fu) + 0x78787878u) ^ 0x80808080u;
+    r.q[4u + j] = (((q >> 4u) & 0x0f0f0f0fu) + 0x78787878u) ^ 0x80808080u;
+  }
 #elif W_Q8_0
-  // { f16 d; i8 qs[32] }
-  let a = row_byte + blk * 34u + 2u + 16u * h;
-  r.q = vec4<u32>(w_word2(a), w_word2(a + 4u), w_word2(a + 8u), w_word2(a + 12u));
-  r.dm = vec2<f32>(w_f16(row_byte + blk * 34u), 0.0);
+  // { f16 d; i8 qs[32] } at an even byte.
+  let a = row_byte + blk * 34u;
+  let i = a >> 2u;
+  let odd = (a & 2u) != 0u;
+  var words: array<u32, 9>;
+  for (var j = 0u; j < 9u; j++) { words[j] = w[i + j]; }
+  let d = unpack2x16float(words[0]);
+  r.dm = vec2<f32>(select(d.x, d.y, odd), 0.0);
+  for (var j = 0u; j < 8u; j++) { r.q[j] = select((words[j] >> 16u) | (words[j + 1u] << 16u), words[j + 1u], odd); }
 #else
-  // Sub-block s = blk % 8 of super-block blk / 8: nibble s % 2 of quant bytes 32 (s / 2) .. + 31.
+  // Sub-block s = blk % 8 of super-block blk / 8 (4-byte aligned): nibble s % 2 of quant bytes 32 (s / 2) .. + 31.
   let a = row_byte + (blk / 8u) * 144u;
   let s = blk % 8u;
-  let qi = (a + 16u + 32u * (s / 2u) + 16u * h) >> 2u;
+  let qi = (a + 16u + 32u * (s / 2u)) >> 2u;
   let sh = 4u * (s % 2u);
-  let m = 0x0f0f0f0fu;
-  r.q = vec4<u32>((w[qi] >> sh) & m, (w[qi + 1u] >> sh) & m, (w[qi + 2u] >> sh) & m, (w[qi + 3u] >> sh) & m);
+  for (var j = 0u; j < 8u; j++) { r.q[j] = (w[qi + j] >> sh) & 0x0f0f0f0fu; }
   r.dm = w_q4k_scale(a, s);
 #endif
   return r;
@@ -207,32 +213,23 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       xm[at.x][at.y] = sm.y;
 #endif
     }
-    // Weight words: each of BN * KB * 2 items is half a block of one output row.
-    for (var e = li; e < BN * KB * 2u; e += WG) {
-      let r = e / (KB * 2u);
-      let b = (e / 2u) % KB;
-      let h = e % 2u;
-      var hf = Half(vec4<u32>(0u), vec2<f32>(0.0));
+    // Weight words: each of BN * KB items is one block of one output row.
+    for (var e = li; e < BN * KB; e += WG) {
+      let r = e % BN;
+      let b = e / BN;
+      var blk = Block(array<u32, 8>(), vec2<f32>(0.0));
       if (b0 + b < blocks) {
-        hf = load_half(p.w_off + min(n0 + r, p.N - 1u) * p.row_bytes, b0 + b, h);
+        blk = load_block(p.w_off + min(n0 + r, p.N - 1u) * p.row_bytes, b0 + b);
       }
-#if W_Q4_0
-      // Words 2h, 2h + 1, 4 + 2h, 5 + 2h of the block.
-      let kws = vec4<u32>(2u * h, 2u * h + 1u, 4u + 2u * h, 5u + 2u * h) + 8u * b;
-#else
-      let kws = vec4<u32>(0u, 1u, 2u, 3u) + 4u * h + 8u * b;
-#endif
-      for (var c = 0u; c < 4u; c++) {
-        let at = put(kws[c], r, BN);
-        ws[at.x][at.y] = hf.q[c];
+      for (var j = 0u; j < 8u; j++) {
+        let at = put(8u * b + j, r, BN);
+        ws[at.x][at.y] = blk.q[j];
       }
-      if (h == 0u) {
-        let at = put(b, r, BN);
-        wd[at.x][at.y] = hf.dm.x;
+      let at = put(b, r, BN);
+      wd[at.x][at.y] = blk.dm.x;
 #if W_Q4_K
-        wm[at.x][at.y] = hf.dm.y;
+      wm[at.x][at.y] = blk.dm.y;
 #endif
-      }
     }
     workgroupBarrier();
     for (var b = 0u; b < KB; b++) {
@@ -253,10 +250,9 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         }
       }
       for (var i = 0u; i < TM; i++) {
-        let at = put(b, ty * TM + i, BM);
-        let s = xd[at.x][at.y];
+        let s = xd[(b * BM + ty * TM) / 4u + i / 4u][i % 4u];
 #if W_Q4_K
-        let sq = xm[at.x][at.y];
+        let sq = xm[(b * BM + ty * TM) / 4u + i / 4u][i % 4u];
 #endif
         for (var v = 0u; v < TNV; v++) {
           let d = wd[(b * BN + tx * TN) / 4u + v];

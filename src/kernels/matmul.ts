@@ -131,7 +131,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   const [N, K] = w.shape as [number, number];
   const define = weightDefine[w.dtype];
   if (!define) throw new InvalidArgumentError(`matmul: weight dtype ${w.dtype} is not supported`);
-  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
+  const { blockElems } = dtypeLayout[w.dtype];
   if (K % blockElems !== 0) {
     throw new InvalidArgumentError(`matmul: K = ${K} is not a multiple of the ${w.dtype} block of ${blockElems}`);
   }
