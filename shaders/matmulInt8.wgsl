@@ -168,6 +168,96 @@ fn put(kw: u32, r: u32, rows: u32) -> vec2<u32> {
   return vec2<u32>(e / 4u, e % 4u);
 }
 
+// One K step's share of a thread of both tiles, as loaded from global memory: XI vec4s of x words, SI
+// (s, s Σq) pairs, WI weight blocks (items past the tile's count are ignored).
+const XI: u32 = (BM * KW / 4u + WG - 1u) / WG;
+const SI: u32 = (BM * KB + WG - 1u) / WG;
+const WI: u32 = (BN * KB + WG - 1u) / WG;
+struct Staged {
+  xq: array<vec4<u32>, XI>,
+  xs: array<vec2<f32>, SI>,
+  wb: array<Block, WI>,
+}
+
+// Loads the K step of blocks b0 .. b0 + KB - 1 of the tile at (t0, n0): item e = li + WG * it of
+//   x words: BM * KW / 4 vec4s, token e / (KW / 4), vec4 e % (KW / 4) of the step;
+//   x scales: BM * KB pairs, token e % BM, block e / BM;
+//   weights: BN * KB blocks, output e % BN, block e / BN.
+fn fetch(li: u32, t0: u32, n0: u32, b0: u32) -> Staged {
+  let blocks = p.K / 32u;
+  var st: Staged;
+  for (var it = 0u; it < XI; it++) {
+    let e = li + WG * it;
+    let v = e % (KW / 4u);
+    let t = min(t0 + e / (KW / 4u), p.T - 1u);
+    st.xq[it] = vec4<u32>(0u);
+    if (e < BM * KW / 4u && b0 + v / 2u < blocks) {
+      st.xq[it] = x8[p.x8_off + t * (p.K / 16u) + b0 * 2u + v];
+    }
+  }
+  for (var it = 0u; it < SI; it++) {
+    let e = li + WG * it;
+    let t = min(t0 + e % BM, p.T - 1u);
+    let b = b0 + e / BM;
+    let i = t * blocks + b; // block index in the scale pairs
+    st.xs[it] = vec2<f32>(0.0);
+    if (e < BM * KB && b < blocks) {
+      let s4 = x8[p.sc_off + i / 2u];
+      st.xs[it] = bitcast<vec2<f32>>(select(s4.xy, s4.zw, (i & 1u) != 0u));
+    }
+  }
+  for (var it = 0u; it < WI; it++) {
+    let e = li + WG * it;
+    let b = b0 + e / BN;
+    st.wb[it] = Block(array<u32, 8>(), vec2<f32>(0.0));
+    if (e < BN * KB && b < blocks) {
+      st.wb[it] = load_block(p.w_off + min(n0 + e % BN, p.N - 1u) * p.row_bytes, b);
+    }
+  }
+  return st;
+}
+
+// Stores what fetch loaded into the workgroup tiles.
+fn stage(li: u32, st: Staged) {
+  for (var it = 0u; it < XI; it++) {
+    let e = li + WG * it;
+    if (e < BM * KW / 4u) {
+      let r = e / (KW / 4u);
+      let v = e % (KW / 4u);
+      for (var c = 0u; c < 4u; c++) {
+        let at = put(4u * v + c, r, BM);
+        xs[at.x][at.y] = st.xq[it][c];
+      }
+    }
+  }
+  for (var it = 0u; it < SI; it++) {
+    let e = li + WG * it;
+    if (e < BM * KB) {
+      let at = put(e / BM, e % BM, BM);
+      xd[at.x][at.y] = st.xs[it].x;
+#if W_Q4_K
+      xm[at.x][at.y] = st.xs[it].y;
+#endif
+    }
+  }
+  for (var it = 0u; it < WI; it++) {
+    let e = li + WG * it;
+    if (e < BN * KB) {
+      let r = e % BN;
+      let b = e / BN;
+      for (var j = 0u; j < 8u; j++) {
+        let at = put(8u * b + j, r, BN);
+        ws[at.x][at.y] = st.wb[it].q[j];
+      }
+      let at = put(b, r, BN);
+      wd[at.x][at.y] = st.wb[it].dm.x;
+#if W_Q4_K
+      wm[at.x][at.y] = st.wb[it].dm.y;
+#endif
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -180,58 +270,22 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let tx = li % TX;
   let ty = li / TX;
   let blocks = p.K / 32u;
-  let kv = p.K / 16u; // vec4s of x8 words per row
   var acc = array<vec4<f32>, TM * TNV>(); // [token i][vec4 v of outputs]
+#if PREFETCH
+  // The next K step is loaded into registers while this one is computed.
+  var st = fetch(li, t0, n0, 0u);
+#endif
   for (var b0 = 0u; b0 < blocks; b0 += KB) {
-    // x words: each of BM * KW / 4 items is one vec4 (4 words) of a token's row.
-    for (var e = li; e < BM * KW / 4u; e += WG) {
-      let r = e / (KW / 4u);
-      let v = e % (KW / 4u);
-      let t = min(t0 + r, p.T - 1u);
-      var q = vec4<u32>(0u);
-      if (b0 + v / 2u < blocks) {
-        q = x8[p.x8_off + t * kv + b0 * 2u + v];
-      }
-      for (var c = 0u; c < 4u; c++) {
-        let at = put(4u * v + c, r, BM);
-        xs[at.x][at.y] = q[c];
-      }
-    }
-    for (var e = li; e < BM * KB; e += WG) {
-      let r = e % BM;
-      let b = e / BM;
-      let t = min(t0 + r, p.T - 1u);
-      let i = t * blocks + b0 + b; // block index in the scale pairs
-      var sm = vec2<f32>(0.0);
-      if (b0 + b < blocks) {
-        let s4 = x8[p.sc_off + i / 2u];
-        sm = bitcast<vec2<f32>>(select(s4.xy, s4.zw, (i & 1u) != 0u));
-      }
-      let at = put(b, r, BM);
-      xd[at.x][at.y] = sm.x;
-#if W_Q4_K
-      xm[at.x][at.y] = sm.y;
-#endif
-    }
-    // Weight words: each of BN * KB items is one block of one output row.
-    for (var e = li; e < BN * KB; e += WG) {
-      let r = e % BN;
-      let b = e / BN;
-      var blk = Block(array<u32, 8>(), vec2<f32>(0.0));
-      if (b0 + b < blocks) {
-        blk = load_block(p.w_off + min(n0 + r, p.N - 1u) * p.row_bytes, b0 + b);
-      }
-      for (var j = 0u; j < 8u; j++) {
-        let at = put(8u * b + j, r, BN);
-        ws[at.x][at.y] = blk.q[j];
-      }
-      let at = put(b, r, BN);
-      wd[at.x][at.y] = blk.dm.x;
-#if W_Q4_K
-      wm[at.x][at.y] = blk.dm.y;
-#endif
-    }
+#if PREFETCH
+    stage(li, st);
     workgroupBarrier();
+    if (b0 + KB < blocks) {
+      st = fetch(li, t0, n0, b0 + KB);
+    }
+#else
+    stage(li, fetch(li, t0, n0, b0));
+    workgroupBarrier();
+#endif
     for (var b = 0u; b < KB; b++) {
       // Explicitly zeroed: a `var` without initializer inside a loop is not reset each iteration on every backend.
       var dots = array<vec4<i32>, TM * TNV>();

@@ -8,13 +8,17 @@ import { alignedBinding } from './binding.js';
 // block of 32 (entry quantize), then a register-tiled GEMM of dot4I8Packed against the stored Q4_0 / Q8_0 /
 // Q4_K quants (entry gemm).
 
-/** A GEMM tile: BM tokens x BN outputs per workgroup, TM x TN per thread, KB blocks of 32 per K step. */
+/**
+ * A GEMM tile: BM tokens x BN outputs per workgroup, TM x TN per thread, KB blocks of 32 per K step;
+ * `prefetch`: the next K step is loaded into registers while this one is computed.
+ */
 export interface GemmTile {
   readonly BM: number;
   readonly BN: number;
   readonly TM: number;
   readonly TN: number;
   readonly KB: number;
+  readonly prefetch?: boolean;
 }
 
 /** Fewest tokens for which matmul takes the integer-dot GEMM (below: the GEMV up to GEMV_MAX_T, then the f32 tiled GEMM). */
@@ -53,15 +57,15 @@ export const gemmInt8Tuning = {
   tile: undefined as GemmTile | undefined,
 };
 
-/** "64x128t8x4k2": BM x BN, then t TM x TN, then k KB. */
+/** "64x128t8x4k2": BM x BN, then t TM x TN, then k KB; a trailing p: prefetch. */
 export function parseGemmTile(s: string): GemmTile {
-  const m = /^(\d+)x(\d+)t(\d+)x(\d+)k(\d+)$/.exec(s);
-  if (!m) throw new InvalidArgumentError(`GEMM tile "${s}" is not BMxBNtTMxTNkKB (e.g. 64x128t8x4k2)`);
-  const [BM, BN, TM, TN, KB] = m.slice(1).map(Number) as [number, number, number, number, number];
-  return { BM, BN, TM, TN, KB };
+  const m = /^(\d+)x(\d+)t(\d+)x(\d+)k(\d+)(p?)$/.exec(s);
+  if (!m) throw new InvalidArgumentError(`GEMM tile "${s}" is not BMxBNtTMxTNkKB[p] (e.g. 64x128t8x4k2p)`);
+  const [BM, BN, TM, TN, KB] = m.slice(1, 6).map(Number) as [number, number, number, number, number];
+  return { BM, BN, TM, TN, KB, prefetch: m[6] === 'p' };
 }
 
-export const gemmTileName = (t: GemmTile) => `${t.BM}x${t.BN}t${t.TM}x${t.TN}k${t.KB}`;
+export const gemmTileName = (t: GemmTile) => `${t.BM}x${t.BN}t${t.TM}x${t.TN}k${t.KB}${t.prefetch ? 'p' : ''}`;
 
 /** Workgroup memory of a tile (bytes): int8 words of both operands and their per-block scales. */
 export function gemmTileBytes(t: GemmTile, dtype: DType): number {
@@ -161,7 +165,7 @@ export function gemmInt8(
     {
       shader: 'matmulInt8',
       entry: 'gemm',
-      defines: { GEMM: true, [define]: true, BM: tile.BM, BN: tile.BN, TM: tile.TM, TNV: tile.TN / 4, KB: tile.KB },
+      defines: { GEMM: true, [define]: true, BM: tile.BM, BN: tile.BN, TM: tile.TM, TNV: tile.TN / 4, KB: tile.KB, PREFETCH: !!tile.prefetch },
       layout: ['uniform', 'read', 'read', 'read', 'storage'],
     },
     [{ buffer: x8.buffer, offset: 0, size: x8Bytes(T, K) }, wb.binding, bb?.binding ?? ctx.unused, yb.binding],

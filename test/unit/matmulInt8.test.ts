@@ -117,7 +117,7 @@ describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)',
   }
 
   // Tile shapes the kernel lab sweeps, where SwiftShader runs them (at most 256 threads): the template for each.
-  const swept = ['64x64t4x4k1', '32x64t4x4k4', '64x64t8x8k2', '128x64t8x4k1', '16x128t4x8k2', '128x128t8x8k2'];
+  const swept = ['64x128t8x4k2p', '64x64t4x4k1', '32x64t4x4k4p', '64x64t8x8k2', '128x64t8x4k1p', '16x128t4x8k2', '128x128t8x8k2p'];
   it.each([...new Set([...Object.values(GEMM_INT8_TILES).map(gemmTileName), ...swept])])('tile %s', async (name) => {
     const ctx = await gpu();
     gemmInt8Tuning.tile = parseGemmTile(name);
