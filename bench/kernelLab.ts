@@ -732,12 +732,12 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
           if (int8 ? !(check.ofBound! <= 1) : !(check.rel < 1e-4)) {
             throw new Error(`${dtype} ${N}x${K} T=${T} ${variant}: GPU and CPU reference differ (relative ${check.rel}, of the int8 bound ${check.ofBound})`);
           }
-          // As many calls as fill about 0.2 s (at least 2), from one call's wall clock.
+          // As many calls per round as fill about 0.1 s (at least 2), from one call's wall clock.
           const t0 = performance.now();
           matmul(ctx, xt, w, yt);
           await ctx.sync();
           const one = (performance.now() - t0) / 1000;
-          const calls = Math.max(2, Math.min(args.iters, Math.ceil(0.2 / one)));
+          const calls = Math.max(2, Math.min(args.iters, Math.ceil(0.1 / one)));
           await warmClocks(ctx);
           const t = await timeBoth(ctx, timer, () => matmul(ctx, xt, w, yt), calls);
           const sec = chosen(t);
