@@ -3,9 +3,11 @@ import { mkdtemp, readFile, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { convertToGGUF, type ConvertType } from '../../src/node/convert.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
 import type { ModelFiles } from '../../src/weights/files.js';
+import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
 
 /** test/fixtures in the repository (WEBLM_FIXTURES overrides). */
 export const FIXTURES = process.env.WEBLM_FIXTURES ?? fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -80,6 +82,19 @@ export async function editedFixture(
   const dir = await mkdtemp(join(tmpdir(), `weblm-${name}-`));
   for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) await copyFile(join(fixtureDir(name), f), join(dir, f));
   await edit(dir);
+  return dir;
+}
+
+/**
+ * A temporary copy of a fixture with the byte-level tokenizer of the engine tests (the fixtures ship none),
+ * converted to `<dir>/model.gguf` when `gguf` names a type: what weblm convert and llama.cpp need.
+ */
+export async function fixtureWithTokenizer(name: string, gguf?: ConvertType): Promise<string> {
+  const dir = await editedFixture(name, async (d) => {
+    await writeFile(join(d, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
+    await writeFile(join(d, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
+  });
+  if (gguf) await convertToGGUF({ model: dir, out: join(dir, 'model.gguf'), type: gguf });
   return dir;
 }
 

@@ -1,21 +1,11 @@
-import { copyFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidModelError } from '../../src/errors.js';
 import { convertToGGUF } from '../../src/node/convert.js';
-import { expected, fixtureDir } from '../helpers/fixtures.js';
-import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
-
-/** A copy of a fixture with the byte-level tokenizer the engine tests use (the fixtures ship none). */
-async function withTokenizer(name: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `weblm-conv-${name}-`));
-  for (const f of ['config.json', 'model.safetensors']) await copyFile(join(fixtureDir(name), f), join(dir, f));
-  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
-  return dir;
-}
+import { expected, fixtureDir, fixtureWithTokenizer } from '../helpers/fixtures.js';
 
 /** Greedy continuation by llama.cpp (node-llama-cpp's prebuilt CPU binary) from token ids. */
 async function llamaCppGreedy(llama: Llama, path: string, prompt: number[], n: number): Promise<number[]> {
@@ -46,7 +36,7 @@ describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
 
   for (const name of ['llama', 'qwen2', 'qwen3', 'qwen2_moe', 'qwen3_moe', 'mixtral']) {
     it(`${name} at f32: llama.cpp's greedy tokens equal greedy_ids`, async () => {
-      const dir = await withTokenizer(name);
+      const dir = await fixtureWithTokenizer(name);
       const out = join(dir, 'model.gguf');
       await convertToGGUF({ model: dir, out, type: 'f32' });
       const exp = await expected(name);
@@ -56,7 +46,7 @@ describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
   }
 
   it('the CLI (weblm convert --model --out --type q8_0) writes a GGUF that llama.cpp loads and runs', async () => {
-    const dir = await withTokenizer('qwen2');
+    const dir = await fixtureWithTokenizer('qwen2');
     const out = join(dir, 'cli.gguf');
     const { main } = await import('../../src/node/cliConvert.js');
     expect(await main(['--model', dir, '--out', out, '--type', 'q8_0', '--quiet'])).toBe(0);

@@ -1,23 +1,13 @@
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildModel, loadModel } from '../../src/models/load.js';
-import { convertToGGUF } from '../../src/node/convert.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { ggufWeightsAndConfig } from '../../src/weights/ggufSource.js';
-import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
-import { expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { expected, fixtureFiles, fixtureWithTokenizer } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 async function converted(name: string, type: 'f32' | 'q8_0') {
-  const dir = await mkdtemp(join(tmpdir(), `weblm-ggufl-${name}-`));
-  for (const f of ['config.json', 'model.safetensors']) await copyFile(join(fixtureDir(name), f), join(dir, f));
-  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
-  await convertToGGUF({ model: dir, out: join(dir, 'model.gguf'), type });
-  return folderFiles(dir);
+  return folderFiles(await fixtureWithTokenizer(name, type));
 }
 
 // The same weights reach the GPU from GGUF as from safetensors, so the logits are the same floats

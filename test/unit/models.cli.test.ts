@@ -39,6 +39,6 @@ describe('weblm run', () => {
   it('rejects bad options with a clear error', async () => {
     await expect(main(['--model', fixtureDir('llama'), '--input-ids', '1,2', '--dtype', 'q5'])).rejects.toThrow(/--dtype q5 is not one of/);
     await expect(main(['--model', fixtureDir('llama')])).rejects.toThrow(/one of --prompt or --input-ids/);
-    await expect(main(['--model', fixtureDir('llama'), '--prompt', 'hi'])).rejects.toThrow(/no tokenizer.json: pass --input-ids/);
+    await expect(main(['--model', fixtureDir('llama'), '--prompt', 'hi'])).rejects.toThrow(/has no tokenizer: pass --input-ids/);
   });
 });

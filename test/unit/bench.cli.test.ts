@@ -1,0 +1,142 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+import { describe, expect, it, vi } from 'vitest';
+import { writeRandomGGUF } from '../../bench/randomGguf.js';
+import { renderTable, type VsRecord } from '../../bench/vsTable.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { main as bench } from '../../src/node/cliBench.js';
+import { main as run } from '../../src/node/cliRun.js';
+import { createNodeEngine } from '../../src/node/nodeEngine.js';
+import { fixtureWithTokenizer } from '../helpers/fixtures.js';
+
+/** stdout lines of a CLI main(). */
+async function linesOf(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    expect(await main(argv)).toBe(0);
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+  }
+  return lines;
+}
+
+const small = ['--prompt', '12', '--decode', '3', '--contexts', '4,20', '--repeat', '2'];
+
+/** The --json report's shape (SwiftShader's figures mean nothing; the fields and their consistency do). */
+function checkReport(report: Record<string, any>, model: string, dtype: string) {
+  expect(Object.keys(report).sort()).toEqual(
+    ['adapter', 'context_length', 'decode', 'dtype', 'gpu_memory_bytes', 'gpu_process_bytes', 'load_s', 'model', 'model_type', 'prefill', 'runs', 'weights_bytes'].sort(),
+  );
+  expect(report.model).toBe(model);
+  expect(report.model_type).toBe('qwen2');
+  expect(report.dtype).toBe(dtype);
+  expect(report.load_s).toBeGreaterThan(0);
+  expect(report.weights_bytes).toBeGreaterThan(0);
+  expect(report.gpu_memory_bytes).toBeGreaterThan(report.weights_bytes); // plus the KV cache and activations
+  expect(report.gpu_process_bytes).toBeNull(); // no nvidia-smi here
+  expect(report.context_length).toBeGreaterThanOrEqual(24);
+  expect(report.prefill.tokens).toBe(12);
+  expect(report.prefill.tps).toBeGreaterThan(0);
+  expect(report.prefill.ttft_ms).toBeGreaterThan(0);
+  expect(report.decode.map((d: { context: number }) => d.context)).toEqual([4, 20]);
+  for (const d of report.decode) {
+    expect(d.tokens).toBe(3);
+    expect(d.tps).toBeGreaterThan(0);
+  }
+  expect(report.runs).toHaveLength(2);
+  for (const r of report.runs) {
+    expect(r.decode.map((d: { tokens: number }) => d.tokens)).toEqual([3, 3]); // end-of-sequence ignored
+    expect(r.prefill.tokens).toBe(12);
+  }
+  const tps = report.runs.map((r: { prefill: { tps: number } }) => r.prefill.tps).sort((a: number, b: number) => a - b);
+  expect(report.prefill.tps).toBeCloseTo((tps[0] + tps[1]) / 2, 1); // the median of two runs
+}
+
+describe('weblm bench', () => {
+  it('times a Hugging Face folder and the same model as GGUF through the public engine (--json)', async () => {
+    const dir = await fixtureWithTokenizer('qwen2', 'q8_0');
+    const folder = await linesOf(bench, ['--model', dir, '--json', ...small]);
+    expect(folder).toHaveLength(3); // one line per run, then the report
+    checkReport(JSON.parse(folder.at(-1)!), dir, 'f32');
+    const gguf = join(dir, 'model.gguf');
+    const file = await linesOf(bench, ['--model', gguf, '--json', ...small, '--dtype', 'auto']);
+    checkReport(JSON.parse(file.at(-1)!), gguf, 'q8_0'); // as stored in the file
+  });
+
+  it('prints a table without --json', async () => {
+    const dir = await fixtureWithTokenizer('qwen2');
+    const out = (await linesOf(bench, ['--model', dir, '--prompt', '8', '--decode', '2', '--contexts', '4', '--repeat', '1'])).join('\n');
+    expect(out).toMatch(/medians of 1 runs/);
+    expect(out).toMatch(/prefill 8 tokens\s+[\d.,]+ tok\/s, time to first token/);
+    expect(out).toMatch(/decode 2 at context 4\s+[\d.,]+ tok\/s/);
+  });
+
+  it('rejects bad options with typed errors', async () => {
+    await expect(bench(['--prompt', '8'])).rejects.toThrow(/--model is required/);
+    await expect(bench(['--model', 'x', '--contexts', '4,0'])).rejects.toThrow(InvalidArgumentError);
+    await expect(bench(['--model', 'x', '--dtype', 'q5'])).rejects.toThrow(/--dtype q5 is not one of/);
+  });
+});
+
+describe('weblm run on GGUF', () => {
+  it('loads a .gguf path and tokenizes --prompt with the tokenizer in the file', async () => {
+    const dir = await fixtureWithTokenizer('qwen2', 'f32');
+    const lines = await linesOf(run, ['--model', join(dir, 'model.gguf'), '--prompt', 'hello', '--max-new-tokens', '3']);
+    const summary = JSON.parse(lines.at(-1)!);
+    expect(summary.input_ids).toEqual([...'hello'].map((c) => c.charCodeAt(0))); // byte-level ids, no BOS added
+    expect(summary.generated_ids).toHaveLength(3);
+    expect(summary.model_type).toBe('qwen2');
+  });
+});
+
+describe('random-weight GGUF of a real shape (bench/randomGguf.ts)', () => {
+  it('loads in weblm and in llama.cpp, with the same vocabulary', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'weblm-rand-')), 'tiny-moe.gguf');
+    await writeRandomGGUF('tiny-moe', 'q4_0', path);
+    const engine = createNodeEngine();
+    try {
+      const info = await engine.load(path, { maxContext: 64 });
+      expect(info.modelType).toBe('qwen3_moe');
+      expect(info.dtype).toBe('q4_0'); // the matrices as stored (the router, f32, is not counted)
+      let n = 0;
+      for await (const c of engine.generate({ ids: [1, 2, 3] }, { maxTokens: 3, temperature: 0, ignoreEos: true })) n += c.tokenIds.length;
+      expect(n).toBe(3);
+    } finally {
+      await engine.dispose();
+    }
+    const llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+    try {
+      const model = await llama.loadModel({ modelPath: path });
+      expect(model.tokenize('hello world').length).toBeGreaterThan(0);
+      const ctx = await model.createContext({ contextSize: 64, batchSize: 16, threads: 1 });
+      const out: number[] = [];
+      for await (const t of ctx.getSequence().evaluate([1, 2, 3] as never, { temperature: 0, yieldEogToken: true })) if (out.push(t) === 3) break;
+      expect(out).toHaveLength(3);
+      await ctx.dispose();
+      await model.dispose();
+    } finally {
+      await llama.dispose();
+    }
+  });
+});
+
+describe('the same-run table (bench/vsTable.ts)', () => {
+  it('gives medians per engine and weblm / llama.cpp ratios, and lists failed runs', () => {
+    const report = (prefill: number, d128: number) => ({ load_s: 1, gpu_process_bytes: 2 ** 30, prefill: { tokens: 512, tps: prefill }, decode: [{ context: 128, tps: d128 }] });
+    const rec = (engine: 'weblm' | 'llama.cpp', round: number, r: unknown): VsRecord => ({ date: '2026-12-01T00:00:00Z', gpu: 'GPU', weblm_commit: 'abc', shape: 's', type: 'q4_0', engine, round, report: r });
+    const table = renderTable([
+      rec('weblm', 0, report(100, 10)),
+      rec('llama.cpp', 0, report(200, 20)),
+      rec('weblm', 1, report(300, 30)),
+      rec('llama.cpp', 1, report(200, 10)),
+      rec('weblm', 2, { error: 'boom' }),
+    ]);
+    expect(table).toContain('| s:q4_0 | 200 / 200 (1.00x) | 20 / 15 (1.33x) | 1024 / 1024 | 1 / 1 | 2 / 2 |');
+    expect(table).toContain('s:q4_0 weblm round 3: boom');
+  });
+});
