@@ -4,7 +4,7 @@
 # the chain norm -> GEMV), and the 1.5B decode alternated on/off twice, pipelined and not.
 # Device tool: carry .gpu-kit and dist, command: bash bench/ab-planes.sh   (results under $OUT)
 set -uo pipefail
-. .gpu-kit/enter.sh >/dev/null 2>&1
+. bench/gpu/enter.sh >/dev/null 2>&1
 out=$OUT
 node dist/bench/kernelLab.js --dtypes q4_0,q4_k --shapes 2048x1536,17920x1536,6144x4096,28672x4096,151936x1536 --variants auto,auto+xp --chain --out $out/kernelLab-ab.json 2>&1 | grep -v -E 'XDG|^Warning' > $out/kernelLab-ab.txt
 : > $out/decode-ab.jsonl

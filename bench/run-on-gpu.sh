@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every GPU benchmark in one command, for the NVIDIA machine of the `device` tool (../shared/gpu/README.md).
-# Here: npm run build && bash ../shared/gpu/make-kit.sh && cp ../shared/gpu/enter.sh .gpu-kit/
+# Every GPU benchmark in one command, for the NVIDIA machine of the `device` tool (bench/gpu: make-kit.sh, enter.sh).
+# Here: npm run build && bash bench/gpu/make-kit.sh
 # There (carry .gpu-kit and dist):  bash bench/run-on-gpu.sh   (results under $OUT, default ./bench-out)
 set -uo pipefail
-. .gpu-kit/enter.sh || exit 1
+. bench/gpu/enter.sh || exit 1
 out=${OUT:-bench-out}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
