@@ -74,6 +74,11 @@ export class InvalidArgumentError extends WebLMError {
   override readonly code = 'INVALID_ARGUMENT';
 }
 
+/** Image bytes that could not be decoded (not PNG / JPEG where only those are read, truncated, corrupt). */
+export class InvalidImageError extends InvalidArgumentError {
+  override readonly code = 'INVALID_IMAGE';
+}
+
 /** Every error class by name: how errors are rebuilt after crossing a worker boundary. */
 export const errorClasses = {
   WebLMError,
@@ -89,4 +94,5 @@ export const errorClasses = {
   IntegrityError,
   AbortError,
   InvalidArgumentError,
+  InvalidImageError,
 } as const;
