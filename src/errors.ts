@@ -75,7 +75,7 @@ export class InvalidArgumentError extends WebLMError {
 }
 
 /** Image bytes that could not be decoded (not PNG / JPEG where only those are read, truncated, corrupt). */
-export class InvalidImageError extends InvalidArgumentError {
+export class InvalidImageError extends WebLMError {
   override readonly code = 'INVALID_IMAGE';
 }
 
