@@ -12,7 +12,8 @@
 //   O += P V over Dv in slabs of VS = 32 (V slab staged where the K slab was): dims sub + 8 j of every
 //   slab, in registers.
 // RPT = 2 where Dv <= 256 (more work per shared load), 1 for wider values (MLA's 512). f32 throughout.
-// Sinks (gpt-oss) join the denominator only, at the final normalisation.
+// Sinks (gpt-oss) join the denominator only, at the final normalisation. BIDIRECTIONAL (vision encoders):
+// every row sees keys 0 .. start + T - 1, no causal mask and no window.
 
 struct Params {
   T: u32,          // query rows
@@ -72,7 +73,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   if (p.window > 0u && p_first + 1u > p.window) {
     k_lo = p_first + 1u - p.window;
   }
+#if BIDIRECTIONAL
+  let k_hi = p.start + p.T; // every query sees every cached key (an encoder: no causal mask)
+#else
   let k_hi = p_last + 1u;
+#endif
 
   let row = lid / 8u;
   let sub = lid % 8u;
@@ -140,7 +145,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       for (var j = 0u; j < 4u; j++) {
         let kp = kb + sub + 8u * j;
         let e = i * 4u + j;
+#if BIDIRECTIONAL
+        ok[e] = row_ok[i] && kp < k_hi;
+#else
         ok[e] = row_ok[i] && kp <= pos[i] && (p.window == 0u || kp + p.window > pos[i]);
+#endif
         s[e] = select(NEG, capped(s[e] * p.scale), ok[e]);
         psh[(row + 16u * i) * BK + sub + 8u * j] = s[e];
       }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
+import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
 
@@ -17,6 +18,8 @@ export interface AttentionOptions {
   readonly softcap?: number;
   /** MLA: V is the first headDimV dims of each K row (pass the same cache as vCache). */
   readonly vFromK?: boolean;
+  /** false: no causal mask, every query sees keys 0 .. startPos + T - 1 (vision encoders; prefill kernel, no window). */
+  readonly causal?: boolean;
   /** Force a path (tests, benchmarks); by default decode (split keys) for T <= DECODE_MAX_T, else prefill. */
   readonly path?: 'decode' | 'prefill';
 }
@@ -76,7 +79,9 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const v = vFromK ? kCache : vCache;
   const vStride = nKv * (vFromK ? hd : hdV);
   const sinks = o.sinks ?? ctx.unused;
-  const path = o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill');
+  const bidirectional = o.causal === false;
+  if (bidirectional && (window > 0 || o.path === 'decode')) fail('a non-causal attention takes no window and runs the prefill kernel');
+  const path = bidirectional ? 'prefill' : (o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill'));
   if (path === 'prefill') {
     const G = nH / nKv;
     const NVS = Math.ceil(hdV / 32);
@@ -86,13 +91,13 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
     ctx.dispatch(
       {
         shader: 'attentionPrefill',
-        defines: { RPT, NVS, ACC: RPT * NVS * 4, S: RPT * 4, QSH: RPT * 512 },
+        defines: { RPT, NVS, ACC: RPT * NVS * 4, S: RPT * 4, QSH: RPT * 512, ...(bidirectional ? { BIDIRECTIONAL: true } : {}) },
         layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'],
       },
       [q, kCache, v, sinks, out],
       [Math.ceil((T * G) / (16 * RPT)), nKv],
       params()
-        .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos).u32(window)
+        .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos, POSITION).u32(window)
         .u32(o.sinks ? 1 : 0).f32(o.scale).f32(o.softcap ?? 0),
     );
     return;
@@ -102,11 +107,15 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const G = nH / nKv;
   const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd)));
   const groups = Math.ceil(G / HG);
-  const span = window > 0 ? Math.min(window, end) : end; // most keys any query sees
   const others = T * nKv * groups;
-  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG), DECODE_MAX_CHUNKS));
-  const chunk = Math.ceil(span / wanted / DECODE_WG) * DECODE_WG;
-  const nChunks = Math.ceil(span / chunk);
+  const { chunk, nChunks } = decodeChunks(end, window, others);
+  // A captured step (src/gpu/capture.ts) holds at another position while the keys split the same way.
+  if (ctx.capturing) {
+    ctx.guard(POSITION, o.startPos, (startPos) => {
+      const c = decodeChunks(startPos + T, window, others);
+      return c.chunk === chunk && c.nChunks === nChunks;
+    });
+  }
   const direct = nChunks === 1;
   const accFloats = T * nH * nChunks * hdV;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
@@ -120,12 +129,20 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   };
   const p = () =>
     params()
-      .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos).u32(window)
+      .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos, POSITION).u32(window)
       .u32(chunk).u32(nChunks).u32(groups).u32(direct ? 1 : 0).u32(o.sinks ? 1 : 0)
       .f32(o.scale).f32(o.softcap ?? 0).u32(accFloats);
   const bindings = [q, kCache, v, sinks, part, out];
   ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
+}
+
+/** How the decode path splits the keys of queries ending at `end`: chunks of `chunk` keys, `nChunks` of them. */
+function decodeChunks(end: number, window: number, others: number): { chunk: number; nChunks: number } {
+  const span = window > 0 ? Math.min(window, end) : end; // most keys any query sees
+  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG), DECODE_MAX_CHUNKS));
+  const chunk = Math.ceil(span / wanted / DECODE_WG) * DECODE_WG;
+  return { chunk, nChunks: Math.ceil(span / chunk) };
 }
 
 /** One growing scratch buffer per context for the decode chunks' partial results (reused by every layer). */

@@ -5,6 +5,8 @@ export interface AttentionRefOptions {
   sinks?: Float32Array;
   softcap?: number;
   vFromK?: boolean;
+  /** false: every query sees keys 0 .. startPos + T - 1. */
+  causal?: boolean;
 }
 
 /**
@@ -18,7 +20,7 @@ export function attentionRef(
   const out = new Float32Array(T * nH * hdV);
   const group = nH / nKv;
   for (let t = 0; t < T; t++) {
-    const pos = o.startPos + t;
+    const pos = o.causal === false ? o.startPos + T - 1 : o.startPos + t;
     const lo = o.window ? Math.max(0, pos + 1 - o.window) : 0;
     for (let h = 0; h < nH; h++) {
       const kvh = Math.floor(h / group);
