@@ -13,6 +13,7 @@ import { MlaScratch } from '../layers/mla.js';
 import { MlpScratch } from '../layers/mlp.js';
 import { MoeScratch, tensorsOf } from '../layers/moe.js';
 import type { LayerKind, ModelConfig } from './config.js';
+import { overrideEmbeddings } from './embeddingOverride.js';
 import { KvCache } from './kvCache.js';
 import type { MoeModelConfig } from './moeFields.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
@@ -185,6 +186,7 @@ export class DecoderModel implements LoadedModel {
       const x = ctx.view(this.x, [T, H]);
       const delta = ctx.view(this.delta, [T, H]);
       embedding(ctx, ctx.view(this.ids, [T], row), w.embed, h, c.embedScale);
+      if (opts.embeddings) overrideEmbeddings(ctx, h, off, T, opts.embeddings);
       this.hiddenHook?.(0, h);
       // Decode: a norm also writes x in planes where the GEMV after it reads them.
       const pr = this.planeReaders;

@@ -1,9 +1,11 @@
-import type { ConfigReader, ModelConfig } from './config.js';
+import type { ConfigReader, ModelConfig, RawConfig } from './config.js';
 
 /** A model family: how its config.json maps onto ModelConfig. The forward pass is shared (decoder.ts). */
 export interface Family {
   readonly modelTypes: readonly string[];
   configure(c: ConfigReader, base: ModelConfig): ModelConfig;
+  /** Replaces baseConfig() where the text model's fields are nested (llava's text_config); `normalize` is registry.normalizeConfig. */
+  baseConfig?(c: ConfigReader, generation: RawConfig, normalize: (raw: RawConfig, generation: RawConfig, where: string) => ModelConfig): ModelConfig;
 }
 
 /**

@@ -13,6 +13,7 @@ import { llama } from './llama.js';
 import { mistral } from './mistral.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
+import { llava } from './llavaConfig.js';
 
 const families = new Map<string, Family>();
 
@@ -23,6 +24,7 @@ export function registerFamily(f: Family): void {
 
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
 for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe, gptOss]) registerFamily(f); // MoE / MLA families
+registerFamily(llava); // vision + text (src/models/llavaConfig.ts, llava.ts)
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();
@@ -37,7 +39,7 @@ export function normalizeConfig(raw: RawConfig, generation: RawConfig = {}, wher
     throw new UnsupportedModelError(`${where}: model_type ${type} is not supported (supported: ${supportedModelTypes().join(', ')})`);
   }
   const c = new ConfigReader(raw, where);
-  const config = family.configure(c, baseConfig(c, generation));
+  const config = family.configure(c, family.baseConfig ? family.baseConfig(c, generation, normalizeConfig) : baseConfig(c, generation));
   if (config.layerTypes.includes('sliding') && !config.slidingWindow) {
     throw new InvalidModelError(`${where}: sliding-window layers but no sliding_window size in config.json`);
   }

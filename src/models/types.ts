@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
+import type { EmbeddingRows } from './embeddingOverride.js';
 
 /** Weight dtypes a model can be loaded in: as stored, f32, or quantized at load. */
 export type LoadDType = 'auto' | 'f32' | 'f16' | 'q8_0' | 'q4_0';
@@ -33,6 +34,8 @@ export interface ForwardOptions {
    * submitted before that id is read back.
    */
   idFrom?: Tensor;
+  /** Rows replacing the embeddings of some of `ids` (image features at image tokens), see embeddingOverride.ts. */
+  embeddings?: readonly EmbeddingRows[];
 }
 
 export interface LoadedModel {

@@ -1,0 +1,142 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { attention } from '../kernels/attention.js';
+import { activation, add, type Activation } from '../kernels/elementwise.js';
+import { matmul } from '../kernels/matmul.js';
+import { layerNorm } from '../kernels/norm.js';
+
+/** A ViT encoder (CLIP's vision tower) and the sizes its forward pass needs. */
+export interface VisionDims {
+  readonly hiddenSize: number; // D
+  readonly intermediateSize: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly imageSize: number;
+  readonly patchSize: number;
+  readonly numChannels: number;
+  readonly eps: number;
+  readonly activation: Activation;
+}
+
+export interface VisionLayerWeights {
+  readonly ln1: Tensor; // [D] f32
+  readonly ln1Bias: Tensor; // [D] f32
+  readonly q: Tensor; // [D, D]
+  readonly qBias: Tensor; // [D] f32
+  readonly k: Tensor; // [D, D]
+  readonly kBias: Tensor;
+  readonly v: Tensor; // [D, D]
+  readonly vBias: Tensor;
+  readonly o: Tensor; // [D, D]
+  readonly oBias: Tensor;
+  readonly ln2: Tensor;
+  readonly ln2Bias: Tensor;
+  readonly fc1: Tensor; // [I, D]
+  readonly fc1Bias: Tensor; // [I] f32
+  readonly fc2: Tensor; // [D, I]
+  readonly fc2Bias: Tensor; // [D] f32
+}
+
+export interface VisionWeights {
+  /** The patch convolution as a matrix: [D, C * p * p] (columns in (c, ky, kx) order, no bias). */
+  readonly patch: Tensor;
+  /** Position embeddings with the class embedding added to row 0: [1 + patches, D] f32. */
+  readonly positions: Tensor;
+  readonly preNorm?: Tensor; // [D] f32 (CLIP's pre_layrnorm)
+  readonly preNormBias?: Tensor;
+  /** The layers that run: up to the one whose output is the selected feature layer. */
+  readonly layers: readonly VisionLayerWeights[];
+}
+
+export const patchesPerImage = (d: VisionDims) => (d.imageSize / d.patchSize) ** 2;
+
+/**
+ * The patch matrix of one image for the patch embedding GEMM: pixels [C, S, S] f32 (S = imageSize) →
+ * [1 + P, C * p * p], row 0 zeros (the class token's slot: the GEMM leaves it 0 and the position table
+ * adds the class embedding), row 1 + (py * S/p + px) the patch at (py, px) in (c, ky, kx) order, as a
+ * Conv2d weight [D, C, p, p] flattens.
+ */
+export function unfoldPatches(pixels: Float32Array, d: VisionDims): Float32Array {
+  const { imageSize: S, patchSize: p, numChannels: C } = d;
+  if (pixels.length !== C * S * S) throw new InvalidArgumentError(`pixel_values hold ${pixels.length} values; the vision tower takes [${C}, ${S}, ${S}]`);
+  const n = S / p;
+  const K = C * p * p;
+  const out = new Float32Array((1 + n * n) * K);
+  for (let py = 0; py < n; py++) {
+    for (let px = 0; px < n; px++) {
+      const row = (1 + py * n + px) * K;
+      for (let c = 0; c < C; c++) {
+        for (let ky = 0; ky < p; ky++) {
+          const src = (c * S + py * p + ky) * S + px * p;
+          out.set(pixels.subarray(src, src + p), row + (c * p + ky) * p);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Activation buffers of the encoder for one image (1 + P rows), allocated once. */
+export class VisionScratch {
+  readonly patches: Tensor; // [1 + P, C * p * p]
+  readonly h: Tensor; // [1 + P, D] residual stream
+  readonly x: Tensor; // [1 + P, D] normed
+  readonly q: Tensor; // [1 + P, D]
+  readonly k: Tensor;
+  readonly v: Tensor;
+  readonly attn: Tensor; // [1 + P, D]
+  readonly delta: Tensor; // [1 + P, D]
+  readonly mid: Tensor; // [1 + P, I]
+  constructor(ctx: GpuContext, d: VisionDims) {
+    const N = 1 + patchesPerImage(d);
+    const D = d.hiddenSize;
+    this.patches = ctx.createTensor([N, d.numChannels * d.patchSize ** 2], 'f32', 'vision.patches');
+    const t = (label: string, cols = D) => ctx.createTensor([N, cols], 'f32', `vision.${label}`);
+    this.h = t('h');
+    this.x = t('x');
+    this.q = t('q');
+    this.k = t('k');
+    this.v = t('v');
+    this.attn = t('attn');
+    this.delta = t('delta');
+    this.mid = t('mid', d.intermediateSize);
+  }
+
+  tensors(): Tensor[] {
+    return [this.patches, this.h, this.x, this.q, this.k, this.v, this.attn, this.delta, this.mid];
+  }
+}
+
+/**
+ * One pre-norm encoder block over h [N, D] in place: h += out_proj(attention(ln1(h))) with no causal
+ * mask, then h += fc2(act(fc1(ln2(h)))).
+ */
+export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeights, s: VisionScratch): void {
+  const N = s.h.shape[0]!;
+  const { numHeads: nH, headDim: hd } = d;
+  layerNorm(ctx, s.h, w.ln1, w.ln1Bias, s.x, d.eps);
+  matmul(ctx, s.x, w.q, s.q, w.qBias);
+  matmul(ctx, s.x, w.k, s.k, w.kBias);
+  matmul(ctx, s.x, w.v, s.v, w.vBias);
+  const heads = (t: Tensor) => ctx.view(t, [N, nH, hd]);
+  attention(ctx, heads(s.q), heads(s.k), heads(s.v), heads(s.attn), { startPos: 0, scale: 1 / Math.sqrt(hd), causal: false });
+  matmul(ctx, s.attn, w.o, s.delta, w.oBias);
+  add(ctx, s.h, s.delta, s.h);
+  layerNorm(ctx, s.h, w.ln2, w.ln2Bias, s.x, d.eps);
+  matmul(ctx, s.x, w.fc1, s.mid, w.fc1Bias);
+  activation(ctx, s.mid, s.mid, d.activation);
+  matmul(ctx, s.mid, w.fc2, s.delta, w.fc2Bias);
+  add(ctx, s.h, s.delta, s.h);
+}
+
+/**
+ * Records the vision tower over one image's patches (already written to s.patches): patch GEMM, class
+ * token + positions, pre-norm, the layers. The selected hidden state is left in s.h [1 + P, D].
+ */
+export function visionEncoder(ctx: GpuContext, d: VisionDims, w: VisionWeights, s: VisionScratch): void {
+  matmul(ctx, s.patches, w.patch, s.h);
+  add(ctx, s.h, w.positions, s.h);
+  if (w.preNorm) layerNorm(ctx, s.h, w.preNorm, w.preNormBias, s.h, d.eps);
+  for (const l of w.layers) visionLayer(ctx, d, l, s);
+}

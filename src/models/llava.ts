@@ -1,0 +1,321 @@
+import { InvalidArgumentError, InvalidModelError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
+import { activation } from '../kernels/elementwise.js';
+import { matmul } from '../kernels/matmul.js';
+import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionLayerWeights, type VisionWeights } from '../layers/vision.js';
+import { loadF32, loadMatrix, toF32, type MatrixPart } from '../weights/loadTensors.js';
+import type { TensorInfo, WeightSource } from '../weights/source.js';
+import type { DecoderModel } from './decoder.js';
+import type { EmbeddingRows } from './embeddingOverride.js';
+import type { LlavaModelConfig, VisionConfig } from './llavaConfig.js';
+import { buildModel, type LoadModelOptions } from './load.js';
+import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
+
+/** The text model's tensors under the names buildModel reads (model.*, lm_head.weight), whatever llava prefix they have. */
+export function textWeights(src: WeightSource): WeightSource {
+  const names = new Map<string, string>();
+  for (const n of src.tensors.keys()) {
+    let m: string | undefined;
+    if (n.startsWith('language_model.model.')) m = `model.${n.slice('language_model.model.'.length)}`;
+    else if (n === 'language_model.lm_head.weight') m = 'lm_head.weight';
+    else if (n.startsWith('model.language_model.')) m = `model.${n.slice('model.language_model.'.length)}`;
+    else if (n === 'lm_head.weight') m = n;
+    if (m) names.set(m, n);
+  }
+  const tensors = new Map<string, TensorInfo>();
+  for (const [m, n] of names) tensors.set(m, { ...src.tensors.get(n)!, name: m });
+  const stored = (m: string) => names.get(m) ?? m;
+  return { tensors, read: (m) => src.read(stored(m)), readRange: (m, o, l) => src.readRange(stored(m), o, l) };
+}
+
+/** The prefix under which a tensor named `...suffix` is stored (vision_tower., vision_tower.vision_model., model.vision_tower. ...). */
+function prefixOf(src: WeightSource, suffix: string, what: string): string {
+  for (const n of src.tensors.keys()) if (n.endsWith(suffix)) return n.slice(0, n.length - suffix.length);
+  throw new InvalidModelError(`the checkpoint has no ${what} (a tensor named ...${suffix})`);
+}
+
+interface ProjectorWeights {
+  readonly l1: Tensor; // [Ht, Dv]
+  readonly b1?: Tensor; // [Ht] f32
+  readonly l2: Tensor; // [Ht, Ht]
+  readonly b2?: Tensor;
+}
+
+/** Loads the text model, the vision tower (the layers that run) and the projector. */
+export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: WeightSource, opts: LoadModelOptions = {}): Promise<LlavaModel> {
+  const v = c.vision;
+  const D = v.hiddenSize;
+  const Ht = c.text.hiddenSize;
+  const vp = prefixOf(src, 'embeddings.patch_embedding.weight', 'vision tower');
+  const pp = prefixOf(src, 'multi_modal_projector.linear_1.weight', 'multimodal projector') + 'multi_modal_projector.';
+  const visionNames = [...src.tensors.keys()].filter((n) => {
+    if (n.startsWith(pp)) return true;
+    if (!n.startsWith(vp)) return false;
+    const m = /encoder\.layers\.(\d+)\./.exec(n);
+    return !m || Number(m[1]) < v.layersToRun;
+  });
+  const visionBytes = visionNames.reduce((a, n) => a + src.tensors.get(n)!.byteLength, 0);
+  let textTotal = 0;
+  const report = opts.onProgress;
+  const text = await buildModel(ctx, c.text, textWeights(src), {
+    ...opts,
+    onProgress: report && ((l, t) => ((textTotal = t), report(l, t + visionBytes))),
+  });
+  const before = ctx.bytesAllocated;
+  const created: Tensor[] = [];
+  let loaded = 0;
+  const onBytes = report && ((n: number) => report(textTotal + (loaded += n), textTotal + visionBytes));
+  const dtype = opts.dtype ?? 'auto';
+  const part = (name: string, shape: number[]): MatrixPart => ({ name, shape });
+  const mat = async (name: string, shape: number[]) => {
+    const t = await loadMatrix(ctx, src, [part(name, shape)], dtype, name, onBytes);
+    created.push(t);
+    return t;
+  };
+  const vec = async (name: string, n: number) => {
+    const t = await loadF32(ctx, src, part(name, [n]), name, onBytes);
+    created.push(t);
+    return t;
+  };
+  const optVec = async (name: string, n: number) => (src.tensors.has(name) ? vec(name, n) : undefined);
+  const f32 = async (name: string, shape: number[]) => {
+    const info = src.tensors.get(name);
+    if (!info) throw new InvalidModelError(`tensor ${name} is missing from the checkpoint`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (info.shape.reduce((a, b) => a * b, 1) !== n) throw new InvalidModelError(`tensor ${name} has shape [${info.shape}] but the config implies [${shape}]`);
+    const bytes = await src.read(name);
+    onBytes?.(bytes.byteLength);
+    return toF32(bytes, info.dtype, n);
+  };
+  try {
+    const P = patchesPerImage(v);
+    const K = v.numChannels * v.patchSize ** 2;
+    const positions = await f32(`${vp}embeddings.position_embedding.weight`, [P + 1, D]);
+    const cls = await f32(`${vp}embeddings.class_embedding`, [D]);
+    for (let i = 0; i < D; i++) positions[i]! += cls[i]!;
+    const pos = ctx.upload(positions, [P + 1, D], 'f32', 'vision.positions');
+    created.push(pos);
+    const layers: VisionLayerWeights[] = [];
+    for (let i = 0; i < v.layersToRun; i++) {
+      const l = `${vp}encoder.layers.${i}.`;
+      const I = v.intermediateSize;
+      layers.push({
+        ln1: await vec(`${l}layer_norm1.weight`, D),
+        ln1Bias: await vec(`${l}layer_norm1.bias`, D),
+        q: await mat(`${l}self_attn.q_proj.weight`, [D, D]),
+        qBias: await vec(`${l}self_attn.q_proj.bias`, D),
+        k: await mat(`${l}self_attn.k_proj.weight`, [D, D]),
+        kBias: await vec(`${l}self_attn.k_proj.bias`, D),
+        v: await mat(`${l}self_attn.v_proj.weight`, [D, D]),
+        vBias: await vec(`${l}self_attn.v_proj.bias`, D),
+        o: await mat(`${l}self_attn.out_proj.weight`, [D, D]),
+        oBias: await vec(`${l}self_attn.out_proj.bias`, D),
+        ln2: await vec(`${l}layer_norm2.weight`, D),
+        ln2Bias: await vec(`${l}layer_norm2.bias`, D),
+        fc1: await mat(`${l}mlp.fc1.weight`, [I, D]),
+        fc1Bias: await vec(`${l}mlp.fc1.bias`, I),
+        fc2: await mat(`${l}mlp.fc2.weight`, [D, I]),
+        fc2Bias: await vec(`${l}mlp.fc2.bias`, D),
+      });
+    }
+    const weights: VisionWeights = {
+      patch: await mat(`${vp}embeddings.patch_embedding.weight`, [D, K]),
+      positions: pos,
+      preNorm: await optVec(`${vp}pre_layrnorm.weight`, D),
+      preNormBias: await optVec(`${vp}pre_layrnorm.bias`, D),
+      layers,
+    };
+    const projector: ProjectorWeights = {
+      l1: await mat(`${pp}linear_1.weight`, [Ht, D]),
+      b1: await optVec(`${pp}linear_1.bias`, Ht),
+      l2: await mat(`${pp}linear_2.weight`, [Ht, Ht]),
+      b2: await optVec(`${pp}linear_2.bias`, Ht),
+    };
+    const weightBytes = ctx.bytesAllocated - before;
+    const dtypes = new Set<DType | 'mixed'>([text.info.weightDType, ...created.map((t) => t.dtype)]);
+    return new LlavaModel(ctx, c, text, weights, projector, created, weightBytes, dtypes.size === 1 ? [...dtypes][0]! : 'mixed');
+  } catch (err) {
+    for (const t of created) ctx.destroyBuffer(t.buffer);
+    text.dispose();
+    throw err;
+  }
+}
+
+/** A preprocessed image of a prompt: `key` names its pixels (equal keys: the same features). */
+export interface PromptImage {
+  readonly key: string;
+  readonly pixels: Float32Array; // [C, S, S]
+}
+
+/** Features of this many images stay on the GPU for images that come again. */
+const FEATURE_CACHE = 8;
+
+/**
+ * A LLaVA model: the text decoder, and the vision tower + projector whose features replace the image
+ * tokens' embeddings. `setImages` says which image each image token of the next prompt shows; `forward`
+ * encodes an image the first time one of its tokens is forwarded (a prompt whose image tokens are already
+ * in the KV cache never encodes it) and hands the features to the decoder as embedding overrides.
+ * `cachedLength` stops at the first cached position whose image differs from the prompt's, so a new image
+ * with the same token ids is not taken from the cache.
+ */
+export class LlavaModel implements LoadedModel {
+  readonly info: ModelInfo;
+  /** Images run through the vision tower since load (tests read it to see the cache at work). */
+  imagesEncoded = 0;
+  private readonly scratch: VisionScratch;
+  private readonly p1: Tensor; // [1 + P, Ht]
+  private readonly p2: Tensor; // [1 + P, Ht]
+  private promptKeys: (string | undefined)[] = [];
+  private cachedKeys: (string | undefined)[] = [];
+  private readonly pixels = new Map<string, Float32Array>();
+  private readonly features = new Map<string, Tensor>(); // [tokensPerImage, Ht], in use order
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly config: LlavaModelConfig,
+    readonly text: DecoderModel,
+    private readonly vision: VisionWeights,
+    private readonly projector: ProjectorWeights,
+    private readonly weightTensors: readonly Tensor[],
+    visionWeightBytes: number,
+    weightDType: DType | 'mixed',
+  ) {
+    const before = ctx.bytesAllocated;
+    const v = config.vision;
+    this.scratch = new VisionScratch(ctx, v);
+    const N = 1 + patchesPerImage(v);
+    this.p1 = ctx.createTensor([N, config.text.hiddenSize], 'f32', 'projector.1');
+    this.p2 = ctx.createTensor([N, config.text.hiddenSize], 'f32', 'projector.2');
+    const t = text.info;
+    this.info = {
+      ...t,
+      modelType: 'llava',
+      weightDType,
+      weightBytes: t.weightBytes + visionWeightBytes,
+      gpuBytes: t.gpuBytes + visionWeightBytes + ctx.bytesAllocated - before,
+    };
+  }
+
+  get vis(): VisionConfig {
+    return this.config.vision;
+  }
+
+  get cachedLength(): number {
+    const n = this.text.cachedLength;
+    for (let i = 0; i < n; i++) if (this.cachedKeys[i] !== this.promptKeys[i]) return i;
+    return n;
+  }
+
+  canForwardAt(start: number): boolean {
+    return this.text.canForwardAt(start);
+  }
+
+  /**
+   * The images of the next prompt `ids`, in order: image i fills image tokens i * N .. (i + 1) * N - 1
+   * (N = tokensPerImage) of the prompt. InvalidArgumentError when the counts disagree.
+   */
+  setImages(ids: readonly number[], images: readonly PromptImage[]): void {
+    const { imageTokenId, tokensPerImage: N } = this.vis;
+    const keys: (string | undefined)[] = new Array(ids.length).fill(undefined);
+    let k = 0;
+    for (let p = 0; p < ids.length; p++) if (ids[p] === imageTokenId) keys[p] = images[Math.floor(k++ / N)]?.key;
+    if (k !== images.length * N) {
+      throw new InvalidArgumentError(
+        `the prompt has ${k} image tokens (id ${imageTokenId}) for ${images.length} image${images.length === 1 ? '' : 's'}; each image takes ${N}`,
+      );
+    }
+    this.promptKeys = keys;
+    this.pixels.clear();
+    for (const im of images) this.pixels.set(im.key, im.pixels);
+  }
+
+  forward(ids: ArrayLike<number>, start: number, opts: ForwardOptions = {}): Tensor {
+    const n = ids.length;
+    const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
+    if (!opts.idFrom) {
+      const H = this.config.text.hiddenSize;
+      const rowOf = new Map<string, number>(); // image key → its next feature row
+      for (let p = 0; p < start; p++) {
+        const key = this.promptKeys[p];
+        if (key) rowOf.set(key, (rowOf.get(key) ?? 0) + 1);
+      }
+      for (let i = 0; i < n; ) {
+        const key = this.promptKeys[start + i];
+        if (!key) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < n && this.promptKeys[start + j] === key) j++;
+        const row = rowOf.get(key) ?? 0;
+        const f = this.featuresOf(key);
+        if (row + (j - i) > f.shape[0]!) throw new InvalidArgumentError(`image ${key} has ${f.shape[0]} feature rows; the prompt gives it more tokens`);
+        overrides.push({ at: i, rows: this.ctx.view(f, [j - i, H], row * H * 4) });
+        rowOf.set(key, row + (j - i));
+        i = j;
+      }
+    }
+    const logits = this.text.forward(ids, start, overrides.length ? { ...opts, embeddings: overrides } : opts);
+    this.cachedKeys.length = Math.min(this.cachedKeys.length, start);
+    while (this.cachedKeys.length < start) this.cachedKeys.push(undefined);
+    for (let i = 0; i < n; i++) this.cachedKeys.push(opts.idFrom ? undefined : this.promptKeys[start + i]);
+    return logits;
+  }
+
+  /** The projected features of one preprocessed image, read back: [tokensPerImage, Ht] (tests, tools). */
+  async imageFeatures(pixels: Float32Array): Promise<Float32Array> {
+    const f = this.encode(pixels);
+    try {
+      return await this.ctx.readF32(f);
+    } finally {
+      this.ctx.destroyBuffer(f.buffer);
+    }
+  }
+
+  private featuresOf(key: string): Tensor {
+    let f = this.features.get(key);
+    if (f) {
+      this.features.delete(key); // most recently used last
+    } else {
+      const px = this.pixels.get(key);
+      if (!px) throw new InvalidArgumentError(`no pixels for image ${key}: setImages() first`);
+      f = this.encode(px);
+      while (this.features.size >= FEATURE_CACHE) {
+        const [old, t] = this.features.entries().next().value as [string, Tensor];
+        this.features.delete(old);
+        this.ctx.destroyBuffer(t.buffer);
+      }
+    }
+    this.features.set(key, f);
+    return f;
+  }
+
+  /** Records the vision tower and projector over one image and submits them; returns its features [N, Ht]. */
+  private encode(pixels: Float32Array): Tensor {
+    const { ctx, scratch: s, projector: pr } = this;
+    const v = this.vis;
+    const Ht = this.config.text.hiddenSize;
+    ctx.flush(); // work recorded before may still read the scratch: it runs before the write below lands
+    ctx.write(s.patches, unfoldPatches(pixels, v));
+    visionEncoder(ctx, v, this.vision, s);
+    matmul(ctx, s.h, pr.l1, this.p1, pr.b1);
+    activation(ctx, this.p1, this.p1, v.projectorActivation);
+    matmul(ctx, this.p1, pr.l2, this.p2, pr.b2);
+    const N = v.tokensPerImage;
+    const skip = v.selectStrategy === 'default' ? 1 : 0;
+    const out = ctx.createTensor([N, Ht], 'f32', 'image.features');
+    ctx.copy({ buffer: this.p2.buffer, offset: this.p2.offset + skip * Ht * 4, size: N * Ht * 4 }, out, N * Ht * 4);
+    ctx.flush(); // the next image's patches must not land before this one's encoder ran
+    this.imagesEncoded++;
+    return out;
+  }
+
+  dispose(): void {
+    const { ctx } = this;
+    for (const t of this.features.values()) ctx.destroyBuffer(t.buffer);
+    this.features.clear();
+    for (const b of new Set([...this.weightTensors, ...this.scratch.tensors(), this.p1, this.p2].map((t) => t.buffer))) ctx.destroyBuffer(b);
+    this.text.dispose();
+  }
+}

@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { clipPreprocess, clipPreprocessConfig } from '../../src/image/preprocess.js';
+import { decodeImageNode } from '../../src/node/imageDecode.js';
+import { readSafetensorsFile } from '../../src/weights/safetensors.js';
+import { fixtureDir, fixtureFiles } from './fixtures.js';
+
+/** test/fixtures/llava/expected.safetensors: the prompt (16 image tokens), logits, greedy ids, pixel_values, image_features. */
+export interface LlavaExpected {
+  inputIds: number[];
+  logits: Float32Array; // [T, V]
+  greedyIds: number[];
+  pixelValues: Float32Array; // [3, 32, 32]
+  imageFeatures: Float32Array; // [16, 64]
+}
+
+export async function llavaExpected(): Promise<LlavaExpected> {
+  const t = await readSafetensorsFile(await fixtureFiles('llava').open('expected.safetensors'), 'llava/expected.safetensors');
+  const f32 = (k: string) => new Float32Array(t.get(k)!.data.slice().buffer);
+  const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
+  return { inputIds: i32('input_ids'), logits: f32('logits'), greedyIds: i32('greedy_ids'), pixelValues: f32('pixel_values'), imageFeatures: f32('image_features') };
+}
+
+export const llavaImagePath = () => join(fixtureDir('llava'), 'image.png');
+
+/** pixel_values of the fixture's image.png as weblm computes them (pngjs + the preprocessor config). */
+export async function fixtureImagePixels(): Promise<Float32Array> {
+  const cfg = clipPreprocessConfig(JSON.parse(await readFile(join(fixtureDir('llava'), 'preprocessor_config.json'), 'utf8')));
+  return clipPreprocess(await decodeImageNode(await readFile(llavaImagePath())), cfg).pixels;
+}

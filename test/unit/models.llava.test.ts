@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { buildLlava, LlavaModel } from '../../src/models/llava.js';
+import { isLlavaConfig } from '../../src/models/llavaConfig.js';
+import { loadWeightsAndConfig } from '../../src/models/load.js';
+import { fixtureFiles } from '../helpers/fixtures.js';
+import { fixtureImagePixels, llavaExpected } from '../helpers/llava.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+
+async function load(maxContext = 64): Promise<LlavaModel> {
+  const { config, weights } = await loadWeightsAndConfig(fixtureFiles('llava'));
+  if (!isLlavaConfig(config)) throw new Error('not a llava config');
+  return buildLlava(await gpu(), config, weights, { dtype: 'f32', maxContext });
+}
+
+// Tolerances (tests/fixtures/README.md): image_features and logits within 1e-3 of transformers (f32), greedy ids equal.
+describe('llava fixture (CLIP vision tower + projector + llama)', () => {
+  it('normalises the config: text_config, vision_config, image tokens', async () => {
+    const { config } = await loadWeightsAndConfig(fixtureFiles('llava'));
+    expect(isLlavaConfig(config)).toBe(true);
+    if (!isLlavaConfig(config)) return;
+    expect(config.modelType).toBe('llava');
+    expect(config.hiddenSize).toBe(64);
+    expect(config.vision).toMatchObject({ hiddenSize: 32, patchSize: 8, imageSize: 32, layersToRun: 1, tokensPerImage: 16, imageTokenId: 511, activation: 'quick_gelu', projectorActivation: 'gelu_erf' });
+  });
+
+  it('reproduces image_features, the logits at every position and the greedy continuation', async () => {
+    const ctx = await gpu();
+    const exp = await llavaExpected();
+    const wantFeatures = exp.imageFeatures;
+    const model = await load();
+    try {
+      const pixels = await fixtureImagePixels();
+      expect(maxAbsDiff(pixels, exp.pixelValues)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await model.imageFeatures(pixels), wantFeatures)).toBeLessThan(1e-3);
+      const T = exp.inputIds.length;
+      const V = model.info.vocabSize;
+      model.setImages(exp.inputIds, [{ key: 'image.png', pixels }]);
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
+      while (ids.length < exp.greedyIds.length) ids.push(argmax(await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1))));
+      expect(ids).toEqual(exp.greedyIds);
+      expect(model.imagesEncoded).toBe(2); // imageFeatures() + the prompt's image once
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('forwards in chunks that split the image tokens (maxChunk 7)', async () => {
+    const ctx = await gpu();
+    const exp = await llavaExpected();
+    const { config, weights } = await loadWeightsAndConfig(fixtureFiles('llava'));
+    if (!isLlavaConfig(config)) throw new Error('not llava');
+    const model = await buildLlava(ctx, config, weights, { dtype: 'f32', maxContext: 64, maxChunk: 7 });
+    try {
+      model.setImages(exp.inputIds, [{ key: 'a', pixels: await fixtureImagePixels() }]);
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      // The same prompt again from position 12 (inside the image): rows 7.. of its features.
+      const V = model.info.vocabSize;
+      const again = await ctx.readF32(model.forward(exp.inputIds.slice(12), 12, { allLogits: true }));
+      expect(maxAbsDiff(again, exp.logits.subarray(12 * V))).toBeLessThan(1e-3);
+      expect(model.imagesEncoded).toBe(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('rejects a prompt whose image tokens do not match the images', async () => {
+    const exp = await llavaExpected();
+    const model = await load();
+    try {
+      expect(() => model.setImages(exp.inputIds, [])).toThrow(InvalidArgumentError);
+      const px = await fixtureImagePixels();
+      expect(() => model.setImages(exp.inputIds, [{ key: 'a', pixels: px }, { key: 'b', pixels: px }])).toThrow(/16 image tokens \(id 511\) for 2 images/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
