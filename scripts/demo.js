@@ -1,8 +1,19 @@
-// `npm run demo`: serves the offline chat demo (examples/chat/) on http://127.0.0.1:5173 with vite.
-import { createServer } from 'vite';
+// `npm run demo`: builds the chat demo (examples/chat/) as a static site into dist/demo/ and serves it on
+// http://127.0.0.1:5173/ (PORT to change it) with a small static server that answers Range requests.
+// `npm run dev` runs the vite dev server instead (hot reload, no service worker).
+import { build } from 'vite';
+import { resolve } from 'node:path';
+import { serveStatic } from './staticServer.js';
 
+const root = resolve(import.meta.dirname, '..');
+if (!process.argv.includes('--no-build')) {
+  console.log('Building the chat demo into dist/demo/ …');
+  await build({ configFile: resolve(root, 'examples/chat/vite.config.ts'), logLevel: 'warn' });
+}
 const port = Number(process.env.PORT ?? 5173);
-const server = await createServer({ configFile: 'vite.config.ts', server: { port, open: false } });
-await server.listen();
-const addr = server.httpServer.address();
-console.log(`weblm chat demo: http://127.0.0.1:${addr.port}/examples/chat/  (Ctrl+C to stop)`);
+const { url } = await serveStatic({ root: resolve(root, 'dist/demo'), port }).catch((e) => {
+  if (e?.code !== 'EADDRINUSE') throw e;
+  console.error(`Port ${port} is in use (another demo?). Start it on another one: PORT=5174 npm run demo`);
+  process.exit(1);
+});
+console.log(`weblm chat demo: ${url}  (Ctrl+C to stop)`);

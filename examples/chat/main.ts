@@ -1,7 +1,13 @@
-// weblm chat demo: an engine in a Web Worker (createEngine), a model from the Hub, a URL, a folder or the
-// test fixtures, and a streamed multi-turn chat with reasoning, stats, Stop and settings.
-import { createEngine, downloadModel, type ChatMessage, type EngineInfo, type GenerationStats, type ModelSource } from '../../src/index.js';
-import { fixtureFiles } from './fixtures.js';
+/// <reference types="vite-plugin-pwa/client" />
+// weblm chat demo: an engine in a Web Worker (createEngine); a model bundled with the page, a real
+// checkpoint from the Hub (downloaded once, resumable), a URL or files on disk; a streamed multi-turn chat
+// rendered as Markdown, with reasoning, stats, Stop, settings, and conversations kept in IndexedDB. A
+// service worker (vite-plugin-pwa) makes the page and the bundled model work offline after one visit.
+import { registerSW } from 'virtual:pwa-register';
+import { createEngine, downloadModel, type ChatMessage, type EngineInfo, type GenerationStats, type LocalFile, type ModelSource } from '../../src/index.js';
+import type { BundleManifest } from './bundledModel.js';
+import { ConversationStore, titleFrom, type Conversation } from './conversations.js';
+import { progressLine, RateMeter } from './downloads.js';
 import { describeError, formatBytes, isAbort } from './format.js';
 import { createModelPicker, type ModelChoice } from './modelPicker.js';
 import { createSettings } from './settings.js';
@@ -12,15 +18,19 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const engine = createEngine();
 const transcript = new Transcript($('transcript'));
 const settings = createSettings($('settings'));
-const picker = createModelPicker($('model-picker'), $('cached-models'), $('storage-estimate'), (c) => void loadModel(c));
+const picker = createModelPicker($('model-picker'), $('cache-panel'), (c) => void loadModel(c), settings.current().dtype);
+settings.onChange((s) => picker.setDType(s.dtype));
+const conversations = new ConversationStore();
 const prompt = $<HTMLTextAreaElement>('prompt');
 const send = $<HTMLButtonElement>('send');
 const stop = $<HTMLButtonElement>('stop');
 
 let info: EngineInfo | undefined;
-let history: ChatMessage[] = [];
+let conversation: Conversation = conversations.create();
 let loading: AbortController | undefined;
 let replying: AbortController | undefined;
+
+// ---------------------------------------------------------------- errors, controls, progress
 
 function showError(e: unknown): void {
   const box = $('error');
@@ -49,23 +59,35 @@ function showError(e: unknown): void {
 function updateControls(): void {
   const busy = !!loading || !!replying;
   prompt.disabled = !info || !!loading;
+  prompt.placeholder = info ? 'Message (Enter to send, Shift+Enter for a new line)' : 'Load a model to chat';
   send.disabled = !info || busy;
   send.hidden = !!replying;
   stop.hidden = !replying;
   picker.setBusy(busy);
+  for (const b of document.querySelectorAll<HTMLButtonElement>('.empty-actions button')) b.disabled = busy;
 }
 
-function progress(phase: string, done?: number, total?: number): void {
+function progress(phase: string, line?: string, fraction?: number): void {
   $('load-progress').hidden = false;
   $('load-phase').textContent = phase;
+  $('composer-status').textContent = phase + (fraction !== undefined ? ` ${Math.floor(fraction * 100)}%` : '');
   const bar = $<HTMLProgressElement>('load-bar');
-  if (done === undefined || !total) {
-    bar.removeAttribute('value');
-    $('load-bytes').textContent = '';
-  } else {
-    bar.value = done / total;
-    $('load-bytes').textContent = `${formatBytes(done)} / ${formatBytes(total)} (${Math.floor((100 * done) / total)}%)`;
-  }
+  if (fraction === undefined) bar.removeAttribute('value');
+  else bar.value = fraction;
+  $('load-bytes').textContent = line ?? '';
+}
+
+// ---------------------------------------------------------------- loading a model
+
+async function bundledFiles(m: BundleManifest, signal: AbortSignal): Promise<LocalFile[]> {
+  return Promise.all(
+    m.files.map(async (f) => {
+      const url = new URL(`model/${f.path}`, document.baseURI);
+      const res = await fetch(url, { signal });
+      if (!res.ok) throw Object.assign(new Error(`${url}: HTTP ${res.status}`), { name: 'ModelNotFoundError', code: 'MODEL_NOT_FOUND' });
+      return { path: f.path, blob: await res.blob() };
+    }),
+  );
 }
 
 async function loadModel(choice: ModelChoice): Promise<void> {
@@ -80,48 +102,192 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     let source: ModelSource;
     if (choice.kind === 'repo') {
       progress(`Downloading ${choice.repo}`);
-      await downloadModel(choice.repo, { baseUrl: choice.hubUrl, signal, onProgress: (p) => progress(`Downloading ${p.file}`, p.bytes, p.total) });
+      const meter = new RateMeter();
+      await downloadModel(choice.repo, {
+        baseUrl: choice.hubUrl,
+        signal,
+        onProgress: (p) => progress(`Downloading ${choice.title ?? choice.repo}`, progressLine(p.bytes, p.total, meter.add(p.bytes)), p.fraction),
+      });
       source = choice.repo; // cached now: the worker reads it from IndexedDB
     } else if (choice.kind === 'url') {
       source = { url: choice.url };
     } else if (choice.kind === 'folder') {
       source = { blobs: choice.files, name: choice.name };
     } else {
-      progress(`Fetching ${choice.fixture.name}`);
-      source = { blobs: await fixtureFiles(choice.fixture, signal), name: `${choice.fixture.name} (random-weight test model)` };
+      progress(`Reading ${choice.manifest.name}`);
+      const name = choice.manifest.kind === 'test' ? `${choice.manifest.name} (random weights)` : choice.manifest.name;
+      source = { blobs: await bundledFiles(choice.manifest, signal), name };
     }
     progress('Preparing');
-    info = await engine.load(source, { dtype: settings.current().dtype, signal, onProgress: (p) => progress('Uploading weights to the GPU', p.loaded, p.total) });
-    history = [];
-    const test = choice.kind === 'fixture';
-    transcript.clear(
-      test
-        ? `${info.model} is loaded. Its weights are random and its tokenizer is one token per byte: expect gibberish, but every part of the chat works.`
-        : `${info.model} is loaded. Ask something.`,
-    );
+    info = await engine.load(source, {
+      dtype: settings.current().dtype,
+      signal,
+      onProgress: (p) => progress('Uploading weights to the GPU', `${formatBytes(p.loaded)} / ${formatBytes(p.total)} (${Math.floor((100 * p.loaded) / p.total)}%)`, p.total ? p.loaded / p.total : undefined),
+    });
+    const test = choice.kind === 'bundled' && choice.manifest.kind === 'test';
     $('model-info').textContent =
       `${info.model} — ${info.modelType}, ${info.dtype}, context ${info.contextLength} tokens, ${formatBytes(info.memoryBytes)} of GPU memory` +
       (!info.hasTokenizer ? ' — no tokenizer.json: chat needs one' : info.hasChatTemplate ? '' : ' — no chat template: chat needs one');
+    showCurrentModel(choice.kind === 'bundled' ? choice.manifest.name : info.model, test);
+    if (conversation.messages.length === 0) showEmpty();
+    else
+      transcript.addNote(
+        test ? `${info.model} is loaded. Its weights are random: expect gibberish.` : `${info.model} is loaded: the conversation goes on with it.`,
+      );
     if (choice.kind === 'repo') await picker.refreshCache();
+    closeDrawer();
     prompt.focus();
   } catch (e) {
     info = undefined;
     $('model-info').textContent = isAbort(e) ? 'Loading cancelled.' : 'No model loaded.';
+    showCurrentModel(undefined, false);
     if (!isAbort(e)) showError(e);
     await picker.refreshCache();
   } finally {
     loading = undefined;
     $('load-progress').hidden = true;
+    $('composer-status').textContent = '';
     updateControls();
   }
 }
+
+/** The model in the top bar, with a "test model" badge that stays visible when the name is cut short. */
+function showCurrentModel(name: string | undefined, test: boolean): void {
+  const el = $('current-model');
+  const n = document.createElement('span');
+  n.className = 'name';
+  n.textContent = name ?? 'No model loaded';
+  el.replaceChildren(n);
+  if (test) {
+    const b = document.createElement('span');
+    b.className = 'badge test';
+    b.textContent = 'test model';
+    b.title = 'Random weights: its replies are gibberish.';
+    el.append(b);
+  }
+}
+
+// ---------------------------------------------------------------- conversations
+
+/** What an empty conversation shows: how to start (the bundled model, one click; or a real one). */
+function showEmpty(): void {
+  const box = document.createElement('div');
+  box.className = 'empty';
+  if (info) {
+    const p = document.createElement('p');
+    p.className = 'muted';
+    p.textContent = info.model.includes('random weights')
+      ? `${info.model} is loaded. Its weights are random and its tokenizer is one token per byte: expect gibberish, but every part of the chat works.`
+      : `${info.model} is loaded. Ask something.`;
+    box.append(p);
+    return transcript.clear(box);
+  }
+  const p = document.createElement('p');
+  p.textContent = 'Everything runs on your GPU, in this tab: nothing you type leaves it.';
+  const actions = document.createElement('div');
+  actions.className = 'empty-actions';
+  void picker.bundled().then((m) => {
+    if (!m) return;
+    const go = document.createElement('button');
+    go.type = 'button';
+    go.id = 'empty-load-bundled';
+    go.textContent = m.kind === 'test' ? `Load the bundled test model (${m.name}, random weights)` : `Load the bundled model (${m.name})`;
+    go.addEventListener('click', () => void loadModel({ kind: 'bundled', manifest: m }));
+    go.disabled = !!loading || !!replying;
+    actions.prepend(go);
+  });
+  const more = document.createElement('button');
+  Object.assign(more, { type: 'button', className: 'secondary', textContent: 'Choose a real model…' });
+  more.addEventListener('click', () => openDrawer($('model-panel')));
+  actions.append(more);
+  box.append(p, actions);
+  transcript.clear(box);
+}
+
+function showConversation(c: Conversation): void {
+  conversation = c;
+  conversations.currentId = c.messages.length ? c.id : undefined;
+  if (c.messages.length === 0) showEmpty();
+  else {
+    transcript.clear();
+    transcript.show(c.messages);
+  }
+  void renderConversations();
+}
+
+async function renderConversations(): Promise<void> {
+  const list = await conversations.list().catch(() => []);
+  const ul = $('conversations');
+  if (list.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted small';
+    li.textContent = 'Your conversations are kept in this browser.';
+    return void ul.replaceChildren(li);
+  }
+  ul.replaceChildren(
+    ...list.map((c) => {
+      const li = document.createElement('li');
+      if (c.id === conversation.id) li.classList.add('current');
+      const open = document.createElement('button');
+      Object.assign(open, { type: 'button', className: 'conv-title link', textContent: c.title, title: `${c.messages.length} messages${c.model ? ` · ${c.model}` : ''}` });
+      if (c.id === conversation.id) open.setAttribute('aria-current', 'true');
+      open.addEventListener('click', async () => {
+        if (replying) replying.abort();
+        const fresh = await conversations.get(c.id);
+        if (fresh) showConversation(fresh);
+        closeDrawer();
+      });
+      const rename = document.createElement('button');
+      Object.assign(rename, { type: 'button', className: 'small-button secondary', textContent: 'Rename' });
+      rename.setAttribute('aria-label', `Rename “${c.title}”`);
+      rename.addEventListener('click', async () => {
+        const title = window.prompt('Name of the conversation', c.title)?.trim();
+        if (!title) return;
+        const fresh = (await conversations.get(c.id)) ?? c;
+        fresh.title = title;
+        await conversations.save(fresh);
+        if (c.id === conversation.id) conversation.title = title;
+        await renderConversations();
+      });
+      const del = document.createElement('button');
+      Object.assign(del, { type: 'button', className: 'small-button danger', textContent: 'Delete' });
+      del.setAttribute('aria-label', `Delete “${c.title}”`);
+      del.addEventListener('click', async () => {
+        if (!confirm(`Delete the conversation “${c.title}”?`)) return;
+        if (c.id === conversation.id) {
+          replying?.abort();
+          await conversations.delete(c.id);
+          showConversation(conversations.create(info?.model));
+        } else {
+          await conversations.delete(c.id);
+          await renderConversations();
+        }
+      });
+      li.append(open, rename, del);
+      return li;
+    }),
+  );
+}
+
+function newChat(): void {
+  replying?.abort();
+  showConversation(conversations.create(info?.model));
+  prompt.focus();
+}
+
+// ---------------------------------------------------------------- chatting
 
 async function ask(text: string): Promise<void> {
   if (!info || replying || loading) return;
   showError(undefined);
   const s = settings.current();
-  const turns = history; // "New chat" replaces `history`: this reply belongs to the conversation it started in
-  turns.push({ role: 'user', content: text });
+  const c = conversation; // switching conversations mid-reply leaves this reply with the one it started in
+  if (c.messages.length === 0) c.title = titleFrom(text);
+  c.model = info.model;
+  c.messages.push({ role: 'user', content: text });
+  conversations.currentId = c.id;
+  await conversations.save(c);
+  void renderConversations();
   transcript.addUser(text);
   const reply = transcript.addAssistant();
   replying = new AbortController();
@@ -129,7 +295,9 @@ async function ask(text: string): Promise<void> {
   let finish: string | null = null;
   let stats: GenerationStats | undefined;
   try {
-    const messages: ChatMessage[] = s.systemPrompt.trim() ? [{ role: 'system', content: s.systemPrompt.trim() }, ...turns] : [...turns];
+    // The history the model sees: answers only (not thinking, as reasoning templates expect), no failed turns.
+    const turns: ChatMessage[] = c.messages.filter((m) => !m.error).map((m) => ({ role: m.role, content: m.content }));
+    const messages: ChatMessage[] = s.systemPrompt.trim() ? [{ role: 'system', content: s.systemPrompt.trim() }, ...turns] : turns;
     const stream = await engine.chat.completions.create({
       messages,
       stream: true,
@@ -148,13 +316,13 @@ async function ask(text: string): Promise<void> {
       if (chunk.stats) stats = chunk.stats;
     }
     reply.finish(finish, stats);
-    // The answer joins the history (not the thinking, as reasoning models' templates expect).
-    turns.push({ role: 'assistant', content: reply.content });
   } catch (e) {
-    turns.pop(); // the turn failed: drop the question so the next one starts clean
     if (isAbort(e)) reply.finish('abort', undefined);
     else reply.fail(e);
+    if (!isAbort(e)) c.messages.pop(); // the question failed: it is not sent again with the next one
   } finally {
+    if (!reply.error) c.messages.push(reply.toStored());
+    await conversations.save(c).catch(() => undefined);
     replying = undefined;
     updateControls();
     prompt.focus();
@@ -176,10 +344,30 @@ prompt.addEventListener('keydown', (ev) => {
 });
 stop.addEventListener('click', () => replying?.abort());
 $('load-cancel').addEventListener('click', () => loading?.abort());
-$('new-chat').addEventListener('click', () => {
-  replying?.abort();
-  history = [];
-  transcript.clear(info ? `New chat with ${info.model}.` : 'Load a model, then ask something.');
+$('new-chat').addEventListener('click', newChat);
+$('new-chat-side').addEventListener('click', () => (newChat(), closeDrawer()));
+
+// ---------------------------------------------------------------- the drawer (phones), WebGPU, offline
+
+const drawerToggle = $<HTMLButtonElement>('drawer-toggle');
+function openDrawer(focus?: HTMLElement): void {
+  document.body.classList.add('drawer-open');
+  drawerToggle.setAttribute('aria-expanded', 'true');
+  $('scrim').hidden = false;
+  focus?.scrollIntoView({ block: 'start' });
+  $('drawer-close').focus();
+}
+function closeDrawer(): void {
+  if (!document.body.classList.contains('drawer-open')) return;
+  document.body.classList.remove('drawer-open');
+  drawerToggle.setAttribute('aria-expanded', 'false');
+  $('scrim').hidden = true;
+}
+drawerToggle.addEventListener('click', () => (document.body.classList.contains('drawer-open') ? closeDrawer() : openDrawer()));
+$('drawer-close').addEventListener('click', () => (closeDrawer(), drawerToggle.focus()));
+$('scrim').addEventListener('click', closeDrawer);
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && document.body.classList.contains('drawer-open')) (closeDrawer(), drawerToggle.focus());
 });
 
 async function checkWebGPU(): Promise<void> {
@@ -189,14 +377,52 @@ async function checkWebGPU(): Promise<void> {
   if (!adapter) {
     status.textContent = 'WebGPU is not available in this browser.';
     status.classList.add('bad');
-    showError({ name: 'WebGPUUnavailableError', code: 'WEBGPU_UNAVAILABLE', message: gpu ? 'no WebGPU adapter was found' : 'navigator.gpu is missing' });
+    picker.setLimits(undefined);
+    showError({
+      name: 'WebGPUUnavailableError',
+      code: 'WEBGPU_UNAVAILABLE',
+      message: gpu ? 'no WebGPU adapter was found' : 'navigator.gpu is missing',
+    });
     return;
   }
   const a = adapter.info;
   status.textContent = `WebGPU: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'adapter ready'}`;
+  status.title = `maxBufferSize ${formatBytes(adapter.limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(adapter.limits.maxStorageBufferBindingSize)}`;
+  picker.setLimits(adapter.limits);
 }
 
-void checkWebGPU();
-void picker.refreshCache();
-updateControls();
-(window as unknown as { weblmChat: unknown }).weblmChat = { engine }; // for the console and the e2e test
+function showOnline(): void {
+  $('offline-status').textContent = navigator.onLine ? '' : 'Offline';
+}
+window.addEventListener('online', showOnline);
+window.addEventListener('offline', showOnline);
+showOnline();
+
+// The service worker: precaches the page and the bundled model (production builds only).
+const offlineReady = new Promise<boolean>((resolve) => {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return resolve(false);
+  registerSW({
+    immediate: true,
+    onOfflineReady: () => resolve(true),
+    onRegisteredSW: (_url, reg) => {
+      if (reg?.active && navigator.serviceWorker.controller) resolve(true);
+    },
+    onRegisterError: () => resolve(false),
+  });
+});
+void offlineReady.then((ready) => {
+  if (ready) $('offline-status').textContent = navigator.onLine ? 'Works offline' : 'Offline';
+});
+
+async function start(): Promise<void> {
+  void checkWebGPU();
+  void picker.refreshCache();
+  const id = conversations.currentId;
+  const saved = id ? await conversations.get(id).catch(() => undefined) : undefined;
+  showConversation(saved ?? conversations.create());
+  updateControls();
+}
+
+void start();
+// For the console and the e2e test.
+(window as unknown as { weblmChat: unknown }).weblmChat = { engine, conversations, offlineReady, showConversation };

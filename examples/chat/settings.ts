@@ -50,9 +50,13 @@ function slider(id: string, min: number, max: number, step: number, value: numbe
 }
 
 /** Renders the settings form into `root`; `current()` returns the values at the time of the call. */
-export function createSettings(root: HTMLElement): { current(): ChatSettings } {
+export function createSettings(root: HTMLElement): { current(): ChatSettings; onChange(cb: (s: ChatSettings) => void): void } {
   const s = load();
-  const save = () => localStorage.setItem(KEY, JSON.stringify(s));
+  const listeners: ((s: ChatSettings) => void)[] = [];
+  const save = () => {
+    localStorage.setItem(KEY, JSON.stringify(s));
+    for (const cb of listeners) cb({ ...s });
+  };
 
   const temp = slider('set-temperature', 0, 2, 0.05, s.temperature, (v) => ((s.temperature = v), save()));
   const topP = slider('set-top-p', 0.05, 1, 0.05, s.topP, (v) => ((s.topP = v), save()));
@@ -94,5 +98,5 @@ export function createSettings(root: HTMLElement): { current(): ChatSettings } {
     thinkRow,
     field('System prompt', system, system.id),
   );
-  return { current: () => ({ ...s }) };
+  return { current: () => ({ ...s }), onChange: (cb) => void listeners.push(cb) };
 }

@@ -1,0 +1,96 @@
+// The chat demo as a static site: `npm run demo` builds it into dist/demo/ and serves that
+// (scripts/demo.js); `npm run dev` runs the vite dev server on examples/chat/.
+//
+// - `base: './'`: every URL in the build is relative, so the folder can be hosted under any path.
+// - The bundled model (bundledModel.ts: the first of BUNDLED_MODEL_DIRS that exists) is copied to
+//   `model/` with a manifest (`model/bundle.json`); the dev server serves the same files there.
+// - vite-plugin-pwa (Workbox) writes a service worker that precaches the app shell, the worker, and the
+//   bundled model, so after one visit the page loads and chats with the network off.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
+import { BUNDLED_FILES, BUNDLED_MODEL_DIRS, paddedByteTokenizer, TEST_TOKENIZER_CONFIG, type BundleManifest } from './bundledModel.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+/** The bundled model's files (path under model/ → bytes), the tokenizer added to a test fixture. */
+function bundledModelFiles(): Map<string, Uint8Array> {
+  const source = BUNDLED_MODEL_DIRS.find((s) => existsSync(join(repo, s.dir, 'config.json')));
+  if (!source) throw new Error(`no bundled model: none of ${BUNDLED_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`);
+  const dir = join(repo, source.dir);
+  const files = new Map<string, Uint8Array>();
+  for (const name of readdirSync(dir).sort()) if (BUNDLED_FILES.test(name)) files.set(name, readFileSync(join(dir, name)));
+  const config = JSON.parse(new TextDecoder().decode(files.get('config.json'))) as { model_type?: string; vocab_size?: number };
+  const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  if (!files.has('tokenizer.json')) files.set('tokenizer.json', json(paddedByteTokenizer(config.vocab_size ?? 512)));
+  if (!files.has('tokenizer_config.json')) files.set('tokenizer_config.json', json(TEST_TOKENIZER_CONFIG));
+  const manifest: BundleManifest = {
+    name: source.name,
+    kind: source.kind,
+    description: source.description,
+    modelType: config.model_type ?? '?',
+    files: [...files].map(([path, b]) => ({ path, size: b.byteLength })),
+  };
+  files.set('bundle.json', json(manifest));
+  return files;
+}
+
+function bundledModel(): Plugin {
+  let files: Map<string, Uint8Array> | undefined;
+  const get = () => (files ??= bundledModelFiles());
+  return {
+    name: 'weblm-bundled-model',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const m = /^\/model\/([^?#]+)/.exec(req.url ?? '');
+        const body = m ? get().get(decodeURIComponent(m[1]!)) : undefined;
+        if (!body) return next();
+        res.setHeader('Content-Type', m![1]!.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        res.setHeader('Content-Length', String(body.byteLength));
+        res.end(body);
+      });
+    },
+    generateBundle() {
+      for (const [path, source] of get()) this.emitFile({ type: 'asset', fileName: `model/${path}`, source });
+    },
+  };
+}
+
+export default defineConfig({
+  root: import.meta.dirname,
+  base: './',
+  publicDir: 'public',
+  server: { host: '127.0.0.1', port: 5173, fs: { allow: [repo] } },
+  preview: { host: '127.0.0.1' },
+  worker: { format: 'es' },
+  build: { outDir: join(repo, 'dist/demo'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  plugins: [
+    bundledModel(),
+    VitePWA({
+      registerType: 'autoUpdate',
+      injectRegister: false, // main.ts registers it (virtual:pwa-register), and shows when it is ready
+      manifest: {
+        name: 'weblm chat',
+        short_name: 'weblm',
+        description: 'Chat with a language model on your own GPU, in the browser, offline.',
+        start_url: './',
+        scope: './',
+        display: 'standalone',
+        background_color: '#f5f6f8',
+        theme_color: '#2f5bea',
+        icons: [{ src: 'icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
+      },
+      workbox: {
+        // The app shell, the engine's worker and the bundled model (a test fixture is under 1 MB; the
+        // trained tiny model is limited to 25 MB in git by issue 16).
+        globPatterns: ['**/*.{html,js,css,svg,webmanifest,json,safetensors,jinja}'],
+        maximumFileSizeToCacheInBytes: 64 << 20,
+        navigateFallback: 'index.html',
+        cleanupOutdatedCaches: true,
+        clientsClaim: true,
+        skipWaiting: true,
+      },
+    }),
+  ],
+});
