@@ -68,6 +68,7 @@ function updateControls(): void {
 }
 
 function progress(phase: string, line?: string, fraction?: number): void {
+  if (!loading) return; // a progress event that crossed the worker after the load ended
   $('load-progress').hidden = false;
   $('load-phase').textContent = phase;
   $('composer-status').textContent = phase + (fraction !== undefined ? ` ${Math.floor(fraction * 100)}%` : '');
@@ -109,6 +110,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
         onProgress: (p) => progress(`Downloading ${choice.title ?? choice.repo}`, progressLine(p.bytes, p.total, meter.add(p.bytes)), p.fraction),
       });
       source = choice.repo; // cached now: the worker reads it from IndexedDB
+      void picker.refreshCache();
     } else if (choice.kind === 'url') {
       source = { url: choice.url };
     } else if (choice.kind === 'folder') {
@@ -392,7 +394,9 @@ async function checkWebGPU(): Promise<void> {
 }
 
 function showOnline(): void {
-  $('offline-status').textContent = navigator.onLine ? '' : 'Offline';
+  const status = $('offline-status');
+  status.textContent = navigator.onLine ? (status.classList.contains('ready') ? 'Works offline' : '') : 'Offline';
+  status.classList.toggle('offline', !navigator.onLine);
 }
 window.addEventListener('online', showOnline);
 window.addEventListener('offline', showOnline);
@@ -411,7 +415,11 @@ const offlineReady = new Promise<boolean>((resolve) => {
   });
 });
 void offlineReady.then((ready) => {
-  if (ready) $('offline-status').textContent = navigator.onLine ? 'Works offline' : 'Offline';
+  if (!ready) return;
+  const status = $('offline-status');
+  status.classList.add('ready');
+  status.title = 'The page and the bundled model are cached: they load with the network off.';
+  status.textContent = navigator.onLine ? 'Works offline' : 'Offline';
 });
 
 async function start(): Promise<void> {
