@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
-// One vite config for the example pages (dev server: `npm run demo`), the end-to-end test pages, and
-// the browser library build (`vite build`: dist/browser/, with every shader inlined as text). The dev
-// server serves files of the repository only (test/fixtures included).
+// One vite config for the end-to-end test pages (dev server) and the browser library build (`vite build`:
+// dist/browser/, with every shader inlined as text). The dev server serves files of the repository only
+// (test/fixtures included). The chat demo has its own: examples/chat/vite.config.ts (`npm run demo`, `npm run dev`).
 export default defineConfig({
   server: { host: '127.0.0.1', fs: { allow: ['.'] } },
   preview: { host: '127.0.0.1' },
