@@ -1,6 +1,10 @@
 import { AbortError, InvalidArgumentError, InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { buildModel } from '../models/load.js';
+import { decodeImageBrowser, type ImageBytesDecoder } from '../image/decode.js';
+import type { ClipPreprocessConfig } from '../image/preprocess.js';
+import { buildAnyModel } from '../models/build.js';
+import type { RawConfig } from '../models/config.js';
+import { LlavaModel, type PromptImage } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
@@ -10,6 +14,7 @@ import { KvPrefix } from './kvPrefix.js';
 import { openModelSource } from './modelSource.js';
 import { Mutex } from './mutex.js';
 import { openModel } from './openModel.js';
+import { expandImageTokens, preprocessConfigFor, splitContentParts, toPromptImages } from './promptImages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
 import type {
@@ -28,6 +33,8 @@ export interface LocalEngineOptions {
   readonly gpu: () => Promise<GpuContext>;
   /** Opens a model given as a string (a URL, a path, a repo id). Default: a base URL over HTTP. */
   readonly openFiles?: (source: string, signal?: AbortSignal) => Promise<ModelFiles>;
+  /** Decodes image bytes of a prompt (PNG / JPEG ...). Default: the browser's (createImageBitmap); Node passes pngjs + jpeg-js. */
+  readonly decodeImage?: ImageBytesDecoder;
 }
 
 /** Template variables and tools for a chat prompt. */
@@ -38,6 +45,15 @@ interface ChatPromptOptions {
 
 interface Loaded extends GenerationSession {
   readonly source: string;
+  /** The image processor of a vision model. */
+  readonly preprocess?: ClipPreprocessConfig;
+}
+
+/** A prompt as token ids, its text (when rendered), and its images in order (vision models). */
+interface Prompt {
+  readonly ids: number[];
+  readonly text: string;
+  readonly images: readonly PromptImage[];
 }
 
 /** The engine in this thread: in Node, in tests, and inside the worker behind `createEngine()`. */
@@ -59,18 +75,18 @@ export class LocalEngine implements Engine {
       const signal = options.signal;
       if (signal?.aborted) throw new AbortError('the load was aborted before it started');
       const { files, gguf } = await openModelSource(source, this.options.openFiles, signal);
-      const { location, config, weights, tokenizer } = await openModel(files, gguf);
+      const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
       if (signal?.aborted) throw new AbortError(`loading ${location} was aborted`);
       const ctx = await (this.ctx ??= this.options.gpu());
       const report = options.onProgress;
-      const model = await buildModel(ctx, config, weights, {
+      const model = await buildAnyModel(ctx, config, weights, {
         dtype: options.dtype,
         maxContext: options.maxContext,
         onProgress: report ? (loaded, total) => report({ loaded, total }) : undefined,
         signal,
       });
       try {
-        this.loaded = session(location, model, tokenizer);
+        this.loaded = session(location, model, tokenizer, preprocessor);
       } catch (err) {
         model.dispose();
         throw err;
@@ -106,16 +122,17 @@ export class LocalEngine implements Engine {
   }
 
   generate(input: GenerateInput, options: GenerateOptions & ChatPromptOptions = {}): AsyncIterableIterator<GenerateChunk> {
-    return this.run(async (s) => this.prompt(s, input, options).ids, options);
+    return this.run(async (s) => this.withImages(s, await this.prompt(s, input, options, options.signal)), options);
   }
 
   private async createChatCompletion(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const opts = requestOptions(req);
     const s = this.session();
-    const { ids, text } = this.prompt(s, req.messages, { tools: req.tools, chatTemplateKwargs: req.chat_template_kwargs });
+    const p = await this.prompt(s, req.messages, { tools: req.tools, chatTemplateKwargs: req.chat_template_kwargs }, req.signal);
+    const text = p.text;
     // DeepSeek-R1's template ends the prompt with '<think>\n': the reply starts inside the thinking.
     const meta = { model: s.source, startsInThinking: /<think>\s*$/.test(text) };
-    const chunks = this.run(async () => ids, opts);
+    const chunks = this.run(async (now) => this.withImages(now, p), opts);
     if (req.stream) return completionChunks(chunks, meta, req.stream_options?.include_usage === true);
     return completion(chunks, meta);
   }
@@ -134,15 +151,33 @@ export class LocalEngine implements Engine {
     }
   }
 
-  private prompt(s: Loaded, input: GenerateInput, opts: ChatPromptOptions): { ids: number[]; text: string } {
-    if (typeof input === 'object' && input !== null && 'ids' in input) return { ids: Array.from(input.ids), text: '' };
+  /** Tells a vision model which image each image token of the prompt shows (inside the lock, before the generation). */
+  private withImages(s: Loaded, p: Prompt): readonly number[] {
+    if (s.model instanceof LlavaModel) s.model.setImages(p.ids, p.images);
+    return p.ids;
+  }
+
+  private async prompt(s: Loaded, input: GenerateInput, opts: ChatPromptOptions, signal?: AbortSignal): Promise<Prompt> {
+    const vision = s.model instanceof LlavaModel ? s.model.vis : undefined;
+    const images = async (sources: Parameters<typeof toPromptImages>[0]) => {
+      if (sources.length && !vision) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
+      return vision ? toPromptImages(sources, s.preprocess!, this.options.decodeImage ?? decodeImageBrowser, signal) : [];
+    };
+    const expand = (ids: readonly number[], ims: readonly PromptImage[]) =>
+      vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids);
+    if (typeof input === 'object' && input !== null && 'ids' in input) {
+      const ims = await images(input.images ?? []);
+      return { ids: expand(input.ids, ims), text: '', images: ims };
+    }
     const tok = s.tokenizer;
     if (!tok) throw new InvalidArgumentError(`${s.source} has no tokenizer.json: pass token ids ({ ids })`);
-    if (typeof input === 'string') return { ids: tok.encodePrompt(input, s.model.info.bosTokenId), text: input };
+    if (typeof input === 'string') return { ids: expand(tok.encodePrompt(input, s.model.info.bosTokenId), []), text: input, images: [] };
     if (!Array.isArray(input)) throw new InvalidArgumentError('the prompt must be a string, an array of chat messages or { ids }');
     if (!tok.chatTemplate) throw new InvalidArgumentError(`${s.source} has no chat template: pass a string prompt`);
-    const text = tok.chatTemplate.render(input, { addGenerationPrompt: true, tools: opts.tools, extra: opts.chatTemplateKwargs });
-    return { ids: tok.encode(text), text };
+    const split = splitContentParts(input, !!vision, s.source);
+    const text = tok.chatTemplate.render(split.messages, { addGenerationPrompt: true, tools: opts.tools, extra: opts.chatTemplateKwargs });
+    const ims = await images(split.images);
+    return { ids: expand(tok.encode(text), ims), text, images: ims };
   }
 
   private session(): Loaded {
@@ -166,6 +201,7 @@ export class LocalEngine implements Engine {
       hasTokenizer: !!s.tokenizer,
       hasChatTemplate: !!s.tokenizer?.chatTemplate,
       cachedTokens: s.kv.length,
+      ...(s.model instanceof LlavaModel ? { vision: { imageSize: s.model.vis.imageSize, tokensPerImage: s.model.vis.tokensPerImage, imagesEncoded: s.model.imagesEncoded } } : {}),
     };
   }
 
@@ -178,7 +214,7 @@ export class LocalEngine implements Engine {
   }
 }
 
-function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | undefined): Loaded {
+function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | undefined, preprocessor?: RawConfig): Loaded {
   const vocab = model.info.vocabSize;
   if (tokenizer && tokenizer.vocabSize > vocab) {
     throw new InvalidModelError(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary only ${vocab}`);
@@ -186,5 +222,6 @@ function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | 
   const eosIds = new Set(model.info.eosTokenIds);
   const eos = tokenizer?.eosToken !== undefined ? tokenizer.tokenToId(tokenizer.eosToken) : undefined;
   if (eos !== undefined) eosIds.add(eos);
-  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds };
+  const preprocess = model instanceof LlavaModel ? preprocessConfigFor(preprocessor, model.vis, source) : undefined;
+  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds, preprocess };
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { ModelConfig } from '../models/config.js';
+import type { ModelConfig, RawConfig } from '../models/config.js';
 import { loadWeightsAndConfig } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
@@ -13,6 +13,8 @@ export interface OpenedModel {
   readonly config: ModelConfig;
   readonly weights: WeightSource;
   readonly tokenizer: TextTokenizer | undefined;
+  /** preprocessor_config.json (vision models), when the files have one. */
+  readonly preprocessor?: RawConfig;
 }
 
 /**
@@ -44,5 +46,6 @@ export async function openModel(files: ModelFiles, named?: string): Promise<Open
   }
   const tokenizer = (await files.has('tokenizer.json')) ? await TextTokenizer.fromFiles(files) : undefined;
   const { config, weights } = await loadWeightsAndConfig(files);
-  return { location: files.location, config, weights, tokenizer };
+  const preprocessor = (await files.has('preprocessor_config.json')) ? (JSON.parse(await files.text('preprocessor_config.json')) as RawConfig) : undefined;
+  return { location: files.location, config, weights, tokenizer, preprocessor };
 }

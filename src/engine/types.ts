@@ -1,10 +1,12 @@
 import type { LoadDType } from '../models/types.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { ImageSource } from './contentParts.js';
 import type { LocalFile } from '../browser/localFiles.js';
 import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
 
 export type { ChatMessage };
+export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from './contentParts.js';
 
 /**
  * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP in
@@ -50,6 +52,13 @@ export interface EngineInfo {
   readonly hasChatTemplate: boolean;
   /** Tokens whose keys and values are cached (the prefix a next prompt can reuse). */
   readonly cachedTokens: number;
+  /** A vision model (llava): prompts take images (content parts, or `{ ids, images }`). */
+  readonly vision?: {
+    readonly imageSize: number;
+    readonly tokensPerImage: number;
+    /** Images run through the vision tower since the load (a follow-up on a cached image adds none). */
+    readonly imagesEncoded: number;
+  };
 }
 
 export interface SamplingOptions {
@@ -81,8 +90,12 @@ export interface GenerateOptions extends SamplingOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A prompt: text (tokenized with special tokens as the tokenizer adds them), chat messages (rendered with the chat template), or token ids. */
-export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: readonly number[] };
+/**
+ * A prompt: text (tokenized with special tokens as the tokenizer adds them), chat messages (rendered with the
+ * chat template; content parts may carry images), or token ids (with `images` for a vision model: image k
+ * fills the k-th image token, expanded to the model's tokens per image, or the k-th run of that many).
+ */
+export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: readonly number[]; readonly images?: readonly (ImageSource | string)[] };
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 

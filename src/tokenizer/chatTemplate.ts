@@ -1,10 +1,12 @@
 import { Template } from '@huggingface/jinja';
+import type { ContentPart } from '../engine/contentParts.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 
 /** A chat message as OpenAI and the Hugging Face chat templates take it. */
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
-  readonly content: string | null;
+  /** A string, or OpenAI content parts (text, image_url, image: src/engine/contentParts.ts). */
+  readonly content: string | null | readonly ContentPart[];
   readonly reasoning_content?: string | null;
   readonly name?: string;
   readonly tool_calls?: readonly unknown[];

@@ -59,7 +59,11 @@ export class TextTokenizer {
     const config = (await files.has('tokenizer_config.json'))
       ? (JSON.parse(await files.text('tokenizer_config.json')) as TokenizerConfig)
       : {};
-    const jinja = (await files.has('chat_template.jinja')) ? await files.text('chat_template.jinja') : undefined;
+    let jinja = (await files.has('chat_template.jinja')) ? await files.text('chat_template.jinja') : undefined;
+    // Vision repos (llava-hf) keep the processor's template in chat_template.json.
+    if (!jinja && !config.chat_template && (await files.has('chat_template.json'))) {
+      jinja = (JSON.parse(await files.text('chat_template.json')) as { chat_template?: string }).chat_template;
+    }
     return new TextTokenizer(json, config, config.chat_template ? undefined : jinja);
   }
 

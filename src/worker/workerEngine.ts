@@ -10,6 +10,7 @@ import type {
   LoadOptions,
   ModelSource,
 } from '../engine/types.js';
+import { cloneableInput, cloneableMessages } from './cloneImages.js';
 import { installErrorTransfer } from './errorTransfer.js';
 import type { WorkerApi } from './protocol.js';
 
@@ -53,7 +54,8 @@ export class WorkerEngine implements Engine {
   generate(input: GenerateInput, options: GenerateOptions = {}): AsyncIterableIterator<GenerateChunk> {
     const { signal, ...rest } = options;
     const opId = this.nextId++;
-    const started = this.remote.generate(opId, input, rest);
+    // Images the page holds as elements or canvases cross as ImageBitmaps (Blobs cross as they are).
+    const started = cloneableInput(input).then((x) => this.remote.generate(opId, x, rest));
     return this.pull<GenerateChunk>(opId, started, signal);
   }
 
@@ -67,7 +69,8 @@ export class WorkerEngine implements Engine {
   }
 
   private async createChatCompletion(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const { signal, ...rest } = req;
+    const { signal, ...fields } = req;
+    const rest = { ...fields, messages: await cloneableMessages(fields.messages) };
     const opId = this.nextId++;
     if (rest.stream) {
       const started = this.remote.chat(opId, rest);

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clipPreprocess, clipPreprocessConfig } from '../../src/image/preprocess.js';
 import { decodeImageNode } from '../../src/node/imageDecode.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { fixtureDir, fixtureFiles } from './fixtures.js';
+import { editedFixture, fixtureDir, fixtureFiles } from './fixtures.js';
 
 /** test/fixtures/llava/expected.safetensors: the prompt (16 image tokens), logits, greedy ids, pixel_values, image_features. */
 export interface LlavaExpected {
@@ -27,4 +27,18 @@ export const llavaImagePath = () => join(fixtureDir('llava'), 'image.png');
 export async function fixtureImagePixels(): Promise<Float32Array> {
   const cfg = clipPreprocessConfig(JSON.parse(await readFile(join(fixtureDir('llava'), 'preprocessor_config.json'), 'utf8')));
   return clipPreprocess(await decodeImageNode(await readFile(llavaImagePath())), cfg).pixels;
+}
+
+/**
+ * A temporary copy of the llava fixture with a tokenizer (the byte-level one plus `<image>` at 511) and
+ * llava-1.5's chat template in chat_template.json, as llava-hf repos keep it.
+ */
+export async function llavaWithTokenizer(): Promise<string> {
+  const { llavaTokenizerConfig, llavaTokenizerJson, LLAVA_CHAT_TEMPLATE } = await import('../e2e/pages/llavaTokenizer.js');
+  return editedFixture('llava', async (d) => {
+    await copyFile(join(fixtureDir('llava'), 'preprocessor_config.json'), join(d, 'preprocessor_config.json'));
+    await writeFile(join(d, 'tokenizer.json'), JSON.stringify(llavaTokenizerJson()));
+    await writeFile(join(d, 'tokenizer_config.json'), JSON.stringify(llavaTokenizerConfig()));
+    await writeFile(join(d, 'chat_template.json'), JSON.stringify({ chat_template: LLAVA_CHAT_TEMPLATE }));
+  });
 }

@@ -1,0 +1,86 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { InvalidArgumentError, InvalidModelError } from '../errors.js';
+import { imageToRgba, type ImageBytesDecoder } from '../image/decode.js';
+import { clipPreprocess, clipPreprocessConfig, type ClipPreprocessConfig } from '../image/preprocess.js';
+import type { RawConfig } from '../models/config.js';
+import type { PromptImage } from '../models/llava.js';
+import type { VisionConfig } from '../models/llavaConfig.js';
+import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import { imageOfPart, type ContentPart, type ImageSource } from './contentParts.js';
+
+/** The image processor of a vision model: preprocessor_config.json, else CLIP's defaults at the tower's size. */
+export function preprocessConfigFor(raw: RawConfig | undefined, vision: VisionConfig, where: string): ClipPreprocessConfig {
+  const cfg = clipPreprocessConfig(raw ?? {}, `${where}/preprocessor_config.json`, vision.imageSize);
+  const { height, width } = cfg.doCenterCrop ? cfg.cropSize : 'height' in cfg.size ? cfg.size : { height: 0, width: 0 };
+  if (height !== vision.imageSize || width !== vision.imageSize) {
+    throw new InvalidModelError(`${where}: the image processor makes ${width} x ${height} images; the vision tower takes ${vision.imageSize} x ${vision.imageSize}`);
+  }
+  return cfg;
+}
+
+/** Decodes and preprocesses images; each keyed by the sha256 of its pixel_values (equal pixels, equal features). */
+export async function toPromptImages(
+  sources: readonly (ImageSource | string)[],
+  cfg: ClipPreprocessConfig,
+  decode: ImageBytesDecoder,
+  signal?: AbortSignal,
+): Promise<PromptImage[]> {
+  const out: PromptImage[] = [];
+  for (const src of sources) {
+    const { pixels } = clipPreprocess(await imageToRgba(src, decode, signal), cfg);
+    out.push({ key: bytesToHex(sha256(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength))), pixels });
+  }
+  return out;
+}
+
+/**
+ * The prompt with `count` images: as is when it already holds count * perImage image tokens, or with each
+ * of `count` single image tokens (what a chat template writes) repeated perImage times.
+ */
+export function expandImageTokens(ids: readonly number[], imageTokenId: number, perImage: number, count: number): number[] {
+  const k = ids.reduce((n, id) => n + (id === imageTokenId ? 1 : 0), 0);
+  if (k === count * perImage) return [...ids];
+  if (k === count) return ids.flatMap((id) => (id === imageTokenId ? new Array<number>(perImage).fill(id) : [id]));
+  throw new InvalidArgumentError(
+    `the prompt has ${k} image tokens (id ${imageTokenId}) for ${count} image${count === 1 ? '' : 's'}: give one token per image (the chat template's) or ${perImage} per image`,
+  );
+}
+
+const PART_TYPES = "'text', 'image_url', 'image'";
+
+/**
+ * Chat messages with content parts → the messages the chat template renders and the images in order. For a
+ * vision model a content array stays an array, images as `{type: 'image'}` (what HF templates test); for a
+ * text model its text parts are joined by newlines and an image is an error.
+ */
+export function splitContentParts(messages: readonly ChatMessage[], vision: boolean, model: string): { messages: ChatMessage[]; images: (ImageSource | string)[] } {
+  const images: (ImageSource | string)[] = [];
+  const out = messages.map((m): ChatMessage => {
+    // Vision templates (llava-hf's) iterate content parts: a string is one text part, as transformers' processors make it.
+    if (vision && typeof m.content === 'string') return { ...m, content: [{ type: 'text', text: m.content }] };
+    if (!Array.isArray(m.content)) return m;
+    const parts = m.content as readonly ContentPart[];
+    const rendered: ({ type: 'text'; text: string } | { type: 'image' })[] = [];
+    for (const p of parts) {
+      const type = (p as { type?: unknown })?.type;
+      if (type === 'text') {
+        if (typeof (p as { text?: unknown }).text !== 'string') throw new InvalidArgumentError('a text content part needs a string `text`');
+        rendered.push({ type: 'text', text: (p as { text: string }).text });
+      } else if (type === 'image_url' || type === 'image') {
+        const img = imageOfPart(p);
+        if (img === undefined || img === null || (type === 'image_url' && typeof img !== 'string')) {
+          throw new InvalidArgumentError(type === 'image_url' ? 'an image_url content part needs image_url.url' : 'an image content part needs `image`');
+        }
+        if (!vision) throw new InvalidArgumentError(`${model} has no vision encoder: its prompts take no images`);
+        images.push(img);
+        rendered.push({ type: 'image' });
+      } else {
+        throw new InvalidArgumentError(`content part type ${JSON.stringify(type)} is not supported (${PART_TYPES})`);
+      }
+    }
+    const content = vision ? rendered : rendered.map((r) => (r as { text: string }).text).join('\n');
+    return { ...m, content: content as ChatMessage['content'] };
+  });
+  return { messages: out, images };
+}
