@@ -749,7 +749,7 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
             T,
             N,
             K,
-            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tile(T, N)) : 'tiled'})` : variant,
+            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tile()) : 'tiled'})` : variant,
             usPerCall: t.b2b * 1e6,
             usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
             tflops,

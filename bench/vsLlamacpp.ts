@@ -26,6 +26,8 @@ const { values: a } = parseArgs({
     gpu: { type: 'string', default: 'vulkan' },
     dir: { type: 'string', default: '/tmp' },
     table: { type: 'string' },
+    // The GPU machine's copy of the tree may carry no usable .git: the caller names the commit.
+    commit: { type: 'string' },
   },
 });
 const out = a.out!;
@@ -40,7 +42,7 @@ if (a.table) {
 }
 
 const gpuName = query('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']);
-const commit = query('git', ['rev-parse', '--short', 'HEAD']);
+const commit = a.commit ?? query('git', ['rev-parse', '--short', 'HEAD']);
 const shared = ['--prompt', a.prompt!, '--decode', a.decode!, '--contexts', a.contexts!, '--repeat', '1'];
 const records: VsRecord[] = [];
 

@@ -25,23 +25,15 @@ export interface GemmTile {
 export const GEMM_INT8_MIN_T = 16;
 
 /**
- * The tiles matmul picks (bench/README.md, prefill, says why): `large` where it makes at least
- * GEMM_INT8_MIN_GROUPS workgroups, else `small` (twice the workgroups, half the threads each), so that short
- * prompts and narrow matrices still spread over the GPU.
+ * The tile matmul uses: 64 x 64 outputs per workgroup of 128 threads, 8 x 4 per thread, two blocks of 32 per K
+ * step. On the H200 it was the fastest or within 1% of it for every Qwen2.5-1.5B and Llama-3.2-1B prefill
+ * shape at T = 512 and 4096 (bench/README.md, kernelLab --gemm; bench/results/2026-12-01-h200/run1).
  */
-export const GEMM_INT8_TILES: { readonly large: GemmTile; readonly small: GemmTile } = {
-  large: { BM: 64, BN: 128, TM: 8, TN: 4, KB: 2 },
-  small: { BM: 64, BN: 64, TM: 8, TN: 4, KB: 2 },
-};
+export const GEMM_INT8_TILE: GemmTile = { BM: 64, BN: 64, TM: 8, TN: 4, KB: 2 };
 
-/** Workgroups of the large tile below which the small one is used: two per SM of a 132-SM H200. */
-export const GEMM_INT8_MIN_GROUPS = 264;
-
-/** The tile of a T x N GEMM: gemmInt8Tuning.tile where set, else by GEMM_INT8_TILES. */
-export function gemmInt8Tile(T: number, N: number): GemmTile {
-  if (gemmInt8Tuning.tile) return gemmInt8Tuning.tile;
-  const { large, small } = GEMM_INT8_TILES;
-  return Math.ceil(T / large.BM) * Math.ceil(N / large.BN) >= GEMM_INT8_MIN_GROUPS ? large : small;
+/** The tile of a GEMM: gemmInt8Tuning.tile where set (kernelLab, tests), else GEMM_INT8_TILE. */
+export function gemmInt8Tile(): GemmTile {
+  return gemmInt8Tuning.tile ?? GEMM_INT8_TILE;
 }
 
 /** Weight dtypes the integer-dot GEMM reads. */
@@ -50,7 +42,7 @@ export const GEMM_INT8_DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k'];
 /**
  * Knobs for bench/kernelLab.ts and the tests: `use` forces the integer-dot GEMM on (for every T > GEMV_MAX_T,
  * where it applies) or off (undefined: from GEMM_INT8_MIN_T tokens where the platform has the packed dot
- * product); `tile` replaces the choice of GEMM_INT8_TILES.
+ * product); `tile` replaces GEMM_INT8_TILE.
  */
 export const gemmInt8Tuning = {
   use: undefined as boolean | undefined,
@@ -96,7 +88,7 @@ export function useGemmInt8(ctx: GpuContext, w: Tensor, T: number, gemvMaxT: num
   if (K % (w.dtype === 'q4_k' ? 256 : 32) !== 0) return false;
   if (gemmInt8Tuning.use === false || !ctx.features.packedDot) return false;
   if (T < (gemmInt8Tuning.use ? gemvMaxT + 1 : GEMM_INT8_MIN_T)) return false;
-  return !gemmTileProblem(ctx, gemmInt8Tile(T, w.shape[0]!), w.dtype);
+  return !gemmTileProblem(ctx, gemmInt8Tile(), w.dtype);
 }
 
 /** x quantized to int8 for the GEMM (entry quantize): a pooled buffer of T * K * 1.125 bytes. */
@@ -151,7 +143,7 @@ export function gemmInt8(
   const [N, K] = w.shape as [number, number];
   const { T } = x8;
   if (K !== x8.K) throw new InvalidArgumentError(`gemmInt8: x8 of K = ${x8.K} against a weight of K = ${K}`);
-  const tile = gemmInt8Tile(T, yStride);
+  const tile = gemmInt8Tile();
   const problem = gemmTileProblem(ctx, tile, w.dtype);
   if (problem) throw new InvalidArgumentError(`gemmInt8: tile ${gemmTileName(tile)}: ${problem}`);
   const wb = alignedBinding(ctx, w);

@@ -22,7 +22,7 @@ export interface LoadModelOptions {
   dtype?: LoadDType;
   /** Longest sequence the KV cache holds (default: the config's max_position_embeddings, at most 4096). */
   maxContext?: number;
-  /** Longest chunk forwarded at once (default 128): sets the activation buffers and the sliding-window rings. */
+  /** Longest chunk forwarded at once (default 512: prefill GEMMs of fewer rows leave the GPU half idle): sets the activation buffers and the sliding-window rings. */
   maxChunk?: number;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -96,7 +96,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   const dtype = opts.dtype ?? 'auto';
   const maxContext = opts.maxContext ?? Math.min(c.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(maxContext) || maxContext < 1) throw new InvalidArgumentError(`maxContext ${maxContext} is not a positive integer`);
-  const maxChunk = Math.min(opts.maxChunk ?? 128, maxContext);
+  const maxChunk = Math.min(opts.maxChunk ?? 512, maxContext);
   if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new InvalidArgumentError(`maxChunk ${maxChunk} is not a positive integer`);
   const tied = !src.tensors.has('lm_head.weight');
   if (tied && !c.tieWordEmbeddings) {

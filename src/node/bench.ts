@@ -61,7 +61,7 @@ export interface BenchReport {
 
 /**
  * The public engine timed as a user runs it, like llama.cpp's llama-bench: per run, load the model, warm
- * up, time the prefill of a `prompt`-token prompt (time to first token), and for each context C fill the
+ * up (a prompt of the timed length and 4 tokens), time the prefill of a `prompt`-token prompt (time to first token), and for each context C fill the
  * KV cache with C prompt tokens and time `decode` tokens after it (pipelined decode, the engine's sampler,
  * end-of-sequence ignored). Prompts are random token ids, different in every phase so that no KV prefix is
  * reused.
@@ -86,8 +86,8 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     info = await engine.load(o.model, { dtype: o.dtype, maxContext });
     const load_s = (performance.now() - t0) / 1000;
     const ids = (n: number) => randomIds(n, info!.vocabSize, seed++);
-    // Warm-up: pipelines compiled and buffers touched for both the prefill chunks and decode.
-    await generate(engine, ids(Math.min(promptLen, 128)), 4, sampling);
+    // Warm-up at the timed prompt's length: pipelines compiled and buffers touched for its chunks and for decode.
+    await generate(engine, ids(promptLen), 4, sampling);
     const p = await generate(engine, ids(promptLen), 1, sampling);
     const prefill = { tokens: p.prefillTokens, tps: round(p.prefillTokensPerSecond), ttft_ms: round(p.timeToFirstTokenMs) };
     const decode: DecodeFigure[] = [];
