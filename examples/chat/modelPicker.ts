@@ -122,7 +122,7 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
     const params = f.params.total === f.params.active ? formatParams(f.params.total) : `${formatParams(f.params.total)} (${formatParams(f.params.active)} active)`;
     const go = button(isCached ? 'Load' : 'Download & load', { className: 'small-button' });
     go.dataset.repo = m.repo;
-    go.setAttribute('aria-label', `${isCached ? 'Load' : 'Download and load'} ${m.title}`);
+    go.setAttribute('aria-label', `${isCached ? 'Load' : 'Download & load'} ${m.title}`);
     if (!fit.ok) go.dataset.blocked = 'true';
     go.addEventListener('click', () => onChoose({ kind: 'repo', repo: m.repo, title: m.title }));
     const li = h(

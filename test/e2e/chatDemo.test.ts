@@ -1,5 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import axe from 'axe-core';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -101,6 +102,15 @@ describe('the built chat demo page', () => {
 
   const shot = (name: string, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) });
 
+  /** What axe-core finds against WCAG 2.1 A/AA and its best practices, one line per rule. */
+  const axeViolations = async (p = page) => {
+    await p.addScriptTag({ content: axe.source });
+    const result = await p.evaluate(() =>
+      (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }),
+    );
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  };
+
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
     // Built as `npm run demo` builds it, with the bundled model pinned to the qwen3 test fixture (random
@@ -194,9 +204,11 @@ describe('the built chat demo page', () => {
     expect(await page.textContent('#conversations')).toContain('Hi there');
     // A new chat, then back to the first one from the list.
     await page.click('#new-chat');
-    expect(await page.locator('.message').count()).toBe(0);
+    await page.waitForSelector('.message', { state: 'detached' });
     await page.click('#conversations button.conv-title:has-text("Hi there")');
+    await page.locator('.message.user').nth(2).waitFor();
     expect(await page.locator('.message.user').count()).toBe(3);
+    expect(await page.getAttribute('#conversations li.current button.conv-title', 'aria-current')).toBe('true');
   }, 60_000);
 
   it('loads and chats with the network off, from the service worker', async () => {
@@ -244,6 +256,14 @@ describe('the built chat demo page', () => {
     expect(await reply.locator('a').getAttribute('rel')).toBe('noopener noreferrer');
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     await shot('desktop-markdown');
+    expect(await axeViolations()).toEqual([]);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      expect(await axeViolations()).toEqual([]);
+      await shot('desktop-markdown-dark');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
   }, 60_000);
 
   it('shows a typed error for a model that cannot be loaded', async () => {
@@ -314,6 +334,7 @@ describe('the built chat demo page', () => {
       expect(await p.isVisible('.message.user')).toBe(true);
       expect(await p.textContent('#current-model')).toMatch(/test model/);
       await shot('phone-chat', p);
+      expect(await axeViolations(p)).toEqual([]);
       await p.click('#drawer-toggle');
       await p.waitForSelector('#sidebar #model-panel', { state: 'visible' });
       expect(await p.getAttribute('#drawer-toggle', 'aria-expanded')).toBe('true');
