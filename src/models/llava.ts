@@ -167,6 +167,7 @@ export class LlavaModel implements LoadedModel {
   private readonly p1: Tensor; // [1 + P, Ht]
   private readonly p2: Tensor; // [1 + P, Ht]
   private promptKeys: (string | undefined)[] = [];
+  private promptRows: number[] = []; // feature row of each image token of the prompt
   private cachedKeys: (string | undefined)[] = [];
   private readonly pixels = new Map<string, Float32Array>();
   private readonly features = new Map<string, Tensor>(); // [tokensPerImage, Ht], in use order
@@ -218,14 +219,20 @@ export class LlavaModel implements LoadedModel {
   setImages(ids: readonly number[], images: readonly PromptImage[]): void {
     const { imageTokenId, tokensPerImage: N } = this.vis;
     const keys: (string | undefined)[] = new Array(ids.length).fill(undefined);
+    const rows: number[] = new Array(ids.length).fill(0);
     let k = 0;
-    for (let p = 0; p < ids.length; p++) if (ids[p] === imageTokenId) keys[p] = images[Math.floor(k++ / N)]?.key;
+    for (let p = 0; p < ids.length; p++) {
+      if (ids[p] !== imageTokenId) continue;
+      keys[p] = images[Math.floor(k / N)]?.key;
+      rows[p] = k++ % N;
+    }
     if (k !== images.length * N) {
       throw new InvalidArgumentError(
         `the prompt has ${k} image tokens (id ${imageTokenId}) for ${images.length} image${images.length === 1 ? '' : 's'}; each image takes ${N}`,
       );
     }
     this.promptKeys = keys;
+    this.promptRows = rows;
     this.pixels.clear();
     for (const im of images) this.pixels.set(im.key, im.pixels);
   }
@@ -235,24 +242,18 @@ export class LlavaModel implements LoadedModel {
     const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
     if (!opts.idFrom) {
       const H = this.config.text.hiddenSize;
-      const rowOf = new Map<string, number>(); // image key → its next feature row
-      for (let p = 0; p < start; p++) {
-        const key = this.promptKeys[p];
-        if (key) rowOf.set(key, (rowOf.get(key) ?? 0) + 1);
-      }
       for (let i = 0; i < n; ) {
         const key = this.promptKeys[start + i];
         if (!key) {
           i++;
           continue;
         }
+        // A run of consecutive feature rows of one image.
+        const row = this.promptRows[start + i]!;
         let j = i + 1;
-        while (j < n && this.promptKeys[start + j] === key) j++;
-        const row = rowOf.get(key) ?? 0;
+        while (j < n && this.promptKeys[start + j] === key && this.promptRows[start + j] === row + (j - i)) j++;
         const f = this.featuresOf(key);
-        if (row + (j - i) > f.shape[0]!) throw new InvalidArgumentError(`image ${key} has ${f.shape[0]} feature rows; the prompt gives it more tokens`);
         overrides.push({ at: i, rows: this.ctx.view(f, [j - i, H], row * H * 4) });
-        rowOf.set(key, row + (j - i));
         i = j;
       }
     }

@@ -1,16 +1,23 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { Sampler } from '../engine/sampler.js';
 import { openModelSource } from '../engine/modelSource.js';
 import { openModel } from '../engine/openModel.js';
-import { buildModel } from '../models/load.js';
+import { expandImageTokens, preprocessConfigFor, splitContentParts, toPromptImages } from '../engine/promptImages.js';
+import { buildAnyModel } from '../models/build.js';
+import { LlavaModel, type PromptImage } from '../models/llava.js';
+import { isLlavaConfig } from '../models/llavaConfig.js';
 import type { LoadDType } from '../models/types.js';
 import { createNodeGpu } from './gpu.js';
+import { decodeImageNode } from './imageDecode.js';
 import { openNodeSource } from './nodeEngine.js';
 
-const USAGE = `usage: weblm run --model <folder|url|file.gguf> [--prompt "text" | --input-ids 1,2,3] [--max-new-tokens N]
-                 [--temperature 0] [--dtype auto|f32|f16|q8_0|q4_0] [--max-context N] [--dump-logits FILE]`;
+const USAGE = `usage: weblm run --model <folder|url|file.gguf> [--prompt "text" | --input-ids 1,2,3] [--image FILE ...] [--max-new-tokens N]
+                 [--temperature 0] [--dtype auto|f32|f16|q8_0|q4_0] [--max-context N] [--dump-logits FILE]
+  --image (repeatable, vision models): with --input-ids the images fill the image tokens in order (one token per
+  image, expanded, or the model's tokens per image); with --prompt the images and the prompt are one user message
+  rendered with the chat template`;
 
 const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
 
@@ -31,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       dtype: { type: 'string', default: 'auto' },
       'max-context': { type: 'string' },
       'dump-logits': { type: 'string' },
+      image: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -48,24 +56,37 @@ export async function main(argv: string[]): Promise<number> {
 
   // The model as engine.load opens it: a Hugging Face folder or URL, or a .gguf path or URL.
   const { files, gguf } = await openModelSource(a.model, openNodeSource);
-  const { location, config, weights, tokenizer } = await openModel(files, gguf);
+  const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
+  const imagePaths = a.image ?? [];
+  const vision = isLlavaConfig(config) ? config.vision : undefined;
+  if (imagePaths.length && !vision) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
+  const images: PromptImage[] = vision ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode) : [];
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
     inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
   } else {
     if (!tokenizer) throw new InvalidArgumentError(`${location} has no tokenizer: pass --input-ids instead of --prompt`);
-    inputIds = tokenizer.encodePrompt(a.prompt!, config.bosTokenId);
+    if (images.length) {
+      if (!tokenizer.chatTemplate) throw new InvalidArgumentError(`${location} has no chat template to place the images: pass --input-ids`);
+      const content = [...images.map(() => ({ type: 'image' as const, image: new Uint8Array(0) })), { type: 'text' as const, text: a.prompt! }];
+      const { messages } = splitContentParts([{ role: 'user', content }], true, location);
+      inputIds = tokenizer.encode(tokenizer.chatTemplate.render(messages, { addGenerationPrompt: true }));
+    } else {
+      inputIds = tokenizer.encodePrompt(a.prompt!, config.bosTokenId);
+    }
   }
+  if (vision) inputIds = expandImageTokens(inputIds, vision.imageTokenId, vision.tokensPerImage, images.length);
   if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
 
   const ctx = await createNodeGpu();
   try {
-    const model = await buildModel(ctx, config, weights, {
+    const model = await buildAnyModel(ctx, config, weights, {
       dtype,
       maxContext: a['max-context'] ? int(a['max-context'], '--max-context') : Math.max(inputIds.length + maxNew, 256),
     });
     const V = model.info.vocabSize;
     for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
+    if (model instanceof LlavaModel) model.setImages(inputIds, images);
     const sampler = new Sampler(ctx, V);
     sampler.begin({ temperature, seed: a.seed ? int(a.seed, '--seed') : undefined }, inputIds);
 
