@@ -3,10 +3,12 @@
  * never downloaded). Run on the GPU machine:
  *
  *   node dist/bench/decodeBench.js --shape qwen2.5-1.5b --dtype q4_0 [--prompt 512] [--decode 64]
- *        [--contexts 128,4096] [--gemv int8|f32] [--pipeline on|off] [--planes on|off] [--out result.json]
+ *        [--contexts 128,4096] [--gemv int8|f32] [--pipeline on|off] [--planes on|off] [--replay on|off] [--out result.json]
  *
  * Reports prefill tokens/s, decode tokens/s at each context length (the KV cache is filled to that length
  * first), and the weight bytes read per decode token over the time per token as an effective bandwidth.
+ * --replay off records every decode step through the kernels instead of replaying the captured one
+ * (src/gpu/capture.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -31,6 +33,7 @@ const { values: a } = parseArgs({
     /** Decode as generateTokens does (step t + 1 submitted before step t's id is read back), or one step at a time. */
     pipeline: { type: 'string', default: 'on' },
     planes: { type: 'string', default: 'on' },
+    replay: { type: 'string', default: 'on' },
     out: { type: 'string' },
   },
 });
@@ -48,7 +51,9 @@ gemvTuning.int8 = a.gemv === 'int8' ? undefined : false;
 if (a.planes !== 'on' && a.planes !== 'off') throw new Error(`--planes is on or off, not ${a.planes}`);
 // off: the decode GEMVs encode x in each workgroup instead of reading the planes the norms write.
 gemvTuning.planes = a.planes === 'on' ? undefined : false;
+if (a.replay !== 'on' && a.replay !== 'off') throw new Error(`--replay is on or off, not ${a.replay}`);
 const ctx = await createNodeGpu();
+ctx.replay = a.replay === 'on';
 const config = normalizeConfig(raw, {}, a.shape);
 const weights = randomWeightSource(raw, dtype);
 const t0 = performance.now();
@@ -134,6 +139,7 @@ const result = {
   gemv: a.gemv,
   pipeline: a.pipeline,
   planes: a.planes,
+  replay: a.replay,
   weightBytesPerToken: weightBytes,
   loadMs,
   prefill: { tokens: promptLen, ms: prefillMs, tokensPerS: (promptLen * 1000) / prefillMs },

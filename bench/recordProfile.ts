@@ -3,7 +3,11 @@
  * (dispatches per token) but tiny widths, so that the GPU work is negligible even on SwiftShader. Reports
  * µs of CPU per recorded dispatch; run with `node --cpu-prof` to see where it goes.
  *
- *   npm run build && node dist/bench/recordProfile.js [--layers 28] [--steps 200] [--dtype q4_0]
+ *   npm run build && node dist/bench/recordProfile.js [--layers 28] [--steps 200] [--dtype q4_0] [--replay on|off]
+ *
+ * --replay off records every step through the kernels; on (the default) replays the step captured once
+ * (src/gpu/capture.ts). recordMsPerStep: CPU time of the forward; sampleMsPerStep: of the sampler (its
+ * dispatches and the submit); usPerDispatch: both over the dispatches of a step.
  */
 import { parseArgs } from 'node:util';
 import { Sampler } from '../src/engine/sampler.js';
@@ -20,8 +24,10 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '200' },
     dtype: { type: 'string', default: 'q4_0' },
     planes: { type: 'string', default: 'on' },
+    replay: { type: 'string', default: 'on' },
   },
 });
+if (a.replay !== 'on' && a.replay !== 'off') throw new Error(`--replay is on or off, not ${a.replay}`);
 gemvTuning.planes = a.planes === 'off' ? false : undefined;
 const raw = {
   model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], hidden_size: 256, intermediate_size: 512,
@@ -30,6 +36,7 @@ const raw = {
 };
 const steps = Number(a.steps);
 const ctx = await createNodeGpu();
+ctx.replay = a.replay === 'on';
 const config = normalizeConfig(raw, {}, 'record-profile');
 const model = await buildModel(ctx, config, randomWeightSource(raw, a.dtype as DType), { dtype: 'auto', maxContext: steps + 64, maxChunk: 16 });
 const sampler = new Sampler(ctx, config.vocabSize);
@@ -37,13 +44,26 @@ sampler.begin({ temperature: 0 }, []);
 let next = await sampler.next(model.forward([1, 2, 3, 4], 0));
 let pos = 4;
 let recordMs = 0;
+let sampleMs = 0;
 const d0 = ctx.dispatchCount;
 for (let i = 0; i < steps; i++) {
   const t0 = performance.now();
   const logits = model.forward([next], pos++);
-  recordMs += performance.now() - t0;
-  next = await sampler.next(logits);
+  const t1 = performance.now();
+  const id = sampler.next(logits);
+  sampleMs += performance.now() - t1;
+  recordMs += t1 - t0;
+  next = await id;
 }
 const dispatches = (ctx.dispatchCount - d0) / steps;
-console.log(JSON.stringify({ layers: raw.num_hidden_layers, dispatchesPerStep: dispatches, recordMsPerStep: recordMs / steps, usPerDispatch: (recordMs * 1000) / steps / dispatches }));
+console.log(
+  JSON.stringify({
+    replay: a.replay,
+    layers: raw.num_hidden_layers,
+    dispatchesPerStep: dispatches,
+    recordMsPerStep: recordMs / steps,
+    sampleMsPerStep: sampleMs / steps,
+    usPerDispatch: ((recordMs + sampleMs) * 1000) / steps / dispatches,
+  }),
+);
 ctx.destroy();

@@ -1,6 +1,7 @@
+import { CapturedStep } from '../gpu/capture.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { countToken, sample } from '../kernels/sample.js';
+import { countToken, sample, samplePlan, type SampleArgs } from '../kernels/sample.js';
 import { InvalidArgumentError } from '../errors.js';
 import { seededRandom } from './random.js';
 import type { SamplingOptions } from './types.js';
@@ -16,9 +17,12 @@ export class Sampler {
   private opts: Required<Pick<SamplingOptions, 'temperature'>> & SamplingOptions = { temperature: 1 };
   private random: () => number = seededRandom();
   private penalized = false;
+  /** The sampling recorded once and replayed with new settings and draws (src/gpu/capture.ts). */
+  readonly step: CapturedStep;
 
   constructor(private readonly ctx: GpuContext, private readonly vocabSize: number) {
     this.out = ctx.createTensor([1], 'u32', 'sampled id');
+    this.step = new CapturedStep(ctx);
   }
 
   /** Starts a generation: checks the options, seeds the generator, counts the prompt's tokens. */
@@ -57,7 +61,7 @@ export class Sampler {
    */
   record(logits: Tensor): Promise<number> {
     const o = this.opts;
-    sample(this.ctx, this.ctx.view(logits, [this.vocabSize]), this.out, {
+    const args: SampleArgs = {
       temperature: o.temperature,
       topK: o.topK,
       topP: o.topP,
@@ -67,9 +71,16 @@ export class Sampler {
       presencePenalty: o.presencePenalty,
       random: this.random(),
       counts: this.penalized ? this.counts : undefined,
-    });
-    // Counted on the GPU from the sampled id, in the same submit as the sampling.
-    if (this.penalized) countToken(this.ctx, this.counts!, this.out);
+    };
+    // Replayed where the logits and the kind of sampling are those of the step captured; settings and draw rewritten.
+    const plan = samplePlan(args, this.vocabSize);
+    if (!this.step.replay([logits.buffer, logits.offset, plan.structure, args.counts], plan.inputs)) {
+      this.step.begin();
+      sample(this.ctx, this.ctx.view(logits, [this.vocabSize]), this.out, args);
+      // Counted on the GPU from the sampled id, in the same submit as the sampling.
+      if (this.penalized) countToken(this.ctx, this.counts!, this.out);
+      this.step.end();
+    }
     // read() submits before its first await: the step is on the GPU when this returns.
     return this.ctx.read(this.out, 4).then((b) => new Uint32Array(b)[0]!);
   }

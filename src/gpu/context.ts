@@ -1,5 +1,6 @@
 import { DeviceLostError, GpuOutOfMemoryError, ShaderError, WebLMError } from '../errors.js';
 import { BufferPool } from './bufferPool.js';
+import { OP_COPY, OP_DISPATCH, StepCapture, StepRecording, type StepInputs, type StepReplayer } from './capture.js';
 import type { Params } from './params.js';
 import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
 import { tensorBytes, type DType, type Tensor } from './tensor.js';
@@ -28,18 +29,28 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * submit, and bind groups are cached by what they bind, so re-encoding the same step (a decode token)
  * creates no new GPU objects.
  */
-export class GpuContext {
+export class GpuContext implements StepReplayer {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  /** The pipeline last set on `pass`: consecutive dispatches of one kernel skip setPipeline. */
+  /** The pipeline and bind group last set on `pass`: a dispatch skips setting them again. */
   private passPipeline: GPUComputePipeline | undefined;
+  private passGroup: GPUBindGroup | undefined;
   /** Timestamp writes for the next pass opened (`timedPass`). */
   private nextPassTimestamps: GPUComputePassTimestampWrites | undefined;
   private readonly paramArena: GPUBuffer;
   private readonly paramStaging = new Uint8Array(PARAM_SLOT * PARAM_SLOTS);
+  private readonly paramWords = new Uint32Array(this.paramStaging.buffer);
+  private readonly paramFloats = new Float32Array(this.paramStaging.buffer);
+  /** The step being captured (src/gpu/capture.ts). */
+  private capture: StepCapture | undefined;
+  /**
+   * Steps captured once and replayed (src/gpu/capture.ts: a model's decode token, a sampler's draw); false:
+   * every step is recorded through the kernels afresh. A debug switch: tests compare the two.
+   */
+  replay = true;
   private paramSlot = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -124,6 +135,7 @@ export class GpuContext {
   }
 
   write(target: Binding, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.capture) this.capture.broken = true; // a queue write does not go in the list
     const { buffer, offset } = this.range(target);
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const aligned = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
@@ -162,6 +174,7 @@ export class GpuContext {
       this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
       this.nextPassTimestamps = undefined;
       this.passPipeline = undefined;
+      this.passGroup = undefined;
     }
     return this.pass;
   }
@@ -180,6 +193,7 @@ export class GpuContext {
       if (this.paramSlot === PARAM_SLOTS) this.flush();
       slot = this.paramSlot++;
       this.paramStaging.set(params.data, slot * PARAM_SLOT);
+      if (params.inputs && this.capture) this.capture.patch(slot, PARAM_SLOT / 4, params.inputs);
       key += `|p${slot}`;
     }
     const ranges = bindings.map((b) => this.range(b));
@@ -217,9 +231,9 @@ export class GpuContext {
     if (x > max || y > max || z > max) throw new Error(`${p.key.shader}: grid ${x}x${y}x${z} exceeds ${max} per dimension`);
     const group = this.bindGroup(p, bindings, params);
     const pass = this.computePass();
-    this.setPipeline(pass, p.pipeline);
-    pass.setBindGroup(0, group);
+    this.setPipeline(pass, p.pipeline, group);
     pass.dispatchWorkgroups(x, y, z);
+    this.capture?.dispatch(p.pipeline, group, x, y, z);
     this.dispatchCount++;
   }
 
@@ -234,16 +248,21 @@ export class GpuContext {
     const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
     const group = this.bindGroup(p, bindings, params);
     const pass = this.computePass();
-    this.setPipeline(pass, p.pipeline);
-    pass.setBindGroup(0, group);
+    this.setPipeline(pass, p.pipeline, group);
     pass.dispatchWorkgroupsIndirect(indirect, byteOffset);
+    this.capture?.indirect(p.pipeline, group, indirect, byteOffset);
     this.dispatchCount++;
   }
 
-  private setPipeline(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline): void {
-    if (this.passPipeline === pipeline) return;
-    pass.setPipeline(pipeline);
-    this.passPipeline = pipeline;
+  private setPipeline(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, group: GPUBindGroup): void {
+    if (this.passPipeline !== pipeline) {
+      pass.setPipeline(pipeline);
+      this.passPipeline = pipeline;
+    }
+    if (this.passGroup !== group) {
+      pass.setBindGroup(0, group);
+      this.passGroup = group;
+    }
   }
 
   /** Records a buffer copy between dispatches (ends the current compute pass). */
@@ -253,6 +272,7 @@ export class GpuContext {
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(s.buffer, s.offset, d.buffer, d.offset, roundUp(bytes, 4));
+    this.capture?.copy(s.buffer, s.offset, d.buffer, d.offset, roundUp(bytes, 4));
   }
 
   /**
@@ -262,12 +282,14 @@ export class GpuContext {
    * `flush`; call it before each dispatch to time dispatches one by one. Needs `features.timestampQuery`.
    */
   timedPass(querySet: GPUQuerySet, beginIndex: number, endIndex: number): void {
+    if (this.capture) this.capture.broken = true;
     this.endPass();
     this.nextPassTimestamps = { querySet, beginningOfPassWriteIndex: beginIndex, endOfPassWriteIndex: endIndex };
   }
 
   /** Records the resolve of `count` queries from `first` into `destination` (QUERY_RESOLVE usage) at `offset` (a multiple of 256). */
   resolveQueries(querySet: GPUQuerySet, first: number, count: number, destination: GPUBuffer, offset = 0): void {
+    if (this.capture) this.capture.broken = true;
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.resolveQuerySet(querySet, first, count, destination, offset);
@@ -281,6 +303,7 @@ export class GpuContext {
   /** Submits everything recorded so far as one command buffer. */
   flush(): void {
     this.throwIfFailed();
+    if (this.capture) this.capture.broken = true; // the slots start again from 0
     if (!this.encoder) return;
     this.endPass();
     if (this.paramSlot > 0) this.device.queue.writeBuffer(this.paramArena, 0, this.paramStaging, 0, this.paramSlot * PARAM_SLOT);
@@ -311,6 +334,78 @@ export class GpuContext {
       if (staging.mapState === 'mapped') staging.unmap();
       this.pool.release(staging);
     }
+  }
+
+  /**
+   * Starts capturing what is recorded into a StepRecording (src/gpu/capture.ts); `inputs` are this step's
+   * values of the inputs kernels mark in their uniforms and guards. A capture still open is dropped.
+   */
+  beginCapture(inputs: StepInputs): void {
+    this.capture = new StepCapture(inputs, this.paramSlot);
+  }
+
+  /** Ends the capture: its recording, or undefined where something was recorded that a replay cannot repeat. */
+  endCapture(): StepRecording | undefined {
+    const c = this.capture;
+    this.capture = undefined;
+    if (!c || c.broken) return undefined;
+    const params = this.paramStaging.slice(c.startSlot * PARAM_SLOT, this.paramSlot * PARAM_SLOT);
+    return new StepRecording(c, c.startSlot, params, this.paramSlot - c.startSlot);
+  }
+
+  /** Kernels: the dispatches recorded hold only for values of step input `input` where `holds` is true (called with the kernel's own value: `value` minus this step's input plus the new one). */
+  guard(input: string, value: number, holds: (value: number) => boolean): void {
+    this.capture?.guard(input, value, holds);
+  }
+
+  /** Whether a step is being captured (kernels build their guards only then). */
+  get capturing(): boolean {
+    return this.capture !== undefined;
+  }
+
+  /**
+   * Records a captured step again with `inputs` in its marked uniforms: no kernel code runs. False (nothing
+   * recorded) where its guards do not hold for `inputs` or its uniform slots are not the next ones free.
+   */
+  replayStep(r: StepRecording, inputs: StepInputs): boolean {
+    this.throwIfFailed();
+    if (this.capture || this.paramSlot !== r.startSlot || !r.holds(inputs)) return false;
+    this.paramStaging.set(r.params, r.startSlot * PARAM_SLOT);
+    r.patch(this.paramWords, this.paramFloats, (r.startSlot * PARAM_SLOT) / 4, inputs);
+    this.paramSlot += r.slots;
+    const { ops, pipelines, groups, grids, buffers, copies } = r;
+    this.encoder ??= this.device.createCommandEncoder();
+    let d = 0; // dispatch index
+    let b = 0; // buffers index
+    let c = 0; // copies index
+    let pass = this.pass;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op === OP_COPY) {
+        this.endPass();
+        pass = undefined;
+        this.encoder!.copyBufferToBuffer(buffers[b]!, copies[c]!, buffers[b + 1]!, copies[c + 1]!, copies[c + 2]!);
+        b += 2;
+        c += 3;
+        continue;
+      }
+      pass ??= this.computePass();
+      const pipeline = pipelines[d]!;
+      const group = groups[d]!;
+      if (this.passPipeline !== pipeline) {
+        pass.setPipeline(pipeline);
+        this.passPipeline = pipeline;
+      }
+      if (this.passGroup !== group) {
+        pass.setBindGroup(0, group);
+        this.passGroup = group;
+      }
+      if (op === OP_DISPATCH) pass.dispatchWorkgroups(grids[3 * d]!, grids[3 * d + 1]!, grids[3 * d + 2]!);
+      else pass.dispatchWorkgroupsIndirect(buffers[b++]!, grids[3 * d]!);
+      d++;
+    }
+    this.dispatchCount += r.dispatches;
+    return true;
   }
 
   async readF32(t: Tensor): Promise<Float32Array> {

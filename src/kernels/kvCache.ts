@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
+import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import { numel, type Tensor } from '../gpu/tensor.js';
 
@@ -27,6 +28,6 @@ export function writeKv(
     { shader: 'kvCache', defines: { HAS_V: hasV }, layout: hasV ? ['uniform', 'read', 'storage', 'read', 'storage'] : ['uniform', 'read', 'storage'] },
     hasV ? [kNew, kCache, vNew!, vCache!] : [kNew, kCache],
     [Math.ceil(Math.max(kRow, vRow) / 64), T],
-    params().u32(T).u32(kRow).u32(vRow).u32(capacity).u32(startPos),
+    params().u32(T).u32(kRow).u32(vRow).u32(capacity).u32(startPos, POSITION),
   );
 }

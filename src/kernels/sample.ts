@@ -56,6 +56,44 @@ function scratch(ctx: GpuContext, V: number): Scratch {
   return s;
 }
 
+// Uniforms a captured sampling step rewrites (src/gpu/capture.ts): every setting whose value leaves the dispatches as they are.
+const INV_TEMPERATURE = 'sample.invTemperature';
+const REPETITION = 'sample.repetitionPenalty';
+const FREQUENCY = 'sample.frequencyPenalty';
+const PRESENCE = 'sample.presencePenalty';
+const TOP_K = 'sample.topK';
+const TOP_P = 'sample.topP';
+const MIN_P = 'sample.minP';
+const RANDOM = 'sample.random';
+
+/**
+ * What `sample` records for `o` over V logits: `structure` decides the dispatches (a captured step holds
+ * while it is equal); `inputs` are the values in their uniforms, rewritten when a captured step is replayed.
+ */
+export function samplePlan(o: SampleArgs, V: number) {
+  const t = o.temperature;
+  const greedy = t === 0;
+  const topK = !greedy && o.topK !== undefined && o.topK > 0 && o.topK < V ? Math.floor(o.topK) : 0;
+  const topP = !greedy && o.topP !== undefined && o.topP < 1 ? o.topP : 1;
+  const minP = !greedy && o.minP !== undefined ? o.minP : 0;
+  const rep = o.repetitionPenalty ?? 1;
+  const freq = o.frequencyPenalty ?? 0;
+  const pres = o.presencePenalty ?? 0;
+  const penalised = !!o.counts && (rep !== 1 || freq !== 0 || pres !== 0);
+  const inputs: Record<string, number> = {
+    [INV_TEMPERATURE]: greedy ? 1 : 1 / t,
+    [REPETITION]: rep,
+    [FREQUENCY]: freq,
+    [PRESENCE]: pres,
+    [TOP_K]: topK,
+    [TOP_P]: topP,
+    [MIN_P]: minP,
+    [RANDOM]: o.random,
+  };
+  const structure = (greedy ? 1 : 0) | (topK ? 2 : 0) | (topP < 1 ? 4 : 0) | (penalised ? 8 : 0);
+  return { greedy, topK, topP, minP, penalised, structure, inputs };
+}
+
 /**
  * Samples one token id from logits [V] (or [1, V]) f32 into out [1] u32, all on the GPU: penalties,
  * temperature, top-k, top-p, min-p, then inverse CDF with `random` over the kept tokens in id order.
@@ -71,17 +109,9 @@ export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleAr
   if (o.counts && (o.counts.dtype !== 'u32' || numel(o.counts.shape) !== V)) {
     throw new InvalidArgumentError(`sample: counts must be [${V}] u32, got [${o.counts.shape}] ${o.counts.dtype}`);
   }
-  const t = o.temperature;
-  if (!(t >= 0)) throw new InvalidArgumentError(`sample: temperature must be >= 0, got ${t}`);
+  if (!(o.temperature >= 0)) throw new InvalidArgumentError(`sample: temperature must be >= 0, got ${o.temperature}`);
   if (!(o.random >= 0 && o.random < 1)) throw new InvalidArgumentError(`sample: random must be in [0, 1), got ${o.random}`);
-  const greedy = t === 0;
-  const topK = !greedy && o.topK !== undefined && o.topK > 0 && o.topK < V ? Math.floor(o.topK) : 0;
-  const topP = !greedy && o.topP !== undefined && o.topP < 1 ? o.topP : 1;
-  const minP = !greedy && o.minP !== undefined ? o.minP : 0;
-  const rep = o.repetitionPenalty ?? 1;
-  const freq = o.frequencyPenalty ?? 0;
-  const pres = o.presencePenalty ?? 0;
-  const penalised = !!o.counts && (rep !== 1 || freq !== 0 || pres !== 0);
+  const { greedy, topK, topP, minP, penalised, inputs: u } = samplePlan(o, V);
   const nb = Math.ceil(V / CHUNK);
   const s = scratch(ctx, V);
   const bindings = [logits, penalised ? o.counts! : ctx.unused, s.z, s.blocks, s.hist, s.state, out];
@@ -89,17 +119,17 @@ export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleAr
     params()
       .u32(V)
       .u32(nb)
-      .f32(greedy ? 1 : 1 / t)
-      .f32(rep)
-      .f32(freq)
-      .f32(pres)
+      .f32(u[INV_TEMPERATURE]!, INV_TEMPERATURE)
+      .f32(u[REPETITION]!, REPETITION)
+      .f32(u[FREQUENCY]!, FREQUENCY)
+      .f32(u[PRESENCE]!, PRESENCE)
       .u32(penalised ? 1 : 0)
       .u32(digit)
       .u32(mode)
-      .u32(topK)
-      .f32(topP)
-      .f32(minP)
-      .f32(o.random)
+      .u32(topK, TOP_K)
+      .f32(topP, TOP_P)
+      .f32(minP, MIN_P)
+      .f32(o.random, RANDOM)
       .u32(topK ? 1 : 0)
       .u32(topP < 1 ? 1 : 0);
   const run = (entry: string, grid: number, digit = 0, mode = 0) =>

@@ -1,9 +1,10 @@
 import { InvalidArgumentError } from '../errors.js';
+import { CapturedStep, POSITION } from '../gpu/capture.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import { scale, softcap } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/embedding.js';
-import { gemvReadsPlanes, matmul } from '../kernels/matmul.js';
+import { gemvReadsPlanes, gemvTuning, matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { ropeParameters, ropeTable } from '../kernels/ropeTable.js';
 import { createXPlanes } from '../kernels/xPlanes.js';
@@ -60,6 +61,8 @@ export class DecoderModel implements LoadedModel {
   private logitsChunk: Tensor | undefined; // [C, V]: a chunk's logits when its rows of logitsAll are not 256-byte aligned
   /** Debug: called with the residual stream after the embedding and after every layer. */
   hiddenHook: HiddenHook | undefined;
+  /** A decode token's forward, recorded once and replayed at later positions (src/gpu/capture.ts). */
+  readonly decodeStep: CapturedStep;
 
   constructor(
     readonly ctx: GpuContext,
@@ -122,6 +125,7 @@ export class DecoderModel implements LoadedModel {
     const r = this.planeReaders;
     if (r.head || r.qkv.includes(true) || r.gateUp.includes(true)) this.xPlanes = createXPlanes(ctx, H);
     this.logits1 = ctx.createTensor([1, c.vocabSize], 'f32', 'logits');
+    this.decodeStep = new CapturedStep(ctx);
     this.info = {
       modelType: c.modelType,
       vocabSize: c.vocabSize,
@@ -168,6 +172,13 @@ export class DecoderModel implements LoadedModel {
     }
     ctx.write(this.ids, idData);
     ctx.write(this.positions, posData);
+    // One decode token: the step captured at an earlier position replayed where it still holds, else recorded and captured.
+    const capture = n === 1 && plainDecode(opts) && !this.hiddenHook ? this.decodeStep : undefined;
+    if (capture?.replay([opts.idFrom?.buffer, opts.idFrom?.offset, JSON.stringify(gemvTuning)], { [POSITION]: start })) {
+      this.kv.length = start + 1;
+      return this.logits1;
+    }
+    capture?.begin();
     if (opts.idFrom) ctx.copy(opts.idFrom, this.ids, 4); // lands after the write: the command runs after it
     let logits = this.logits1;
     if (opts.allLogits) {
@@ -215,6 +226,7 @@ export class DecoderModel implements LoadedModel {
         this.head(last, logits, planes(pr.head));
       }
     }
+    capture?.end();
     return logits;
   }
 
@@ -239,4 +251,13 @@ export class DecoderModel implements LoadedModel {
     for (const b of new Set(tensors.filter((t) => t).map((t) => t!.buffer))) ctx.destroyBuffer(b);
     this.kv.destroy(ctx);
   }
+}
+
+/** Options a captured decode step replays: idFrom (in its key) and nothing else, so that a new option is never replayed past. */
+function plainDecode(opts: ForwardOptions): boolean {
+  for (const k in opts) {
+    const v = opts[k as keyof ForwardOptions];
+    if (k !== 'idFrom' && v !== undefined && v !== false) return false;
+  }
+  return true;
 }
