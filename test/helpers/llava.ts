@@ -36,7 +36,7 @@ export async function fixtureImagePixels(): Promise<Float32Array> {
 export async function llavaWithTokenizer(): Promise<string> {
   const { llavaTokenizerConfig, llavaTokenizerJson, LLAVA_CHAT_TEMPLATE } = await import('../e2e/pages/llavaTokenizer.js');
   return editedFixture('llava', async (d) => {
-    await copyFile(join(fixtureDir('llava'), 'preprocessor_config.json'), join(d, 'preprocessor_config.json'));
+    for (const f of ['preprocessor_config.json', 'image.png']) await copyFile(join(fixtureDir('llava'), f), join(d, f));
     await writeFile(join(d, 'tokenizer.json'), JSON.stringify(llavaTokenizerJson()));
     await writeFile(join(d, 'tokenizer_config.json'), JSON.stringify(llavaTokenizerConfig()));
     await writeFile(join(d, 'chat_template.json'), JSON.stringify({ chat_template: LLAVA_CHAT_TEMPLATE }));
