@@ -4,6 +4,7 @@ import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
 import { weightDefine as matmulWeightDefine } from './matmul.js';
+import { moeDownInt8, moeGateUpInt8, moeInt8Plan } from './moeGemmInt8.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {
@@ -172,18 +173,23 @@ export function moeExperts(
     bucketParams(),
   );
   const tiles = Math.ceil(T / 16);
-  ctx.dispatch(
-    { shader: 'moeGateUp', entry: 'grouped', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },
-    [x, ids, gateUp, experts.gateUpBias ?? ctx.unused, actBuf, counts, list],
-    [Math.ceil(I / 16), tiles, E],
-    gateUpParams(),
-  );
-  ctx.dispatch(
-    { shader: 'moeDown', entry: 'grouped', defines: { [dDef]: true }, layout: downLayout },
-    [actBuf, ids, weights, down, experts.downBias ?? ctx.unused, ypairs, counts, list],
-    [Math.ceil(H / 16), tiles, E],
-    downParams(false),
-  );
+  const int8 = moeInt8Plan(ctx, experts, T); // integer-dot grouped GEMMs (src/kernels/moeGemmInt8.ts)
+  if (int8.gateUp) moeGateUpInt8(ctx, x, counts, list, experts, actBuf, T, k, act, opts.clamp);
+  else
+    ctx.dispatch(
+      { shader: 'moeGateUp', entry: 'grouped', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },
+      [x, ids, gateUp, experts.gateUpBias ?? ctx.unused, actBuf, counts, list],
+      [Math.ceil(I / 16), tiles, E],
+      gateUpParams(),
+    );
+  if (int8.down) moeDownInt8(ctx, actBuf, counts, list, weights, experts, ypairs, T, k);
+  else
+    ctx.dispatch(
+      { shader: 'moeDown', entry: 'grouped', defines: { [dDef]: true }, layout: downLayout },
+      [actBuf, ids, weights, down, experts.downBias ?? ctx.unused, ypairs, counts, list],
+      [Math.ceil(H / 16), tiles, E],
+      downParams(false),
+    );
   ctx.dispatch(
     { shader: 'moeBucket', entry: 'combine', layout: bucketLayout },
     [ids, counts, list, ypairs, out],

@@ -1,0 +1,164 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { Binding, GpuContext } from '../gpu/context.js';
+import { params } from '../gpu/params.js';
+import { dtypeLayout, type DType, type Tensor } from '../gpu/tensor.js';
+import { alignedBinding } from './binding.js';
+import { GEMM_INT8_DTYPES, GEMM_INT8_TILE, gemmTileName, gemmTileProblem, quantizeX8, releaseX8, x8Bytes, type GemmTile, type X8 } from './matmulInt8.js';
+import type { MoeActivation, MoeExpertWeights } from './moe.js';
+
+// MoE prefill experts as grouped GEMMs on integer dot products (shaders/moeGemmInt8.wgsl, its K loop the
+// int8 tile of shaders/int8Tile.wgsl that matmulInt8's GEMM also runs): per expert, the pairs moeBucket
+// listed for it are gathered as the rows of a GEMM against its gate|up rows (activation in the epilogue),
+// then the activations, quantized per pair row, against its down rows (weighted by the routing weight, into
+// the per-pair outputs that moeBucket's combine sums). Each x row is quantized once per token (matmulInt8's
+// entry quantize), however many experts read it. Other dtypes keep moeGateUp / moeDown `grouped` (f32); the
+// two halves choose independently (both read and write act [T*K, I] f32).
+//
+// Precision: as matmulInt8 (the only approximation is the int8 activations, within s / 2 per value, s =
+// max|x of its block| / 127); the gate|up errors pass through the activation into act, which is quantized
+// again for down (test/unit/moeGemmInt8.test.ts composes the bound).
+
+/** Fewest tokens for which a MoE layer's experts take the integer-dot grouped GEMMs (as GEMM_INT8_MIN_T). */
+export const MOE_GEMM_INT8_MIN_T = 16;
+
+/**
+ * Knobs for bench/kernelLab.ts and the tests: `use` forces the integer-dot grouped GEMMs on (every grouped
+ * call, whatever T, where the dtype allows) or off; `tile` replaces MOE_GEMM_INT8_TILE.
+ */
+export const moeGemmInt8Tuning = {
+  use: undefined as boolean | undefined,
+  tile: undefined as GemmTile | undefined,
+};
+
+/** The tile of the grouped GEMMs: matmulInt8's (not yet swept for MoE shapes: kernelLab --gemm --moe). */
+export const MOE_GEMM_INT8_TILE: GemmTile = GEMM_INT8_TILE;
+
+export const moeGemmInt8Tile = (): GemmTile => moeGemmInt8Tuning.tile ?? MOE_GEMM_INT8_TILE;
+
+/** Whether an expert matmul of this dtype and row length K runs on integer dot products here. */
+function fits(ctx: GpuContext, dtype: DType, K: number): boolean {
+  if (!GEMM_INT8_DTYPES.includes(dtype) || K % (dtype === 'q4_k' ? 256 : 32) !== 0) return false;
+  return !gemmTileProblem(ctx, moeGemmInt8Tile(), dtype);
+}
+
+/**
+ * Which halves of moeExperts' grouped path (T tokens) take the integer-dot GEMMs: the packed dot product
+ * available, at least MOE_GEMM_INT8_MIN_T tokens (moeGemmInt8Tuning.use: any T; false: none), and per half
+ * a Q4_0 / Q8_0 / Q4_K weight whose rows are whole blocks (H for gate|up, I for down).
+ */
+export function moeInt8Plan(ctx: GpuContext, experts: MoeExpertWeights, T: number): { gateUp: boolean; down: boolean } {
+  const [, I2, H] = experts.gateUp.shape as [number, number, number];
+  const on = ctx.features.packedDot && moeGemmInt8Tuning.use !== false && (moeGemmInt8Tuning.use === true || T >= MOE_GEMM_INT8_MIN_T);
+  return { gateUp: on && fits(ctx, experts.gateUp.dtype, H), down: on && fits(ctx, experts.down.dtype, I2 / 2) };
+}
+
+const LAYOUT = ['uniform', 'read', 'read', 'read', 'storage', 'read', 'read', 'read'] as const;
+
+function define(dtype: DType): string {
+  return dtype === 'q4_0' ? 'W_Q4_0' : dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K';
+}
+
+function grouped(
+  ctx: GpuContext,
+  half: 'gateUp' | 'down',
+  x8: X8,
+  w: Tensor,
+  bias: Tensor | undefined,
+  out: Binding,
+  counts: Binding,
+  list: Binding,
+  rw: Binding,
+  T: number,
+  k: number,
+  N: number,
+  actDefs: Record<string, boolean>,
+  clamp: { limit: number; alpha: number } | undefined,
+): void {
+  const E = w.shape[0]!;
+  const K = x8.K;
+  const tile = moeGemmInt8Tile();
+  const problem = gemmTileProblem(ctx, tile, w.dtype);
+  if (problem) throw new InvalidArgumentError(`moeExperts int8: tile ${gemmTileName(tile)}: ${problem}`);
+  const wb = alignedBinding(ctx, w);
+  const bb = bias && alignedBinding(ctx, bias);
+  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
+  const cols = half === 'gateUp' ? tile.BN / 2 : tile.BN;
+  ctx.dispatch(
+    {
+      shader: 'moeGemmInt8',
+      entry: 'gemm',
+      defines: {
+        [define(w.dtype)]: true,
+        GATE_UP: half === 'gateUp',
+        ...actDefs,
+        BM: tile.BM,
+        BN: tile.BN,
+        TM: tile.TM,
+        TNV: tile.TN / 4,
+        KB: tile.KB,
+        PREFETCH: !!tile.prefetch,
+      },
+      layout: LAYOUT,
+    },
+    [{ buffer: x8.buffer, offset: 0, size: x8Bytes(x8.T, K) }, wb.binding, bb?.binding ?? ctx.unused, out, counts, list, rw],
+    [Math.ceil(N / cols), Math.ceil(T / tile.BM), E],
+    params()
+      .u32(K)
+      .u32(N)
+      .u32(k)
+      .u32((K / blockElems) * blockBytes)
+      .u32(wb.byteOffset)
+      .u32(bb ? 1 : 0)
+      .u32(bb ? bb.byteOffset / 4 : 0)
+      .u32(T)
+      .u32(0)
+      .u32((x8.T * K) / 16)
+      .f32(clamp?.limit ?? 0)
+      .f32(clamp?.alpha ?? 0),
+  );
+}
+
+/**
+ * act[pair, I] = act_fn(gate_e · x_t + b) * (up_e · x_t + b) for every pair = t*k + j of expert e = ids[t, j],
+ * from moeBucket's counts [E] and list [E, T]; x [T, H] f32 (any view), quantized here once per token.
+ */
+export function moeGateUpInt8(
+  ctx: GpuContext,
+  x: Tensor,
+  counts: Binding,
+  list: Binding,
+  experts: MoeExpertWeights,
+  act: Binding,
+  T: number,
+  k: number,
+  fn: MoeActivation,
+  clamp?: { limit: number; alpha: number },
+): void {
+  const [, I2, H] = experts.gateUp.shape as [number, number, number];
+  const x8 = quantizeX8(ctx, x, T, H);
+  const actDefs = { ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp };
+  grouped(ctx, 'gateUp', x8, experts.gateUp, experts.gateUpBias, act, counts, list, ctx.unused, T, k, I2 / 2, actDefs, clamp);
+  releaseX8(ctx, x8);
+}
+
+/**
+ * ypairs[pair, H] = weights[pair] · (down_e · act[pair] + b) for every listed pair; act [T*k, I] f32 (as
+ * moeGateUp or moeGateUpInt8 write it), quantized here per pair row.
+ */
+export function moeDownInt8(
+  ctx: GpuContext,
+  act: { readonly buffer: GPUBuffer },
+  counts: Binding,
+  list: Binding,
+  weights: Tensor,
+  experts: MoeExpertWeights,
+  ypairs: Binding,
+  T: number,
+  k: number,
+): void {
+  const [, H, I] = experts.down.shape as [number, number, number];
+  const actT: Tensor = { buffer: act.buffer, offset: 0, shape: [T * k, I], dtype: 'f32' };
+  const x8 = quantizeX8(ctx, actT, T * k, I);
+  grouped(ctx, 'down', x8, experts.down, experts.downBias, ypairs, counts, list, weights, T, k, H, {}, undefined);
+  releaseX8(ctx, x8);
+}
