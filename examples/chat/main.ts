@@ -1,9 +1,8 @@
-/// <reference types="vite-plugin-pwa/client" />
 // weblm chat demo: an engine in a Web Worker (createEngine); a model bundled with the page, a real
 // checkpoint from the Hub (downloaded once, resumable), a URL or files on disk; a streamed multi-turn chat
 // rendered as Markdown, with reasoning, stats, Stop, settings, and conversations kept in IndexedDB. A
 // service worker (vite-plugin-pwa) makes the page and the bundled model work offline after one visit.
-import { registerSW } from 'virtual:pwa-register';
+import { Workbox } from 'workbox-window';
 import { createEngine, downloadModel, type ChatMessage, type EngineInfo, type GenerationStats, type LocalFile, type ModelSource } from '../../src/index.js';
 import type { BundleManifest } from './bundledModel.js';
 import { ConversationStore, titleFrom, type Conversation } from './conversations.js';
@@ -213,6 +212,7 @@ function showConversation(c: Conversation): void {
   else {
     transcript.clear();
     transcript.show(c.messages);
+    addTurnActions();
   }
   void renderConversations();
 }
@@ -279,18 +279,72 @@ function newChat(): void {
 
 // ---------------------------------------------------------------- chatting
 
-async function ask(text: string): Promise<void> {
+/** Regenerate under the last reply, Edit on the last question (it goes back to the input box). */
+function addTurnActions(): void {
+  for (const a of document.querySelectorAll('#transcript .turn-actions')) a.remove();
+  const c = conversation;
+  const last = c.messages.at(-1);
+  if (!last || replying) return;
+  const articles = document.querySelectorAll<HTMLElement>('#transcript .message');
+  const action = (text: string, label: string, run: () => void) => {
+    const b = document.createElement('button');
+    Object.assign(b, { type: 'button', className: 'link small', textContent: text });
+    b.setAttribute('aria-label', label);
+    b.addEventListener('click', run);
+    return b;
+  };
+  const bar = () => Object.assign(document.createElement('div'), { className: 'turn-actions' });
+  if (last.role === 'assistant' && c.messages.at(-2)?.role === 'user') {
+    const b = bar();
+    b.append(action('Regenerate', 'Regenerate the last reply', () => void regenerate()));
+    articles[articles.length - 1]?.append(b);
+  }
+  const lastUser = c.messages.findLastIndex((m) => m.role === 'user');
+  if (lastUser >= 0 && lastUser >= c.messages.length - 2) {
+    const userArticles = document.querySelectorAll<HTMLElement>('#transcript .message.user');
+    const b = bar();
+    b.append(action('Edit', 'Edit the last message and send it again', () => editLast(lastUser)));
+    userArticles[userArticles.length - 1]?.append(b);
+  }
+}
+
+/** Drops the last reply and asks again (the same question, the current settings). */
+async function regenerate(): Promise<void> {
+  if (!info || replying || loading) return;
+  const c = conversation;
+  if (c.messages.at(-1)?.role === 'assistant') c.messages.pop();
+  showConversation(c);
+  await ask(undefined);
+}
+
+/** Takes the last question (and its reply) out of the conversation and back into the input box. */
+function editLast(index: number): void {
+  if (replying) return;
+  const c = conversation;
+  const text = c.messages[index]!.content;
+  c.messages.splice(index);
+  void conversations.save(c);
+  showConversation(c);
+  prompt.value = text;
+  prompt.focus();
+}
+
+/** Sends `text` as the next question, or (undefined) answers the conversation's last question again. */
+async function ask(text: string | undefined): Promise<void> {
   if (!info || replying || loading) return;
   showError(undefined);
   const s = settings.current();
   const c = conversation; // switching conversations mid-reply leaves this reply with the one it started in
-  if (c.messages.length === 0) c.title = titleFrom(text);
+  if (text !== undefined) {
+    if (c.messages.length === 0) c.title = titleFrom(text);
+    c.messages.push({ role: 'user', content: text });
+  }
   c.model = info.model;
-  c.messages.push({ role: 'user', content: text });
   conversations.currentId = c.id;
   await conversations.save(c);
   void renderConversations();
-  transcript.addUser(text);
+  for (const a of document.querySelectorAll('#transcript .turn-actions')) a.remove();
+  if (text !== undefined) transcript.addUser(text);
   const reply = transcript.addAssistant();
   replying = new AbortController();
   updateControls();
@@ -321,12 +375,13 @@ async function ask(text: string): Promise<void> {
   } catch (e) {
     if (isAbort(e)) reply.finish('abort', undefined);
     else reply.fail(e);
-    if (!isAbort(e)) c.messages.pop(); // the question failed: it is not sent again with the next one
+    if (!isAbort(e) && text !== undefined) c.messages.pop(); // the question failed: it is not sent again with the next one
   } finally {
     if (!reply.error) c.messages.push(reply.toStored());
     await conversations.save(c).catch(() => undefined);
     replying = undefined;
     updateControls();
+    if (c === conversation) addTurnActions();
     prompt.focus();
   }
 }
@@ -402,17 +457,20 @@ window.addEventListener('online', showOnline);
 window.addEventListener('offline', showOnline);
 showOnline();
 
-// The service worker: precaches the page and the bundled model (production builds only).
+// The service worker (sw.js, written by vite-plugin-pwa at build time): precaches the page, the worker and
+// the bundled model. Production builds only: the dev server has none. workbox-window rather than the
+// plugin's virtual module, so that any vite config (the repository's, for the test pages) resolves main.ts.
 const offlineReady = new Promise<boolean>((resolve) => {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return resolve(false);
-  registerSW({
-    immediate: true,
-    onOfflineReady: () => resolve(true),
-    onRegisteredSW: (_url, reg) => {
+  const wb = new Workbox(new URL('sw.js', document.baseURI).href);
+  wb.addEventListener('activated', () => resolve(true));
+  wb.addEventListener('controlling', () => resolve(true));
+  wb.register().then(
+    (reg) => {
       if (reg?.active && navigator.serviceWorker.controller) resolve(true);
     },
-    onRegisterError: () => resolve(false),
-  });
+    () => resolve(false),
+  );
 });
 void offlineReady.then((ready) => {
   if (!ready) return;

@@ -73,7 +73,7 @@ export default defineConfig({
     bundledModel(),
     VitePWA({
       registerType: 'autoUpdate',
-      injectRegister: false, // main.ts registers it (virtual:pwa-register), and shows when it is ready
+      injectRegister: false, // main.ts registers it (workbox-window), and shows when it is ready
       manifest: {
         name: 'weblm chat',
         short_name: 'weblm',

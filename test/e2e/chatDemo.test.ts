@@ -89,9 +89,12 @@ describe('the built chat demo page', () => {
     return (await last.locator('.stats:not(.live)').textContent())!;
   };
 
+  /** Sends a message as a user does, and waits until its reply has started (a new assistant message). */
   const send = async (text: string, p = page) => {
+    const before = await p.locator('.message.assistant').count();
     await p.fill('#prompt', text);
     await p.press('#prompt', 'Enter');
+    await p.locator('.message.assistant').nth(before).waitFor({ timeout: 30_000 });
   };
 
   const loadBundled = async (p = page) => {
@@ -195,6 +198,23 @@ describe('the built chat demo page', () => {
     expect(await page.isVisible('#error')).toBe(false);
     await shot('desktop-chat');
   }, 180_000);
+
+  it('regenerates the last reply, and edits and resends the last message', async () => {
+    const answer = await lastReply().locator('.answer').textContent();
+    await page.click('button[aria-label="Regenerate the last reply"]');
+    await page.waitForSelector('.message.assistant[aria-busy="true"], .message.assistant:last-child button[aria-label="Regenerate the last reply"]');
+    expect(await replyDone()).toMatch(/^4 tokens/);
+    expect(await replies().count()).toBe(3);
+    expect(await lastReply().locator('.answer').textContent()).toBe(answer); // greedy: the same reply
+    await page.click('button[aria-label="Edit the last message and send it again"]');
+    expect(await page.inputValue('#prompt')).toBe('Thanks');
+    expect(await page.locator('.message.user').count()).toBe(2);
+    expect(await replies().count()).toBe(2);
+    await send('Thanks a lot');
+    await replyDone();
+    expect(await page.locator('.message.user').last().textContent()).toContain('Thanks a lot');
+    expect(await replies().count()).toBe(3);
+  }, 120_000);
 
   it('keeps the conversation across a reload, in a list to switch between', async () => {
     const before = await page.locator('.message').allTextContents();
