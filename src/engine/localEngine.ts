@@ -1,6 +1,6 @@
 import { AbortError, InvalidArgumentError, InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { decodeImageBrowser, type ImageBytesDecoder } from '../image/decode.js';
+import { decodeImageBrowser, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
 import type { ClipPreprocessConfig } from '../image/preprocess.js';
 import { buildAnyModel } from '../models/build.js';
 import type { RawConfig } from '../models/config.js';
@@ -35,6 +35,8 @@ export interface LocalEngineOptions {
   readonly openFiles?: (source: string, signal?: AbortSignal) => Promise<ModelFiles>;
   /** Decodes image bytes of a prompt (PNG / JPEG ...). Default: the browser's (createImageBitmap); Node passes pngjs + jpeg-js. */
   readonly decodeImage?: ImageBytesDecoder;
+  /** Reads an image given as a file path or file: URL (Node); without it such strings are URLs relative to the page. */
+  readonly readImageFile?: ImageFileReader;
 }
 
 /** Template variables and tools for a chat prompt. */
@@ -161,7 +163,7 @@ export class LocalEngine implements Engine {
     const vision = s.model instanceof LlavaModel ? s.model.vis : undefined;
     const images = async (sources: Parameters<typeof toPromptImages>[0]) => {
       if (sources.length && !vision) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
-      return vision ? toPromptImages(sources, s.preprocess!, this.options.decodeImage ?? decodeImageBrowser, signal) : [];
+      return vision ? toPromptImages(sources, s.preprocess!, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
     };
     const expand = (ids: readonly number[], ims: readonly PromptImage[]) =>
       vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids);

@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
-import { imageToRgba, type ImageBytesDecoder } from '../image/decode.js';
+import { imageToRgba, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
 import { clipPreprocess, clipPreprocessConfig, type ClipPreprocessConfig } from '../image/preprocess.js';
 import type { RawConfig } from '../models/config.js';
 import type { PromptImage } from '../models/llava.js';
@@ -25,10 +25,11 @@ export async function toPromptImages(
   cfg: ClipPreprocessConfig,
   decode: ImageBytesDecoder,
   signal?: AbortSignal,
+  readFile?: ImageFileReader,
 ): Promise<PromptImage[]> {
   const out: PromptImage[] = [];
   for (const src of sources) {
-    const { pixels } = clipPreprocess(await imageToRgba(src, decode, signal), cfg);
+    const { pixels } = clipPreprocess(await imageToRgba(src, decode, signal, readFile), cfg);
     out.push({ key: bytesToHex(sha256(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength))), pixels });
   }
   return out;

@@ -5,6 +5,9 @@ import type { RgbaImage } from './preprocess.js';
 /** Encoded image bytes (PNG, JPEG, and in a browser whatever it decodes) → RGBA pixels. */
 export type ImageBytesDecoder = (bytes: Uint8Array) => Promise<RgbaImage>;
 
+/** Reads a local image file (a path or a file: URL): Node's engine passes one; a page has none. */
+export type ImageFileReader = (pathOrFileUrl: string) => Promise<Uint8Array>;
+
 type Drawable = ImageBitmap | OffscreenCanvas | CanvasImageSource;
 
 /** Pixels of anything drawable, through an OffscreenCanvas (page or worker). */
@@ -68,13 +71,14 @@ const isImageData = (x: unknown): x is ImageData =>
   typeof x === 'object' && x !== null && 'data' in x && 'width' in x && 'height' in x && (x as ImageData).data instanceof Uint8ClampedArray;
 
 /**
- * RGBA pixels of an image as the API takes it: a data / http(s) URL, bytes (Blob, ArrayBuffer, a typed
+ * RGBA pixels of an image as the API takes it: a data / http(s) URL (in Node also a file path or file: URL), bytes (Blob, ArrayBuffer, a typed
  * array) decoded by `decode`, ImageData as is, or anything drawable (ImageBitmap, canvas, <img>) through an
  * OffscreenCanvas.
  */
-export async function imageToRgba(src: ImageSource | string, decode: ImageBytesDecoder, signal?: AbortSignal): Promise<RgbaImage> {
+export async function imageToRgba(src: ImageSource | string, decode: ImageBytesDecoder, signal?: AbortSignal, readFile?: ImageFileReader): Promise<RgbaImage> {
   if (typeof src === 'string') {
     if (/^data:/i.test(src)) return decode(dataUrlBytes(src));
+    if (readFile && !/^(https?|blob):/i.test(src)) return decode(await readFile(src)); // Node: a path or a file: URL
     const base = (globalThis as { location?: { href: string } }).location?.href;
     let url: URL;
     try {

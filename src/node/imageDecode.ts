@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { InvalidImageError } from '../errors.js';
@@ -27,4 +29,13 @@ export async function decodeImageNode(bytes: Uint8Array): Promise<RgbaImage> {
     throw new InvalidImageError(`the ${png ? 'PNG' : 'JPEG'} image could not be decoded: ${(cause as Error).message}`, { cause });
   }
   throw new InvalidImageError(`the image is neither PNG nor JPEG (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}); in Node weblm decodes PNG and JPEG`);
+}
+
+/** An image file's bytes from a path or a file: URL (InvalidImageError when it cannot be read). */
+export async function readImageFile(pathOrUrl: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(/^file:/i.test(pathOrUrl) ? fileURLToPath(pathOrUrl) : pathOrUrl));
+  } catch (cause) {
+    throw new InvalidImageError(`the image file ${pathOrUrl} could not be read: ${(cause as Error).message}`, { cause });
+  }
 }

@@ -4,7 +4,7 @@ import type { ModelFiles } from '../weights/files.js';
 import { httpFiles } from '../weights/httpFiles.js';
 import { folderFiles } from './folderFiles.js';
 import { createNodeGpu } from './gpu.js';
-import { decodeImageNode } from './imageDecode.js';
+import { decodeImageNode, readImageFile } from './imageDecode.js';
 
 /** How the Node engine opens a model given as a string: an http(s) base URL, else a local folder. */
 export async function openNodeSource(source: string, signal?: AbortSignal): Promise<ModelFiles> {
@@ -16,5 +16,5 @@ export async function openNodeSource(source: string, signal?: AbortSignal): Prom
  * a URL, or `{ files }`.
  */
 export function createNodeEngine(): Engine {
-  return new LocalEngine({ gpu: () => createNodeGpu(), openFiles: openNodeSource, decodeImage: decodeImageNode });
+  return new LocalEngine({ gpu: () => createNodeGpu(), openFiles: openNodeSource, decodeImage: decodeImageNode, readImageFile });
 }

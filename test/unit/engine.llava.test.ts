@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Engine, GenerateChunk } from '../../src/engine/types.js';
 import { InvalidArgumentError, InvalidImageError } from '../../src/errors.js';
@@ -66,6 +67,9 @@ describe('engine: llava with images', () => {
     const a = await ask([{ type: 'image_url', image_url: { url: dataUrl } }, { type: 'text', text: 'Q' }]);
     const b = await ask([{ type: 'image', image: new Blob([png as BlobPart]) }, { type: 'text', text: 'Q' }]);
     expect(b).toBe(a);
+    // In Node an image_url may be a file path or a file: URL.
+    expect(await ask([{ type: 'image_url', image_url: { url: llavaImagePath() } }, { type: 'text', text: 'Q' }])).toBe(a);
+    expect(await ask([{ type: 'image_url', image_url: { url: pathToFileURL(llavaImagePath()).href } }, { type: 'text', text: 'Q' }])).toBe(a);
     const n = (await engine.info())!.vision!.imagesEncoded;
     // A different image (the fixture's flipped) with the same token ids is not served from the cache.
     const { PNG } = await import('pngjs');
@@ -82,6 +86,7 @@ describe('engine: llava with images', () => {
     await expect(collect(engine.generate({ ids: exp.inputIds, images: [png, png] }))).rejects.toThrow(/16 image tokens .* for 2 images/);
     await expect(collect(engine.generate({ ids: exp.inputIds, images: [new Uint8Array([1, 2, 3, 4])] }))).rejects.toThrow(InvalidImageError);
     await expect(collect(engine.generate({ ids: exp.inputIds, images: ['data:image/png;base64,iVBORw0KGgo='] }))).rejects.toThrow(InvalidImageError);
+    await expect(collect(engine.generate({ ids: exp.inputIds, images: ['/no/such/image.png'] }))).rejects.toThrow(InvalidImageError);
     const bad = [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] as unknown as ChatMessage[];
     await expect(engine.chat.completions.create({ messages: bad, max_tokens: 1 })).rejects.toThrow(InvalidArgumentError);
     await expect(engine.chat.completions.create({ messages: bad, max_tokens: 1 })).rejects.toThrow(/content part type "input_audio" is not supported/);

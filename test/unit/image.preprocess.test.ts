@@ -69,6 +69,20 @@ describe('CLIP image preprocessing', () => {
     expect(resizeRgb8(flat, 7, 5, 3, 9, 'bicubic', 'torch').every((v) => v === 77)).toBe(true);
   });
 
+  it('decodes JPEG with jpeg-js (a JPEG of image.png, within JPEG loss) and data URLs', async () => {
+    const jpeg = (await import('jpeg-js')).default;
+    const png = await decodeImageNode(await readFile(join(fixtureDir('llava'), 'image.png')));
+    const jpg = jpeg.encode({ width: png.width, height: png.height, data: Buffer.from(png.data) }, 95).data;
+    const back = await decodeImageNode(new Uint8Array(jpg));
+    expect([back.width, back.height]).toEqual([48, 40]);
+    let err = 0;
+    for (let i = 0; i < png.data.length; i++) if (i % 4 !== 3) err += Math.abs(back.data[i]! - png.data[i]!);
+    expect(err / (48 * 40 * 3)).toBeLessThan(4); // mean absolute error in levels at quality 95
+    const { dataUrlBytes } = await import('../../src/image/decode.js');
+    expect(Array.from(dataUrlBytes('data:image/png;base64,AAEC/w=='))).toEqual([0, 1, 2, 255]);
+    expect(() => dataUrlBytes('data:image/png;base64,@@@')).toThrow(InvalidImageError);
+  });
+
   it('undecodable bytes give InvalidImageError', async () => {
     await expect(decodeImageNode(new Uint8Array([1, 2, 3, 4, 5]))).rejects.toBeInstanceOf(InvalidImageError);
     const png = await readFile(join(fixtureDir('llava'), 'image.png'));
