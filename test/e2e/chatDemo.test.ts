@@ -337,6 +337,22 @@ describe('the built chat demo page', () => {
     expect(await lastReply().locator('.inline-error').textContent()).toMatch(/^InvalidArgumentError \(INVALID_ARGUMENT\): .*tokenizer/);
   }, 90_000);
 
+  it('works under any path: the same build served from a subfolder', async () => {
+    const parent = await serveStatic({ root: join(ROOT, 'dist') });
+    const ctx = await rig.browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      await p.goto(`${parent.url}demo/`);
+      await p.waitForSelector('#load-bundled');
+      expect(await p.textContent('#bundled-model')).toMatch(/Works offline/);
+      expect(await p.evaluate(() => (window as unknown as { weblmChat: { offlineReady: Promise<boolean> } }).weblmChat.offlineReady)).toBe(true);
+      expect(await p.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.scope)).toBe(`${parent.url}demo/`);
+    } finally {
+      await ctx.close();
+      await parent.close();
+    }
+  }, 60_000);
+
   it('on a phone-sized screen, keeps the conversation and the input box in view, the models in a drawer', async () => {
     const phone = await rig.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     try {
