@@ -17,6 +17,12 @@
  * tiled GEMM), auto (what matmul picks), or a tile of the integer-dot GEMM, BMxBNtTMxTNkKB (64x128t8x4k2:
  * 64 tokens x 128 outputs per workgroup, 8 x 4 per thread, 2 blocks of 32 per K step).
  *   node dist/bench/kernelLab.js --gemm [--quick] [--ts 512,4096] [--variants tiled,auto,64x64t4x4k2] [--dtypes q4_0]
+ *
+ * --gemm --moe: MoE prefill experts instead (moeExperts, grouped path: bucket, gate|up, down, combine) on the
+ * expert shapes of Qwen3-30B-A3B and DeepSeek-V2-Lite with random routing, T = 512 and 4096 (or --ts); variants
+ * grouped (the f32 16 x 16 tiles of moeGateUp / moeDown `grouped`), int8 (the integer-dot grouped GEMMs,
+ * src/kernels/moeGemmInt8.ts) or an int8 tile BMxBNtTMxTNkKB[p]; TFLOP/s = 2 T k 3 I H / time.
+ *   node dist/bench/kernelLab.js --gemm --moe [--quick] [--ts 512,4096] [--variants grouped,int8,32x64t4x4k2] [--dtypes q4_0]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -26,6 +32,9 @@ import { addRmsNorm } from '../src/kernels/norm.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { gemvTuning, matmul } from '../src/kernels/matmul.js';
 import { gemmInt8Tile, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
+import { moeExperts } from '../src/kernels/moe.js';
+import { moeGemmInt8Tile, moeGemmInt8Tuning, moeInt8Plan } from '../src/kernels/moeGemmInt8.js';
+import { activate } from '../src/kernels/ref/moe.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
 
@@ -45,6 +54,8 @@ interface Args {
   noTimestamps: boolean;
   /** Prefill GEMMs instead of decode GEMVs (--gemm). */
   gemm: boolean;
+  /** With --gemm: the MoE experts' grouped GEMMs (--moe). */
+  moe: boolean;
   /** Tokens of the prefill GEMMs (--ts 512,4096). */
   ts?: number[];
   /** Whether --variants was given (the GEMM mode has its own default). */
@@ -52,7 +63,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false, gemm: false, variantsGiven: false };
+  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false, gemm: false, moe: false, variantsGiven: false };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -81,6 +92,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--gemm':
         a.gemm = true;
+        break;
+      case '--moe':
+        a.moe = true;
         break;
       case '--ts':
         a.ts = v().split(',').map(Number);
@@ -426,7 +440,7 @@ async function main(): Promise<void> {
   for (const t of probe) ctx.destroyBuffer(t.buffer);
   const method = timer ? 'kernel' : 'b2b';
   if (args.gemm) {
-    const gemm = await gemmLab(ctx, timer, args);
+    const gemm = args.moe ? await moeLab(ctx, timer, args) : await gemmLab(ctx, timer, args);
     if (args.out) writeFileSync(args.out, JSON.stringify({ adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, timing: method, timingNote: note, ...gemm, date: new Date().toISOString() }, null, 2));
     timer?.destroy();
     ctx.destroy();
@@ -794,4 +808,215 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
   }
   setGemmVariant('auto');
   return { peak, gemmRows: rows, quantizeRows };
+}
+
+/** MoE expert shapes (one layer's routed experts; DeepSeek-V2-Lite's 2 shared experts run as one expert of 2 x 1408). */
+const MOE_SHAPES = [
+  { model: 'Qwen3-30B-A3B', name: 'experts', H: 2048, I: 768, E: 128, k: 8, layers: 48 },
+  { model: 'DeepSeek-V2-Lite', name: 'experts', H: 2048, I: 1408, E: 64, k: 6, layers: 26 },
+  { model: 'DeepSeek-V2-Lite', name: 'shared', H: 2048, I: 2816, E: 1, k: 1, layers: 26 },
+];
+const MOE_QUICK_SHAPES = [{ model: 'quick', name: 'experts', H: 256, I: 256, E: 9, k: 3, layers: 1 }];
+
+/** grouped: the f32 grouped kernels; int8: the integer-dot grouped GEMMs (their default tile); a tile name: that tile. */
+function setMoeVariant(v: string): void {
+  moeGemmInt8Tuning.use = v !== 'grouped';
+  moeGemmInt8Tuning.tile = v === 'grouped' || v === 'int8' ? undefined : parseGemmTile(v);
+}
+
+/** k distinct experts per token, uniformly at random, with random weights summing to 1 (xorshift; deterministic). */
+function randomRouting(T: number, E: number, k: number, seed: number): { ids: Uint32Array; weights: Float32Array } {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const ids = new Uint32Array(T * k);
+  const weights = new Float32Array(T * k);
+  for (let t = 0; t < T; t++) {
+    const chosen = new Set<number>();
+    while (chosen.size < k) chosen.add(Math.floor(next() * E));
+    const w = Array.from(chosen, () => 0.1 + next());
+    const sum = w.reduce((a, b) => a + b, 0);
+    [...chosen].forEach((e, j) => {
+      ids[t * k + j] = e;
+      weights[t * k + j] = w[j]! / sum;
+    });
+  }
+  return { ids, weights };
+}
+
+interface MoeRow {
+  model: string;
+  shape: string;
+  dtype: DType;
+  T: number;
+  H: number;
+  I: number;
+  E: number;
+  k: number;
+  /** The --variants entry, and what ran: the tile (or f32) of gate|up / down. */
+  arg: string;
+  variant: string;
+  usPerCall: number;
+  usKernel: number | null;
+  tflops: number;
+  ofFmaPeak: number;
+  ofDot4Peak: number;
+  /** Largest |gpu - ref| / max |ref| over the checked tokens' output rows. */
+  maxRelErr: number;
+  calls: number;
+}
+
+/**
+ * Times moeExperts (the grouped prefill path) on random weights and routing, per dtype, shape, T and variant;
+ * each variant is first checked on 3 tokens' output rows against the CPU reference over the dequantized
+ * experts: within 1e-3 of the row's largest value for grouped (f32), 5e-2 for int8 (int8 activations twice).
+ */
+async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Args): Promise<{ peak: Peak; moeRows: MoeRow[] }> {
+  console.log(
+    timer
+      ? 'timing: us b2b = wall clock / calls back to back in one pass; us kernel = GPU timestamps, one call per pass, median; TFLOP/s from us kernel'
+      : 'timing: wall clock only (no usable timestamps); TFLOP/s from us b2b',
+  );
+  const peak = await arithmeticPeaks(ctx, timer, args.quick);
+  console.log(`peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS`);
+  const shapes = args.quick ? MOE_QUICK_SHAPES : MOE_SHAPES;
+  const Ts = args.ts ?? (args.quick ? [17, 70] : [512, 4096]);
+  const variants = args.variantsGiven ? args.variants : ['grouped', 'int8'];
+  const rows: MoeRow[] = [];
+  console.log('dtype     T     H     I    E  k variant                      us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  calls  model shape');
+  for (const dtype of args.dtypes) {
+    for (const { model, name, H, I, E, k } of shapes) {
+      const guBytes = randomWeights(dtype, E * 2 * I * H, H + I + E);
+      const dnBytes = randomWeights(dtype, E * H * I, H + 2 * I + E);
+      const experts = {
+        gateUp: ctx.upload(guBytes, [E, 2 * I, H], dtype, `moe gateUp ${dtype}`),
+        down: ctx.upload(dnBytes, [E, H, I], dtype, `moe down ${dtype}`),
+      };
+      const dq = new Map<number, { gu: Float32Array; dn: Float32Array }>();
+      const expert = (e: number) => {
+        let d = dq.get(e);
+        if (!d) {
+          const gb = byteSizeOf(dtype, 2 * I * H);
+          const db = byteSizeOf(dtype, H * I);
+          d = {
+            gu: dequantize(guBytes.subarray(e * gb, (e + 1) * gb), dtype, 2 * I * H),
+            dn: dequantize(dnBytes.subarray(e * db, (e + 1) * db), dtype, H * I),
+          };
+          dq.set(e, d);
+        }
+        return d;
+      };
+      for (const T of Ts) {
+        const x = Float32Array.from({ length: T * H }, (_, i) => Math.sin(i * 0.37) + 0.1);
+        const route = randomRouting(T, E, k, T + E);
+        const xt = ctx.upload(x, [T, H], 'f32');
+        const ids = ctx.upload(route.ids, [T, k], 'u32');
+        const wts = ctx.upload(route.weights, [T, k], 'f32');
+        const out = ctx.createTensor([T, H], 'f32');
+        const call = () => moeExperts(ctx, xt, ids, wts, experts, out, 'silu', { path: 'grouped' });
+        for (const variant of variants) {
+          setMoeVariant(variant);
+          const tile = moeGemmInt8Tuning.tile;
+          const problem = tile && gemmTileProblem(ctx, tile, dtype);
+          if (problem) {
+            console.log(`${dtype.padEnd(5)} ${String(T).padStart(5)} ${variant} skipped: ${problem}`);
+            continue;
+          }
+          const plan = moeInt8Plan(ctx, experts, T);
+          const label =
+            variant === 'grouped'
+              ? 'grouped(f32)'
+              : `${plan.gateUp ? gemmTileName(moeGemmInt8Tile()) : 'f32'}/${plan.down ? gemmTileName(moeGemmInt8Tile()) : 'f32'}`;
+          call();
+          const got = await ctx.readF32(out);
+          let err = 0;
+          for (const t of new Set([0, T >> 1, T - 1])) {
+            const ref = new Float64Array(H);
+            for (let j = 0; j < k; j++) {
+              const e = route.ids[t * k + j]!;
+              const { gu, dn } = expert(e);
+              const a = new Float64Array(I);
+              for (let i = 0; i < I; i++) {
+                let g = 0;
+                let u = 0;
+                for (let h = 0; h < H; h++) {
+                  g += gu[i * H + h]! * x[t * H + h]!;
+                  u += gu[(I + i) * H + h]! * x[t * H + h]!;
+                }
+                a[i] = activate(g, u, 'silu');
+              }
+              for (let h = 0; h < H; h++) {
+                let v = 0;
+                for (let i = 0; i < I; i++) v += dn[h * I + i]! * a[i]!;
+                ref[h] = ref[h]! + route.weights[t * k + j]! * v;
+              }
+            }
+            const scale = Math.max(...Array.from(ref, Math.abs)) + 1e-30;
+            for (let h = 0; h < H; h++) err = Math.max(err, Math.abs(got[t * H + h]! - ref[h]!) / scale);
+          }
+          if (!(err < (variant === 'grouped' ? 1e-3 : 5e-2)))
+            throw new Error(`${dtype} ${model} ${name} T=${T} ${variant}: GPU and CPU reference differ (relative ${err})`);
+          const t0 = performance.now();
+          call();
+          await ctx.sync();
+          const one = (performance.now() - t0) / 1000;
+          const calls = Math.max(2, Math.min(args.iters, Math.ceil(0.1 / one)));
+          await warmClocks(ctx);
+          const t = await timeBoth(ctx, timer, call, calls);
+          const sec = chosen(t);
+          const tflops = (2 * T * k * 3 * I * H) / sec / 1e12;
+          const r: MoeRow = {
+            model,
+            shape: name,
+            dtype,
+            T,
+            H,
+            I,
+            E,
+            k,
+            arg: variant,
+            variant: label,
+            usPerCall: t.b2b * 1e6,
+            usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
+            tflops,
+            ofFmaPeak: tflops / peak.fmaTflops,
+            ofDot4Peak: tflops / peak.dot4Tops,
+            maxRelErr: err,
+            calls,
+          };
+          rows.push(r);
+          console.log(
+            `${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(H).padStart(5)} ${String(I).padStart(5)} ${String(E).padStart(4)} ${String(k).padStart(2)} ${label.padEnd(26)} ${fmt(r.usPerCall, 1, 9)} ${fmt(r.usKernel, 1, 10)} ${fmt(tflops, 2, 9)} ${fmt(100 * r.ofFmaPeak, 1, 6)} ${fmt(100 * r.ofDot4Peak, 1, 6)}` +
+              `     ${err.toExponential(2)} ${String(calls).padStart(6)}  ${model} ${name}`,
+          );
+        }
+        for (const b of [xt, ids, wts, out]) ctx.destroyBuffer(b.buffer);
+      }
+      ctx.destroyBuffer(experts.gateUp.buffer);
+      ctx.destroyBuffer(experts.down.buffer);
+    }
+  }
+  // Per model, dtype, T and variant: one layer's expert calls, and all MoE layers' as tokens per second.
+  console.log('per layer (experts only)   model              dtype     T variant                     us/layer  TFLOP/s  experts-only prefill tok/s');
+  const byKey = new Map<string, MoeRow[]>();
+  for (const r of rows) {
+    const key = `${r.model}|${r.dtype}|${r.T}|${r.arg}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), r]);
+  }
+  for (const [key, rs] of byKey) {
+    const [model, dtype, T, variant] = key.split('|') as [string, string, string, string];
+    const us = rs.reduce((a, r) => a + (r.usKernel ?? r.usPerCall), 0);
+    const flop = rs.reduce((a, r) => a + 2 * r.T * r.k * 3 * r.I * r.H, 0);
+    const layers = MOE_SHAPES.find((m) => m.model === model)?.layers ?? 1;
+    console.log(
+      `per layer                  ${model.padEnd(18)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(26)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(Number(T) / ((us * layers) / 1e6), 0, 12)}`,
+    );
+  }
+  setMoeVariant('int8');
+  moeGemmInt8Tuning.use = undefined;
+  return { peak, moeRows: rows };
 }

@@ -1,6 +1,6 @@
-// The K loop of an integer-dot GEMM tile (as shaders/matmulInt8.wgsl's entry gemm; see there for the
-// arithmetic), for kernels whose tile rows and columns come from elsewhere: a grouped GEMM gathers its x
-// rows by a list and its weight rows by an expert. Included (#include "int8Tile") after "weights" by a
+// The K loop of an integer-dot GEMM tile, shared by shaders/matmulInt8.wgsl (entry gemm: the arithmetic is
+// described there) and shaders/moeGemmInt8.wgsl (a grouped GEMM that gathers its x rows by a list and its
+// weight rows by an expert): tile rows and columns come from the includer. Included (#include "int8Tile") after "weights" by a
 // shader that declares
 //   defines BM, BN, TM, TNV, KB (the tile), one of W_Q4_0 / W_Q8_0 / W_Q4_K, PREFETCH (optional)
 //   p.K (inputs, a multiple of 32; 256 for Q4_K), p.x8_off, p.sc_off (vec4 offsets of the x8 words and
@@ -30,6 +30,8 @@ var<workgroup> xm: array<vec4<f32>, KB * BM / 4u>; // [KB, BM] s Σq of each row
 var<workgroup> wm: array<vec4<f32>, KB * BN / 4u>; // [KB, BN] dmin * m of each column's sub-block
 #endif
 
+// Block blk (32 values) of the row at byte row_byte: its 8 words of int8 x 4 (word j: values 4j .. 4j + 3)
+// and its (d, dmin * m).
 struct Block {
   q: array<u32, 8>,
   dm: vec2<f32>,
@@ -38,19 +40,22 @@ struct Block {
 fn load_block(row_byte: u32, blk: u32) -> Block {
   var r: Block;
 #if W_Q4_0
+  // { f16 d; u8 qs[16] } at an even byte: value j < 16 is the low nibble of qs[j], 16 + j the high one.
   let a = row_byte + blk * 18u;
   let i = a >> 2u;
-  let odd = (a & 2u) != 0u;
+  let odd = (a & 2u) != 0u; // the block starts at 2 mod 4: qs are the whole words i + 1 .. i + 4
   var words: array<u32, 5>;
   for (var j = 0u; j < 5u; j++) { words[j] = w[i + j]; }
   let d = unpack2x16float(words[0]);
   r.dm = vec2<f32>(select(d.x, d.y, odd), 0.0);
   for (var j = 0u; j < 4u; j++) {
     let q = select((words[j] >> 16u) | (words[j + 1u] << 16u), words[j + 1u], odd);
+    // Each nibble b (0..15) to b - 8 as int8: (b + 0x78) ^ 0x80, no carry between bytes.
     r.q[j] = ((q & 0x0f0f0f0fu) + 0x78787878u) ^ 0x80808080u;
     r.q[4u + j] = (((q >> 4u) & 0x0f0f0f0fu) + 0x78787878u) ^ 0x80808080u;
   }
 #elif W_Q8_0
+  // { f16 d; i8 qs[32] } at an even byte.
   let a = row_byte + blk * 34u;
   let i = a >> 2u;
   let odd = (a & 2u) != 0u;
@@ -60,6 +65,7 @@ fn load_block(row_byte: u32, blk: u32) -> Block {
   r.dm = vec2<f32>(select(d.x, d.y, odd), 0.0);
   for (var j = 0u; j < 8u; j++) { r.q[j] = select((words[j] >> 16u) | (words[j + 1u] << 16u), words[j + 1u], odd); }
 #else
+  // Sub-block s = blk % 8 of super-block blk / 8 (4-byte aligned): nibble s % 2 of quant bytes 32 (s / 2) .. + 31.
   let a = row_byte + (blk / 8u) * 144u;
   let s = blk % 8u;
   let qi = (a + 16u + 32u * (s / 2u)) >> 2u;
@@ -70,11 +76,14 @@ fn load_block(row_byte: u32, blk: u32) -> Block {
   return r;
 }
 
+// Word-major index of word kw of row r (of R rows): vec4 index and component.
 fn put(kw: u32, r: u32, rows: u32) -> vec2<u32> {
   let e = kw * rows + r;
   return vec2<u32>(e / 4u, e % 4u);
 }
 
+// One K step's share of a thread of both tiles, as loaded from global memory: XI vec4s of x words, SI
+// (s, s Σq) pairs, WI weight blocks (items past the tile's count are ignored).
 const XI: u32 = (BM * KW / 4u + WG - 1u) / WG;
 const SI: u32 = (BM * KB + WG - 1u) / WG;
 const WI: u32 = (BN * KB + WG - 1u) / WG;
@@ -84,6 +93,10 @@ struct Staged {
   wb: array<Block, WI>,
 }
 
+// Loads the K step of blocks b0 .. b0 + KB - 1 of the tile: item e = li + WG * it of
+//   x words: BM * KW / 4 vec4s, row e / (KW / 4), vec4 e % (KW / 4) of the step;
+//   x scales: BM * KB pairs, row e % BM, block e / BM;
+//   weights: BN * KB blocks, column e % BN, block e / BN.
 fn fetch(li: u32, b0: u32) -> Staged {
   let blocks = p.K / 32u;
   var st: Staged;
@@ -116,6 +129,7 @@ fn fetch(li: u32, b0: u32) -> Staged {
   return st;
 }
 
+// Stores what fetch loaded into the workgroup tiles.
 fn stage(li: u32, st: Staged) {
   for (var it = 0u; it < XI; it++) {
     let e = li + WG * it;
@@ -162,6 +176,7 @@ fn tile_accumulate(li: u32) -> array<vec4<f32>, TM * TNV> {
   let blocks = p.K / 32u;
   var acc = array<vec4<f32>, TM * TNV>();
 #if PREFETCH
+  // The next K step is loaded into registers while this one is computed.
   var st = fetch(li, 0u);
 #endif
   for (var b0 = 0u; b0 < blocks; b0 += KB) {
@@ -176,6 +191,7 @@ fn tile_accumulate(li: u32) -> array<vec4<f32>, TM * TNV> {
     workgroupBarrier();
 #endif
     for (var b = 0u; b < KB; b++) {
+      // Explicitly zeroed: a `var` without initializer inside a loop is not reset each iteration on every backend.
       var dots = array<vec4<i32>, TM * TNV>();
       for (var j = 0u; j < 8u; j++) {
         let kw = 8u * b + j;

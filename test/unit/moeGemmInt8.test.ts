@@ -214,31 +214,44 @@ describe('MoE prefill experts as integer-dot grouped GEMMs', () => {
 });
 
 // MoE fixtures quantized at load with the prompt's experts through the integer-dot grouped GEMMs (forced:
-// the prompts are 12 tokens): the quantized-model thresholds of models.quant.test.ts, against f32 logits.
+// the prompts are 12 tokens), against the f32 logits with models.quant.test.ts's thresholds. These small MoE
+// fixtures lose more top-1 agreement to Q4_0 weights than the dense ones whatever the activations (measured:
+// 41.7-75% with the f32 grouped path too), so top-1 against f32 is held to the threshold or to what the f32
+// grouped path on the same weights reaches, less one position; and the int8 activations alone, against that
+// path, to the q8_0 thresholds.
 const limits = {
   q8_0: { meanKl: 0.005, top1: 0.9 },
   q4_0: { meanKl: 0.1, top1: 0.66 },
 } as const;
 
-describe.each(['qwen3_moe', 'qwen2_moe', 'mixtral', 'olmoe', 'deepseek_v3'])('fixture %s quantized at load, prompt experts through the int8 grouped GEMMs', (name) => {
-  it.each(['q8_0', 'q4_0'] as const)('%s: top-1 agreement and mean KL against f32', async (dtype) => {
-    const ctx = await gpu();
-    const exp = await expected(name);
-    const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: exp.inputIds.length });
-    try {
-      const V = model.info.vocabSize;
-      moeGemmInt8Tuning.use = true;
-      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      moeGemmInt8Tuning.use = false;
-      const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      const r = compareLogits(exp.logits, logits, V);
-      const vsF32Path = compareLogits(f32Path, logits, V);
-      console.log(`${name} ${dtype} int8 grouped GEMMs: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}%; against the f32 grouped path: KL ${vsF32Path.meanKl.toExponential(2)}`);
-      expect(Array.from(logits)).not.toEqual(Array.from(f32Path));
-      expect(r.meanKl).toBeLessThan(limits[dtype].meanKl);
-      expect(r.top1).toBeGreaterThanOrEqual(limits[dtype].top1);
-    } finally {
-      model.dispose();
-    }
-  });
-});
+describe.each(['qwen3_moe', 'qwen2_moe', 'mixtral', 'olmoe', 'deepseek_v3'])(
+  'fixture %s quantized at load, prompt experts through the int8 grouped GEMMs',
+  (name) => {
+    it.each(['q8_0', 'q4_0'] as const)('%s: top-1 agreement and mean KL against f32', async (dtype) => {
+      const ctx = await gpu();
+      const exp = await expected(name);
+      const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: exp.inputIds.length });
+      try {
+        const V = model.info.vocabSize;
+        moeGemmInt8Tuning.use = true;
+        const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+        moeGemmInt8Tuning.use = false;
+        const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+        const r = compareLogits(exp.logits, logits, V);
+        const base = compareLogits(exp.logits, f32Path, V);
+        const vsF32Path = compareLogits(f32Path, logits, V);
+        console.log(
+          `${name} ${dtype} int8 grouped GEMMs: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}% (f32 grouped path: ${base.meanKl.toFixed(5)}, ${(100 * base.top1).toFixed(1)}%); ` +
+            `against the f32 grouped path: KL ${vsF32Path.meanKl.toExponential(2)}, top-1 ${(100 * vsF32Path.top1).toFixed(1)}%`,
+        );
+        expect(Array.from(logits)).not.toEqual(Array.from(f32Path));
+        expect(r.meanKl).toBeLessThan(limits[dtype].meanKl);
+        expect(r.top1).toBeGreaterThanOrEqual(Math.min(limits[dtype].top1, base.top1 - 1 / exp.inputIds.length));
+        expect(vsF32Path.meanKl).toBeLessThan(limits.q8_0.meanKl);
+        expect(vsF32Path.top1).toBeGreaterThanOrEqual(limits.q8_0.top1);
+      } finally {
+        model.dispose();
+      }
+    });
+  },
+);
