@@ -64,6 +64,7 @@ export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: Weig
   });
   const before = ctx.bytesAllocated;
   const created: Tensor[] = [];
+  const matrixDTypes = new Set<DType | 'mixed'>([text.info.weightDType]);
   let loaded = 0;
   const onBytes = report && ((n: number) => report(textTotal + (loaded += n), textTotal + visionBytes));
   const dtype = opts.dtype ?? 'auto';
@@ -71,6 +72,7 @@ export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: Weig
   const mat = async (name: string, shape: number[]) => {
     const t = await loadMatrix(ctx, src, [part(name, shape)], dtype, name, onBytes);
     created.push(t);
+    matrixDTypes.add(t.dtype);
     return t;
   };
   const vec = async (name: string, n: number) => {
@@ -133,8 +135,7 @@ export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: Weig
       b2: await optVec(`${pp}linear_2.bias`, Ht),
     };
     const weightBytes = ctx.bytesAllocated - before;
-    const dtypes = new Set<DType | 'mixed'>([text.info.weightDType, ...created.map((t) => t.dtype)]);
-    return new LlavaModel(ctx, c, text, weights, projector, created, weightBytes, dtypes.size === 1 ? [...dtypes][0]! : 'mixed');
+    return new LlavaModel(ctx, c, text, weights, projector, created, weightBytes, matrixDTypes.size === 1 ? [...matrixDTypes][0]! : 'mixed');
   } catch (err) {
     for (const t of created) ctx.destroyBuffer(t.buffer);
     text.dispose();
