@@ -14,7 +14,9 @@ export function preprocessConfigFor(raw: RawConfig | undefined, vision: VisionCo
   const cfg = clipPreprocessConfig(raw ?? {}, `${where}/preprocessor_config.json`, vision.imageSize);
   const { height, width } = cfg.doCenterCrop ? cfg.cropSize : 'height' in cfg.size ? cfg.size : { height: 0, width: 0 };
   if (height !== vision.imageSize || width !== vision.imageSize) {
-    throw new InvalidModelError(`${where}: the image processor makes ${width} x ${height} images; the vision tower takes ${vision.imageSize} x ${vision.imageSize}`);
+    throw new InvalidModelError(
+      `${where}: the image processor makes ${width} x ${height} images; the vision tower takes ${vision.imageSize} x ${vision.imageSize}`,
+    );
   }
   return cfg;
 }
@@ -55,7 +57,11 @@ const PART_TYPES = "'text', 'image_url', 'image'";
  * vision model a content array stays an array, images as `{type: 'image'}` (what HF templates test); for a
  * text model its text parts are joined by newlines and an image is an error.
  */
-export function splitContentParts(messages: readonly ChatMessage[], vision: boolean, model: string): { messages: ChatMessage[]; images: (ImageSource | string)[] } {
+export function splitContentParts(
+  messages: readonly ChatMessage[],
+  vision: boolean,
+  model: string,
+): { messages: ChatMessage[]; images: (ImageSource | string)[] } {
   const images: (ImageSource | string)[] = [];
   const out = messages.map((m): ChatMessage => {
     // Vision templates (llava-hf's) iterate content parts: a string is one text part, as transformers' processors make it.

@@ -12,7 +12,8 @@ type Drawable = ImageBitmap | OffscreenCanvas | CanvasImageSource;
 
 /** Pixels of anything drawable, through an OffscreenCanvas (page or worker). */
 function drawToRgba(src: Drawable, width: number, height: number): RgbaImage {
-  if (typeof OffscreenCanvas === 'undefined') throw new InvalidArgumentError('decoding this image needs OffscreenCanvas (a browser); pass PNG or JPEG bytes instead');
+  if (typeof OffscreenCanvas === 'undefined')
+    throw new InvalidArgumentError('decoding this image needs OffscreenCanvas (a browser); pass PNG or JPEG bytes instead');
   const canvas = new OffscreenCanvas(width, height);
   const g = canvas.getContext('2d', { willReadFrequently: true }) as OffscreenCanvasRenderingContext2D | null;
   if (!g) throw new InvalidArgumentError('no 2d context on an OffscreenCanvas: the image cannot be read');

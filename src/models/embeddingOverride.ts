@@ -19,7 +19,8 @@ export function overrideEmbeddings(ctx: GpuContext, h: Tensor, off: number, T: n
   const H = h.shape[1]!;
   for (const o of overrides) {
     const n = o.rows.shape[0]!;
-    if (o.rows.dtype !== 'f32' || o.rows.shape[1] !== H) throw new InvalidArgumentError(`embedding rows [${o.rows.shape}] ${o.rows.dtype} must be [n, ${H}] f32`);
+    if (o.rows.dtype !== 'f32' || o.rows.shape[1] !== H)
+      throw new InvalidArgumentError(`embedding rows [${o.rows.shape}] ${o.rows.dtype} must be [n, ${H}] f32`);
     const from = Math.max(o.at, off);
     const to = Math.min(o.at + n, off + T);
     if (from >= to) continue;

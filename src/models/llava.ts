@@ -243,7 +243,7 @@ export class LlavaModel implements LoadedModel {
     const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
     if (!opts.idFrom) {
       const H = this.config.text.hiddenSize;
-      for (let i = 0; i < n; ) {
+      for (let i = 0; i < n;) {
         const key = this.promptKeys[start + i];
         if (!key) {
           i++;

@@ -29,12 +29,23 @@ export const isLlavaConfig = (c: ModelConfig): c is LlavaModelConfig => 'vision'
 const LLAMA_DEFAULTS = { hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 32000 };
 
 /** CLIPVisionConfig's defaults. */
-const CLIP_DEFAULTS = { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, image_size: 224, patch_size: 32, num_channels: 3, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu' };
+const CLIP_DEFAULTS = {
+  hidden_size: 768,
+  intermediate_size: 3072,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  image_size: 224,
+  patch_size: 32,
+  num_channels: 3,
+  layer_norm_eps: 1e-5,
+  hidden_act: 'quick_gelu',
+};
 
 function visionConfig(c: ConfigReader): VisionConfig {
   const raw = (c.raw.vision_config ?? {}) as RawConfig;
   const type = raw.model_type ?? 'clip_vision_model';
-  if (type !== 'clip_vision_model') throw new UnsupportedModelError(`${c.where}: vision_config.model_type ${String(type)} is not supported (clip_vision_model)`);
+  if (type !== 'clip_vision_model')
+    throw new UnsupportedModelError(`${c.where}: vision_config.model_type ${String(type)} is not supported (clip_vision_model)`);
   const v = new ConfigReader({ ...CLIP_DEFAULTS, ...raw }, `${c.where} (vision_config)`);
   const hiddenSize = v.int('hidden_size');
   const numHeads = v.int('num_attention_heads');
@@ -51,12 +62,15 @@ function visionConfig(c: ConfigReader): VisionConfig {
   const layersToRun = layer < 0 ? numLayers + 1 + layer : layer;
   if (layersToRun < 0 || layersToRun > numLayers) throw new InvalidModelError(`${c.where}: vision_feature_layer ${layer} is outside the ${numLayers} layers`);
   const strategy = c.raw.vision_feature_select_strategy ?? 'default';
-  if (strategy !== 'default' && strategy !== 'full') throw new UnsupportedModelError(`${c.where}: vision_feature_select_strategy ${String(strategy)} is not supported (default, full)`);
+  if (strategy !== 'default' && strategy !== 'full')
+    throw new UnsupportedModelError(`${c.where}: vision_feature_select_strategy ${String(strategy)} is not supported (default, full)`);
   const patches = (imageSize / patchSize) ** 2;
   const tokensPerImage = strategy === 'default' ? patches : patches + 1;
   const seq = c.raw.image_seq_length;
   if (typeof seq === 'number' && seq !== tokensPerImage) {
-    throw new InvalidModelError(`${c.where}: image_seq_length ${seq} differs from the ${tokensPerImage} features the vision tower gives (${patches} patches, ${strategy})`);
+    throw new InvalidModelError(
+      `${c.where}: image_seq_length ${seq} differs from the ${tokensPerImage} features the vision tower gives (${patches} patches, ${strategy})`,
+    );
   }
   const imageTokenId = c.has('image_token_index') ? c.int('image_token_index') : c.int('image_token_id', 32000);
   return {

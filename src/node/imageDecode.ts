@@ -28,7 +28,9 @@ export async function decodeImageNode(bytes: Uint8Array): Promise<RgbaImage> {
   } catch (cause) {
     throw new InvalidImageError(`the ${png ? 'PNG' : 'JPEG'} image could not be decoded: ${(cause as Error).message}`, { cause });
   }
-  throw new InvalidImageError(`the image is neither PNG nor JPEG (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}); in Node weblm decodes PNG and JPEG`);
+  throw new InvalidImageError(
+    `the image is neither PNG nor JPEG (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}); in Node weblm decodes PNG and JPEG`,
+  );
 }
 
 /** An image file's bytes from a path or a file: URL (InvalidImageError when it cannot be read). */

@@ -18,7 +18,13 @@ export async function llavaExpected(): Promise<LlavaExpected> {
   const t = await readSafetensorsFile(await fixtureFiles('llava').open('expected.safetensors'), 'llava/expected.safetensors');
   const f32 = (k: string) => new Float32Array(t.get(k)!.data.slice().buffer);
   const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
-  return { inputIds: i32('input_ids'), logits: f32('logits'), greedyIds: i32('greedy_ids'), pixelValues: f32('pixel_values'), imageFeatures: f32('image_features') };
+  return {
+    inputIds: i32('input_ids'),
+    logits: f32('logits'),
+    greedyIds: i32('greedy_ids'),
+    pixelValues: f32('pixel_values'),
+    imageFeatures: f32('image_features'),
+  };
 }
 
 export const llavaImagePath = () => join(fixtureDir('llava'), 'image.png');

@@ -38,7 +38,11 @@ describe('attention without a causal mask (prefill kernel, BIDIRECTIONAL)', () =
   it('rejects a window or the decode path', async () => {
     const ctx = await gpu();
     const t = ctx.createTensor([4, 2, 8], 'f32');
-    expect(() => attention(ctx, t, t, t, ctx.createTensor([4, 2, 8], 'f32'), { startPos: 0, scale: 1, causal: false, window: 2 })).toThrow(InvalidArgumentError);
-    expect(() => attention(ctx, t, t, t, ctx.createTensor([4, 2, 8], 'f32'), { startPos: 0, scale: 1, causal: false, path: 'decode' })).toThrow(InvalidArgumentError);
+    expect(() => attention(ctx, t, t, t, ctx.createTensor([4, 2, 8], 'f32'), { startPos: 0, scale: 1, causal: false, window: 2 })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => attention(ctx, t, t, t, ctx.createTensor([4, 2, 8], 'f32'), { startPos: 0, scale: 1, causal: false, path: 'decode' })).toThrow(
+      InvalidArgumentError,
+    );
   });
 });

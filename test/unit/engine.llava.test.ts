@@ -47,14 +47,26 @@ describe('engine: llava with images', () => {
 
   it('chat.completions with content parts: image_url (data URL) + text; a follow-up reuses the cache and encodes nothing', async () => {
     const before = (await engine.info())!.vision!.imagesEncoded;
-    const user: ChatMessage = { role: 'user', content: [{ type: 'image_url', image_url: { url: dataUrl } }, { type: 'text', text: 'What is it?' }] };
+    const user: ChatMessage = {
+      role: 'user',
+      content: [
+        { type: 'image_url', image_url: { url: dataUrl } },
+        { type: 'text', text: 'What is it?' },
+      ],
+    };
     const r1 = await engine.chat.completions.create({ messages: [user], max_tokens: 5, temperature: 0 });
     // "USER: " + <image> x 16 + "\nWhat is it? ASSISTANT:" in the byte-level tokenizer.
     expect(r1.usage.prompt_tokens).toBe('USER: '.length + 16 + '\nWhat is it? ASSISTANT:'.length);
     const encoded = (await engine.info())!.vision!.imagesEncoded;
     expect(encoded).toBe(before); // the features of this image (the test before) are still on the GPU
     const history: ChatMessage[] = [user, { role: 'assistant', content: r1.choices[0]!.message.content }, { role: 'user', content: 'And now?' }];
-    const stream = await engine.chat.completions.create({ messages: history, max_tokens: 3, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await engine.chat.completions.create({
+      messages: history,
+      max_tokens: 3,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let usage;
     for await (const c of stream) if (c.usage) usage = c.usage;
     expect(usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThan('USER: '.length + 16);
@@ -64,19 +76,47 @@ describe('engine: llava with images', () => {
   it('the same image as { type: image, image: Blob } answers as the data URL did; another image is encoded', async () => {
     const ask = async (content: ChatMessage['content']) =>
       (await engine.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 4, temperature: 0 })).choices[0]!.message.content;
-    const a = await ask([{ type: 'image_url', image_url: { url: dataUrl } }, { type: 'text', text: 'Q' }]);
-    const b = await ask([{ type: 'image', image: new Blob([png as BlobPart]) }, { type: 'text', text: 'Q' }]);
+    const a = await ask([
+      { type: 'image_url', image_url: { url: dataUrl } },
+      { type: 'text', text: 'Q' },
+    ]);
+    const b = await ask([
+      { type: 'image', image: new Blob([png as BlobPart]) },
+      { type: 'text', text: 'Q' },
+    ]);
     expect(b).toBe(a);
     // In Node an image_url may be a file path or a file: URL.
-    expect(await ask([{ type: 'image_url', image_url: { url: llavaImagePath() } }, { type: 'text', text: 'Q' }])).toBe(a);
-    expect(await ask([{ type: 'image_url', image_url: { url: pathToFileURL(llavaImagePath()).href } }, { type: 'text', text: 'Q' }])).toBe(a);
+    expect(
+      await ask([
+        { type: 'image_url', image_url: { url: llavaImagePath() } },
+        { type: 'text', text: 'Q' },
+      ]),
+    ).toBe(a);
+    expect(
+      await ask([
+        { type: 'image_url', image_url: { url: pathToFileURL(llavaImagePath()).href } },
+        { type: 'text', text: 'Q' },
+      ]),
+    ).toBe(a);
     const n = (await engine.info())!.vision!.imagesEncoded;
     // A different image (the fixture's flipped) with the same token ids is not served from the cache.
     const { PNG } = await import('pngjs');
     const img = PNG.sync.read(Buffer.from(png));
     const flipped = new PNG({ width: img.width, height: img.height });
     for (let y = 0; y < img.height; y++) img.data.copy(flipped.data, y * img.width * 4, (img.height - 1 - y) * img.width * 4, (img.height - y) * img.width * 4);
-    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: [{ type: 'image', image: PNG.sync.write(flipped) }, { type: 'text', text: 'Q' }] }], max_tokens: 2, temperature: 0 });
+    const r = await engine.chat.completions.create({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', image: PNG.sync.write(flipped) },
+            { type: 'text', text: 'Q' },
+          ],
+        },
+      ],
+      max_tokens: 2,
+      temperature: 0,
+    });
     expect(r.usage.prompt_tokens_details!.cached_tokens).toBe('USER: '.length);
     expect((await engine.info())!.vision!.imagesEncoded).toBe(n + 1);
   });
@@ -103,7 +143,19 @@ describe('engine: llava with images', () => {
       expect((await text.info())!.vision).toBeUndefined();
       const img = [{ role: 'user', content: [{ type: 'image', image: png }] }] as ChatMessage[];
       await expect(text.chat.completions.create({ messages: img, max_tokens: 1 })).rejects.toThrow(/has no vision encoder/);
-      const parts = await text.chat.completions.create({ messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }], max_tokens: 1, temperature: 0 });
+      const parts = await text.chat.completions.create({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+        ],
+        max_tokens: 1,
+        temperature: 0,
+      });
       const plain = await text.chat.completions.create({ messages: [{ role: 'user', content: 'a\nb' }], max_tokens: 1, temperature: 0 });
       expect(parts.usage.prompt_tokens).toBe(plain.usage.prompt_tokens);
     } finally {

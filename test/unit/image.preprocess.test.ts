@@ -45,7 +45,13 @@ describe('CLIP image preprocessing', () => {
   });
 
   it('weights sum to one in fixed point and windows stay inside the image (odd sizes, up and down)', () => {
-    for (const [inS, outS] of [[37, 11], [11, 37], [5, 5], [1001, 224], [3, 1]] as const) {
+    for (const [inS, outS] of [
+      [37, 11],
+      [11, 37],
+      [5, 5],
+      [1001, 224],
+      [3, 1],
+    ] as const) {
       for (const filter of ['bilinear', 'bicubic', 'lanczos'] as const) {
         const c = resampleCoefficients(inS, outS, filter, 'pil');
         for (let i = 0; i < outS; i++) {

@@ -26,8 +26,20 @@ describe('weblm run --image (llava fixture)', () => {
     const exp = await llavaExpected();
     const dump = join(await mkdtemp(join(tmpdir(), 'weblm-llava-')), 'logits.bin');
     const { summary } = await run([
-      '--model', fixtureDir('llava'), '--input-ids', exp.inputIds.join(','), '--image', llavaImagePath(),
-      '--max-new-tokens', String(exp.greedyIds.length), '--temperature', '0', '--dtype', 'f32', '--dump-logits', dump,
+      '--model',
+      fixtureDir('llava'),
+      '--input-ids',
+      exp.inputIds.join(','),
+      '--image',
+      llavaImagePath(),
+      '--max-new-tokens',
+      String(exp.greedyIds.length),
+      '--temperature',
+      '0',
+      '--dtype',
+      'f32',
+      '--dump-logits',
+      dump,
     ]);
     expect(summary.model_type).toBe('llava');
     expect(summary.generated_ids).toEqual(exp.greedyIds);
@@ -55,7 +67,9 @@ describe('weblm run --image (llava fixture)', () => {
     const exp = await llavaExpected();
     const ids = exp.inputIds.join(',');
     await expect(main(['--model', fixtureDir('llava'), '--input-ids', ids])).rejects.toThrow(InvalidArgumentError);
-    await expect(main(['--model', fixtureDir('llava'), '--input-ids', ids, '--image', llavaImagePath(), '--image', llavaImagePath()])).rejects.toThrow(/16 image tokens .* for 2 images/);
+    await expect(main(['--model', fixtureDir('llava'), '--input-ids', ids, '--image', llavaImagePath(), '--image', llavaImagePath()])).rejects.toThrow(
+      /16 image tokens .* for 2 images/,
+    );
     const junk = join(await mkdtemp(join(tmpdir(), 'weblm-junk-')), 'junk.png');
     await writeFile(junk, 'not an image');
     await expect(main(['--model', fixtureDir('llava'), '--input-ids', ids, '--image', junk])).rejects.toThrow(InvalidImageError);

@@ -25,7 +25,16 @@ describe('llava fixture (CLIP vision tower + projector + llama)', () => {
     if (!isLlavaConfig(config)) return;
     expect(config.modelType).toBe('llava');
     expect(config.hiddenSize).toBe(64);
-    expect(config.vision).toMatchObject({ hiddenSize: 32, patchSize: 8, imageSize: 32, layersToRun: 1, tokensPerImage: 16, imageTokenId: 511, activation: 'quick_gelu', projectorActivation: 'gelu_erf' });
+    expect(config.vision).toMatchObject({
+      hiddenSize: 32,
+      patchSize: 8,
+      imageSize: 32,
+      layersToRun: 1,
+      tokensPerImage: 16,
+      imageTokenId: 511,
+      activation: 'quick_gelu',
+      projectorActivation: 'gelu_erf',
+    });
   });
 
   it('reproduces image_features, the logits at every position and the greedy continuation', async () => {
@@ -123,7 +132,12 @@ describe('llava fixture (CLIP vision tower + projector + llama)', () => {
     try {
       expect(() => model.setImages(exp.inputIds, [])).toThrow(InvalidArgumentError);
       const px = await fixtureImagePixels();
-      expect(() => model.setImages(exp.inputIds, [{ key: 'a', pixels: px }, { key: 'b', pixels: px }])).toThrow(/16 image tokens \(id 511\) for 2 images/);
+      expect(() =>
+        model.setImages(exp.inputIds, [
+          { key: 'a', pixels: px },
+          { key: 'b', pixels: px },
+        ]),
+      ).toThrow(/16 image tokens \(id 511\) for 2 images/);
     } finally {
       model.dispose();
     }

@@ -32,7 +32,15 @@ const api = {
       canvas.getContext('2d')!.drawImage(bitmap, 0, 0);
       image = canvas;
     }
-    const messages: ChatMessage[] = [{ role: 'user', content: [{ type: 'image', image }, { type: 'text', text }] }];
+    const messages: ChatMessage[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'image', image },
+          { type: 'text', text },
+        ],
+      },
+    ];
     const r = await get().chat.completions.create({ messages, max_tokens: maxTokens, temperature: 0 });
     return { content: r.choices[0]!.message.content, usage: r.usage, info: await get().info() };
   },
