@@ -2,11 +2,11 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import axe from 'axe-core';
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { CATALOG, checkFit, footprint, parameterCount } from '../../examples/chat/catalog.js';
-import { serveStatic } from '../../scripts/staticServer.js';
+import { CATALOG, checkFit, footprint, parameterCount, type CatalogModel } from '../../examples/chat/catalog.js';
+import { parseRange, serveStatic } from '../../scripts/staticServer.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
@@ -38,6 +38,17 @@ describe('the chat demo catalog (sizes computed from the model dimensions)', () 
     }
   });
 
+  it('counts the bytes of a real file: the qwen3 fixture (f32 safetensors) from its config.json dimensions', async () => {
+    const fixture: CatalogModel = {
+      repo: 'test/qwen3', title: 'qwen3 fixture', note: '', storedAs: 'f32',
+      arch: { modelType: 'qwen3', hiddenSize: 64, numLayers: 2, intermediateSize: 128, numHeads: 4, numKvHeads: 2, headDim: 32, vocabSize: 512, tiedEmbeddings: false, maxPositions: 256, qkNorm: true },
+    };
+    const file = await readFile(join(FIXTURES, 'qwen3/model.safetensors'));
+    const header = 8 + Number(file.readBigUInt64LE(0));
+    expect(footprint(fixture, 'auto').downloadBytes).toBe(file.byteLength - header);
+    expect(footprint(fixture, 'auto').weightBytes).toBe(file.byteLength - header); // f32 as stored, norms f32
+  });
+
   it('sizes the GPU memory by dtype block layout, and checks the adapter limits', () => {
     const r1 = CATALOG.find((m) => m.repo.startsWith('deepseek-ai/'))!;
     const bf16 = footprint(r1, 'auto');
@@ -54,6 +65,31 @@ describe('the chat demo catalog (sizes computed from the model dimensions)', () 
     expect(checkFit(footprint(moe, 'auto'), limits, undefined, fmt).ok).toBe(false); // an expert stack of 805 MB in bf16
     expect(checkFit(footprint(moe, 'q4_0'), limits, undefined, fmt).ok).toBe(true); // 226 MB in Q4_0
     expect(checkFit(footprint(r1, 'q4_0'), limits, 1e9, fmt).problems.join()).toMatch(/free browser storage/);
+  });
+});
+
+describe('the static server of `npm run demo`', () => {
+  it('answers Range requests (206, suffix ranges, 416) and HEAD, and stays inside its folder', async () => {
+    expect(parseRange(undefined, 10)).toBeUndefined();
+    expect(parseRange('bytes=2-5', 10)).toEqual([2, 5]);
+    expect(parseRange('bytes=4-', 10)).toEqual([4, 9]);
+    expect(parseRange('bytes=-3', 10)).toEqual([7, 9]);
+    expect(parseRange('bytes=8-20', 10)).toEqual([8, 9]);
+    expect(parseRange('bytes=10-', 10)).toBe('bad');
+    expect(parseRange('bytes=0-1,4-5', 10)).toBe('bad');
+    const srv = await serveStatic({ root: join(FIXTURES, 'qwen3') });
+    try {
+      const range = await fetch(`${srv.url}config.json`, { headers: { Range: 'bytes=0-9' } });
+      expect(range.status).toBe(206);
+      expect(range.headers.get('content-range')).toMatch(/^bytes 0-9\/\d+$/);
+      expect(await range.text()).toBe('{\n  "archi');
+      const head = await fetch(`${srv.url}model.safetensors`, { method: 'HEAD' });
+      expect(head.headers.get('content-length')).toBe('659712');
+      expect((await fetch(`${srv.url}config.json`, { headers: { Range: 'bytes=99999-' } })).status).toBe(416);
+      expect((await fetch(`${srv.url}..%2F..%2Fpackage.json`)).status).toBe(403);
+    } finally {
+      await srv.close();
+    }
   });
 });
 
@@ -169,7 +205,6 @@ describe('the built chat demo page', () => {
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
     expect(seen.some((t) => /^[\d.]+ KB \/ [\d.]+ KB \(\d+%\)$/.test(t)), seen.join(' | ')).toBe(true);
     expect(await page.isVisible('#load-progress')).toBe(false);
-
     await setValue('#set-temperature', '0', 'input');
     await setValue('#set-max-tokens', '6', 'change');
     await send('Hi there');
