@@ -84,7 +84,11 @@ export async function serveStatic({ root, port = 0, host = '127.0.0.1' }) {
       }
       const [start, end] = range ?? [0, st.size - 1];
       const length = st.size === 0 ? 0 : end - start + 1;
-      res.writeHead(range ? 206 : 200, { ...headers, 'Content-Length': String(length), ...(range ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}) });
+      res.writeHead(range ? 206 : 200, {
+        ...headers,
+        'Content-Length': String(length),
+        ...(range ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}),
+      });
       if (req.method === 'HEAD' || length === 0) return void res.end();
       createReadStream(file, { start, end }).pipe(res);
     } catch (e) {

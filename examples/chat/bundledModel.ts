@@ -22,13 +22,15 @@ export const BUNDLED_MODEL_DIRS: readonly BundledModelSource[] = [
     dir: 'models/tiny-books',
     kind: 'trained',
     name: 'tiny-books',
-    description: 'A tiny model trained for this demo on public-domain books and dictionary definitions (see models/tiny-books/README.md). It writes English, but knows little.',
+    description:
+      'A tiny model trained for this demo on public-domain books and dictionary definitions (see models/tiny-books/README.md). It writes English, but knows little.',
   },
   {
     dir: 'test/fixtures/qwen3',
     kind: 'test',
     name: 'qwen3 test model',
-    description: 'A tiny test model of the qwen3 architecture with random weights and a byte-level tokenizer: its replies are gibberish, but every part of the chat works with it.',
+    description:
+      'A tiny test model of the qwen3 architecture with random weights and a byte-level tokenizer: its replies are gibberish, but every part of the chat works with it.',
   },
 ];
 
@@ -43,7 +45,8 @@ export interface BundleManifest {
 }
 
 /** Files of a Hugging Face folder the engine reads (a GGUF copy, model cards and test data stay out). */
-export const BUNDLED_FILES = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|chat_template\.jinja|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json)$/;
+export const BUNDLED_FILES =
+  /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|chat_template\.jinja|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json)$/;
 
 /** The fixtures ship no tokenizer: the test model gets this ChatML template… */
 export const TEST_TOKENIZER_CONFIG = {

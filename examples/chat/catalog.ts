@@ -50,7 +50,19 @@ export const CATALOG: readonly CatalogModel[] = [
     note: 'Reasons step by step in a Thinking block before it answers (math, code).',
     storedAs: 'bf16',
     reasoning: true,
-    arch: { modelType: 'qwen2', hiddenSize: 1536, numLayers: 28, intermediateSize: 8960, numHeads: 12, numKvHeads: 2, headDim: 128, vocabSize: 151936, tiedEmbeddings: false, maxPositions: 131072, qkvBias: true },
+    arch: {
+      modelType: 'qwen2',
+      hiddenSize: 1536,
+      numLayers: 28,
+      intermediateSize: 8960,
+      numHeads: 12,
+      numKvHeads: 2,
+      headDim: 128,
+      vocabSize: 151936,
+      tiedEmbeddings: false,
+      maxPositions: 131072,
+      qkvBias: true,
+    },
   },
   {
     // Model card: 0.6B parameters, 0.44B non-embedding; 28 layers, 16 Q / 8 KV heads.
@@ -59,7 +71,19 @@ export const CATALOG: readonly CatalogModel[] = [
     note: 'Small and quick; thinks first unless thinking is switched off in Settings.',
     storedAs: 'bf16',
     reasoning: true,
-    arch: { modelType: 'qwen3', hiddenSize: 1024, numLayers: 28, intermediateSize: 3072, numHeads: 16, numKvHeads: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true, maxPositions: 40960, qkNorm: true },
+    arch: {
+      modelType: 'qwen3',
+      hiddenSize: 1024,
+      numLayers: 28,
+      intermediateSize: 3072,
+      numHeads: 16,
+      numKvHeads: 8,
+      headDim: 128,
+      vocabSize: 151936,
+      tiedEmbeddings: true,
+      maxPositions: 40960,
+      qkNorm: true,
+    },
   },
   {
     // Model card: 1.7B parameters, 1.4B non-embedding; 28 layers, 16 Q / 8 KV heads.
@@ -68,7 +92,19 @@ export const CATALOG: readonly CatalogModel[] = [
     note: 'A better all-round chat model; thinking on or off.',
     storedAs: 'bf16',
     reasoning: true,
-    arch: { modelType: 'qwen3', hiddenSize: 2048, numLayers: 28, intermediateSize: 6144, numHeads: 16, numKvHeads: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true, maxPositions: 40960, qkNorm: true },
+    arch: {
+      modelType: 'qwen3',
+      hiddenSize: 2048,
+      numLayers: 28,
+      intermediateSize: 6144,
+      numHeads: 16,
+      numKvHeads: 8,
+      headDim: 128,
+      vocabSize: 151936,
+      tiedEmbeddings: true,
+      maxPositions: 40960,
+      qkNorm: true,
+    },
   },
   {
     // Model card (meta-llama/Llama-3.2-1B-Instruct): 1.23B parameters. This is an ungated copy of it, so
@@ -77,7 +113,18 @@ export const CATALOG: readonly CatalogModel[] = [
     title: 'Llama 3.2 1B Instruct',
     note: 'Meta’s small instruction model (an ungated copy of meta-llama/Llama-3.2-1B-Instruct).',
     storedAs: 'bf16',
-    arch: { modelType: 'llama', hiddenSize: 2048, numLayers: 16, intermediateSize: 8192, numHeads: 32, numKvHeads: 8, headDim: 64, vocabSize: 128256, tiedEmbeddings: true, maxPositions: 131072 },
+    arch: {
+      modelType: 'llama',
+      hiddenSize: 2048,
+      numLayers: 16,
+      intermediateSize: 8192,
+      numHeads: 32,
+      numKvHeads: 8,
+      headDim: 64,
+      vocabSize: 128256,
+      tiedEmbeddings: true,
+      maxPositions: 131072,
+    },
   },
   {
     // Model card (google/gemma-3-1b-it): 1B parameters, 32K context; 26 layers, 5 of every 6 with a
@@ -87,8 +134,19 @@ export const CATALOG: readonly CatalogModel[] = [
     note: 'Google’s small instruction model (an ungated copy of google/gemma-3-1b-it).',
     storedAs: 'bf16',
     arch: {
-      modelType: 'gemma3_text', hiddenSize: 1152, numLayers: 26, intermediateSize: 6912, numHeads: 4, numKvHeads: 1, headDim: 256, vocabSize: 262144,
-      tiedEmbeddings: true, maxPositions: 32768, qkNorm: true, sandwichNorms: true, sliding: { window: 512, layers: 22 },
+      modelType: 'gemma3_text',
+      hiddenSize: 1152,
+      numLayers: 26,
+      intermediateSize: 6912,
+      numHeads: 4,
+      numKvHeads: 1,
+      headDim: 256,
+      vocabSize: 262144,
+      tiedEmbeddings: true,
+      maxPositions: 32768,
+      qkNorm: true,
+      sandwichNorms: true,
+      sliding: { window: 512, layers: 22 },
     },
   },
   {
@@ -97,7 +155,18 @@ export const CATALOG: readonly CatalogModel[] = [
     title: 'SmolLM2 360M Instruct',
     note: 'The smallest real model here: fast everywhere, simple answers.',
     storedAs: 'bf16',
-    arch: { modelType: 'llama', hiddenSize: 960, numLayers: 32, intermediateSize: 2560, numHeads: 15, numKvHeads: 5, headDim: 64, vocabSize: 49152, tiedEmbeddings: true, maxPositions: 8192 },
+    arch: {
+      modelType: 'llama',
+      hiddenSize: 960,
+      numLayers: 32,
+      intermediateSize: 2560,
+      numHeads: 15,
+      numKvHeads: 5,
+      headDim: 64,
+      vocabSize: 49152,
+      tiedEmbeddings: true,
+      maxPositions: 8192,
+    },
   },
   {
     // Model card: 30.5B parameters in total, 3.3B activated; 48 layers, 128 experts, 8 active.
@@ -108,8 +177,18 @@ export const CATALOG: readonly CatalogModel[] = [
     reasoning: true,
     large: true,
     arch: {
-      modelType: 'qwen3_moe', hiddenSize: 2048, numLayers: 48, intermediateSize: 6144, numHeads: 32, numKvHeads: 4, headDim: 128, vocabSize: 151936,
-      tiedEmbeddings: false, maxPositions: 40960, qkNorm: true, moe: { experts: 128, active: 8, intermediate: 768 },
+      modelType: 'qwen3_moe',
+      hiddenSize: 2048,
+      numLayers: 48,
+      intermediateSize: 6144,
+      numHeads: 32,
+      numKvHeads: 4,
+      headDim: 128,
+      vocabSize: 151936,
+      tiedEmbeddings: false,
+      maxPositions: 40960,
+      qkNorm: true,
+      moe: { experts: 128, active: 8, intermediate: 768 },
     },
   },
 ];
@@ -214,18 +293,28 @@ export interface FitCheck {
  * (maxBufferSize); a weight past maxStorageBufferBindingSize is bound in row ranges, which the engine
  * does. WebGPU does not tell how much memory the GPU has: that is a warning, from a rough size.
  */
-export function checkFit(f: Footprint, limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'> | undefined, storageFree: number | undefined, format: (n: number) => string): FitCheck {
+export function checkFit(
+  f: Footprint,
+  limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'> | undefined,
+  storageFree: number | undefined,
+  format: (n: number) => string,
+): FitCheck {
   const problems: string[] = [];
   const warnings: string[] = [];
   if (!limits) problems.push('No WebGPU adapter: nothing can run here.');
   else {
     if (f.largestTensorBytes > limits.maxBufferSize) {
-      problems.push(`Its largest weight (${format(f.largestTensorBytes)}) is more than this GPU allows in one buffer (maxBufferSize ${format(limits.maxBufferSize)}): choose a smaller dtype.`);
+      problems.push(
+        `Its largest weight (${format(f.largestTensorBytes)}) is more than this GPU allows in one buffer (maxBufferSize ${format(limits.maxBufferSize)}): choose a smaller dtype.`,
+      );
     } else if (f.largestTensorBytes > limits.maxStorageBufferBindingSize) {
-      warnings.push(`Its largest weight (${format(f.largestTensorBytes)}) passes one binding (${format(limits.maxStorageBufferBindingSize)}): bound in parts, a little slower.`);
+      warnings.push(
+        `Its largest weight (${format(f.largestTensorBytes)}) passes one binding (${format(limits.maxStorageBufferBindingSize)}): bound in parts, a little slower.`,
+      );
     }
   }
   if (f.gpuBytes > 8e9) warnings.push(`Needs ${format(f.gpuBytes)} of GPU memory: a large discrete GPU.`);
-  if (storageFree !== undefined && f.downloadBytes > storageFree) problems.push(`The download (${format(f.downloadBytes)}) is more than the free browser storage (${format(storageFree)}).`);
+  if (storageFree !== undefined && f.downloadBytes > storageFree)
+    problems.push(`The download (${format(f.downloadBytes)}) is more than the free browser storage (${format(storageFree)}).`);
   return { ok: problems.length === 0, problems, warnings };
 }

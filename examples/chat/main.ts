@@ -28,6 +28,8 @@ let info: EngineInfo | undefined;
 let conversation: Conversation = conversations.create();
 let loading: AbortController | undefined;
 let replying: AbortController | undefined;
+/** The bundled model's manifest, once fetched. */
+let bundle: BundleManifest | undefined;
 
 // ---------------------------------------------------------------- errors, controls, progress
 
@@ -64,7 +66,21 @@ function updateControls(): void {
   stop.hidden = !replying;
   picker.setBusy(busy);
   for (const b of document.querySelectorAll<HTMLButtonElement>('.empty-actions button')) b.disabled = busy;
+  // No model, and a conversation on screen (after a reload): load the bundled one from here, drawer closed.
+  const status = $('composer-status');
+  if (!info && !loading && bundle && !status.textContent) {
+    const m = bundle;
+    const go = document.createElement('button');
+    Object.assign(go, { type: 'button', id: 'composer-load-bundled', className: 'link small', textContent: `Load ${m.name}` });
+    go.addEventListener('click', () => void loadModel({ kind: 'bundled', manifest: m }));
+    status.replaceChildren(go);
+  } else if (info) status.querySelector('#composer-load-bundled')?.remove();
 }
+
+void picker.bundled().then((m) => {
+  bundle = m;
+  updateControls();
+});
 
 function progress(phase: string, line?: string, fraction?: number): void {
   if (!loading) return; // a progress event that crossed the worker after the load ended
@@ -123,7 +139,12 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     info = await engine.load(source, {
       dtype: settings.current().dtype,
       signal,
-      onProgress: (p) => progress('Uploading weights to the GPU', `${formatBytes(p.loaded)} / ${formatBytes(p.total)} (${Math.floor((100 * p.loaded) / p.total)}%)`, p.total ? p.loaded / p.total : undefined),
+      onProgress: (p) =>
+        progress(
+          'Uploading weights to the GPU',
+          `${formatBytes(p.loaded)} / ${formatBytes(p.total)} (${Math.floor((100 * p.loaded) / p.total)}%)`,
+          p.total ? p.loaded / p.total : undefined,
+        ),
     });
     const test = choice.kind === 'bundled' && choice.manifest.kind === 'test';
     $('model-info').textContent =
@@ -231,7 +252,12 @@ async function renderConversations(): Promise<void> {
       const li = document.createElement('li');
       if (c.id === conversation.id) li.classList.add('current');
       const open = document.createElement('button');
-      Object.assign(open, { type: 'button', className: 'conv-title link', textContent: c.title, title: `${c.messages.length} messages${c.model ? ` · ${c.model}` : ''}` });
+      Object.assign(open, {
+        type: 'button',
+        className: 'conv-title link',
+        textContent: c.title,
+        title: `${c.messages.length} messages${c.model ? ` · ${c.model}` : ''}`,
+      });
       if (c.id === conversation.id) open.setAttribute('aria-current', 'true');
       open.addEventListener('click', async () => {
         if (replying) replying.abort();

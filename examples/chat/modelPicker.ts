@@ -1,7 +1,15 @@
 // Where the model comes from: the bundled model (served with the page, works offline), a real checkpoint
 // of the catalog or any Hugging Face repo id (downloaded into IndexedDB once, resumable, then offline), a
 // URL, or files on disk (a safetensors folder, a GGUF file). Also the downloaded models and the storage.
-import { deleteCachedModel, listCachedModels, pickedFolder, requestPersistentStorage, storageEstimate, type CachedModel, type LocalFile } from '../../src/index.js';
+import {
+  deleteCachedModel,
+  listCachedModels,
+  pickedFolder,
+  requestPersistentStorage,
+  storageEstimate,
+  type CachedModel,
+  type LocalFile,
+} from '../../src/index.js';
 import type { BundleManifest } from './bundledModel.js';
 import { CATALOG, checkFit, footprint, type CatalogModel } from './catalog.js';
 import { partialDownloads, type PartialDownload } from './downloads.js';
@@ -37,7 +45,13 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, 
 }
 
 function labelled(text: string, input: HTMLInputElement | HTMLSelectElement, hint?: string): HTMLElement {
-  return h('div', { className: 'field' }, h('label', { htmlFor: input.id, textContent: text }), input, ...(hint ? [h('p', { className: 'muted small', textContent: hint })] : []));
+  return h(
+    'div',
+    { className: 'field' },
+    h('label', { htmlFor: input.id, textContent: text }),
+    input,
+    ...(hint ? [h('p', { className: 'muted small', textContent: hint })] : []),
+  );
 }
 
 function badge(text: string, kind: 'test' | 'real' | 'offline' | 'large'): HTMLElement {
@@ -74,7 +88,11 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
   let busy = false;
 
   // (a) the bundled model
-  const bundledBox = h('div', { className: 'model-card bundled', id: 'bundled-model' }, h('p', { className: 'muted small', textContent: 'Looking for the bundled model…' }));
+  const bundledBox = h(
+    'div',
+    { className: 'model-card bundled', id: 'bundled-model' },
+    h('p', { className: 'muted small', textContent: 'Looking for the bundled model…' }),
+  );
   const bundle = fetchBundle();
   void bundle.then((m) => {
     if (!m) return void bundledBox.replaceChildren(h('p', { className: 'muted small', textContent: 'This build has no bundled model.' }));
@@ -91,7 +109,12 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
         badge('Works offline', 'offline'),
       ),
       h('p', { className: 'small', textContent: m.description }),
-      h('div', { className: 'card-foot' }, h('span', { className: 'muted small', textContent: `${m.modelType} · ${formatBytes(bytes)}, ships with this page` }), go),
+      h(
+        'div',
+        { className: 'card-foot' },
+        h('span', { className: 'muted small', textContent: `${m.modelType} · ${formatBytes(bytes)}, ships with this page` }),
+        go,
+      ),
     );
     go.disabled = busy;
   });
@@ -105,7 +128,11 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
     'div',
     { className: 'source' },
     h('h3', { textContent: 'Real models' }),
-    h('p', { className: 'muted small', id: 'catalog-hint', textContent: 'Downloaded once from Hugging Face into this browser, then loaded offline. Sizes at the dtype chosen in Settings.' }),
+    h('p', {
+      className: 'muted small',
+      id: 'catalog-hint',
+      textContent: 'Downloaded once from Hugging Face into this browser, then loaded offline. Sizes at the dtype chosen in Settings.',
+    }),
     catalogList,
   );
 
@@ -117,9 +144,15 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
 
   function catalogItem(m: CatalogModel, isCached: boolean): HTMLElement {
     const f = footprint(m, dtype);
-    const fit = checkFit(f, limitsKnown ? limits : ({ maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity } as GPUSupportedLimits), isCached ? undefined : storageFree, formatBytes);
+    const fit = checkFit(
+      f,
+      limitsKnown ? limits : ({ maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity } as GPUSupportedLimits),
+      isCached ? undefined : storageFree,
+      formatBytes,
+    );
     const dtypeName = dtype === 'auto' ? m.storedAs : dtype;
-    const params = f.params.total === f.params.active ? formatParams(f.params.total) : `${formatParams(f.params.total)} (${formatParams(f.params.active)} active)`;
+    const params =
+      f.params.total === f.params.active ? formatParams(f.params.total) : `${formatParams(f.params.total)} (${formatParams(f.params.active)} active)`;
     const go = button(isCached ? 'Load' : 'Download & load', { className: 'small-button' });
     go.dataset.repo = m.repo;
     go.setAttribute('aria-label', `${isCached ? 'Load' : 'Download & load'} ${m.title}`);
@@ -128,7 +161,14 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
     const li = h(
       'li',
       { className: 'model-card' },
-      h('div', { className: 'card-head' }, h('strong', { textContent: m.title }), badge('Real weights', 'real'), ...(m.large ? [badge('Large GPU', 'large')] : []), ...(isCached ? [badge('Downloaded', 'offline')] : [])),
+      h(
+        'div',
+        { className: 'card-head' },
+        h('strong', { textContent: m.title }),
+        badge('Real weights', 'real'),
+        ...(m.large ? [badge('Large GPU', 'large')] : []),
+        ...(isCached ? [badge('Downloaded', 'offline')] : []),
+      ),
       h('div', { className: 'muted small repo', textContent: m.repo }),
       h('p', { className: 'small', textContent: m.note }),
       h(
@@ -139,7 +179,10 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
         h('dt', { textContent: 'Download' }),
         h('dd', { textContent: `${formatBytes(f.downloadBytes)} (${m.storedAs})` }),
         h('dt', { textContent: `GPU at ${dtypeName}` }),
-        h('dd', { textContent: `${formatBytes(f.gpuBytes)}`, title: `weights ${formatBytes(f.weightBytes)} + KV cache ${formatBytes(f.kvCacheBytes)} for ${f.context} tokens` }),
+        h('dd', {
+          textContent: `${formatBytes(f.gpuBytes)}`,
+          title: `weights ${formatBytes(f.weightBytes)} + KV cache ${formatBytes(f.kvCacheBytes)} for ${f.context} tokens`,
+        }),
       ),
       ...fit.problems.map((p) => h('p', { className: 'fit bad small', textContent: p })),
       ...fit.warnings.map((p) => h('p', { className: 'fit warn small', textContent: p })),
@@ -150,15 +193,28 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
   }
 
   // (d) any repo id, and the Hub server
-  const repo = h('input', { id: 'src-repo', type: 'text', placeholder: 'owner/name', spellcheck: false, value: localStorage.getItem(LAST_REPO) ?? '', autocomplete: 'off' });
+  const repo = h('input', {
+    id: 'src-repo',
+    type: 'text',
+    placeholder: 'owner/name',
+    spellcheck: false,
+    value: localStorage.getItem(LAST_REPO) ?? '',
+    autocomplete: 'off',
+  });
   const repoGo = button('Download & load');
   repoGo.type = 'submit';
   const hub = h('input', { id: 'src-hub', type: 'url', value: localStorage.getItem(HUB) ?? DEFAULT_HUB, autocomplete: 'off' });
-  const repoForm = h('form', { className: 'source' }, labelled('Hugging Face repo', repo, 'Any safetensors repo of a supported architecture.'), labelled('Hub server', hub, 'huggingface.co, or a mirror with the same layout.'), repoGo);
+  const repoForm = h(
+    'form',
+    { className: 'source' },
+    labelled('Hugging Face repo', repo, 'Any safetensors repo of a supported architecture.'),
+    labelled('Hub server', hub, 'huggingface.co, or a mirror with the same layout.'),
+    repoGo,
+  );
   repoForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = repo.value.trim();
-    if (!REPO_ID.test(id)) return void repo.setCustomValidity('owner/name, e.g. Qwen/Qwen3-0.6B'), repo.reportValidity();
+    if (!REPO_ID.test(id)) return (void repo.setCustomValidity('owner/name, e.g. Qwen/Qwen3-0.6B'), repo.reportValidity());
     repo.setCustomValidity('');
     localStorage.setItem(LAST_REPO, id);
     const hubUrl = hub.value.trim() || DEFAULT_HUB;
@@ -171,7 +227,12 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
   const url = h('input', { id: 'src-url', type: 'url', placeholder: 'https://host/models/my-model/', autocomplete: 'off' });
   const urlGo = button('Load');
   urlGo.type = 'submit';
-  const urlForm = h('form', { className: 'source' }, labelled('Model URL', url, 'A folder with config.json, *.safetensors and tokenizer.json, or a .gguf file; the server must allow CORS and Range.'), urlGo);
+  const urlForm = h(
+    'form',
+    { className: 'source' },
+    labelled('Model URL', url, 'A folder with config.json, *.safetensors and tokenizer.json, or a .gguf file; the server must allow CORS and Range.'),
+    urlGo,
+  );
   urlForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!url.value.trim()) return;
@@ -214,7 +275,9 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
   const persistNote = h('p', { className: 'muted small', id: 'persist-status' });
   persist.addEventListener('click', async () => {
     const granted = await requestPersistentStorage().catch(() => false);
-    persistNote.textContent = granted ? 'Persistent: the browser will not evict these downloads to free space.' : 'Not granted: the browser may evict downloads when space runs low (installing the page as an app or bookmarking it helps).';
+    persistNote.textContent = granted
+      ? 'Persistent: the browser will not evict these downloads to free space.'
+      : 'Not granted: the browser may evict downloads when space runs low (installing the page as an app or bookmarking it helps).';
   });
   cachePanel.append(cacheList, estimate, persist, persistNote);
   void navigator.storage?.persisted?.().then((p) => {
@@ -262,14 +325,23 @@ export function createModelPicker(root: HTMLElement, cachePanel: HTMLElement, on
               await deleteCachedModel(m.repo, m.revision);
               await refreshCache();
             });
-            return h('li', {}, h('span', { className: 'cached-name', textContent: m.repo, title: m.id }), h('span', { className: 'muted small', textContent: formatBytes(m.bytes) }), load, del);
+            return h(
+              'li',
+              {},
+              h('span', { className: 'cached-name', textContent: m.repo, title: m.id }),
+              h('span', { className: 'muted small', textContent: formatBytes(m.bytes) }),
+              load,
+              del,
+            );
           })
         : [h('li', { className: 'muted small', textContent: 'None yet.' })]),
     );
     renderResume(await partialDownloads().catch(() => []));
     const est = await storageEstimate().catch(() => undefined);
     storageFree = est?.available;
-    estimate.textContent = est ? `Storage: ${formatBytes(est.usage)} used, ${formatBytes(est.available)} free (of ${formatBytes(est.quota)} this site may use).` : '';
+    estimate.textContent = est
+      ? `Storage: ${formatBytes(est.usage)} used, ${formatBytes(est.available)} free (of ${formatBytes(est.quota)} this site may use).`
+      : '';
     renderCatalog();
     setBusy(busy);
   }

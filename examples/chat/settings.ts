@@ -86,7 +86,13 @@ export function createSettings(root: HTMLElement): { current(): ChatSettings; on
 
   const dtype = document.createElement('select');
   dtype.id = 'set-dtype';
-  const dtypes: [WeightDType, string][] = [['auto', 'as stored'], ['f16', 'f16'], ['q8_0', 'q8_0 (8-bit)'], ['q4_0', 'q4_0 (4-bit, smallest)'], ['f32', 'f32']];
+  const dtypes: [WeightDType, string][] = [
+    ['auto', 'as stored'],
+    ['f16', 'f16'],
+    ['q8_0', 'q8_0 (8-bit)'],
+    ['q4_0', 'q4_0 (4-bit, smallest)'],
+    ['f32', 'f32'],
+  ];
   for (const [value, text] of dtypes) dtype.append(new Option(text, value, false, value === s.dtype));
   dtype.addEventListener('change', () => ((s.dtype = dtype.value as WeightDType), save()));
 

@@ -19,7 +19,10 @@ export function statsLine(finish: string | null, stats: GenerationStats | undefi
   if (stats) {
     parts.push(`${stats.generatedTokens} tokens`);
     parts.push(`first token ${formatMs(stats.timeToFirstTokenMs)}`);
-    parts.push(`prefill ${stats.prefillTokens} tok at ${stats.prefillTokensPerSecond.toFixed(1)} tok/s` + (stats.cachedPromptTokens ? ` (${stats.cachedPromptTokens} cached)` : ''));
+    parts.push(
+      `prefill ${stats.prefillTokens} tok at ${stats.prefillTokensPerSecond.toFixed(1)} tok/s` +
+        (stats.cachedPromptTokens ? ` (${stats.cachedPromptTokens} cached)` : ''),
+    );
     parts.push(`decode ${stats.decodeTokensPerSecond.toFixed(1)} tok/s`);
   }
   if (finish === 'abort') parts.push('stopped');
@@ -142,7 +145,13 @@ export class AssistantReply {
   }
 
   toStored(): StoredMessage {
-    return { role: 'assistant', content: this.content, ...(this.reasoning ? { reasoning: this.reasoning } : {}), ...(this.stats ? { stats: this.stats } : {}), ...(this.error ? { error: this.error } : {}) };
+    return {
+      role: 'assistant',
+      content: this.content,
+      ...(this.reasoning ? { reasoning: this.reasoning } : {}),
+      ...(this.stats ? { stats: this.stats } : {}),
+      ...(this.error ? { error: this.error } : {}),
+    };
   }
 
   private endThinking(): void {

@@ -19,7 +19,10 @@ function bundledModelFiles(): Map<string, Uint8Array> {
   // WEBLM_DEMO_MODEL=<dir> picks one of BUNDLED_MODEL_DIRS (the e2e test pins the test fixture with it).
   const pinned = process.env.WEBLM_DEMO_MODEL;
   const source = BUNDLED_MODEL_DIRS.find((s) => (pinned ? s.dir === pinned : true) && existsSync(join(repo, s.dir, 'config.json')));
-  if (!source) throw new Error(`no bundled model: ${pinned ? `${pinned} is not one of BUNDLED_MODEL_DIRS, or` : 'none of'} ${BUNDLED_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`);
+  if (!source)
+    throw new Error(
+      `no bundled model: ${pinned ? `${pinned} is not one of BUNDLED_MODEL_DIRS, or` : 'none of'} ${BUNDLED_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`,
+    );
   const dir = join(repo, source.dir);
   const files = new Map<string, Uint8Array>();
   for (const name of readdirSync(dir).sort()) if (BUNDLED_FILES.test(name)) files.set(name, readFileSync(join(dir, name)));
@@ -68,7 +71,13 @@ export default defineConfig({
   // keepNames: weblm's typed errors take their `name` from the class (new.target.name), which the page
   // shows and the worker boundary rebuilds them by; a minifier that renames classes would make them 'fe'.
   worker: { format: 'es', rolldownOptions: { output: { keepNames: true } } },
-  build: { outDir: join(repo, 'dist/demo'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000, rolldownOptions: { output: { keepNames: true } } },
+  build: {
+    outDir: join(repo, 'dist/demo'),
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 2000,
+    rolldownOptions: { output: { keepNames: true } },
+  },
   plugins: [
     bundledModel(),
     VitePWA({

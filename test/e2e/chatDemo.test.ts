@@ -40,8 +40,23 @@ describe('the chat demo catalog (sizes computed from the model dimensions)', () 
 
   it('counts the bytes of a real file: the qwen3 fixture (f32 safetensors) from its config.json dimensions', async () => {
     const fixture: CatalogModel = {
-      repo: 'test/qwen3', title: 'qwen3 fixture', note: '', storedAs: 'f32',
-      arch: { modelType: 'qwen3', hiddenSize: 64, numLayers: 2, intermediateSize: 128, numHeads: 4, numKvHeads: 2, headDim: 32, vocabSize: 512, tiedEmbeddings: false, maxPositions: 256, qkNorm: true },
+      repo: 'test/qwen3',
+      title: 'qwen3 fixture',
+      note: '',
+      storedAs: 'f32',
+      arch: {
+        modelType: 'qwen3',
+        hiddenSize: 64,
+        numLayers: 2,
+        intermediateSize: 128,
+        numHeads: 4,
+        numKvHeads: 2,
+        headDim: 32,
+        vocabSize: 512,
+        tiedEmbeddings: false,
+        maxPositions: 256,
+        qkNorm: true,
+      },
     };
     const file = await readFile(join(FIXTURES, 'qwen3/model.safetensors'));
     const header = 8 + Number(file.readBigUInt64LE(0));
@@ -109,17 +124,25 @@ describe('the built chat demo page', () => {
 
   /** Sets a settings control the way a user does (range inputs fire `input`, the number field `change`). */
   const setValue = (selector: string, value: string, event: 'input' | 'change') =>
-    page.$eval(selector, (e, [v, ev]) => {
-      (e as HTMLInputElement).value = v!;
-      e.dispatchEvent(new Event(ev!, { bubbles: true }));
-    }, [value, event]);
+    page.$eval(
+      selector,
+      (e, [v, ev]) => {
+        (e as HTMLInputElement).value = v!;
+        e.dispatchEvent(new Event(ev!, { bubbles: true }));
+      },
+      [value, event],
+    );
 
   /** Waits for the last reply to end (stats shown, or an error), and returns its stats line. */
   const replyDone = async (p = page) => {
-    await p.waitForFunction(() => {
-      const m = document.querySelector('.message.assistant:last-child');
-      return (!!m && m.getAttribute('aria-busy') !== 'true' && !!m.querySelector('.stats:not(.live)')?.textContent) || !!m?.querySelector('.inline-error');
-    }, undefined, { timeout: 60_000 });
+    await p.waitForFunction(
+      () => {
+        const m = document.querySelector('.message.assistant:last-child');
+        return (!!m && m.getAttribute('aria-busy') !== 'true' && !!m.querySelector('.stats:not(.live)')?.textContent) || !!m?.querySelector('.inline-error');
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
     const last = p.locator('.message.assistant').last();
     expect(await last.locator('.inline-error').count(), (await last.textContent()) ?? '').toBe(0);
     return (await last.locator('.stats:not(.live)').textContent())!;
@@ -154,7 +177,10 @@ describe('the built chat demo page', () => {
     await mkdir(SHOTS, { recursive: true });
     // Built as `npm run demo` builds it, with the bundled model pinned to the qwen3 test fixture (random
     // weights): these tests check the page's plumbing, whatever model the build bundles by default.
-    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.js'), '--build-only'], { cwd: ROOT, env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3' } });
+    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.js'), '--build-only'], {
+      cwd: ROOT,
+      env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3' },
+    });
     site = await serveStatic({ root: join(ROOT, 'dist/demo') });
     // A Hub look-alike serving the qwen3 fixture as `test/qwen3`, with a tokenizer whose template opens <think>.
     const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -203,7 +229,10 @@ describe('the built chat demo page', () => {
     expect(await page.textContent('#current-model')).toMatch(/qwen3 test model\s*test model/);
     expect(await page.textContent('#transcript')).toMatch(/random/);
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
-    expect(seen.some((t) => /^[\d.]+ KB \/ [\d.]+ KB \(\d+%\)$/.test(t)), seen.join(' | ')).toBe(true);
+    expect(
+      seen.some((t) => /^[\d.]+ KB \/ [\d.]+ KB \(\d+%\)$/.test(t)),
+      seen.join(' | '),
+    ).toBe(true);
     expect(await page.isVisible('#load-progress')).toBe(false);
     await setValue('#set-temperature', '0', 'input');
     await setValue('#set-max-tokens', '6', 'change');
@@ -216,10 +245,18 @@ describe('the built chat demo page', () => {
     await setValue('#set-max-tokens', '200', 'change');
     await send('Tell me a long story');
     await page.waitForSelector('#stop:not([hidden])');
-    await page.waitForFunction(() => {
-      const m = document.querySelector('.message.assistant:last-child')!;
-      return m.getAttribute('aria-busy') === 'true' && (m.querySelector('.answer')!.textContent ?? '').length > 0 && /first token/.test(m.querySelector('.stats.live')?.textContent ?? '');
-    }, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => {
+        const m = document.querySelector('.message.assistant:last-child')!;
+        return (
+          m.getAttribute('aria-busy') === 'true' &&
+          (m.querySelector('.answer')!.textContent ?? '').length > 0 &&
+          /first token/.test(m.querySelector('.stats.live')?.textContent ?? '')
+        );
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
     await page.click('#stop');
     const stopped = await replyDone();
     expect(stopped).toMatch(/stopped$/);
@@ -257,6 +294,7 @@ describe('the built chat demo page', () => {
     await page.waitForSelector('.message.assistant');
     expect(await page.locator('.message').allTextContents()).toEqual(before);
     expect(await page.textContent('#conversations')).toContain('Hi there');
+    expect(await page.textContent('#composer-load-bundled')).toBe('Load qwen3 test model'); // no model after a reload: one click
     // A new chat, then back to the first one from the list.
     await page.click('#new-chat');
     await page.waitForSelector('.message', { state: 'detached' });
@@ -287,14 +325,19 @@ describe('the built chat demo page', () => {
 
   it('renders a Markdown reply with a code block, sanitized, with a Copy button', async () => {
     await page.evaluate(async () => {
-      const w = (window as unknown as { weblmChat: { conversations: import('../../examples/chat/conversations.js').ConversationStore; showConversation(c: unknown): void } }).weblmChat;
+      const w = (
+        window as unknown as {
+          weblmChat: { conversations: import('../../examples/chat/conversations.js').ConversationStore; showConversation(c: unknown): void };
+        }
+      ).weblmChat;
       const c = w.conversations.create('test');
       c.title = 'Markdown';
       c.messages.push(
         { role: 'user', content: 'A loop in Python?' },
         {
           role: 'assistant',
-          content: 'Here:\n\n```python\nfor i in range(3):\n    print(i)\n```\n\nIt prints **0, 1, 2**.<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> [docs](https://docs.python.org/)',
+          content:
+            'Here:\n\n```python\nfor i in range(3):\n    print(i)\n```\n\nIt prints **0, 1, 2**.<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> [docs](https://docs.python.org/)',
           stats: '20 tokens',
         },
       );
@@ -396,7 +439,7 @@ describe('the built chat demo page', () => {
       await p.waitForSelector('#empty-load-bundled');
       expect(await p.isVisible('#sidebar #model-panel')).toBe(false);
       await loadBundled(p);
-      await p.$eval('#set-max-tokens', (e) => ((e as HTMLInputElement).value = '12', e.dispatchEvent(new Event('change'))));
+      await p.$eval('#set-max-tokens', (e) => (((e as HTMLInputElement).value = '12'), e.dispatchEvent(new Event('change'))));
       await send('Hello from a phone', p);
       await replyDone(p);
       const box = (await p.locator('#prompt').boundingBox())!;
