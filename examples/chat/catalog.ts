@@ -318,3 +318,63 @@ export function checkFit(
     problems.push(`The download (${format(f.downloadBytes)}) is more than the free browser storage (${format(storageFree)}).`);
   return { ok: problems.length === 0, problems, warnings };
 }
+
+/** A Hugging Face config.json, as far as sizes go. */
+interface HfConfig {
+  model_type?: string;
+  hidden_size?: number;
+  num_hidden_layers?: number;
+  intermediate_size?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  head_dim?: number;
+  vocab_size?: number;
+  tie_word_embeddings?: boolean;
+  max_position_embeddings?: number;
+  torch_dtype?: string;
+  dtype?: string;
+  attention_bias?: boolean;
+  sliding_window?: number | null;
+  num_experts?: number;
+  num_local_experts?: number;
+  num_experts_per_tok?: number;
+  moe_intermediate_size?: number;
+  text_config?: HfConfig;
+}
+
+/**
+ * The size-relevant dimensions of any repo's config.json (dense and MoE decoders), so that a repo typed by
+ * id is checked against the adapter before its weights are downloaded. Undefined when a field is missing.
+ */
+export function modelFromConfig(repo: string, raw: HfConfig): CatalogModel | undefined {
+  const c = raw.text_config ? { ...raw.text_config, torch_dtype: raw.text_config.torch_dtype ?? raw.torch_dtype } : raw;
+  const { hidden_size: h, num_hidden_layers: L, num_attention_heads: nH, vocab_size: V } = c;
+  if (!h || !L || !nH || !V) return undefined;
+  const type = c.model_type ?? '?';
+  const experts = c.num_experts ?? c.num_local_experts;
+  const stored = (c.torch_dtype ?? c.dtype ?? 'bfloat16').replace('float32', 'f32').replace('bfloat16', 'bf16').replace('float16', 'f16');
+  return {
+    repo,
+    title: repo,
+    note: '',
+    storedAs: stored === 'f32' || stored === 'f16' ? stored : 'bf16',
+    arch: {
+      modelType: type,
+      hiddenSize: h,
+      numLayers: L,
+      intermediateSize: c.intermediate_size ?? 4 * h,
+      numHeads: nH,
+      numKvHeads: c.num_key_value_heads ?? nH,
+      headDim: c.head_dim ?? h / nH,
+      vocabSize: V,
+      tiedEmbeddings: c.tie_word_embeddings ?? false,
+      maxPositions: c.max_position_embeddings ?? DEFAULT_CONTEXT,
+      qkNorm: /qwen3|gemma3|olmoe/.test(type),
+      qkvBias: type === 'qwen2' || c.attention_bias === true,
+      moe:
+        experts && c.num_experts_per_tok
+          ? { experts, active: c.num_experts_per_tok, intermediate: c.moe_intermediate_size ?? c.intermediate_size ?? 4 * h }
+          : undefined,
+    },
+  };
+}

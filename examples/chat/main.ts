@@ -3,8 +3,22 @@
 // rendered as Markdown, with reasoning, stats, Stop, settings, and conversations kept in IndexedDB. A
 // service worker (vite-plugin-pwa) makes the page and the bundled model work offline after one visit.
 import { Workbox } from 'workbox-window';
-import { createEngine, downloadModel, type ChatMessage, type EngineInfo, type GenerationStats, type LocalFile, type ModelSource } from '../../src/index.js';
+import {
+  createEngine,
+  downloadModel,
+  GpuOutOfMemoryError,
+  isModelCached,
+  storageEstimate,
+  StorageQuotaError,
+  type ChatMessage,
+  type EngineInfo,
+  type GenerationStats,
+  type LocalFile,
+  type ModelSource,
+} from '../../src/index.js';
 import type { BundleManifest } from './bundledModel.js';
+import { resolveUrl } from '../../src/storage/index.js';
+import { checkFit, footprint, modelFromConfig } from './catalog.js';
 import { ConversationStore, titleFrom, type Conversation } from './conversations.js';
 import { progressLine, RateMeter } from './downloads.js';
 import { describeError, formatBytes, isAbort } from './format.js';
@@ -30,6 +44,8 @@ let loading: AbortController | undefined;
 let replying: AbortController | undefined;
 /** The bundled model's manifest, once fetched. */
 let bundle: BundleManifest | undefined;
+/** The adapter's limits, once WebGPU answered: a model is checked against them before it is downloaded. */
+let adapterLimits: GPUSupportedLimits | undefined;
 
 // ---------------------------------------------------------------- errors, controls, progress
 
@@ -117,6 +133,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     info = undefined;
     let source: ModelSource;
     if (choice.kind === 'repo') {
+      if (!(await isModelCached(choice.repo).catch(() => false))) await checkBeforeDownload(choice.repo, choice.hubUrl, signal);
       progress(`Downloading ${choice.repo}`);
       const meter = new RateMeter();
       await downloadModel(choice.repo, {
@@ -187,6 +204,40 @@ function showCurrentModel(name: string | undefined, test: boolean): void {
     b.title = 'Random weights: its replies are gibberish.';
     el.append(b);
   }
+}
+
+/**
+ * Reads the repo's config.json (a few KB) and checks the model at the chosen dtype against this GPU's
+ * buffer limit and the free storage before any weight is downloaded; throws the typed error that says
+ * what does not fit. A config that cannot be read here is left to the download to report.
+ */
+async function checkBeforeDownload(repo: string, hubUrl: string | undefined, signal: AbortSignal): Promise<void> {
+  progress(`Checking ${repo}`);
+  let config: unknown;
+  try {
+    const res = await fetch(resolveUrl(repo, 'config.json', { baseUrl: hubUrl }), { signal });
+    if (!res.ok) return;
+    config = await res.json();
+  } catch {
+    return;
+  }
+  const model = modelFromConfig(repo, config as Parameters<typeof modelFromConfig>[1]);
+  if (!model) return;
+  const dtype = settings.current().dtype;
+  const f = footprint(model, dtype);
+  const est = await storageEstimate().catch(() => undefined);
+  const fit = checkFit(
+    f,
+    adapterLimits ?? ({ maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity } as GPUSupportedLimits),
+    est?.available,
+    formatBytes,
+  );
+  if (fit.ok) return;
+  const what = `${repo} at ${dtype === 'auto' ? model.storedAs : dtype} (about ${formatBytes(f.downloadBytes)} to download, ${formatBytes(f.gpuBytes)} of GPU memory)`;
+  const message = `${what} does not fit: ${fit.problems.join(' ')} Nothing was downloaded.`;
+  if (est && f.downloadBytes > est.available && !fit.problems.some((p) => /maxBufferSize/.test(p)))
+    throw new StorageQuotaError(message, f.downloadBytes, est.available);
+  throw new GpuOutOfMemoryError(message);
 }
 
 // ---------------------------------------------------------------- conversations
@@ -471,6 +522,7 @@ async function checkWebGPU(): Promise<void> {
   const a = adapter.info;
   status.textContent = `WebGPU: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'adapter ready'}`;
   status.title = `maxBufferSize ${formatBytes(adapter.limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(adapter.limits.maxStorageBufferBindingSize)}`;
+  adapterLimits = adapter.limits;
   picker.setLimits(adapter.limits);
 }
 

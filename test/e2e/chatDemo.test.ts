@@ -186,7 +186,20 @@ describe('the built chat demo page', () => {
     const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     hub = await startHubServer({
       root: FIXTURES,
-      extra: { 'qwen3/tokenizer.json': text(byteTokenizerJson()), 'qwen3/tokenizer_config.json': text(byteTokenizerConfig()) },
+      extra: {
+        'qwen3/tokenizer.json': text(byteTokenizerJson()),
+        'qwen3/tokenizer_config.json': text(byteTokenizerConfig()),
+        // A repo whose embedding alone (4M x 8192 in bf16, 65 GB) is past any GPU's maxBufferSize.
+        'huge/config.json': text({
+          model_type: 'llama',
+          hidden_size: 8192,
+          num_hidden_layers: 2,
+          intermediate_size: 16384,
+          num_attention_heads: 64,
+          vocab_size: 4_000_000,
+          torch_dtype: 'bfloat16',
+        }),
+      },
     });
     rig = await startBrowserRig(); // for its Chromium (its dev server is not used here)
     context = await rig.browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -374,6 +387,17 @@ describe('the built chat demo page', () => {
 
   it('downloads a repo id with progress, resumes it after an interrupted download and a reload, and deletes it', async () => {
     await page.fill('#src-hub', hub.url);
+    // Checked against the adapter's limits before any weight is downloaded (from its config.json alone).
+    await page.fill('#src-repo', 'test/huge');
+    await page.click('form:has(#src-repo) button[type="submit"]');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#error')).toMatch(
+      /^GpuOutOfMemoryError \(GPU_OUT_OF_MEMORY\)test\/huge at bf16 .* does not fit: .*maxBufferSize.*Nothing was downloaded\./,
+    );
+    expect(hub.log.filter((r) => r.path.startsWith('/test/huge/') || r.path.includes('/test/huge')).map((r) => r.path)).toEqual([
+      '/test/huge/resolve/main/config.json',
+    ]);
+    await page.click('button[aria-label="Dismiss error"]');
     await page.fill('#src-repo', 'test/qwen3');
     // The connection drops on every try: the download fails with what to do next, and stays listed.
     hub.faults.dropAfterBytes = 100_000;
