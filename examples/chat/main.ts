@@ -84,13 +84,13 @@ function updateControls(): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>('.empty-actions button')) b.disabled = busy;
   // No model, and a conversation on screen (after a reload): load the bundled one from here, drawer closed.
   const status = $('composer-status');
-  if (!info && !loading && bundle && !status.textContent) {
+  if (!info && !loading && bundle && conversation.messages.length > 0 && !status.textContent) {
     const m = bundle;
     const go = document.createElement('button');
     Object.assign(go, { type: 'button', id: 'composer-load-bundled', className: 'link small', textContent: `Load ${m.name}` });
     go.addEventListener('click', () => void loadModel({ kind: 'bundled', manifest: m }));
     status.replaceChildren(go);
-  } else if (info) status.querySelector('#composer-load-bundled')?.remove();
+  } else if (info || conversation.messages.length === 0) status.querySelector('#composer-load-bundled')?.remove();
 }
 
 void picker.bundled().then((m) => {
@@ -286,6 +286,7 @@ function showConversation(c: Conversation): void {
     transcript.show(c.messages);
     addTurnActions();
   }
+  updateControls();
   void renderConversations();
 }
 
