@@ -1,10 +1,10 @@
 import { AbortError, InvalidArgumentError, InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { decodeImageBrowser, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
-import type { ClipPreprocessConfig } from '../image/preprocess.js';
+import type { ClipPreprocessConfig, RgbaImage } from '../image/preprocess.js';
 import { buildAnyModel } from '../models/build.js';
 import type { RawConfig } from '../models/config.js';
-import { LlavaModel, type PromptImage } from '../models/llava.js';
+import { LlavaModel } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
@@ -14,7 +14,7 @@ import { KvPrefix } from './kvPrefix.js';
 import { openModelSource } from './modelSource.js';
 import { Mutex } from './mutex.js';
 import { openModel } from './openModel.js';
-import { expandImageTokens, preprocessConfigFor, splitContentParts, toPromptImages } from './promptImages.js';
+import { decodeImages, expandImageTokens, preprocessConfigFor, preprocessImages, splitContentParts } from './promptImages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
 import type {
@@ -51,11 +51,11 @@ interface Loaded extends GenerationSession {
   readonly preprocess?: ClipPreprocessConfig;
 }
 
-/** A prompt as token ids, its text (when rendered), and its images in order (vision models). */
+/** A prompt as token ids, its text (when rendered), and its images in order, decoded (vision models). */
 interface Prompt {
   readonly ids: number[];
   readonly text: string;
-  readonly images: readonly PromptImage[];
+  readonly images: readonly RgbaImage[];
 }
 
 /** The engine in this thread: in Node, in tests, and inside the worker behind `createEngine()`. */
@@ -153,19 +153,22 @@ export class LocalEngine implements Engine {
     }
   }
 
-  /** Tells a vision model which image each image token of the prompt shows (inside the lock, before the generation). */
-  private withImages(s: Loaded, p: Prompt): readonly number[] {
-    if (s.model instanceof LlavaModel) s.model.setImages(p.ids, p.images);
+  /**
+   * Preprocesses the prompt's images (large ones resized on the GPU) and tells a vision model which image
+   * each image token shows: inside the lock, so GPU work of another generation is not interleaved.
+   */
+  private async withImages(s: Loaded, p: Prompt): Promise<readonly number[]> {
+    if (s.model instanceof LlavaModel) s.model.setImages(p.ids, await preprocessImages(p.images, s.preprocess!, s.model.ctx));
     return p.ids;
   }
 
   private async prompt(s: Loaded, input: GenerateInput, opts: ChatPromptOptions, signal?: AbortSignal): Promise<Prompt> {
     const vision = s.model instanceof LlavaModel ? s.model.vis : undefined;
-    const images = async (sources: Parameters<typeof toPromptImages>[0]) => {
+    const images = async (sources: Parameters<typeof decodeImages>[0]) => {
       if (sources.length && !vision) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
-      return vision ? toPromptImages(sources, s.preprocess!, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
+      return vision ? decodeImages(sources, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
     };
-    const expand = (ids: readonly number[], ims: readonly PromptImage[]) =>
+    const expand = (ids: readonly number[], ims: readonly RgbaImage[]) =>
       vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids);
     if (typeof input === 'object' && input !== null && 'ids' in input) {
       const ims = await images(input.images ?? []);

@@ -2,7 +2,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 import { imageToRgba, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
-import { clipPreprocess, clipPreprocessConfig, type ClipPreprocessConfig } from '../image/preprocess.js';
+import type { GpuContext } from '../gpu/context.js';
+import { clipPreprocess, clipPreprocessConfig, cropNormalize, resizeOutputSize, type ClipPreprocessConfig, type RgbaImage } from '../image/preprocess.js';
+import { gpuResizeFits, resizeRgbaGpu } from '../kernels/resample.js';
 import type { RawConfig } from '../models/config.js';
 import type { PromptImage } from '../models/llava.js';
 import type { VisionConfig } from '../models/llavaConfig.js';
@@ -21,7 +23,42 @@ export function preprocessConfigFor(raw: RawConfig | undefined, vision: VisionCo
   return cfg;
 }
 
-/** Decodes and preprocesses images; each keyed by the sha256 of its pixel_values (equal pixels, equal features). */
+/** Images of a prompt decoded to RGBA (URLs fetched, files read, bytes decoded). */
+export async function decodeImages(
+  sources: readonly (ImageSource | string)[],
+  decode: ImageBytesDecoder,
+  signal?: AbortSignal,
+  readFile?: ImageFileReader,
+): Promise<RgbaImage[]> {
+  const out: RgbaImage[] = [];
+  for (const src of sources) out.push(await imageToRgba(src, decode, signal, readFile));
+  return out;
+}
+
+/** Images of at least this many pixels are resized on the GPU when one is given (tests lower it). */
+export const gpuResizeTuning = { minPixels: 1 << 20 };
+
+/**
+ * pixel_values of decoded images, each keyed by the sha256 of its pixel_values (equal pixels, equal
+ * features). With `ctx`, large images are resized on the GPU (src/kernels/resample.ts, bit-exact with
+ * the CPU); the crop and normalisation of the small result run on the CPU.
+ */
+export async function preprocessImages(images: readonly RgbaImage[], cfg: ClipPreprocessConfig, ctx?: GpuContext): Promise<PromptImage[]> {
+  const out: PromptImage[] = [];
+  for (const img of images) {
+    let pixels: Float32Array;
+    const o = cfg.doResize ? resizeOutputSize(img.width, img.height, cfg.size) : undefined;
+    if (ctx && o && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, o.width)) {
+      pixels = cropNormalize(await resizeRgbaGpu(ctx, img, o.width, o.height, cfg.filter, cfg.precision), o.width, o.height, cfg).pixels;
+    } else {
+      pixels = clipPreprocess(img, cfg).pixels;
+    }
+    out.push({ key: bytesToHex(sha256(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength))), pixels });
+  }
+  return out;
+}
+
+/** Decodes and preprocesses images on the CPU (the CLI). */
 export async function toPromptImages(
   sources: readonly (ImageSource | string)[],
   cfg: ClipPreprocessConfig,
@@ -29,12 +66,7 @@ export async function toPromptImages(
   signal?: AbortSignal,
   readFile?: ImageFileReader,
 ): Promise<PromptImage[]> {
-  const out: PromptImage[] = [];
-  for (const src of sources) {
-    const { pixels } = clipPreprocess(await imageToRgba(src, decode, signal, readFile), cfg);
-    out.push({ key: bytesToHex(sha256(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength))), pixels });
-  }
-  return out;
+  return preprocessImages(await decodeImages(sources, decode, signal, readFile), cfg);
 }
 
 /**

@@ -127,6 +127,11 @@ export function clipPreprocess(img: RgbaImage, cfg: ClipPreprocessConfig): { pix
     w = o.width;
     h = o.height;
   }
+  return cropNormalize(rgb, w, h, cfg);
+}
+
+/** The steps after the resize: center crop (zero padding where the image is smaller), rescale, normalize → [3, H, W]. */
+export function cropNormalize(rgb: Uint8Array, w: number, h: number, cfg: ClipPreprocessConfig): { pixels: Float32Array; width: number; height: number } {
   let x0 = 0;
   let y0 = 0;
   let outW = w;

@@ -45,6 +45,28 @@ describe('engine: llava with images', () => {
     expect(again.at(-1)!.stats!.cachedPromptTokens).toBe(exp.inputIds.length - 1); // same ids, same image: the KV prefix
   });
 
+  it('resizes on the GPU where the image is large (threshold lowered): bit-identical pixel_values (same key, KV prefix reused)', async () => {
+    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
+    const saved = gpuResizeTuning.minPixels;
+    try {
+      const first0 = exp.inputIds.indexOf(IMAGE_TOKEN_ID);
+      const cpu = [...exp.inputIds.slice(0, first0), IMAGE_TOKEN_ID, ...exp.inputIds.slice(first0 + 16)];
+      await collect(engine.generate({ ids: cpu, images: [png] }, { temperature: 0, maxTokens: 1 })); // CPU resize
+      gpuResizeTuning.minPixels = 0;
+      // The prompt of the test before: its KV prefix is reused only if the image's key (the sha256 of its
+      // pixel_values) is the same, i.e. the GPU resize gave the CPU's pixels bit for bit.
+      const first = exp.inputIds.indexOf(IMAGE_TOKEN_ID);
+      const ids = [...exp.inputIds.slice(0, first), IMAGE_TOKEN_ID, ...exp.inputIds.slice(first + 16)];
+      const encoded = (await engine.info())!.vision!.imagesEncoded;
+      const chunks = await collect(engine.generate({ ids, images: [png] }, { temperature: 0, maxTokens: 4, ignoreEos: true }));
+      expect(chunks.flatMap((c) => c.tokenIds)).toEqual(exp.greedyIds.slice(0, 4));
+      expect(chunks.at(-1)!.stats!.cachedPromptTokens).toBe(exp.inputIds.length - 1);
+      expect((await engine.info())!.vision!.imagesEncoded).toBe(encoded);
+    } finally {
+      gpuResizeTuning.minPixels = saved;
+    }
+  });
+
   it('chat.completions with content parts: image_url (data URL) + text; a follow-up reuses the cache and encodes nothing', async () => {
     const before = (await engine.info())!.vision!.imagesEncoded;
     const user: ChatMessage = {
