@@ -3,8 +3,8 @@
 //
 // BUNDLED_MODEL_DIRS is the one place that says where it comes from: the first folder that exists wins.
 // `models/tiny-books/` (issue 16: a small model trained here on public-domain books, with its own
-// tokenizer) replaces the test fixture as soon as it is committed; until then the demo ships the qwen3 test
-// fixture with a byte-level tokenizer made here, and says that its weights are random.
+// tokenizer); where it is missing, the qwen3 test fixture with a byte-level tokenizer made here, labelled
+// as random weights. WEBLM_DEMO_MODEL=<dir> picks one (the e2e test pins the fixture).
 import { byteTokenizerJson } from '../../test/e2e/pages/engineTokenizer.js';
 
 export interface BundledModelSource {
