@@ -167,7 +167,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     $('model-info').textContent =
       `${info.model} — ${info.modelType}, ${info.dtype}, context ${info.contextLength} tokens, ${formatBytes(info.memoryBytes)} of GPU memory` +
       (!info.hasTokenizer ? ' — no tokenizer.json: chat needs one' : info.hasChatTemplate ? '' : ' — no chat template: chat needs one');
-    showCurrentModel(choice.kind === 'bundled' ? choice.manifest.name : info.model, test);
+    showCurrentModel(choice.kind === 'bundled' ? choice.manifest.name : info.model, choice.kind === 'bundled' ? choice.manifest.kind : undefined);
     if (conversation.messages.length === 0) showEmpty();
     else
       transcript.addNote(
@@ -179,7 +179,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
   } catch (e) {
     info = undefined;
     $('model-info').textContent = isAbort(e) ? 'Loading cancelled.' : 'No model loaded.';
-    showCurrentModel(undefined, false);
+    showCurrentModel(undefined, undefined);
     if (!isAbort(e)) showError(e);
     await picker.refreshCache();
   } finally {
@@ -191,17 +191,17 @@ async function loadModel(choice: ModelChoice): Promise<void> {
 }
 
 /** The model in the top bar, with a "test model" badge that stays visible when the name is cut short. */
-function showCurrentModel(name: string | undefined, test: boolean): void {
+function showCurrentModel(name: string | undefined, bundled: BundleManifest['kind'] | undefined): void {
   const el = $('current-model');
   const n = document.createElement('span');
   n.className = 'name';
   n.textContent = name ?? 'No model loaded';
   el.replaceChildren(n);
-  if (test) {
+  if (bundled) {
     const b = document.createElement('span');
-    b.className = 'badge test';
-    b.textContent = 'test model';
-    b.title = 'Random weights: its replies are gibberish.';
+    b.className = `badge ${bundled === 'test' ? 'test' : 'real'}`;
+    b.textContent = bundled === 'test' ? 'test model' : 'trained here';
+    b.title = bundled === 'test' ? 'Random weights: its replies are gibberish.' : 'A tiny model trained for this demo: it writes English, but knows little.';
     el.append(b);
   }
 }
@@ -251,7 +251,9 @@ function showEmpty(): void {
     p.className = 'muted';
     p.textContent = info.model.includes('random weights')
       ? `${info.model} is loaded. Its weights are random and its tokenizer is one token per byte: expect gibberish, but every part of the chat works.`
-      : `${info.model} is loaded. Ask something.`;
+      : bundle && info.model === bundle.name
+        ? `${info.model} is loaded. ${bundle.description.replace(/ \(see [^)]*\)/, '')} Try: “What does lantern mean?”`
+        : `${info.model} is loaded. Ask something.`;
     box.append(p);
     return transcript.clear(box);
   }
