@@ -19,6 +19,8 @@ const { values: a } = parseArgs({
     out: { type: 'string', default: 'bench-out' },
     models: { type: 'string', default: 'qwen2.5-1.5b:q4_0,qwen2.5-1.5b:q8_0,llama-3.2-1b:q4_0,qwen3-30b-a3b:q4_0,deepseek-v2-lite:q4_0' },
     rounds: { type: 'string', default: '2' },
+    // Round to start from: a later device command adds rounds to an earlier one's (their jsonl files merged with --table).
+    'first-round': { type: 'string', default: '0' },
     prompt: { type: 'string', default: '512' },
     decode: { type: 'string', default: '128' },
     contexts: { type: 'string', default: '128,4096' },
@@ -52,7 +54,7 @@ for (const spec of a.models!.split(',')) {
   const t0 = performance.now();
   const { bytes } = await writeRandomGGUF(shape, type, file);
   console.error(`${spec}: wrote ${(bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  for (let round = 0; round < Number(a.rounds); round++) {
+  for (let round = Number(a['first-round']); round < Number(a['first-round']) + Number(a.rounds); round++) {
     // Alternate which engine goes first, so that neither always runs on a GPU the other just warmed.
     const order = round % 2 === 0 ? (['weblm', 'llama.cpp'] as const) : (['llama.cpp', 'weblm'] as const);
     for (const engine of order) {

@@ -91,7 +91,7 @@ export function renderSvg(records: readonly VsRecord[]): string {
   const colors = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2'];
   const value = (m: (typeof models)[number], s: number) => (s === 0 ? m.weblm!.prefill / m.llama!.prefill : (m.weblm!.decode.get(contexts[s - 1]!) ?? 0) / (m.llama!.decode.get(contexts[s - 1]!) || 1));
   const max = Math.max(1.2, ...models.flatMap((m) => series.map((_, s) => value(m, s))));
-  const [W, H, left, top, bottom] = [Math.max(480, 70 + models.length * (series.length * 22 + 30)), 320, 50, 30, 70];
+  const [W, H, left, top, bottom] = [Math.max(480, 70 + models.length * (series.length * 22 + 30)), 360, 50, 30, 110];
   const y = (v: number) => top + (H - top - bottom) * (1 - v / max);
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
