@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
-import type { GenerationStats } from './types.js';
+import type { GenerationStats } from './stats.js';
 
 /** The request of OpenAI's POST /v1/chat/completions (the fields weblm honours; others are ignored). */
 export interface ChatCompletionRequest {

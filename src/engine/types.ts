@@ -4,6 +4,9 @@ import type { ImageSource } from './contentParts.js';
 import type { LocalFile } from '../browser/localFiles.js';
 import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
+import type { GenerationStats } from './stats.js';
+
+export type { GenerationStats };
 
 export type { ChatMessage };
 export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from './contentParts.js';
@@ -99,18 +102,6 @@ export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: re
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
-export interface GenerationStats {
-  readonly promptTokens: number;
-  /** Prompt tokens whose keys and values were reused from the previous generation (not recomputed). */
-  readonly cachedPromptTokens: number;
-  /** Prompt tokens run through the model (promptTokens - cachedPromptTokens). */
-  readonly prefillTokens: number;
-  readonly generatedTokens: number;
-  readonly timeToFirstTokenMs: number;
-  readonly prefillTokensPerSecond: number;
-  readonly decodeTokensPerSecond: number;
-  readonly totalMs: number;
-}
 
 /** One step of a generation: the text it completes and the token ids sampled; the last one ends it. */
 export interface GenerateChunk {
