@@ -21,8 +21,9 @@
  * --gemm --moe: MoE prefill experts instead (moeExperts, grouped path: bucket, gate|up, down, combine) on the
  * expert shapes of Qwen3-30B-A3B and DeepSeek-V2-Lite with random routing, T = 512 and 4096 (or --ts); variants
  * grouped (the f32 16 x 16 tiles of moeGateUp / moeDown `grouped`), int8 (the integer-dot grouped GEMMs,
- * src/kernels/moeGemmInt8.ts) or an int8 tile BMxBNtTMxTNkKB[p]; TFLOP/s = 2 T k 3 I H / time.
- *   node dist/bench/kernelLab.js --gemm --moe [--quick] [--ts 512,4096] [--variants grouped,int8,32x64t4x4k2] [--dtypes q4_0]
+ * src/kernels/moeGemmInt8.ts, over their work list), int8grid (over the grid of every expert's row tiles) or
+ * an int8 tile BMxBNtTMxTNkKB[p][grid]; TFLOP/s = 2 T k 3 I H / time.
+ *   node dist/bench/kernelLab.js --gemm --moe [--quick] [--ts 512,4096] [--variants grouped,int8,int8grid,32x64t4x4k2] [--dtypes q4_0]
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
@@ -816,12 +817,18 @@ const MOE_SHAPES = [
   { model: 'DeepSeek-V2-Lite', name: 'experts', H: 2048, I: 1408, E: 64, k: 6, layers: 26 },
   { model: 'DeepSeek-V2-Lite', name: 'shared', H: 2048, I: 2816, E: 1, k: 1, layers: 26 },
 ];
-const MOE_QUICK_SHAPES = [{ model: 'quick', name: 'experts', H: 256, I: 256, E: 9, k: 3, layers: 1 }];
+const MOE_QUICK_SHAPES = [{ model: 'quick', name: 'experts', H: 256, I: 256, E: 4, k: 2, layers: 1 }];
 
-/** grouped: the f32 grouped kernels; int8: the integer-dot grouped GEMMs (their default tile); a tile name: that tile. */
+/**
+ * grouped: the f32 grouped kernels; int8: the integer-dot grouped GEMMs (default tile, over the work list);
+ * int8grid: the same over the grid of every expert's row tiles; a tile name (+ "grid"): that tile.
+ */
 function setMoeVariant(v: string): void {
+  const grid = v.endsWith('grid');
+  const t = grid ? v.slice(0, -4) : v;
   moeGemmInt8Tuning.use = v !== 'grouped';
-  moeGemmInt8Tuning.tile = v === 'grouped' || v === 'int8' ? undefined : parseGemmTile(v);
+  moeGemmInt8Tuning.worklist = grid ? false : undefined;
+  moeGemmInt8Tuning.tile = t === 'grouped' || t === 'int8' ? undefined : parseGemmTile(t);
 }
 
 /** k distinct experts per token, uniformly at random, with random weights summing to 1 (xorshift; deterministic). */
@@ -884,7 +891,7 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
   const peak = await arithmeticPeaks(ctx, timer, args.quick);
   console.log(`peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS`);
   const shapes = args.quick ? MOE_QUICK_SHAPES : MOE_SHAPES;
-  const Ts = args.ts ?? (args.quick ? [17, 70] : [512, 4096]);
+  const Ts = args.ts ?? (args.quick ? [17] : [512, 4096]);
   const variants = args.variantsGiven ? args.variants : ['grouped', 'int8'];
   const rows: MoeRow[] = [];
   console.log('dtype     T     H     I    E  k variant                      us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  calls  model shape');
@@ -927,10 +934,11 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
             continue;
           }
           const plan = moeInt8Plan(ctx, experts, T);
+          const how = moeGemmInt8Tuning.worklist === false ? ' grid' : ' list';
           const label =
             variant === 'grouped'
               ? 'grouped(f32)'
-              : `${plan.gateUp ? gemmTileName(moeGemmInt8Tile()) : 'f32'}/${plan.down ? gemmTileName(moeGemmInt8Tile()) : 'f32'}`;
+              : `${plan.gateUp ? gemmTileName(moeGemmInt8Tile()) : 'f32'}/${plan.down ? gemmTileName(moeGemmInt8Tile()) : 'f32'}${how}`;
           call();
           const got = await ctx.readF32(out);
           let err = 0;
@@ -1018,5 +1026,6 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
   }
   setMoeVariant('int8');
   moeGemmInt8Tuning.use = undefined;
+  moeGemmInt8Tuning.worklist = undefined;
   return { peak, moeRows: rows };
 }

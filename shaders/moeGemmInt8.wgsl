@@ -2,7 +2,8 @@
 // the (token, slot) pairs routed to it (list/counts from moeBucket) are the rows of a GEMM against e's
 // weights in Q4_0 / Q8_0 / Q4_K, with the K loop of shaders/int8Tile.wgsl (x as int8 per row and block of
 // 32, from matmulInt8's entry quantize). Grid (column tiles, ceil(T / BM) row tiles, E); row tiles past an
-// expert's count exit at once.
+// expert's count exit at once. WORKLIST: grid (column tiles, items, 1), dispatched indirectly, item y =
+// (expert, row tile) from shaders/moeTiles.wgsl, so that empty experts and tiles cost nothing.
 //
 // GATE_UP: x8 holds x [T, H] (one row per token); a tile's BN columns are BN / 2 gate rows and the same up
 //   rows, interleaved per vec4 as (g_i, g_i+1, u_i, u_i+1), so that each thread applies the activation to
@@ -34,6 +35,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> counts: array<u32>;      // [E] u32
 @group(0) @binding(6) var<storage, read> list: array<u32>;        // [E, cap] u32 pair ids
 @group(0) @binding(7) var<storage, read> rw: array<f32>;          // [T*K] f32 routing weights (DOWN)
+@group(0) @binding(8) var<storage, read> work: array<u32>;        // WORKLIST: [2 * items] (expert, row tile)
 
 #include "weights"
 #include "int8Tile"
@@ -85,8 +87,13 @@ fn activate(g0: f32, u0: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+#if WORKLIST
+  let e = work[2u * wg.y];
+  let r0 = work[2u * wg.y + 1u] * BM;
+#else
   let e = wg.z;
   let r0 = wg.y * BM;
+#endif
   let cnt = counts[e];
   if (li == 0u) {
     row_count = cnt;
@@ -94,9 +101,13 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var r = li; r < BM; r += WG) {
     rows[r] = select(NONE, list[e * p.cap + r0 + r], r0 + r < cnt);
   }
+#if WORKLIST
+  workgroupBarrier(); // every item has rows: no exit
+#else
   if (r0 >= workgroupUniformLoad(&row_count)) {
     return;
   }
+#endif
   tile_e = e;
 #if GATE_UP
   tile_c0 = wg.x * (BN / 2u);

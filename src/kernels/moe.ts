@@ -4,7 +4,7 @@ import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
 import { weightDefine as matmulWeightDefine } from './matmul.js';
-import { moeDownInt8, moeGateUpInt8, moeInt8Plan } from './moeGemmInt8.js';
+import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {
@@ -174,7 +174,8 @@ export function moeExperts(
   );
   const tiles = Math.ceil(T / 16);
   const int8 = moeInt8Plan(ctx, experts, T); // integer-dot grouped GEMMs (src/kernels/moeGemmInt8.ts)
-  if (int8.gateUp) moeGateUpInt8(ctx, x, counts, list, experts, actBuf, T, k, act, opts.clamp);
+  const work = int8.gateUp || int8.down ? moeInt8Work(ctx, counts, E, T, k, I, H) : undefined;
+  if (int8.gateUp) moeGateUpInt8(ctx, x, counts, list, experts, actBuf, T, k, act, opts.clamp, work);
   else
     ctx.dispatch(
       { shader: 'moeGateUp', entry: 'grouped', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },
@@ -182,7 +183,7 @@ export function moeExperts(
       [Math.ceil(I / 16), tiles, E],
       gateUpParams(),
     );
-  if (int8.down) moeDownInt8(ctx, actBuf, counts, list, weights, experts, ypairs, T, k);
+  if (int8.down) moeDownInt8(ctx, actBuf, counts, list, weights, experts, ypairs, T, k, work);
   else
     ctx.dispatch(
       { shader: 'moeDown', entry: 'grouped', defines: { [dDef]: true }, layout: downLayout },
@@ -197,6 +198,7 @@ export function moeExperts(
     bucketParams(),
   );
   for (const b of [actBuf, counts, list, ypairs]) ctx.pool.release(b.buffer);
+  releaseMoeInt8Work(ctx, work);
 }
 
 /**

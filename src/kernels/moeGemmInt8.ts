@@ -28,7 +28,16 @@ export const MOE_GEMM_INT8_MIN_T = 16;
 export const moeGemmInt8Tuning = {
   use: undefined as boolean | undefined,
   tile: undefined as GemmTile | undefined,
+  /** Replaces MOE_GEMM_INT8_WORKLIST. */
+  worklist: undefined as boolean | undefined,
 };
+
+/**
+ * Whether the grouped GEMMs run over a compacted work list of (expert, row tile) items, dispatched
+ * indirectly (shaders/moeTiles.wgsl; one more dispatch, no workgroup for empty experts or tiles), rather
+ * than a grid of ceil(T / BM) row tiles for every expert whose tiles past the expert's count exit at once.
+ */
+export const MOE_GEMM_INT8_WORKLIST = true;
 
 /** The tile of the grouped GEMMs: matmulInt8's (not yet swept for MoE shapes: kernelLab --gemm --moe). */
 export const MOE_GEMM_INT8_TILE: GemmTile = GEMM_INT8_TILE;
@@ -52,7 +61,46 @@ export function moeInt8Plan(ctx: GpuContext, experts: MoeExpertWeights, T: numbe
   return { gateUp: on && fits(ctx, experts.gateUp.dtype, H), down: on && fits(ctx, experts.down.dtype, I2 / 2) };
 }
 
-const LAYOUT = ['uniform', 'read', 'read', 'read', 'storage', 'read', 'read', 'read'] as const;
+const LAYOUT = ['uniform', 'read', 'read', 'read', 'storage', 'read', 'read', 'read', 'read'] as const;
+
+/** The work list of one moeExperts call (moeInt8Work): items (expert, row tile) and the two indirect grids. */
+export interface MoeInt8Work {
+  readonly work: GPUBuffer;
+  readonly grids: GPUBuffer;
+}
+
+/**
+ * The (expert, row tile) items of the grouped GEMMs from moeBucket's counts, and their indirect grids, on the
+ * GPU (shaders/moeTiles.wgsl); undefined where the grid of every expert's row tiles is used instead
+ * (MOE_GEMM_INT8_WORKLIST, moeGemmInt8Tuning.worklist, or more items than a grid dimension holds). Release
+ * with releaseMoeInt8Work.
+ */
+export function moeInt8Work(ctx: GpuContext, counts: Binding, E: number, T: number, k: number, I: number, H: number): MoeInt8Work | undefined {
+  if (!(moeGemmInt8Tuning.worklist ?? MOE_GEMM_INT8_WORKLIST)) return undefined;
+  const tile = moeGemmInt8Tile();
+  const items = Math.ceil((T * k) / tile.BM) + E; // Σ_e ceil(c_e / BM) <= Σ_e (c_e / BM + 1)
+  if (items > ctx.limits.maxComputeWorkgroupsPerDimension) return undefined;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const work = ctx.pool.acquire(items * 8, usage, 'moe.work');
+  const grids = ctx.pool.acquire(32, usage | GPUBufferUsage.INDIRECT, 'moe.grids');
+  ctx.dispatch(
+    { shader: 'moeTiles', entry: 'tiles', layout: ['uniform', 'read', 'storage', 'storage'] },
+    [counts, { buffer: work, offset: 0, size: items * 8 }, { buffer: grids, offset: 0, size: 32 }],
+    [1],
+    params()
+      .u32(E)
+      .u32(tile.BM)
+      .u32(Math.ceil(I / (tile.BN / 2)))
+      .u32(Math.ceil(H / tile.BN)),
+  );
+  return { work, grids };
+}
+
+export function releaseMoeInt8Work(ctx: GpuContext, w: MoeInt8Work | undefined): void {
+  if (!w) return;
+  ctx.pool.release(w.work);
+  ctx.pool.release(w.grids);
+}
 
 function define(dtype: DType): string {
   return dtype === 'q4_0' ? 'W_Q4_0' : dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K';
@@ -73,6 +121,7 @@ function grouped(
   N: number,
   actDefs: Record<string, boolean>,
   clamp: { limit: number; alpha: number } | undefined,
+  work: MoeInt8Work | undefined,
 ): void {
   const E = w.shape[0]!;
   const K = x8.K;
@@ -83,39 +132,48 @@ function grouped(
   const bb = bias && alignedBinding(ctx, bias);
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
   const cols = half === 'gateUp' ? tile.BN / 2 : tile.BN;
-  ctx.dispatch(
-    {
-      shader: 'moeGemmInt8',
-      entry: 'gemm',
-      defines: {
-        [define(w.dtype)]: true,
-        GATE_UP: half === 'gateUp',
-        ...actDefs,
-        BM: tile.BM,
-        BN: tile.BN,
-        TM: tile.TM,
-        TNV: tile.TN / 4,
-        KB: tile.KB,
-        PREFETCH: !!tile.prefetch,
-      },
-      layout: LAYOUT,
+  const key = {
+    shader: 'moeGemmInt8',
+    entry: 'gemm',
+    defines: {
+      [define(w.dtype)]: true,
+      GATE_UP: half === 'gateUp',
+      WORKLIST: !!work,
+      ...actDefs,
+      BM: tile.BM,
+      BN: tile.BN,
+      TM: tile.TM,
+      TNV: tile.TN / 4,
+      KB: tile.KB,
+      PREFETCH: !!tile.prefetch,
     },
-    [{ buffer: x8.buffer, offset: 0, size: x8Bytes(x8.T, K) }, wb.binding, bb?.binding ?? ctx.unused, out, counts, list, rw],
-    [Math.ceil(N / cols), Math.ceil(T / tile.BM), E],
-    params()
-      .u32(K)
-      .u32(N)
-      .u32(k)
-      .u32((K / blockElems) * blockBytes)
-      .u32(wb.byteOffset)
-      .u32(bb ? 1 : 0)
-      .u32(bb ? bb.byteOffset / 4 : 0)
-      .u32(T)
-      .u32(0)
-      .u32((x8.T * K) / 16)
-      .f32(clamp?.limit ?? 0)
-      .f32(clamp?.alpha ?? 0),
-  );
+    layout: LAYOUT,
+  };
+  const bindings = [
+    { buffer: x8.buffer, offset: 0, size: x8Bytes(x8.T, K) },
+    wb.binding,
+    bb?.binding ?? ctx.unused,
+    out,
+    counts,
+    list,
+    rw,
+    work?.work ?? ctx.unused,
+  ];
+  const prm = params()
+    .u32(K)
+    .u32(N)
+    .u32(k)
+    .u32((K / blockElems) * blockBytes)
+    .u32(wb.byteOffset)
+    .u32(bb ? 1 : 0)
+    .u32(bb ? bb.byteOffset / 4 : 0)
+    .u32(T)
+    .u32(0)
+    .u32((x8.T * K) / 16)
+    .f32(clamp?.limit ?? 0)
+    .f32(clamp?.alpha ?? 0);
+  if (work) ctx.dispatchIndirect(key, bindings, work.grids, half === 'gateUp' ? 0 : 12, prm);
+  else ctx.dispatch(key, bindings, [Math.ceil(N / cols), Math.ceil(T / tile.BM), E], prm);
 }
 
 /**
@@ -133,11 +191,12 @@ export function moeGateUpInt8(
   k: number,
   fn: MoeActivation,
   clamp?: { limit: number; alpha: number },
+  work?: MoeInt8Work,
 ): void {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const x8 = quantizeX8(ctx, x, T, H);
   const actDefs = { ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp };
-  grouped(ctx, 'gateUp', x8, experts.gateUp, experts.gateUpBias, act, counts, list, ctx.unused, T, k, I2 / 2, actDefs, clamp);
+  grouped(ctx, 'gateUp', x8, experts.gateUp, experts.gateUpBias, act, counts, list, ctx.unused, T, k, I2 / 2, actDefs, clamp, work);
   releaseX8(ctx, x8);
 }
 
@@ -155,10 +214,11 @@ export function moeDownInt8(
   ypairs: Binding,
   T: number,
   k: number,
+  work?: MoeInt8Work,
 ): void {
   const [, H, I] = experts.down.shape as [number, number, number];
   const actT: Tensor = { buffer: act.buffer, offset: 0, shape: [T * k, I], dtype: 'f32' };
   const x8 = quantizeX8(ctx, actT, T * k, I);
-  grouped(ctx, 'down', x8, experts.down, experts.downBias, ypairs, counts, list, weights, T, k, H, {}, undefined);
+  grouped(ctx, 'down', x8, experts.down, experts.downBias, ypairs, counts, list, weights, T, k, H, {}, undefined, work);
   releaseX8(ctx, x8);
 }

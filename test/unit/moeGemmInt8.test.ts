@@ -147,6 +147,7 @@ async function run(c: Case, seed: number): Promise<{ worst: number; got: Float32
 afterEach(() => {
   moeGemmInt8Tuning.use = undefined;
   moeGemmInt8Tuning.tile = undefined;
+  moeGemmInt8Tuning.worklist = undefined;
 });
 
 describe('MoE prefill experts as integer-dot grouped GEMMs', () => {
@@ -198,6 +199,18 @@ describe('MoE prefill experts as integer-dot grouped GEMMs', () => {
     for (const dtype of ['q8_0', 'q4_0'] as DType[]) {
       const { worst } = await run({ dtype, E: 9, k: 3, T: 17, H: 96, I: 160, act, gptOss, accumulate }, 7);
       expect(worst, dtype).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("without the work list: the grid of every expert's row tiles, those past its count exiting", async () => {
+    moeGemmInt8Tuning.worklist = false;
+    for (const c of [
+      { dtype: 'q8_0', E: 9, k: 3, T: 40, H: 224, I: 160 },
+      { dtype: 'q4_0', E: 4, k: 2, T: 70, H: 96, I: 160, skewed: true },
+      { dtype: 'q4_k', E: 9, k: 2, T: 17, H: 256, I: 256, act: 'gelu_tanh' },
+    ] as Case[]) {
+      const { worst } = await run(c, 21);
+      expect(worst, `${c.dtype} E=${c.E} T=${c.T}`).toBeLessThanOrEqual(1);
     }
   });
 
