@@ -894,7 +894,7 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
   const Ts = args.ts ?? (args.quick ? [17] : [512, 4096]);
   const variants = args.variantsGiven ? args.variants : ['grouped', 'int8'];
   const rows: MoeRow[] = [];
-  console.log('dtype     T     H     I    E  k variant                      us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  calls  model shape');
+  console.log('dtype     T     H     I    E  k variant                          us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  calls  model shape');
   for (const dtype of args.dtypes) {
     for (const { model, name, H, I, E, k } of shapes) {
       const guBytes = randomWeights(dtype, E * 2 * I * H, H + I + E);
@@ -998,7 +998,7 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
           };
           rows.push(r);
           console.log(
-            `${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(H).padStart(5)} ${String(I).padStart(5)} ${String(E).padStart(4)} ${String(k).padStart(2)} ${label.padEnd(26)} ${fmt(r.usPerCall, 1, 9)} ${fmt(r.usKernel, 1, 10)} ${fmt(tflops, 2, 9)} ${fmt(100 * r.ofFmaPeak, 1, 6)} ${fmt(100 * r.ofDot4Peak, 1, 6)}` +
+            `${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(H).padStart(5)} ${String(I).padStart(5)} ${String(E).padStart(4)} ${String(k).padStart(2)} ${label.padEnd(30)} ${fmt(r.usPerCall, 1, 9)} ${fmt(r.usKernel, 1, 10)} ${fmt(tflops, 2, 9)} ${fmt(100 * r.ofFmaPeak, 1, 6)} ${fmt(100 * r.ofDot4Peak, 1, 6)}` +
               `     ${err.toExponential(2)} ${String(calls).padStart(6)}  ${model} ${name}`,
           );
         }
