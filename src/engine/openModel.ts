@@ -1,9 +1,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ModelConfig, RawConfig } from '../models/config.js';
-import { loadWeightsAndConfig } from '../models/load.js';
+import { ggufWeightsAndConfig, loadWeightsAndConfig } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
-import { ggufWeightsAndConfig } from '../weights/ggufSource.js';
 import type { WeightSource } from '../weights/source.js';
 
 /** A model opened but not yet on the GPU: its config, weights under HF names, and tokenizer. */

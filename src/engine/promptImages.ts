@@ -9,7 +9,7 @@ import type { RawConfig } from '../models/config.js';
 import type { PromptImage } from '../models/llava.js';
 import type { VisionConfig } from '../models/llavaConfig.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
-import { imageOfPart, type ContentPart, type ImageSource } from './contentParts.js';
+import { imageOfPart, type ContentPart, type ImageSource } from '../tokenizer/contentParts.js';
 
 /** The image processor of a vision model: preprocessor_config.json, else CLIP's defaults at the tower's size. */
 export function preprocessConfigFor(raw: RawConfig | undefined, vision: VisionConfig, where: string): ClipPreprocessConfig {

@@ -1,6 +1,6 @@
 import type { LoadDType } from '../models/types.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
-import type { ImageSource } from './contentParts.js';
+import type { ImageSource } from '../tokenizer/contentParts.js';
 import type { LocalFile } from '../browser/localFiles.js';
 import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
@@ -9,7 +9,7 @@ import type { GenerationStats } from './stats.js';
 export type { GenerationStats };
 
 export type { ChatMessage };
-export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from './contentParts.js';
+export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from '../tokenizer/contentParts.js';
 
 /**
  * Where a model comes from: a base URL or a repo id (a string), `{ url }` (a folder served over HTTP in

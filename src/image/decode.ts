@@ -1,5 +1,5 @@
 import { InvalidArgumentError, InvalidImageError, NetworkError } from '../errors.js';
-import type { ImageSource } from '../engine/contentParts.js';
+import type { ImageSource } from './source.js';
 import type { RgbaImage } from './preprocess.js';
 
 /** Encoded image bytes (PNG, JPEG, and in a browser whatever it decodes) → RGBA pixels. */

@@ -5,7 +5,7 @@ import { writeKv } from '../kernels/kvCache.js';
 import { matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { rope } from '../kernels/rope.js';
-import type { LayerKv } from '../models/kvCache.js';
+import type { LayerKv } from './layerKv.js';
 
 /** Rows of each q / k / v section of the fused weight: padded so that every section view is 256-byte aligned. */
 export const QKV_ROW_ALIGN = 256;

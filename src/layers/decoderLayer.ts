@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { scale, type Activation } from '../kernels/elementwise.js';
 import { addRmsNorm, rmsNorm } from '../kernels/norm.js';
-import type { LayerKv } from '../models/kvCache.js';
+import type { LayerKv } from './layerKv.js';
 import { selfAttention, type AttentionDims, type AttentionScratch, type AttentionWeights, type Step } from './attention.js';
 import { isMla, mlaAttention, type MlaDims, type MlaScratch, type MlaWeights } from './mla.js';
 import { gatedMlp, type MlpScratch, type MlpWeights } from './mlp.js';

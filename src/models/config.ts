@@ -5,7 +5,9 @@ export type ActivationName = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'quick_gelu' | 
 export type LayerKind = 'full' | 'sliding';
 /** A transformers-5 style rope_parameters object: {rope_type, rope_theta, factor?, ...}. */
 export type RopeDict = Readonly<Record<string, unknown>> & { readonly rope_type: string; readonly rope_theta: number };
-export type RawConfig = Readonly<Record<string, unknown>>;
+import type { RawConfig } from '../weights/source.js';
+
+export type { RawConfig };
 
 /** A decoder-only transformer, whatever the checkpoint's spelling. Variants are fields. */
 export interface ModelConfig {

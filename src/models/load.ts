@@ -8,6 +8,8 @@ import type { MlpWeights } from '../layers/mlp.js';
 import { isMoe, type MoeWeights } from '../layers/moe.js';
 import type { ModelFiles } from '../weights/files.js';
 import { loadF32, loadF32Concat, loadMatrix, type MatrixPart } from '../weights/loadTensors.js';
+import { openGGUFFile, type GGUFSource } from '../weights/ggufSource.js';
+import type { GGUFTokenizer } from '../weights/ggufTokenizer.js';
 import { openSafetensors } from '../weights/safetensors.js';
 import type { WeightSource } from '../weights/source.js';
 import type { ModelConfig, RawConfig } from './config.js';
@@ -43,6 +45,15 @@ export async function loadWeightsAndConfig(files: ModelFiles): Promise<{ config:
   const gen = (await files.has('generation_config.json')) ? await readJson(files, 'generation_config.json') : {};
   const config = normalizeConfig(raw, gen, files.location);
   return { config, weights: await openSafetensors(files) };
+}
+
+/**
+ * A GGUF model among a model's files: the normalised config (from the metadata, as config.json would
+ * give it), the weights under HF names, and the tokenizer rebuilt from the metadata.
+ */
+export async function ggufWeightsAndConfig(files: ModelFiles, path: string): Promise<{ config: ModelConfig; weights: GGUFSource; tokenizer: () => GGUFTokenizer }> {
+  const weights = await openGGUFFile(files, path);
+  return { config: normalizeConfig(weights.config, {}, weights.location), weights, tokenizer: () => weights.tokenizer() };
 }
 
 /** Loads a Hugging Face repo layout (a folder or a URL) onto the GPU. */

@@ -2,8 +2,9 @@ import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import type { EmbeddingRows } from './embeddingOverride.js';
 
-/** Weight dtypes a model can be loaded in: as stored, f32, or quantized at load. */
-export type LoadDType = 'auto' | 'f32' | 'f16' | 'q8_0' | 'q4_0';
+import type { LoadDType } from '../weights/source.js';
+
+export type { LoadDType };
 
 /** What the engine needs to know about a loaded model, whatever its family. */
 export interface ModelInfo {

@@ -1,5 +1,5 @@
 import { Template } from '@huggingface/jinja';
-import type { ContentPart } from '../engine/contentParts.js';
+import type { ContentPart } from './contentParts.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 
 /** A chat message as OpenAI and the Hugging Face chat templates take it. */

@@ -1,3 +1,7 @@
+import type { ImageSource } from '../image/source.js';
+
+export type { ImageSource };
+
 /** OpenAI chat content parts (and weblm's `image` part for an image object the page already holds). */
 export interface TextPart {
   readonly type: 'text';
@@ -9,20 +13,6 @@ export interface ImageUrlPart {
   readonly type: 'image_url';
   readonly image_url: { readonly url: string; readonly detail?: string };
 }
-
-/**
- * An image the caller holds: PNG / JPEG bytes (Blob, File, ArrayBuffer, Uint8Array) or decoded pixels
- * (ImageBitmap, ImageData; in a page also an HTMLImageElement, a canvas or an OffscreenCanvas, which the
- * worker engine turns into an ImageBitmap before they cross to the worker).
- */
-export type ImageSource =
-  | Blob
-  | ArrayBuffer
-  | ArrayBufferView
-  | ImageBitmap
-  | ImageData
-  | OffscreenCanvas
-  | (typeof globalThis extends { HTMLImageElement: unknown } ? HTMLImageElement | HTMLCanvasElement : never);
 
 export interface ImagePart {
   readonly type: 'image';

@@ -1,5 +1,5 @@
 import { InvalidModelError, UnsupportedModelError } from '../errors.js';
-import type { RawConfig } from '../models/config.js';
+import type { RawConfig } from './source.js';
 import type { GGUFTypedValue, GGUFValue } from './ggufFormat.js';
 import { HF_TO_GGUF_ARCH, hfModelType } from './ggufNames.js';
 import { meta } from './ggufWriter.js';

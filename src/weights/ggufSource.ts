@@ -1,14 +1,12 @@
 import { InvalidModelError, ModelNotFoundError } from '../errors.js';
 import { byteSizeOf, numel } from '../gpu/tensor.js';
-import type { ModelConfig, RawConfig } from '../models/config.js';
-import { normalizeConfig } from '../models/registry.js';
 import type { ByteSource, ModelFiles } from './files.js';
 import { configFromGGUF } from './ggufConfig.js';
 import { hfNames, joinKvB, PERMUTED_QK_ARCHS, unpermuteRows, type KvBSplit } from './ggufNames.js';
 import { readGGUF, readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
 import { tokenizerFromGGUF, type GGUFTokenizer } from './ggufTokenizer.js';
 import { toF32 } from './loadTensors.js';
-import { checkRange, type TensorInfo, type WeightSource } from './source.js';
+import { checkRange, type RawConfig, type TensorInfo, type WeightSource } from './source.js';
 
 interface Entry extends TensorInfo {
   readonly gguf: GGUFTensorInfo;
@@ -157,14 +155,4 @@ export async function openGGUF(file: ByteSource, location = 'model.gguf'): Promi
 export async function openGGUFFile(files: ModelFiles, path: string): Promise<GGUFSource> {
   if (!(await files.has(path))) throw new ModelNotFoundError(`${files.location}: no ${path}`);
   return openGGUF(await files.open(path), `${files.location}/${path}`);
-}
-
-
-/**
- * A GGUF model among a model's files: the normalised config (from the metadata, as config.json would
- * give it), the weights under HF names, and the tokenizer rebuilt from the metadata.
- */
-export async function ggufWeightsAndConfig(files: ModelFiles, path: string): Promise<{ config: ModelConfig; weights: GGUFSource; tokenizer: () => GGUFTokenizer }> {
-  const weights = await openGGUFFile(files, path);
-  return { config: normalizeConfig(weights.config, {}, weights.location), weights, tokenizer: () => weights.tokenizer() };
 }

@@ -1,7 +1,7 @@
 import { InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, dtypeLayout, isQuantized, numel, type DType, type Tensor } from '../gpu/tensor.js';
-import type { LoadDType } from '../models/types.js';
+import type { LoadDType } from './source.js';
 import { dequantize, quantize } from './quant/index.js';
 import type { WeightSource } from './source.js';
 

@@ -1,6 +1,12 @@
 import { InvalidModelError } from '../errors.js';
 import type { DType } from '../gpu/tensor.js';
 
+/** config.json of a checkpoint as read (or as a GGUF file's metadata maps onto it): src/models normalises it. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/** Weight dtypes a model can be loaded in: as stored, f32, or quantized at load. */
+export type LoadDType = 'auto' | 'f32' | 'f16' | 'q8_0' | 'q4_0';
+
 /** A stored tensor: its dtype as stored and its shape in PyTorch order (a Linear weight is [out, in]). */
 export interface TensorInfo {
   readonly name: string;

@@ -1,4 +1,4 @@
-import type { ContentPart, ImageSource } from '../engine/contentParts.js';
+import type { ContentPart, ImageSource } from '../tokenizer/contentParts.js';
 import type { GenerateInput } from '../engine/types.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
 

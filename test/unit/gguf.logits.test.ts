@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildModel, loadModel } from '../../src/models/load.js';
+import { buildModel, ggufWeightsAndConfig, loadModel } from '../../src/models/load.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
-import { ggufWeightsAndConfig } from '../../src/weights/ggufSource.js';
 import { expected, fixtureFiles, fixtureWithTokenizer } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
