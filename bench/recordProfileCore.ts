@@ -33,6 +33,9 @@ export interface ProfileFigure {
   cpuMsPerStep?: number;
   /** Wall time of both calls over the dispatches of a step. */
   usPerDispatch: number;
+  /** Median and smallest wall time of both calls over the steps: less sensitive than the mean to other load on the machine. */
+  medianMsPerStep: number;
+  minMsPerStep: number;
 }
 
 export async function profileDecode(ctx: GpuContext, o: ProfileOptions): Promise<ProfileFigure[]> {
@@ -59,7 +62,7 @@ export async function profileDecode(ctx: GpuContext, o: ProfileOptions): Promise
   let next = await sampler.next(model.forward([1, 2, 3, 4], 0));
   let pos = 4;
   const figures = modes.map((replay) => ({ replay: replay ? 'on' : 'off', steps: 0, recordMs: 0, sampleMs: 0, cpuMs: 0, dispatches: 0 }) as const);
-  const sums = figures.map((f) => ({ ...f }));
+  const sums = figures.map((f) => ({ ...f, each: [] as number[] }));
   try {
     for (let i = 0; i < o.steps * modes.length; i++) {
       const f = sums[Math.floor(i / 5) % modes.length]!;
@@ -78,6 +81,7 @@ export async function profileDecode(ctx: GpuContext, o: ProfileOptions): Promise
       f.recordMs += t1 - t0;
       f.sampleMs += t2 - t1;
       f.cpuMs += c1 - c0;
+      f.each.push(t2 - t0);
       f.dispatches += ctx.dispatchCount - d0;
     }
   } finally {
@@ -94,5 +98,7 @@ export async function profileDecode(ctx: GpuContext, o: ProfileOptions): Promise
     sampleMsPerStep: f.sampleMs / f.steps,
     ...(o.cpuMs ? { cpuMsPerStep: f.cpuMs / f.steps } : {}),
     usPerDispatch: ((f.recordMs + f.sampleMs) * 1000) / f.dispatches,
+    medianMsPerStep: f.each.sort((x, y) => x - y)[f.each.length >> 1]!,
+    minMsPerStep: f.each[0]!,
   }));
 }
