@@ -5,6 +5,7 @@ import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.
 import { maxBinding } from './binding.js';
 import { weightDefine as matmulWeightDefine } from './matmul.js';
 import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
+import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
 /** How router logits become expert weights (see shaders/moeRoute.wgsl). */
 export interface MoeRouteOptions {
@@ -61,15 +62,7 @@ export function moeRoute(ctx: GpuContext, logits: Tensor, ids: Tensor, weights: 
   );
 }
 
-/** Stacked expert weights. gateUp rows [0, I) are the gate, [I, 2I) the up projection. */
-export interface MoeExpertWeights {
-  readonly gateUp: Tensor; // [E, 2I, H] any weight dtype
-  readonly down: Tensor; // [E, H, I] any weight dtype
-  readonly gateUpBias?: Tensor; // [E, 2I] f32
-  readonly downBias?: Tensor; // [E, H] f32
-}
-
-export type MoeActivation = 'silu' | 'gelu_tanh';
+export type { MoeActivation, MoeExpertWeights };
 
 export interface MoeExpertsOptions {
   /** gpt-oss's clamped SwiGLU: min(g, limit)·σ(alpha·g)·(clamp(u, ±limit) + 1); act must be 'silu'. */

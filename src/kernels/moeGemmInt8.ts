@@ -4,7 +4,7 @@ import { params } from '../gpu/params.js';
 import { dtypeLayout, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding } from './binding.js';
 import { GEMM_INT8_DTYPES, GEMM_INT8_TILE, gemmTileName, gemmTileProblem, quantizeX8, releaseX8, x8Bytes, type GemmTile, type X8 } from './matmulInt8.js';
-import type { MoeActivation, MoeExpertWeights } from './moe.js';
+import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
 // MoE prefill experts as grouped GEMMs on integer dot products (shaders/moeGemmInt8.wgsl, its K loop the
 // int8 tile of shaders/int8Tile.wgsl that matmulInt8's GEMM also runs): per expert, the pairs moeBucket
