@@ -64,7 +64,18 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, iters: 200, dtypes: ['q4_0', 'q8_0', 'q4_k'], variants: ['auto'], prefill: false, noTimestamps: false, chain: false, gemm: false, moe: false, variantsGiven: false };
+  const a: Args = {
+    quick: false,
+    iters: 200,
+    dtypes: ['q4_0', 'q8_0', 'q4_k'],
+    variants: ['auto'],
+    prefill: false,
+    noTimestamps: false,
+    chain: false,
+    gemm: false,
+    moe: false,
+    variantsGiven: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       const next = argv[++i];
@@ -85,7 +96,9 @@ function parseArgs(argv: string[]): Args {
         a.dtypes = v().split(',') as DType[];
         break;
       case '--lanes':
-        a.variants = v().split(',').map((n) => (n === '0' ? 'auto' : `l${n}`));
+        a.variants = v()
+          .split(',')
+          .map((n) => (n === '0' ? 'auto' : `l${n}`));
         break;
       case '--variants':
         a.variants = v().split(',');
@@ -152,7 +165,7 @@ function randomWeights(dtype: DType, count: number, seed: number): Uint8Array {
     bytes[at] = h & 0xff;
     bytes[at + 1] = h >>> 8;
   };
-  const scale = (b: number) => 0.002 + 0.002 * ((b * 7919) % 13) / 13;
+  const scale = (b: number) => 0.002 + (0.002 * ((b * 7919) % 13)) / 13;
   for (let b = 0, at = 0; at < bytes.length; b++, at += blockBytes) {
     if (dtype === 'q8_0' || dtype === 'q4_0') half(at, scale(b));
     else if (dtype === 'q4_k') {
@@ -338,7 +351,15 @@ async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: 
   const sink = ctx.createTensor([4], 'u32', 'bandwidth.sink');
   const count = bytes / 16;
   const n = Math.max(2, Math.ceil(iters / 10));
-  const r: Roofline = { bytes, best: 0, bestB2b: 0, grids: {}, gridsB2b: {}, bestIndependent: 0, emptyDispatch: { usB2b: 0, usKernel: null, usIndependent: 0 } };
+  const r: Roofline = {
+    bytes,
+    best: 0,
+    bestB2b: 0,
+    grids: {},
+    gridsB2b: {},
+    bestIndependent: 0,
+    emptyDispatch: { usB2b: 0, usKernel: null, usIndependent: 0 },
+  };
   for (const groups of [132 * 4, 132 * 8, 132 * 16, 132 * 32, Math.ceil(count / 256)]) {
     const g = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
     await warmClocks(ctx);
@@ -442,7 +463,15 @@ async function main(): Promise<void> {
   const method = timer ? 'kernel' : 'b2b';
   if (args.gemm) {
     const gemm = args.moe ? await moeLab(ctx, timer, args) : await gemmLab(ctx, timer, args);
-    if (args.out) writeFileSync(args.out, JSON.stringify({ adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, timing: method, timingNote: note, ...gemm, date: new Date().toISOString() }, null, 2));
+    if (args.out)
+      writeFileSync(
+        args.out,
+        JSON.stringify(
+          { adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, timing: method, timingNote: note, ...gemm, date: new Date().toISOString() },
+          null,
+          2,
+        ),
+      );
     timer?.destroy();
     ctx.destroy();
     return;
@@ -455,7 +484,9 @@ async function main(): Promise<void> {
   const roof = await roofline(ctx, timer, args.quick ? 16 << 20 : 256 << 20, args.iters);
   const round = (_: string, v: unknown) => (typeof v === 'number' ? Math.round(v) : v);
   const kernelRoof = timer ? `${roof.best.toFixed(0)} GB/s kernel (by grid ${JSON.stringify(roof.grids, round)}), ` : '';
-  console.log(`read roofline (${roof.bytes >> 20} MiB, vec4<u32>): ${kernelRoof}${roof.bestB2b.toFixed(0)} GB/s b2b (by grid ${JSON.stringify(roof.gridsB2b, round)})`);
+  console.log(
+    `read roofline (${roof.bytes >> 20} MiB, vec4<u32>): ${kernelRoof}${roof.bestB2b.toFixed(0)} GB/s b2b (by grid ${JSON.stringify(roof.gridsB2b, round)})`,
+  );
   console.log(`read roofline, independent calls: ${roof.bestIndependent.toFixed(0)} GB/s`);
   console.log(
     `empty dispatch: ${roof.emptyDispatch.usB2b.toFixed(2)} us/call b2b, ${roof.emptyDispatch.usKernel?.toFixed(2) ?? '-'} us kernel, ${roof.emptyDispatch.usIndependent.toFixed(2)} us independent`,
@@ -470,7 +501,9 @@ async function main(): Promise<void> {
       const copies = copyCount(wBytes.byteLength, args.iters);
       const ws: Tensor[] = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K} #${c}`));
       const stream = await streamReference(ctx, ws, wBytes.byteLength, args.iters);
-      console.log(`${dtype.padEnd(5)}         ${String(N).padStart(7)} ${String(K).padStart(6)}  stream: ${(stream * 1e6).toFixed(2)} us/call b2b to read the same bytes (shaders/bandwidth.wgsl), ${((100 * wBytes.byteLength) / stream / 1e9 / roof.bestB2b).toFixed(1)}% of the roofline`);
+      console.log(
+        `${dtype.padEnd(5)}         ${String(N).padStart(7)} ${String(K).padStart(6)}  stream: ${(stream * 1e6).toFixed(2)} us/call b2b to read the same bytes (shaders/bandwidth.wgsl), ${((100 * wBytes.byteLength) / stream / 1e9 / roof.bestB2b).toFixed(1)}% of the roofline`,
+      );
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, K], 'f32');
@@ -522,7 +555,17 @@ async function main(): Promise<void> {
       for (const w of ws) ctx.destroyBuffer(w.buffer);
     }
   }
-  const result = { adapter: info, features: ctx.features, dawnFlags: DAWN_FLAGS, iters: args.iters, timing: method, timingNote: note, roofline: roof, rows, date: new Date().toISOString() };
+  const result = {
+    adapter: info,
+    features: ctx.features,
+    dawnFlags: DAWN_FLAGS,
+    iters: args.iters,
+    timing: method,
+    timingNote: note,
+    roofline: roof,
+    rows,
+    date: new Date().toISOString(),
+  };
   if (args.chain) (result as Record<string, unknown>).chain = await timeChains(ctx, args, shapes);
   if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
   timer?.destroy();
@@ -547,9 +590,17 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
       const wBytes = randomWeights(dtype, N * K, N + K);
       const copies = copyCount(wBytes.byteLength, args.iters);
       const ws = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `chain w #${c}`));
-      const h = ctx.upload(Float32Array.from({ length: K }, (_, i) => Math.sin(i)), [1, K], 'f32');
+      const h = ctx.upload(
+        Float32Array.from({ length: K }, (_, i) => Math.sin(i)),
+        [1, K],
+        'f32',
+      );
       const delta = ctx.createTensor([1, K], 'f32'); // zeros: h stays as it is
-      const nw = ctx.upload(Float32Array.from({ length: K }, (_, i) => 1 + 0.01 * Math.cos(i)), [K], 'f32');
+      const nw = ctx.upload(
+        Float32Array.from({ length: K }, (_, i) => 1 + 0.01 * Math.cos(i)),
+        [K],
+        'f32',
+      );
       const x = ctx.createTensor([1, K], 'f32');
       const y = ctx.createTensor([1, N], 'f32');
       const planes = createXPlanes(ctx, K);
@@ -572,7 +623,9 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
       };
       gemvTuning.planes = undefined;
       out.push(r);
-      console.log(`chain                          ${dtype.padEnd(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${fmt(r.usNorm, 2, 6)} ${fmt(r.usNormPlanes, 2, 12)} ${fmt(r.usNormGemv, 2, 12)} ${fmt(r.usNormGemvPlanes, 2, 26)}`);
+      console.log(
+        `chain                          ${dtype.padEnd(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${fmt(r.usNorm, 2, 6)} ${fmt(r.usNormPlanes, 2, 12)} ${fmt(r.usNormGemv, 2, 12)} ${fmt(r.usNormGemvPlanes, 2, 26)}`,
+      );
       for (const t of [...ws, h, delta, nw, x, y, planes]) ctx.destroyBuffer(t.buffer);
     }
   }
@@ -686,7 +739,16 @@ interface GemmRow {
  * The reference on 4 tokens x 4 outputs: for the f32 tiled GEMM |gpu - ref| < 1e-4 Σ|x||w|; for the
  * integer-dot GEMM within its bound Σ_k |w| s / 2 (s = max|x of the block| / 127) + 1e-5 Σ|x||w|.
  */
-function validateGemm(x: Float32Array, w: Uint8Array, dtype: DType, N: number, K: number, T: number, y: Float32Array, int8: boolean): { rel: number; ofBound: number | null } {
+function validateGemm(
+  x: Float32Array,
+  w: Uint8Array,
+  dtype: DType,
+  N: number,
+  K: number,
+  T: number,
+  y: Float32Array,
+  int8: boolean,
+): { rel: number; ofBound: number | null } {
   const rowBytes = byteSizeOf(dtype, K);
   let rel = 0;
   let ofBound = 0;
@@ -714,10 +776,20 @@ function validateGemm(x: Float32Array, w: Uint8Array, dtype: DType, N: number, K
 }
 
 /** Times the prefill GEMMs of every dtype, shape, T and variant; prints a table and per-layer sums. */
-async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Args): Promise<{ peak: Peak; gemmRows: GemmRow[]; quantizeRows: Record<string, number>[] }> {
-  console.log(timer ? 'timing: us b2b = wall clock / calls back to back in one pass; us kernel = GPU timestamps, one call per pass, median; TFLOP/s from us kernel' : 'timing: wall clock only (no usable timestamps); TFLOP/s from us b2b');
+async function gemmLab(
+  ctx: GpuContext,
+  timer: KernelTimer | undefined,
+  args: Args,
+): Promise<{ peak: Peak; gemmRows: GemmRow[]; quantizeRows: Record<string, number>[] }> {
+  console.log(
+    timer
+      ? 'timing: us b2b = wall clock / calls back to back in one pass; us kernel = GPU timestamps, one call per pass, median; TFLOP/s from us kernel'
+      : 'timing: wall clock only (no usable timestamps); TFLOP/s from us b2b',
+  );
   const peak = await arithmeticPeaks(ctx, timer, args.quick);
-  console.log(`peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS (shaders/matmulPeak.wgsl, 8 independent chains per thread)`);
+  console.log(
+    `peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS (shaders/matmulPeak.wgsl, 8 independent chains per thread)`,
+  );
   const shapes = args.shapes ? args.shapes.map(([N, K]) => ({ model: 'custom', name: `${N}x${K}`, N, K })) : args.quick ? GEMM_QUICK_SHAPES : GEMM_SHAPES;
   const Ts = args.ts ?? (args.quick ? [17, 70] : [512, 4096]);
   const variants = args.variantsGiven ? args.variants : ['tiled', 'auto'];
@@ -738,7 +810,9 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
           const tile = gemmInt8Tuning.tile;
           const problem = tile && gemmTileProblem(ctx, tile, dtype);
           if (problem) {
-            console.log(`${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padEnd(16)} skipped: ${problem}`);
+            console.log(
+              `${dtype.padEnd(5)} ${String(T).padStart(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${variant.padEnd(16)} skipped: ${problem}`,
+            );
             continue;
           }
           const int8 = variant !== 'tiled' && (gemmInt8Tuning.use === true || T >= 16);
@@ -805,7 +879,9 @@ async function gemmLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Ar
     const us = rs.reduce((a, r) => a + (r.usKernel ?? r.usPerCall), 0);
     const flop = rs.reduce((a, r) => a + 2 * r.T * r.N * r.K, 0);
     const tokS = Number(T) / ((us * (MODEL_LAYERS[model] ?? 1)) / 1e6);
-    console.log(`per layer                               ${model.padEnd(16)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(16)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(tokS, 0, 12)}`);
+    console.log(
+      `per layer                               ${model.padEnd(16)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(16)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(tokS, 0, 12)}`,
+    );
   }
   setGemmVariant('auto');
   return { peak, gemmRows: rows, quantizeRows };

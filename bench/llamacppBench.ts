@@ -68,7 +68,12 @@ for (let r = 0; r < Number(a.repeat); r++) {
     const d = await generate(ids(c), decodeLen);
     decode.push({ context: c, tokens: d.count, tps: round(d.tps) });
   }
-  const run = { load_s: round(load_s), prefill: { tokens: promptLen, tps: round((promptLen * 1000) / p.ttft), ttft_ms: round(p.ttft) }, decode, gpu_process_bytes: await processGpuBytes() };
+  const run = {
+    load_s: round(load_s),
+    prefill: { tokens: promptLen, tps: round((promptLen * 1000) / p.ttft), ttft_ms: round(p.ttft) },
+    decode,
+    gpu_process_bytes: await processGpuBytes(),
+  };
   console.log(JSON.stringify({ run: r, ...run }));
   runs.push(run);
   await context.dispose();
@@ -80,7 +85,8 @@ const procs = runs.map((r) => r.gpu_process_bytes).filter((b): b is number => b 
 console.log(
   JSON.stringify({
     engine: 'llama.cpp',
-    version: (await import(a.module!.replace(/dist\/index\.js$/, 'package.json'), { with: { type: 'json' } }).catch(() => ({ default: {} }))).default.version ?? null,
+    version:
+      (await import(a.module!.replace(/dist\/index\.js$/, 'package.json'), { with: { type: 'json' } }).catch(() => ({ default: {} }))).default.version ?? null,
     model: a.model,
     gpu: a.gpu,
     context_size: contextSize,

@@ -23,7 +23,13 @@ export interface SyntheticTokenizer {
  * tokens at their ids. Random-weight benchmark models carry it so that weblm and llama.cpp load the same
  * file; its merges are valid, its text meaningless.
  */
-export function syntheticTokenizer(normal: number, specials: ReadonlyMap<number, string>, pre: keyof typeof PRE_REGEX, bos?: string, eos?: string): SyntheticTokenizer {
+export function syntheticTokenizer(
+  normal: number,
+  specials: ReadonlyMap<number, string>,
+  pre: keyof typeof PRE_REGEX,
+  bos?: string,
+  eos?: string,
+): SyntheticTokenizer {
   const bytes = byteChars();
   const vocab: Record<string, number> = {};
   const tokens: string[] = [];
@@ -50,10 +56,24 @@ export function syntheticTokenizer(normal: number, specials: ReadonlyMap<number,
     padding: null,
     added_tokens: [...specials].map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
     normalizer: null,
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_REGEX[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)] },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_REGEX[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
+    },
     post_processor: null,
     decoder: byteLevel(true),
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
   return { tokenizerJson, tokenizerConfig: { bos_token: bos, eos_token: eos, add_bos_token: false } };
 }

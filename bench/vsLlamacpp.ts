@@ -67,7 +67,9 @@ for (const spec of a.models!.split(',')) {
       records.push(rec);
       await appendFile(log, JSON.stringify(rec) + '\n');
       const r = report as { prefill?: { tps: number }; decode?: { context: number; tps: number }[]; error?: string };
-      console.error(`  ${engine} round ${round + 1}: ${r.error ?? `prefill ${r.prefill?.tps} tok/s, decode ${r.decode?.map((d) => `${d.tps}@${d.context}`).join(' ')}`}`);
+      console.error(
+        `  ${engine} round ${round + 1}: ${r.error ?? `prefill ${r.prefill?.tps} tok/s, decode ${r.decode?.map((d) => `${d.tps}@${d.context}`).join(' ')}`}`,
+      );
     }
   }
   await rm(file, { force: true });
@@ -99,7 +101,11 @@ function lastJsonLine(cmd: string, args: string[]): Promise<unknown> {
       } catch {
         /* reported below */
       }
-      const tail = stderr.split('\n').filter((l) => l && !/XDG|^Warning/.test(l)).slice(-6).join(' | ');
+      const tail = stderr
+        .split('\n')
+        .filter((l) => l && !/XDG|^Warning/.test(l))
+        .slice(-6)
+        .join(' | ');
       done({ error: `${err?.message.split('\n')[0] ?? 'no JSON'}: ${tail}` });
     });
   });

@@ -51,7 +51,12 @@ function byModel(records: readonly VsRecord[]) {
   const keys = [...new Set(records.map((r) => `${r.shape}:${r.type}`))];
   return keys.map((key) => {
     const mine = records.filter((r) => `${r.shape}:${r.type}` === key);
-    return { key, weblm: figures(mine.filter((r) => r.engine === 'weblm')), llama: figures(mine.filter((r) => r.engine === 'llama.cpp')), failed: mine.filter((r) => !ok(r.report)) };
+    return {
+      key,
+      weblm: figures(mine.filter((r) => r.engine === 'weblm')),
+      llama: figures(mine.filter((r) => r.engine === 'llama.cpp')),
+      failed: mine.filter((r) => !ok(r.report)),
+    };
   });
 }
 
@@ -63,7 +68,14 @@ export function renderTable(records: readonly VsRecord[]): string {
   const contexts = [...new Set(models.flatMap((m) => [...(m.weblm?.decode.keys() ?? []), ...(m.llama?.decode.keys() ?? [])]))].sort((x, y) => x - y);
   const first = records[0];
   const tokens = models.find((m) => m.weblm)?.weblm?.prefillTokens ?? 512;
-  const head = [`GGUF (random weights, real shape)`, `prefill ${tokens} tok/s weblm / llama.cpp`, ...contexts.map((c) => `decode ctx ${c}`), 'GPU MiB (nvidia-smi)', 'load s', 'runs'];
+  const head = [
+    `GGUF (random weights, real shape)`,
+    `prefill ${tokens} tok/s weblm / llama.cpp`,
+    ...contexts.map((c) => `decode ctx ${c}`),
+    'GPU MiB (nvidia-smi)',
+    'load s',
+    'runs',
+  ];
   const lines = [
     `Same-run comparison on ${first?.gpu ?? '?'}, ${first?.date.slice(0, 10) ?? '?'}, weblm ${first?.weblm_commit ?? '?'} (tok/s, medians; ratio weblm / llama.cpp)`,
     '',
@@ -78,7 +90,9 @@ export function renderTable(records: readonly VsRecord[]): string {
       `| ${m.key} | ${pair(w?.prefill, l?.prefill)} | ${contexts.map((c) => pair(w?.decode.get(c), l?.decode.get(c))).join(' | ')} | ${w?.mib ?? '-'} / ${l?.mib ?? '-'} | ${w ? n(w.load) : '-'} / ${l ? n(l.load) : '-'} | ${w?.runs ?? 0} / ${l?.runs ?? 0} |`,
     );
   }
-  const failures = models.flatMap((m) => m.failed.map((r) => `- ${m.key} ${r.engine} round ${r.round + 1}: ${(r.report as { error?: string }).error ?? 'no report'}`));
+  const failures = models.flatMap((m) =>
+    m.failed.map((r) => `- ${m.key} ${r.engine} round ${r.round + 1}: ${(r.report as { error?: string }).error ?? 'no report'}`),
+  );
   if (failures.length) lines.push('', 'Failed runs:', ...failures);
   return lines.join('\n') + '\n';
 }
@@ -89,25 +103,36 @@ export function renderSvg(records: readonly VsRecord[]): string {
   const contexts = [...new Set(models.flatMap((m) => [...m.weblm!.decode.keys()]))].sort((x, y) => x - y);
   const series = ['prefill', ...contexts.map((c) => `decode ctx ${c}`)];
   const colors = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2'];
-  const value = (m: (typeof models)[number], s: number) => (s === 0 ? m.weblm!.prefill / m.llama!.prefill : (m.weblm!.decode.get(contexts[s - 1]!) ?? 0) / (m.llama!.decode.get(contexts[s - 1]!) || 1));
+  const value = (m: (typeof models)[number], s: number) =>
+    s === 0 ? m.weblm!.prefill / m.llama!.prefill : (m.weblm!.decode.get(contexts[s - 1]!) ?? 0) / (m.llama!.decode.get(contexts[s - 1]!) || 1);
   const max = Math.max(1.2, ...models.flatMap((m) => series.map((_, s) => value(m, s))));
   const [W, H, left, top, bottom] = [Math.max(480, 70 + models.length * (series.length * 22 + 30)), 360, 50, 30, 110];
   const y = (v: number) => top + (H - top - bottom) * (1 - v / max);
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
-  parts.push(`<text x="${left}" y="16" font-size="13">weblm / llama.cpp, same GGUF, same run (${records[0]?.gpu ?? ''}, ${records[0]?.date.slice(0, 10) ?? ''})</text>`);
+  parts.push(
+    `<text x="${left}" y="16" font-size="13">weblm / llama.cpp, same GGUF, same run (${records[0]?.gpu ?? ''}, ${records[0]?.date.slice(0, 10) ?? ''})</text>`,
+  );
   for (let t = 0; t <= max + 1e-9; t += max > 3 ? 1 : 0.5) {
-    parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(t)}" y2="${y(t)}" stroke="${t === 1 ? '#000' : '#ddd'}"/><text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(1)}x</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${W - 10}" y1="${y(t)}" y2="${y(t)}" stroke="${t === 1 ? '#000' : '#ddd'}"/><text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(1)}x</text>`,
+    );
   }
   models.forEach((m, i) => {
     const x0 = left + 20 + i * (series.length * 22 + 30);
     series.forEach((_, s) => {
       const v = value(m, s);
-      parts.push(`<rect x="${x0 + s * 22}" y="${y(v)}" width="18" height="${y(0) - y(v)}" fill="${colors[s % colors.length]}"><title>${m.key} ${series[s]}: ${v.toFixed(2)}x</title></rect>`);
+      parts.push(
+        `<rect x="${x0 + s * 22}" y="${y(v)}" width="18" height="${y(0) - y(v)}" fill="${colors[s % colors.length]}"><title>${m.key} ${series[s]}: ${v.toFixed(2)}x</title></rect>`,
+      );
     });
     parts.push(`<text x="${x0}" y="${H - bottom + 16}" transform="rotate(20 ${x0} ${H - bottom + 16})">${m.key}</text>`);
   });
-  series.forEach((s, k) => parts.push(`<rect x="${left + k * 120}" y="${H - 18}" width="10" height="10" fill="${colors[k % colors.length]}"/><text x="${left + k * 120 + 14}" y="${H - 9}">${s}</text>`));
+  series.forEach((s, k) =>
+    parts.push(
+      `<rect x="${left + k * 120}" y="${H - 18}" width="10" height="10" fill="${colors[k % colors.length]}"/><text x="${left + k * 120 + 14}" y="${H - 9}">${s}</text>`,
+    ),
+  );
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

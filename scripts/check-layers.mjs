@@ -3,7 +3,22 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-const ORDER = ['errors.ts', 'gpu', 'image', 'weights', 'kernels', 'layers', 'models', 'tokenizer', 'storage', 'browser', 'engine', 'worker', 'node', 'index.ts'];
+const ORDER = [
+  'errors.ts',
+  'gpu',
+  'image',
+  'weights',
+  'kernels',
+  'layers',
+  'models',
+  'tokenizer',
+  'storage',
+  'browser',
+  'engine',
+  'worker',
+  'node',
+  'index.ts',
+];
 const root = resolve(import.meta.dirname, '../src');
 const files = [];
 const walk = (d) => {
@@ -24,7 +39,9 @@ const layerOf = (p) => {
 const problems = [];
 const imports = new Map();
 for (const f of files) {
-  const deps = [...readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => resolve(dirname(f), m[1].replace(/\.js$/, '.ts')));
+  const deps = [...readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+    resolve(dirname(f), m[1].replace(/\.js$/, '.ts')),
+  );
   imports.set(f, deps);
   for (const d of deps) if (layerOf(d) > layerOf(f)) problems.push(`upward import: src/${relative(root, f)} -> src/${relative(root, d)}`);
 }

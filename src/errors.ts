@@ -54,7 +54,12 @@ export class NetworkError extends WebLMError {
 /** Browser storage is full: `needed` and `available` are bytes. */
 export class StorageQuotaError extends WebLMError {
   override readonly code = 'STORAGE_QUOTA';
-  constructor(message: string, readonly needed?: number, readonly available?: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly needed?: number,
+    readonly available?: number,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

@@ -84,8 +84,16 @@ export async function* generateTokens(
       generated++;
       if (ahead) kv.forwarded([id], start);
       start++;
-      if (signal?.aborted) { finish = 'abort'; tail = [id]; break; }
-      if (stopIds.has(id)) { finish = 'stop'; tail = [id]; break; }
+      if (signal?.aborted) {
+        finish = 'abort';
+        tail = [id];
+        break;
+      }
+      if (stopIds.has(id)) {
+        finish = 'stop';
+        tail = [id];
+        break;
+      }
       let text = '';
       if (decoder) {
         const r = stopper.push(decoder.push(id));
@@ -94,7 +102,10 @@ export async function* generateTokens(
       }
       yield finish ? { text, tokenIds: [id], finishReason: finish, stats: stats() } : { text, tokenIds: [id] };
       if (finish) break;
-      if (!ahead) { finish = generated >= maxNew ? 'length' : 'abort'; break; }
+      if (!ahead) {
+        finish = generated >= maxNew ? 'length' : 'abort';
+        break;
+      }
     }
   } catch (err) {
     kv.clear(); // the cache may hold a partial step

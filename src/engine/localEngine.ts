@@ -17,16 +17,7 @@ import { openModel } from './openModel.js';
 import { decodeImages, expandImageTokens, preprocessConfigFor, preprocessImages, splitContentParts } from './promptImages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
-import type {
-  ChatCompletions,
-  Engine,
-  EngineInfo,
-  GenerateChunk,
-  GenerateInput,
-  GenerateOptions,
-  LoadOptions,
-  ModelSource,
-} from './types.js';
+import type { ChatCompletions, Engine, EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from './types.js';
 
 export interface LocalEngineOptions {
   /** Creates the GPU context on the first load (createBrowserGpu in a worker, createNodeGpu in Node). */
@@ -140,10 +131,7 @@ export class LocalEngine implements Engine {
   }
 
   /** Runs one generation at a time (in call order); the lock is released when the iterator ends. */
-  private async *run(
-    promptIds: (s: Loaded) => Promise<readonly number[]>,
-    options: GenerateOptions,
-  ): AsyncGenerator<GenerateChunk, void, undefined> {
+  private async *run(promptIds: (s: Loaded) => Promise<readonly number[]>, options: GenerateOptions): AsyncGenerator<GenerateChunk, void, undefined> {
     const release = await this.mutex.acquire();
     try {
       const s = this.session();
@@ -206,7 +194,9 @@ export class LocalEngine implements Engine {
       hasTokenizer: !!s.tokenizer,
       hasChatTemplate: !!s.tokenizer?.chatTemplate,
       cachedTokens: s.kv.length,
-      ...(s.model instanceof LlavaModel ? { vision: { imageSize: s.model.vis.imageSize, tokensPerImage: s.model.vis.tokensPerImage, imagesEncoded: s.model.imagesEncoded } } : {}),
+      ...(s.model instanceof LlavaModel
+        ? { vision: { imageSize: s.model.vis.imageSize, tokensPerImage: s.model.vis.tokensPerImage, imagesEncoded: s.model.imagesEncoded } }
+        : {}),
     };
   }
 

@@ -20,7 +20,10 @@ export class Sampler {
   /** The sampling recorded once and replayed with new settings and draws (src/gpu/capture.ts). */
   readonly step: CapturedStep;
 
-  constructor(private readonly ctx: GpuContext, private readonly vocabSize: number) {
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly vocabSize: number,
+  ) {
     this.out = ctx.createTensor([1], 'u32', 'sampled id');
     this.step = new CapturedStep(ctx);
   }
@@ -35,8 +38,7 @@ export class Sampler {
     check(opts.repetitionPenalty === undefined || opts.repetitionPenalty > 0, 'repetitionPenalty must be > 0');
     this.opts = { ...opts, temperature };
     this.random = seededRandom(opts.seed);
-    this.penalized =
-      (opts.repetitionPenalty ?? 1) !== 1 || (opts.frequencyPenalty ?? 0) !== 0 || (opts.presencePenalty ?? 0) !== 0;
+    this.penalized = (opts.repetitionPenalty ?? 1) !== 1 || (opts.frequencyPenalty ?? 0) !== 0 || (opts.presencePenalty ?? 0) !== 0;
     if (!this.penalized) return;
     this.counts ??= this.ctx.createTensor([this.vocabSize], 'u32', 'token counts');
     const hist = new Uint32Array(this.vocabSize);

@@ -20,10 +20,7 @@ export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from
  * one .gguf and no config.json load the .gguf.
  */
 export type ModelSource =
-  | string
-  | { readonly url: string }
-  | { readonly files: ModelFiles; readonly gguf?: string }
-  | { readonly blobs: readonly LocalFile[]; readonly name?: string };
+  string | { readonly url: string } | { readonly files: ModelFiles; readonly gguf?: string } | { readonly blobs: readonly LocalFile[]; readonly name?: string };
 
 /** Progress of a load: bytes of weights on the GPU so far, of all. */
 export interface LoadProgress {
@@ -101,7 +98,6 @@ export interface GenerateOptions extends SamplingOptions {
 export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: readonly number[]; readonly images?: readonly (ImageSource | string)[] };
 
 export type FinishReason = 'stop' | 'length' | 'abort';
-
 
 /** One step of a generation: the text it completes and the token ids sampled; the last one ends it. */
 export interface GenerateChunk {

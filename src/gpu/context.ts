@@ -82,9 +82,7 @@ export class GpuContext implements StepReplayer {
       const e = (ev as GPUUncapturedErrorEvent).error;
       if (this.failure) return;
       this.failure =
-        e instanceof GPUOutOfMemoryError
-          ? new GpuOutOfMemoryError(`GPU out of memory: ${e.message}`)
-          : new ShaderError(`WebGPU error: ${e.message}`);
+        e instanceof GPUOutOfMemoryError ? new GpuOutOfMemoryError(`GPU out of memory: ${e.message}`) : new ShaderError(`WebGPU error: ${e.message}`);
     });
   }
 
@@ -108,9 +106,7 @@ export class GpuContext implements StepReplayer {
     this.throwIfFailed();
     const size = roundUp(Math.max(bytes, 4), 16);
     if (size > this.limits.maxBufferSize) {
-      throw new GpuOutOfMemoryError(
-        `${label}: a buffer of ${size} bytes exceeds this adapter's maxBufferSize (${this.limits.maxBufferSize} bytes)`,
-      );
+      throw new GpuOutOfMemoryError(`${label}: a buffer of ${size} bytes exceeds this adapter's maxBufferSize (${this.limits.maxBufferSize} bytes)`);
     }
     const buf = this.device.createBuffer({ size, usage, label });
     this.allocated += size;
@@ -218,12 +214,7 @@ export class GpuContext implements StepReplayer {
    * Records one dispatch. `bindings` fill @binding(1..) when the layout starts with 'uniform' (the
    * params), else @binding(0..).
    */
-  dispatch(
-    pipeline: Pipeline | PipelineKey,
-    bindings: readonly Binding[],
-    workgroups: readonly [number, number?, number?],
-    params?: Params,
-  ): void {
+  dispatch(pipeline: Pipeline | PipelineKey, bindings: readonly Binding[], workgroups: readonly [number, number?, number?], params?: Params): void {
     const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -238,13 +229,7 @@ export class GpuContext implements StepReplayer {
   }
 
   /** Records a dispatch whose grid (3 x u32) is read from `indirect` at `byteOffset` on the GPU. */
-  dispatchIndirect(
-    pipeline: Pipeline | PipelineKey,
-    bindings: readonly Binding[],
-    indirect: GPUBuffer,
-    byteOffset: number,
-    params?: Params,
-  ): void {
+  dispatchIndirect(pipeline: Pipeline | PipelineKey, bindings: readonly Binding[], indirect: GPUBuffer, byteOffset: number, params?: Params): void {
     const p = 'pipeline' in pipeline ? pipeline : this.pipelines.get(pipeline);
     const group = this.bindGroup(p, bindings, params);
     const pass = this.computePass();

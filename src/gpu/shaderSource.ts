@@ -36,47 +36,49 @@ export function preprocess(name: string, defines: ShaderDefines = {}): string {
       const e = expr.trim();
       return e.startsWith('!') ? !defines[e.slice(1).trim()] : !!defines[e];
     };
-    shaderText(file).split('\n').forEach((line, i) => {
-      const m = /^\s*#(include|if|elif|else|endif)\b\s*(.*)$/.exec(line);
-      if (!m) {
-        if (active()) out.push(line);
-        return;
-      }
-      const [, directive, arg] = m;
-      const where = `${file}.wgsl:${i + 1}`;
-      switch (directive) {
-        case 'include': {
-          const inc = /^"([^"]+)"/.exec(arg!)?.[1];
-          if (!inc) throw new Error(`${where}: #include needs a "name"`);
-          if (active() && !included.has(inc)) out.push(...expand(inc));
-          break;
+    shaderText(file)
+      .split('\n')
+      .forEach((line, i) => {
+        const m = /^\s*#(include|if|elif|else|endif)\b\s*(.*)$/.exec(line);
+        if (!m) {
+          if (active()) out.push(line);
+          return;
         }
-        case 'if': {
-          const parent = active();
-          const t = parent && test(arg!);
-          stack.push({ active: t, taken: t, parent });
-          break;
+        const [, directive, arg] = m;
+        const where = `${file}.wgsl:${i + 1}`;
+        switch (directive) {
+          case 'include': {
+            const inc = /^"([^"]+)"/.exec(arg!)?.[1];
+            if (!inc) throw new Error(`${where}: #include needs a "name"`);
+            if (active() && !included.has(inc)) out.push(...expand(inc));
+            break;
+          }
+          case 'if': {
+            const parent = active();
+            const t = parent && test(arg!);
+            stack.push({ active: t, taken: t, parent });
+            break;
+          }
+          case 'elif': {
+            const top = stack[stack.length - 1];
+            if (!top) throw new Error(`${where}: #elif without #if`);
+            const t = top.parent && !top.taken && test(arg!);
+            top.active = t;
+            top.taken ||= t;
+            break;
+          }
+          case 'else': {
+            const top = stack[stack.length - 1];
+            if (!top) throw new Error(`${where}: #else without #if`);
+            top.active = top.parent && !top.taken;
+            top.taken = true;
+            break;
+          }
+          case 'endif':
+            if (!stack.pop()) throw new Error(`${where}: #endif without #if`);
+            break;
         }
-        case 'elif': {
-          const top = stack[stack.length - 1];
-          if (!top) throw new Error(`${where}: #elif without #if`);
-          const t = top.parent && !top.taken && test(arg!);
-          top.active = t;
-          top.taken ||= t;
-          break;
-        }
-        case 'else': {
-          const top = stack[stack.length - 1];
-          if (!top) throw new Error(`${where}: #else without #if`);
-          top.active = top.parent && !top.taken;
-          top.taken = true;
-          break;
-        }
-        case 'endif':
-          if (!stack.pop()) throw new Error(`${where}: #endif without #if`);
-          break;
-      }
-    });
+      });
     if (stack.length) throw new Error(`${file}.wgsl: unterminated #if`);
     return out;
   };

@@ -50,7 +50,12 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const [T, nH, hd] = q.shape as [number, number, number];
   const [capacity, nKv, kd] = kCache.shape as [number, number, number];
   const hdV = out.shape[2]!;
-  for (const [name, t] of [['q', q], ['kCache', kCache], ['vCache', vCache], ['out', out]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['kCache', kCache],
+    ['vCache', vCache],
+    ['out', out],
+  ] as const) {
     if (t.dtype !== 'f32' || t.shape.length !== 3) fail(`${name} must be a 3-d f32 tensor, got ${t.dtype} [${t.shape}]`);
   }
   if (o.sinks && (o.sinks.dtype !== 'f32' || o.sinks.shape[0] !== nH)) fail(`sinks must be [${nH}] f32, got ${o.sinks.dtype} [${o.sinks.shape}]`);
@@ -97,8 +102,18 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
       [q, kCache, v, sinks, out],
       [Math.ceil((T * G) / (16 * RPT)), nKv],
       params()
-        .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos, POSITION).u32(window)
-        .u32(o.sinks ? 1 : 0).f32(o.scale).f32(o.softcap ?? 0),
+        .u32(T)
+        .u32(nH)
+        .u32(nKv)
+        .u32(hd)
+        .u32(hdV)
+        .u32(vStride)
+        .u32(capacity)
+        .u32(o.startPos, POSITION)
+        .u32(window)
+        .u32(o.sinks ? 1 : 0)
+        .f32(o.scale)
+        .f32(o.softcap ?? 0),
     );
     return;
   }
@@ -129,9 +144,23 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   };
   const p = () =>
     params()
-      .u32(T).u32(nH).u32(nKv).u32(hd).u32(hdV).u32(vStride).u32(capacity).u32(o.startPos, POSITION).u32(window)
-      .u32(chunk).u32(nChunks).u32(groups).u32(direct ? 1 : 0).u32(o.sinks ? 1 : 0)
-      .f32(o.scale).f32(o.softcap ?? 0).u32(accFloats);
+      .u32(T)
+      .u32(nH)
+      .u32(nKv)
+      .u32(hd)
+      .u32(hdV)
+      .u32(vStride)
+      .u32(capacity)
+      .u32(o.startPos, POSITION)
+      .u32(window)
+      .u32(chunk)
+      .u32(nChunks)
+      .u32(groups)
+      .u32(direct ? 1 : 0)
+      .u32(o.sinks ? 1 : 0)
+      .f32(o.scale)
+      .f32(o.softcap ?? 0)
+      .u32(accFloats);
   const bindings = [q, kCache, v, sinks, part, out];
   ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());

@@ -54,9 +54,7 @@ export function ioPlan(what: string, inputs: readonly Tensor[], out: Tensor | un
   const writables = inPlace || firstWritten ? [inputs[0]!] : [];
   if (!inPlace) writables.push(out!);
   const written = (i: number) => i === 0 && writables[0] === inputs[0];
-  const access = inputs.map((t, i) =>
-    written(i) || writables.some((w) => w.buffer === t.buffer) ? 'read_write' : 'read',
-  ) as ('read' | 'read_write')[];
+  const access = inputs.map((t, i) => (written(i) || writables.some((w) => w.buffer === t.buffer) ? 'read_write' : 'read')) as ('read' | 'read_write')[];
   inputs.forEach((t, i) => {
     for (const w of writables) {
       if (!(i === 0 && w === inputs[0]) && overlaps(t, w)) {

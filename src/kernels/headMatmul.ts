@@ -17,7 +17,15 @@ export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, tra
   if (x.dtype !== 'f32' || w.dtype !== 'f32' || y.dtype !== 'f32') {
     throw new InvalidArgumentError(`headMatmul: x, w and y must be f32, got ${x.dtype}, ${w.dtype}, ${y.dtype}`);
   }
-  if (x.shape.length !== 3 || w.shape.length !== 3 || y.shape.length !== 3 || wh !== H || (transposeW ? w1 !== A || w2 !== B : w1 !== B || w2 !== A) || y.shape[0] !== T || y.shape[1] !== H) {
+  if (
+    x.shape.length !== 3 ||
+    w.shape.length !== 3 ||
+    y.shape.length !== 3 ||
+    wh !== H ||
+    (transposeW ? w1 !== A || w2 !== B : w1 !== B || w2 !== A) ||
+    y.shape[0] !== T ||
+    y.shape[1] !== H
+  ) {
     throw new InvalidArgumentError(`headMatmul: x [${x.shape}], w [${w.shape}], y [${y.shape}] (transposeW ${transposeW}) do not fit`);
   }
   const layout = ['uniform', 'read', 'read', 'storage'] as const;
@@ -27,10 +35,5 @@ export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, tra
     else ctx.dispatch({ shader: 'headMatmul', entry: 'rowDot', layout }, [x, w, y], [Math.ceil(B / 8), H], p);
     return;
   }
-  ctx.dispatch(
-    { shader: 'headMatmul', entry: 'tiled', defines: { TRANSPOSE: transposeW }, layout },
-    [x, w, y],
-    [Math.ceil(B / 16), Math.ceil(T / 16), H],
-    p,
-  );
+  ctx.dispatch({ shader: 'headMatmul', entry: 'tiled', defines: { TRANSPOSE: transposeW }, layout }, [x, w, y], [Math.ceil(B / 16), Math.ceil(T / 16), H], p);
 }

@@ -8,14 +8,7 @@ import { numel, type Tensor } from '../gpu/tensor.js';
  * Appends T tokens to a layer's KV cache: token t goes to slot (startPos + t) % capacity.
  * kNew [T, nKv, hd] → kCache [capacity, nKv, hd]; vNew [T, nKv, hdV] → vCache [capacity, nKv, hdV].
  */
-export function writeKv(
-  ctx: GpuContext,
-  kNew: Tensor,
-  vNew: Tensor | undefined,
-  kCache: Tensor,
-  vCache: Tensor | undefined,
-  startPos: number,
-): void {
+export function writeKv(ctx: GpuContext, kNew: Tensor, vNew: Tensor | undefined, kCache: Tensor, vCache: Tensor | undefined, startPos: number): void {
   const T = kNew.shape[0]!;
   const capacity = kCache.shape[0]!;
   const kRow = numel(kNew.shape) / T;

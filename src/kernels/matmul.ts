@@ -239,7 +239,18 @@ function dispatchQuantGemv(
     // x encoded by each workgroup, once (it fits in one chunk) or chunk by chunk; or read in planes.
     const X_PLANES = !!planes;
     const oneChunk = plan.KC >= K;
-    defines = { [dtypeDefine]: true, L, R, KC: X_PLANES ? K : plan.KC, GLU: siluGlu, W_VEC4, PRELOAD: gemvTuning.preload ?? true, X_PLANES, ENCODE_ONCE: !X_PLANES && oneChunk, ENCODE_CHUNKS: !X_PLANES && !oneChunk };
+    defines = {
+      [dtypeDefine]: true,
+      L,
+      R,
+      KC: X_PLANES ? K : plan.KC,
+      GLU: siluGlu,
+      W_VEC4,
+      PRELOAD: gemvTuning.preload ?? true,
+      X_PLANES,
+      ENCODE_ONCE: !X_PLANES && oneChunk,
+      ENCODE_CHUNKS: !X_PLANES && !oneChunk,
+    };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
   } else {
     const shape = quantGemvShape(ctx, w.dtype, N, K);

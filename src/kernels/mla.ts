@@ -25,19 +25,36 @@ export function mlaLatent(
   const P = D - R;
   const capacity = cache.shape[0]!;
   check(ckv.dtype === 'f32' && cache.dtype === 'f32', 'mlaLatent: ckv and cache must be f32');
-  check(P > 0 && P % 2 === 0 && invFreq.shape[0] === P / 2, `mlaLatent: rope part ${P} of [${ckv.shape}] needs ${P / 2} inverse frequencies, got [${invFreq.shape}]`);
+  check(
+    P > 0 && P % 2 === 0 && invFreq.shape[0] === P / 2,
+    `mlaLatent: rope part ${P} of [${ckv.shape}] needs ${P / 2} inverse frequencies, got [${invFreq.shape}]`,
+  );
   check(cache.shape.at(-1) === D, `mlaLatent: cache rows of [${cache.shape}] must hold ${D} values`);
   check(positions.shape[0] === T, `mlaLatent: ${T} tokens but ${positions.shape[0]} positions`);
   ctx.dispatch(
     { shader: 'mlaLatent', layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'] },
     [ckv, normW, positions, invFreq, cache],
     [T],
-    params().u32(T).u32(R).u32(P).u32(capacity).f32(o.eps).f32(o.attentionFactor ?? 1),
+    params()
+      .u32(T)
+      .u32(R)
+      .u32(P)
+      .u32(capacity)
+      .f32(o.eps)
+      .f32(o.attentionFactor ?? 1),
   );
 }
 
 /** q_full [T, nH, R + P] = [qLat (R), rope(q[.., nope:], pos) (P)] per head, from q [T, nH, nope + P]. */
-export function mlaQuery(ctx: GpuContext, q: Tensor, qLat: Tensor, positions: Tensor, invFreq: Tensor, qFull: Tensor, o: { attentionFactor?: number } = {}): void {
+export function mlaQuery(
+  ctx: GpuContext,
+  q: Tensor,
+  qLat: Tensor,
+  positions: Tensor,
+  invFreq: Tensor,
+  qFull: Tensor,
+  o: { attentionFactor?: number } = {},
+): void {
   const [T, nH, R] = qLat.shape as [number, number, number];
   const P = invFreq.shape[0]! * 2;
   const nope = q.shape[2]! - P;
@@ -47,6 +64,12 @@ export function mlaQuery(ctx: GpuContext, q: Tensor, qLat: Tensor, positions: Te
     { shader: 'mlaQuery', layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'] },
     [q, qLat, positions, invFreq, qFull],
     [Math.ceil((T * nH * (R + P)) / 256)],
-    params().u32(T).u32(nH).u32(R).u32(P).u32(nope).f32(o.attentionFactor ?? 1),
+    params()
+      .u32(T)
+      .u32(nH)
+      .u32(R)
+      .u32(P)
+      .u32(nope)
+      .f32(o.attentionFactor ?? 1),
   );
 }

@@ -32,7 +32,8 @@ const MAX_TOP_K = 64;
 export function moeRoute(ctx: GpuContext, logits: Tensor, ids: Tensor, weights: Tensor, o: MoeRouteOptions): void {
   const [T, E] = logits.shape as [number, number];
   const k = o.topK;
-  if (logits.dtype !== 'f32' || logits.shape.length !== 2) throw new InvalidArgumentError(`moeRoute: logits must be [T, E] f32, got [${logits.shape}] ${logits.dtype}`);
+  if (logits.dtype !== 'f32' || logits.shape.length !== 2)
+    throw new InvalidArgumentError(`moeRoute: logits must be [T, E] f32, got [${logits.shape}] ${logits.dtype}`);
   if (E > MAX_EXPERTS) throw new UnsupportedModelError(`moeRoute: ${E} experts; at most ${MAX_EXPERTS} are supported`);
   if (!(k >= 1 && k <= Math.min(E, MAX_TOP_K))) throw new InvalidArgumentError(`moeRoute: topK ${k} must be in 1..${Math.min(E, MAX_TOP_K)}`);
   expectShape('moeRoute ids', ids, [T, k], 'u32');
@@ -158,7 +159,13 @@ export function moeExperts(
   const list = scratch(E * T * 4, 'moe.list');
   const ypairs = scratch(T * k * H * 4, 'moe.ypairs');
   const bucketLayout = ['uniform', 'read', 'storage', 'storage', 'read', 'storage'] as const;
-  const bucketParams = () => params().u32(T).u32(k).u32(H).u32(T).u32(opts.accumulate ? 1 : 0);
+  const bucketParams = () =>
+    params()
+      .u32(T)
+      .u32(k)
+      .u32(H)
+      .u32(T)
+      .u32(opts.accumulate ? 1 : 0);
   ctx.dispatch(
     { shader: 'moeBucket', entry: 'bucket', layout: bucketLayout },
     [ids, counts, list, ypairs, out], // combine's bindings bound too: one layout, no aliasing
@@ -184,12 +191,7 @@ export function moeExperts(
       [Math.ceil(H / 16), tiles, E],
       downParams(false),
     );
-  ctx.dispatch(
-    { shader: 'moeBucket', entry: 'combine', layout: bucketLayout },
-    [ids, counts, list, ypairs, out],
-    [Math.ceil((T * H) / 256)],
-    bucketParams(),
-  );
+  ctx.dispatch({ shader: 'moeBucket', entry: 'combine', layout: bucketLayout }, [ids, counts, list, ypairs, out], [Math.ceil((T * H) / 256)], bucketParams());
   for (const b of [actBuf, counts, list, ypairs]) ctx.pool.release(b.buffer);
   releaseMoeInt8Work(ctx, work);
 }
@@ -238,15 +240,17 @@ function moeExpertsInGroups(
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const gIds: Tensor = { buffer: ctx.pool.acquire(T * k * 4, usage, 'moe.groupIds'), offset: 0, shape: [T, k], dtype: 'u32' };
   const gW: Tensor = { buffer: ctx.pool.acquire(T * k * 4, usage, 'moe.groupWeights'), offset: 0, shape: [T, k], dtype: 'f32' };
-  const slice = (t: Tensor | undefined, e0: number, n: number): Tensor | undefined =>
-    t && ctx.view(t, [n, ...t.shape.slice(1)], (tensorBytes(t) / E) * e0);
+  const slice = (t: Tensor | undefined, e0: number, n: number): Tensor | undefined => t && ctx.view(t, [n, ...t.shape.slice(1)], (tensorBytes(t) / E) * e0);
   for (let g = 0, e0 = 0; e0 < E; g++, e0 += per) {
     const n = Math.min(per, E - e0);
     ctx.dispatch(
       { shader: 'moeSelect', layout: ['uniform', 'read', 'read', 'storage', 'storage'] },
       [ids, weights, gIds, gW],
       [Math.ceil((T * k) / 64)],
-      params().u32(T * k).u32(e0).u32(n),
+      params()
+        .u32(T * k)
+        .u32(e0)
+        .u32(n),
     );
     const part: MoeExpertWeights = {
       gateUp: slice(experts.gateUp, e0, n)!,

@@ -61,7 +61,9 @@ function dispatchNorm(
   let xpOff = 0;
   if (planes) {
     if (rows !== 1 || H % 64 !== 0 || planes.dtype !== 'u32' || xPlanesK(planes) !== H) {
-      throw new InvalidArgumentError(`${mode.toLowerCase()}Norm: planes [${planes.shape}] ${planes.dtype} need one row of H = ${H}, a multiple of 64, and planes of that H`);
+      throw new InvalidArgumentError(
+        `${mode.toLowerCase()}Norm: planes [${planes.shape}] ${planes.dtype} need one row of H = ${H}, a multiple of 64, and planes of that H`,
+      );
     }
     const pb = alignedBinding(ctx, planes);
     if (pb.byteOffset % 16 !== 0) throw new InvalidArgumentError(`${mode.toLowerCase()}Norm: planes must be 16-byte aligned`);
@@ -91,16 +93,7 @@ export function rmsNorm(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, eps: n
 }
 
 /** residual += delta (in place), then y = rmsNorm(residual): one dispatch. `planes` as for rmsNorm. */
-export function addRmsNorm(
-  ctx: GpuContext,
-  residual: Tensor,
-  delta: Tensor,
-  w: Tensor,
-  y: Tensor,
-  eps: number,
-  weightOffset = 0,
-  planes?: Tensor,
-): void {
+export function addRmsNorm(ctx: GpuContext, residual: Tensor, delta: Tensor, w: Tensor, y: Tensor, eps: number, weightOffset = 0, planes?: Tensor): void {
   const { rows, H } = rowsOf('addRmsNorm', residual, w, y);
   checkF32('addRmsNorm', delta);
   if (numel(delta.shape) !== rows * H) throw new InvalidArgumentError(`addRmsNorm: delta [${delta.shape}] differs in size from residual [${residual.shape}]`);

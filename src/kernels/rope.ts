@@ -42,6 +42,12 @@ export function rope(ctx: GpuContext, x: Tensor, positions: Tensor, invFreq: Ten
     },
     [x, positions, invFreq],
     strideGrid(n),
-    params().u32(n).u32(nHeads).u32(headStride).u32(half).u32(offset).f32(o.attentionFactor ?? 1),
+    params()
+      .u32(n)
+      .u32(nHeads)
+      .u32(headStride)
+      .u32(half)
+      .u32(offset)
+      .f32(o.attentionFactor ?? 1),
   );
 }

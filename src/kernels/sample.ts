@@ -132,8 +132,7 @@ export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleAr
       .f32(o.random, RANDOM)
       .u32(topK ? 1 : 0)
       .u32(topP < 1 ? 1 : 0);
-  const run = (entry: string, grid: number, digit = 0, mode = 0) =>
-    ctx.dispatch({ shader: 'sample', entry, layout: LAYOUT }, bindings, [grid], p(digit, mode));
+  const run = (entry: string, grid: number, digit = 0, mode = 0) => ctx.dispatch({ shader: 'sample', entry, layout: LAYOUT }, bindings, [grid], p(digit, mode));
   run('prep', nb);
   run('reduce', 1);
   if (greedy) return;

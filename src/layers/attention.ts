@@ -49,7 +49,11 @@ export class AttentionScratch {
   readonly v: Tensor; // [C, nKv, hd]
   readonly qkv1: Tensor; // [1, rq + 2 rk]: the fused projection of one token (decode)
   readonly out: Tensor; // [C, nH, hd]
-  constructor(ctx: GpuContext, d: AttentionDims, readonly maxChunk: number) {
+  constructor(
+    ctx: GpuContext,
+    d: AttentionDims,
+    readonly maxChunk: number,
+  ) {
     const { numHeads: nH, numKvHeads: nKv, headDim: hd } = d;
     this.q = ctx.createTensor([maxChunk, nH, hd], 'f32', 'attn.q');
     this.k = ctx.createTensor([maxChunk, nKv, hd], 'f32', 'attn.k');

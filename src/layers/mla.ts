@@ -51,7 +51,11 @@ export class MlaScratch {
   readonly ckv: Tensor; // [C, R + P]
   readonly oLat: Tensor; // [C, nH, R]
   readonly o: Tensor; // [C, nH, v]
-  constructor(ctx: GpuContext, d: MlaDims, readonly maxChunk: number) {
+  constructor(
+    ctx: GpuContext,
+    d: MlaDims,
+    readonly maxChunk: number,
+  ) {
     const C = maxChunk;
     const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
     this.qa = ctx.createTensor([C, d.qLoraRank ?? 1], 'f32', 'mla.qa');

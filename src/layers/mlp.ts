@@ -13,7 +13,11 @@ export interface MlpWeights {
 export class MlpScratch {
   readonly gateUp: Tensor; // [C, 2I]
   readonly act: Tensor; // [C, I]
-  constructor(ctx: GpuContext, intermediate: number, readonly maxChunk: number) {
+  constructor(
+    ctx: GpuContext,
+    intermediate: number,
+    readonly maxChunk: number,
+  ) {
     this.gateUp = ctx.createTensor([maxChunk, 2 * intermediate], 'f32', 'mlp.gateUp');
     this.act = ctx.createTensor([maxChunk, intermediate], 'f32', 'mlp.act');
   }

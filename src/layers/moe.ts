@@ -34,7 +34,11 @@ export class MoeScratch {
   readonly sharedIds: Tensor; // [C, 1] u32: zeros (the one shared "expert")
   readonly sharedWeights: Tensor; // [C, 1] f32: ones, or sigmoid(x · sharedGate)
   readonly sharedLogit: Tensor; // [C, 1] f32
-  constructor(ctx: GpuContext, readonly s: MoeSettings, readonly maxChunk: number) {
+  constructor(
+    ctx: GpuContext,
+    readonly s: MoeSettings,
+    readonly maxChunk: number,
+  ) {
     const C = maxChunk;
     const k = s.route.topK;
     this.logits = ctx.createTensor([C, s.numExperts], 'f32', 'moe.logits');

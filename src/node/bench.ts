@@ -71,7 +71,11 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
   const decodeLen = o.decode ?? 128;
   const contexts = o.contexts ?? [128, 4096];
   const repeat = o.repeat ?? 3;
-  for (const [n, what] of [[promptLen, 'prompt'], [decodeLen, 'decode'], [repeat, 'repeat']] as const) {
+  for (const [n, what] of [
+    [promptLen, 'prompt'],
+    [decodeLen, 'decode'],
+    [repeat, 'repeat'],
+  ] as const) {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`bench: --${what} must be a positive integer, got ${n}`);
   }
   for (const c of contexts) if (!Number.isInteger(c) || c < 1) throw new InvalidArgumentError(`bench: context ${c} is not a positive integer`);

@@ -60,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
   const imagePaths = a.image ?? [];
   const vision = isLlavaConfig(config) ? config.vision : undefined;
   if (imagePaths.length && !vision) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
-  const images: PromptImage[] = vision ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode) : [];
+  const images: PromptImage[] = vision
+    ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode)
+    : [];
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
     inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));

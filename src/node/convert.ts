@@ -108,7 +108,9 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
 function planKvB(name: string, layer: number, shape: readonly number[], raw: RawConfig, type: ConvertType): Planned[] {
   const s = { heads: Number(raw.num_attention_heads), nope: Number(raw.qk_nope_head_dim), v: Number(raw.v_head_dim), rank: Number(raw.kv_lora_rank) };
   if (shape.length !== 2 || shape[0] !== s.heads * (s.nope + s.v) || shape[1] !== s.rank) {
-    throw new InvalidModelError(`tensor ${name} has shape [${shape.join(', ')}], not [${s.heads * (s.nope + s.v)}, ${s.rank}] (heads * (qk_nope_head_dim + v_head_dim), kv_lora_rank)`);
+    throw new InvalidModelError(
+      `tensor ${name} has shape [${shape.join(', ')}], not [${s.heads * (s.nope + s.v)}, ${s.rank}] (heads * (qk_nope_head_dim + v_head_dim), kv_lora_rank)`,
+    );
   }
   const half = (part: 'k' | 'v', dims: number[]): Planned => {
     const g = `blk.${layer}.attn_${part}_b.weight`;
@@ -197,7 +199,8 @@ export async function writeModelGGUF(
     ['general.quantization_version', meta.u32(2)],
   ]);
   for (const [k, v] of md) head.set(k, v);
-  for (const [k, v] of ggufTokenizerMetadata(input.tokenizerJson, input.tokenizerConfig, raw as Record<string, unknown>, Number(raw.vocab_size))) head.set(k, v);
+  for (const [k, v] of ggufTokenizerMetadata(input.tokenizerJson, input.tokenizerConfig, raw as Record<string, unknown>, Number(raw.vocab_size)))
+    head.set(k, v);
   const planned = plan(weights, raw, type);
   const layout = layoutGGUF(head, planned);
   const fh = await open(out, 'w');
@@ -224,7 +227,8 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<{ tensors: nu
   // llama.cpp's vocabulary-less mode ('none') aborts in tokenizer calls that llama.cpp front ends make.
   if (!tokenizerJson) throw new InvalidModelError(`${files.location}: no tokenizer.json; llama.cpp needs the model's vocabulary in the GGUF file`);
   const tokenizerConfig = (await readJsonIf(`${files.location}/tokenizer_config.json`)) ?? {};
-  if (typeof tokenizerConfig.chat_template !== 'string' && (await files.has('chat_template.jinja'))) tokenizerConfig.chat_template = await files.text('chat_template.jinja');
+  if (typeof tokenizerConfig.chat_template !== 'string' && (await files.has('chat_template.jinja')))
+    tokenizerConfig.chat_template = await files.text('chat_template.jinja');
   const weights = await openSafetensors(files);
   return writeModelGGUF({ raw, weights, tokenizerJson, tokenizerConfig, name: basename(files.location) }, opts.out, opts.type, opts.onTensor);
 }

@@ -7,8 +7,7 @@ import type { ByteSource, ModelFiles } from '../weights/files.js';
 export function folderFiles(dir: string): ModelFiles {
   const root = resolve(dir);
   const full = (path: string) => join(root, path);
-  const missing = (path: string, cause?: unknown) =>
-    new ModelNotFoundError(`${full(path)}: no such file in the model folder ${root}`, { cause });
+  const missing = (path: string, cause?: unknown) => new ModelNotFoundError(`${full(path)}: no such file in the model folder ${root}`, { cause });
   return {
     location: root,
     async has(path) {

@@ -1,7 +1,17 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { AbortError, IntegrityError, ModelNotFoundError, NetworkError, WebLMError } from '../errors.js';
-import { chunkCount, chunkLength, DEFAULT_CHUNK_SIZE, idbStore, modelId, storeKeys, type FileRecord, type KeyValueStore, type ModelRecord } from './chunkStore.js';
+import {
+  chunkCount,
+  chunkLength,
+  DEFAULT_CHUNK_SIZE,
+  idbStore,
+  modelId,
+  storeKeys,
+  type FileRecord,
+  type KeyValueStore,
+  type ModelRecord,
+} from './chunkStore.js';
 import { hubFetch, HUB_URL, listRepoFiles, type HubOptions, type RemoteFile } from './hub.js';
 import { isQuotaError, quotaError } from './quota.js';
 
@@ -41,7 +51,14 @@ export async function downloadModel(repo: string, opts: DownloadOptions = {}): P
   const cached = await store.get<ModelRecord>(storeKeys.model(id));
   if (cached?.complete) return cached;
   const files = await listRepoFiles(repo, { ...opts, revision });
-  const record: ModelRecord = { id, repo, revision, baseUrl: opts.baseUrl ?? HUB_URL, files: files.map((f) => ({ path: f.path, size: f.size })), complete: false };
+  const record: ModelRecord = {
+    id,
+    repo,
+    revision,
+    baseUrl: opts.baseUrl ?? HUB_URL,
+    files: files.map((f) => ({ path: f.path, size: f.size })),
+    complete: false,
+  };
   const total = files.reduce((a, f) => a + f.size, 0);
   const done = new Map<string, number>();
   const progress = (file: RemoteFile, fileBytes: number) => {

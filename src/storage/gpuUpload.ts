@@ -25,7 +25,13 @@ export interface UploadedPart {
  * into GPU storage buffers, `chunkBytes` at a time, so host memory stays at about one chunk whatever the
  * tensor size. A tensor larger than one binding is split at row boundaries into several buffers.
  */
-export async function uploadStreamed(device: GPUDevice, src: ByteSource, begin: number, length: number, opts: StreamUploadOptions = {}): Promise<UploadedPart[]> {
+export async function uploadStreamed(
+  device: GPUDevice,
+  src: ByteSource,
+  begin: number,
+  length: number,
+  opts: StreamUploadOptions = {},
+): Promise<UploadedPart[]> {
   const rowBytes = opts.rowBytes ?? 4;
   const chunkBytes = Math.max(4, Math.floor((opts.chunkBytes ?? 8 << 20) / 4) * 4);
   const maxPart = opts.maxPartBytes ?? device.limits.maxStorageBufferBindingSize;
@@ -39,7 +45,8 @@ export async function uploadStreamed(device: GPUDevice, src: ByteSource, begin: 
       const rows = Math.min(rowsPerPart, totalRows - firstRow);
       const byteLength = rows * rowBytes;
       const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
-      if (size > device.limits.maxBufferSize) throw new GpuOutOfMemoryError(`${opts.label ?? 'tensor'}: a part of ${size} bytes exceeds maxBufferSize ${device.limits.maxBufferSize}`);
+      if (size > device.limits.maxBufferSize)
+        throw new GpuOutOfMemoryError(`${opts.label ?? 'tensor'}: a part of ${size} bytes exceeds maxBufferSize ${device.limits.maxBufferSize}`);
       const buffer = device.createBuffer({
         size,
         usage: opts.usage ?? GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,

@@ -138,7 +138,9 @@ async function pickFiles(repo: string, listed: Map<string, Sibling>, o: HubOptio
   } else if (listed.has('model.safetensors')) {
     paths.push('model.safetensors');
   } else {
-    throw new ModelNotFoundError(`${repo}@${o.revision ?? 'main'}: no model.safetensors or model.safetensors.index.json (for a GGUF repo, name the .gguf file in \`files\`)`);
+    throw new ModelNotFoundError(
+      `${repo}@${o.revision ?? 'main'}: no model.safetensors or model.safetensors.index.json (for a GGUF repo, name the .gguf file in \`files\`)`,
+    );
   }
   for (const p of paths.slice(1)) if (!listed.has(p)) throw new ModelNotFoundError(`${repo}: ${p} is listed in the index but not in the repo`);
   paths.push(...OPTIONAL_FILES.filter((p) => listed.has(p)));

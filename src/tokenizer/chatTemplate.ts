@@ -28,7 +28,10 @@ export interface RenderOptions {
 export class ChatTemplate {
   private readonly template: Template;
 
-  constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string>>) {
+  constructor(
+    readonly source: string,
+    private readonly specialTokens: Readonly<Record<string, string>>,
+  ) {
     try {
       this.template = new Template(source);
     } catch (cause) {

@@ -14,7 +14,10 @@ export class StreamDecoder {
   private prefixOffset = 0;
   private readOffset = 0;
 
-  constructor(private readonly tok: Detokenizer, private readonly skipSpecialTokens = true) {}
+  constructor(
+    private readonly tok: Detokenizer,
+    private readonly skipSpecialTokens = true,
+  ) {}
 
   /** Adds one token; returns the text it completes ('' while a character is incomplete). */
   push(id: number): string {

@@ -31,7 +31,11 @@ export class TextTokenizer {
   readonly eosToken: string | undefined;
   readonly chatTemplate: ChatTemplate | undefined;
 
-  constructor(tokenizerJson: object, readonly config: TokenizerConfig = {}, chatTemplateOverride?: string) {
+  constructor(
+    tokenizerJson: object,
+    readonly config: TokenizerConfig = {},
+    chatTemplateOverride?: string,
+  ) {
     try {
       this.tok = new Tokenizer(tokenizerJson, config);
     } catch (cause) {
@@ -56,9 +60,7 @@ export class TextTokenizer {
   /** From a model's files: tokenizer.json, plus tokenizer_config.json and chat_template.jinja when present. */
   static async fromFiles(files: ModelFiles): Promise<TextTokenizer> {
     const json = JSON.parse(await files.text('tokenizer.json')) as object;
-    const config = (await files.has('tokenizer_config.json'))
-      ? (JSON.parse(await files.text('tokenizer_config.json')) as TokenizerConfig)
-      : {};
+    const config = (await files.has('tokenizer_config.json')) ? (JSON.parse(await files.text('tokenizer_config.json')) as TokenizerConfig) : {};
     let jinja = (await files.has('chat_template.jinja')) ? await files.text('chat_template.jinja') : undefined;
     // Vision repos (llava-hf) keep the processor's template in chat_template.json.
     if (!jinja && !config.chat_template && (await files.has('chat_template.json'))) {

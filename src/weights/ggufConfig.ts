@@ -139,7 +139,8 @@ export function configFromGGUF(md: ReadonlyMap<string, GGUFValue>, hasOutput: bo
   if (typeof arch !== 'string') throw new InvalidModelError(`${where}: no general.architecture in the GGUF metadata`);
   const experts = num(md.get(`${arch}.expert_count`)) ?? 0;
   const modelType = hfModelType(arch, experts);
-  if (!modelType) throw new UnsupportedModelError(`${where}: GGUF architecture ${arch} is not supported (supported: llama, qwen2, qwen3, qwen2moe, qwen3moe, deepseek2)`);
+  if (!modelType)
+    throw new UnsupportedModelError(`${where}: GGUF architecture ${arch} is not supported (supported: llama, qwen2, qwen3, qwen2moe, qwen3moe, deepseek2)`);
   const raw: Record<string, unknown> = { model_type: modelType, tie_word_embeddings: !hasOutput };
   for (const [hf, g] of HPARAMS) {
     const v = md.get(`${arch}.${g}`);
@@ -204,7 +205,8 @@ function deepseekFields(md: ReadonlyMap<string, GGUFValue>, arch: string, raw: R
   if (keyLength === undefined || valueLength === undefined || rope === undefined) {
     throw new InvalidModelError(`${where}: deepseek2 GGUF lacks attention.key_length, attention.value_length or rope.dimension_count`);
   }
-  if (keyLength <= rope) throw new InvalidModelError(`${where}: deepseek2 GGUF key length ${keyLength} leaves no no-rope part beside rope.dimension_count ${rope}`);
+  if (keyLength <= rope)
+    throw new InvalidModelError(`${where}: deepseek2 GGUF key length ${keyLength} leaves no no-rope part beside rope.dimension_count ${rope}`);
   if (raw.kv_lora_rank === undefined) throw new InvalidModelError(`${where}: deepseek2 GGUF lacks ${arch}.attention.kv_lora_rank`);
   const gating = num(md.get(`${arch}.expert_gating_func`));
   let ropeScaling = raw.rope_scaling as Record<string, unknown> | undefined;

@@ -64,12 +64,30 @@ class Cursor {
     this.pos += n;
     return o;
   }
-  async u8() { await this.need(1); return this.view.getUint8(this.at(1)); }
-  async i8() { await this.need(1); return this.view.getInt8(this.at(1)); }
-  async u16() { await this.need(2); return this.view.getUint16(this.at(2), true); }
-  async i16() { await this.need(2); return this.view.getInt16(this.at(2), true); }
-  async u32() { await this.need(4); return this.view.getUint32(this.at(4), true); }
-  async i32() { await this.need(4); return this.view.getInt32(this.at(4), true); }
+  async u8() {
+    await this.need(1);
+    return this.view.getUint8(this.at(1));
+  }
+  async i8() {
+    await this.need(1);
+    return this.view.getInt8(this.at(1));
+  }
+  async u16() {
+    await this.need(2);
+    return this.view.getUint16(this.at(2), true);
+  }
+  async i16() {
+    await this.need(2);
+    return this.view.getInt16(this.at(2), true);
+  }
+  async u32() {
+    await this.need(4);
+    return this.view.getUint32(this.at(4), true);
+  }
+  async i32() {
+    await this.need(4);
+    return this.view.getInt32(this.at(4), true);
+  }
   /** An f32 as the shortest decimal that rounds to it (1e-6, not 9.99999997e-7). */
   async f32() {
     await this.need(4);
@@ -80,7 +98,10 @@ class Cursor {
     }
     return v;
   }
-  async f64() { await this.need(8); return this.view.getFloat64(this.at(8), true); }
+  async f64() {
+    await this.need(8);
+    return this.view.getFloat64(this.at(8), true);
+  }
   async u64(): Promise<number | bigint> {
     await this.need(8);
     const v = this.view.getBigUint64(this.at(8), true);
@@ -107,18 +128,30 @@ class Cursor {
 
 async function readValue(c: Cursor, type: number, where: string): Promise<GGUFValue> {
   switch (type) {
-    case GGUFValueType.UINT8: return c.u8();
-    case GGUFValueType.INT8: return c.i8();
-    case GGUFValueType.UINT16: return c.u16();
-    case GGUFValueType.INT16: return c.i16();
-    case GGUFValueType.UINT32: return c.u32();
-    case GGUFValueType.INT32: return c.i32();
-    case GGUFValueType.FLOAT32: return c.f32();
-    case GGUFValueType.FLOAT64: return c.f64();
-    case GGUFValueType.UINT64: return c.u64();
-    case GGUFValueType.INT64: return c.i64();
-    case GGUFValueType.BOOL: return (await c.u8()) !== 0;
-    case GGUFValueType.STRING: return c.string();
+    case GGUFValueType.UINT8:
+      return c.u8();
+    case GGUFValueType.INT8:
+      return c.i8();
+    case GGUFValueType.UINT16:
+      return c.u16();
+    case GGUFValueType.INT16:
+      return c.i16();
+    case GGUFValueType.UINT32:
+      return c.u32();
+    case GGUFValueType.INT32:
+      return c.i32();
+    case GGUFValueType.FLOAT32:
+      return c.f32();
+    case GGUFValueType.FLOAT64:
+      return c.f64();
+    case GGUFValueType.UINT64:
+      return c.u64();
+    case GGUFValueType.INT64:
+      return c.i64();
+    case GGUFValueType.BOOL:
+      return (await c.u8()) !== 0;
+    case GGUFValueType.STRING:
+      return c.string();
     case GGUFValueType.ARRAY: {
       const itemType = await c.u32();
       const n = await c.size('array length', MAX_COUNT);

@@ -133,12 +133,17 @@ function kvBEntry(gguf: GGUFFile, t: GGUFTensorInfo, where: string): Entry | und
   const layer = t.name.split('.')[1]!;
   const kB = gguf.tensors.get(`blk.${layer}.attn_k_b.weight`);
   const vB = gguf.tensors.get(`blk.${layer}.attn_v_b.weight`);
-  if (!kB || !vB) throw new InvalidModelError(`${where}: blk.${layer} has ${kB ? 'attn_k_b' : 'attn_v_b'} without ${kB ? 'attn_v_b' : 'attn_k_b'} (llama.cpp's MLA layout needs both)`);
+  if (!kB || !vB)
+    throw new InvalidModelError(
+      `${where}: blk.${layer} has ${kB ? 'attn_k_b' : 'attn_v_b'} without ${kB ? 'attn_v_b' : 'attn_k_b'} (llama.cpp's MLA layout needs both)`,
+    );
   if (t !== kB) return undefined;
   const [nope, rank, heads] = kB.dims as number[];
   const [rankV, v, headsV] = vB.dims as number[];
   if (kB.dims.length !== 3 || vB.dims.length !== 3 || rank !== rankV || heads !== headsV) {
-    throw new InvalidModelError(`${where}: blk.${layer}.attn_k_b {${kB.dims.join(', ')}} and attn_v_b {${vB.dims.join(', ')}} are not {nope, kv_lora_rank, heads} and {kv_lora_rank, v, heads}`);
+    throw new InvalidModelError(
+      `${where}: blk.${layer}.attn_k_b {${kB.dims.join(', ')}} and attn_v_b {${vB.dims.join(', ')}} are not {nope, kv_lora_rank, heads} and {kv_lora_rank, v, heads}`,
+    );
   }
   const name = `model.layers.${layer}.self_attn.kv_b_proj.weight`;
   const shape = [heads! * (nope! + v!), rank!];

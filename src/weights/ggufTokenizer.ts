@@ -43,7 +43,9 @@ export function ggufTokenizerMetadata(
 ): Map<string, GGUFTypedValue> {
   const model = json.model;
   if (model?.type !== 'BPE' || !model.vocab || model.byte_fallback) {
-    throw new UnsupportedModelError(`tokenizer.json: only byte-level BPE tokenizers convert to GGUF (got ${model?.type}${model?.byte_fallback ? ' with byte_fallback' : ''})`);
+    throw new UnsupportedModelError(
+      `tokenizer.json: only byte-level BPE tokenizers convert to GGUF (got ${model?.type}${model?.byte_fallback ? ' with byte_fallback' : ''})`,
+    );
   }
   const byId = new Map<number, string>();
   for (const [tok, id] of Object.entries(model.vocab)) byId.set(id, tok);
@@ -93,7 +95,8 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where = 'm
   const model = md.get('tokenizer.ggml.model');
   const tokens = md.get('tokenizer.ggml.tokens');
   if (model === undefined || !Array.isArray(tokens)) throw new InvalidModelError(`${where}: the GGUF file has no tokenizer (tokenizer.ggml.model / tokens)`);
-  if (model !== 'gpt2') throw new UnsupportedModelError(`${where}: GGUF tokenizer model ${String(model)} is not supported (weblm reads byte-level BPE, 'gpt2')`);
+  if (model !== 'gpt2')
+    throw new UnsupportedModelError(`${where}: GGUF tokenizer model ${String(model)} is not supported (weblm reads byte-level BPE, 'gpt2')`);
   const types = (md.get('tokenizer.ggml.token_type') as number[] | undefined) ?? [];
   const merges = (md.get('tokenizer.ggml.merges') as string[] | undefined) ?? [];
   const vocab: Record<string, number> = {};
@@ -118,7 +121,18 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where = 'm
       : byteLevel(true),
     post_processor: null,
     decoder: byteLevel(true),
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
   const tokenAt = (key: string) => {
     const id = md.get(key);

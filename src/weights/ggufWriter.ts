@@ -22,16 +22,56 @@ class Bytes {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number) { this.room(1); this.view.setUint8(this.length, v); this.length += 1; }
-  i8(v: number) { this.room(1); this.view.setInt8(this.length, v); this.length += 1; }
-  u16(v: number) { this.room(2); this.view.setUint16(this.length, v, true); this.length += 2; }
-  i16(v: number) { this.room(2); this.view.setInt16(this.length, v, true); this.length += 2; }
-  u32(v: number) { this.room(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  i32(v: number) { this.room(4); this.view.setInt32(this.length, v, true); this.length += 4; }
-  f32(v: number) { this.room(4); this.view.setFloat32(this.length, v, true); this.length += 4; }
-  f64(v: number) { this.room(8); this.view.setFloat64(this.length, v, true); this.length += 8; }
-  u64(v: number | bigint) { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
-  i64(v: number | bigint) { this.room(8); this.view.setBigInt64(this.length, BigInt(v), true); this.length += 8; }
+  u8(v: number) {
+    this.room(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+  }
+  i8(v: number) {
+    this.room(1);
+    this.view.setInt8(this.length, v);
+    this.length += 1;
+  }
+  u16(v: number) {
+    this.room(2);
+    this.view.setUint16(this.length, v, true);
+    this.length += 2;
+  }
+  i16(v: number) {
+    this.room(2);
+    this.view.setInt16(this.length, v, true);
+    this.length += 2;
+  }
+  u32(v: number) {
+    this.room(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  i32(v: number) {
+    this.room(4);
+    this.view.setInt32(this.length, v, true);
+    this.length += 4;
+  }
+  f32(v: number) {
+    this.room(4);
+    this.view.setFloat32(this.length, v, true);
+    this.length += 4;
+  }
+  f64(v: number) {
+    this.room(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  u64(v: number | bigint) {
+    this.room(8);
+    this.view.setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
+  i64(v: number | bigint) {
+    this.room(8);
+    this.view.setBigInt64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
   string(s: string) {
     const b = this.enc.encode(s);
     this.u64(b.byteLength);
@@ -45,7 +85,9 @@ class Bytes {
     this.buf.fill(0, this.length, this.length + n);
     this.length += n;
   }
-  bytes() { return this.buf.slice(0, this.length); }
+  bytes() {
+    return this.buf.slice(0, this.length);
+  }
 }
 
 function writeValue(b: Bytes, type: GGUFValueType, v: GGUFValue, key: string, itemType?: GGUFValueType): void {
@@ -54,18 +96,30 @@ function writeValue(b: Bytes, type: GGUFValueType, v: GGUFValue, key: string, it
     return v;
   };
   switch (type) {
-    case GGUFValueType.UINT8: return b.u8(num());
-    case GGUFValueType.INT8: return b.i8(num());
-    case GGUFValueType.UINT16: return b.u16(num());
-    case GGUFValueType.INT16: return b.i16(num());
-    case GGUFValueType.UINT32: return b.u32(num());
-    case GGUFValueType.INT32: return b.i32(num());
-    case GGUFValueType.FLOAT32: return b.f32(num());
-    case GGUFValueType.FLOAT64: return b.f64(num());
-    case GGUFValueType.UINT64: return b.u64(v as number | bigint);
-    case GGUFValueType.INT64: return b.i64(v as number | bigint);
-    case GGUFValueType.BOOL: return b.u8(v ? 1 : 0);
-    case GGUFValueType.STRING: return b.string(String(v));
+    case GGUFValueType.UINT8:
+      return b.u8(num());
+    case GGUFValueType.INT8:
+      return b.i8(num());
+    case GGUFValueType.UINT16:
+      return b.u16(num());
+    case GGUFValueType.INT16:
+      return b.i16(num());
+    case GGUFValueType.UINT32:
+      return b.u32(num());
+    case GGUFValueType.INT32:
+      return b.i32(num());
+    case GGUFValueType.FLOAT32:
+      return b.f32(num());
+    case GGUFValueType.FLOAT64:
+      return b.f64(num());
+    case GGUFValueType.UINT64:
+      return b.u64(v as number | bigint);
+    case GGUFValueType.INT64:
+      return b.i64(v as number | bigint);
+    case GGUFValueType.BOOL:
+      return b.u8(v ? 1 : 0);
+    case GGUFValueType.STRING:
+      return b.string(String(v));
     case GGUFValueType.ARRAY: {
       if (!Array.isArray(v) || itemType === undefined) throw new InvalidArgumentError(`GGUF ${key}: an ARRAY needs an array value and an item type`);
       b.u32(itemType);

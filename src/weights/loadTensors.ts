@@ -122,7 +122,14 @@ interface StreamPart {
  * Reads `parts` in chunks of at most loadChunking.maxBytes source bytes (whole granules, at least one),
  * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes.
  */
-async function streamParts(ctx: GpuContext, t: Tensor, src: WeightSource, parts: readonly StreamPart[], dtype: DType, onBytes?: (n: number) => void): Promise<void> {
+async function streamParts(
+  ctx: GpuContext,
+  t: Tensor,
+  src: WeightSource,
+  parts: readonly StreamPart[],
+  dtype: DType,
+  onBytes?: (n: number) => void,
+): Promise<void> {
   const w = new TensorWriter(ctx, t);
   for (const p of parts) {
     const granuleBytes = byteSizeOf(p.stored, p.granule);
@@ -187,7 +194,13 @@ export async function loadF32(ctx: GpuContext, src: WeightSource, part: MatrixPa
 }
 
 /** Several vectors (q/k/v biases) concatenated into one f32 tensor. */
-export async function loadF32Concat(ctx: GpuContext, src: WeightSource, parts: readonly MatrixPart[], label: string, onBytes?: (n: number) => void): Promise<Tensor> {
+export async function loadF32Concat(
+  ctx: GpuContext,
+  src: WeightSource,
+  parts: readonly MatrixPart[],
+  label: string,
+  onBytes?: (n: number) => void,
+): Promise<Tensor> {
   const stream = parts.map((p) => {
     const stored = checkShape(src, p);
     return { name: p.name, stored, elems: numel(p.shape), slot: p.padRows ?? numel(p.shape), granule: vectorGranule(stored, 'f32') };

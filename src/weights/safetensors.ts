@@ -42,9 +42,7 @@ export async function readSafetensorsHeader(file: ByteSource, fileName: string):
       throw new InvalidModelError(`${fileName}: tensor ${name} has a malformed header entry`);
     }
     if (dataStart + e > file.size) {
-      throw new InvalidModelError(
-        `${fileName}: tensor ${name} ends at byte ${dataStart + e} but the file has ${file.size} bytes (truncated file)`,
-      );
+      throw new InvalidModelError(`${fileName}: tensor ${name} ends at byte ${dataStart + e} but the file has ${file.size} bytes (truncated file)`);
     }
     const dtype = DTYPES[t.dtype];
     const entry = { name, shape: t.shape, byteLength: e - b, file, fileName, begin: dataStart + b };
@@ -116,7 +114,10 @@ export async function openSafetensors(files: ModelFiles): Promise<SafetensorsSou
 }
 
 /** A whole safetensors file read into host arrays (small files: test fixtures). */
-export async function readSafetensorsFile(file: ByteSource, fileName: string): Promise<Map<string, { dtype: DType; shape: readonly number[]; data: Uint8Array }>> {
+export async function readSafetensorsFile(
+  file: ByteSource,
+  fileName: string,
+): Promise<Map<string, { dtype: DType; shape: readonly number[]; data: Uint8Array }>> {
   const out = new Map<string, { dtype: DType; shape: readonly number[]; data: Uint8Array }>();
   const src = new SafetensorsSource(await readSafetensorsHeader(file, fileName), fileName);
   for (const [name, t] of src.tensors) out.set(name, { dtype: t.dtype, shape: t.shape, data: await src.read(name) });

@@ -1,15 +1,6 @@
 import { proxy, releaseProxy, wrap, type Endpoint, type Remote } from 'comlink';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../engine/openaiTypes.js';
-import type {
-  ChatCompletions,
-  Engine,
-  EngineInfo,
-  GenerateChunk,
-  GenerateInput,
-  GenerateOptions,
-  LoadOptions,
-  ModelSource,
-} from '../engine/types.js';
+import type { ChatCompletions, Engine, EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from '../engine/types.js';
 import { cloneableInput, cloneableMessages } from './cloneImages.js';
 import { installErrorTransfer } from './errorTransfer.js';
 import type { WorkerApi } from './protocol.js';

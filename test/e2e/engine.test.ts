@@ -67,7 +67,10 @@ type Api = {
   generate(ids: number[], maxTokens: number, abortAfter?: number): Promise<GenerateChunk[]>;
   chat(messages: { role: string; content: string }[], maxTokens: number): Promise<{ chunks: ChatCompletionChunk[]; full: ChatCompletion }>;
   info(): Promise<EngineInfo | undefined>;
-  failure(what: string, url: string): Promise<null | { name: string; message: string; stack: string; code?: string; instanceOfClass?: string; isWebLMError: boolean }>;
+  failure(
+    what: string,
+    url: string,
+  ): Promise<null | { name: string; message: string; stack: string; code?: string; instanceOfClass?: string; isWebLMError: boolean }>;
 };
 
 describe('the engine in a Web Worker (headless Chromium)', () => {
@@ -75,7 +78,10 @@ describe('the engine in a Web Worker (headless Chromium)', () => {
   let models: { server: Server; base: string };
   let page: Page;
   const call = <K extends keyof Api>(name: K, ...args: Parameters<Api[K]>) =>
-    page.evaluate(([n, a]) => (window as unknown as { engineApi: Record<string, (...x: unknown[]) => unknown> }).engineApi[n as string]!(...(a as unknown[])), [name, args] as const) as ReturnType<Api[K]>;
+    page.evaluate(([n, a]) => (window as unknown as { engineApi: Record<string, (...x: unknown[]) => unknown> }).engineApi[n as string]!(...(a as unknown[])), [
+      name,
+      args,
+    ] as const) as ReturnType<Api[K]>;
   let prompt: number[];
   let greedy: number[];
 

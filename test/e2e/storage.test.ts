@@ -9,7 +9,10 @@ import { startHubServer, type HubServer } from '../helpers/hubServer.js';
 import type { DownloadJob, Outcome, StorageApi } from './pages/storage.js';
 
 const CHUNK = 32 * 1024;
-const sha = (path: string) => createHash('sha256').update(readFileSync(join(FIXTURES, path))).digest('hex');
+const sha = (path: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(FIXTURES, path)))
+    .digest('hex');
 const size = (path: string) => readFileSync(join(FIXTURES, path)).length;
 
 describe('model storage in Chromium: download into IndexedDB, resume, integrity, cache management', () => {
@@ -19,7 +22,10 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
   let dbN = 0;
   let db: string;
   const call = async <K extends keyof StorageApi>(name: K, ...args: Parameters<StorageApi[K]>) =>
-    (await page.evaluate(([n, a]) => (window as unknown as { storageApi: Record<string, (...x: unknown[]) => unknown> }).storageApi[n as string]!(...(a as unknown[])), [name, args] as const)) as Awaited<ReturnType<StorageApi[K]>>;
+    (await page.evaluate(
+      ([n, a]) => (window as unknown as { storageApi: Record<string, (...x: unknown[]) => unknown> }).storageApi[n as string]!(...(a as unknown[])),
+      [name, args] as const,
+    )) as Awaited<ReturnType<StorageApi[K]>>;
   const ok = <T>(o: Outcome<T>): T => {
     if ('error' in o) throw new Error(`${o.error.name}: ${o.error.message}`);
     return o.ok;
@@ -57,7 +63,10 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     const keys = ok(await call('keys', db));
     expect(keys.filter((k) => k.includes('model.safetensors#')).length).toBe(Math.ceil(size('qwen2/model.safetensors') / CHUNK));
     // Read back through ModelFiles, in reads that straddle chunks.
-    expect(ok(await call('fileSha', db, 'fixtures/qwen2', 'model.safetensors', 10_007))).toEqual({ size: size('qwen2/model.safetensors'), sha256: sha('qwen2/model.safetensors') });
+    expect(ok(await call('fileSha', db, 'fixtures/qwen2', 'model.safetensors', 10_007))).toEqual({
+      size: size('qwen2/model.safetensors'),
+      sha256: sha('qwen2/model.safetensors'),
+    });
     expect(JSON.parse(ok(await call('text', db, 'fixtures/qwen2', 'config.json'))).model_type).toBe('qwen2');
     // The file list came from the Hub API (sizes, sha256), not from probing each name.
     expect(hub.log.filter((r) => r.method === 'HEAD')).toEqual([]);
@@ -118,7 +127,9 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
 
   it('404: an unknown repo or file is ModelNotFoundError', async () => {
     expect(await call('download', db, 'fixtures/no_such_model', job())).toMatchObject({ error: { name: 'ModelNotFoundError', typed: true } });
-    expect(await call('download', db, 'fixtures/llama', job({ files: ['config.json', 'model.gguf'] }))).toMatchObject({ error: { name: 'ModelNotFoundError' } });
+    expect(await call('download', db, 'fixtures/llama', job({ files: ['config.json', 'model.gguf'] }))).toMatchObject({
+      error: { name: 'ModelNotFoundError' },
+    });
     expect(ok(await call('list', db))).toEqual([]);
   });
 
@@ -162,7 +173,9 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8'));
     const [a, b] = header['model.layers.0.mlp.gate_proj.weight'].data_offsets as [number, number];
     const begin = 8 + n + a;
-    const want = createHash('sha256').update(file.subarray(begin, 8 + n + b)).digest('hex');
+    const want = createHash('sha256')
+      .update(file.subarray(begin, 8 + n + b))
+      .digest('hex');
     // Parts of at most 10,000 bytes: 39 rows (9984 bytes) each; reads of 3,000 bytes cross chunk boundaries.
     const got = ok(await call('upload', db, 'fixtures/llama', 'model.safetensors', begin, b - a, { maxPartBytes: 10_000, chunkBytes: 3_000, rowBytes: 256 }));
     expect(got.parts.map((p) => p.rows)).toEqual([39, 39, 39, 11]);
@@ -170,8 +183,16 @@ describe('model storage in Chromium: download into IndexedDB, resume, integrity,
     expect(got.sha256).toBe(want);
     // Rows of 34 bytes (a Q8_0 block row): parts are not multiples of 4 and are zero-padded on the GPU.
     const odd = ok(await call('upload', db, 'fixtures/llama', 'model.safetensors', begin, 34 * 300, { maxPartBytes: 4_000, chunkBytes: 1_000, rowBytes: 34 }));
-    expect(odd.parts.map((p) => [p.rows, p.byteLength, p.size])).toEqual([[117, 3978, 3980], [117, 3978, 3980], [66, 2244, 2244]]);
-    expect(odd.sha256).toBe(createHash('sha256').update(file.subarray(begin, begin + 34 * 300)).digest('hex'));
+    expect(odd.parts.map((p) => [p.rows, p.byteLength, p.size])).toEqual([
+      [117, 3978, 3980],
+      [117, 3978, 3980],
+      [66, 2244, 2244],
+    ]);
+    expect(odd.sha256).toBe(
+      createHash('sha256')
+        .update(file.subarray(begin, begin + 34 * 300))
+        .digest('hex'),
+    );
   });
 
   it('lists and deletes cached models', async () => {

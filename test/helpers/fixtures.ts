@@ -75,10 +75,7 @@ export function writeSafetensors(tensors: Record<string, { dtype: string; shape:
 }
 
 /** A temporary copy of a fixture's model files, edited by `edit` (for the bad-input tests). */
-export async function editedFixture(
-  name: string,
-  edit: (dir: string) => Promise<void>,
-): Promise<string> {
+export async function editedFixture(name: string, edit: (dir: string) => Promise<void>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `weblm-${name}-`));
   for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) await copyFile(join(fixtureDir(name), f), join(dir, f));
   await edit(dir);

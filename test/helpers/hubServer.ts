@@ -137,9 +137,10 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     url: `http://127.0.0.1:${port}`,
     log,
     faults,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -10,7 +10,12 @@ import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 const TOL = 2e-5;
 
 interface Case {
-  T: number; nH: number; nKv: number; hd: number; hdV: number; capacity: number;
+  T: number;
+  nH: number;
+  nKv: number;
+  hd: number;
+  hdV: number;
+  capacity: number;
   o: Omit<AttentionRefOptions, 'sinks'> & { sinks?: boolean; path?: AttentionOptions['path'] };
 }
 
@@ -35,8 +40,7 @@ describe.each(paths)('attention, %s kernel', (path) => {
   const run = (c: Omit<Case, 'o'> & { o: Case['o'] }) => check({ ...c, o: { ...c.o, path } });
   it('one query, GQA, odd head dim 24', () => run({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
   it('from position 0, MHA, head dim 40', () => run({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
-  it('after a cached prefix, MQA, hdV != hd, 300 keys', () =>
-    run({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
+  it('after a cached prefix, MQA, hdV != hd, 300 keys', () => run({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
   it('sliding window over a rotating cache that has wrapped', () =>
     run({ T: 3, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 11, o: { startPos: 40, scale: 0.2, window: 8 } }));
   it('sinks, window and softcap together', () =>

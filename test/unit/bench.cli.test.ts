@@ -30,7 +30,20 @@ const small = ['--prompt', '12', '--decode', '3', '--contexts', '4,20', '--repea
 /** The --json report's shape (SwiftShader's figures mean nothing; the fields and their consistency do). */
 function checkReport(report: Record<string, any>, model: string, dtype: string) {
   expect(Object.keys(report).sort()).toEqual(
-    ['adapter', 'context_length', 'decode', 'dtype', 'gpu_memory_bytes', 'gpu_process_bytes', 'load_s', 'model', 'model_type', 'prefill', 'runs', 'weights_bytes'].sort(),
+    [
+      'adapter',
+      'context_length',
+      'decode',
+      'dtype',
+      'gpu_memory_bytes',
+      'gpu_process_bytes',
+      'load_s',
+      'model',
+      'model_type',
+      'prefill',
+      'runs',
+      'weights_bytes',
+    ].sort(),
   );
   expect(report.model).toBe(model);
   expect(report.model_type).toBe('qwen2');
@@ -109,7 +122,15 @@ describe('random-weight GGUF of a real shape (bench/randomGguf.ts)', () => {
     } finally {
       await engine.dispose();
     }
-    const llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+    const llama = await getLlama({
+      gpu: false,
+      build: 'never',
+      usePrebuiltBinaries: true,
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.error,
+      logger: () => {},
+    });
     try {
       const model = await llama.loadModel({ modelPath: path });
       expect(model.tokenize('hello world').length).toBeGreaterThan(0);
@@ -127,8 +148,22 @@ describe('random-weight GGUF of a real shape (bench/randomGguf.ts)', () => {
 
 describe('the same-run table (bench/vsTable.ts)', () => {
   it('gives medians per engine and weblm / llama.cpp ratios, and lists failed runs', () => {
-    const report = (prefill: number, d128: number) => ({ load_s: 1, gpu_process_bytes: 2 ** 30, prefill: { tokens: 512, tps: prefill }, decode: [{ context: 128, tps: d128 }] });
-    const rec = (engine: 'weblm' | 'llama.cpp', round: number, r: unknown): VsRecord => ({ date: '2026-12-01T00:00:00Z', gpu: 'GPU', weblm_commit: 'abc', shape: 's', type: 'q4_0', engine, round, report: r });
+    const report = (prefill: number, d128: number) => ({
+      load_s: 1,
+      gpu_process_bytes: 2 ** 30,
+      prefill: { tokens: 512, tps: prefill },
+      decode: [{ context: 128, tps: d128 }],
+    });
+    const rec = (engine: 'weblm' | 'llama.cpp', round: number, r: unknown): VsRecord => ({
+      date: '2026-12-01T00:00:00Z',
+      gpu: 'GPU',
+      weblm_commit: 'abc',
+      shape: 's',
+      type: 'q4_0',
+      engine,
+      round,
+      report: r,
+    });
     const table = renderTable([
       rec('weblm', 0, report(100, 10)),
       rec('llama.cpp', 0, report(200, 20)),

@@ -30,7 +30,15 @@ async function llamaCppGreedy(llama: Llama, path: string, prompt: number[], n: n
 describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+    llama = await getLlama({
+      gpu: false,
+      build: 'never',
+      usePrebuiltBinaries: true,
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.error,
+      logger: () => {},
+    });
   });
   afterAll(async () => llama?.dispose());
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { activation, add, glu, scale, sigmoidScaleAdd, softcap, type Activation } from '../../src/kernels/elementwise.js';
-import {
-  activationArrayRef,
-  addRef,
-  gluRef,
-  scaleRef,
-  sigmoidScaleAddRef,
-  softcapRef,
-} from '../../src/kernels/ref/elementwise.js';
+import { activationArrayRef, addRef, gluRef, scaleRef, sigmoidScaleAddRef, softcapRef } from '../../src/kernels/ref/elementwise.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 

@@ -67,8 +67,6 @@ describe('embedding', () => {
   it('rejects a row that is not whole blocks', async () => {
     const ctx = await gpu();
     const table = ctx.createTensor([2, 256], 'q4_k');
-    expect(() =>
-      embedding(ctx, ctx.createTensor([1], 'u32'), { ...table, shape: [8, 64] }, ctx.createTensor([1, 64], 'f32')),
-    ).toThrow(InvalidArgumentError);
+    expect(() => embedding(ctx, ctx.createTensor([1], 'u32'), { ...table, shape: [8, 64] }, ctx.createTensor([1, 64], 'f32'))).toThrow(InvalidArgumentError);
   });
 });

@@ -51,7 +51,14 @@ describe('engine.load of a GGUF (qwen2 fixture converted at f32)', () => {
   it('a path to a .gguf file: greedy generation from ids reproduces greedy_ids', async () => {
     const exp = await expected('qwen2');
     const info = await engine.load(ggufPath);
-    expect(info).toMatchObject({ model: join(ggufDir, 'qwen2-f32.gguf'), modelType: 'qwen2', vocabSize: 512, dtype: 'f32', hasTokenizer: true, hasChatTemplate: true });
+    expect(info).toMatchObject({
+      model: join(ggufDir, 'qwen2-f32.gguf'),
+      modelType: 'qwen2',
+      vocabSize: 512,
+      dtype: 'f32',
+      hasTokenizer: true,
+      hasChatTemplate: true,
+    });
     const chunks = await collect(engine.generate({ ids: exp.inputIds }, { temperature: 0, maxTokens: exp.greedyIds.length, ignoreEos: true }));
     expect(idsOf(chunks)).toEqual(exp.greedyIds);
   });
@@ -90,7 +97,13 @@ describe('engine.load of a GGUF (qwen2 fixture converted at f32)', () => {
 
   it('{ blobs } holding a .gguf', async () => {
     const blob = new Blob([await readFile(ggufPath)]);
-    const info = await greedyFrom(engine, { blobs: [{ path: 'qwen2-f32.gguf', blob }, { path: 'README.md', blob: new Blob(['x']) }], name: 'picked' });
+    const info = await greedyFrom(engine, {
+      blobs: [
+        { path: 'qwen2-f32.gguf', blob },
+        { path: 'README.md', blob: new Blob(['x']) },
+      ],
+      name: 'picked',
+    });
     expect(info.model).toBe('picked/qwen2-f32.gguf');
   });
 

@@ -51,10 +51,15 @@ describe('StopMatcher', () => {
 describe('ThinkSplitter', () => {
   const split = (pieces: string[], startsInThinking: boolean) => {
     const s = new ThinkSplitter(startsInThinking);
-    return stream(pieces, (p) => s.push(p), () => s.flush(), (parts) => ({
-      reasoning: parts.map((p) => p.reasoning).join(''),
-      content: parts.map((p) => p.content).join(''),
-    }));
+    return stream(
+      pieces,
+      (p) => s.push(p),
+      () => s.flush(),
+      (parts) => ({
+        reasoning: parts.map((p) => p.reasoning).join(''),
+        content: parts.map((p) => p.content).join(''),
+      }),
+    );
   };
 
   it('splits <think>…</think> with tags cut across tokens (DeepSeek-R1 distills)', () => {
@@ -113,7 +118,16 @@ describe('Mutex', () => {
 async function* chunks(list: GenerateChunk[]): AsyncGenerator<GenerateChunk> {
   yield* list;
 }
-const stats = { promptTokens: 7, cachedPromptTokens: 3, prefillTokens: 4, generatedTokens: 5, timeToFirstTokenMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 1, totalMs: 2 };
+const stats = {
+  promptTokens: 7,
+  cachedPromptTokens: 3,
+  prefillTokens: 4,
+  generatedTokens: 5,
+  timeToFirstTokenMs: 1,
+  prefillTokensPerSecond: 1,
+  decodeTokensPerSecond: 1,
+  totalMs: 2,
+};
 const reply: GenerateChunk[] = [
   { text: '<think>\nhm', tokenIds: [1] },
   { text: 'm\n</think>', tokenIds: [2] },
@@ -174,7 +188,10 @@ describe('errors across a comlink boundary', () => {
     const remote = wrap<typeof thrower>(port2 as unknown as Parameters<typeof wrap>[0]);
     const classes = { oom: GpuOutOfMemoryError, '404': ModelNotFoundError, arch: UnsupportedModelError, abort: AbortError };
     for (const [kind, cls] of Object.entries(classes)) {
-      const err = await (remote.fail(kind) as Promise<unknown>).then(() => undefined, (e: unknown) => e as Error);
+      const err = await (remote.fail(kind) as Promise<unknown>).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(err).toBeInstanceOf(cls);
       expect(err!.name).toBe(cls.name);
       expect(err!.stack).toContain('fail');
@@ -295,7 +312,17 @@ describe('LocalEngine on the qwen2 fixture (Dawn)', () => {
   });
 
   it('samples reproducibly from a seed, with penalties', async () => {
-    const opts = { temperature: 1.2, topK: 40, topP: 0.95, minP: 0.01, seed: 1234, maxTokens: 8, repetitionPenalty: 1.3, presencePenalty: 0.5, frequencyPenalty: 0.2 };
+    const opts = {
+      temperature: 1.2,
+      topK: 40,
+      topP: 0.95,
+      minP: 0.01,
+      seed: 1234,
+      maxTokens: 8,
+      repetitionPenalty: 1.3,
+      presencePenalty: 0.5,
+      frequencyPenalty: 0.2,
+    };
     const a = idsOf(await collect(engine.generate({ ids: prompt }, opts)));
     const b = idsOf(await collect(engine.generate({ ids: prompt }, opts)));
     expect(a).toEqual(b);
@@ -325,7 +352,13 @@ describe('LocalEngine on the qwen2 fixture (Dawn)', () => {
     expect(typeof msg.reasoning_content).toBe('string');
     expect((msg.reasoning_content ?? '') + msg.content).not.toContain('<think>');
 
-    const streamed = await engine.chat.completions.create({ messages: [...messages], max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const streamed = await engine.chat.completions.create({
+      messages: [...messages],
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let reasoning = '';
     let content = '';
     let usage;

@@ -53,13 +53,16 @@ const converted = new Map<string, Promise<{ dir: string; path: string; bytes: Ui
 function convert(name: string, type: 'f32' | 'q8_0') {
   const key = `${name}/${type}`;
   if (!converted.has(key)) {
-    converted.set(key, (async () => {
-      const dir = await hfFolder(name);
-      const path = join(dir, `model-${type}.gguf`);
-      await convertToGGUF({ model: dir, out: path, type });
-      const bytes = new Uint8Array(await readFile(path));
-      return { dir, path, bytes, gguf: await readGGUF(memory(bytes)) };
-    })());
+    converted.set(
+      key,
+      (async () => {
+        const dir = await hfFolder(name);
+        const path = join(dir, `model-${type}.gguf`);
+        await convertToGGUF({ model: dir, out: path, type });
+        const bytes = new Uint8Array(await readFile(path));
+        return { dir, path, bytes, gguf: await readGGUF(memory(bytes)) };
+      })(),
+    );
   }
   return converted.get(key)!;
 }
@@ -74,7 +77,14 @@ interface Dims {
 }
 async function dimsOf(name: string): Promise<Dims> {
   const c = JSON.parse(await readFile(join(fixtureDir(name), 'config.json'), 'utf8'));
-  return { heads: c.num_attention_heads, nope: c.qk_nope_head_dim, rope: c.qk_rope_head_dim, v: c.v_head_dim, rank: c.kv_lora_rank, layers: c.num_hidden_layers };
+  return {
+    heads: c.num_attention_heads,
+    nope: c.qk_nope_head_dim,
+    rope: c.qk_rope_head_dim,
+    v: c.v_head_dim,
+    rank: c.kv_lora_rank,
+    layers: c.num_hidden_layers,
+  };
 }
 
 /**
@@ -195,7 +205,10 @@ it('the multi-token-prediction layer of a V3 / R1 checkpoint (past num_hidden_la
   const st = await openSafetensors(fixtureFiles('deepseek_v3'));
   const raw = JSON.parse(await readFile(join(fixtureDir('deepseek_v3'), 'config.json'), 'utf8'));
   const extra = new Map<string, TensorInfo>(
-    ['model.layers.3.eh_proj.weight', 'model.layers.3.self_attn.kv_b_proj.weight', 'model.layers.3.enorm.weight'].map((n) => [n, { name: n, dtype: 'f32', shape: [4], byteLength: 16 }]),
+    ['model.layers.3.eh_proj.weight', 'model.layers.3.self_attn.kv_b_proj.weight', 'model.layers.3.enorm.weight'].map((n) => [
+      n,
+      { name: n, dtype: 'f32', shape: [4], byteLength: 16 },
+    ]),
   );
   const src: WeightSource = {
     tensors: new Map([...st.tensors, ...extra]),
@@ -204,7 +217,11 @@ it('the multi-token-prediction layer of a V3 / R1 checkpoint (past num_hidden_la
   };
   const dir = await mkdtemp(join(tmpdir(), 'weblm-ds2-mtp-'));
   const out = join(dir, 'mtp.gguf');
-  await writeModelGGUF({ raw, weights: src, tokenizerJson: byteTokenizerJson() as Record<string, unknown>, tokenizerConfig: byteTokenizerConfig(), name: 'mtp' }, out, 'f32');
+  await writeModelGGUF(
+    { raw, weights: src, tokenizerJson: byteTokenizerJson() as Record<string, unknown>, tokenizerConfig: byteTokenizerConfig(), name: 'mtp' },
+    out,
+    'f32',
+  );
   const g = await readGGUF(memory(new Uint8Array(await readFile(out))));
   expect([...g.tensors.keys()].filter((n) => n.startsWith('blk.3.'))).toEqual([]);
   expect(g.tensors.has('blk.2.attn_k_b.weight')).toBe(true);
@@ -243,7 +260,9 @@ describe.each(['deepseek_v3', 'deepseek_v3_nolora'])('deepseek2 GGUF %s on the G
     const exp = await expected(name);
     const logits = await logitsOf((await convert(name, 'q8_0')).bytes);
     const r = compareLogits(exp.logits, logits, 512);
-    console.log(`${name} q8_0 GGUF: mean KL ${r.meanKl.toFixed(6)}, top-1 ${(100 * r.top1).toFixed(1)}%, max |Δlogit| ${maxAbsDiff(logits, exp.logits).toFixed(4)}`);
+    console.log(
+      `${name} q8_0 GGUF: mean KL ${r.meanKl.toFixed(6)}, top-1 ${(100 * r.top1).toFixed(1)}%, max |Δlogit| ${maxAbsDiff(logits, exp.logits).toFixed(4)}`,
+    );
     expect(r.meanKl).toBeLessThan(limitsQ8.meanKl);
     expect(r.top1).toBeGreaterThanOrEqual(limitsQ8.top1);
   });
@@ -269,7 +288,11 @@ describe('createNodeEngine().load(deepseek_v3 f32 .gguf)', () => {
     const info = await engine.load(path);
     expect(info).toMatchObject({ modelType: 'deepseek_v3', vocabSize: 512 });
     const ids: number[] = [];
-    for await (const c of engine.generate({ ids: exp.inputIds }, { temperature: 0, maxTokens: exp.greedyIds.length, ignoreEos: true }) as AsyncIterable<GenerateChunk>) ids.push(...c.tokenIds);
+    for await (const c of engine.generate(
+      { ids: exp.inputIds },
+      { temperature: 0, maxTokens: exp.greedyIds.length, ignoreEos: true },
+    ) as AsyncIterable<GenerateChunk>)
+      ids.push(...c.tokenIds);
     expect(ids).toEqual(exp.greedyIds);
   });
 });
@@ -280,7 +303,13 @@ async function llamaCpp(llama: Llama, path: string, prompt: number[], n: number)
   try {
     const V = 512; // the fixtures' vocabulary
     // An f32 KV cache (llama.cpp's default is f16, ~2e-3 off in these logits): the latent and rope rows as weblm keeps them.
-    const ctx = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const ctx = await model.createContext({
+      contextSize: 128,
+      batchSize: 64,
+      threads: 1,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+    });
     try {
       const seq = ctx.getSequence();
       const out = await seq.controlledEvaluate(prompt.map((t) => [t as Token, { generateNext: { logits: true } }] as const));
@@ -308,7 +337,15 @@ async function llamaCpp(llama: Llama, path: string, prompt: number[], n: number)
 describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 GGUF files', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+    llama = await getLlama({
+      gpu: false,
+      build: 'never',
+      usePrebuiltBinaries: true,
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.error,
+      logger: () => {},
+    });
   });
   afterAll(async () => llama?.dispose());
 
@@ -326,7 +363,9 @@ describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 
       } finally {
         model.dispose();
       }
-      console.log(`${name}: llama.cpp vs weblm max |Δlogit| ${maxAbsDiff(got.logits, ours).toExponential(2)}, vs transformers ${maxAbsDiff(got.logits, exp.logits).toExponential(2)}`);
+      console.log(
+        `${name}: llama.cpp vs weblm max |Δlogit| ${maxAbsDiff(got.logits, ours).toExponential(2)}, vs transformers ${maxAbsDiff(got.logits, exp.logits).toExponential(2)}`,
+      );
       expect(maxAbsDiff(got.logits, ours)).toBeLessThan(1e-4); // measured 3.7e-6 / 1.9e-6
       expect(got.greedy).toEqual(exp.greedyIds);
     });
@@ -349,12 +388,29 @@ describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 
 describe('deepseek_v3 with YaRN rope scaling (factor 4 over 64 positions, mscale = mscale_all_dim = 0.707)', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, logger: () => {} });
+    llama = await getLlama({
+      gpu: false,
+      build: 'never',
+      usePrebuiltBinaries: true,
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.error,
+      logger: () => {},
+    });
   });
   afterAll(async () => llama?.dispose());
 
   it('the GGUF holds the YaRN keys; weblm (folder and GGUF) and llama.cpp agree', async () => {
-    const yarn = { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: 64, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 };
+    const yarn = {
+      rope_type: 'yarn',
+      rope_theta: 10000,
+      factor: 4,
+      original_max_position_embeddings: 64,
+      beta_fast: 32,
+      beta_slow: 1,
+      mscale: 0.707,
+      mscale_all_dim: 0.707,
+    };
     const dir = await editedFixture('deepseek_v3', (d) => editJson(join(d, 'config.json'), (j) => void (j.rope_parameters = yarn)));
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(byteTokenizerJson()));
     await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
@@ -363,7 +419,11 @@ describe('deepseek_v3 with YaRN rope scaling (factor 4 over 64 positions, mscale
     const bytes = new Uint8Array(await readFile(path));
     const md = (await readGGUF(memory(bytes))).metadata;
     expect(md.get('deepseek2.rope.scaling.type')).toBe('yarn');
-    expect([md.get('deepseek2.rope.scaling.factor'), md.get('deepseek2.rope.scaling.original_context_length'), md.get('deepseek2.rope.scaling.yarn_log_multiplier')]).toEqual([4, 64, 0.0707]);
+    expect([
+      md.get('deepseek2.rope.scaling.factor'),
+      md.get('deepseek2.rope.scaling.original_context_length'),
+      md.get('deepseek2.rope.scaling.yarn_log_multiplier'),
+    ]).toEqual([4, 64, 0.0707]);
     const exp = await expected('deepseek_v3');
     const ctx = await gpu();
     const run = async (m: Awaited<ReturnType<typeof loadModel>>) => {
@@ -379,7 +439,9 @@ describe('deepseek_v3 with YaRN rope scaling (factor 4 over 64 positions, mscale
     expect(src.config.rope_scaling).toMatchObject({ rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64, mscale: 0.707, mscale_all_dim: 0.707 });
     const fromGguf = await run(await buildModel(ctx, normalizeConfig(src.config, {}, 'yarn.gguf'), src, opts));
     const cpp = await llamaCpp(llama, path, exp.inputIds, 1);
-    console.log(`yarn: weblm GGUF vs folder ${maxAbsDiff(fromGguf, fromFolder).toExponential(2)}, llama.cpp vs weblm ${maxAbsDiff(cpp.logits, fromFolder).toExponential(2)}, vs unscaled expected ${maxAbsDiff(fromFolder, exp.logits).toFixed(3)}`);
+    console.log(
+      `yarn: weblm GGUF vs folder ${maxAbsDiff(fromGguf, fromFolder).toExponential(2)}, llama.cpp vs weblm ${maxAbsDiff(cpp.logits, fromFolder).toExponential(2)}, vs unscaled expected ${maxAbsDiff(fromFolder, exp.logits).toFixed(3)}`,
+    );
     expect(maxAbsDiff(fromGguf, fromFolder)).toBeLessThan(1e-5);
     expect(maxAbsDiff(cpp.logits, fromFolder)).toBeLessThan(1e-4);
     expect(maxAbsDiff(fromFolder, exp.logits)).toBeGreaterThan(1e-2); // YaRN changed the logits

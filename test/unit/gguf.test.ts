@@ -91,7 +91,9 @@ describe('GGUF reader and writer', () => {
     new DataView(v1.buffer).setUint32(4, 1, true);
     await expect(readGGUF(memory(v1))).rejects.toThrow(UnsupportedModelError);
     await expect(readGGUF(memory(file.slice(0, 40)))).rejects.toThrow(/truncated GGUF/);
-    await expect(readGGUF(memory(file.slice(0, file.byteLength - 1)))).rejects.toThrow(/tensor w ends at byte \d+ but the file has \d+ bytes \(truncated GGUF\)/);
+    await expect(readGGUF(memory(file.slice(0, file.byteLength - 1)))).rejects.toThrow(
+      /tensor w ends at byte \d+ but the file has \d+ bytes \(truncated GGUF\)/,
+    );
     // Patch the tensor's ggml type (F32 = 0) to Q4_1 (3): listed, but reading it is a typed error.
     const typed = file.slice();
     const typeAt = findTensorTypeOffset(file);

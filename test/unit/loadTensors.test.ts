@@ -87,14 +87,33 @@ describe('chunked tensor loading', () => {
     expect(await readBack(fromBf16, 37 * 32 * 4)).toEqual(bytes(bf16Values(toBf16(b))));
 
     // Fused [a | pad | b] as q8_0: a's 37 rows take 40 (zeros after), then b's rows.
-    const q8 = await loadMatrix(ctx, src, [{ name: 'a', shape: [37, 32], padRows: 40 }, { name: 'b', shape: [37, 32] }], 'q8_0', 'ab', count);
+    const q8 = await loadMatrix(
+      ctx,
+      src,
+      [
+        { name: 'a', shape: [37, 32], padRows: 40 },
+        { name: 'b', shape: [37, 32] },
+      ],
+      'q8_0',
+      'ab',
+      count,
+    );
     expect(q8.dtype).toBe('q8_0');
     const want = new Uint8Array(77 * 34);
     want.set(quantize(a, 'q8_0'));
     want.set(quantize(bf16Values(toBf16(b)), 'q8_0'), 40 * 34);
     expect(await readBack(q8, 77 * 34)).toEqual(want);
 
-    const vec = await loadF32Concat(ctx, src, [{ name: 'v1', shape: [333], padRows: 336 }, { name: 'v2', shape: [201] }], 'v', count);
+    const vec = await loadF32Concat(
+      ctx,
+      src,
+      [
+        { name: 'v1', shape: [333], padRows: 336 },
+        { name: 'v2', shape: [201] },
+      ],
+      'v',
+      count,
+    );
     const wantV = new Float32Array(537);
     wantV.set(bf16Values(toBf16(v1)));
     wantV.set(v2, 336);

@@ -89,7 +89,11 @@ describe('matmul decode GEMV for Q4_0 / Q8_0 (f32 pairs of blocks, T = 1)', () =
     gemvTuning.int8 = false;
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
-    for (const [staged, xShared] of [[false, false], [false, true], [true, false]]) {
+    for (const [staged, xShared] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ]) {
       gemvTuning.staged = staged;
       gemvTuning.xShared = xShared;
       if (staged && 256 * rows * ((dtype === 'q4_0' ? 9 : 17) + 1) * 4 > (await gpu()).limits.maxComputeWorkgroupStorageSize) continue;
@@ -122,7 +126,11 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     gemvTuning.rows = rows;
     gemvTuning.quantLanes = lanes;
     // [vec4 Q4_K loads, preload, most workgroups launched (2: each takes several blocks of rows)]
-    const modes: [boolean, boolean, number][] = [[true, false, 0], [true, true, 0], [true, true, 2]];
+    const modes: [boolean, boolean, number][] = [
+      [true, false, 0],
+      [true, true, 0],
+      [true, true, 2],
+    ];
     if (dtype === 'q4_k') modes.push([false, true, 2]);
     for (const [vec4, preload, maxGroups] of modes) {
       gemvTuning.vec4Weights = vec4;

@@ -178,7 +178,9 @@ describe.each(['llama', 'qwen2', 'llama_long'])('fixture %s quantized at load, p
       const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
       const r = compareLogits(exp.logits, logits, V);
       const vsF32Path = compareLogits(f32Path, logits, V);
-      console.log(`${name} ${dtype} int8 GEMM: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}%; against the f32-activation path: KL ${vsF32Path.meanKl.toExponential(2)}`);
+      console.log(
+        `${name} ${dtype} int8 GEMM: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}%; against the f32-activation path: KL ${vsF32Path.meanKl.toExponential(2)}`,
+      );
       expect(Array.from(logits)).not.toEqual(Array.from(f32Path));
       expect(r.meanKl).toBeLessThan(limits[dtype].meanKl);
       expect(r.top1).toBeGreaterThanOrEqual(limits[dtype].top1);

@@ -14,12 +14,18 @@ describe('weblm run', () => {
     const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
     try {
       const code = await main([
-        '--model', fixtureDir('qwen3'),
-        '--input-ids', exp.inputIds.join(','),
-        '--max-new-tokens', String(exp.greedyIds.length),
-        '--temperature', '0',
-        '--dtype', 'f32',
-        '--dump-logits', dump,
+        '--model',
+        fixtureDir('qwen3'),
+        '--input-ids',
+        exp.inputIds.join(','),
+        '--max-new-tokens',
+        String(exp.greedyIds.length),
+        '--temperature',
+        '0',
+        '--dtype',
+        'f32',
+        '--dump-logits',
+        dump,
       ]);
       expect(code).toBe(0);
     } finally {

@@ -43,9 +43,19 @@ async function decodeVersusPrefill(intermediateSize: number, dtype: 'f32' | 'q8_
   const { randomWeightSource } = await import('../../bench/randomWeights.js');
   const { normalizeConfig } = await import('../../src/models/registry.js');
   const raw = {
-    model_type: 'qwen3', hidden_size: 64, intermediate_size: intermediateSize, num_hidden_layers: 2, num_attention_heads: 4,
-    num_key_value_heads: 2, head_dim: 64, vocab_size: 96, max_position_embeddings: 64, rms_norm_eps: 1e-6,
-    rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu',
+    model_type: 'qwen3',
+    hidden_size: 64,
+    intermediate_size: intermediateSize,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 64,
+    vocab_size: 96,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    hidden_act: 'silu',
   };
   const random = randomWeightSource(raw, 'f32');
   const weights = {

@@ -11,10 +11,14 @@ describe('weblm run (MoE)', () => {
     const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
     try {
       const code = await main([
-        '--model', fixtureDir('gpt_oss'),
-        '--input-ids', exp.inputIds.join(','),
-        '--max-new-tokens', String(exp.greedyIds.length),
-        '--temperature', '0',
+        '--model',
+        fixtureDir('gpt_oss'),
+        '--input-ids',
+        exp.inputIds.join(','),
+        '--max-new-tokens',
+        String(exp.greedyIds.length),
+        '--temperature',
+        '0',
       ]);
       expect(code).toBe(0);
     } finally {

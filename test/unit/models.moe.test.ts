@@ -31,10 +31,18 @@ describe('MoE config normalisation', () => {
     expect(nl.mla!.qLoraRank).toBeUndefined();
     expect(nl.moe).toMatchObject({ sharedIntermediate: 64, denseLayers: [false, false], route: { nGroup: 1, normTopK: false } });
     const ol = normalizeConfig(rawConfig('olmoe')) as MoeModelConfig;
-    expect(ol).toMatchObject({ qkNorm: true, qkNormOverProjection: true, moe: { numExperts: 8, expertIntermediate: 128, route: { topK: 2, normTopK: false } } });
+    expect(ol).toMatchObject({
+      qkNorm: true,
+      qkNormOverProjection: true,
+      moe: { numExperts: 8, expertIntermediate: 128, route: { topK: 2, normTopK: false } },
+    });
     const go = normalizeConfig(rawConfig('gpt_oss')) as MoeModelConfig;
     expect(go).toMatchObject({ qkvBias: true, oBias: true, layerTypes: ['sliding', 'full'], slidingWindow: 6 });
-    expect(go.moe).toMatchObject({ route: { topK: 2, softmaxAfterTopK: true }, clamp: { limit: 7, alpha: 1.702 }, names: { router: 'router', fused: { gateUp: 'experts.gate_up_proj' } } });
+    expect(go.moe).toMatchObject({
+      route: { topK: 2, softmaxAfterTopK: true },
+      clamp: { limit: 7, alpha: 1.702 },
+      names: { router: 'router', fused: { gateUp: 'experts.gate_up_proj' } },
+    });
   });
 });
 

@@ -23,7 +23,9 @@ describe.each(['llama', 'qwen2', 'gemma3_text'])('fixture %s quantized at load',
       const V = model.info.vocabSize;
       const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
       const r = compareLogits(exp.logits, logits, V);
-      console.log(`${name} ${dtype}: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}% of ${exp.inputIds.length}, max |Δlogit| ${maxAbsDiff(logits, exp.logits).toFixed(3)}`);
+      console.log(
+        `${name} ${dtype}: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}% of ${exp.inputIds.length}, max |Δlogit| ${maxAbsDiff(logits, exp.logits).toFixed(3)}`,
+      );
       expect(r.meanKl).toBeLessThan(limits[dtype].meanKl);
       expect(r.top1).toBeGreaterThanOrEqual(limits[dtype].top1);
     } finally {

@@ -43,7 +43,12 @@ describe('moeRoute', () => {
       const got = byToken(gotIds, gotW, T, m.topK);
       const want = byToken(ref.ids, ref.weights, T, m.topK);
       expect(got.map((r) => r.map(([i]) => i))).toEqual(want.map((r) => r.map(([i]) => i)));
-      expect(maxAbsDiff(got.flat().map(([, v]) => v), want.flat().map(([, v]) => v))).toBeLessThan(1e-6);
+      expect(
+        maxAbsDiff(
+          got.flat().map(([, v]) => v),
+          want.flat().map(([, v]) => v),
+        ),
+      ).toBeLessThan(1e-6);
     }
   });
 });
@@ -59,44 +64,41 @@ describe('moeExperts f32', () => {
     [13, 'grouped', 'silu', true, true],
     [2, 'pairs', 'gelu_tanh', false, true],
   ] as const;
-  it.each(cases)(
-    'T=%i path=%s act=%s clamp+bias=%s accumulate=%s matches the reference within 1e-4',
-    async (T, path, act, gptOss, accumulate) => {
-      const ctx = await gpu();
-      const k = 3;
-      const x = randomF32(T * H, 1);
-      const logits = randomF32(T * E, 2, 3);
-      const gateUp = randomF32(E * 2 * I * H, 3, 0.5);
-      const down = randomF32(E * H * I, 4, 0.5);
-      const gateUpBias = gptOss ? randomF32(E * 2 * I, 5) : undefined;
-      const downBias = gptOss ? randomF32(E * H, 6) : undefined;
-      const clamp = gptOss ? { limit: 1.5, alpha: 1.702 } : undefined;
-      const prior = randomF32(T * H, 7);
-      const route = moeRouteRef(logits, T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
-      const ids = ctx.upload(route.ids, [T, k], 'u32');
-      const w = ctx.upload(route.weights, [T, k], 'f32');
-      const out = ctx.upload(accumulate ? prior : new Float32Array(T * H), [T, H], 'f32');
-      moeExperts(
-        ctx,
-        ctx.upload(x, [T, H], 'f32'),
-        ids,
-        w,
-        {
-          gateUp: ctx.upload(gateUp, [E, 2 * I, H], 'f32'),
-          down: ctx.upload(down, [E, H, I], 'f32'),
-          gateUpBias: gateUpBias && ctx.upload(gateUpBias, [E, 2 * I], 'f32'),
-          downBias: downBias && ctx.upload(downBias, [E, H], 'f32'),
-        },
-        out,
-        act,
-        { clamp, accumulate, path },
-      );
-      const got = await ctx.readF32(out);
-      const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, { gateUp, down, gateUpBias, downBias }, act, clamp);
-      if (accumulate) for (let i = 0; i < want.length; i++) want[i] = want[i]! + prior[i]!;
-      expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
-    },
-  );
+  it.each(cases)('T=%i path=%s act=%s clamp+bias=%s accumulate=%s matches the reference within 1e-4', async (T, path, act, gptOss, accumulate) => {
+    const ctx = await gpu();
+    const k = 3;
+    const x = randomF32(T * H, 1);
+    const logits = randomF32(T * E, 2, 3);
+    const gateUp = randomF32(E * 2 * I * H, 3, 0.5);
+    const down = randomF32(E * H * I, 4, 0.5);
+    const gateUpBias = gptOss ? randomF32(E * 2 * I, 5) : undefined;
+    const downBias = gptOss ? randomF32(E * H, 6) : undefined;
+    const clamp = gptOss ? { limit: 1.5, alpha: 1.702 } : undefined;
+    const prior = randomF32(T * H, 7);
+    const route = moeRouteRef(logits, T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+    const ids = ctx.upload(route.ids, [T, k], 'u32');
+    const w = ctx.upload(route.weights, [T, k], 'f32');
+    const out = ctx.upload(accumulate ? prior : new Float32Array(T * H), [T, H], 'f32');
+    moeExperts(
+      ctx,
+      ctx.upload(x, [T, H], 'f32'),
+      ids,
+      w,
+      {
+        gateUp: ctx.upload(gateUp, [E, 2 * I, H], 'f32'),
+        down: ctx.upload(down, [E, H, I], 'f32'),
+        gateUpBias: gateUpBias && ctx.upload(gateUpBias, [E, 2 * I], 'f32'),
+        downBias: downBias && ctx.upload(downBias, [E, H], 'f32'),
+      },
+      out,
+      act,
+      { clamp, accumulate, path },
+    );
+    const got = await ctx.readF32(out);
+    const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, { gateUp, down, gateUpBias, downBias }, act, clamp);
+    if (accumulate) for (let i = 0; i < want.length; i++) want[i] = want[i]! + prior[i]!;
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+  });
 });
 
 describe('moeExperts with quantized experts (weights read through shaders/weights.wgsl)', () => {

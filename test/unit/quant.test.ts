@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import {
-  bf16ToF32,
-  dequantize,
-  f16ToF32,
-  f32ToBf16,
-  f32ToF16,
-  quantize,
-  type EncodeDType,
-} from '../../src/weights/quant/index.js';
+import { bf16ToF32, dequantize, f16ToF32, f32ToBf16, f32ToF16, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { randomF32, rng } from '../helpers/random.js';
 
 const f16 = (bytes: Uint8Array, at: number, h: number) => {
@@ -108,7 +100,7 @@ describe('block formats: known bytes -> known values', () => {
     const bytes = new Uint8Array(210);
     const r = rng(5);
     for (let i = 0; i < 192; i++) bytes[i] = Math.floor(r() * 256);
-    const scales = Array.from({ length: 16 }, (_, i) => (i * 37) % 256 - 128);
+    const scales = Array.from({ length: 16 }, (_, i) => ((i * 37) % 256) - 128);
     scales.forEach((s, i) => (bytes[192 + i] = s & 0xff));
     f16(bytes, 208, 0x3400); // d = 0.25
     const v = dequantize(bytes, 'q6_k', 256);

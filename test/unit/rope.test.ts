@@ -10,7 +10,9 @@ describe('ropeParameters', () => {
   it('reads transformers 5 rope_parameters, flat and per layer type', () => {
     const p = ropeParameters({ max_position_embeddings: 256, rope_parameters: { rope_theta: 5e5, rope_type: 'default' } });
     expect(p).toMatchObject({ ropeType: 'default', theta: 5e5, factor: 1, maxPositionEmbeddings: 256 });
-    const nested = { rope_parameters: { full_attention: { rope_theta: 1e6, rope_type: 'default' }, sliding_attention: { rope_theta: 1e4, rope_type: 'default' } } };
+    const nested = {
+      rope_parameters: { full_attention: { rope_theta: 1e6, rope_type: 'default' }, sliding_attention: { rope_theta: 1e4, rope_type: 'default' } },
+    };
     expect(ropeParameters(nested).theta).toBe(1e6);
     expect(ropeParameters(nested, 'sliding_attention').theta).toBe(1e4);
   });
@@ -78,14 +80,25 @@ describe('ropeTable', () => {
       expect(rel(invFreq[i]!, want)).toBeLessThan(2e-6);
     }
     // mscale 0.707 / mscale_all_dim 0.707 (DeepSeek-V2-Lite) is 1 too; mscale alone gives 0.1 ln(factor) + 1
-    const q = ropeParameters({ max_position_embeddings: 32768, rope_parameters: { rope_type: 'yarn', rope_theta: 1e6, factor: 4, original_max_position_embeddings: 32768 } });
+    const q = ropeParameters({
+      max_position_embeddings: 32768,
+      rope_parameters: { rope_type: 'yarn', rope_theta: 1e6, factor: 4, original_max_position_embeddings: 32768 },
+    });
     expect(ropeTable(q, 128).attentionFactor).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
   });
 
   it('yarn with truncate false (gpt-oss): fractional ramp bounds', () => {
     const p = ropeParameters({
       max_position_embeddings: 131072,
-      rope_parameters: { rope_type: 'yarn', rope_theta: 150000, factor: 32, beta_fast: 32, beta_slow: 1, original_max_position_embeddings: 4096, truncate: false },
+      rope_parameters: {
+        rope_type: 'yarn',
+        rope_theta: 150000,
+        factor: 32,
+        beta_fast: 32,
+        beta_slow: 1,
+        original_max_position_embeddings: 4096,
+        truncate: false,
+      },
     });
     const dim = 64;
     const cd = (r: number) => (dim * Math.log(4096 / (r * 2 * Math.PI))) / (2 * Math.log(150000));

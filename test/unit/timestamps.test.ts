@@ -11,7 +11,11 @@ describe('timed compute passes', () => {
     const ctx = await ctxP;
     expect(ctx.features.timestampQuery).toBe(true);
     const n = 1 << 16;
-    const x = ctx.upload(Float32Array.from({ length: n }, (_, i) => i), [n], 'f32');
+    const x = ctx.upload(
+      Float32Array.from({ length: n }, (_, i) => i),
+      [n],
+      'f32',
+    );
     const y = ctx.createTensor([n], 'f32');
     const querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 8 });
     const resolved = ctx.createBuffer(64, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);

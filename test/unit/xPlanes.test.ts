@@ -54,32 +54,35 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
     ['q8_0', 4, 16],
     ['q4_k', 4, 16],
     ['q4_k', 2, 8],
-  ] as [DType, number, number][])('matmul of %s reads x from planes (rows %i, lanes %i): odd N, bias, several blocks of rows per workgroup', async (dtype, rows, lanes) => {
-    const ctx = await gpu();
-    gemvTuning.planes = true; // Q8_0 too (by default it encodes x itself)
-    gemvTuning.rows = rows;
-    gemvTuning.quantLanes = lanes;
-    for (const [N, K, maxGroups] of [
-      [45, 768, 0],
-      [37, 2304, 2],
-    ] as const) {
-      gemvTuning.maxGroups = maxGroups;
-      const x = randomF32(K, 62);
-      const bytes = quantize(randomF32(N * K, 63), dtype as EncodeDType);
-      const wq = dequantize(bytes, dtype, N * K);
-      const b = randomF32(N, 64);
-      const planes = createXPlanes(ctx, K);
-      const xt = ctx.upload(x, [1, K], 'f32');
-      encodeXPlanes(ctx, xt, planes);
-      const y = ctx.createTensor([1, N], 'f32');
-      // x itself is poisoned: the GEMV must read the planes.
-      matmul(ctx, ctx.upload(new Float32Array(K).fill(NaN), [1, K], 'f32'), ctx.upload(bytes, [N, K], dtype), y, ctx.upload(b, [N], 'f32'), planes);
-      const got = await ctx.readF32(y);
-      const ref = matmulRef(x, wq, 1, N, K, b);
-      const scale = matmulAbsScale(x, wq, 1, N, K);
-      for (let n = 0; n < N; n++) expect(Math.abs(got[n]! - ref[n]!) / scale[n]!, `${dtype} N=${N} K=${K} row ${n}`).toBeLessThan(1e-4);
-    }
-  });
+  ] as [DType, number, number][])(
+    'matmul of %s reads x from planes (rows %i, lanes %i): odd N, bias, several blocks of rows per workgroup',
+    async (dtype, rows, lanes) => {
+      const ctx = await gpu();
+      gemvTuning.planes = true; // Q8_0 too (by default it encodes x itself)
+      gemvTuning.rows = rows;
+      gemvTuning.quantLanes = lanes;
+      for (const [N, K, maxGroups] of [
+        [45, 768, 0],
+        [37, 2304, 2],
+      ] as const) {
+        gemvTuning.maxGroups = maxGroups;
+        const x = randomF32(K, 62);
+        const bytes = quantize(randomF32(N * K, 63), dtype as EncodeDType);
+        const wq = dequantize(bytes, dtype, N * K);
+        const b = randomF32(N, 64);
+        const planes = createXPlanes(ctx, K);
+        const xt = ctx.upload(x, [1, K], 'f32');
+        encodeXPlanes(ctx, xt, planes);
+        const y = ctx.createTensor([1, N], 'f32');
+        // x itself is poisoned: the GEMV must read the planes.
+        matmul(ctx, ctx.upload(new Float32Array(K).fill(NaN), [1, K], 'f32'), ctx.upload(bytes, [N, K], dtype), y, ctx.upload(b, [N], 'f32'), planes);
+        const got = await ctx.readF32(y);
+        const ref = matmulRef(x, wq, 1, N, K, b);
+        const scale = matmulAbsScale(x, wq, 1, N, K);
+        for (let n = 0; n < N; n++) expect(Math.abs(got[n]! - ref[n]!) / scale[n]!, `${dtype} N=${N} K=${K} row ${n}`).toBeLessThan(1e-4);
+      }
+    },
+  );
 
   it('is ignored where the GEMV does not read planes (f32 weights, several tokens; Q8_0 by default)', async () => {
     const ctx = await gpu();
@@ -107,7 +110,9 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
   it('rejects planes of another K, and K that is not whole units of 64', async () => {
     const ctx = await gpu();
     const w = ctx.upload(quantize(randomF32(3 * 128, 67), 'q8_0'), [3, 128], 'q8_0');
-    expect(() => matmul(ctx, ctx.createTensor([1, 128], 'f32'), w, ctx.createTensor([1, 3], 'f32'), undefined, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
+    expect(() => matmul(ctx, ctx.createTensor([1, 128], 'f32'), w, ctx.createTensor([1, 3], 'f32'), undefined, createXPlanes(ctx, 64))).toThrow(
+      InvalidArgumentError,
+    );
     expect(() => createXPlanes(ctx, 96)).toThrow(InvalidArgumentError);
     expect(() => encodeXPlanes(ctx, ctx.createTensor([1, 128], 'f32'), createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
   });
@@ -144,8 +149,12 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
   it('norms reject planes for several rows or H that is not whole units of 64', async () => {
     const ctx = await gpu();
     const w = ctx.upload(randomF32(64, 74), [64], 'f32');
-    expect(() => rmsNorm(ctx, ctx.createTensor([2, 64], 'f32'), w, ctx.createTensor([2, 64], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
+    expect(() => rmsNorm(ctx, ctx.createTensor([2, 64], 'f32'), w, ctx.createTensor([2, 64], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(
+      InvalidArgumentError,
+    );
     const w96 = ctx.upload(randomF32(96, 75), [96], 'f32');
-    expect(() => rmsNorm(ctx, ctx.createTensor([1, 96], 'f32'), w96, ctx.createTensor([1, 96], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(InvalidArgumentError);
+    expect(() => rmsNorm(ctx, ctx.createTensor([1, 96], 'f32'), w96, ctx.createTensor([1, 96], 'f32'), 1e-6, 0, createXPlanes(ctx, 64))).toThrow(
+      InvalidArgumentError,
+    );
   });
 });

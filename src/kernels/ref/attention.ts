@@ -14,8 +14,16 @@ export interface AttentionRefOptions {
  * q [T, nH, hd], k [capacity, nKv, hd], v [capacity, nKv, hdV] → [T, nH, hdV].
  */
 export function attentionRef(
-  q: Float32Array, k: Float32Array, v: Float32Array,
-  T: number, nH: number, nKv: number, hd: number, hdV: number, capacity: number, o: AttentionRefOptions,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  T: number,
+  nH: number,
+  nKv: number,
+  hd: number,
+  hdV: number,
+  capacity: number,
+  o: AttentionRefOptions,
 ): Float32Array {
   const out = new Float32Array(T * nH * hdV);
   const group = nH / nKv;

@@ -15,15 +15,7 @@ export function matmulRef(x: Float32Array, w: Float32Array, T: number, N: number
 }
 
 /** The same with W stored as `dtype` bytes: dequantized, then multiplied. */
-export function matmulRefStored(
-  x: Float32Array,
-  wBytes: Uint8Array,
-  dtype: DType,
-  T: number,
-  N: number,
-  K: number,
-  bias?: Float32Array,
-): Float32Array {
+export function matmulRefStored(x: Float32Array, wBytes: Uint8Array, dtype: DType, T: number, N: number, K: number, bias?: Float32Array): Float32Array {
   return matmulRef(x, dequantize(wBytes, dtype, N * K), T, N, K, bias);
 }
 

@@ -42,7 +42,18 @@ export function mlaLatentRef(
 }
 
 /** q_full [T, nH, R + P] from q [T, nH, nope + P] and qLat [T, nH, R]. */
-export function mlaQueryRef(q: Float32Array, qLat: Float32Array, T: number, nH: number, R: number, P: number, nope: number, positions: Uint32Array, invFreq: Float32Array, factor = 1): Float32Array {
+export function mlaQueryRef(
+  q: Float32Array,
+  qLat: Float32Array,
+  T: number,
+  nH: number,
+  R: number,
+  P: number,
+  nope: number,
+  positions: Uint32Array,
+  invFreq: Float32Array,
+  factor = 1,
+): Float32Array {
   const out = new Float32Array(T * nH * (R + P));
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nH; h++) {

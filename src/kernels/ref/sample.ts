@@ -45,12 +45,15 @@ export function sampleRef(logits: Float32Array, o: SamplingOptions & { random: n
   const topK = o.topK !== undefined && o.topK > 0 && o.topK < V ? Math.floor(o.topK) : 0;
   if (topK) tau = [...keys].sort((a, b) => b - a)[topK - 1]!;
   if (o.topP !== undefined && o.topP < 1) {
-    const idx = keys.map((_, i) => i).filter((i) => keys[i]! >= tau).sort((a, b) => keys[b]! - keys[a]!);
+    const idx = keys
+      .map((_, i) => i)
+      .filter((i) => keys[i]! >= tau)
+      .sort((a, b) => keys[b]! - keys[a]!);
     const total = idx.reduce((s, i) => s + mass[i]!, 0);
     const target = o.topP * total;
     let cum = 0;
     let tauP = keys[idx[idx.length - 1]!]!;
-    for (let j = 0; j < idx.length; ) {
+    for (let j = 0; j < idx.length;) {
       const k = keys[idx[j]!]!;
       while (j < idx.length && keys[idx[j]!] === k) cum += mass[idx[j++]!]!;
       if (cum >= target) {

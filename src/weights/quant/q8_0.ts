@@ -27,7 +27,6 @@ export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
   return out;
 }
 
-
 /** C's roundf: halves away from zero. */
 function roundf(v: number): number {
   return Math.sign(v) * Math.round(Math.abs(v));

@@ -18,7 +18,14 @@ async function collect(it: AsyncIterable<GenerateChunk>, abortAfter?: { n: numbe
 function describeError(e: unknown) {
   const err = e as Error & { code?: string };
   const cls = Object.entries(errors.errorClasses).find(([name, c]) => err instanceof c && name === err.name);
-  return { name: err.name, message: err.message, stack: err.stack ?? '', code: err.code, instanceOfClass: cls?.[0], isWebLMError: err instanceof errors.WebLMError };
+  return {
+    name: err.name,
+    message: err.message,
+    stack: err.stack ?? '',
+    code: err.code,
+    instanceOfClass: cls?.[0],
+    isWebLMError: err instanceof errors.WebLMError,
+  };
 }
 
 const api = {
@@ -29,14 +36,17 @@ const api = {
   },
   async generate(ids: number[], maxTokens: number, abortAfter?: number) {
     const ac = new AbortController();
-    const chunks = await collect(
-      get().generate({ ids }, { temperature: 0, maxTokens, signal: ac.signal }),
-      abortAfter ? { n: abortAfter, ac } : undefined,
-    );
+    const chunks = await collect(get().generate({ ids }, { temperature: 0, maxTokens, signal: ac.signal }), abortAfter ? { n: abortAfter, ac } : undefined);
     return chunks;
   },
   async chat(messages: { role: string; content: string }[], maxTokens: number) {
-    const stream = await get().chat.completions.create({ messages, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await get().chat.completions.create({
+      messages,
+      max_tokens: maxTokens,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     const full = await get().chat.completions.create({ messages, max_tokens: maxTokens, temperature: 0 });

@@ -4,7 +4,14 @@ import { matmul } from '../../../src/kernels/matmul.js';
 import type { DType } from '../../../src/gpu/tensor.js';
 
 /** w: f32 values, or (with dtype) the bytes of quantized blocks. */
-interface Job { T: number; N: number; K: number; x: number[]; w: number[]; dtype?: DType }
+interface Job {
+  T: number;
+  N: number;
+  K: number;
+  x: number[];
+  w: number[];
+  dtype?: DType;
+}
 
 const ctx = createBrowserGpu();
 self.onmessage = async (e: MessageEvent<Job>) => {

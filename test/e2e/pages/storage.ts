@@ -1,7 +1,17 @@
 // Storage API in the page (IndexedDB, fetch, streams of real Chromium), driven by test/e2e/storage.test.ts.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { cachedModelFiles, deleteCachedModel, downloadModel, idbStore, isModelCached, listCachedModels, uploadStreamed, type DownloadProgress, type KeyValueStore } from '../../../src/storage/index.js';
+import {
+  cachedModelFiles,
+  deleteCachedModel,
+  downloadModel,
+  idbStore,
+  isModelCached,
+  listCachedModels,
+  uploadStreamed,
+  type DownloadProgress,
+  type KeyValueStore,
+} from '../../../src/storage/index.js';
 import { StorageQuotaError, WebLMError } from '../../../src/errors.js';
 
 export interface DownloadJob {
@@ -86,7 +96,10 @@ const api = {
         staging.destroy();
       }
       device.destroy();
-      return { parts: parts.map((p) => ({ rows: p.rows, firstRow: p.firstRow, byteLength: p.byteLength, size: p.buffer.size })), sha256: bytesToHex(h.digest()) };
+      return {
+        parts: parts.map((p) => ({ rows: p.rows, firstRow: p.firstRow, byteLength: p.byteLength, size: p.buffer.size })),
+        sha256: bytesToHex(h.digest()),
+      };
     }),
   /** Overwrites a stored chunk with `bytes` bytes (a torn write). */
   corrupt: (db: string, key: string, bytes: number) => outcome(() => idbStore(db).set(key, new Uint8Array(bytes))),
