@@ -1,4 +1,4 @@
-import { PRE_REGEX } from '../src/weights/ggufTokenizer.js';
+import { byteLevelBpeJson, PRE_REGEX } from '../src/weights/ggufTokenizer.js';
 
 /** GPT-2's byte → printable character map (the alphabet of byte-level BPE). */
 function byteChars(): string[] {
@@ -49,31 +49,7 @@ export function syntheticTokenizer(
       add(t);
     }
   }
-  const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: useRegex });
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [...specials].map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_REGEX[pre] }, behavior: 'Isolated', invert: false }, byteLevel(false)],
-    },
-    post_processor: null,
-    decoder: byteLevel(true),
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
-  };
+  const added = [...specials].map(([id, content]) => ({ id, content, special: true }));
+  const tokenizerJson = byteLevelBpeJson(vocab, merges, added, pre) as Record<string, unknown>;
   return { tokenizerJson, tokenizerConfig: { bos_token: bos, eos_token: eos, add_bos_token: false } };
 }

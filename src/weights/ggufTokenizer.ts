@@ -90,31 +90,26 @@ export function ggufTokenizerMetadata(
   return out;
 }
 
-/** tokenizer.json / tokenizer_config.json rebuilt from the tokenizer.* metadata of a `gpt2` GGUF vocabulary. */
-export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where = 'model.gguf'): GGUFTokenizer {
-  const model = md.get('tokenizer.ggml.model');
-  const tokens = md.get('tokenizer.ggml.tokens');
-  if (model === undefined || !Array.isArray(tokens)) throw new InvalidModelError(`${where}: the GGUF file has no tokenizer (tokenizer.ggml.model / tokens)`);
-  if (model !== 'gpt2')
-    throw new UnsupportedModelError(`${where}: GGUF tokenizer model ${String(model)} is not supported (weblm reads byte-level BPE, 'gpt2')`);
-  const types = (md.get('tokenizer.ggml.token_type') as number[] | undefined) ?? [];
-  const merges = (md.get('tokenizer.ggml.merges') as string[] | undefined) ?? [];
-  const vocab: Record<string, number> = {};
-  const added: object[] = [];
-  tokens.forEach((t, id) => {
-    const type = types[id] ?? GGUFTokenType.NORMAL;
-    if (type === GGUFTokenType.CONTROL || type === GGUFTokenType.USER_DEFINED) {
-      added.push({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === GGUFTokenType.CONTROL });
-    } else if (type !== GGUFTokenType.UNUSED) vocab[String(t)] = id;
-  });
-  const pre = String(md.get('tokenizer.ggml.pre') ?? 'default');
+/** A special or added token of a byte-level BPE vocabulary. */
+export interface AddedToken {
+  readonly id: number;
+  readonly content: string;
+  readonly special: boolean;
+}
+
+/**
+ * A tokenizer.json object (for @huggingface/tokenizers) of a byte-level BPE vocabulary, llama.cpp's `gpt2`
+ * model: `pre` names llama.cpp's pre-tokenizer (its regex split before the byte-level step; GPT-2's own
+ * split where the name is unknown).
+ */
+export function byteLevelBpeJson(vocab: Record<string, number>, merges: readonly string[], added: readonly AddedToken[], pre: string): object {
   const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: useRegex });
   const regex = PRE_REGEX[pre];
-  const tokenizerJson = {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: added,
+    added_tokens: added.map((t) => ({ ...t, single_word: false, lstrip: false, rstrip: false, normalized: false })),
     normalizer: null,
     pre_tokenizer: regex
       ? { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, byteLevel(false)] }
@@ -134,6 +129,27 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where = 'm
       merges,
     },
   };
+}
+
+/** tokenizer.json / tokenizer_config.json rebuilt from the tokenizer.* metadata of a `gpt2` GGUF vocabulary. */
+export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where = 'model.gguf'): GGUFTokenizer {
+  const model = md.get('tokenizer.ggml.model');
+  const tokens = md.get('tokenizer.ggml.tokens');
+  if (model === undefined || !Array.isArray(tokens)) throw new InvalidModelError(`${where}: the GGUF file has no tokenizer (tokenizer.ggml.model / tokens)`);
+  if (model !== 'gpt2')
+    throw new UnsupportedModelError(`${where}: GGUF tokenizer model ${String(model)} is not supported (weblm reads byte-level BPE, 'gpt2')`);
+  const types = (md.get('tokenizer.ggml.token_type') as number[] | undefined) ?? [];
+  const merges = (md.get('tokenizer.ggml.merges') as string[] | undefined) ?? [];
+  const vocab: Record<string, number> = {};
+  const added: AddedToken[] = [];
+  tokens.forEach((t, id) => {
+    const type = types[id] ?? GGUFTokenType.NORMAL;
+    if (type === GGUFTokenType.CONTROL || type === GGUFTokenType.USER_DEFINED) {
+      added.push({ id, content: String(t), special: type === GGUFTokenType.CONTROL });
+    } else if (type !== GGUFTokenType.UNUSED) vocab[String(t)] = id;
+  });
+  const pre = String(md.get('tokenizer.ggml.pre') ?? 'default');
+  const tokenizerJson = byteLevelBpeJson(vocab, merges, added, pre);
   const tokenAt = (key: string) => {
     const id = md.get(key);
     return typeof id === 'number' ? String(tokens[id]) : undefined;

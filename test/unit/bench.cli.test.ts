@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+
 import { describe, expect, it, vi } from 'vitest';
 import { writeRandomGGUF } from '../../bench/randomGguf.js';
 import { renderTable, type VsRecord } from '../../bench/vsTable.js';
@@ -10,6 +10,7 @@ import { main as bench } from '../../src/node/cliBench.js';
 import { main as run } from '../../src/node/cliRun.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
 import { fixtureWithTokenizer } from '../helpers/fixtures.js';
+import { cpuLlama } from '../helpers/llamaCpp.js';
 
 /** stdout lines of a CLI main(). */
 async function linesOf(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<string[]> {
@@ -122,15 +123,7 @@ describe('random-weight GGUF of a real shape (bench/randomGguf.ts)', () => {
     } finally {
       await engine.dispose();
     }
-    const llama = await getLlama({
-      gpu: false,
-      build: 'never',
-      usePrebuiltBinaries: true,
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.error,
-      logger: () => {},
-    });
+    const llama = await cpuLlama();
     try {
       const model = await llama.loadModel({ modelPath: path });
       expect(model.tokenize('hello world').length).toBeGreaterThan(0);

@@ -1,11 +1,13 @@
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { type Llama, type Token } from 'node-llama-cpp';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidModelError } from '../../src/errors.js';
 import { convertToGGUF } from '../../src/node/convert.js';
 import { expected, fixtureDir, fixtureWithTokenizer } from '../helpers/fixtures.js';
+import { cpuLlama } from '../helpers/llamaCpp.js';
 
 /** Greedy continuation by llama.cpp (node-llama-cpp's prebuilt CPU binary) from token ids. */
 async function llamaCppGreedy(llama: Llama, path: string, prompt: number[], n: number): Promise<number[]> {
@@ -30,15 +32,7 @@ async function llamaCppGreedy(llama: Llama, path: string, prompt: number[], n: n
 describe('weblm convert → llama.cpp (node-llama-cpp, CPU)', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({
-      gpu: false,
-      build: 'never',
-      usePrebuiltBinaries: true,
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.error,
-      logger: () => {},
-    });
+    llama = await cpuLlama();
   });
   afterAll(async () => llama?.dispose());
 

@@ -1,7 +1,8 @@
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { type Llama, type Token } from 'node-llama-cpp';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateChunk } from '../../src/engine/types.js';
 import { InvalidModelError } from '../../src/errors.js';
@@ -22,6 +23,7 @@ import { openSafetensors } from '../../src/weights/safetensors.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/source.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
 import { compareLogits, editedFixture, editJson, expected, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { cpuLlama } from '../helpers/llamaCpp.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
@@ -337,15 +339,7 @@ async function llamaCpp(llama: Llama, path: string, prompt: number[], n: number)
 describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 GGUF files', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({
-      gpu: false,
-      build: 'never',
-      usePrebuiltBinaries: true,
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.error,
-      logger: () => {},
-    });
+    llama = await cpuLlama();
   });
   afterAll(async () => llama?.dispose());
 
@@ -388,15 +382,7 @@ describe('llama.cpp (node-llama-cpp 3.22.1, CPU) runs weblm-converted deepseek2 
 describe('deepseek_v3 with YaRN rope scaling (factor 4 over 64 positions, mscale = mscale_all_dim = 0.707)', () => {
   let llama: Llama;
   beforeAll(async () => {
-    llama = await getLlama({
-      gpu: false,
-      build: 'never',
-      usePrebuiltBinaries: true,
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.error,
-      logger: () => {},
-    });
+    llama = await cpuLlama();
   });
   afterAll(async () => llama?.dispose());
 
