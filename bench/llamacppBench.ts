@@ -66,7 +66,7 @@ for (let r = 0; r < Number(a.repeat); r++) {
   const decode: DecodeFigure[] = [];
   for (const c of contexts) {
     const d = await generate(ids(c), decodeLen);
-    decode.push({ context: c, tokens: d.count, tps: round(d.tps) });
+    decode.push({ context: c, tokens: d.count, tps: round(d.tps), fill_ttft_ms: round(d.ttft) });
   }
   const run = {
     load_s: round(load_s),
@@ -94,7 +94,12 @@ console.log(
     load_s: median(runs.map((r) => r.load_s)),
     gpu_process_bytes: procs.length ? median(procs) : null,
     prefill: { tokens: promptLen, tps: median(runs.map((r) => r.prefill.tps)), ttft_ms: median(runs.map((r) => r.prefill.ttft_ms)) },
-    decode: contexts.map((context, k) => ({ context, tokens: decodeLen, tps: median(runs.map((r) => r.decode[k]!.tps)) })),
+    decode: contexts.map((context, k) => ({
+      context,
+      tokens: decodeLen,
+      tps: median(runs.map((r) => r.decode[k]!.tps)),
+      fill_ttft_ms: median(runs.map((r) => r.decode[k]!.fill_ttft_ms)),
+    })),
     runs,
   }),
 );

@@ -16,12 +16,14 @@ interface Report {
   readonly load_s: number;
   readonly gpu_process_bytes: number | null;
   readonly prefill: { readonly tokens: number; readonly tps: number };
-  readonly decode: readonly { readonly context: number; readonly tps: number }[];
+  readonly decode: readonly { readonly context: number; readonly tps: number; readonly fill_ttft_ms?: number }[];
 }
 
 interface Figures {
   prefill: number;
   decode: Map<number, number>;
+  /** Time to first token of the prompt that filled the cache to each context (absent in older records). */
+  fillTtft: Map<number, number>;
   mib: number | null;
   load: number;
   runs: number;
@@ -39,6 +41,12 @@ function figures(records: readonly VsRecord[]): Figures | undefined {
   return {
     prefill: median(reports.map((r) => r.prefill.tps)),
     decode: new Map(contexts.map((c) => [c, median(reports.map((r) => r.decode.find((d) => d.context === c)?.tps ?? 0))])),
+    fillTtft: new Map(
+      contexts.flatMap((c) => {
+        const t = reports.map((r) => r.decode.find((d) => d.context === c)?.fill_ttft_ms).filter((x): x is number => x !== undefined);
+        return t.length ? [[c, median(t)] as [number, number]] : [];
+      }),
+    ),
     mib: mibs.length ? Math.round(median(mibs) / 2 ** 20) : null,
     load: median(reports.map((r) => r.load_s)),
     runs: reports.length,
@@ -68,10 +76,14 @@ export function renderTable(records: readonly VsRecord[]): string {
   const contexts = [...new Set(models.flatMap((m) => [...(m.weblm?.decode.keys() ?? []), ...(m.llama?.decode.keys() ?? [])]))].sort((x, y) => x - y);
   const first = records[0];
   const tokens = models.find((m) => m.weblm)?.weblm?.prefillTokens ?? 512;
+  // Time to first token of the longest context's prompt, where the records have it (lower is better).
+  const longest = contexts.at(-1);
+  const ttft = longest !== undefined && models.some((m) => m.weblm?.fillTtft.has(longest));
   const head = [
     `GGUF (random weights, real shape)`,
     `prefill ${tokens} tok/s weblm / llama.cpp`,
     ...contexts.map((c) => `decode ctx ${c}`),
+    ...(ttft ? [`TTFT of a ${longest}-token prompt, ms`] : []),
     'GPU MiB (nvidia-smi)',
     'load s',
     'runs',
@@ -87,7 +99,7 @@ export function renderTable(records: readonly VsRecord[]): string {
     const l = m.llama;
     const pair = (x: number | undefined, y: number | undefined) => `${x !== undefined ? n(x) : '-'} / ${y !== undefined ? n(y) : '-'} (${ratio(x, y)})`;
     lines.push(
-      `| ${m.key} | ${pair(w?.prefill, l?.prefill)} | ${contexts.map((c) => pair(w?.decode.get(c), l?.decode.get(c))).join(' | ')} | ${w?.mib ?? '-'} / ${l?.mib ?? '-'} | ${w ? n(w.load) : '-'} / ${l ? n(l.load) : '-'} | ${w?.runs ?? 0} / ${l?.runs ?? 0} |`,
+      `| ${m.key} | ${pair(w?.prefill, l?.prefill)} | ${contexts.map((c) => pair(w?.decode.get(c), l?.decode.get(c))).join(' | ')} |${ttft ? ` ${pair(w?.fillTtft.get(longest!), l?.fillTtft.get(longest!))} |` : ''} ${w?.mib ?? '-'} / ${l?.mib ?? '-'} | ${w ? n(w.load) : '-'} / ${l ? n(l.load) : '-'} | ${w?.runs ?? 0} / ${l?.runs ?? 0} |`,
     );
   }
   const failures = models.flatMap((m) =>

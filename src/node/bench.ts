@@ -31,6 +31,8 @@ export interface DecodeFigure {
   readonly context: number;
   readonly tokens: number;
   readonly tps: number;
+  /** Time to the first token of the `context`-token prompt that filled the cache (a long prompt's TTFT). */
+  readonly fill_ttft_ms: number;
 }
 
 export interface BenchRun {
@@ -97,7 +99,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     const decode: DecodeFigure[] = [];
     for (const context of contexts) {
       const d = await generate(engine, ids(context), decodeLen, sampling);
-      decode.push({ context, tokens: d.generatedTokens, tps: round(d.decodeTokensPerSecond) });
+      decode.push({ context, tokens: d.generatedTokens, tps: round(d.decodeTokensPerSecond), fill_ttft_ms: round(d.timeToFirstTokenMs) });
     }
     const run = { load_s: round(load_s), prefill, decode, gpu_process_bytes: await processGpuBytes() };
     runs.push(run);
@@ -124,6 +126,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
       context,
       tokens: decodeLen,
       tps: median(runs.map((r) => r.decode[k]!.tps)),
+      fill_ttft_ms: median(runs.map((r) => r.decode[k]!.fill_ttft_ms)),
     })),
     runs,
   };

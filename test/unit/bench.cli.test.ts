@@ -61,6 +61,7 @@ function checkReport(report: Record<string, any>, model: string, dtype: string) 
   for (const d of report.decode) {
     expect(d.tokens).toBe(3);
     expect(d.tps).toBeGreaterThan(0);
+    expect(d.fill_ttft_ms).toBeGreaterThan(0); // the context-filling prompt's time to first token
   }
   expect(report.runs).toHaveLength(2);
   for (const r of report.runs) {
@@ -166,5 +167,10 @@ describe('the same-run table (bench/vsTable.ts)', () => {
     ]);
     expect(table).toContain('| s:q4_0 | 200 / 200 (1.00x) | 20 / 15 (1.33x) | 1024 / 1024 | 1 / 1 | 2 / 2 |');
     expect(table).toContain('s:q4_0 weblm round 3: boom');
+    // With the context-filling prompt's time to first token in the records, its column appears.
+    const withTtft = (r: ReturnType<typeof report>, ms: number) => ({ ...r, decode: r.decode.map((d) => ({ ...d, fill_ttft_ms: ms })) });
+    const t2 = renderTable([rec('weblm', 0, withTtft(report(100, 10), 50)), rec('llama.cpp', 0, withTtft(report(200, 20), 25))]);
+    expect(t2).toContain('TTFT of a 128-token prompt, ms');
+    expect(t2).toContain('| 10 / 20 (0.50x) | 50 / 25 (2.00x) |');
   });
 });
