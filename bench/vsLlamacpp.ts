@@ -1,6 +1,7 @@
 // weblm beside llama.cpp on the same random-weight GGUF files, in one run (bench/vs-llamacpp.sh runs this on
 // the NVIDIA machine). Per model: write the GGUF here, then `rounds` rounds alternating the two engines, each
-// run in a process of its own (`weblm bench --json` and bench/llamacppBench.ts); every report is appended to
+// run in a process of its own (`weblm bench --json` and bench/llamacppBench.ts), after `--warmup-runs` untimed
+// runs of each (recorded with warmup: true, left out of the table); every report is appended to
 // vs-llamacpp.jsonl, and the table of medians and ratios (vs-llamacpp.md, vs-llamacpp.svg) is written at the end.
 //
 //   node dist/bench/vsLlamacpp.js --out DIR [--models qwen2.5-1.5b:q4_0,llama-3.2-1b:q4_0] [--rounds 2]
@@ -21,6 +22,9 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '2' },
     // Round to start from: a later device command adds rounds to an earlier one's (their jsonl files merged with --table).
     'first-round': { type: 'string', default: '0' },
+    // Untimed runs of each engine on each file before the rounds: llama.cpp's first process on a file ran its
+    // prefill at a quarter of its later speed (2026-12-02, the Vulkan shader cache filling), whatever its warm-up.
+    'warmup-runs': { type: 'string', default: '1' },
     prompt: { type: 'string', default: '512' },
     decode: { type: 'string', default: '128' },
     contexts: { type: 'string', default: '128,4096' },
@@ -38,7 +42,11 @@ const log = join(out, 'vs-llamacpp.jsonl');
 
 if (a.table) {
   const records: VsRecord[] = [];
-  for (const f of a.table.split(',')) for (const l of (await readFile(f, 'utf8')).split('\n')) if (l.trim()) records.push(JSON.parse(l) as VsRecord);
+  for (const f of a.table.split(','))
+    for (const l of (await readFile(f, 'utf8')).split('\n')) {
+      const rec = l.trim() ? (JSON.parse(l) as VsRecord & { warmup?: boolean }) : undefined;
+      if (rec && !rec.warmup) records.push(rec);
+    }
   await writeOutputs(records);
   process.exit(0);
 }
@@ -54,15 +62,24 @@ for (const spec of a.models!.split(',')) {
   const t0 = performance.now();
   const { bytes } = await writeRandomGGUF(shape, type, file);
   console.error(`${spec}: wrote ${(bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  const args = (engine: VsRecord['engine']) =>
+    engine === 'weblm'
+      ? ['dist/src/node/cli.js', 'bench', '--model', file, '--json', ...shared]
+      : ['dist/bench/llamacppBench.js', '--model', file, '--module', a['llama-module']!, '--gpu', a.gpu!, ...shared];
+  for (let w = 0; w < Number(a['warmup-runs']); w++) {
+    for (const engine of ['weblm', 'llama.cpp'] as const) {
+      const report = await lastJsonLine(process.execPath, args(engine));
+      await appendFile(
+        log,
+        JSON.stringify({ date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round: -1, warmup: true, report }) + '\n',
+      );
+    }
+  }
   for (let round = Number(a['first-round']); round < Number(a['first-round']) + Number(a.rounds); round++) {
     // Alternate which engine goes first, so that neither always runs on a GPU the other just warmed.
     const order = round % 2 === 0 ? (['weblm', 'llama.cpp'] as const) : (['llama.cpp', 'weblm'] as const);
     for (const engine of order) {
-      const args =
-        engine === 'weblm'
-          ? ['dist/src/node/cli.js', 'bench', '--model', file, '--json', ...shared]
-          : ['dist/bench/llamacppBench.js', '--model', file, '--module', a['llama-module']!, '--gpu', a.gpu!, ...shared];
-      const report = await lastJsonLine(process.execPath, args);
+      const report = await lastJsonLine(process.execPath, args(engine));
       const rec: VsRecord = { date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round, report };
       records.push(rec);
       await appendFile(log, JSON.stringify(rec) + '\n');
