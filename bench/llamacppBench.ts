@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { openModelSource } from '../src/engine/modelSource.js';
 import { openModel } from '../src/engine/openModel.js';
-import { median, processGpuBytes, randomIds, type BenchRun, type DecodeFigure } from '../src/node/bench.js';
+import { processGpuBytes, randomIds, runMedians, type BenchRun, type DecodeFigure } from '../src/node/bench.js';
 import { openNodeSource } from '../src/node/nodeEngine.js';
 
 const { values: a } = parseArgs({
@@ -81,7 +81,6 @@ for (let r = 0; r < Number(a.repeat); r++) {
 }
 await llama.dispose();
 
-const procs = runs.map((r) => r.gpu_process_bytes).filter((b): b is number => b !== null);
 console.log(
   JSON.stringify({
     engine: 'llama.cpp',
@@ -91,15 +90,7 @@ console.log(
     gpu: a.gpu,
     context_size: contextSize,
     batch_size: batchSize,
-    load_s: median(runs.map((r) => r.load_s)),
-    gpu_process_bytes: procs.length ? median(procs) : null,
-    prefill: { tokens: promptLen, tps: median(runs.map((r) => r.prefill.tps)), ttft_ms: median(runs.map((r) => r.prefill.ttft_ms)) },
-    decode: contexts.map((context, k) => ({
-      context,
-      tokens: decodeLen,
-      tps: median(runs.map((r) => r.decode[k]!.tps)),
-      fill_ttft_ms: median(runs.map((r) => r.decode[k]!.fill_ttft_ms)),
-    })),
+    ...runMedians(runs, promptLen, decodeLen, contexts),
     runs,
   }),
 );

@@ -106,29 +106,36 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     o.onRun?.(run, r);
   }
   const i = info!;
-  const procs = runs.map((r) => r.gpu_process_bytes).filter((b): b is number => b !== null);
+  const { load_s, gpu_process_bytes, prefill, decode } = runMedians(runs, promptLen, decodeLen, contexts);
   return {
     model: o.model,
     model_type: i.modelType,
     dtype: i.dtype,
     adapter: i.adapter.description || i.adapter.vendor,
-    load_s: median(runs.map((r) => r.load_s)),
+    load_s,
     weights_bytes: i.weightBytes,
     gpu_memory_bytes: i.memoryBytes,
-    gpu_process_bytes: procs.length ? median(procs) : null,
+    gpu_process_bytes,
     context_length: i.contextLength,
-    prefill: {
-      tokens: promptLen,
-      tps: median(runs.map((r) => r.prefill.tps)),
-      ttft_ms: median(runs.map((r) => r.prefill.ttft_ms)),
-    },
+    prefill,
+    decode,
+    runs,
+  };
+}
+
+/** The medians over runs of every per-run figure (also llama.cpp's, bench/llamacppBench.ts). */
+export function runMedians(runs: readonly BenchRun[], promptLen: number, decodeLen: number, contexts: readonly number[]) {
+  const procs = runs.map((r) => r.gpu_process_bytes).filter((b): b is number => b !== null);
+  return {
+    load_s: median(runs.map((r) => r.load_s)),
+    gpu_process_bytes: procs.length ? median(procs) : null,
+    prefill: { tokens: promptLen, tps: median(runs.map((r) => r.prefill.tps)), ttft_ms: median(runs.map((r) => r.prefill.ttft_ms)) },
     decode: contexts.map((context, k) => ({
       context,
       tokens: decodeLen,
       tps: median(runs.map((r) => r.decode[k]!.tps)),
       fill_ttft_ms: median(runs.map((r) => r.decode[k]!.fill_ttft_ms)),
     })),
-    runs,
   };
 }
 
