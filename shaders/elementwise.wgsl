@@ -1,5 +1,5 @@
-// Elementwise ops over f32 tensors: add, scale, activation, softcap, gated linear units (glu), and the
-// sigmoid-gated add of qwen2_moe's shared expert. One op per pipeline, picked by a define.
+// Elementwise ops over f32 tensors: add, scale, activation, softcap and the gated linear unit (glu).
+// One op per pipeline, picked by a define.
 //
 // V is vec4<f32> when every row length of the op is a multiple of 4 (the common case: loads and stores
 // of 16 bytes), else f32; all indices below count elements of V. A 1-D grid of 256-thread workgroups
@@ -11,18 +11,15 @@ alias V = ${V};
 
 struct Params {
   n: u32,       // elements of V to write
-  cols: u32,    // glu: I / width(V) (output row length); sigmoidScaleAdd: H / width(V)
-  s: f32,       // add: bScale; scale: s; softcap: cap; glu: clamp limit
-  alpha: f32,   // glu clamp: alpha
+  cols: u32,    // glu: I / width(V) (output row length)
+  s: f32,       // add: bScale; scale: s; softcap: cap
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, ${A_ACCESS}> a: array<V>;     // [n] f32 (glu: [T, 2I]; sigmoidScaleAdd: out [T, H])
+@group(0) @binding(1) var<storage, ${A_ACCESS}> a: array<V>;     // [n] f32 (glu: [T, 2I])
 #if TWO_INPUTS
-@group(0) @binding(2) var<storage, ${B_ACCESS}> b: array<V>;     // [n] f32 (sigmoidScaleAdd: y [T, H])
-#if GATE
-@group(0) @binding(3) var<storage, ${C_ACCESS}> g: array<f32>;   // [T] f32 (sigmoidScaleAdd: gate [T, 1])
-#elif !IN_PLACE
+@group(0) @binding(2) var<storage, ${B_ACCESS}> b: array<V>;     // [n] f32
+#if !IN_PLACE
 @group(0) @binding(3) var<storage, read_write> out: array<V>;    // [n] f32
 #endif
 #elif !IN_PLACE
@@ -86,32 +83,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #elif OP_GLU
     let t = i / p.cols;
     let j = i - t * p.cols;
-#if INTERLEAVED
-    // gate and up alternate along the row: [g0 u0 g1 u1 ...].
-#if VEC4
-    let v0 = a[t * 2u * p.cols + 2u * j];
-    let v1 = a[t * 2u * p.cols + 2u * j + 1u];
-    var gate = V(v0.x, v0.z, v1.x, v1.z);
-    var up = V(v0.y, v0.w, v1.y, v1.w);
-#else
-    var gate = a[t * 2u * p.cols + 2u * j];
-    var up = a[t * 2u * p.cols + 2u * j + 1u];
-#endif
-#else
-    var gate = a[t * 2u * p.cols + j];
-    var up = a[t * 2u * p.cols + p.cols + j];
-#endif
-#if CLAMP
-    gate = min(gate, V(p.s));
-    up = clamp(up, V(-p.s), V(p.s));
-    store(i, (up + V(1.0)) * gate * sigmoid(p.alpha * gate));
-#else
-    store(i, act(gate) * up);
-#endif
-#elif OP_GATE
-    let t = i / p.cols;
-    let s = 1.0 / (1.0 + exp(-g[t]));
-    a[i] = a[i] + s * b[i];
+    store(i, act(a[t * 2u * p.cols + j]) * a[t * 2u * p.cols + p.cols + j]);
 #endif
   }
 }

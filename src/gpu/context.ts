@@ -9,8 +9,6 @@ import { tensorBytes, type DType, type Tensor } from './tensor.js';
 export type Binding = Tensor | GPUBuffer | { readonly buffer: GPUBuffer; readonly offset?: number; readonly size?: number };
 
 export interface GpuFeatures {
-  readonly shaderF16: boolean;
-  readonly subgroups: boolean;
   readonly timestampQuery: boolean;
   /** WGSL's dot4I8Packed / pack4xI8 (language feature packed_4x8_integer_dot_product). */
   readonly packedDot: boolean;

@@ -9,7 +9,8 @@ export interface DeviceOptions {
   disablePackedDot?: boolean;
 }
 
-const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+/** Optional features a kernel or the profiler uses (timestamps: bench/ and GpuContext's profiler). */
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
 
 /**
  * Acquires an adapter and device from a `GPU` (navigator.gpu in a browser, Dawn's in Node) with the
@@ -52,8 +53,6 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
     device,
     { vendor: info.vendor, architecture: info.architecture, description: info.description },
     {
-      shaderF16: has('shader-f16'),
-      subgroups: has('subgroups'),
       timestampQuery: has('timestamp-query'),
       packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
     },

@@ -1,4 +1,3 @@
-import { ShaderError } from '../errors.js';
 import { preprocess, type ShaderDefines } from './shaderSource.js';
 
 /** How a binding is used; binding i of the layout is entry i of `PipelineKey.layout`. */
@@ -82,17 +81,5 @@ export class PipelineCache {
       compute: { module, entryPoint: key.entry ?? 'main' },
     });
     return { id: this.nextId++, key, pipeline, layout: key.layout };
-  }
-
-  /** Compile diagnostics of a shader variant: throws ShaderError with the log when it has errors. */
-  async check(key: PipelineKey): Promise<void> {
-    const code = preprocess(key.shader, key.defines);
-    const info = await this.device.createShaderModule({ code }).getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) {
-      const lines = code.split('\n');
-      const log = errors.map((m) => `${keyString(key)}:${m.lineNum}:${m.linePos}: ${m.message}\n  ${lines[m.lineNum - 1] ?? ''}`);
-      throw new ShaderError(log.join('\n'));
-    }
   }
 }

@@ -88,7 +88,7 @@ function run(
   n: number,
   vec4: boolean,
   extra: Record<string, string | number | boolean>,
-  p: { cols?: number; s?: number; alpha?: number },
+  p: { cols?: number; s?: number },
 ): void {
   const plan = ioPlan(what, inputs, out);
   const defines: Record<string, string | number | boolean> = {
@@ -115,8 +115,7 @@ function run(
     params()
       .u32(count)
       .u32((p.cols ?? 0) / w)
-      .f32(p.s ?? 0)
-      .f32(p.alpha ?? 0),
+      .f32(p.s ?? 0),
   );
 }
 
@@ -156,20 +155,8 @@ export function softcap(ctx: GpuContext, x: Tensor, out: Tensor, cap: number): v
   run(ctx, 'softcap', 'OP_SOFTCAP', [x], out, n, n % 4 === 0, {}, { s: cap });
 }
 
-/**
- * Gated linear unit: out[T, I] = act(gate) * up, gate and up from gateUp[T, 2I] (columns [0, I) and
- * [I, 2I), or alternating columns with layout 'interleaved' as gpt-oss stores them). With `clamp`,
- * gpt-oss's variant: gate = min(gate, limit), up = clamp(up, -limit, limit),
- * out = (up + 1) * gate * sigmoid(alpha * gate).
- */
-export function glu(
-  ctx: GpuContext,
-  gateUp: Tensor,
-  out: Tensor,
-  act: Activation,
-  clamp?: { limit: number; alpha: number },
-  layout: 'split' | 'interleaved' = 'split',
-): void {
+/** Gated linear unit: out[T, I] = act(gate) * up, gate and up from gateUp[T, 2I] (columns [0, I) and [I, 2I)). */
+export function glu(ctx: GpuContext, gateUp: Tensor, out: Tensor, act: Activation): void {
   checkF32('glu', gateUp, out);
   const I = out.shape[out.shape.length - 1]!;
   const T = numel(out.shape) / I;
@@ -177,27 +164,7 @@ export function glu(
     throw new InvalidArgumentError(`glu: gateUp [${gateUp.shape}] must be [${T}, ${2 * I}] for out [${out.shape}]`);
   }
   if (overlaps(gateUp, out)) throw new InvalidArgumentError('glu: out must not overlap gateUp');
-  run(
-    ctx,
-    'glu',
-    'OP_GLU',
-    [gateUp],
-    out,
-    T * I,
-    I % 4 === 0,
-    { [actDefine(act)]: true, CLAMP: !!clamp, INTERLEAVED: layout === 'interleaved' },
-    { cols: I, s: clamp?.limit ?? 0, alpha: clamp?.alpha ?? 0 },
-  );
-}
-
-/** out[t] += sigmoid(gate[t]) * y[t] for out, y [T, H] and gate [T, 1] (qwen2_moe's shared expert gate). */
-export function sigmoidScaleAdd(ctx: GpuContext, out: Tensor, y: Tensor, gate: Tensor): void {
-  checkF32('sigmoidScaleAdd', out, y, gate);
-  const H = out.shape[out.shape.length - 1]!;
-  const n = sameCount('sigmoidScaleAdd', out, y);
-  const T = n / H;
-  if (numel(gate.shape) !== T) throw new InvalidArgumentError(`sigmoidScaleAdd: gate [${gate.shape}] must hold ${T} values`);
-  run(ctx, 'sigmoidScaleAdd', 'OP_GATE', [out, y, gate], undefined, n, H % 4 === 0, { GATE: true }, { cols: H });
+  run(ctx, 'glu', 'OP_GLU', [gateUp], out, T * I, I % 4 === 0, { [actDefine(act)]: true }, { cols: I });
 }
 
 function actDefine(act: Activation): string {

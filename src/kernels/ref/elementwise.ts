@@ -55,34 +55,9 @@ export function softcapRef(x: Float32Array, cap: number): Float32Array {
   return x.map((v) => cap * Math.tanh(v / cap));
 }
 
-/** out[T, I] from gateUp[T, 2I] (split: gate columns [0, I), up [I, 2I); interleaved: gate 2j, up 2j+1). */
-export function gluRef(
-  gateUp: Float32Array,
-  T: number,
-  I: number,
-  act: Activation,
-  clamp?: { limit: number; alpha: number },
-  layout: 'split' | 'interleaved' = 'split',
-): Float32Array {
+/** out[T, I] = act(gate) * up from gateUp[T, 2I] (gate columns [0, I), up [I, 2I)). */
+export function gluRef(gateUp: Float32Array, T: number, I: number, act: Activation): Float32Array {
   const out = new Float32Array(T * I);
-  for (let t = 0; t < T; t++) {
-    for (let j = 0; j < I; j++) {
-      const row = t * 2 * I;
-      let gate = layout === 'split' ? gateUp[row + j]! : gateUp[row + 2 * j]!;
-      let up = layout === 'split' ? gateUp[row + I + j]! : gateUp[row + 2 * j + 1]!;
-      if (clamp) {
-        gate = Math.min(gate, clamp.limit);
-        up = Math.min(Math.max(up, -clamp.limit), clamp.limit);
-        out[t * I + j] = (up + 1) * gate * sigmoid(clamp.alpha * gate);
-      } else {
-        out[t * I + j] = activationRef(gate, act) * up;
-      }
-    }
-  }
+  for (let t = 0; t < T; t++) for (let j = 0; j < I; j++) out[t * I + j] = activationRef(gateUp[t * 2 * I + j]!, act) * gateUp[t * 2 * I + I + j]!;
   return out;
-}
-
-/** out[t] + sigmoid(gate[t]) * y[t] for rows of H. */
-export function sigmoidScaleAddRef(out: Float32Array, y: Float32Array, gate: Float32Array, H: number): Float32Array {
-  return out.map((v, i) => v + sigmoid(gate[Math.floor(i / H)]!) * y[i]!);
 }

@@ -1,6 +1,3 @@
-import type { DType } from '../../gpu/tensor.js';
-import { dequantize } from '../../weights/quant/index.js';
-
 /** y[T, N] = x[T, K] · W[N, K]ᵀ + bias[N], in f64 accumulation. */
 export function matmulRef(x: Float32Array, w: Float32Array, T: number, N: number, K: number, bias?: Float32Array): Float32Array {
   const y = new Float32Array(T * N);
@@ -12,11 +9,6 @@ export function matmulRef(x: Float32Array, w: Float32Array, T: number, N: number
     }
   }
   return y;
-}
-
-/** The same with W stored as `dtype` bytes: dequantized, then multiplied. */
-export function matmulRefStored(x: Float32Array, wBytes: Uint8Array, dtype: DType, T: number, N: number, K: number, bias?: Float32Array): Float32Array {
-  return matmulRef(x, dequantize(wBytes, dtype, N * K), T, N, K, bias);
 }
 
 /** Per output, Σ_k |x[t, k]| |W[n, k]|: the scale that float rounding errors are relative to. */
