@@ -84,6 +84,11 @@ export class InvalidImageError extends WebLMError {
   override readonly code = 'INVALID_IMAGE';
 }
 
+/** A saved KV cache that does not belong to the loaded model (another model, dtype or cache shape). */
+export class CacheMismatchError extends WebLMError {
+  override readonly code = 'CACHE_MISMATCH';
+}
+
 /** Every error class by name: how errors are rebuilt after crossing a worker boundary. */
 export const errorClasses = {
   WebLMError,
@@ -100,4 +105,5 @@ export const errorClasses = {
   AbortError,
   InvalidArgumentError,
   InvalidImageError,
+  CacheMismatchError,
 } as const;
