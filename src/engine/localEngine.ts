@@ -195,7 +195,14 @@ export class LocalEngine implements Engine {
       hasChatTemplate: !!s.tokenizer?.chatTemplate,
       cachedTokens: s.kv.length,
       ...(s.model instanceof LlavaModel
-        ? { vision: { imageSize: s.model.vis.imageSize, tokensPerImage: s.model.vis.tokensPerImage, imagesEncoded: s.model.imagesEncoded } }
+        ? {
+            vision: {
+              imageSize: s.model.vis.imageSize,
+              tokensPerImage: s.model.vis.tokensPerImage,
+              imageTokenId: s.model.vis.imageTokenId,
+              imagesEncoded: s.model.imagesEncoded,
+            },
+          }
         : {}),
     };
   }

@@ -56,6 +56,8 @@ export interface EngineInfo {
   readonly vision?: {
     readonly imageSize: number;
     readonly tokensPerImage: number;
+    /** The id of the image token (a prompt of ids holds one, or tokensPerImage, per image). */
+    readonly imageTokenId: number;
     /** Images run through the vision tower since the load (a follow-up on a cached image adds none). */
     readonly imagesEncoded: number;
   };
