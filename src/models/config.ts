@@ -5,6 +5,8 @@ export type ActivationName = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'quick_gelu' | 
 export type LayerKind = 'full' | 'sliding';
 /** A transformers-5 style rope_parameters object: {rope_type, rope_theta, factor?, ...}. */
 export type RopeDict = Readonly<Record<string, unknown>> & { readonly rope_type: string; readonly rope_theta: number };
+import type { MlaDims } from '../layers/mla.js';
+import type { MoeConfig } from '../layers/moe.js';
 import type { RawConfig } from '../weights/source.js';
 
 export type { RawConfig };
@@ -48,6 +50,16 @@ export interface ModelConfig {
   readonly tieWordEmbeddings: boolean;
   readonly bosTokenId?: number;
   readonly eosTokenIds: readonly number[];
+  /** Routed experts (MoE families); their dense layers use the MLP. */
+  readonly moe?: MoeConfig;
+  /** Multi-head latent attention (DeepSeek) in place of q/k/v attention. */
+  readonly mla?: MlaDims;
+  /** The attention and MLP outputs are scaled before the residual add (granitemoe). */
+  readonly residualScale?: number;
+  /** Logits are divided by this (granitemoe). */
+  readonly logitsDivisor?: number;
+  /** q_norm / k_norm weights span the whole projection [nH * hd] / [nKv * hd], not one head (olmoe). */
+  readonly qkNormOverProjection?: boolean;
   readonly raw: RawConfig;
 }
 

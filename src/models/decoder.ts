@@ -16,7 +16,6 @@ import { MoeScratch, tensorsOf } from '../layers/moe.js';
 import type { LayerKind, ModelConfig } from './config.js';
 import { overrideEmbeddings } from './embeddingOverride.js';
 import { KvCache } from './kvCache.js';
-import type { MoeModelConfig } from './moeFields.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
 
 export interface DecoderWeights {
@@ -75,9 +74,8 @@ export class DecoderModel implements LoadedModel {
     const c = config;
     const C = opts.maxChunk;
     const before = ctx.bytesAllocated;
-    const mc = c as MoeModelConfig;
     // MLA caches one latent row per token: [kv_lora_rank + rope dim], no separate values.
-    const mlaKv = mc.mla && { ...c, numKvHeads: 1, headDim: mc.mla.kvLoraRank + mc.mla.ropeDim, headDimV: 1 };
+    const mlaKv = c.mla && { ...c, numKvHeads: 1, headDim: c.mla.kvLoraRank + c.mla.ropeDim, headDimV: 1 };
     this.kv = new KvCache(ctx, mlaKv || c, opts.maxContext, C);
     const dims: AttentionDims = {
       numHeads: c.numHeads,
@@ -97,9 +95,9 @@ export class DecoderModel implements LoadedModel {
       normWeightOffset: c.normWeightOffset,
       attnScratch: new AttentionScratch(ctx, dims, C),
       mlpScratch: new MlpScratch(ctx, c.intermediateSize, C),
-      moe: mc.moe && { settings: mc.moe, scratch: new MoeScratch(ctx, mc.moe, C) },
-      mla: mc.mla && { dims: mc.mla, scratch: new MlaScratch(ctx, mc.mla, C) },
-      attnResidualScale: mc.residualScale,
+      moe: c.moe && { settings: c.moe, scratch: new MoeScratch(ctx, c.moe, C) },
+      mla: c.mla && { dims: c.mla, scratch: new MlaScratch(ctx, c.mla, C) },
+      attnResidualScale: c.residualScale,
     };
     const table = (kind: LayerKind) => {
       const t = ropeTable(ropeParameters({ ...c.raw, rope_parameters: c.rope[kind], head_dim: c.headDim }), c.rotaryDim, opts.maxContext);
@@ -232,7 +230,7 @@ export class DecoderModel implements LoadedModel {
 
   private head(x: Tensor, out: Tensor, xPlanes?: Tensor): void {
     matmul(this.ctx, x, this.weights.lmHead, out, undefined, xPlanes);
-    const divisor = (this.config as MoeModelConfig).logitsDivisor;
+    const divisor = this.config.logitsDivisor;
     if (divisor !== undefined) scale(this.ctx, out, out, 1 / divisor);
     if (this.config.finalLogitSoftcap) softcap(this.ctx, out, out, this.config.finalLogitSoftcap);
   }

@@ -1,6 +1,5 @@
 import { InvalidModelError } from '../errors.js';
 import type { Family } from './family.js';
-import type { MoeModelConfig } from './moeFields.js';
 
 /** YaRN's attention-scale correction (DeepSeek's yarn_get_mscale). */
 const mscale = (factor: number, m: number) => (factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1);
@@ -12,7 +11,7 @@ const mscale = (factor: number, m: number) => (factor <= 1 ? 1 : 0.1 * m * Math.
  */
 export const deepseekV3: Family = {
   modelTypes: ['deepseek_v3'],
-  configure(c, base): MoeModelConfig {
+  configure(c, base) {
     const nope = c.int('qk_nope_head_dim');
     const ropeDim = c.int('qk_rope_head_dim');
     const qLora = c.has('q_lora_rank') ? c.int('q_lora_rank') : undefined;

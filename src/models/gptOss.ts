@@ -1,6 +1,5 @@
 import type { Family } from './family.js';
-import { moeConfig } from './moeFamily.js';
-import type { MoeModelConfig } from './moeFields.js';
+import { moeConfig } from './moeConfig.js';
 
 /**
  * gpt-oss: attention with q/k/v/o biases, per-head sinks and alternating sliding-window / full layers
@@ -10,7 +9,7 @@ import type { MoeModelConfig } from './moeFields.js';
  */
 export const gptOss: Family = {
   modelTypes: ['gpt_oss'],
-  configure(c, base): MoeModelConfig {
+  configure(c, base) {
     const names = { block: 'mlp', router: 'router', gate: '', up: '', down: '', fused: { gateUp: 'experts.gate_up_proj', down: 'experts.down_proj' } };
     const moe = moeConfig(c, base, { names, normTopK: false, softmaxAfterTopK: true });
     return { ...base, moe: { ...moe, act: 'silu', clamp: { limit: c.num('swiglu_limit', 7), alpha: 1.702 } } };

@@ -1,6 +1,5 @@
 import type { Family } from './family.js';
-import { moeConfig } from './moeFamily.js';
-import type { MoeModelConfig } from './moeFields.js';
+import { moeConfig } from './moeConfig.js';
 
 /**
  * GraniteMoE: Llama attention; stacked experts (input_linear [E, 2I, H], output_linear [E, H, I]); top-k
@@ -9,7 +8,7 @@ import type { MoeModelConfig } from './moeFields.js';
  */
 export const granitemoe: Family = {
   modelTypes: ['granitemoe'],
-  configure(c, base): MoeModelConfig {
+  configure(c, base) {
     const residual = c.num('residual_multiplier', 1);
     const names = {
       block: 'block_sparse_moe',

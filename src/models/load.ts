@@ -14,8 +14,8 @@ import { openSafetensors } from '../weights/safetensors.js';
 import type { WeightSource } from '../weights/source.js';
 import type { ModelConfig, RawConfig } from './config.js';
 import { DecoderModel, type DecoderWeights } from './decoder.js';
-import type { MoeModelConfig } from './moeFields.js';
-import { loadMlaLayer, loadMoeLayer } from './moeLoad.js';
+import { loadMlaLayer } from './mlaLoad.js';
+import { loadMoeLayer } from './moeLoad.js';
 import { normalizeConfig } from './registry.js';
 import type { LoadDType, LoadedModel } from './types.js';
 
@@ -82,8 +82,8 @@ function layerParts(c: ModelConfig, i: number) {
       part('self_attn.k_proj.bias', [nk], alignRows(nk)),
       part('self_attn.v_proj.bias', [nk], alignRows(nk)),
     ],
-    qNorm: part('self_attn.q_norm.weight', [(c as MoeModelConfig).qkNormOverProjection ? nq : c.headDim]),
-    kNorm: part('self_attn.k_norm.weight', [(c as MoeModelConfig).qkNormOverProjection ? nk : c.headDim]),
+    qNorm: part('self_attn.q_norm.weight', [c.qkNormOverProjection ? nq : c.headDim]),
+    kNorm: part('self_attn.k_norm.weight', [c.qkNormOverProjection ? nk : c.headDim]),
     o: part('self_attn.o_proj.weight', [H, nq]),
     oBias: part('self_attn.o_proj.bias', [H]),
     sinks: part('self_attn.sinks', [c.numHeads]),
@@ -133,8 +133,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   const matrix = async (parts: MatrixPart[], label: string) => (checkAbort(), track(await loadMatrix(ctx, src, parts, dtype, label, onBytes)));
   const vector = async (p: MatrixPart | undefined, label: string) => (p ? (checkAbort(), track(await loadF32(ctx, src, p, label, onBytes))) : undefined);
   const need = (p: MatrixPart) => p; // required tensors: loadMatrix throws InvalidModelError naming a missing one
-  const moeCfg = c as MoeModelConfig; // MoE / MLA families (src/models/moeLoad.ts)
-  const moeLoaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track, dtype };
+  const loaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track, dtype };
   try {
     const embed = await matrix([{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize] }], 'embed');
     const layers: DecoderLayerWeights[] = [];
@@ -143,7 +142,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
       const l = perLayer[i]!;
       const biasParts = l.qkvBias.filter((p) => src.tensors.has(p.name));
       if (c.qkvBias && biasParts.length !== 3) throw new InvalidModelError(`tensor ${l.qkvBias.find((p) => !src.tensors.has(p.name))!.name} is missing from the checkpoint`);
-      const attn: AttentionWeights | MlaWeights = moeCfg.mla ? await loadMlaLayer(ctx, src, moeCfg, i, moeLoaders) : {
+      const attn: AttentionWeights | MlaWeights = c.mla ? await loadMlaLayer(ctx, src, c, i, loaders) : {
         qkv: await matrix(l.qkv, `l${i}.qkv`),
         qkvBias: biasParts.length === 3 ? track(await loadF32Concat(ctx, src, biasParts, `l${i}.qkv.bias`)) : undefined,
         qNorm: c.qkNorm ? await vector(need(l.qNorm), `l${i}.q_norm`) : undefined,
@@ -152,8 +151,8 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
         oBias: await vector(optional(l.oBias), `l${i}.o.bias`),
         sinks: await vector(optional(l.sinks), `l${i}.sinks`),
       };
-      const gateUpBias = moeCfg.moe && !moeCfg.moe.denseLayers[i] ? undefined : l.gateUpBias.every((p) => src.tensors.has(p.name)) ? track(await loadF32Concat(ctx, src, l.gateUpBias, `l${i}.gate_up.bias`)) : undefined;
-      const mlp: MlpWeights | MoeWeights = moeCfg.moe && !moeCfg.moe.denseLayers[i] ? await loadMoeLayer(ctx, src, moeCfg, i, moeLoaders) : {
+      const gateUpBias = c.moe && !c.moe.denseLayers[i] ? undefined : l.gateUpBias.every((p) => src.tensors.has(p.name)) ? track(await loadF32Concat(ctx, src, l.gateUpBias, `l${i}.gate_up.bias`)) : undefined;
+      const mlp: MlpWeights | MoeWeights = c.moe && !c.moe.denseLayers[i] ? await loadMoeLayer(ctx, src, c, i, loaders) : {
         gateUp: await matrix(l.gateUp, `l${i}.gate_up`),
         gateUpBias,
         down: await matrix([l.down], `l${i}.down`),

@@ -1,25 +1,14 @@
-import { InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
-import type { MlaWeights } from '../layers/mla.js';
 import type { MoeWeights } from '../layers/moe.js';
-import { loadMatrix, toF32, type MatrixPart } from '../weights/loadTensors.js';
+import { loadMatrix, readF32, type MatrixPart } from '../weights/loadTensors.js';
 import type { WeightSource } from '../weights/source.js';
+import type { ModelConfig } from './config.js';
 import { deinterleaveBias, fusedExpertSource } from './fusedExperts.js';
-import type { MoeModelConfig } from './moeFields.js';
-import type { LoadDType } from './types.js';
-
-/** The loaders of buildModel: a matrix in the requested dtype (parts fused by rows), a vector in f32. */
-export interface Loaders {
-  matrix(parts: MatrixPart[], label: string): Promise<Tensor>;
-  f32(part: MatrixPart, label: string): Promise<Tensor>;
-  track<T extends Tensor>(t: T): T;
-  /** The requested weight dtype (for tensors rearranged at load, as gpt-oss's fused experts). */
-  readonly dtype?: LoadDType;
-}
+import type { Loaders } from './layerLoaders.js';
 
 /** A routed-experts block: experts stacked into [E, 2I, H] (gate rows, then up rows, per expert) and [E, H, I]. */
-export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeModelConfig, i: number, l: Loaders): Promise<MoeWeights> {
+export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: ModelConfig, i: number, l: Loaders): Promise<MoeWeights> {
   const m = c.moe!;
   const H = c.hiddenSize;
   const E = m.numExperts;
@@ -43,9 +32,7 @@ export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeMod
     const experts = (what: string, shape: number[]) => Array.from({ length: E }, (_, e) => ({ name: `${p}.${what}.${e}`, shape }));
     gateUp = l.track(await loadMatrix(ctx, fused, experts('gate_up', [2 * I, H]), l.dtype ?? 'auto', `l${i}.experts.gate_up`));
     down = l.track(await loadMatrix(ctx, fused, experts('down', [H, I]), l.dtype ?? 'auto', `l${i}.experts.down`));
-    const rawBias = await readF32(src, `${p}.${f.gateUp}_bias`);
-    if (rawBias.length !== E * 2 * I) throw new InvalidModelError(`tensor ${p}.${f.gateUp}_bias does not hold [${E}, ${2 * I}]`);
-    const gub = deinterleaveBias(rawBias, E, I);
+    const gub = deinterleaveBias(await readF32(src, part(`${f.gateUp}_bias`, [E, 2 * I])), E, I);
     gateUpBias = l.track(ctx.upload(gub, [E, 2 * I], 'f32', `l${i}.experts.gate_up.bias`));
     downBias = await l.f32(part(`${f.down}_bias`, [E, H]), `l${i}.experts.down.bias`);
   } else {
@@ -70,55 +57,5 @@ export async function loadMoeLayer(ctx: GpuContext, src: WeightSource, c: MoeMod
     experts: { gateUp: ctx.view(gateUp, [E, 2 * I, H]), down: ctx.view(down, [E, H, I]), gateUpBias, downBias },
     shared,
     sharedGate,
-  };
-}
-
-async function readF32(src: WeightSource, name: string): Promise<Float32Array> {
-  const info = src.tensors.get(name);
-  if (!info) throw new InvalidModelError(`tensor ${name} is missing from the checkpoint`);
-  return toF32(await src.read(name), info.dtype, info.shape.reduce((a, b) => a * b, 1));
-}
-
-/**
- * MLA weights, split for the absorbed form: q rows into no-rope and rope parts of every head, kv_b_proj
- * into W_uk [nH, nope, R] and W_uv [nH, v, R]. The split tensors are f32 (they are small).
- */
-export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: MoeModelConfig, i: number, l: Loaders): Promise<MlaWeights> {
-  const d = c.mla!;
-  const H = c.hiddenSize;
-  const { numHeads: nH, kvLoraRank: R, nopeDim: nope, ropeDim: P, vDim: v } = d;
-  const p = `model.layers.${i}.self_attn`;
-  const qIn = d.qLoraRank ?? H;
-  const qName = d.qLoraRank ? `${p}.q_b_proj.weight` : `${p}.q_proj.weight`;
-  const q = await readF32(src, qName);
-  if (q.length !== nH * (nope + P) * qIn) throw new InvalidModelError(`tensor ${qName} does not hold [${nH * (nope + P)}, ${qIn}]`);
-  const qNope = new Float32Array(nH * nope * qIn);
-  const qPe = new Float32Array(nH * P * qIn);
-  for (let h = 0; h < nH; h++) {
-    const base = h * (nope + P) * qIn;
-    qNope.set(q.subarray(base, base + nope * qIn), h * nope * qIn);
-    qPe.set(q.subarray(base + nope * qIn, base + (nope + P) * qIn), h * P * qIn);
-  }
-  const kvb = await readF32(src, `${p}.kv_b_proj.weight`);
-  if (kvb.length !== nH * (nope + v) * R) throw new InvalidModelError(`tensor ${p}.kv_b_proj.weight does not hold [${nH * (nope + v)}, ${R}]`);
-  const wUk = new Float32Array(nH * nope * R);
-  const wUv = new Float32Array(nH * v * R);
-  for (let h = 0; h < nH; h++) {
-    const base = h * (nope + v) * R;
-    wUk.set(kvb.subarray(base, base + nope * R), h * nope * R);
-    wUv.set(kvb.subarray(base + nope * R, base + (nope + v) * R), h * v * R);
-  }
-  const up = (data: Float32Array, shape: number[], label: string) => l.track(ctx.upload(data, shape, 'f32', label));
-  const part = (name: string, shape: number[]): MatrixPart => ({ name: `${p}.${name}`, shape });
-  return {
-    qA: d.qLoraRank ? await l.matrix([part('q_a_proj.weight', [d.qLoraRank, H])], `l${i}.q_a`) : undefined,
-    qANorm: d.qLoraRank ? await l.f32(part('q_a_layernorm.weight', [d.qLoraRank]), `l${i}.q_a_norm`) : undefined,
-    qNope: up(qNope, [nH * nope, qIn], `l${i}.q_nope`),
-    qPe: up(qPe, [nH * P, qIn], `l${i}.q_pe`),
-    kvA: await l.matrix([part('kv_a_proj_with_mqa.weight', [R + P, H])], `l${i}.kv_a`),
-    kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
-    wUk: up(wUk, [nH, nope, R], `l${i}.w_uk`),
-    wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
-    o: await l.matrix([part('o_proj.weight', [H, nH * v])], `l${i}.o`),
   };
 }

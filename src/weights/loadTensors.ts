@@ -193,6 +193,12 @@ export async function loadF32(ctx: GpuContext, src: WeightSource, part: MatrixPa
   return loadMatrix(ctx, src, [part], 'f32', label, onBytes);
 }
 
+/** A tensor's values on the CPU as f32 (tensors rearranged at load), checked against the config's shape. */
+export async function readF32(src: WeightSource, part: MatrixPart): Promise<Float32Array> {
+  const dtype = checkShape(src, part);
+  return toF32(await src.read(part.name), dtype, numel(part.shape));
+}
+
 /** Several vectors (q/k/v biases) concatenated into one f32 tensor. */
 export async function loadF32Concat(
   ctx: GpuContext,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DecoderModel } from '../../src/models/decoder.js';
 import { loadModel } from '../../src/models/load.js';
-import type { MoeModelConfig } from '../../src/models/moeFields.js';
 import { mlaCacheBytes } from '../../src/layers/mla.js';
 import { expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
@@ -32,7 +31,7 @@ describe.each([
       const final = await ctx.readF32(model.forward([ids[N - 1]!], T + N - 1));
       expect(maxAbsDiff(final, exp.finalLogits)).toBeLessThan(1e-3);
 
-      const mla = (model.config as MoeModelConfig).mla!;
+      const mla = model.config.mla!;
       const { latent, gqa } = mlaCacheBytes(mla);
       const layer = model.cache.layers[0]!;
       expect(layer.k.shape).toEqual([layer.capacity, 1, mla.kvLoraRank + mla.ropeDim]);

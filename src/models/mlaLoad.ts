@@ -1,0 +1,51 @@
+import type { GpuContext } from '../gpu/context.js';
+import type { MlaWeights } from '../layers/mla.js';
+import { readF32, type MatrixPart } from '../weights/loadTensors.js';
+import type { WeightSource } from '../weights/source.js';
+import type { ModelConfig } from './config.js';
+import type { Loaders } from './layerLoaders.js';
+
+/**
+ * Rows of a per-head weight [heads * (a + b), cols] split into its first a rows of every head,
+ * [heads * a, cols], and its last b rows, [heads * b, cols].
+ */
+export function splitHeads(w: Float32Array, heads: number, a: number, b: number, cols: number): [Float32Array, Float32Array] {
+  const first = new Float32Array(heads * a * cols);
+  const second = new Float32Array(heads * b * cols);
+  for (let h = 0; h < heads; h++) {
+    const base = h * (a + b) * cols;
+    first.set(w.subarray(base, base + a * cols), h * a * cols);
+    second.set(w.subarray(base + a * cols, base + (a + b) * cols), h * b * cols);
+  }
+  return [first, second];
+}
+
+/**
+ * MLA weights, split for the absorbed form: q rows into no-rope and rope parts of every head, kv_b_proj
+ * into W_uk [nH, nope, R] and W_uv [nH, v, R]. The split tensors are f32 (they are small).
+ */
+export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelConfig, i: number, l: Loaders): Promise<MlaWeights> {
+  const d = c.mla!;
+  const H = c.hiddenSize;
+  const { numHeads: nH, kvLoraRank: R, nopeDim: nope, ropeDim: P, vDim: v } = d;
+  const p = `model.layers.${i}.self_attn`;
+  const qIn = d.qLoraRank ?? H;
+  const qName = d.qLoraRank ? `${p}.q_b_proj.weight` : `${p}.q_proj.weight`;
+  const q = await readF32(src, { name: qName, shape: [nH * (nope + P), qIn] });
+  const [qNope, qPe] = splitHeads(q, nH, nope, P, qIn);
+  const kvb = await readF32(src, { name: `${p}.kv_b_proj.weight`, shape: [nH * (nope + v), R] });
+  const [wUk, wUv] = splitHeads(kvb, nH, nope, v, R);
+  const up = (data: Float32Array, shape: number[], label: string) => l.track(ctx.upload(data, shape, 'f32', label));
+  const part = (name: string, shape: number[]): MatrixPart => ({ name: `${p}.${name}`, shape });
+  return {
+    qA: d.qLoraRank ? await l.matrix([part('q_a_proj.weight', [d.qLoraRank, H])], `l${i}.q_a`) : undefined,
+    qANorm: d.qLoraRank ? await l.f32(part('q_a_layernorm.weight', [d.qLoraRank]), `l${i}.q_a_norm`) : undefined,
+    qNope: up(qNope, [nH * nope, qIn], `l${i}.q_nope`),
+    qPe: up(qPe, [nH * P, qIn], `l${i}.q_pe`),
+    kvA: await l.matrix([part('kv_a_proj_with_mqa.weight', [R + P, H])], `l${i}.kv_a`),
+    kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
+    wUk: up(wUk, [nH, nope, R], `l${i}.w_uk`),
+    wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
+    o: await l.matrix([part('o_proj.weight', [H, nH * v])], `l${i}.o`),
+  };
+}
