@@ -15,6 +15,8 @@ How the committed fixtures were made, as read back from their files:
   then DeepSeek's `e_score_correction_bias` buffers the same way. Activations stay O(1), so logits are peaked.
 - prompt: `torch.randint(3, vocab_size, (prompt_len,))` from a generator seeded `seed + 7`.
 - llava: weights from seed 12, prompt 5 + 4 text ids (`randint(3, 510)`, seed 12) around 16 image tokens.
+- idefics3: weights from seed 15; the prompt is what Idefics3Processor makes of one user message (the image, then
+  a question) with SmolVLM's chat template and a byte-level BPE tokenizer trained here on four sentences.
 With PyTorch 2.11 and transformers 5.17 this reproduces every committed file bit for bit (checked with
 --compare test/fixtures); the CPU kernels of another PyTorch build may change the last bits of the logits.
 """
@@ -206,6 +208,34 @@ def llava() -> dict:
     }
 
 
+def idefics3() -> dict:
+    """SmolVLM's architecture scaled down: a SigLIP tower over 32x32 tiles (patch 8: 16 patches), pixel shuffle
+    by 2 (4 tokens per tile), the connector, a llama text model whose vocabulary holds the tokenizer's ids."""
+    return {
+        "image_token_id": IDEFICS3["image_token_id"],
+        "scale_factor": 2,
+        "text_config": {
+            **llama(bos_token_id=1, eos_token_id=3, max_position_embeddings=512),
+            "model_type": "llama",
+        },
+        "tie_word_embeddings": False,
+        "vision_config": {
+            "attention_dropout": 0.0,
+            "hidden_act": "gelu_pytorch_tanh",
+            "hidden_size": 32,
+            "image_size": 32,
+            "initializer_range": 0.02,
+            "intermediate_size": 64,
+            "layer_norm_eps": 1e-06,
+            "model_type": "idefics3_vision",
+            "num_attention_heads": 4,
+            "num_channels": 3,
+            "num_hidden_layers": 2,
+            "patch_size": 8,
+        },
+    }
+
+
 # name: (model_type, architecture, config, seed, prompt_len, new_tokens)
 TEXT_FIXTURES = {
     "llama": ("llama", "LlamaForCausalLM", llama(), 0, 12, 24),
@@ -226,10 +256,39 @@ TEXT_FIXTURES = {
 
 LLAVA = {"weight_seed": 12, "ids_seed": 12, "text_before": 5, "text_after": 4, "image_tokens": 16, "new_tokens": 16}
 
-ALL = [*TEXT_FIXTURES, "llava", "tokenizers"]
+# idefics3: the image (48x40) resized to 64x54 (longest edge 64), then to 64x64 (multiples of 32), split into
+# 2x2 tiles of 32 plus the whole image resized to 32x32, all with Pillow's LANCZOS (SmolVLM's resample).
+IDEFICS3 = {
+    "weight_seed": 15, "image_token_id": 5, "image_seq_len": 4, "new_tokens": 16,
+    "size": 64, "max_image_size": 32, "prompt": "What is in the image?",
+}
+
+# The tokenizer: byte-level BPE trained here on IDEFICS3_CORPUS; SmolVLM's special tokens first (ids 0..42).
+IDEFICS3_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+    "<global-img>", *[f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)],
+]
+IDEFICS3_CORPUS = [
+    "What is in the image? Describe the picture in one sentence.",
+    "User: Can you see a red rectangle and a green ellipse on a blue background?",
+    "Assistant: The image shows a red box on the left and a green circle on the right.\n\n",
+    "How many shapes are there? There are two shapes: one red, one green.\n",
+]
+# SmolVLM-Instruct's chat template (role capitalised, ':' then the parts, <end_of_utterance> after each turn).
+IDEFICS3_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
+    "{% if message['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+ALL = [*TEXT_FIXTURES, "llava", "idefics3", "tokenizers"]
 
 NOTE_TEXT = "hidden.0 is the embedding output; hidden.N (last) is after the final norm"
 NOTE_LLAVA = "pixel_values = CLIPImageProcessor(image.png); image_features = projector output"
+NOTE_IDEFICS3 = ("pixel_values = Idefics3ImageProcessorPil(image.png): 2x2 tiles + the global image; vision_hidden = "
+                 "the vision tower's output (after post_layernorm); image_features = connector output, tiles in order")
 
 # ----------------------------------------------------------------------------------------------------------
 # Shared steps
@@ -391,6 +450,111 @@ def make_llava(out: Path) -> None:
     write_json(d / "expected.json", {
         "name": "llava", "model_type": "llava", "image": "image.png", "image_token_index": image_token,
         "transformers": tv, "note": NOTE_LLAVA,
+    })
+
+
+def idefics3_tokenizer():
+    """A small byte-level BPE tokenizer with SmolVLM's special tokens, as a transformers tokenizer."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    try:
+        from transformers import PreTrainedTokenizerFast
+    except ImportError:  # transformers 5 may name it only TokenizersBackend
+        from transformers import TokenizersBackend as PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=[AddedToken(t, special=True, normalized=False) for t in IDEFICS3_SPECIALS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(IDEFICS3_CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<end_of_utterance>", pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>", chat_template=IDEFICS3_TEMPLATE,
+    )
+
+
+def check(ok: bool, what: str) -> None:
+    """A sanity check that reports and goes on (the files are still written, to be looked at)."""
+    if not ok:
+        print(f"CHECK FAILED: {what}", file=sys.stderr, flush=True)
+
+
+def make_idefics3(out: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    try:
+        from transformers import Idefics3ImageProcessorPil
+    except ImportError:
+        from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+    from transformers import Idefics3Processor
+
+    config = idefics3()
+    model = build("idefics3", "Idefics3ForConditionalGeneration", config, IDEFICS3["weight_seed"])
+    d = out / "idefics3"
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d)
+
+    image = draw_image()
+    image.save(d / "image.png")
+    image_proc = Idefics3ImageProcessorPil(
+        size={"longest_edge": IDEFICS3["size"]}, max_image_size={"longest_edge": IDEFICS3["max_image_size"]},
+        resample=1, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    )
+    tokenizer = idefics3_tokenizer()
+    check(tokenizer.convert_tokens_to_ids("<image>") == config["image_token_id"], "<image> is not id 5")
+    processor = Idefics3Processor(
+        image_processor=image_proc, tokenizer=tokenizer, image_seq_len=IDEFICS3["image_seq_len"],
+        chat_template=IDEFICS3_TEMPLATE,
+    )
+    processor.save_pretrained(d)  # processor_config.json, chat template
+    image_proc.save_pretrained(d)  # preprocessor_config.json
+    tokenizer.save_pretrained(d)  # tokenizer.json, tokenizer_config.json, chat_template.jinja
+    # The Pil backend writes its type without the suffix; keep it so that a reader picks Pillow's resize.
+    pre = json.loads((d / "preprocessor_config.json").read_text("utf-8"))
+    pre["image_processor_type"] = "Idefics3ImageProcessorPil"
+    write_json(d / "preprocessor_config.json", pre)
+
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": IDEFICS3["prompt"]}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    inputs = processor(text=text, images=[image], return_tensors="pt")
+    ids = inputs["input_ids"][0]
+    pixel_values = inputs["pixel_values"].float()  # [1, 5, 3, 32, 32]
+    direct = image_proc(images=[[image]], return_tensors="pt", return_row_col_info=True)
+    rows, cols = (x.tolist() if hasattr(x, "tolist") else x for x in (direct["rows"], direct["cols"]))
+    check(rows == [[2]] and cols == [[2]], f"rows {rows} cols {cols} (expected [[2]])")
+    check(torch.equal(direct["pixel_values"].float(), pixel_values), "image processor and processor pixel_values differ")
+    print(f"idefics3 prompt {text!r}: {ids.shape[0]} ids, pixel_values {list(pixel_values.shape)}", flush=True)
+
+    with torch.no_grad():
+        fwd = model(input_ids=ids[None], pixel_values=pixel_values, output_hidden_states=True, use_cache=False)
+        vision_hidden = model.model.vision_model(pixel_values=pixel_values[0]).last_hidden_state.float()  # [5, 16, 32]
+    features = fwd.image_hidden_states
+    if isinstance(features, (list, tuple)):
+        features = torch.cat([f.reshape(-1, f.shape[-1]) for f in features])
+    features = features.reshape(-1, features.shape[-1]).float()  # [5 * 4, 64]
+    n_image = int((ids == config["image_token_id"]).sum())
+    check(n_image == features.shape[0] == 5 * IDEFICS3["image_seq_len"], f"{n_image} image tokens, features {features.shape}")
+    gen = greedy(model, ids, IDEFICS3["new_tokens"], pixel_values=pixel_values)
+
+    tensors = {
+        "input_ids": ids.to(torch.int32),
+        "logits": fwd.logits[0].float(),
+        "greedy_ids": gen.to(torch.int32),
+        "pixel_values": pixel_values[0],
+        "vision_hidden": vision_hidden,
+        "image_features": features,
+    }
+    for i, h in enumerate(fwd.hidden_states):
+        tensors[f"hidden.{i}"] = h[0].float()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(d / "expected.safetensors"))
+    tv, pv = versions()
+    write_json(d / "expected.json", {
+        "name": "idefics3", "model_type": "idefics3", "image": "image.png", "image_token_id": config["image_token_id"],
+        "rows": 2, "cols": 2, "prompt_text": text, "messages": messages, "transformers": tv, "torch": pv,
+        "hidden_states": len(fwd.hidden_states), "note": NOTE_IDEFICS3,
     })
 
 
@@ -563,6 +727,8 @@ def main() -> int:
         print(f"writing {name}", flush=True)
         if name == "llava":
             make_llava(args.out)
+        elif name == "idefics3":
+            make_idefics3(args.out)
         elif name == "tokenizers":
             make_tokenizers(args.out, args.tokenizers_dir)
         else:
