@@ -189,6 +189,11 @@ export class CapturedStep {
 
   constructor(private readonly ctx: StepReplayer) {}
 
+  /** The recording replayed or captured last (benchmarks time its dispatches one by one). */
+  get latest(): StepRecording | undefined {
+    return this.entries[0]?.recording;
+  }
+
   replay(key: readonly unknown[], inputs: StepInputs): boolean {
     this.pendingKey = key;
     this.pendingInputs = inputs;
