@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { InvalidArgumentError } from '../errors.js';
 import type { Engine, EngineInfo, GenerationStats } from '../engine/types.js';
+import type { RgbaImage } from '../image/preprocess.js';
 import type { LoadDType } from '../models/types.js';
+import { decodeImageNode, readImageFile } from './imageDecode.js';
 
 export interface BenchOptions {
   /** A folder, URL or .gguf path, as engine.load takes it. */
@@ -17,6 +19,8 @@ export interface BenchOptions {
   readonly repeat?: number;
   /** 0: greedy. */
   readonly temperature?: number;
+  /** An image file (PNG / JPEG): also time its encoding and an image + question prompt (vision models). */
+  readonly image?: string;
   /** Called after each run. */
   readonly onRun?: (run: BenchRun, index: number) => void;
 }
@@ -35,10 +39,21 @@ export interface DecodeFigure {
   readonly fill_ttft_ms: number;
 }
 
+export interface ImageFigure {
+  /** Vision tower + projector over one image: the TTFT of a prompt with a new image less that of the same prompt whose image features are cached. */
+  readonly encode_ms: number;
+  /** Time to the first answer token of the image + question prompt, the image new (encode and prefill). */
+  readonly ttft_ms: number;
+  /** Tokens of the prompt the image fills. */
+  readonly image_tokens: number;
+}
+
 export interface BenchRun {
   readonly load_s: number;
   readonly prefill: PrefillFigure;
   readonly decode: readonly DecodeFigure[];
+  /** With an image (BenchOptions.image): medians of IMAGE_TRIALS timings in this run. */
+  readonly image?: ImageFigure;
   /** This process's GPU memory by nvidia-smi after the run, where nvidia-smi answers. */
   readonly gpu_process_bytes: number | null;
 }
@@ -58,6 +73,7 @@ export interface BenchReport {
   readonly context_length: number;
   readonly prefill: PrefillFigure;
   readonly decode: readonly DecodeFigure[];
+  readonly image?: ImageFigure;
   readonly runs: readonly BenchRun[];
 }
 
@@ -81,15 +97,25 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`bench: --${what} must be a positive integer, got ${n}`);
   }
   for (const c of contexts) if (!Number.isInteger(c) || c < 1) throw new InvalidArgumentError(`bench: context ${c} is not a positive integer`);
-  const maxContext = Math.max(promptLen, ...contexts.map((c) => c + decodeLen)) + 1;
+  let maxContext = Math.max(promptLen, ...contexts.map((c) => c + decodeLen)) + 1;
   const sampling = { temperature: o.temperature ?? 0, ignoreEos: true };
+  const image = o.image === undefined ? undefined : await decodeImageNode(await readImageFile(o.image));
   const runs: BenchRun[] = [];
   let info: EngineInfo | undefined;
   let seed = 1;
   for (let r = 0; r < repeat; r++) {
     await engine.unload();
-    const t0 = performance.now();
+    let t0 = performance.now();
     info = await engine.load(o.model, { dtype: o.dtype, maxContext });
+    if (image && !info.vision) throw new InvalidArgumentError(`bench: --image needs a vision model; ${o.model} (${info.modelType}) takes no images`);
+    const imageContext = image && info.vision ? 1 + info.vision.tokensPerImage + QUESTION_TOKENS + 2 : 0;
+    if (imageContext > maxContext) {
+      // The image prompt is longer than the text ones: a KV cache that holds it.
+      maxContext = imageContext;
+      await engine.unload();
+      t0 = performance.now();
+      info = await engine.load(o.model, { dtype: o.dtype, maxContext });
+    }
     const load_s = (performance.now() - t0) / 1000;
     const ids = (n: number) => randomIds(n, info!.vocabSize, seed++);
     // Warm-up at the timed prompt's length: pipelines compiled and buffers touched for its chunks and for decode.
@@ -101,7 +127,8 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
       const d = await generate(engine, ids(context), decodeLen, sampling);
       decode.push({ context, tokens: d.generatedTokens, tps: round(d.decodeTokensPerSecond), fill_ttft_ms: round(d.timeToFirstTokenMs) });
     }
-    const run = { load_s: round(load_s), prefill, decode, gpu_process_bytes: await processGpuBytes() };
+    const imageFigure = image && (await benchImage(engine, info, image, () => seed++, sampling));
+    const run = { load_s: round(load_s), prefill, decode, ...(imageFigure ? { image: imageFigure } : {}), gpu_process_bytes: await processGpuBytes() };
     runs.push(run);
     o.onRun?.(run, r);
   }
@@ -119,6 +146,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     context_length: i.contextLength,
     prefill,
     decode,
+    ...(image ? { image: imageMedians(runs) } : {}),
     runs,
   };
 }
@@ -139,10 +167,77 @@ export function runMedians(runs: readonly BenchRun[], promptLen: number, decodeL
   };
 }
 
+/** Image timings per run: each the median of this many. */
+export const IMAGE_TRIALS = 3;
+/** Tokens of the question after the image. */
+const QUESTION_TOKENS = 16;
+
+/**
+ * The image timings of one run. Each trial paints a band of the image (its features are not cached)
+ * and runs `[t, image, question]` twice: first with the new image (TTFT = encode + prefill), then with
+ * another first token t (no KV prefix reused, the features taken from the model's cache: prefill only).
+ * encode_ms is the difference; the engine's imagesEncoded must have grown by one and then by none.
+ */
+async function benchImage(
+  engine: Engine,
+  info: EngineInfo,
+  image: RgbaImage,
+  nextSeed: () => number,
+  sampling: { temperature: number; ignoreEos: boolean },
+): Promise<ImageFigure> {
+  const { imageTokenId, tokensPerImage } = info.vision!;
+  const textIds = (n: number) => randomIds(n, info.vocabSize, nextSeed()).map((id) => (id === imageTokenId ? (id + 1) % info.vocabSize : id));
+  const question = textIds(QUESTION_TOKENS);
+  const encoded = async () => (await engine.info())?.vision?.imagesEncoded ?? 0;
+  // A band across the middle (inside any center crop, rows enough to survive a downscale) in a gray of its own.
+  const variant = (k: number): ImageData => {
+    const data = new Uint8ClampedArray(image.data);
+    if (k >= 0) {
+      const band = Math.ceil(image.height / 16);
+      const top = Math.floor((image.height - band) / 2);
+      data.fill(40 + 50 * k, top * image.width * 4, (top + band) * image.width * 4);
+    }
+    return { width: image.width, height: image.height, data } as ImageData;
+  };
+  const prompt = (first: number[], img: ImageData) => ({ ids: [...first, imageTokenId, ...question], images: [img] });
+  // Warm-up: the vision pipelines compiled, and a prompt of this length prefilled once.
+  await generate(engine, prompt(textIds(1), variant(-1)), 2, sampling);
+  const encodeMs: number[] = [];
+  const ttftMs: number[] = [];
+  for (let k = 0; k < IMAGE_TRIALS; k++) {
+    const img = variant(k);
+    const before = await encoded();
+    const fresh = await generate(engine, prompt(textIds(1), img), 1, sampling);
+    const mid = await encoded();
+    const cached = await generate(engine, prompt(textIds(1), img), 1, sampling);
+    const after = await encoded();
+    if (mid - before !== 1 || after !== mid) {
+      throw new Error(`bench: the image was encoded ${mid - before} times with new pixels and ${after - mid} with cached ones (expected 1 and 0)`);
+    }
+    ttftMs.push(fresh.timeToFirstTokenMs);
+    encodeMs.push(fresh.timeToFirstTokenMs - cached.timeToFirstTokenMs);
+  }
+  return { encode_ms: median(encodeMs.map(round)), ttft_ms: median(ttftMs.map(round)), image_tokens: tokensPerImage };
+}
+
+function imageMedians(runs: readonly BenchRun[]): ImageFigure {
+  const figures = runs.map((r) => r.image!);
+  return {
+    encode_ms: median(figures.map((f) => f.encode_ms)),
+    ttft_ms: median(figures.map((f) => f.ttft_ms)),
+    image_tokens: figures[0]!.image_tokens,
+  };
+}
+
 /** One generation from token ids; its stats. Rejects if no prompt token was computed (a reused prefix). */
-async function generate(engine: Engine, ids: number[], maxTokens: number, sampling: { temperature: number; ignoreEos: boolean }): Promise<GenerationStats> {
+async function generate(
+  engine: Engine,
+  input: number[] | { ids: number[]; images: ImageData[] },
+  maxTokens: number,
+  sampling: { temperature: number; ignoreEos: boolean },
+): Promise<GenerationStats> {
   let stats: GenerationStats | undefined;
-  for await (const c of engine.generate({ ids }, { maxTokens, ...sampling })) if (c.stats) stats = c.stats;
+  for await (const c of engine.generate(Array.isArray(input) ? { ids: input } : input, { maxTokens, ...sampling })) if (c.stats) stats = c.stats;
   if (!stats) throw new Error('bench: the generation ended without stats');
   if (stats.cachedPromptTokens > 0) throw new Error(`bench: ${stats.cachedPromptTokens} prompt tokens came from the KV cache`);
   return stats;

@@ -5,7 +5,9 @@ import { runBench, type BenchReport, type BenchRun } from './bench.js';
 import { createNodeEngine } from './nodeEngine.js';
 
 const USAGE = `usage: weblm bench --model <folder|url|file.gguf> [--dtype auto|f32|f16|q8_0|q4_0] [--prompt 512]
-                   [--decode 128] [--contexts 128,4096] [--repeat 3] [--temperature 0] [--json]`;
+                   [--decode 128] [--contexts 128,4096] [--repeat 3] [--temperature 0] [--image FILE] [--json]
+  --image FILE   a PNG or JPEG: also time encoding it (vision tower + projector) and the first answer
+                 token of an image + question prompt (llava models)`;
 
 const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
 
@@ -24,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
       contexts: { type: 'string', default: '128,4096' },
       repeat: { type: 'string', default: '3' },
       temperature: { type: 'string', default: '0' },
+      image: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean' },
     },
@@ -47,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       contexts: a.contexts!.split(',').map((c) => int(c.trim(), '--contexts')),
       repeat: int(a.repeat!, '--repeat'),
       temperature,
+      image: a.image,
       onRun: (run, i) => (a.json ? console.log(JSON.stringify({ run: i, ...run })) : console.error(`run ${i + 1}: ${runLine(run)}`)),
     });
     console.log(a.json ? JSON.stringify(report) : table(report));
@@ -67,7 +71,8 @@ const fmt = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 1 
 
 function runLine(r: BenchRun): string {
   const decode = r.decode.map((d) => `decode@${d.context} ${fmt(d.tps)} tok/s`).join(', ');
-  return `load ${fmt(r.load_s)} s, prefill ${fmt(r.prefill.tps)} tok/s (ttft ${fmt(r.prefill.ttft_ms)} ms), ${decode}`;
+  const image = r.image ? `, image encode ${fmt(r.image.encode_ms)} ms (ttft ${fmt(r.image.ttft_ms)} ms)` : '';
+  return `load ${fmt(r.load_s)} s, prefill ${fmt(r.prefill.tps)} tok/s (ttft ${fmt(r.prefill.ttft_ms)} ms), ${decode}${image}`;
 }
 
 function table(r: BenchReport): string {
@@ -79,6 +84,12 @@ function table(r: BenchReport): string {
     ['GPU memory (engine / process)', `${mib(r.gpu_memory_bytes)} / ${mib(r.gpu_process_bytes)}`],
     [`prefill ${r.prefill.tokens} tokens`, `${fmt(r.prefill.tps)} tok/s, time to first token ${fmt(r.prefill.ttft_ms)} ms`],
     ...r.decode.map((d): [string, string] => [`decode ${d.tokens} at context ${d.context}`, `${fmt(d.tps)} tok/s`]),
+    ...(r.image
+      ? ([
+          [`encode one image (${r.image.image_tokens} tokens)`, `${fmt(r.image.encode_ms)} ms`],
+          ['image + question', `time to first answer token ${fmt(r.image.ttft_ms)} ms`],
+        ] as [string, string][])
+      : []),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return [`medians of ${r.runs.length} runs`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');

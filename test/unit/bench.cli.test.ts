@@ -9,7 +9,8 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { main as bench } from '../../src/node/cliBench.js';
 import { main as run } from '../../src/node/cliRun.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
-import { fixtureWithTokenizer } from '../helpers/fixtures.js';
+import { fixtureDir, fixtureWithTokenizer } from '../helpers/fixtures.js';
+import { llavaImagePath } from '../helpers/llava.js';
 import { cpuLlama } from '../helpers/llamaCpp.js';
 
 /** stdout lines of a CLI main(). */
@@ -95,6 +96,36 @@ describe('weblm bench', () => {
     await expect(bench(['--prompt', '8'])).rejects.toThrow(/--model is required/);
     await expect(bench(['--model', 'x', '--contexts', '4,0'])).rejects.toThrow(InvalidArgumentError);
     await expect(bench(['--model', 'x', '--dtype', 'q5'])).rejects.toThrow(/--dtype q5 is not one of/);
+  });
+});
+
+describe('weblm bench --image', () => {
+  const tiny = ['--prompt', '8', '--decode', '2', '--contexts', '4'];
+  it('times encoding an image and the first answer token of an image + question prompt (llava fixture)', async () => {
+    const model = fixtureDir('llava');
+    const lines = await linesOf(bench, ['--model', model, '--image', llavaImagePath(), '--json', ...tiny, '--repeat', '2']);
+    expect(lines).toHaveLength(3);
+    const report = JSON.parse(lines.at(-1)!);
+    expect(report.model_type).toBe('llava');
+    expect(Object.keys(report.image).sort()).toEqual(['encode_ms', 'image_tokens', 'ttft_ms']);
+    expect(report.image.image_tokens).toBe(16); // (32 / 8)^2 patches, the class token dropped
+    // SwiftShader's figures mean nothing; a difference of two TTFTs can even come out below 0 on it.
+    expect(Number.isFinite(report.image.encode_ms)).toBe(true);
+    expect(report.image.ttft_ms).toBeGreaterThan(0);
+    for (const r of report.runs) expect(r.image.image_tokens).toBe(16);
+    const ttft = report.runs.map((r: { image: { ttft_ms: number } }) => r.image.ttft_ms).sort((a: number, b: number) => a - b);
+    expect(report.image.ttft_ms).toBeCloseTo((ttft[0] + ttft[1]) / 2, 1); // the median of two runs
+    expect(report.prefill.tokens).toBe(8); // the text figures as without --image
+
+    const table = (await linesOf(bench, ['--model', model, '--image', llavaImagePath(), ...tiny, '--repeat', '1'])).join('\n');
+    expect(table).toMatch(/encode one image \(16 tokens\)\s+-?[\d.,]+ ms/);
+    expect(table).toMatch(/image \+ question\s+time to first answer token [\d.,]+ ms/);
+  });
+
+  it('rejects an image for a text model, and a file that is not an image', async () => {
+    const dir = await fixtureWithTokenizer('qwen2');
+    await expect(bench(['--model', dir, '--image', llavaImagePath(), ...small])).rejects.toThrow(/--image needs a vision model/);
+    await expect(bench(['--model', dir, '--image', join(dir, 'config.json'), ...small])).rejects.toThrow(/neither PNG nor JPEG/);
   });
 });
 
