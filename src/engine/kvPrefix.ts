@@ -9,6 +9,11 @@ export class KvPrefix {
     return this.ids.length;
   }
 
+  /** The cached ids, in position order. */
+  get tokens(): readonly number[] {
+    return this.ids;
+  }
+
   /**
    * How many leading tokens of `prompt` can be reused: the common prefix with the cached ids, at most
    * prompt.length - 1 (the last prompt token is always forwarded: its logits pick the first new token).

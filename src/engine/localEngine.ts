@@ -8,6 +8,8 @@ import { LlavaModel } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
+import type { CacheSnapshot } from './cacheSnapshot.js';
+import { exportSnapshot, importSnapshot } from './cacheSnapshotSession.js';
 import { completion, completionChunks, requestOptions } from './chatCompletions.js';
 import { generateTokens, type GenerationSession } from './generate.js';
 import { KvPrefix } from './kvPrefix.js';
@@ -112,6 +114,26 @@ export class LocalEngine implements Engine {
     const ctx = this.ctx;
     this.ctx = undefined;
     if (ctx) (await ctx).destroy();
+  }
+
+  async exportCache(): Promise<CacheSnapshot> {
+    const release = await this.mutex.acquire();
+    try {
+      const s = this.session();
+      return await exportSnapshot(s.source, s);
+    } finally {
+      release();
+    }
+  }
+
+  async importCache(snapshot: CacheSnapshot): Promise<void> {
+    const release = await this.mutex.acquire();
+    try {
+      const s = this.session();
+      importSnapshot(s.source, s, snapshot);
+    } finally {
+      release();
+    }
   }
 
   generate(input: GenerateInput, options: GenerateOptions & ChatPromptOptions = {}): AsyncIterableIterator<GenerateChunk> {

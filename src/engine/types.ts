@@ -4,9 +4,11 @@ import type { ImageSource } from '../tokenizer/contentParts.js';
 import type { LocalFile } from '../browser/localFiles.js';
 import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
+import type { CacheSnapshot } from './cacheSnapshot.js';
 import type { GenerationStats } from './stats.js';
 
-export type { GenerationStats };
+export type { CacheSnapshot, GenerationStats };
+export type { CacheLayerSnapshot } from './cacheSnapshot.js';
 
 export type { ChatMessage };
 export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from '../tokenizer/contentParts.js';
@@ -124,6 +126,18 @@ export interface Engine {
   info(): Promise<EngineInfo | undefined>;
   generate(input: GenerateInput, options?: GenerateOptions): AsyncIterableIterator<GenerateChunk>;
   readonly chat: { readonly completions: ChatCompletions };
+  /**
+   * The loaded model's KV cache read back from the GPU: the token ids of the cached positions (the last
+   * prompt and reply) and their keys and values, to be saved and given to `importCache` after a reload.
+   * A vision model's cache is refused (UnsupportedModelError).
+   */
+  exportCache(): Promise<CacheSnapshot>;
+  /**
+   * Restores a snapshot of `exportCache` into the loaded model's cache; the next prompt that starts with its
+   * tokens forwards only what follows them. A snapshot of another model, dtype or cache shape, or longer
+   * than the loaded context, throws CacheMismatchError and leaves the cache as it was.
+   */
+  importCache(snapshot: CacheSnapshot): Promise<void>;
   /** Releases the model and the GPU device (and ends the worker for a worker engine). */
   dispose(): Promise<void>;
 }

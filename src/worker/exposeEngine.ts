@@ -1,4 +1,5 @@
-import { expose, releaseProxy, type Endpoint } from 'comlink';
+import { expose, releaseProxy, transfer, type Endpoint } from 'comlink';
+import { snapshotBuffers } from '../engine/cacheSnapshot.js';
 import type { Engine } from '../engine/types.js';
 import { installErrorTransfer } from './errorTransfer.js';
 import type { WorkerApi } from './protocol.js';
@@ -66,6 +67,11 @@ export function exposeEngine(engine: Engine, endpoint: Endpoint): WorkerApi {
     abort(opId) {
       aborts.get(opId)?.abort();
     },
+    async exportCache() {
+      const snap = await engine.exportCache();
+      return transfer(snap, snapshotBuffers(snap));
+    },
+    importCache: (snapshot) => engine.importCache(snapshot),
     dispose: () => engine.dispose(),
   };
   expose(api, endpoint);

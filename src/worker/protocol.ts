@@ -1,3 +1,4 @@
+import type { CacheSnapshot } from '../engine/cacheSnapshot.js';
 import type { ChatCompletion, ChatCompletionRequest } from '../engine/openaiTypes.js';
 import type { EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from '../engine/types.js';
 
@@ -22,6 +23,9 @@ export interface WorkerApi {
   /** Ends a stream early (the page broke out of its loop). */
   close(opId: number): Promise<void>;
   abort(opId: number): void;
+  /** The snapshot's ArrayBuffers are transferred (comlink.transfer), not copied, both ways. */
+  exportCache(): Promise<CacheSnapshot>;
+  importCache(snapshot: CacheSnapshot): Promise<void>;
   dispose(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
-import { proxy, releaseProxy, wrap, type Endpoint, type Remote } from 'comlink';
+import { proxy, releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
+import { snapshotBuffers, type CacheSnapshot } from '../engine/cacheSnapshot.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../engine/openaiTypes.js';
 import type { ChatCompletions, Engine, EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from '../engine/types.js';
 import { cloneableInput, cloneableMessages } from './cloneImages.js';
@@ -48,6 +49,15 @@ export class WorkerEngine implements Engine {
     // Images the page holds as elements or canvases cross as ImageBitmaps (Blobs cross as they are).
     const started = cloneableInput(input).then((x) => this.remote.generate(opId, x, rest));
     return this.pull<GenerateChunk>(opId, started, signal);
+  }
+
+  exportCache(): Promise<CacheSnapshot> {
+    return this.remote.exportCache();
+  }
+
+  /** Transfers the snapshot's buffers to the worker: they are detached (empty) here afterwards. */
+  importCache(snapshot: CacheSnapshot): Promise<void> {
+    return this.remote.importCache(transfer(snapshot, snapshotBuffers(snapshot)));
   }
 
   async dispose(): Promise<void> {
