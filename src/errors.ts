@@ -21,9 +21,21 @@ export class DeviceLostError extends WebLMError {
   override readonly code = 'DEVICE_LOST';
 }
 
-/** A GPU allocation failed or would exceed a device limit. The message says what and how much. */
+/**
+ * A GPU allocation failed or would exceed a device limit or the caller's memory budget. The message says what
+ * and how much; `neededBytes` / `availableBytes` are bytes where known, `hint` what to load instead.
+ */
 export class GpuOutOfMemoryError extends WebLMError {
   override readonly code = 'GPU_OUT_OF_MEMORY';
+  readonly neededBytes?: number;
+  readonly availableBytes?: number;
+  readonly hint?: string;
+  constructor(message: string, details: { neededBytes?: number; availableBytes?: number; hint?: string; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    if (details.neededBytes !== undefined) this.neededBytes = details.neededBytes;
+    if (details.availableBytes !== undefined) this.availableBytes = details.availableBytes;
+    if (details.hint !== undefined) this.hint = details.hint;
+  }
 }
 
 /** A WGSL shader failed to compile or a pipeline failed validation: a bug in weblm, reported with the log. */

@@ -1,15 +1,18 @@
-import { AbortError, InvalidArgumentError, InvalidModelError } from '../errors.js';
+import { AbortError, GpuOutOfMemoryError, InvalidArgumentError, InvalidModelError, WebLMError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { decodeImageBrowser, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
 import type { ClipPreprocessConfig, RgbaImage } from '../image/preprocess.js';
 import { buildAnyModel } from '../models/build.js';
-import type { RawConfig } from '../models/config.js';
+import type { ModelConfig, RawConfig } from '../models/config.js';
+import { estimateModelMemory, type MemoryEstimate } from '../models/fit.js';
 import { LlavaModel } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelFiles } from '../weights/files.js';
+import type { WeightSource } from '../weights/source.js';
 import type { CacheSnapshot } from './cacheSnapshot.js';
 import { exportSnapshot, importSnapshot } from './cacheSnapshotSession.js';
+import { checkFit } from './fit.js';
 import { completion, completionChunks, requestOptions } from './chatCompletions.js';
 import { generateTokens, type GenerationSession } from './generate.js';
 import { KvPrefix } from './kvPrefix.js';
@@ -72,14 +75,16 @@ export class LocalEngine implements Engine {
       const { files, gguf } = await openModelSource(source, this.options.openFiles, signal);
       const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
       if (signal?.aborted) throw new AbortError(`loading ${location} was aborted`);
-      const ctx = await (this.ctx ??= this.options.gpu());
+      const ctx = await this.context();
       const report = options.onProgress;
-      const model = await buildAnyModel(ctx, config, weights, {
+      const loadOpts = {
         dtype: options.dtype,
         maxContext: options.maxContext,
-        onProgress: report ? (loaded, total) => report({ loaded, total }) : undefined,
+        onProgress: report ? (loaded: number, total: number) => report({ loaded, total }) : undefined,
         signal,
-      });
+      };
+      const estimate = fitOrThrow(ctx, config, weights, options);
+      const model = await buildWithinMemory(ctx, estimate.totalBytes, () => buildAnyModel(ctx, config, weights, loadOpts));
       try {
         this.loaded = session(location, model, tokenizer, preprocessor);
       } catch (err) {
@@ -94,6 +99,16 @@ export class LocalEngine implements Engine {
     } finally {
       release();
     }
+  }
+
+  /** The GPU context, a new one when the last was lost (a load after a device loss needs no page reload). */
+  private async context(): Promise<GpuContext> {
+    const old = this.ctx && (await this.ctx.catch(() => undefined));
+    if (!old || old.failed) {
+      this.ctx = undefined;
+      old?.destroy();
+    }
+    return (this.ctx ??= this.options.gpu());
   }
 
   async unload(): Promise<void> {
@@ -236,6 +251,41 @@ export class LocalEngine implements Engine {
     s.sampler.dispose();
     s.model.dispose();
   }
+}
+
+/** Refuses a load whose estimated GPU memory passes the adapter's limits or `memoryBudget` (GpuOutOfMemoryError with a hint). */
+function fitOrThrow(ctx: GpuContext, config: ModelConfig, weights: WeightSource, options: LoadOptions): MemoryEstimate {
+  const budget = options.memoryBudget;
+  if (budget !== undefined && !(Number.isFinite(budget) && budget > 0))
+    throw new InvalidArgumentError(`memoryBudget must be a positive number of bytes, got ${budget}`);
+  const maxContext = options.maxContext ?? Math.min(config.maxPositionEmbeddings, 4096);
+  const limits = { maxBufferSize: ctx.limits.maxBufferSize, maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize, budgetBytes: budget };
+  return checkFit({ dtype: options.dtype ?? 'auto', maxContext }, limits, (c) => estimateModelMemory(config, weights, c));
+}
+
+/**
+ * Runs a model build inside an allocation scope: a real out-of-memory (or a validation error) while it
+ * allocates and uploads frees what the build made and is thrown as GpuOutOfMemoryError (ShaderError), with the
+ * estimate as `neededBytes` (WebGPU does not say how much was free).
+ */
+async function buildWithinMemory(ctx: GpuContext, neededBytes: number, build: () => Promise<LoadedModel>): Promise<LoadedModel> {
+  ctx.beginAllocationScope();
+  const built = await build().then(
+    (model) => ({ model }),
+    (err: unknown) => ({ err }),
+  );
+  const failure = await ctx.endAllocationScope().catch((e: unknown) => (e instanceof WebLMError ? e : undefined));
+  if (failure) {
+    if ('model' in built) built.model.dispose();
+    if (!(failure instanceof GpuOutOfMemoryError)) throw failure;
+    throw new GpuOutOfMemoryError(`${failure.message}; what the load had allocated was freed`, {
+      neededBytes,
+      hint: 'load a smaller dtype or context (dtype, maxContext)',
+      cause: failure,
+    });
+  }
+  if ('err' in built) throw built.err;
+  return built.model;
 }
 
 function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | undefined, preprocessor?: RawConfig): Loaded {

@@ -34,6 +34,12 @@ export interface LoadOptions {
   readonly dtype?: LoadDType;
   /** Longest prompt + generation the KV cache is sized for (default: the model's, capped by the loader). */
   readonly maxContext?: number;
+  /**
+   * Bytes of GPU memory the model may take (weights + KV cache + activations, as estimated before anything is
+   * allocated): a load that needs more is refused with GpuOutOfMemoryError. WebGPU reports no free memory, so
+   * only the caller can say; without it only the adapter's buffer limits are checked.
+   */
+  readonly memoryBudget?: number;
   readonly onProgress?: (p: LoadProgress) => void;
   readonly signal?: AbortSignal;
 }

@@ -5,12 +5,18 @@
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private live = 0;
+  private created = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
   /** Bytes held by buffers handed out and not yet released. */
   get bytesInUse(): number {
     return this.live;
+  }
+
+  /** Buffers this pool created and has not destroyed (handed out or free): tests count them. */
+  get liveBuffers(): number {
+    return this.created;
   }
 
   static sizeClass(bytes: number): number {
@@ -20,7 +26,11 @@ export class BufferPool {
   acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'pooled'): GPUBuffer {
     const size = BufferPool.sizeClass(bytes);
     const list = this.free.get(`${usage}:${size}`);
-    const buf = list?.pop() ?? this.device.createBuffer({ size, usage, label });
+    let buf = list?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({ size, usage, label });
+      this.created++;
+    }
     this.live += size;
     return buf;
   }
@@ -34,7 +44,7 @@ export class BufferPool {
   }
 
   destroy(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) for (const b of list) (b.destroy(), this.created--);
     this.free.clear();
   }
 }

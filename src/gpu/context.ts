@@ -55,6 +55,7 @@ export class GpuContext implements StepReplayer {
   private nextBufferId = 1;
   private failure: WebLMError | undefined;
   private allocated = 0;
+  private liveCreated = 0;
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
 
@@ -96,6 +97,34 @@ export class GpuContext implements StepReplayer {
     return this.allocated;
   }
 
+  /** GPU buffers created through this context and its pool and not destroyed yet: tests count them. */
+  get liveBuffers(): number {
+    return this.liveCreated + this.pool.liveBuffers;
+  }
+
+  /** The device was lost (or failed for good): the engine creates a new context for the next load. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * Captures the out-of-memory and validation errors of what follows (a load's allocations and uploads)
+   * until `endAllocationScope`, instead of failing the context for good.
+   */
+  beginAllocationScope(): void {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+  }
+
+  /** Ends `beginAllocationScope`: the error it caught, as GpuOutOfMemoryError or ShaderError (an OOM's validation errors are its consequence). */
+  async endAllocationScope(): Promise<WebLMError | undefined> {
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    if (oom) return new GpuOutOfMemoryError(`GPU out of memory: ${oom.message}`);
+    if (validation) return new ShaderError(`WebGPU error: ${validation.message}`);
+    return this.failure;
+  }
+
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
@@ -108,11 +137,13 @@ export class GpuContext implements StepReplayer {
     }
     const buf = this.device.createBuffer({ size, usage, label });
     this.allocated += size;
+    this.liveCreated++;
     return buf;
   }
 
   destroyBuffer(buf: GPUBuffer): void {
     this.allocated -= buf.size;
+    this.liveCreated--;
     buf.destroy();
   }
 
@@ -310,7 +341,11 @@ export class GpuContext implements StepReplayer {
     this.copy(r, staging, n);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, n);
+      await staging.mapAsync(GPUMapMode.READ, 0, n).catch(async (err: unknown) => {
+        // A lost device fails the map before its `lost` promise settles: wait for it briefly.
+        await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+        throw this.failure ?? err;
+      });
       this.throwIfFailed();
       return staging.getMappedRange(0, n).slice(0, bytes ?? n);
     } finally {
