@@ -1,14 +1,17 @@
 // Mixture-of-experts routing: router logits -> top-k expert ids and their combine weights, one token per
-// workgroup, all on the GPU.
+// workgroup, all on the GPU, parallel over the experts (each thread owns experts lid, lid + WG, ...).
 //
-// Per token (a workgroup of WG threads, experts strided over the threads, held in workgroup memory):
+// Per token:
 //   1. score[e]: softmax over experts (mode 0), sigmoid (mode 1), or the raw logit (mode 2: top-k over
 //      logits, then softmax over the k chosen: granitemoe, gpt-oss).
-//   2. key[e] = score[e] (+ correction bias[e] when has_bias): what selection ranks, never a weight.
+//   2. key[e] = score[e] (+ correction bias[e] when has_bias): what selection ranks, never a weight. Plain
+//      softmax (no bias, no groups) ranks the logits themselves: the same order, without exp's rounding.
 //   3. group limit (n_group > 1, DeepSeek-V3): group score = sum of the two largest keys of the group;
 //      the topk_group best groups stay, keys of the others become 0.0 (as transformers' masked_fill).
-//   4. k rounds of a workgroup argmax over key (ties: the lower expert id, as torch.topk on CPU).
-//   5. weights = score of the chosen; softmax over them (mode 2); / their sum (norm); * scale.
+//   4. top-k by rank: each expert counts the keys above its own (equal keys: those of lower ids, as
+//      torch.topk on CPU), and the k of rank < k write themselves to chosen[rank]. No serial rounds.
+//   5. weights (thread j < k for slot j) = score of the chosen; softmax over them (mode 2); / their sum
+//      (norm); * scale.
 
 struct Params {
   T: u32,          // tokens
@@ -34,27 +37,37 @@ const MAX_K: u32 = 64u;
 const MAX_GROUPS: u32 = 64u;
 const NEG: f32 = -3.0e38;
 
-var<workgroup> score: array<f32, MAX_E>; // weight source of each expert
-var<workgroup> key: array<f32, MAX_E>;   // selection key of each expert (-> NEG once chosen)
-var<workgroup> red_v: array<f32, WG>;
-var<workgroup> red_i: array<u32, WG>;
+var<workgroup> score: array<f32, MAX_E>;        // weight source of each expert
+var<workgroup> key: array<vec4<f32>, MAX_E / 4u>; // selection key of expert e at [e / 4][e % 4]; NEG past E
+var<workgroup> red: array<f32, WG>;
+var<workgroup> red16: array<f32, 16>;
 var<workgroup> group_key: array<f32, MAX_GROUPS>;
 var<workgroup> group_keep: array<u32, MAX_GROUPS>;
 var<workgroup> chosen: array<u32, MAX_K>;
 
-// Tree reduction of red_v: max (op 0) or sum (op 1); the result lands in red_v[0].
-fn reduce(lid: u32, op: u32) {
+// Max (op 0) or sum (op 1) of every thread's v, returned to every thread: 16 columns of 16, then 16.
+fn reduce(lid: u32, v: f32, op: u32) -> f32 {
+  red[lid] = v;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      if (op == 0u) {
-        red_v[lid] = max(red_v[lid], red_v[lid + s]);
-      } else {
-        red_v[lid] = red_v[lid] + red_v[lid + s];
-      }
+  if (lid < 16u) {
+    var a = red[lid];
+    for (var i = 1u; i < 16u; i++) {
+      let b = red[i * 16u + lid];
+      a = select(a + b, max(a, b), op == 0u);
     }
-    workgroupBarrier();
+    red16[lid] = a;
   }
+  workgroupBarrier();
+  var a = red16[0];
+  for (var i = 1u; i < 16u; i++) {
+    a = select(a + red16[i], max(a, red16[i]), op == 0u);
+  }
+  workgroupBarrier(); // red and red16 free again
+  return a;
+}
+
+fn key_at(e: u32) -> f32 {
+  return key[e / 4u][e % 4u];
 }
 
 @compute @workgroup_size(256)
@@ -62,6 +75,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let lid = lid3.x;
   let t = wg.x;
   let E = p.E;
+  let E4 = (E + 3u) / 4u;
 
   // 1. scores
   var m = NEG;
@@ -71,19 +85,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     m = max(m, l);
   }
   if (p.mode == 0u) {
-    red_v[lid] = m;
-    reduce(lid, 0u);
-    let mx = red_v[0];
-    workgroupBarrier();
+    let mx = reduce(lid, m, 0u);
     var s = 0.0;
     for (var e = lid; e < E; e += WG) {
       let v = exp(score[e] - mx);
       score[e] = v;
       s += v;
     }
-    red_v[lid] = s;
-    reduce(lid, 1u);
-    let total = red_v[0];
+    let total = reduce(lid, s, 1u);
     for (var e = lid; e < E; e += WG) {
       score[e] = score[e] / total;
     }
@@ -94,8 +103,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
 
   // 2. selection keys
-  for (var e = lid; e < E; e += WG) {
-    key[e] = score[e] + select(0.0, bias[e], p.has_bias == 1u);
+  let by_logit = p.mode == 0u && p.has_bias == 0u && p.n_group == 1u;
+  for (var e = lid; e < 4u * E4; e += WG) {
+    var v = NEG;
+    if (e < E) {
+      v = select(score[e] + select(0.0, bias[e], p.has_bias == 1u), logits[t * E + e], by_logit);
+    }
+    key[e / 4u][e % 4u] = v;
   }
   workgroupBarrier();
 
@@ -106,7 +120,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       var a = NEG; // largest
       var b = NEG; // second largest
       for (var i = 0u; i < per; i++) {
-        let v = key[lid * per + i];
+        let v = key_at(lid * per + i);
         if (v > a) {
           b = a;
           a = v;
@@ -115,92 +129,68 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         }
       }
       group_key[lid] = a + b;
-      group_keep[lid] = 0u;
     }
     workgroupBarrier();
-    if (lid == 0u) {
-      for (var r = 0u; r < p.topk_group; r++) {
-        var best = 0u;
-        var bv = NEG;
-        var found = false;
-        for (var g = 0u; g < p.n_group; g++) {
-          if (group_keep[g] == 0u && (!found || group_key[g] > bv)) {
-            best = g;
-            bv = group_key[g];
-            found = true;
-          }
-        }
-        group_keep[best] = 1u;
+    if (lid < p.n_group) {
+      let v = group_key[lid];
+      var r = 0u;
+      for (var g = 0u; g < p.n_group; g++) {
+        let o = group_key[g];
+        r += select(0u, 1u, o > v || (o == v && g < lid));
       }
+      group_keep[lid] = select(0u, 1u, r < p.topk_group);
     }
     workgroupBarrier();
     for (var e = lid; e < E; e += WG) {
       if (group_keep[e / per] == 0u) {
-        key[e] = 0.0;
+        key[e / 4u][e % 4u] = 0.0;
       }
     }
     workgroupBarrier();
   }
 
-  // 4. top-k by repeated argmax
-  for (var j = 0u; j < p.K; j++) {
-    var bv = NEG;
-    var bi = 0xffffffffu;
-    for (var e = lid; e < E; e += WG) {
-      let v = key[e];
-      if (bi == 0xffffffffu || v > bv) {
-        bv = v;
-        bi = e;
-      }
+  // 4. top-k by rank
+  for (var e = lid; e < E; e += WG) {
+    let v = vec4<f32>(key_at(e));
+    var r = vec4<u32>(0u);
+    for (var f = 0u; f < E4; f++) {
+      let o = key[f];
+      let idx = vec4<u32>(4u * f) + vec4<u32>(0u, 1u, 2u, 3u);
+      r += select(vec4<u32>(0u), vec4<u32>(1u), (o > v) | ((o == v) & (idx < vec4<u32>(e))));
     }
-    red_v[lid] = bv;
-    red_i[lid] = bi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (lid < s) {
-        let ov = red_v[lid + s];
-        let oi = red_i[lid + s];
-        let mine = red_i[lid];
-        if (oi != 0xffffffffu && (mine == 0xffffffffu || ov > red_v[lid] || (ov == red_v[lid] && oi < mine))) {
-          red_v[lid] = ov;
-          red_i[lid] = oi;
-        }
-      }
-      workgroupBarrier();
+    let rank = r.x + r.y + r.z + r.w;
+    if (rank < p.K) {
+      chosen[rank] = e;
     }
-    if (lid == 0u) {
-      let c = red_i[0];
-      chosen[j] = c;
-      key[c] = NEG;
-    }
-    workgroupBarrier();
   }
+  workgroupBarrier();
 
-  // 5. weights
-  if (lid == 0u) {
+  // 5. weights, one slot per thread
+  if (lid < p.K) {
     var mx = NEG;
-    for (var j = 0u; j < p.K; j++) {
-      mx = max(mx, score[chosen[j]]);
-    }
-    var v: array<f32, MAX_K>;
     var s = 0.0;
-    for (var j = 0u; j < p.K; j++) {
-      var w = score[chosen[j]];
-      if (p.mode == 2u) {
-        w = exp(w - mx);
+    if (p.mode == 2u) {
+      for (var j = 0u; j < p.K; j++) {
+        mx = max(mx, score[chosen[j]]);
       }
-      v[j] = w;
-      s += w;
+      for (var j = 0u; j < p.K; j++) {
+        s += exp(score[chosen[j]] - mx);
+      }
+    } else {
+      for (var j = 0u; j < p.K; j++) {
+        s += score[chosen[j]];
+      }
     }
+    let c = chosen[lid];
+    var w = score[c];
     var div = 1.0;
     if (p.mode == 2u) {
+      w = exp(w - mx);
       div = s;
     } else if (p.norm == 1u) {
       div = s + 1e-20;
     }
-    for (var j = 0u; j < p.K; j++) {
-      ids[t * p.K + j] = chosen[j];
-      weights[t * p.K + j] = v[j] / div * p.scale;
-    }
+    ids[t * p.K + lid] = c;
+    weights[t * p.K + lid] = w / div * p.scale;
   }
 }
