@@ -17,6 +17,8 @@ export interface VisionDims {
   readonly numChannels: number;
   readonly eps: number;
   readonly activation: Activation;
+  /** CLIP's class token leads the sequence (default); SigLIP has none. */
+  readonly classToken?: boolean;
 }
 
 export interface VisionLayerWeights {
@@ -41,7 +43,7 @@ export interface VisionLayerWeights {
 export interface VisionWeights {
   /** The patch convolution as a matrix: [D, C * p * p] (columns in (c, ky, kx) order, no bias). */
   readonly patch: Tensor;
-  /** Position embeddings with the class embedding added to row 0: [1 + patches, D] f32. */
+  /** Position embeddings per row of the scratch: [N, D] f32 (CLIP: the class embedding added to row 0). */
   readonly positions: Tensor;
   readonly preNorm?: Tensor; // [D] f32 (CLIP's pre_layrnorm)
   readonly preNormBias?: Tensor;
@@ -51,21 +53,25 @@ export interface VisionWeights {
 
 export const patchesPerImage = (d: VisionDims) => (d.imageSize / d.patchSize) ** 2;
 
+/** Rows of one image's sequence: its patches, plus the class token where the tower has one. */
+export const tokensPerTile = (d: VisionDims) => patchesPerImage(d) + (d.classToken === false ? 0 : 1);
+
 /**
  * The patch matrix of one image for the patch embedding GEMM: pixels [C, S, S] f32 (S = imageSize) →
  * [1 + P, C * p * p], row 0 zeros (the class token's slot: the GEMM leaves it 0 and the position table
  * adds the class embedding), row 1 + (py * S/p + px) the patch at (py, px) in (c, ky, kx) order, as a
- * Conv2d weight [D, C, p, p] flattens.
+ * Conv2d weight [D, C, p, p] flattens. Without a class token: [P, C * p * p], no zero row.
  */
 export function unfoldPatches(pixels: Float32Array, d: VisionDims): Float32Array {
   const { imageSize: S, patchSize: p, numChannels: C } = d;
   if (pixels.length !== C * S * S) throw new InvalidArgumentError(`pixel_values hold ${pixels.length} values; the vision tower takes [${C}, ${S}, ${S}]`);
   const n = S / p;
   const K = C * p * p;
-  const out = new Float32Array((1 + n * n) * K);
+  const first = d.classToken === false ? 0 : 1;
+  const out = new Float32Array((first + n * n) * K);
   for (let py = 0; py < n; py++) {
     for (let px = 0; px < n; px++) {
-      const row = (1 + py * n + px) * K;
+      const row = (first + py * n + px) * K;
       for (let c = 0; c < C; c++) {
         for (let ky = 0; ky < p; ky++) {
           const src = (c * S + py * p + ky) * S + px * p;
@@ -77,19 +83,24 @@ export function unfoldPatches(pixels: Float32Array, d: VisionDims): Float32Array
   return out;
 }
 
-/** Activation buffers of the encoder for one image (1 + P rows), allocated once. */
+/**
+ * Activation buffers of the encoder for `images` images at once (N = images * L rows, L = tokensPerTile),
+ * allocated once. Each image attends within its own L rows.
+ */
 export class VisionScratch {
-  readonly patches: Tensor; // [1 + P, C * p * p]
-  readonly h: Tensor; // [1 + P, D] residual stream
-  readonly x: Tensor; // [1 + P, D] normed
-  readonly q: Tensor; // [1 + P, D]
+  readonly seqLen: number; // L
+  readonly patches: Tensor; // [N, C * p * p]
+  readonly h: Tensor; // [N, D] residual stream
+  readonly x: Tensor; // [N, D] normed
+  readonly q: Tensor; // [N, D]
   readonly k: Tensor;
   readonly v: Tensor;
-  readonly attn: Tensor; // [1 + P, D]
-  readonly delta: Tensor; // [1 + P, D]
-  readonly mid: Tensor; // [1 + P, I]
-  constructor(ctx: GpuContext, d: VisionDims) {
-    const N = 1 + patchesPerImage(d);
+  readonly attn: Tensor; // [N, D]
+  readonly delta: Tensor; // [N, D]
+  readonly mid: Tensor; // [N, I]
+  constructor(ctx: GpuContext, d: VisionDims, images = 1) {
+    this.seqLen = tokensPerTile(d);
+    const N = images * this.seqLen;
     const D = d.hiddenSize;
     this.patches = ctx.createTensor([N, d.numChannels * d.patchSize ** 2], 'f32', 'vision.patches');
     const t = (label: string, cols = D) => ctx.createTensor([N, cols], 'f32', `vision.${label}`);
@@ -110,7 +121,7 @@ export class VisionScratch {
 
 /**
  * One pre-norm encoder block over h [N, D] in place: h += out_proj(attention(ln1(h))) with no causal
- * mask, then h += fc2(act(fc1(ln2(h)))).
+ * mask (each image of s.seqLen rows on its own), then h += fc2(act(fc1(ln2(h)))).
  */
 export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeights, s: VisionScratch): void {
   const N = s.h.shape[0]!;
@@ -119,8 +130,11 @@ export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeight
   matmul(ctx, s.x, w.q, s.q, w.qBias);
   matmul(ctx, s.x, w.k, s.k, w.kBias);
   matmul(ctx, s.x, w.v, s.v, w.vBias);
-  const heads = (t: Tensor) => ctx.view(t, [N, nH, hd]);
-  attention(ctx, heads(s.q), heads(s.k), heads(s.v), heads(s.attn), { startPos: 0, scale: 1 / Math.sqrt(hd), causal: false });
+  const L = s.seqLen;
+  for (let r = 0; r < N; r += L) {
+    const heads = (t: Tensor) => ctx.view(t, [L, nH, hd], r * d.hiddenSize * 4);
+    attention(ctx, heads(s.q), heads(s.k), heads(s.v), heads(s.attn), { startPos: 0, scale: 1 / Math.sqrt(hd), causal: false });
+  }
   matmul(ctx, s.attn, w.o, s.delta, w.oBias);
   add(ctx, s.h, s.delta, s.h);
   layerNorm(ctx, s.h, w.ln2, w.ln2Bias, s.x, d.eps);
@@ -131,8 +145,8 @@ export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeight
 }
 
 /**
- * Records the vision tower over one image's patches (already written to s.patches): patch GEMM, class
- * token + positions, pre-norm, the layers. The selected hidden state is left in s.h [1 + P, D].
+ * Records the vision tower over the images' patches (already written to s.patches): patch GEMM, class
+ * token + positions, pre-norm, the layers. The selected hidden state is left in s.h [N, D].
  */
 export function visionEncoder(ctx: GpuContext, d: VisionDims, w: VisionWeights, s: VisionScratch): void {
   matmul(ctx, s.patches, w.patch, s.h);

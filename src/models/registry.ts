@@ -14,6 +14,7 @@ import { mistral } from './mistral.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { llava } from './llavaConfig.js';
+import { idefics3 } from './idefics3Config.js';
 
 const families = new Map<string, Family>();
 
@@ -25,6 +26,7 @@ export function registerFamily(f: Family): void {
 for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
 for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe, gptOss]) registerFamily(f); // MoE / MLA families
 registerFamily(llava); // vision + text (src/models/llavaConfig.ts, llava.ts)
+registerFamily(idefics3); // SmolVLM (src/models/idefics3Config.ts, idefics3.ts)
 
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();

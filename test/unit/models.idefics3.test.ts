@@ -1,0 +1,126 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { idefics3Layout, idefics3PreprocessConfig, idefics3Preprocess } from '../../src/image/idefics3.js';
+import { buildIdefics3, type Idefics3Model } from '../../src/models/idefics3.js';
+import { isIdefics3Config } from '../../src/models/idefics3Config.js';
+import { loadWeightsAndConfig } from '../../src/models/load.js';
+import { decodeImageNode } from '../../src/node/imageDecode.js';
+import { readSafetensorsFile } from '../../src/weights/safetensors.js';
+import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { gpu } from '../helpers/gpu.js';
+import { maxAbsDiff } from '../helpers/random.js';
+
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+
+async function load(opts: { maxChunk?: number; dtype?: 'f32' | 'q8_0' } = {}): Promise<Idefics3Model> {
+  const { config, weights } = await loadWeightsAndConfig(fixtureFiles('idefics3'));
+  if (!isIdefics3Config(config)) throw new Error('not an idefics3 config');
+  return buildIdefics3(await gpu(), config, weights, { dtype: opts.dtype ?? 'f32', maxContext: 96, maxChunk: opts.maxChunk });
+}
+
+async function expectedOf() {
+  const t = await readSafetensorsFile(await fixtureFiles('idefics3').open('expected.safetensors'), 'idefics3/expected.safetensors');
+  const f32 = (k: string) => new Float32Array(t.get(k)!.data.slice().buffer);
+  const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
+  return {
+    inputIds: i32('input_ids'),
+    logits: f32('logits'),
+    greedyIds: i32('greedy_ids'),
+    pixelValues: f32('pixel_values'),
+    visionHidden: f32('vision_hidden'),
+    imageFeatures: f32('image_features'),
+  };
+}
+
+async function fixtureTiles() {
+  const img = await decodeImageNode(await readFile(join(fixtureDir('idefics3'), 'image.png')));
+  return idefics3Preprocess(img, await fixturePre());
+}
+
+async function fixturePre() {
+  return idefics3PreprocessConfig(JSON.parse(await readFile(join(fixtureDir('idefics3'), 'preprocessor_config.json'), 'utf8')));
+}
+
+describe('idefics3 fixture (SmolVLM: SigLIP tiles + pixel shuffle + connector + llama)', () => {
+  it('preprocesses image.png into 2x2 tiles + the global image within 1e-4 of transformers', async () => {
+    const exp = await expectedOf();
+    const cfg = await fixturePre();
+    expect(cfg).toMatchObject({ longestEdge: 64, tileSize: 32, filter: 'lanczos', precision: 'pil' });
+    const img = await decodeImageNode(await readFile(join(fixtureDir('idefics3'), 'image.png')));
+    expect(idefics3Layout(img.width, img.height, cfg)).toEqual({ resized: { width: 64, height: 54 }, split: { width: 64, height: 64 }, rows: 2, cols: 2 });
+    const tiles = idefics3Preprocess(img, cfg);
+    expect(tiles.count).toBe(5);
+    expect(maxAbsDiff(tiles.pixels, exp.pixelValues)).toBeLessThan(1e-4);
+  });
+
+  it('normalises the config: text_config, vision_config, tokens per tile', async () => {
+    const { config } = await loadWeightsAndConfig(fixtureFiles('idefics3'));
+    if (!isIdefics3Config(config)) throw new Error('not an idefics3 config');
+    expect(config.modelType).toBe('idefics3');
+    expect(config.hiddenSize).toBe(64);
+    expect(config.idefics3).toMatchObject({
+      hiddenSize: 32,
+      patchSize: 8,
+      imageSize: 32,
+      scaleFactor: 2,
+      tokensPerTile: 4,
+      imageTokenId: 5,
+      activation: 'gelu_tanh',
+      classToken: false,
+    });
+  });
+
+  it('reproduces the tower output, image_features, the logits at every position and the greedy continuation', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const tiles = await fixtureTiles();
+    const model = await load();
+    try {
+      expect(maxAbsDiff(await model.towerOutput(tiles.pixels, tiles.count), exp.visionHidden)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(await model.imageFeatures(tiles.pixels, tiles.count), exp.imageFeatures)).toBeLessThan(1e-3);
+      const T = exp.inputIds.length;
+      const V = model.info.vocabSize;
+      model.setImages(exp.inputIds, [{ key: 'image.png', pixels: tiles.pixels, tiles: tiles.count }]);
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
+      while (ids.length < exp.greedyIds.length) ids.push(argmax(await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1))));
+      expect(ids).toEqual(exp.greedyIds);
+      expect(model.imagesEncoded).toBe(2); // imageFeatures() + the prompt's image once
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('forwards in chunks that split the tiles (maxChunk 7), and again from inside the image', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const tiles = await fixtureTiles();
+    const model = await load({ maxChunk: 7 });
+    try {
+      model.setImages(exp.inputIds, [{ key: 'a', pixels: tiles.pixels, tiles: tiles.count }]);
+      expect(maxAbsDiff(await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true })), exp.logits)).toBeLessThan(1e-3);
+      const V = model.info.vocabSize;
+      const again = await ctx.readF32(model.forward(exp.inputIds.slice(20), 20, { allLogits: true }));
+      expect(maxAbsDiff(again, exp.logits.subarray(20 * V))).toBeLessThan(1e-3);
+      expect(model.imagesEncoded).toBe(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('rejects a prompt whose image tokens do not match the images', async () => {
+    const exp = await expectedOf();
+    const tiles = await fixtureTiles();
+    const model = await load();
+    try {
+      expect(() => model.setImages(exp.inputIds, [])).toThrow(InvalidArgumentError);
+      const im = { key: 'a', pixels: tiles.pixels, tiles: tiles.count };
+      expect(() => model.setImages(exp.inputIds, [im, { ...im, key: 'b' }])).toThrow(/20 image tokens \(id 5\) for 2 images, which take 40/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
