@@ -25,7 +25,8 @@ export interface BrowserRig {
 
 /** A vite dev server on 127.0.0.1 (a free port) and a headless Chromium to open its pages. */
 export async function startBrowserRig(): Promise<BrowserRig> {
-  const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, strictPort: false }, logLevel: 'error' });
+  // No file watching or HMR: a file edited elsewhere in the tree during a run must not reload the page.
+  const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, strictPort: false, hmr: false, watch: null }, logLevel: 'error' });
   await server.listen();
   const addr = server.httpServer!.address();
   const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
