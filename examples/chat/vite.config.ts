@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { BUNDLED_FILES, BUNDLED_MODEL_DIRS, paddedByteTokenizer, TEST_TOKENIZER_CONFIG, type BundleManifest } from './bundledModel.js';
+import { VQA_HTML_ID, vqaPage } from '../vqa/vitePlugin.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 
@@ -76,10 +77,12 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
-    rolldownOptions: { output: { keepNames: true } },
+    // Two pages: the chat (index.html) and the VQA page (vqa.html, from examples/vqa/: ../vqa/vitePlugin.ts).
+    rolldownOptions: { input: { index: join(import.meta.dirname, 'index.html'), vqa: VQA_HTML_ID }, output: { keepNames: true } },
   },
   plugins: [
     bundledModel(),
+    vqaPage(),
     VitePWA({
       registerType: 'autoUpdate',
       injectRegister: false, // main.ts registers it (workbox-window), and shows when it is ready
@@ -97,7 +100,7 @@ export default defineConfig({
       workbox: {
         // The app shell, the engine's worker and the bundled model (a test fixture is under 1 MB; the
         // trained tiny model is limited to 25 MB in git by issue 16).
-        globPatterns: ['**/*.{html,js,css,svg,webmanifest,json,safetensors,jinja}'],
+        globPatterns: ['**/*.{html,js,css,svg,webmanifest,json,safetensors,jinja,png,jpg}'],
         maximumFileSizeToCacheInBytes: 64 << 20,
         navigateFallback: 'index.html',
         cleanupOutdatedCaches: true,

@@ -1,0 +1,38 @@
+// The model that ships with the VQA page (served from the build under `vqa-model/`, cached by the service
+// worker, so it answers with no network). Build-time code (vitePlugin.ts) and page code share this file.
+//
+// VQA_MODEL_DIRS: the first folder that exists wins. `models/tiny-fashion-vlm/` (a tiny llava trained here
+// on Fashion-MNIST); where it is missing, the llava test fixture with a byte-level tokenizer made here,
+// labelled as random weights. WEBLM_VQA_MODEL=<dir> picks one (the e2e test pins the fixture).
+import type { BundledModelSource } from '../chat/bundledModel.js';
+
+export const VQA_MODEL_DIRS: readonly BundledModelSource[] = [
+  {
+    dir: 'models/tiny-fashion-vlm',
+    kind: 'trained',
+    name: 'tiny-fashion-vlm',
+    description:
+      'A tiny llava trained for this demo on Fashion-MNIST: it names the garment in a 28 x 28 grayscale picture (a shirt, a sneaker, a bag …), and nothing else.',
+  },
+  {
+    dir: 'test/fixtures/llava',
+    kind: 'test',
+    name: 'llava test model',
+    description:
+      'A tiny test model of the llava architecture (a CLIP vision tower, a projector, a llama decoder) with random weights and a byte-level tokenizer: its answers are gibberish, but every part of the page works with it.',
+  },
+];
+
+/** What `vqa-model/bundle.json` says: the chat page's manifest, plus sample pictures shipped beside it. */
+export interface VqaManifest {
+  readonly name: string;
+  readonly kind: 'trained' | 'test';
+  readonly description: string;
+  readonly modelType: string;
+  readonly files: readonly { readonly path: string; readonly size: number }[];
+  /** Pictures under `vqa-model/` to try the model on. */
+  readonly samples: readonly string[];
+}
+
+/** Sample pictures of a model folder: top-level images and those under samples/. */
+export const SAMPLE_IMAGES = /^(samples\/)?[\w.-]+\.(png|jpe?g)$/i;
