@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CacheSnapshot } from '../../src/engine/cacheSnapshot.js';
+import { snapshotBuffers, type CacheSnapshot } from '../../src/engine/cacheSnapshot.js';
 import { LocalEngine } from '../../src/engine/localEngine.js';
 import type { GenerateChunk } from '../../src/engine/types.js';
 import { CacheMismatchError, InvalidArgumentError } from '../../src/errors.js';
@@ -130,5 +130,48 @@ describe('engine.exportCache / importCache', () => {
       port1.close();
       port2.close();
     }
+  });
+});
+
+describe('the time a restored cache saves (the qwen3 fixture, on this machine)', () => {
+  const engine = new LocalEngine({ gpu: () => createNodeGpu() });
+  afterAll(() => engine.dispose());
+
+  it('the next turn of a long conversation: prefill of the whole history vs of the new message only', async () => {
+    const model = { files: fixtureFiles('qwen3') };
+    const info = await engine.load(model);
+    // A conversation of 220 tokens so far (the context holds 256), then the next message of 6.
+    const history = Array.from({ length: 220 }, (_, i) => (i * 37 + 11) % info.vocabSize);
+    const opts = { temperature: 0, maxTokens: 3 };
+    const turn = idsOf(await collect(engine.generate({ ids: history }, opts)));
+    let t = performance.now();
+    const snap = await engine.exportCache();
+    const exportMs = performance.now() - t;
+    const bytes = snapshotBuffers(snap).reduce((a, b) => a + b.byteLength, 0);
+    const prompt = [...history, ...turn, 5, 6, 7, 8, 9, 10];
+    const runs: { cold: GenerateChunk; warm: GenerateChunk; importMs: number }[] = [];
+    for (let round = 0; round < 2; round++) {
+      await engine.load(model); // a reload without the saved cache: the whole history is prefilled
+      const cold = (await collect(engine.generate({ ids: prompt }, opts))).at(-1)!;
+      await engine.load(model); // a reload with it
+      t = performance.now();
+      await engine.importCache(snap);
+      const importMs = performance.now() - t;
+      runs.push({ cold, warm: (await collect(engine.generate({ ids: prompt }, opts))).at(-1)!, importMs });
+    }
+    const best = (f: (r: (typeof runs)[number]) => number) => Math.min(...runs.map(f));
+    const c = runs[0]!.cold.stats!;
+    const w = runs[0]!.warm.stats!;
+    expect(c.cachedPromptTokens).toBe(0);
+    expect(w.cachedPromptTokens).toBe(snap.tokens.length);
+    const coldMs = best((r) => r.cold.stats!.timeToFirstTokenMs);
+    const warmMs = best((r) => r.warm.stats!.timeToFirstTokenMs);
+    console.log(
+      `restored KV cache (qwen3 fixture, ${snap.layers.length} layers, f32 cache), next turn of ${c.promptTokens} tokens: ` +
+        `first token after ${coldMs.toFixed(0)} ms prefilling all ${c.prefillTokens} without the cache, ` +
+        `${warmMs.toFixed(0)} ms prefilling ${w.prefillTokens} with it (${w.cachedPromptTokens} cached); ` +
+        `export ${exportMs.toFixed(0)} ms, import ${best((r) => r.importMs).toFixed(0)} ms, ${(bytes / 1e3).toFixed(0)} KB (best of ${runs.length})`,
+    );
+    expect(warmMs).toBeLessThan(coldMs);
   });
 });
