@@ -3,9 +3,12 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 import { imageToRgba, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
 import type { GpuContext } from '../gpu/context.js';
+import { idefics3ImagePrompt, idefics3PreprocessConfig, idefics3Preprocess, type Idefics3PreprocessConfig } from '../image/idefics3.js';
 import { clipPreprocess, clipPreprocessConfig, cropNormalize, resizeOutputSize, type ClipPreprocessConfig, type RgbaImage } from '../image/preprocess.js';
 import { gpuResizeFits, resizeRgbaGpu } from '../kernels/resample.js';
 import type { RawConfig } from '../models/config.js';
+import type { Idefics3PromptImage } from '../models/idefics3.js';
+import type { Idefics3VisionConfig } from '../models/idefics3Config.js';
 import type { PromptImage } from '../models/llava.js';
 import type { VisionConfig } from '../models/llavaConfig.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
@@ -80,6 +83,65 @@ export function expandImageTokens(ids: readonly number[], imageTokenId: number, 
   throw new InvalidArgumentError(
     `the prompt has ${k} image tokens (id ${imageTokenId}) for ${count} image${count === 1 ? '' : 's'}: give one token per image (the chat template's) or ${perImage} per image`,
   );
+}
+
+/** Idefics3's image processor (preprocessor_config.json); its tiles must be the tower's image size. */
+export function idefics3PreprocessFor(raw: RawConfig | undefined, vision: Idefics3VisionConfig, where: string): Idefics3PreprocessConfig {
+  const cfg = idefics3PreprocessConfig(raw ?? { max_image_size: { longest_edge: vision.imageSize } }, `${where}/preprocessor_config.json`);
+  if (cfg.tileSize !== vision.imageSize) {
+    throw new InvalidModelError(
+      `${where}: the image processor makes ${cfg.tileSize}-pixel tiles; the vision tower takes ${vision.imageSize} x ${vision.imageSize}`,
+    );
+  }
+  return cfg;
+}
+
+/** An Idefics3 image of a prompt: its tiles keyed by their pixels' sha256, and the tile grid that places them. */
+export interface Idefics3Image extends Idefics3PromptImage {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export function idefics3Images(images: readonly RgbaImage[], cfg: Idefics3PreprocessConfig): Idefics3Image[] {
+  return images.map((img) => {
+    const t = idefics3Preprocess(img, cfg);
+    const key = bytesToHex(sha256(new Uint8Array(t.pixels.buffer, t.pixels.byteOffset, t.pixels.byteLength)));
+    return { key, pixels: t.pixels, tiles: t.count, rows: t.rows, cols: t.cols };
+  });
+}
+
+/**
+ * An Idefics3 prompt with its images: as is when it already holds every tile's image tokens, or with each
+ * single image token (what the chat template writes) replaced by the tokens of Idefics3Processor's text
+ * for that image (`<fake_token_around_image><row_1_col_1><image>...`, src/image/idefics3.ts), which
+ * `encode` (the tokenizer) turns into ids: the text begins and ends with special tokens, so it tokenizes
+ * the same alone as inside the prompt.
+ */
+export function expandIdefics3Tokens(
+  ids: readonly number[],
+  images: readonly Idefics3Image[],
+  vision: Idefics3VisionConfig,
+  encode?: (text: string) => number[],
+): number[] {
+  const { imageTokenId: id, tokensPerTile: seq } = vision;
+  const k = ids.reduce((n, x) => n + (x === id ? 1 : 0), 0);
+  const full = images.reduce((n, im) => n + im.tiles * seq, 0);
+  if (k === full) return [...ids];
+  if (k !== images.length) {
+    throw new InvalidArgumentError(
+      `the prompt has ${k} image tokens (id ${id}) for ${images.length} image${images.length === 1 ? '' : 's'}: give one token per image (the chat template's) or ${full} (${seq} per tile)`,
+    );
+  }
+  if (!encode)
+    throw new InvalidArgumentError(`one image token per image is expanded with the tokenizer, and this model has none: give all ${full} image tokens`);
+  let i = 0;
+  return ids.flatMap((x) => {
+    if (x !== id) return [x];
+    const im = images[i++]!;
+    const layout = encode(idefics3ImagePrompt(im.rows, im.cols, seq));
+    if (layout.filter((t) => t === id).length !== im.tiles * seq) throw new InvalidModelError(`the tokenizer does not map <image> to the image token id ${id}`);
+    return layout;
+  });
 }
 
 const PART_TYPES = "'text', 'image_url', 'image'";

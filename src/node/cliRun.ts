@@ -4,8 +4,19 @@ import { InvalidArgumentError } from '../errors.js';
 import { Sampler } from '../engine/sampler.js';
 import { openModelSource } from '../engine/modelSource.js';
 import { openModel } from '../engine/openModel.js';
-import { expandImageTokens, preprocessConfigFor, splitContentParts, toPromptImages } from '../engine/promptImages.js';
+import {
+  decodeImages,
+  expandIdefics3Tokens,
+  expandImageTokens,
+  idefics3Images,
+  idefics3PreprocessFor,
+  preprocessConfigFor,
+  splitContentParts,
+  toPromptImages,
+} from '../engine/promptImages.js';
 import { buildAnyModel } from '../models/build.js';
+import { Idefics3Model } from '../models/idefics3.js';
+import { isIdefics3Config } from '../models/idefics3Config.js';
 import { LlavaModel, type PromptImage } from '../models/llava.js';
 import { isLlavaConfig } from '../models/llavaConfig.js';
 import type { LoadDType } from '../models/types.js';
@@ -59,18 +70,26 @@ export async function main(argv: string[]): Promise<number> {
   const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
   const imagePaths = a.image ?? [];
   const vision = isLlavaConfig(config) ? config.vision : undefined;
-  if (imagePaths.length && !vision) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
+  const idefics3 = isIdefics3Config(config) ? config.idefics3 : undefined;
+  if (imagePaths.length && !vision && !idefics3) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
   const images: PromptImage[] = vision
     ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode)
     : [];
+  const tiled = idefics3
+    ? idefics3Images(
+        await decodeImages(await Promise.all(imagePaths.map((p) => readFile(p))), decodeImageNode),
+        idefics3PreprocessFor(preprocessor, idefics3, location),
+      )
+    : [];
+  const imageCount = images.length + tiled.length;
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
     inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
   } else {
     if (!tokenizer) throw new InvalidArgumentError(`${location} has no tokenizer: pass --input-ids instead of --prompt`);
-    if (images.length) {
+    if (imageCount) {
       if (!tokenizer.chatTemplate) throw new InvalidArgumentError(`${location} has no chat template to place the images: pass --input-ids`);
-      const content = [...images.map(() => ({ type: 'image' as const, image: new Uint8Array(0) })), { type: 'text' as const, text: a.prompt! }];
+      const content = [...imagePaths.map(() => ({ type: 'image' as const, image: new Uint8Array(0) })), { type: 'text' as const, text: a.prompt! }];
       const { messages } = splitContentParts([{ role: 'user', content }], true, location);
       inputIds = tokenizer.encode(tokenizer.chatTemplate.render(messages, { addGenerationPrompt: true }));
     } else {
@@ -78,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (vision) inputIds = expandImageTokens(inputIds, vision.imageTokenId, vision.tokensPerImage, images.length);
+  if (idefics3) inputIds = expandIdefics3Tokens(inputIds, tiled, idefics3, tokenizer && ((t) => tokenizer.encode(t)));
   if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
 
   const ctx = await createNodeGpu();
@@ -89,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     const V = model.info.vocabSize;
     for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
     if (model instanceof LlavaModel) model.setImages(inputIds, images);
+    if (model instanceof Idefics3Model) model.setImages(inputIds, tiled);
     const sampler = new Sampler(ctx, V);
     sampler.begin({ temperature, seed: a.seed ? int(a.seed, '--seed') : undefined }, inputIds);
 
