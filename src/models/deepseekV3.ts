@@ -1,4 +1,5 @@
 import { InvalidModelError } from '../errors.js';
+import { deepseekV3Gguf } from './deepseekV3Gguf.js';
 import type { Family } from './family.js';
 
 /** YaRN's attention-scale correction (DeepSeek's yarn_get_mscale). */
@@ -11,6 +12,7 @@ const mscale = (factor: number, m: number) => (factor <= 1 ? 1 : 0.1 * m * Math.
  */
 export const deepseekV3: Family = {
   modelTypes: ['deepseek_v3'],
+  gguf: deepseekV3Gguf,
   configure(c, base) {
     const nope = c.int('qk_nope_head_dim');
     const ropeDim = c.int('qk_rope_head_dim');

@@ -1,3 +1,4 @@
+import type { GGUFLayout } from '../weights/ggufLayout.js';
 import type { ConfigReader, ModelConfig, RawConfig } from './config.js';
 
 /** A model family: how its config.json maps onto ModelConfig. The forward pass is shared (decoder.ts). */
@@ -6,6 +7,8 @@ export interface Family {
   configure(c: ConfigReader, base: ModelConfig): ModelConfig;
   /** Replaces baseConfig() where the text model's fields are nested (llava's text_config); `normalize` is registry.normalizeConfig. */
   baseConfig?(c: ConfigReader, generation: RawConfig, normalize: (raw: RawConfig, generation: RawConfig, where: string) => ModelConfig): ModelConfig;
+  /** How the family sits in llama.cpp's GGUF files (read and converted); absent: no GGUF. */
+  readonly gguf?: GGUFLayout;
 }
 
 /**

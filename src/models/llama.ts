@@ -4,4 +4,5 @@ import type { Family } from './family.js';
 export const llama: Family = {
   modelTypes: ['llama'],
   configure: (_c, base) => base,
+  gguf: { arch: 'llama', reads: 'dense', permutedQk: true },
 };

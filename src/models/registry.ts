@@ -28,6 +28,11 @@ for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe, gpt
 registerFamily(llava); // vision + text (src/models/llavaConfig.ts, llava.ts)
 registerFamily(idefics3); // SmolVLM (src/models/idefics3Config.ts, idefics3.ts)
 
+/** Every registered family, once each, in registration order. */
+export function registeredFamilies(): Family[] {
+  return [...new Set(families.values())];
+}
+
 export function supportedModelTypes(): string[] {
   return [...families.keys()].sort();
 }

@@ -3,9 +3,9 @@ import { basename } from 'node:path';
 import { InvalidArgumentError, InvalidModelError, UnsupportedModelError } from '../errors.js';
 import { numel, type DType } from '../gpu/tensor.js';
 import type { RawConfig } from '../models/config.js';
-import { ggufHparams } from '../weights/ggufConfig.js';
+import { ggufHparams, ggufLayoutOf } from '../models/gguf.js';
 import { FILE_TYPE, type GGUFTypedValue } from '../weights/ggufFormat.js';
-import { ggufExpertName, ggufName, HF_TO_GGUF_ARCH, PERMUTED_QK_ARCHS, permuteRows, splitKvB, type KvBSplit } from '../weights/ggufNames.js';
+import { ggufExpertName, ggufName, permuteRows, splitKvB, type KvBSplit } from '../weights/ggufNames.js';
 import { ggufTokenizerMetadata } from '../weights/ggufTokenizer.js';
 import { layoutGGUF, meta, type GGUFTensorSpec } from '../weights/ggufWriter.js';
 import { toF32 } from '../weights/loadTensors.js';
@@ -56,7 +56,7 @@ function pickDType(type: ConvertType, name: string, dims: readonly number[]): DT
 }
 
 function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
-  const arch = HF_TO_GGUF_ARCH[String(raw.model_type)]!;
+  const layout = ggufLayoutOf(String(raw.model_type));
   const heads = Number(raw.num_attention_heads);
   const kvHeads = Number(raw.num_key_value_heads ?? heads);
   const out: Planned[] = [];
@@ -65,8 +65,8 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
   for (const [name, t] of src.tensors) {
     if (name.endsWith('rotary_emb.inv_freq')) continue;
     // DeepSeek-V3 / R1 checkpoints append their multi-token-prediction layer(s) past num_hidden_layers;
-    // llama.cpp's converter leaves them out of deepseek2 files (its loader refuses tensors it does not create).
-    if (arch === 'deepseek2' && Number(/^model\.layers\.(\d+)\./.exec(name)?.[1] ?? -1) >= layers) continue;
+    // llama.cpp's converter leaves them out (its loader refuses tensors it does not create).
+    if (Number(/^model\.layers\.(\d+)\./.exec(name)?.[1] ?? -1) >= layers) continue;
     const expert = ggufExpertName(name);
     if (expert) {
       const s = stacks.get(expert.gguf) ?? { experts: new Map(), shape: t.shape };
@@ -74,16 +74,16 @@ function plan(src: WeightSource, raw: RawConfig, type: ConvertType): Planned[] {
       stacks.set(expert.gguf, s);
       continue;
     }
-    const kvb = arch === 'deepseek2' ? /^model\.layers\.(\d+)\.self_attn\.kv_b_proj\.weight$/.exec(name) : null;
+    const kvb = layout.mla ? /^model\.layers\.(\d+)\.self_attn\.kv_b_proj\.weight$/.exec(name) : null;
     if (kvb) {
       out.push(...planKvB(name, Number(kvb[1]), t.shape, raw, type));
       continue;
     }
     const g = ggufName(name);
-    if (!g) throw new UnsupportedModelError(`tensor ${name} has no llama.cpp name (architecture ${arch})`);
+    if (!g) throw new UnsupportedModelError(`tensor ${name} has no llama.cpp name (architecture ${layout.arch})`);
     const dims = [...t.shape].reverse();
     let permuteHeads: number | undefined;
-    if (PERMUTED_QK_ARCHS.has(arch) && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) permuteHeads = name.includes('.q_proj.') ? heads : kvHeads;
+    if (layout.permutedQk && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) permuteHeads = name.includes('.q_proj.') ? heads : kvHeads;
     out.push({ name: g, dims, dtype: pickDType(type, g, dims), sources: [name], permuteHeads });
   }
   for (const [g, s] of stacks) {

@@ -1,28 +1,10 @@
 /**
  * Tensor names and hyperparameters between Hugging Face checkpoints and llama.cpp's GGUF (gguf-py
- * constants.py / tensor_mapping.py, convert_hf_to_gguf.py). One table serves the reader and the converter.
+ * constants.py / tensor_mapping.py, convert_hf_to_gguf.py). One table serves the reader and the converter;
+ * what differs by architecture comes from its GGUFLayout.
  */
 
-/** HF model_type → GGUF general.architecture. */
-export const HF_TO_GGUF_ARCH: Record<string, string> = {
-  llama: 'llama',
-  mistral: 'llama',
-  mixtral: 'llama',
-  qwen2: 'qwen2',
-  qwen3: 'qwen3',
-  qwen2_moe: 'qwen2moe',
-  qwen3_moe: 'qwen3moe',
-  deepseek_v3: 'deepseek2',
-};
-
-/** GGUF architecture → HF model_type (a `llama` file with experts is mixtral). */
-export function hfModelType(arch: string, expertCount: number): string | undefined {
-  if (arch === 'llama') return expertCount > 0 ? 'mixtral' : 'llama';
-  return { qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', deepseek2: 'deepseek_v3' }[arch];
-}
-
-/** Architectures whose q/k rows convert_hf_to_gguf permutes (rope pairs (i, i+d/2) → (2i, 2i+1)). */
-export const PERMUTED_QK_ARCHS = new Set(['llama']);
+import type { GGUFLayout } from './ggufLayout.js';
 
 const GLOBAL: [hf: string, gguf: string][] = [
   ['model.embed_tokens.weight', 'token_embd.weight'],
@@ -96,17 +78,17 @@ export function ggufExpertName(hf: string): { gguf: string; expert: number } | u
 }
 
 /** The HF names of a GGUF tensor: one name, or one per expert for stacked experts (`experts` = count). */
-export function hfNames(gguf: string, modelType: string, experts: number): string[] {
+export function hfNames(gguf: string, layout: GGUFLayout, experts: number): string[] {
   const g = GLOBAL.find(([, n]) => n === gguf);
   if (g) return [g[0]];
   const bias = /^blk\.(\d+)\.exp_probs_b\.bias$/.exec(gguf);
   if (bias) return [`model.layers.${bias[1]}.mlp.gate.e_score_correction_bias`];
   const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(gguf);
   if (!m) return [];
-  const block = modelType === 'mixtral' ? 'block_sparse_moe' : 'mlp';
+  const block = layout.moeBlock ?? 'mlp';
   const exp = EXPERTS.find(([b, , n]) => b === block && n === m[2]);
   if (exp) return Array.from({ length: experts }, (_, e) => `model.layers.${m[1]}.${block}.experts.${e}.${exp[1]}.weight`);
-  const shared = modelType === 'deepseek_v3' ? 'mlp.shared_experts.' : 'mlp.shared_expert.';
+  const shared = `${layout.sharedExperts ?? 'mlp.shared_expert'}.`;
   const l = LAYER.find(([h, n]) => n === m[2] && (!/shared_experts?\./.test(h) || h.startsWith(shared)) && (n !== 'ffn_gate_inp' || h.startsWith(block)));
   return l ? [`model.layers.${m[1]}.${l[0]}.${m[3]}`] : [];
 }

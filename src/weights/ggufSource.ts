@@ -1,9 +1,10 @@
-import { InvalidModelError, ModelNotFoundError } from '../errors.js';
+import { InvalidModelError } from '../errors.js';
 import { byteSizeOf, numel } from '../gpu/tensor.js';
-import type { ByteSource, ModelFiles } from './files.js';
+import type { ByteSource } from './files.js';
 import { configFromGGUF } from './ggufConfig.js';
-import { hfNames, joinKvB, PERMUTED_QK_ARCHS, unpermuteRows, type KvBSplit } from './ggufNames.js';
-import { readGGUF, readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
+import type { GGUFLayout } from './ggufLayout.js';
+import { hfNames, joinKvB, unpermuteRows, type KvBSplit } from './ggufNames.js';
+import { readGGUFTensor, type GGUFFile, type GGUFTensorInfo } from './ggufReader.js';
 import { tokenizerFromGGUF, type GGUFTokenizer } from './ggufTokenizer.js';
 import { toF32 } from './loadTensors.js';
 import { checkRange, type RawConfig, type TensorInfo, type WeightSource } from './source.js';
@@ -21,7 +22,8 @@ interface Entry extends TensorInfo {
 /**
  * The tensors of a GGUF file under Hugging Face names and PyTorch-order shapes: the same model code loads
  * them as safetensors. Block formats are returned as stored; stacked experts appear as one tensor per
- * expert; q/k rows of `llama` files are put back in Hugging Face order.
+ * expert; permuted q/k rows (`llama` files) are put back in Hugging Face order. What differs by
+ * architecture comes from `layout`, the family's (src/models/gguf.ts opens files).
  */
 export class GGUFSource implements WeightSource {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
@@ -32,21 +34,21 @@ export class GGUFSource implements WeightSource {
     private readonly file: ByteSource,
     readonly gguf: GGUFFile,
     readonly location: string,
+    modelType: string,
+    layout: GGUFLayout,
   ) {
-    this.config = configFromGGUF(gguf.metadata, gguf.tensors.has('output.weight'), location);
-    const arch = String(gguf.metadata.get('general.architecture'));
-    const modelType = String(this.config.model_type);
-    const experts = Number(gguf.metadata.get(`${arch}.expert_count`) ?? 0);
+    this.config = configFromGGUF(gguf.metadata, gguf.tensors.has('output.weight'), modelType, layout, location);
+    const experts = Number(gguf.metadata.get(`${layout.arch}.expert_count`) ?? 0);
     const heads = Number(this.config.num_attention_heads);
     const kvHeads = Number(this.config.num_key_value_heads);
     const entries = new Map<string, Entry>();
     for (const t of gguf.tensors.values()) {
-      if (arch === 'deepseek2' && /^blk\.\d+\.attn_[kv]_b\.weight$/.test(t.name)) {
+      if (layout.mla && /^blk\.\d+\.attn_[kv]_b\.weight$/.test(t.name)) {
         const e = kvBEntry(gguf, t, location);
         if (e) entries.set(e.name, e);
         continue;
       }
-      const names = hfNames(t.name, modelType, experts);
+      const names = hfNames(t.name, layout, experts);
       if (names.length === 0) continue; // rope_freqs and other llama.cpp-only tensors
       const shape = [...t.dims].reverse();
       const dtype = t.dtype ?? 'u32';
@@ -58,7 +60,7 @@ export class GGUFSource implements WeightSource {
       }
       const name = names[0]!;
       let unpermuteHeads: number | undefined;
-      if (PERMUTED_QK_ARCHS.has(arch) && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) {
+      if (layout.permutedQk && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) {
         unpermuteHeads = name.includes('.q_proj.') ? heads : kvHeads;
       }
       entries.set(name, { name, dtype, shape, byteLength: t.byteLength, gguf: t, begin: 0, unpermuteHeads });
@@ -149,15 +151,4 @@ function kvBEntry(gguf: GGUFFile, t: GGUFTensorInfo, where: string): Entry | und
   const shape = [heads! * (nope! + v!), rank!];
   // Read as f32 (dequantized here); a half in a ggml type weblm cannot load fails at read, as other tensors do.
   return { name, dtype: 'f32', shape, byteLength: 4 * numel(shape), gguf: kB, begin: 0, kvB: { heads: heads!, nope: nope!, v: v!, rank: rank!, vB } };
-}
-
-/** Opens a GGUF ByteSource: header read in chunks, tensors read on demand. */
-export async function openGGUF(file: ByteSource, location = 'model.gguf'): Promise<GGUFSource> {
-  return new GGUFSource(file, await readGGUF(file, location), location);
-}
-
-/** The GGUF file `path` of a model's files. */
-export async function openGGUFFile(files: ModelFiles, path: string): Promise<GGUFSource> {
-  if (!(await files.has(path))) throw new ModelNotFoundError(`${files.location}: no ${path}`);
-  return openGGUF(await files.open(path), `${files.location}/${path}`);
 }

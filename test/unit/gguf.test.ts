@@ -10,7 +10,7 @@ import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import type { ByteSource } from '../../src/weights/files.js';
 import { GGUFValueType } from '../../src/weights/ggufFormat.js';
 import { readGGUF } from '../../src/weights/ggufReader.js';
-import { openGGUF } from '../../src/weights/ggufSource.js';
+import { openGGUF } from '../../src/models/gguf.js';
 import { meta, writeGGUF } from '../../src/weights/ggufWriter.js';
 import { quantize } from '../../src/weights/quant/index.js';
 import { openSafetensors } from '../../src/weights/safetensors.js';

@@ -7,7 +7,7 @@ import type { Tensor } from '../../src/gpu/tensor.js';
 import { convertToGGUF } from '../../src/node/convert.js';
 import { randomWeightSource } from '../../bench/randomWeights.js';
 import type { ByteSource } from '../../src/weights/files.js';
-import { openGGUF } from '../../src/weights/ggufSource.js';
+import { openGGUF } from '../../src/models/gguf.js';
 import { loadChunking, loadF32Concat, loadMatrix } from '../../src/weights/loadTensors.js';
 import { f32ToBf16, quantize } from '../../src/weights/quant/index.js';
 import { readSafetensorsHeader, SafetensorsSource } from '../../src/weights/safetensors.js';
