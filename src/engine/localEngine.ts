@@ -5,6 +5,8 @@ import type { ClipPreprocessConfig, RgbaImage } from '../image/preprocess.js';
 import { buildAnyModel } from '../models/build.js';
 import type { ModelConfig, RawConfig } from '../models/config.js';
 import { estimateModelMemory, type MemoryEstimate } from '../models/fit.js';
+import type { Idefics3PreprocessConfig } from '../image/idefics3.js';
+import { Idefics3Model } from '../models/idefics3.js';
 import { LlavaModel } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -19,7 +21,17 @@ import { KvPrefix } from './kvPrefix.js';
 import { openModelSource } from './modelSource.js';
 import { Mutex } from './mutex.js';
 import { openModel } from './openModel.js';
-import { decodeImages, expandImageTokens, preprocessConfigFor, preprocessImages, splitContentParts } from './promptImages.js';
+import {
+  decodeImages,
+  expandIdefics3Tokens,
+  expandImageTokens,
+  idefics3Images,
+  idefics3PreprocessFor,
+  preprocessConfigFor,
+  preprocessImages,
+  splitContentParts,
+  type Idefics3Image,
+} from './promptImages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
 import type { ChatCompletions, Engine, EngineInfo, GenerateChunk, GenerateInput, GenerateOptions, LoadOptions, ModelSource } from './types.js';
@@ -45,6 +57,8 @@ interface Loaded extends GenerationSession {
   readonly source: string;
   /** The image processor of a vision model. */
   readonly preprocess?: ClipPreprocessConfig;
+  /** Idefics3's image processor (tiles). */
+  readonly idefics3?: Idefics3PreprocessConfig;
 }
 
 /** A prompt as token ids, its text (when rendered), and its images in order, decoded (vision models). */
@@ -52,6 +66,8 @@ interface Prompt {
   readonly ids: number[];
   readonly text: string;
   readonly images: readonly RgbaImage[];
+  /** Idefics3: the images' tiles, preprocessed when the prompt was expanded. */
+  readonly tiled?: readonly Idefics3Image[];
 }
 
 /** The engine in this thread: in Node, in tests, and inside the worker behind `createEngine()`. */
@@ -184,30 +200,33 @@ export class LocalEngine implements Engine {
    */
   private async withImages(s: Loaded, p: Prompt): Promise<readonly number[]> {
     if (s.model instanceof LlavaModel) s.model.setImages(p.ids, await preprocessImages(p.images, s.preprocess!, s.model.ctx));
+    if (s.model instanceof Idefics3Model) s.model.setImages(p.ids, p.tiled ?? []);
     return p.ids;
   }
 
   private async prompt(s: Loaded, input: GenerateInput, opts: ChatPromptOptions, signal?: AbortSignal): Promise<Prompt> {
     const vision = s.model instanceof LlavaModel ? s.model.vis : undefined;
+    const idefics3 = s.model instanceof Idefics3Model ? s.model.vis : undefined;
     const images = async (sources: Parameters<typeof decodeImages>[0]) => {
-      if (sources.length && !vision) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
-      return vision ? decodeImages(sources, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
+      if (sources.length && !vision && !idefics3) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
+      return vision || idefics3 ? decodeImages(sources, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
     };
-    const expand = (ids: readonly number[], ims: readonly RgbaImage[]) =>
-      vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids);
-    if (typeof input === 'object' && input !== null && 'ids' in input) {
-      const ims = await images(input.images ?? []);
-      return { ids: expand(input.ids, ims), text: '', images: ims };
-    }
     const tok = s.tokenizer;
+    const expand = (ids: readonly number[], ims: readonly RgbaImage[], text: string): Prompt => {
+      if (idefics3) {
+        const tiled = idefics3Images(ims, s.idefics3!);
+        return { ids: expandIdefics3Tokens(ids, tiled, idefics3, tok && ((t) => tok.encode(t))), text, images: ims, tiled };
+      }
+      return { ids: vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids), text, images: ims };
+    };
+    if (typeof input === 'object' && input !== null && 'ids' in input) return expand(input.ids, await images(input.images ?? []), '');
     if (!tok) throw new InvalidArgumentError(`${s.source} has no tokenizer.json: pass token ids ({ ids })`);
-    if (typeof input === 'string') return { ids: expand(tok.encodePrompt(input, s.model.info.bosTokenId), []), text: input, images: [] };
+    if (typeof input === 'string') return expand(tok.encodePrompt(input, s.model.info.bosTokenId), [], input);
     if (!Array.isArray(input)) throw new InvalidArgumentError('the prompt must be a string, an array of chat messages or { ids }');
     if (!tok.chatTemplate) throw new InvalidArgumentError(`${s.source} has no chat template: pass a string prompt`);
-    const split = splitContentParts(input, !!vision, s.source);
+    const split = splitContentParts(input, !!vision || !!idefics3, s.source);
     const text = tok.chatTemplate.render(split.messages, { addGenerationPrompt: true, tools: opts.tools, extra: opts.chatTemplateKwargs });
-    const ims = await images(split.images);
-    return { ids: expand(tok.encode(text), ims), text, images: ims };
+    return expand(tok.encode(text), await images(split.images), text);
   }
 
   private session(): Loaded {
@@ -297,5 +316,6 @@ function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | 
   const eos = tokenizer?.eosToken !== undefined ? tokenizer.tokenToId(tokenizer.eosToken) : undefined;
   if (eos !== undefined) eosIds.add(eos);
   const preprocess = model instanceof LlavaModel ? preprocessConfigFor(preprocessor, model.vis, source) : undefined;
-  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds, preprocess };
+  const idefics3 = model instanceof Idefics3Model ? idefics3PreprocessFor(preprocessor, model.vis, source) : undefined;
+  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds, preprocess, idefics3 };
 }

@@ -85,7 +85,7 @@ export class ConfigReader {
   int(key: string, fallback?: number): number {
     const v = this.raw[key] ?? fallback;
     if (v === undefined || v === null) throw new InvalidModelError(`${this.where}: config.json has no ${key}`);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidModelError(`${this.where}: config.json ${key} = ${JSON.stringify(v)} is not a count`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new InvalidModelError(`${this.where}: config.json ${key} = ${JSON.stringify(v)} is not a count`);
     return v;
   }
 
@@ -140,6 +140,7 @@ export function baseConfig(c: ConfigReader, generation: RawConfig = {}): ModelCo
   const hiddenSize = c.int('hidden_size');
   const numHeads = c.int('num_attention_heads');
   const numLayers = c.int('num_hidden_layers');
+  if (numLayers > MAX_LAYERS) throw new InvalidModelError(`${c.where}: config.json num_hidden_layers = ${numLayers} is more than any model has (${MAX_LAYERS})`);
   const headDim = c.has('head_dim') ? c.int('head_dim') : hiddenSize / numHeads;
   if (!Number.isInteger(headDim)) throw new InvalidModelError(`${c.where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
   const numKvHeads = c.int('num_key_value_heads', numHeads);
@@ -182,6 +183,8 @@ export function baseConfig(c: ConfigReader, generation: RawConfig = {}): ModelCo
     raw: c.raw,
   };
 }
+
+const MAX_LAYERS = 10_000;
 
 /** `layer_types` when given; else every layer full. Families with older conventions override this. */
 function layerTypes(c: ConfigReader, n: number): LayerKind[] {

@@ -59,12 +59,14 @@ export class TextTokenizer {
 
   /** From a model's files: tokenizer.json, plus tokenizer_config.json and chat_template.jinja when present. */
   static async fromFiles(files: ModelFiles): Promise<TextTokenizer> {
-    const json = JSON.parse(await files.text('tokenizer.json')) as object;
-    const config = (await files.has('tokenizer_config.json')) ? (JSON.parse(await files.text('tokenizer_config.json')) as TokenizerConfig) : {};
+    const json = parseJson(await files.text('tokenizer.json'), `${files.location}/tokenizer.json`) as object;
+    const config = (await files.has('tokenizer_config.json'))
+      ? jsonObject(await files.text('tokenizer_config.json'), `${files.location}/tokenizer_config.json`)
+      : {};
     let jinja = (await files.has('chat_template.jinja')) ? await files.text('chat_template.jinja') : undefined;
     // Vision repos (llava-hf) keep the processor's template in chat_template.json.
     if (!jinja && !config.chat_template && (await files.has('chat_template.json'))) {
-      jinja = (JSON.parse(await files.text('chat_template.json')) as { chat_template?: string }).chat_template;
+      jinja = jsonObject(await files.text('chat_template.json'), `${files.location}/chat_template.json`).chat_template as string | undefined;
     }
     return new TextTokenizer(json, config, config.chat_template ? undefined : jinja);
   }
@@ -103,5 +105,21 @@ export class TextTokenizer {
 function pickTemplate(t: TokenizerConfig['chat_template']): string | undefined {
   if (!t) return undefined;
   if (typeof t === 'string') return t;
+  const named = Array.isArray(t) && t.every((x) => typeof x === 'object' && x !== null && typeof x.template === 'string');
+  if (!named) throw new InvalidModelError('tokenizer_config.json: chat_template is neither a string nor a list of { name, template }');
   return (t.find((x) => x.name === 'default') ?? t[0])?.template;
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidModelError(`${where} is not valid JSON`, { cause });
+  }
+}
+
+function jsonObject(text: string, where: string): TokenizerConfig {
+  const v = parseJson(text, where);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidModelError(`${where} is not a JSON object`);
+  return v as TokenizerConfig;
 }

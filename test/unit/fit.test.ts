@@ -104,7 +104,7 @@ describe('LocalEngine.load within GPU memory (Dawn)', () => {
     const ctx = state.ctx!;
     const live = ctx.liveBuffers;
     const bytes = ctx.bytesAllocated;
-    const err = await engine.load(LLAMA, { maxContext: 64, memoryBudget: 800_000 }).catch((e: unknown) => e as GpuOutOfMemoryError);
+    const err = (await engine.load(LLAMA, { maxContext: 64, memoryBudget: 800_000 }).catch((e: unknown) => e)) as GpuOutOfMemoryError;
     expect(err).toBeInstanceOf(GpuOutOfMemoryError);
     expect(err.neededBytes).toBeGreaterThan(800_000);
     expect(err.availableBytes).toBe(800_000);
