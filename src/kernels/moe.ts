@@ -4,6 +4,7 @@ import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
 import { weightDefine as matmulWeightDefine } from './matmul.js';
+import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from './moeDecode.js';
 import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
 import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
@@ -70,7 +71,10 @@ export interface MoeExpertsOptions {
   readonly clamp?: { readonly limit: number; readonly alpha: number };
   /** Add to `out` instead of overwriting it (a shared expert computed first). */
   readonly accumulate?: boolean;
-  /** 'pairs': per (token, slot) GEMVs (decode); 'grouped': per-expert token tiles (prefill). */
+  /**
+   * 'pairs': per (token, slot) GEMVs (decode; on integer dot products where moeDecodePlan allows);
+   * 'grouped': per-expert token tiles (prefill).
+   */
   readonly path?: 'auto' | 'pairs' | 'grouped';
 }
 
@@ -135,9 +139,24 @@ export function moeExperts(
   const downLayout = ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', 'read', 'read'] as const;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const scratch = (bytes: number, label: string) => ({ buffer: ctx.pool.acquire(bytes, usage, label), size: bytes });
-  const actBuf = scratch(T * k * I * 4, 'moe.act');
   const path = opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped';
+  const decode = path === 'pairs' ? moeDecodePlan(ctx, x, experts) : { gateUp: false, down: false };
+  const actBuf = scratch(decode.down ? moeDecodeActBytes(T * k, I) : T * k * I * 4, 'moe.act');
 
+  if (decode.gateUp) {
+    // Integer-dot GEMVs (src/kernels/moeDecode.ts); down on them too where its rows allow, else f32 combine.
+    moeDecodeGateUp(ctx, x, ids, experts, actBuf, act, opts.clamp, decode.down);
+    if (decode.down) moeDecodeDown(ctx, actBuf, ids, weights, experts, out, !!opts.accumulate);
+    else
+      ctx.dispatch(
+        { shader: 'moeDown', entry: 'combine', defines: { [dDef]: true }, layout: downLayout },
+        [actBuf, ids, weights, down, experts.downBias ?? ctx.unused, out, ctx.unused, ctx.unused],
+        [Math.ceil(H / 4), T],
+        downParams(!!opts.accumulate),
+      );
+    ctx.pool.release(actBuf.buffer);
+    return;
+  }
   if (path === 'pairs') {
     ctx.dispatch(
       { shader: 'moeGateUp', entry: 'pairs', defines: { [gDef]: true, ...actDefs }, layout: gateUpLayout },

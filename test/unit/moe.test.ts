@@ -1,7 +1,8 @@
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
+import { moeDecodeTuning } from '../../src/kernels/moeDecode.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -50,6 +51,36 @@ describe('moeRoute', () => {
         ),
       ).toBeLessThan(1e-6);
     }
+  });
+});
+
+describe('moeRoute at model shapes, and ties', () => {
+  const shapes: [string, number, Mode, boolean][] = [
+    ['qwen3_moe 128 experts top-8', 128, { topK: 8, scoring: 'softmax', normTopK: true, scale: 1 }, false],
+    ['deepseek_v2 64 experts top-6, no renorm', 64, { topK: 6, scoring: 'softmax', normTopK: false, scale: 1 }, false],
+    [
+      'deepseek_v3 256 experts, 8 groups keep 4, top-8',
+      256,
+      { topK: 8, scoring: 'sigmoid', normTopK: true, scale: 2.5, bias: true, nGroup: 8, topkGroup: 4 },
+      false,
+    ],
+    ['gpt_oss 61 experts top-5 after top-k', 61, { topK: 5, scoring: 'softmax', normTopK: false, scale: 1, softmaxAfterTopK: true }, false],
+    ['1000 experts top-64', 1000, { topK: 64, scoring: 'softmax', normTopK: true, scale: 1 }, false],
+    ['ties: 128 experts top-8 over logits in steps of 0.5', 128, { topK: 8, scoring: 'softmax', normTopK: true, scale: 1 }, true],
+    ['ties: sigmoid + bias, 64 experts, 4 groups', 64, { topK: 6, scoring: 'sigmoid', normTopK: true, scale: 1, bias: true, nGroup: 4, topkGroup: 2 }, true],
+  ];
+  it.each(shapes)('%s: ids in order and weights as the reference', async (_, e, m, ties) => {
+    const ctx = await gpu();
+    const T = 3;
+    const logits = randomF32(T * e, e + 1, 3);
+    if (ties) for (let i = 0; i < logits.length; i++) logits[i] = Math.round(logits[i]! * 2) / 2;
+    const bias = m.bias ? (ties ? new Float32Array(e).fill(0.25) : randomF32(e, e + 2, 0.5)) : undefined;
+    const ids = ctx.createTensor([T, m.topK], 'u32');
+    const w = ctx.createTensor([T, m.topK], 'f32');
+    moeRoute(ctx, ctx.upload(logits, [T, e], 'f32'), ids, w, { ...m, correctionBias: bias && ctx.upload(bias, [e], 'f32') });
+    const ref = moeRouteRef(logits, T, e, { ...m, correctionBias: bias });
+    expect(Array.from(new Uint32Array(await ctx.read(ids)))).toEqual(Array.from(ref.ids));
+    expect(maxAbsDiff(await ctx.readF32(w), ref.weights)).toBeLessThan(1e-6);
   });
 });
 
@@ -102,6 +133,13 @@ describe('moeExperts f32', () => {
 });
 
 describe('moeExperts with quantized experts (weights read through shaders/weights.wgsl)', () => {
+  // The f32 paths (the integer-dot decode GEMVs have their own tests: test/unit/moeDecode.test.ts).
+  beforeEach(() => {
+    moeDecodeTuning.use = false;
+  });
+  afterEach(() => {
+    moeDecodeTuning.use = undefined;
+  });
   // K of each expert matmul must be whole blocks: H = 5 blocks of 32, I = 3 blocks of 32.
   const [Hq, Iq, Eq, k] = [160, 96, 5, 2];
   it.each([

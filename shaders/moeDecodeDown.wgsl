@@ -1,0 +1,91 @@
+// MoE decode experts, second half, on integer dot products (src/kernels/moeDecode.ts): out[t, h] =
+// Σ_j rw[t, j] · (down_e[h] · act[t*K + j] + bias[e, h]), e = ids[t, j], the K experts' down GEMVs and the
+// weighted combine in one pass, reading only the selected experts' rows (Q4_0 / Q8_0 / Q4_K as stored,
+// shaders/moeDecodeUnits.wgsl) and act as moeDecodeGateUp's Q8_OUT writes it (int8 per block of 32).
+//
+// Grid (ceil(H / (G * R)), T): the 256 threads are G = 256 / L groups of L lanes, group g takes R output
+// rows; lane l the units l, l + L, ... of the K * (I / 32 / UB) units of its rows (all K experts' rows of
+// an output in one strided list), each weighted by its slot's routing weight. act is read from global
+// memory (the same words for every row: cache hits after the first). Writes out (+= when accumulate).
+
+struct Params {
+  K: u32,          // experts per token
+  H: u32,          // output rows
+  I: u32,          // row length, a multiple of 32 (256 for Q4_K)
+  row_bytes: u32,  // bytes of one weight row
+  w_off: u32,      // byte offset of expert 0's row 0 in w
+  has_bias: u32,   // 1 when bias holds data
+  b_off: u32,      // element offset of bias[0, 0] in bias
+  sc_off: u32,     // vec4 offset of the scale pairs in act
+  y_off: u32,      // element offset of out[0, 0] in out
+  accumulate: u32, // 1 adds to out instead of overwriting
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> act: array<vec4<u32>>;    // [T*K, I / 32, 2] int8 x 4 words, then [T*K, I / 32] (s, s Σq) pairs, 2 per vec4
+@group(0) @binding(2) var<storage, read> ids: array<u32>;          // [T, K] u32
+@group(0) @binding(3) var<storage, read> rw: array<f32>;           // [T, K] f32 routing weights
+@group(0) @binding(4) var<storage, read> w: array<u32>;            // [E, H, I] Q4_0 / Q8_0 / Q4_K blocks
+@group(0) @binding(5) var<storage, read> bias: array<f32>;         // [E, H] f32
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;    // [T, H] f32
+
+#include "moeDecodeUnits"
+
+const L: u32 = ${L};     // lanes per row
+const G: u32 = 256u / L; // row groups
+const R: u32 = ${R};     // rows per group
+
+var<workgroup> part: array<f32, 256u * R>; // [L lanes, G * R rows] partial sums
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = wg.y;
+  let lane = li % L;
+  let g = li / L;
+  let h0 = wg.x * G * R + g * R;
+  let nb = p.I / 32u;      // act blocks per pair
+  let upr = nb / UB;       // units per weight row
+  var acc: array<f32, R>;
+  for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
+  for (var n = lane; n < p.K * upr; n += L) {
+    let j = n / upr;
+    let u = n % upr;
+    let pair = t * p.K + j;
+    let e = ids[pair];
+    var xq: XQ;
+    var xs: XS;
+    for (var b = 0u; b < UB; b++) {
+      let blk = pair * nb + u * UB + b;
+      xq[2u * b] = act[2u * blk];
+      xq[2u * b + 1u] = act[2u * blk + 1u];
+      let s4 = act[p.sc_off + blk / 2u];
+      xs[b] = bitcast<vec2<f32>>(select(s4.xy, s4.zw, (blk & 1u) != 0u));
+    }
+    var row_byte: array<u32, R>;
+    var a: array<Unit, R>;
+    for (var r = 0u; r < R; r++) {
+      row_byte[r] = p.w_off + (e * p.H + min(h0 + r, p.H - 1u)) * p.row_bytes;
+      a[r] = load_unit(row_byte[r], u);
+    }
+    let s = rw[pair];
+    for (var r = 0u; r < R; r++) { acc[r] += s * unit_dot(a[r], row_byte[r], u, xq, xs); }
+  }
+  for (var r = 0u; r < R; r++) { part[lane * G * R + g * R + r] = acc[r]; }
+  workgroupBarrier();
+  if (li < G * R) {
+    let h = wg.x * G * R + li;
+    if (h < p.H) {
+      var v = 0.0;
+      for (var l = 0u; l < L; l++) { v += part[l * G * R + li]; }
+      if (p.has_bias == 1u) {
+        for (var j = 0u; j < p.K; j++) {
+          v += rw[t * p.K + j] * bias[p.b_off + ids[t * p.K + j] * p.H + h];
+        }
+      }
+      if (p.accumulate == 1u) {
+        v += out[p.y_off + t * p.H + h];
+      }
+      out[p.y_off + t * p.H + h] = v;
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// MoE decode experts, first half, on integer dot products (src/kernels/moeDecode.ts): for each (token t,
+// slot j) pair = t*K + j routed to e = ids[pair], act[pair, i] = act_fn(gate_e[i] · x_t + b) * (up_e[i] · x_t + b),
+// reading only the selected experts' rows, Q4_0 / Q8_0 / Q4_K as stored (shaders/moeDecodeUnits.wgsl).
+//
+// Grid (ceil(I / 32), T*K): a workgroup takes one pair and 32 intermediate indices (a block of act), i.e.
+// 64 weight rows. x_t is quantized once per workgroup to int8 per block of 32 into workgroup memory. The
+// 256 threads are G = 256 / L groups of L lanes; group g takes RG = 64 / G rows (RG / 2 gate rows and their
+// up rows), lane l the units l, l + L, ... of each (all RG rows' words loaded before the arithmetic); the
+// L partial sums of a row meet in workgroup memory.
+// Q8_OUT: act is written as the down GEMV reads it, int8 per block of 32 (the block this workgroup owns):
+//   words [T*K, I / 32, 8] (4 int8 each), then from word sc_off the (s, s Σq) f32 pairs [T*K, I / 32, 2].
+// Otherwise act is [T*K, I] f32 (for moeDown's f32 `combine`).
+// ACT: silu, ACT_GELU gelu (tanh), ACT_CLAMP gpt-oss's clamped SwiGLU (as shaders/moeGateUp.wgsl).
+
+struct Params {
+  K: u32,         // experts per token
+  H: u32,         // row length, a multiple of 32 (256 for Q4_K)
+  I: u32,         // expert intermediate size
+  row_bytes: u32, // bytes of one weight row
+  w_off: u32,     // byte offset of expert 0's row 0 in w
+  has_bias: u32,  // 1 when bias holds data
+  b_off: u32,     // element offset of bias[0, 0] in bias
+  x_off: u32,     // vec4 offset of x[0, 0] in x
+  sc_off: u32,    // Q8_OUT: word offset of the scale pairs in act
+  limit: f32,     // ACT_CLAMP clamp limit
+  alpha: f32,     // ACT_CLAMP sigmoid slope
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;      // [T, H / 4] vec4 f32
+@group(0) @binding(2) var<storage, read> ids: array<u32>;          // [T, K] u32
+@group(0) @binding(3) var<storage, read> w: array<u32>;            // [E, 2I, H] Q4_0 / Q8_0 / Q4_K blocks
+@group(0) @binding(4) var<storage, read> bias: array<f32>;         // [E, 2I] f32
+@group(0) @binding(5) var<storage, read_write> act: array<u32>;    // Q8_OUT: int8 blocks + scales; else [T*K, I] f32 bits
+
+#include "moeDecodeUnits"
+
+const L: u32 = ${L};     // lanes per row
+const G: u32 = 256u / L; // row groups
+const RG: u32 = 64u / G; // rows per group
+const XB: u32 = ${XB};   // blocks of 32 in x (H / 32)
+
+var<workgroup> xw: array<vec4<u32>, 2u * XB>; // [XB, 2] int8 x 4 words of x's blocks
+var<workgroup> xsc: array<vec2<f32>, XB>;     // [XB] (s, s Σq)
+var<workgroup> part: array<f32, 64u * L>;     // [L lanes, 64 rows] partial sums
+var<workgroup> rows: array<f32, 64>;          // [64] row sums: group g's gate rows at g*RG + r, up at + RG/2
+var<workgroup> vals: array<f32, 32>;          // [32] the act block (Q8_OUT)
+
+fn activate(g0: f32, u0: f32) -> f32 {
+#if ACT_GELU
+  let g = g0;
+  let z = clamp(0.7978845608028654 * (g + 0.044715 * g * g * g), -15.0, 15.0);
+  return 0.5 * g * (1.0 + tanh(z)) * u0;
+#elif ACT_CLAMP
+  let g = min(g0, p.limit);
+  let u = clamp(u0, -p.limit, p.limit);
+  return g / (1.0 + exp(-p.alpha * g)) * (u + 1.0);
+#else
+  return g0 / (1.0 + exp(-g0)) * u0;
+#endif
+}
+
+fn bias_of(i: u32) -> f32 {
+  return select(0.0, bias[p.b_off + i], p.has_bias == 1u);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let pair = wg.y;
+  let t = pair / p.K;
+  let e = ids[pair];
+  let i0 = wg.x * 32u;
+  for (var b = li; b < XB; b += 256u) {
+    var v: array<vec4<f32>, 8>;
+    let v0 = p.x_off + t * (p.H / 4u) + 8u * b;
+    for (var i = 0u; i < 8u; i++) { v[i] = x[v0 + i]; }
+    let xb = quantize_block(v);
+    xw[2u * b] = xb.q[0];
+    xw[2u * b + 1u] = xb.q[1];
+    xsc[b] = xb.s;
+  }
+  workgroupBarrier();
+
+  let lane = li % L;
+  let g = li / L;
+  var row_byte: array<u32, RG>;
+  for (var r = 0u; r < RG; r++) {
+    let i = min(i0 + g * (RG / 2u) + r % (RG / 2u), p.I - 1u);
+    row_byte[r] = p.w_off + (e * 2u * p.I + select(i, p.I + i, r >= RG / 2u)) * p.row_bytes;
+  }
+  var acc: array<f32, RG>;
+  for (var r = 0u; r < RG; r++) { acc[r] = 0.0; }
+  for (var u = lane; u < XB / UB; u += L) {
+    var xq: XQ;
+    var xs: XS;
+    for (var b = 0u; b < UB; b++) {
+      xq[2u * b] = xw[2u * (u * UB + b)];
+      xq[2u * b + 1u] = xw[2u * (u * UB + b) + 1u];
+      xs[b] = xsc[u * UB + b];
+    }
+    var a: array<Unit, RG>;
+    for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], u); }
+    for (var r = 0u; r < RG; r++) { acc[r] += unit_dot(a[r], row_byte[r], u, xq, xs); }
+  }
+  for (var r = 0u; r < RG; r++) { part[lane * 64u + g * RG + r] = acc[r]; }
+  workgroupBarrier();
+  if (li < 64u) {
+    var s = 0.0;
+    for (var l = 0u; l < L; l++) { s += part[l * 64u + li]; }
+    rows[li] = s;
+  }
+  workgroupBarrier();
+  let c = li; // act index i0 + c of the block, for li < 32
+  let i = i0 + c;
+  var a = 0.0;
+  if (c < 32u && i < p.I) {
+    let slot = (c / (RG / 2u)) * RG + c % (RG / 2u);
+    let bb = e * 2u * p.I;
+    a = activate(rows[slot] + bias_of(bb + i), rows[slot + RG / 2u] + bias_of(bb + p.I + i));
+  }
+#if Q8_OUT
+  if (c < 32u) {
+    vals[c] = a;
+  }
+  workgroupBarrier();
+  if (li < 8u) {
+    var m = 0.0;
+    for (var k = 0u; k < 32u; k++) {
+      m = max(m, abs(vals[k]));
+    }
+    let inv = select(0.0, 127.0 / m, m > 0.0);
+    var qsum = 0.0;
+    for (var k = 0u; k < 32u; k++) {
+      qsum += round(vals[k] * inv);
+    }
+    let v = vec4<f32>(vals[4u * li], vals[4u * li + 1u], vals[4u * li + 2u], vals[4u * li + 3u]);
+    let blk = pair * (p.I / 32u) + wg.x;
+    act[blk * 8u + li] = pack4xI8(vec4<i32>(round(v * inv)));
+    if (li == 0u) {
+      act[p.sc_off + 2u * blk] = bitcast<u32>(m / 127.0);
+      act[p.sc_off + 2u * blk + 1u] = bitcast<u32>(m / 127.0 * qsum);
+    }
+  }
+#else
+  if (c < 32u && i < p.I) {
+    act[pair * p.I + i] = bitcast<u32>(a);
+  }
+#endif
+}

@@ -1,0 +1,154 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { Binding, GpuContext } from '../gpu/context.js';
+import { params } from '../gpu/params.js';
+import { byteSizeOf, type DType, type Tensor } from '../gpu/tensor.js';
+import { alignedBinding } from './binding.js';
+import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
+
+// MoE decode experts (moeExperts' per-(token, slot) path, T <= 4) on integer dot products: gate|up of the
+// selected experts with the activation (shaders/moeDecodeGateUp.wgsl), then down with the routing weights
+// and the combine (shaders/moeDecodeDown.wgsl), two dispatches as the f32 `pairs` path. x is quantized to int8
+// per block of 32 in each gate|up workgroup, act per block of 32 by the workgroup that computes it; weights
+// are read as stored (Q4_0 / Q8_0 / Q4_K) and meet them through dot4I8Packed.
+//
+// Precision: as the integer-dot grouped GEMMs (src/kernels/moeGemmInt8.ts): each x and act value within
+// s / 2 of s * q (s = max|block| / 127); test/unit/moeDecode.test.ts holds the composed bound.
+
+/** Knobs for bench/moeDecodeLab.ts and the tests: `use` false keeps the f32 pairs path; lanes and rows per group. */
+export const moeDecodeTuning = {
+  use: undefined as boolean | undefined,
+  gateUpLanes: undefined as number | undefined,
+  downLanes: undefined as number | undefined,
+  downRows: undefined as number | undefined,
+};
+
+/** Lanes per weight row of gate|up (8, 16 or 32: 64 / (256 / L) rows per group). */
+export const MOE_DECODE_GATE_UP_LANES = 32;
+/** Lanes per output row of down, and rows per group (G * R = 256 / L * R rows per workgroup). */
+export const MOE_DECODE_DOWN_LANES = 32;
+export const MOE_DECODE_DOWN_ROWS = 1;
+
+const DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k'];
+
+function define(dtype: DType): string {
+  return dtype === 'q4_0' ? 'W_Q4_0' : dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K';
+}
+
+/** Rows of K values of this dtype that the decode units read: whole blocks (super-blocks), aligned as needed. */
+function rowsFit(w: Tensor, K: number): boolean {
+  if (!DTYPES.includes(w.dtype)) return false;
+  if (w.dtype === 'q4_k') return K % 256 === 0 && w.offset % 4 === 0;
+  return K % 32 === 0 && w.offset % 2 === 0;
+}
+
+/** Workgroup memory of the gate|up kernel for rows of H values. */
+const gateUpShared = (H: number, L: number) => (H / 32) * 40 + 64 * L * 4 + 64 * 4 + 32 * 4;
+
+/**
+ * Which halves of moeExperts' decode path take the integer-dot GEMVs: the packed dot product available
+ * (moeDecodeTuning.use false: none), x at a vec4 boundary, Q4_0 / Q8_0 / Q4_K experts whose rows are whole
+ * blocks (H for gate|up, I for down). Down runs on integer dot products only after an integer-dot gate|up
+ * (it reads the int8 act that one writes).
+ */
+export function moeDecodePlan(ctx: GpuContext, x: Tensor, experts: MoeExpertWeights): { gateUp: boolean; down: boolean } {
+  const [, I2, H] = experts.gateUp.shape as [number, number, number];
+  const I = I2 / 2;
+  const L = gateUpLanes();
+  const gateUp =
+    ctx.features.packedDot &&
+    moeDecodeTuning.use !== false &&
+    x.offset % 16 === 0 &&
+    rowsFit(experts.gateUp, H) &&
+    gateUpShared(H, L) <= ctx.limits.maxComputeWorkgroupStorageSize;
+  return { gateUp, down: gateUp && rowsFit(experts.down, I) };
+}
+
+const gateUpLanes = () => moeDecodeTuning.gateUpLanes ?? MOE_DECODE_GATE_UP_LANES;
+
+/** Bytes of act as the integer-dot gate|up writes it for down: P pairs of I values, int8 per block of 32. */
+export function moeDecodeActBytes(P: number, I: number): number {
+  const blocks = P * (I / 32);
+  return blocks * 32 + Math.ceil(blocks / 2) * 16; // scale pairs two per vec4
+}
+
+/**
+ * act for every pair = t*k + j of expert e = ids[t, j]: act_fn(gate_e · x_t + b) * (up_e · x_t + b), as
+ * [T*k, I] f32, or (q8Out) int8 per block of 32 for moeDecodeDown. x [T, H] f32.
+ */
+export function moeDecodeGateUp(
+  ctx: GpuContext,
+  x: Tensor,
+  ids: Tensor,
+  experts: MoeExpertWeights,
+  act: Binding,
+  fn: MoeActivation,
+  clamp: { limit: number; alpha: number } | undefined,
+  q8Out: boolean,
+): void {
+  const [, I2, H] = experts.gateUp.shape as [number, number, number];
+  const I = I2 / 2;
+  const [T, k] = ids.shape as [number, number];
+  const L = gateUpLanes();
+  if (![8, 16, 32].includes(L)) throw new InvalidArgumentError(`moeDecodeGateUp: ${L} lanes per row; 8, 16 or 32`);
+  if (q8Out && I % 32 !== 0) throw new InvalidArgumentError(`moeDecodeGateUp: int8 act needs I a multiple of 32, got ${I}`);
+  const xb = alignedBinding(ctx, x);
+  const wb = alignedBinding(ctx, experts.gateUp);
+  const bb = experts.gateUpBias && alignedBinding(ctx, experts.gateUpBias);
+  ctx.dispatch(
+    {
+      shader: 'moeDecodeGateUp',
+      defines: { [define(experts.gateUp.dtype)]: true, Q8_OUT: q8Out, ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp, L, XB: H / 32 },
+      layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'],
+    },
+    [xb.binding, ids, wb.binding, bb?.binding ?? ctx.unused, act],
+    [Math.ceil(I / 32), T * k],
+    params()
+      .u32(k)
+      .u32(H)
+      .u32(I)
+      .u32(byteSizeOf(experts.gateUp.dtype, H))
+      .u32(wb.byteOffset)
+      .u32(bb ? 1 : 0)
+      .u32(bb ? bb.byteOffset / 4 : 0)
+      .u32(xb.byteOffset / 16)
+      .u32(T * k * (I / 32) * 8)
+      .f32(clamp?.limit ?? 0)
+      .f32(clamp?.alpha ?? 0),
+  );
+}
+
+/**
+ * out[t, H] (+)= Σ_j weights[t, j] · (down_e · act[t*k + j] + b), e = ids[t, j], act as moeDecodeGateUp
+ * writes it with q8Out.
+ */
+export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weights: Tensor, experts: MoeExpertWeights, out: Tensor, accumulate: boolean): void {
+  const [, H, I] = experts.down.shape as [number, number, number];
+  const [T, k] = ids.shape as [number, number];
+  const L = moeDecodeTuning.downLanes ?? MOE_DECODE_DOWN_LANES;
+  const R = moeDecodeTuning.downRows ?? MOE_DECODE_DOWN_ROWS;
+  if (![8, 16, 32, 64].includes(L) || !(R >= 1 && R <= 8)) throw new InvalidArgumentError(`moeDecodeDown: ${L} lanes x ${R} rows per group`);
+  const wb = alignedBinding(ctx, experts.down);
+  const bb = experts.downBias && alignedBinding(ctx, experts.downBias);
+  const ob = alignedBinding(ctx, out);
+  const rowsPerWg = (256 / L) * R;
+  ctx.dispatch(
+    {
+      shader: 'moeDecodeDown',
+      defines: { [define(experts.down.dtype)]: true, L, R },
+      layout: ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage'],
+    },
+    [act, ids, weights, wb.binding, bb?.binding ?? ctx.unused, ob.binding],
+    [Math.ceil(H / rowsPerWg), T],
+    params()
+      .u32(k)
+      .u32(H)
+      .u32(I)
+      .u32(byteSizeOf(experts.down.dtype, I))
+      .u32(wb.byteOffset)
+      .u32(bb ? 1 : 0)
+      .u32(bb ? bb.byteOffset / 4 : 0)
+      .u32((T * k * (I / 32) * 8) / 4)
+      .u32(ob.byteOffset / 4)
+      .u32(accumulate ? 1 : 0),
+  );
+}
