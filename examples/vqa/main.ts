@@ -252,7 +252,11 @@ async function loadModel(choice: Choice): Promise<void> {
 
 function showCurrentModel(m: VqaManifest | undefined): void {
   const name = el('span', { className: 'name', textContent: info?.model ?? 'No model loaded' });
-  $('current-model').replaceChildren(name, ...(m ? [kindBadge(m)] : []));
+  // Short in the top bar (it stays visible when the name is cut short); the card says it in full.
+  const badge = m && el('span', { className: `badge ${m.kind === 'test' ? 'test' : 'real'}`, textContent: m.kind === 'test' ? 'test model' : 'trained here' });
+  if (badge)
+    badge.title = m!.kind === 'test' ? 'Random weights: its answers are gibberish.' : 'A tiny llava trained on Fashion-MNIST: it names garments, nothing else.';
+  $('current-model').replaceChildren(name, ...(badge ? [badge] : []));
 }
 
 // ---------------------------------------------------------------- the picture and the questions

@@ -1,20 +1,19 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import axe from 'axe-core';
-import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { CATALOG, checkFit, footprint, parameterCount, type CatalogModel } from '../../examples/chat/catalog.js';
 import { parseRange, serveStatic } from '../../scripts/staticServer.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { buildDemoSite } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** Screenshots of the main states, to look at (test-results/ is not committed). */
-const SHOTS = join(ROOT, 'test-results/chat-demo');
+/** Screenshots of the main states, committed to be looked at (test/e2e/screenshots/chat-*.png). */
+const SHOTS = join(ROOT, 'test/e2e/screenshots');
 
 describe('the chat demo catalog (sizes computed from the model dimensions)', () => {
   it('gives the parameter counts of the model cards', () => {
@@ -162,7 +161,7 @@ describe('the built chat demo page', () => {
     await p.waitForFunction(() => document.getElementById('model-info')!.textContent!.includes('qwen3, f32'), undefined, { timeout: 60_000 });
   };
 
-  const shot = (name: string, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = (name: string, p = page) => p.screenshot({ path: join(SHOTS, `chat-${name}.png`) });
 
   /** What axe-core finds against WCAG 2.1 A/AA and its best practices, one line per rule. */
   const axeViolations = async (p = page) => {
@@ -176,11 +175,9 @@ describe('the built chat demo page', () => {
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
     // Built as `npm run demo` builds it, with the bundled model pinned to the qwen3 test fixture (random
-    // weights): these tests check the page's plumbing, whatever model the build bundles by default.
-    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.js'), '--build-only'], {
-      cwd: ROOT,
-      env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3' },
-    });
+    // weights): these tests check the page's plumbing, whatever model the build bundles by default. The
+    // VQA page's test (vqaDemo.test.ts) shares the build.
+    await buildDemoSite();
     site = await serveStatic({ root: join(ROOT, 'dist/demo') });
     // A Hub look-alike serving the qwen3 fixture as `test/qwen3`, with a tokenizer whose template opens <think>.
     const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -229,7 +226,7 @@ describe('the built chat demo page', () => {
     await page.selectOption('#set-dtype', 'auto');
     // The service worker has precached the page and the bundled model.
     expect(await page.evaluate(() => (window as unknown as { weblmChat: { offlineReady: Promise<boolean> } }).weblmChat.offlineReady)).toBe(true);
-    await shot('desktop-start');
+    await shot('desktop-empty');
   }, 60_000);
 
   it('loads the bundled model with progress, streams a reply with stats, stops a long one, reuses the cached prefix', async () => {
@@ -326,10 +323,20 @@ describe('the built chat demo page', () => {
       expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
       expect(await page.textContent('#offline-status')).toBe('Offline');
       expect(await page.locator('.message.user').count()).toBe(3); // the conversation, from IndexedDB
+      // The KV cache saved after the last reply is given back to the engine with the model: the next
+      // reply reads only the new message, the history comes from the cache.
       await loadBundled();
+      const note = page.locator('#transcript .note', { hasText: 'saved KV cache' });
+      await note.waitFor({ timeout: 30_000 });
+      const saved = Number(/\((\d+) tokens, /.exec((await note.textContent())!)?.[1]);
+      expect(saved).toBeGreaterThan(40);
       await setValue('#set-max-tokens', '5', 'change');
       await send('Still there?');
-      expect(await replyDone()).toMatch(/^5 tokens/);
+      const line = await replyDone();
+      expect(line).toMatch(/^5 tokens/);
+      const [, prefill, cached] = /prefill (\d+) tok at [\d.]+ tok\/s \((\d+) cached\)/.exec(line) ?? [];
+      expect(Number(cached), line).toBeGreaterThan(saved / 2);
+      expect(Number(prefill), line).toBeLessThan(Number(cached));
       await shot('desktop-offline');
     } finally {
       await context.setOffline(false);
@@ -361,6 +368,10 @@ describe('the built chat demo page', () => {
     const reply = page.locator('.message.assistant').last();
     await reply.waitFor();
     expect(await reply.locator('pre code.language-python').textContent()).toBe('for i in range(3):\n    print(i)\n');
+    // Highlighted once highlight.js is loaded (on the first code block), the text unchanged.
+    await reply.locator('pre code.hljs .hljs-keyword').first().waitFor({ timeout: 10_000 });
+    expect(await reply.locator('pre code .hljs-keyword').allTextContents()).toEqual(['for', 'in']);
+    expect(await reply.locator('pre code').textContent()).toBe('for i in range(3):\n    print(i)\n');
     expect(await reply.locator('.code-bar').textContent()).toMatch(/^pythonCopy$/);
     expect(await reply.locator('strong').textContent()).toBe('0, 1, 2');
     expect(await reply.locator('img, script').count()).toBe(0);
@@ -462,6 +473,7 @@ describe('the built chat demo page', () => {
       await p.goto(site.url);
       await p.waitForSelector('#empty-load-bundled');
       expect(await p.isVisible('#sidebar #model-panel')).toBe(false);
+      await shot('phone-empty', p);
       await loadBundled(p);
       await p.$eval('#set-max-tokens', (e) => (((e as HTMLInputElement).value = '12'), e.dispatchEvent(new Event('change'))));
       await send('Hello from a phone', p);
@@ -480,6 +492,14 @@ describe('the built chat demo page', () => {
       await shot('phone-drawer', p);
       await p.keyboard.press('Escape');
       await p.waitForSelector('#sidebar #model-panel', { state: 'hidden' });
+      // Offline, reloaded: the conversation is back from IndexedDB, one tap from the bundled model.
+      expect(await p.evaluate(() => (window as unknown as { weblmChat: { offlineReady: Promise<boolean> } }).weblmChat.offlineReady)).toBe(true);
+      await phone.setOffline(true);
+      await p.reload();
+      await p.waitForSelector('.message.user');
+      await p.waitForSelector('#composer-load-bundled');
+      expect(await p.textContent('#offline-status')).toBe('Offline');
+      await shot('phone-offline', p);
     } finally {
       await phone.close();
     }

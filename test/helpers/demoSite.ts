@@ -1,0 +1,43 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+/** The built site `npm run demo` serves: the chat page (index.html) and the VQA page (vqa.html). */
+export const DEMO_DIR = join(ROOT, 'dist/demo');
+const LOCK = join(ROOT, 'dist/.demo-build.lock');
+const STAMP = join(ROOT, 'dist/.demo-build.stamp');
+
+/**
+ * Builds the demo as `npm run demo` does (scripts/demo.js --build-only), its bundled models pinned to the
+ * test fixtures (qwen3 for the chat, llava for the VQA page), once per vitest run: the e2e test files of
+ * both pages call this, and the second one (in another worker, at the same time or later) waits for the
+ * first one's build and reuses it. A run is the vitest process, the parent of its test workers.
+ */
+export async function buildDemoSite(): Promise<void> {
+  const run = `vitest ${process.ppid}`;
+  await mkdir(join(ROOT, 'dist'), { recursive: true });
+  for (const start = Date.now(); ;) {
+    try {
+      await mkdir(LOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age = Date.now() - (await stat(LOCK).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > 300_000) await rm(LOCK, { recursive: true, force: true }); // left by a killed run
+      if (Date.now() - start > 300_000) throw new Error(`the demo build lock ${LOCK} is held for 5 minutes`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if ((await readFile(STAMP, 'utf8').catch(() => '')) === run) return;
+    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.js'), '--build-only'], {
+      cwd: ROOT,
+      env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3', WEBLM_VQA_MODEL: 'test/fixtures/llava' },
+    });
+    await writeFile(STAMP, run);
+  } finally {
+    await rm(LOCK, { recursive: true, force: true });
+  }
+}
