@@ -1,5 +1,6 @@
-// `npm run demo`: builds the chat demo (examples/chat/) as a static site into dist/demo/ and serves it on
-// http://127.0.0.1:5173/ (PORT to change it) with a small static server that answers Range requests.
+// `npm run demo`: builds the chat demo (examples/chat/) and the image Q&A page (examples/vqa/, vqa.html) as
+// one static site into dist/demo/ and serves it on http://127.0.0.1:5173/ (PORT to change it) with a small
+// static server that answers Range requests.
 // `--build-only` builds and exits (the e2e test); `--no-build` serves the last build.
 // `npm run dev` runs the vite dev server instead (hot reload, no service worker).
 import { build } from 'vite';
@@ -21,4 +22,4 @@ const { url } = await serveStatic({ root: resolve(root, 'dist/demo'), port }).ca
   console.error(`Port ${port} is in use (another demo?). Start it on another one: PORT=5174 npm run demo`);
   process.exit(1);
 });
-console.log(`weblm chat demo: ${url}  (Ctrl+C to stop)`);
+console.log(`weblm chat demo: ${url}  image Q&A: ${url}vqa.html  (Ctrl+C to stop)`);
