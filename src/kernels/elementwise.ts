@@ -2,7 +2,8 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import type { BindingKind } from '../gpu/pipelineCache.js';
-import { numel, tensorBytes, type Tensor } from '../gpu/tensor.js';
+import { numel, type Tensor } from '../gpu/tensor.js';
+import { ACCESS_NAMES, ioPlan, overlaps } from './binding.js';
 
 export type Activation = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'quick_gelu' | 'relu';
 
@@ -17,57 +18,6 @@ const ACT_DEFINE: Record<Activation, string> = {
 const WG = 256;
 const MAX_GROUPS = 65535;
 
-/**
- * How a kernel binds its tensors when some share a buffer. WebGPU forbids a buffer bound both read-only
- * and writable in one dispatch, and two overlapping writable bindings; so an input in the output's
- * buffer is bound read_write, and an output equal to the first input (same buffer, offset and size) is
- * written through that input's binding (`inPlace`, the out binding is left out).
- */
-export interface IoPlan {
-  readonly inPlace: boolean;
-  /** Per input: WGSL access mode and the matching layout kind. */
-  readonly access: readonly ('read' | 'read_write')[];
-  readonly kinds: readonly BindingKind[];
-}
-
-function range(t: Tensor): [number, number] {
-  return [t.offset, t.offset + tensorBytes(t)];
-}
-
-export function overlaps(a: Tensor, b: Tensor): boolean {
-  if (a.buffer !== b.buffer) return false;
-  const [a0, a1] = range(a);
-  const [b0, b1] = range(b);
-  return a0 < b1 && b0 < a1;
-}
-
-function sameRange(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.offset === b.offset && tensorBytes(a) === tensorBytes(b);
-}
-
-/**
- * Plans the bindings of `inputs` and `out` (out undefined: inputs[0] is modified in place). With
- * `firstWritten`, inputs[0] is written too (a residual updated in place) besides `out`.
- */
-export function ioPlan(what: string, inputs: readonly Tensor[], out: Tensor | undefined, firstWritten = false): IoPlan {
-  const inPlace = out === undefined || sameRange(out, inputs[0]!);
-  const writables = inPlace || firstWritten ? [inputs[0]!] : [];
-  if (!inPlace) writables.push(out!);
-  const written = (i: number) => i === 0 && writables[0] === inputs[0];
-  const access = inputs.map((t, i) => (written(i) || writables.some((w) => w.buffer === t.buffer) ? 'read_write' : 'read')) as ('read' | 'read_write')[];
-  inputs.forEach((t, i) => {
-    for (const w of writables) {
-      if (!(i === 0 && w === inputs[0]) && overlaps(t, w)) {
-        throw new InvalidArgumentError(`${what}: input ${i} [${t.shape}] overlaps a tensor the kernel writes`);
-      }
-    }
-  });
-  if (!inPlace && firstWritten && overlaps(inputs[0]!, out!)) {
-    throw new InvalidArgumentError(`${what}: the output overlaps input 0, which is also written`);
-  }
-  return { inPlace, access, kinds: access.map((a) => (a === 'read' ? 'read' : 'storage')) };
-}
-
 export function checkF32(what: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.dtype !== 'f32') throw new InvalidArgumentError(`${what}: tensors must be f32, got ${t.dtype} [${t.shape}]`);
 }
@@ -76,8 +26,6 @@ export function checkF32(what: string, ...ts: Tensor[]): void {
 export function strideGrid(n: number): [number] {
   return [Math.min(Math.ceil(n / WG), MAX_GROUPS)];
 }
-
-export const ACCESS_NAMES = ['A_ACCESS', 'B_ACCESS', 'C_ACCESS', 'D_ACCESS'];
 
 function run(
   ctx: GpuContext,

@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding, rowParts } from './binding.js';
-import { weightDefine } from './matmul.js';
+import { weightDefineOf } from './weights.js';
 
 /**
  * out[T, H] = table[ids[t], :] * scale: ids [T] u32 (or i32), table [V, H] in any weight dtype, out f32.
@@ -12,8 +12,7 @@ import { weightDefine } from './matmul.js';
 export function embedding(ctx: GpuContext, ids: Tensor, table: Tensor, out: Tensor, scale = 1): void {
   if (table.shape.length !== 2) throw new InvalidArgumentError(`embedding: table must be [V, H], got [${table.shape}]`);
   const [, H] = table.shape as [number, number];
-  const define = weightDefine[table.dtype];
-  if (!define) throw new InvalidArgumentError(`embedding: table dtype ${table.dtype} is not supported`);
+  const define = weightDefineOf('embedding', table.dtype);
   const { blockElems, blockBytes } = dtypeLayout[table.dtype];
   if (H % blockElems !== 0) throw new InvalidArgumentError(`embedding: H = ${H} is not whole ${table.dtype} blocks of ${blockElems}`);
   if (ids.dtype !== 'u32' && ids.dtype !== 'i32') throw new InvalidArgumentError(`embedding: ids must be u32, got ${ids.dtype}`);

@@ -3,8 +3,8 @@ import type { Binding, GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import type { BindingKind } from '../gpu/pipelineCache.js';
 import { numel, type Tensor } from '../gpu/tensor.js';
-import { ACCESS_NAMES, checkF32, ioPlan } from './elementwise.js';
-import { alignedBinding } from './binding.js';
+import { ACCESS_NAMES, alignedBinding, ioPlan } from './binding.js';
+import { checkF32 } from './elementwise.js';
 import { xPlanesK } from './xPlanes.js';
 
 const MAX_X = 65535;

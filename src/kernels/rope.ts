@@ -2,7 +2,8 @@ import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { ioPlan, strideGrid } from './elementwise.js';
+import { ioPlan } from './binding.js';
+import { strideGrid } from './elementwise.js';
 
 export interface RopeOptions {
   /** neox: halves (x[i], x[i + rotaryDim/2]), HF rotate_half; interleaved: pairs (2i, 2i + 1), GPT-J / DeepSeek. */

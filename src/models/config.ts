@@ -1,7 +1,6 @@
 import { InvalidModelError } from '../errors.js';
+import type { Activation } from '../kernels/elementwise.js';
 
-/** Activations the elementwise kernels implement (src/kernels/elementwise.ts). */
-export type ActivationName = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'quick_gelu' | 'relu';
 export type LayerKind = 'full' | 'sliding';
 /** A transformers-5 style rope_parameters object: {rope_type, rope_theta, factor?, ...}. */
 export type RopeDict = Readonly<Record<string, unknown>> & { readonly rope_type: string; readonly rope_theta: number };
@@ -40,7 +39,7 @@ export interface ModelConfig {
   readonly normWeightOffset: number;
   /** Norms on the attention and MLP outputs too (Gemma's pre/post feed-forward norms). */
   readonly sandwichNorms: boolean;
-  readonly activation: ActivationName;
+  readonly activation: Activation;
   /** The embedding output is multiplied by this (Gemma: sqrt(hidden)). */
   readonly embedScale: number;
   /** Softmax scale of q·k. */
@@ -63,7 +62,7 @@ export interface ModelConfig {
   readonly raw: RawConfig;
 }
 
-const ACTIVATIONS: Record<string, ActivationName> = {
+const ACTIVATIONS: Record<string, Activation> = {
   silu: 'silu',
   swish: 'silu',
   gelu: 'gelu_erf',
@@ -104,7 +103,7 @@ export class ConfigReader {
     return typeof v === 'boolean' ? v : fallback;
   }
 
-  activation(keys: readonly string[], fallback: string): ActivationName {
+  activation(keys: readonly string[], fallback: string): Activation {
     const name = (keys.map((k) => this.raw[k]).find((v) => typeof v === 'string') as string | undefined) ?? fallback;
     const act = ACTIVATIONS[name];
     if (!act) throw new InvalidModelError(`${this.where}: activation ${name} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);

@@ -6,7 +6,6 @@ import { scale, softcap } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/embedding.js';
 import { gemvReadsPlanes, gemvTuning, matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
-import { ropeParameters, ropeTable } from '../kernels/ropeTable.js';
 import { createXPlanes } from '../kernels/xPlanes.js';
 import { AttentionScratch, type AttentionDims } from '../layers/attention.js';
 import { decoderLayer, type DecoderLayerRun, type DecoderLayerWeights } from '../layers/decoderLayer.js';
@@ -16,6 +15,7 @@ import { MoeScratch, tensorsOf } from '../layers/moe.js';
 import type { LayerKind, ModelConfig } from './config.js';
 import { overrideEmbeddings } from './embeddingOverride.js';
 import { KvCache } from './kvCache.js';
+import { ropeParameters, ropeTable } from './ropeTable.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
 
 export interface DecoderWeights {
