@@ -4,6 +4,7 @@
 // service worker (vite-plugin-pwa) makes the page and the bundled model work offline after one visit.
 import { Workbox } from 'workbox-window';
 import {
+  CacheMismatchError,
   createEngine,
   downloadModel,
   GpuOutOfMemoryError,
@@ -20,6 +21,7 @@ import type { BundleManifest } from './bundledModel.js';
 import { resolveUrl } from '../../src/storage/index.js';
 import { checkFit, footprint, modelFromConfig } from './catalog.js';
 import { ConversationStore, titleFrom, type Conversation } from './conversations.js';
+import { SavedCacheStore } from './savedCache.js';
 import { progressLine, RateMeter } from './downloads.js';
 import { describeError, formatBytes, isAbort } from './format.js';
 import { createModelPicker, type ModelChoice } from './modelPicker.js';
@@ -34,6 +36,7 @@ const settings = createSettings($('settings'));
 const picker = createModelPicker($('model-picker'), $('cache-panel'), (c) => void loadModel(c), settings.current().dtype);
 settings.onChange((s) => picker.setDType(s.dtype));
 const conversations = new ConversationStore();
+const savedCaches = new SavedCacheStore();
 const prompt = $<HTMLTextAreaElement>('prompt');
 const send = $<HTMLButtonElement>('send');
 const stop = $<HTMLButtonElement>('stop');
@@ -169,10 +172,12 @@ async function loadModel(choice: ModelChoice): Promise<void> {
       (!info.hasTokenizer ? ' — no tokenizer.json: chat needs one' : info.hasChatTemplate ? '' : ' — no chat template: chat needs one');
     showCurrentModel(choice.kind === 'bundled' ? choice.manifest.name : info.model, choice.kind === 'bundled' ? choice.manifest.kind : undefined);
     if (conversation.messages.length === 0) showEmpty();
-    else
+    else {
       transcript.addNote(
         test ? `${info.model} is loaded. Its weights are random: expect gibberish.` : `${info.model} is loaded: the conversation goes on with it.`,
       );
+      await restoreCache(conversation);
+    }
     if (choice.kind === 'repo') await picker.refreshCache();
     closeDrawer();
     prompt.focus();
@@ -240,6 +245,33 @@ async function checkBeforeDownload(repo: string, hubUrl: string | undefined, sig
   throw new GpuOutOfMemoryError(message);
 }
 
+// ---------------------------------------------------------------- the saved KV cache
+
+/** Saves the engine's KV cache as the cache of `c` (right after its reply, before another generation). */
+function saveCache(c: Conversation): Promise<void> {
+  const exported = engine.exportCache();
+  return exported
+    .then((snap) => savedCaches.save(c.id, snap))
+    .then(
+      () => undefined,
+      () => undefined, // a cache that cannot be saved costs the next turn a longer prefill, nothing else
+    );
+}
+
+/** Gives the engine the saved cache of `c` when it was made with the loaded model, and says so. */
+async function restoreCache(c: Conversation): Promise<void> {
+  const saved = await savedCaches.load(c.id).catch(() => undefined);
+  if (!saved || !info) return;
+  try {
+    await engine.importCache(saved.snapshot);
+    transcript.addNote(
+      `The saved KV cache of this conversation is back on the GPU (${saved.snapshot.tokens.length} tokens, ${formatBytes(saved.bytes)}): the next reply does not read the history again.`,
+    );
+  } catch (e) {
+    if (e instanceof CacheMismatchError) await savedCaches.forget(c.id).catch(() => undefined); // made with another model
+  }
+}
+
 // ---------------------------------------------------------------- conversations
 
 /** What an empty conversation shows: how to start (the bundled model, one click; or a real one). */
@@ -280,6 +312,7 @@ function showEmpty(): void {
 }
 
 function showConversation(c: Conversation): void {
+  const switched = c.id !== conversation.id;
   conversation = c;
   conversations.currentId = c.messages.length ? c.id : undefined;
   if (c.messages.length === 0) showEmpty();
@@ -287,6 +320,7 @@ function showConversation(c: Conversation): void {
     transcript.clear();
     transcript.show(c.messages);
     addTurnActions();
+    if (switched && info && !loading) void restoreCache(c);
   }
   updateControls();
   void renderConversations();
@@ -344,6 +378,7 @@ async function renderConversations(): Promise<void> {
           await conversations.delete(c.id);
           await renderConversations();
         }
+        await savedCaches.forget(c.id).catch(() => undefined);
       });
       li.append(open, rename, del);
       return li;
@@ -458,11 +493,13 @@ async function ask(text: string | undefined): Promise<void> {
     if (!isAbort(e) && text !== undefined) c.messages.pop(); // the question failed: it is not sent again with the next one
   } finally {
     if (!reply.error) c.messages.push(reply.toStored());
+    const cacheSaved = reply.error ? undefined : saveCache(c);
     await conversations.save(c).catch(() => undefined);
     replying = undefined;
     updateControls();
     if (c === conversation) addTurnActions();
     prompt.focus();
+    await cacheSaved;
   }
 }
 
@@ -572,4 +609,4 @@ async function start(): Promise<void> {
 
 void start();
 // For the console and the e2e test.
-(window as unknown as { weblmChat: unknown }).weblmChat = { engine, conversations, offlineReady, showConversation };
+(window as unknown as { weblmChat: unknown }).weblmChat = { engine, conversations, savedCaches, offlineReady, showConversation };

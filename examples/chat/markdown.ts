@@ -1,7 +1,8 @@
 // Replies as Markdown (marked), sanitized before they touch the DOM (DOMPurify): a model's output is
-// untrusted text, and raw HTML in it must not run. Code blocks get a Copy button.
+// untrusted text, and raw HTML in it must not run. Code blocks get a Copy button and highlighting.
 import DOMPurify from 'dompurify';
 import { Marked } from 'marked';
+import { highlightCode } from './highlight.js';
 
 const marked = new Marked({ gfm: true, breaks: true, async: false });
 
@@ -46,4 +47,5 @@ export function renderMarkdown(el: HTMLElement, text: string): void {
     pre.replaceWith(wrap);
     wrap.append(bar, pre);
   }
+  highlightCode(el);
 }
