@@ -37,10 +37,13 @@ export interface ErrorView {
 }
 
 export function describeError(e: unknown): ErrorView {
-  const err = e as { name?: string; code?: string; message?: string };
+  const err = e as { name?: string; code?: string; message?: string; hint?: unknown };
   const name = err?.name ?? 'Error';
   const code = err?.code ? ` (${err.code})` : '';
-  return { title: `${name}${code}`, message: err?.message ?? String(e), hint: HINTS[name] };
+  // An error's own hint (what to change for this load: GpuOutOfMemoryError says which option) comes first.
+  const own = typeof err?.hint === 'string' && err.hint ? `${err.hint[0]!.toUpperCase()}${err.hint.slice(1).replace(/\.?$/, '.')}` : undefined;
+  const hint = [own, HINTS[name]].filter(Boolean).join(' ') || undefined;
+  return { title: `${name}${code}`, message: err?.message ?? String(e), hint };
 }
 
 /** The same error, aborted by the user: shown quietly, not as a failure. */
