@@ -2,7 +2,8 @@
 //
 // Passes (one entry point each, same bindings):
 //   prep    V/1024 workgroups: z = penalised logits / temperature (HF repetition penalty, OpenAI
-//           frequency / presence penalties from counts) into z; per-block max and first argmax.
+//           frequency / presence penalties from counts) into z, -inf where the grammar's bitmask has a 0
+//           bit; per-block max and first argmax.
 //   reduce  1 workgroup: global max zmax and its first index (the greedy id: written to out).
 //   hist    V/1024 workgroups, one per radix digit (8 bits of the order-preserving u32 key of z, from
 //           the top): per-block 256-bin histograms of count and mass exp(z - zmax) of the elements whose
@@ -13,7 +14,7 @@
 //           key of the threshold element: ties at the threshold are kept, as transformers' top-k does.
 //   mass    V/1024 workgroups: per-block mass of the kept elements (key >= max(tauK, tauP) and
 //           exp(z - zmax) >= minP).
-//   pick    1 workgroup: inverse CDF with `random` over the kept elements in index order.
+//   pick    1 workgroup: inverse CDF with `random` over the kept elements in index order (-inf never kept).
 //   countToken (COUNT_TOKEN variant): counts[id] += 1 for the sampled id, on the GPU.
 // Sums run in a fixed order (sequential per thread, then a fixed tree), so a draw is deterministic.
 
@@ -54,6 +55,7 @@ struct Params {
   random: f32,
   use_k: u32,
   use_p: u32,
+  has_mask: u32,
 }
 
 @group(0) @binding(0) var<uniform> pr: Params;
@@ -64,6 +66,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> hist: array<u32>;   // [nb, 256, 2] count, mass (f32 bits)
 @group(0) @binding(6) var<storage, read_write> state: array<u32>;  // [8] see S_* below
 @group(0) @binding(7) var<storage, read_write> out: array<u32>;    // [1] u32 sampled id
+@group(0) @binding(8) var<storage, read> mask: array<u32>;         // [ceil(V / 32)] u32 bit i%32 of word i/32: token i allowed (unused without has_mask)
 
 const S_ZMAX: u32 = 0u;     // f32 bits
 const S_ARGMAX: u32 = 1u;
@@ -134,6 +137,9 @@ fn prep(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         }
       }
       v *= pr.inv_temp;
+      if (pr.has_mask == 1u && ((mask[i >> 5u] >> (i & 31u)) & 1u) == 0u) {
+        v = neg_inf();
+      }
       z[i] = v;
       if (better(v, i, bv, bi)) {
         bv = v;
@@ -279,7 +285,7 @@ fn select_pass(@builtin(local_invocation_id) l: vec3<u32>) {
 }
 
 fn kept(v: f32, zmax: f32, tau: u32) -> bool {
-  return key_of(v) >= tau && exp(v - zmax) >= pr.min_p;
+  return v > neg_inf() && key_of(v) >= tau && exp(v - zmax) >= pr.min_p;
 }
 
 @compute @workgroup_size(WG)

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { LoadedModel } from '../models/types.js';
 import { StreamDecoder } from '../tokenizer/streamDecoder.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { constraintOf, TokenMatcher, type Constraint } from './grammar.js';
 import type { KvPrefix } from './kvPrefix.js';
 import type { Sampler } from './sampler.js';
 import { StopMatcher } from './stopMatcher.js';
@@ -19,17 +20,24 @@ export interface GenerationSession {
 
 const now = () => performance.now();
 
+/** Options inside the engine: the chat layer passes a tool-call grammar it built (src/engine/toolCalls.ts). */
+export interface EngineGenerateOptions extends GenerateOptions {
+  readonly constraint?: Constraint;
+}
+
 /**
  * The decode loop: forward the prompt tokens that are not cached yet, then one forward + sample + one
  * 4-byte readback per token, each step submitted before the id of the one before is read back. Yields a
- * chunk per token and a last chunk with the finish reason and stats.
+ * chunk per token and a last chunk with the finish reason and stats. With a grammar (responseFormat,
+ * grammar, a tool call) every draw is masked on the GPU to the tokens the grammar allows: the forward of
+ * step t + 1 is submitted first, and its mask is computed on the CPU from id t while the GPU runs it.
  */
 export async function* generateTokens(
   s: GenerationSession,
   prompt: readonly number[],
-  opts: GenerateOptions = {},
+  opts: EngineGenerateOptions = {},
 ): AsyncGenerator<GenerateChunk, void, undefined> {
-  const { model, sampler, kv } = s;
+  const { model } = s;
   const maxContext = model.info.maxContext;
   if (prompt.length === 0) throw new InvalidArgumentError('the prompt is empty');
   if (prompt.length >= maxContext) {
@@ -47,8 +55,28 @@ export async function* generateTokens(
   const stopIds = new Set<number>(opts.stopTokenIds ?? []);
   if (!opts.ignoreEos) for (const id of s.eosIds) stopIds.add(id);
   const maxNew = Math.min(opts.maxTokens ?? Infinity, maxContext - prompt.length);
+  const constraint = opts.constraint ?? constraintOf(opts);
+  if (constraint && !s.tokenizer) throw new InvalidArgumentError('structured output needs a tokenizer; this model has none');
+  if (constraint && stopIds.size === 0) throw new InvalidArgumentError('structured output needs a stop token (the end-of-sequence id or stopTokenIds)');
+  const matcher = constraint ? await TokenMatcher.create(s.tokenizer!, model.info.vocabSize, [...stopIds], constraint) : undefined;
+  try {
+    yield* decode(s, prompt, opts, maxNew, stops, stopIds, matcher);
+  } finally {
+    matcher?.dispose();
+  }
+}
 
-  sampler.begin(opts, prompt);
+async function* decode(
+  s: GenerationSession,
+  prompt: readonly number[],
+  opts: GenerateOptions,
+  maxNew: number,
+  stops: readonly string[],
+  stopIds: ReadonlySet<number>,
+  matcher: TokenMatcher | undefined,
+): AsyncGenerator<GenerateChunk, void, undefined> {
+  const { model, sampler, kv } = s;
+  sampler.begin(opts, prompt, !!matcher);
   const decoder = s.tokenizer ? new StreamDecoder(s.tokenizer) : undefined;
   const stopper = new StopMatcher(stops);
   const signal = opts.signal;
@@ -70,15 +98,31 @@ export async function* generateTokens(
     let pending: Promise<number> | undefined;
     if (!finish) {
       const feed = prompt.slice(reused);
+      if (matcher) sampler.setMask(await matcher.mask());
       pending = sampler.record(model.forward(feed, start));
       kv.forwarded(feed, start);
       start += feed.length;
     }
     while (pending) {
       const ahead = generated + 1 < maxNew && !signal?.aborted;
-      const next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId })) : undefined;
-      next?.catch(() => {}); // dropped when this step ends the generation
-      const id = await pending;
+      let next: Promise<number> | undefined;
+      let id: number;
+      if (!matcher) {
+        next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId })) : undefined;
+        next?.catch(() => {}); // dropped when this step ends the generation
+        id = await pending;
+      } else {
+        // The forward of the next step goes to the GPU now; its draw waits for the mask that id t gives.
+        const logits = ahead ? model.forward([0], start, { idFrom: sampler.lastId }) : undefined;
+        if (logits) model.ctx.flush();
+        id = await pending;
+        if (!matcher.accept(id)) throw new Error(`the sampler drew token ${id}, which the grammar's mask did not allow`);
+        if (logits && !stopIds.has(id) && !matcher.terminated) {
+          sampler.setMask(await matcher.mask());
+          next = sampler.record(logits);
+          next.catch(() => {});
+        }
+      }
       pending = next;
       if (generated === 0) tFirst = now();
       generated++;

@@ -15,7 +15,7 @@ import type { WeightSource } from '../weights/source.js';
 import type { CacheSnapshot } from './cacheSnapshot.js';
 import { exportSnapshot, importSnapshot } from './cacheSnapshotSession.js';
 import { checkFit } from './fit.js';
-import { completion, completionChunks, requestOptions } from './chatCompletions.js';
+import { chatPlan, completion, completionChunks } from './chatCompletions.js';
 import { generateTokens, type GenerationSession } from './generate.js';
 import { KvPrefix } from './kvPrefix.js';
 import { openModelSource } from './modelSource.js';
@@ -172,13 +172,13 @@ export class LocalEngine implements Engine {
   }
 
   private async createChatCompletion(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const opts = requestOptions(req);
     const s = this.session();
-    const p = await this.prompt(s, req.messages, { tools: req.tools, chatTemplateKwargs: req.chat_template_kwargs }, req.signal);
+    const plan = chatPlan(req, s.tokenizer?.chatTemplate?.source);
+    const p = await this.prompt(s, plan.messages, { tools: plan.tools, chatTemplateKwargs: req.chat_template_kwargs }, req.signal);
     const text = p.text;
-    // DeepSeek-R1's template ends the prompt with '<think>\n': the reply starts inside the thinking.
-    const meta = { model: s.source, startsInThinking: /<think>\s*$/.test(text) };
-    const chunks = this.run(async (now) => this.withImages(now, p), opts);
+    // DeepSeek-R1's template ends the prompt with '<think>\n': the reply starts inside the thinking (unless a grammar shapes it).
+    const meta = { model: s.source, startsInThinking: !plan.options.constraint && /<think>\s*$/.test(text), tools: plan.toolFormat };
+    const chunks = this.run(async (now) => this.withImages(now, p), plan.options);
     if (req.stream) return completionChunks(chunks, meta, req.stream_options?.include_usage === true);
     return completion(chunks, meta);
   }

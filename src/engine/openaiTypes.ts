@@ -1,7 +1,11 @@
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { ResponseFormat } from './grammar.js';
 import type { GenerationStats } from './stats.js';
+import type { FunctionTool, ToolCall, ToolChoice } from './toolCalls.js';
 
-/** The request of OpenAI's POST /v1/chat/completions (the fields weblm honours; others are ignored). */
+export type { FunctionTool, ResponseFormat, ToolCall, ToolChoice };
+
+/** The request of OpenAI's POST /v1/chat/completions: the fields weblm honours (any other field is an InvalidArgumentError). */
 export interface ChatCompletionRequest {
   readonly messages: readonly ChatMessage[];
   /** Informational: the loaded model answers whatever this says. */
@@ -19,7 +23,14 @@ export interface ChatCompletionRequest {
   readonly repetition_penalty?: number | null;
   readonly seed?: number | null;
   readonly stop?: string | readonly string[] | null;
-  readonly tools?: readonly unknown[];
+  /** Functions the model may call, rendered by the model's chat template; calls come back in `message.tool_calls`. */
+  readonly tools?: readonly FunctionTool[] | null;
+  /** 'auto' (default with tools), 'none' (tools not shown), 'required' or a named function: one call whose arguments match its schema. */
+  readonly tool_choice?: ToolChoice | null;
+  /** true (default); false only with tool_choice 'required' or a named function, which make one call. */
+  readonly parallel_tool_calls?: boolean | null;
+  /** `{ type: 'json_object' }` or `{ type: 'json_schema', json_schema: { name, schema } }`: the reply is constrained to it. */
+  readonly response_format?: ResponseFormat | null;
   /** Only 1 is supported. */
   readonly n?: number | null;
   /** Extra chat-template variables (vLLM's name): `{ enable_thinking: false }` for Qwen3. */
@@ -28,7 +39,12 @@ export interface ChatCompletionRequest {
   readonly signal?: AbortSignal;
 }
 
-export type ChatFinishReason = 'stop' | 'length' | 'abort';
+export type ChatFinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
+
+/** A tool call in a streamed delta: whole (id, name and all the arguments), once its closing marker is read. */
+export interface ToolCallDelta extends ToolCall {
+  readonly index: number;
+}
 
 export interface CompletionUsage {
   readonly prompt_tokens: number;
@@ -44,7 +60,12 @@ export interface ChatCompletion {
   readonly model: string;
   readonly choices: readonly {
     readonly index: number;
-    readonly message: { readonly role: 'assistant'; readonly content: string | null; readonly reasoning_content?: string | null };
+    readonly message: {
+      readonly role: 'assistant';
+      readonly content: string | null;
+      readonly reasoning_content?: string | null;
+      readonly tool_calls?: readonly ToolCall[];
+    };
     readonly finish_reason: ChatFinishReason;
     readonly logprobs: null;
   }[];
@@ -58,7 +79,12 @@ export interface ChatCompletionChunk {
   readonly model: string;
   readonly choices: readonly {
     readonly index: number;
-    readonly delta: { readonly role?: 'assistant'; readonly content?: string | null; readonly reasoning_content?: string | null };
+    readonly delta: {
+      readonly role?: 'assistant';
+      readonly content?: string | null;
+      readonly reasoning_content?: string | null;
+      readonly tool_calls?: readonly ToolCallDelta[];
+    };
     readonly finish_reason: ChatFinishReason | null;
     readonly logprobs: null;
   }[];

@@ -3,7 +3,15 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 import { imageToRgba, type ImageBytesDecoder, type ImageFileReader } from '../image/decode.js';
 import type { GpuContext } from '../gpu/context.js';
-import { idefics3ImagePrompt, idefics3PreprocessConfig, idefics3Preprocess, type Idefics3PreprocessConfig } from '../image/idefics3.js';
+import {
+  idefics3ImagePrompt,
+  idefics3Layout,
+  idefics3PreprocessConfig,
+  idefics3Preprocess,
+  idefics3Tiles,
+  type Idefics3Layout,
+  type Idefics3PreprocessConfig,
+} from '../image/idefics3.js';
 import { clipPreprocess, clipPreprocessConfig, cropNormalize, resizeOutputSize, type ClipPreprocessConfig, type RgbaImage } from '../image/preprocess.js';
 import { gpuResizeFits, resizeRgbaGpu } from '../kernels/resample.js';
 import type { RawConfig } from '../models/config.js';
@@ -96,18 +104,28 @@ export function idefics3PreprocessFor(raw: RawConfig | undefined, vision: Idefic
   return cfg;
 }
 
-/** An Idefics3 image of a prompt: its tiles keyed by their pixels' sha256, and the tile grid that places them. */
-export interface Idefics3Image extends Idefics3PromptImage {
-  readonly rows: number;
-  readonly cols: number;
+/** The tile grids of a prompt's images (what the prompt's layout needs; no pixels are resized). */
+export function idefics3Layouts(images: readonly RgbaImage[], cfg: Idefics3PreprocessConfig): Idefics3Layout[] {
+  return images.map((img) => idefics3Layout(img.width, img.height, cfg));
 }
 
-export function idefics3Images(images: readonly RgbaImage[], cfg: Idefics3PreprocessConfig): Idefics3Image[] {
-  return images.map((img) => {
-    const t = idefics3Preprocess(img, cfg);
+/**
+ * The tiles of a prompt's images, each keyed by the sha256 of its pixel values. With `ctx`, the first
+ * resize of a large image runs on the GPU (bit-exact with the CPU, as for CLIP); the rest on the CPU.
+ */
+export async function idefics3Images(images: readonly RgbaImage[], cfg: Idefics3PreprocessConfig, ctx?: GpuContext): Promise<Idefics3PromptImage[]> {
+  const out: Idefics3PromptImage[] = [];
+  for (const img of images) {
+    const layout = idefics3Layout(img.width, img.height, cfg);
+    const { width, height } = layout.resized;
+    const t =
+      ctx && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, width)
+        ? idefics3Tiles(await resizeRgbaGpu(ctx, img, width, height, cfg.filter, cfg.precision), layout, cfg)
+        : idefics3Preprocess(img, cfg);
     const key = bytesToHex(sha256(new Uint8Array(t.pixels.buffer, t.pixels.byteOffset, t.pixels.byteLength)));
-    return { key, pixels: t.pixels, tiles: t.count, rows: t.rows, cols: t.cols };
-  });
+    out.push({ key, pixels: t.pixels, tiles: t.count });
+  }
+  return out;
 }
 
 /**
@@ -119,13 +137,14 @@ export function idefics3Images(images: readonly RgbaImage[], cfg: Idefics3Prepro
  */
 export function expandIdefics3Tokens(
   ids: readonly number[],
-  images: readonly Idefics3Image[],
+  images: readonly Idefics3Layout[],
   vision: Idefics3VisionConfig,
   encode?: (text: string) => number[],
 ): number[] {
   const { imageTokenId: id, tokensPerTile: seq } = vision;
+  const tiles = (im: Idefics3Layout) => im.rows * im.cols + 1;
   const k = ids.reduce((n, x) => n + (x === id ? 1 : 0), 0);
-  const full = images.reduce((n, im) => n + im.tiles * seq, 0);
+  const full = images.reduce((n, im) => n + tiles(im) * seq, 0);
   if (k === full) return [...ids];
   if (k !== images.length) {
     throw new InvalidArgumentError(
@@ -139,7 +158,8 @@ export function expandIdefics3Tokens(
     if (x !== id) return [x];
     const im = images[i++]!;
     const layout = encode(idefics3ImagePrompt(im.rows, im.cols, seq));
-    if (layout.filter((t) => t === id).length !== im.tiles * seq) throw new InvalidModelError(`the tokenizer does not map <image> to the image token id ${id}`);
+    if (layout.filter((t) => t === id).length !== tiles(im) * seq)
+      throw new InvalidModelError(`the tokenizer does not map <image> to the image token id ${id}`);
     return layout;
   });
 }

@@ -14,6 +14,9 @@ import type { SamplingOptions } from './types.js';
 export class Sampler {
   private readonly out: Tensor;
   private counts: Tensor | undefined;
+  /** [ceil(V / 32)] u32: the grammar's allowed tokens for the next draw, written before each constrained step. */
+  private mask: Tensor | undefined;
+  private masked = false;
   private opts: Required<Pick<SamplingOptions, 'temperature'>> & SamplingOptions = { temperature: 1 };
   private random: () => number = seededRandom();
   private penalized = false;
@@ -28,8 +31,10 @@ export class Sampler {
     this.step = new CapturedStep(ctx);
   }
 
-  /** Starts a generation: checks the options, seeds the generator, counts the prompt's tokens. */
-  begin(opts: SamplingOptions, promptIds: readonly number[]): void {
+  /** Starts a generation: checks the options, seeds the generator, counts the prompt's tokens; `masked`: each draw is constrained by `setMask`. */
+  begin(opts: SamplingOptions, promptIds: readonly number[], masked = false): void {
+    this.masked = masked;
+    if (masked) this.mask ??= this.ctx.createTensor([Math.ceil(this.vocabSize / 32)], 'u32', 'grammar mask');
     const temperature = opts.temperature ?? 1;
     check(temperature >= 0, 'temperature must be >= 0');
     check(opts.topK === undefined || (Number.isInteger(opts.topK) && opts.topK >= 0), 'topK must be an integer >= 0');
@@ -44,6 +49,16 @@ export class Sampler {
     const hist = new Uint32Array(this.vocabSize);
     for (const id of promptIds) if (id >= 0 && id < this.vocabSize) hist[id]!++;
     this.ctx.write(this.counts, hist);
+  }
+
+  /**
+   * The allowed tokens of the next `record` (bit i % 32 of word i / 32): a queue write into the same buffer
+   * every step, so the captured sampling replays unchanged. Call it outside a recording, before `record`.
+   */
+  setMask(bits: Uint32Array): void {
+    if (!this.mask || bits.length !== Math.ceil(this.vocabSize / 32))
+      throw new InvalidArgumentError(`setMask: need ${Math.ceil(this.vocabSize / 32)} words after begin(..., true)`);
+    this.ctx.write(this.mask, bits);
   }
 
   /** The sampled id on the GPU ([1] u32), for `forward`'s `idFrom`: valid once the last `record` has run. */
@@ -73,10 +88,11 @@ export class Sampler {
       presencePenalty: o.presencePenalty,
       random: this.random(),
       counts: this.penalized ? this.counts : undefined,
+      mask: this.masked ? this.mask : undefined,
     };
     // Replayed where the logits and the kind of sampling are those of the step captured; settings and draw rewritten.
     const plan = samplePlan(args, this.vocabSize);
-    if (!this.step.replay([logits.buffer, logits.offset, plan.structure, args.counts], plan.inputs)) {
+    if (!this.step.replay([logits.buffer, logits.offset, plan.structure, args.counts, args.mask], plan.inputs)) {
       this.step.begin();
       sample(this.ctx, this.ctx.view(logits, [this.vocabSize]), this.out, args);
       // Counted on the GPU from the sampled id, in the same submit as the sampling.
@@ -90,6 +106,7 @@ export class Sampler {
   dispose(): void {
     this.ctx.destroyBuffer(this.out.buffer);
     if (this.counts) this.ctx.destroyBuffer(this.counts.buffer);
+    if (this.mask) this.ctx.destroyBuffer(this.mask.buffer);
   }
 }
 

@@ -6,11 +6,12 @@ import type { ModelFiles } from '../weights/files.js';
 import type { ChatCompletionChunk, ChatCompletion, ChatCompletionRequest } from './openaiTypes.js';
 import type { CacheSnapshot } from './cacheSnapshot.js';
 import type { GenerationStats } from './stats.js';
+import type { ResponseFormat } from './grammar.js';
 
 export type { CacheSnapshot, GenerationStats };
 export type { CacheLayerSnapshot } from './cacheSnapshot.js';
 
-export type { ChatMessage };
+export type { ChatMessage, ResponseFormat };
 export type { ContentPart, ImagePart, ImageSource, ImageUrlPart, TextPart } from '../tokenizer/contentParts.js';
 
 /**
@@ -98,6 +99,14 @@ export interface GenerateOptions extends SamplingOptions {
   readonly ignoreEos?: boolean;
   /** Stops generation within one token; the last chunk then has finishReason 'abort'. */
   readonly signal?: AbortSignal;
+  /**
+   * Constrains the output (OpenAI's response_format): `{ type: 'json_object' }` any JSON object, or
+   * `{ type: 'json_schema', json_schema: { name, schema } }` JSON that matches the schema; compact (no
+   * whitespace between elements). Needs a tokenizer; loads xgrammar's WASM on first use.
+   */
+  readonly responseFormat?: ResponseFormat;
+  /** Constrains the output to an EBNF grammar (xgrammar's dialect, root rule `root`); not with a JSON responseFormat. */
+  readonly grammar?: string;
 }
 
 /**

@@ -136,10 +136,15 @@ export interface Idefics3Tiles {
  */
 export function idefics3Preprocess(img: RgbaImage, cfg: Idefics3PreprocessConfig): Idefics3Tiles {
   const layout = idefics3Layout(img.width, img.height, cfg);
+  const { resized } = layout;
+  return idefics3Tiles(resizeRgb8(rgbaToRgb(img), img.width, img.height, resized.width, resized.height, cfg.filter, cfg.precision), layout, cfg);
+}
+
+/** The steps after the first resize: rgb [resized.height, resized.width, 3] → the tiles, normalised. */
+export function idefics3Tiles(resizedRgb: Uint8Array, layout: Idefics3Layout, cfg: Idefics3PreprocessConfig): Idefics3Tiles {
   const resize = (rgb: Uint8Array, w: number, h: number, ow: number, oh: number) => resizeRgb8(rgb, w, h, ow, oh, cfg.filter, cfg.precision);
   const { resized, split, rows, cols } = layout;
-  let rgb = resize(rgbaToRgb(img), img.width, img.height, resized.width, resized.height);
-  rgb = resize(rgb, resized.width, resized.height, split.width, split.height);
+  const rgb = resize(resizedRgb, resized.width, resized.height, split.width, split.height);
   const S = cfg.tileSize;
   const count = rows * cols + 1;
   const pixels = new Float32Array(count * 3 * S * S);

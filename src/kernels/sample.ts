@@ -25,10 +25,12 @@ export interface SampleArgs extends SamplingOptions {
   random: number;
   /** [V] u32: occurrences of each token so far, for the penalties. */
   counts?: Tensor;
+  /** [ceil(V / 32)] u32 bitmask of the allowed tokens (bit i % 32 of word i / 32), from a grammar: the others are never sampled. */
+  mask?: Tensor;
 }
 
 const CHUNK = 1024;
-const LAYOUT: BindingKind[] = ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'];
+const LAYOUT: BindingKind[] = ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage', 'storage', 'read'];
 
 interface Scratch {
   readonly z: Tensor; // [V] f32
@@ -90,13 +92,15 @@ export function samplePlan(o: SampleArgs, V: number) {
     [MIN_P]: minP,
     [RANDOM]: o.random,
   };
-  const structure = (greedy ? 1 : 0) | (topK ? 2 : 0) | (topP < 1 ? 4 : 0) | (penalised ? 8 : 0);
-  return { greedy, topK, topP, minP, penalised, structure, inputs };
+  const masked = !!o.mask;
+  const structure = (greedy ? 1 : 0) | (topK ? 2 : 0) | (topP < 1 ? 4 : 0) | (penalised ? 8 : 0) | (masked ? 16 : 0);
+  return { greedy, topK, topP, minP, penalised, masked, structure, inputs };
 }
 
 /**
  * Samples one token id from logits [V] (or [1, V]) f32 into out [1] u32, all on the GPU: penalties,
- * temperature, top-k, top-p, min-p, then inverse CDF with `random` over the kept tokens in id order.
+ * temperature, the grammar's token mask, top-k, top-p, min-p, then inverse CDF with `random` over the
+ * kept tokens in id order.
  * Top-k and top-p thresholds are found by a 4-digit radix select over histograms (no sort).
  * Dispatches: 2 for greedy, 4 + 8 per top-k / top-p otherwise.
  */
@@ -109,12 +113,15 @@ export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleAr
   if (o.counts && (o.counts.dtype !== 'u32' || numel(o.counts.shape) !== V)) {
     throw new InvalidArgumentError(`sample: counts must be [${V}] u32, got [${o.counts.shape}] ${o.counts.dtype}`);
   }
+  if (o.mask && (o.mask.dtype !== 'u32' || numel(o.mask.shape) !== Math.ceil(V / 32))) {
+    throw new InvalidArgumentError(`sample: mask must be [${Math.ceil(V / 32)}] u32, got [${o.mask.shape}] ${o.mask.dtype}`);
+  }
   if (!(o.temperature >= 0)) throw new InvalidArgumentError(`sample: temperature must be >= 0, got ${o.temperature}`);
   if (!(o.random >= 0 && o.random < 1)) throw new InvalidArgumentError(`sample: random must be in [0, 1), got ${o.random}`);
-  const { greedy, topK, topP, minP, penalised, inputs: u } = samplePlan(o, V);
+  const { greedy, topK, topP, minP, penalised, masked, inputs: u } = samplePlan(o, V);
   const nb = Math.ceil(V / CHUNK);
   const s = scratch(ctx, V);
-  const bindings = [logits, penalised ? o.counts! : ctx.unused, s.z, s.blocks, s.hist, s.state, out];
+  const bindings = [logits, penalised ? o.counts! : ctx.unused, s.z, s.blocks, s.hist, s.state, out, masked ? o.mask! : ctx.unused];
   const p = (digit = 0, mode = 0) =>
     params()
       .u32(V)
@@ -131,7 +138,8 @@ export function sample(ctx: GpuContext, logits: Tensor, out: Tensor, o: SampleAr
       .f32(minP, MIN_P)
       .f32(o.random, RANDOM)
       .u32(topK ? 1 : 0)
-      .u32(topP < 1 ? 1 : 0);
+      .u32(topP < 1 ? 1 : 0)
+      .u32(masked ? 1 : 0);
   const run = (entry: string, grid: number, digit = 0, mode = 0) => ctx.dispatch({ shader: 'sample', entry, layout: LAYOUT }, bindings, [grid], p(digit, mode));
   run('prep', nb);
   run('reduce', 1);

@@ -9,6 +9,7 @@ import {
   expandIdefics3Tokens,
   expandImageTokens,
   idefics3Images,
+  idefics3Layouts,
   idefics3PreprocessFor,
   preprocessConfigFor,
   splitContentParts,
@@ -75,13 +76,9 @@ export async function main(argv: string[]): Promise<number> {
   const images: PromptImage[] = vision
     ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode)
     : [];
-  const tiled = idefics3
-    ? idefics3Images(
-        await decodeImages(await Promise.all(imagePaths.map((p) => readFile(p))), decodeImageNode),
-        idefics3PreprocessFor(preprocessor, idefics3, location),
-      )
-    : [];
-  const imageCount = images.length + tiled.length;
+  const idefics3Pre = idefics3 && idefics3PreprocessFor(preprocessor, idefics3, location);
+  const rgba = idefics3Pre ? await decodeImages(await Promise.all(imagePaths.map((p) => readFile(p))), decodeImageNode) : [];
+  const imageCount = images.length + rgba.length;
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
     inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
@@ -97,7 +94,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (vision) inputIds = expandImageTokens(inputIds, vision.imageTokenId, vision.tokensPerImage, images.length);
-  if (idefics3) inputIds = expandIdefics3Tokens(inputIds, tiled, idefics3, tokenizer && ((t) => tokenizer.encode(t)));
+  if (idefics3 && idefics3Pre)
+    inputIds = expandIdefics3Tokens(inputIds, idefics3Layouts(rgba, idefics3Pre), idefics3, tokenizer && ((t) => tokenizer.encode(t)));
   if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
 
   const ctx = await createNodeGpu();
@@ -109,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     const V = model.info.vocabSize;
     for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
     if (model instanceof LlavaModel) model.setImages(inputIds, images);
-    if (model instanceof Idefics3Model) model.setImages(inputIds, tiled);
+    if (model instanceof Idefics3Model && idefics3Pre) model.setImages(inputIds, await idefics3Images(rgba, idefics3Pre));
     const sampler = new Sampler(ctx, V);
     sampler.begin({ temperature, seed: a.seed ? int(a.seed, '--seed') : undefined }, inputIds);
 

@@ -30,6 +30,10 @@ export class TextTokenizer {
   readonly bosToken: string | undefined;
   readonly eosToken: string | undefined;
   readonly chatTemplate: ChatTemplate | undefined;
+  /** How token strings map to text, for a grammar matcher (xgrammar's vocab types), from tokenizer.json's decoder. */
+  readonly vocabType: 'byte_level' | 'byte_fallback' | 'raw';
+  /** The tokenizer prepends a space to the text (sentencepiece-style Metaspace or Prepend('▁')). */
+  readonly prependsSpace: boolean;
 
   constructor(
     tokenizerJson: object,
@@ -44,6 +48,10 @@ export class TextTokenizer {
     const special = new Set<number>();
     for (const [id, t] of this.tok.get_added_tokens_decoder()) if (t.special) special.add(id);
     this.specialIds = special;
+    const decoder = JSON.stringify((tokenizerJson as { decoder?: unknown }).decoder ?? null);
+    this.vocabType = decoder.includes('"ByteLevel"') ? 'byte_level' : decoder.includes('"ByteFallback"') ? 'byte_fallback' : 'raw';
+    const front = JSON.stringify([(tokenizerJson as { normalizer?: unknown }).normalizer, (tokenizerJson as { pre_tokenizer?: unknown }).pre_tokenizer]);
+    this.prependsSpace = this.vocabType !== 'byte_level' && /"type":"Prepend"|"prepend_scheme":"(always|first)"|"add_prefix_space":true/.test(front);
     this.bosToken = tokenContent(config.bos_token);
     this.eosToken = tokenContent(config.eos_token);
     const source = chatTemplateOverride ?? pickTemplate(config.chat_template);
@@ -92,6 +100,13 @@ export class TextTokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);
+  }
+
+  /** The token strings by id as tokenizer.json spells them (added tokens included; '' where no token has the id). */
+  tokens(size = this.vocabSize): string[] {
+    const out = new Array<string>(size).fill('');
+    for (const [t, id] of this.tok.get_vocab(true)) if (id < size) out[id] = t;
+    return out;
   }
 
   /** Largest token id + 1 (the vocab including added tokens). */

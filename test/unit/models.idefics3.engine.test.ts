@@ -33,7 +33,7 @@ describe('engine: idefics3 (SmolVLM) with images', () => {
   });
   afterAll(async () => engine?.dispose());
 
-  it('content parts (image_url + text) give the fixture prompt and greedy ids; the same image again reuses the KV prefix', async () => {
+  it('content parts (image_url + text) give the fixture prompt and greedy ids; the same image again (resized on the GPU) reuses the KV prefix', async () => {
     const messages = [
       {
         role: 'user' as const,
@@ -45,8 +45,17 @@ describe('engine: idefics3 (SmolVLM) with images', () => {
     ];
     const chunks = await collect(engine.generate(messages, { temperature: 0, maxTokens: greedyIds.length, ignoreEos: true }));
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual(greedyIds);
-    const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
-    expect(r.usage.prompt_tokens).toBe(inputIds.length);
-    expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(inputIds.length - 1);
+    // Again with the first resize on the GPU (threshold lowered): the KV prefix is reused only if the tiles'
+    // key (the sha256 of their pixel values) is the same, i.e. the GPU gave the CPU's pixels bit for bit.
+    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
+    const saved = gpuResizeTuning.minPixels;
+    gpuResizeTuning.minPixels = 0;
+    try {
+      const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
+      expect(r.usage.prompt_tokens).toBe(inputIds.length);
+      expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(inputIds.length - 1);
+    } finally {
+      gpuResizeTuning.minPixels = saved;
+    }
   });
 });

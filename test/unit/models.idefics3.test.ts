@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { idefics3Layout, idefics3PreprocessConfig, idefics3Preprocess } from '../../src/image/idefics3.js';
+import { idefics3ImagePrompt, idefics3Layout, idefics3PreprocessConfig, idefics3Preprocess } from '../../src/image/idefics3.js';
+import { InvalidModelError } from '../../src/errors.js';
 import { buildIdefics3, type Idefics3Model } from '../../src/models/idefics3.js';
 import { isIdefics3Config } from '../../src/models/idefics3Config.js';
 import { loadWeightsAndConfig } from '../../src/models/load.js';
@@ -53,6 +54,30 @@ describe('idefics3 fixture (SmolVLM: SigLIP tiles + pixel shuffle + connector + 
     const tiles = idefics3Preprocess(img, cfg);
     expect(tiles.count).toBe(5);
     expect(maxAbsDiff(tiles.pixels, exp.pixelValues)).toBeLessThan(1e-4);
+  });
+
+  it('lays out other images as Idefics3ImageProcessor: portrait, no split, small, splitting off', async () => {
+    const cfg = idefics3PreprocessConfig({ size: { longest_edge: 1536 }, max_image_size: { longest_edge: 384 }, resample: 1 });
+    expect(cfg).toMatchObject({ filter: 'bicubic', precision: 'torch' }); // the torchvision backend: LANCZOS runs as bicubic
+    // 600 x 1000 → 922 x 1536 (921.6 truncated, made even) → 1152 x 1536 → 4 rows x 3 cols.
+    expect(idefics3Layout(600, 1000, cfg)).toEqual({ resized: { width: 922, height: 1536 }, split: { width: 1152, height: 1536 }, rows: 4, cols: 3 });
+    // A small image is scaled up to the longest edge too, then still split.
+    expect(idefics3Layout(100, 50, cfg)).toMatchObject({ resized: { width: 1536, height: 768 }, rows: 2, cols: 4 });
+    const one = { ...cfg, longestEdge: 384 };
+    expect(idefics3Layout(300, 200, one)).toEqual({ resized: { width: 384, height: 256 }, split: { width: 384, height: 384 }, rows: 0, cols: 0 });
+    expect(idefics3Layout(300, 200, { ...cfg, doImageSplitting: false })).toMatchObject({ rows: 0, cols: 0, split: { width: 384, height: 384 } });
+    const px = idefics3Preprocess({ width: 3, height: 5, data: new Uint8Array(3 * 5 * 4).fill(255) }, { ...one, tileSize: 8, longestEdge: 8 });
+    expect(px.count).toBe(1);
+    expect(px.pixels.length).toBe(3 * 8 * 8);
+    expect(Math.max(...px.pixels) - 1).toBeLessThan(1e-6); // white: (1 - 0.5) / 0.5
+    expect(() => idefics3PreprocessConfig({ size: { shortest_edge: 10 } })).toThrow(InvalidModelError);
+    expect(() => idefics3PreprocessConfig({ resample: 0 })).toThrow(/resample 0 is not supported/);
+  });
+
+  it("writes Idefics3Processor's text for an image: tiles row by row, then the global image", () => {
+    const t = '<fake_token_around_image>';
+    expect(idefics3ImagePrompt(0, 0, 2)).toBe(`${t}<global-img><image><image>${t}`);
+    expect(idefics3ImagePrompt(1, 2, 1)).toBe(`${t}<row_1_col_1><image>${t}<row_1_col_2><image>\n\n${t}<global-img><image>${t}`);
   });
 
   it('normalises the config: text_config, vision_config, tokens per tile', async () => {

@@ -4,16 +4,25 @@ import { sampleRef } from '../../src/kernels/ref/sample.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32, rng } from '../helpers/random.js';
 
-async function gpuSample(logits: Float32Array, o: SamplingOptions & { random: number }, counts?: Uint32Array): Promise<number> {
+async function gpuSample(logits: Float32Array, o: SamplingOptions & { random: number }, counts?: Uint32Array, mask?: Uint32Array): Promise<number> {
   const ctx = await gpu();
   const V = logits.length;
   const out = ctx.createTensor([1], 'u32');
   const c = counts && ctx.upload(counts, [V], 'u32');
-  sample(ctx, ctx.upload(logits, [1, V], 'f32'), out, { ...o, counts: c });
+  const m = mask && ctx.upload(mask, [mask.length], 'u32');
+  sample(ctx, ctx.upload(logits, [1, V], 'f32'), out, { ...o, counts: c, mask: m });
   const id = new Uint32Array(await ctx.read(out, 4))[0]!;
   ctx.destroyBuffer(out.buffer);
   if (c) ctx.destroyBuffer(c.buffer);
+  if (m) ctx.destroyBuffer(m.buffer);
   return id;
+}
+
+/** A bitmask over V tokens (bit i % 32 of word i / 32) allowing those `allow` says yes to. */
+function bitmask(V: number, allow: (i: number) => boolean): Uint32Array {
+  const m = new Uint32Array(Math.ceil(V / 32));
+  for (let i = 0; i < V; i++) if (allow(i)) m[i >>> 5]! |= 1 << (i & 31);
+  return m;
 }
 
 describe('sample', () => {
@@ -78,6 +87,51 @@ describe('sample', () => {
     const logits = randomF32(V, 77, 6);
     const o = { temperature: 0.8, topK: 500, topP: 0.9, minP: 0.01, random: 0.6180339 };
     expect(await gpuSample(logits, o)).toBe(sampleRef(logits, o));
+  });
+
+  // The grammar's token mask: V = 2085 (3 blocks, a partial last mask word); sparse and dense masks, the
+  // allowed set far from the argmax, with every sampling kind; ids equal the reference and are allowed.
+  const maskCases: [string, SamplingOptions][] = [
+    ['greedy', { temperature: 0 }],
+    ['temperature', { temperature: 1.1 }],
+    ['top-k', { temperature: 1, topK: 5 }],
+    ['top-k larger than the allowed set', { temperature: 1, topK: 400 }],
+    ['top-p + min-p', { temperature: 0.9, topP: 0.7, minP: 0.05 }],
+    ['penalties', { temperature: 0.8, repetitionPenalty: 1.4, presencePenalty: 0.5 }],
+  ];
+  it.each(maskCases)('mask, %s: ids equal the reference and are allowed', async (_name, opts) => {
+    const V = 2085;
+    const r = rng(7);
+    for (let draw = 0; draw < 8; draw++) {
+      const logits = randomF32(V, 300 + draw, 4);
+      const dense = draw % 2 === 0;
+      const allowed = new Set<number>();
+      for (let i = 0; i < V; i++) if (dense ? r() < 0.5 : r() < 0.01) allowed.add(i);
+      allowed.add(V - 1); // the last id, in the partial word
+      const mask = bitmask(V, (i) => allowed.has(i));
+      const counts = opts.repetitionPenalty ? Uint32Array.from({ length: V }, () => (r() < 0.2 ? 1 : 0)) : undefined;
+      const random = r();
+      const want = sampleRef(logits, { ...opts, random, counts, mask });
+      expect(allowed.has(want)).toBe(true);
+      expect(await gpuSample(logits, { ...opts, random }, counts, mask)).toBe(want);
+    }
+  });
+
+  it('mask of one token: that token, whatever the logits', async () => {
+    const V = 1031;
+    const logits = randomF32(V, 5, 8);
+    for (const only of [0, 517, 1030]) {
+      for (const o of [{ temperature: 0 }, { temperature: 1, topK: 3, topP: 0.5 }]) {
+        expect(
+          await gpuSample(
+            logits,
+            { ...o, random: 0.99 },
+            undefined,
+            bitmask(V, (i) => i === only),
+          ),
+        ).toBe(only);
+      }
+    }
   });
 
   it('countToken increments counts[id] from a tensor and from a CPU id', async () => {

@@ -12,9 +12,10 @@ function keyOf(v: number): number {
  * boundary): penalties and temperature in f32 as the shader computes them; greedy = first argmax;
  * top-k keeps keys >= the k-th largest (ties kept); top-p keeps the highest values down to the first
  * whose cumulative mass reaches topP of the top-k set (ties kept); min-p keeps exp(z - zmax) >= minP;
- * then inverse CDF over the kept ids in increasing order.
+ * then inverse CDF over the kept ids in increasing order. A `mask` (bit i % 32 of word i / 32) sets the
+ * tokens it leaves out to -inf, which is never kept.
  */
-export function sampleRef(logits: Float32Array, o: SamplingOptions & { random: number; counts?: Uint32Array }): number {
+export function sampleRef(logits: Float32Array, o: SamplingOptions & { random: number; counts?: Uint32Array; mask?: Uint32Array }): number {
   const V = logits.length;
   const greedy = o.temperature === 0;
   const invT = greedy ? 1 : f(1 / o.temperature);
@@ -32,6 +33,7 @@ export function sampleRef(logits: Float32Array, o: SamplingOptions & { random: n
       v = f(v - f(f(freq * c) + pres));
     }
     v = f(v * invT);
+    if (o.mask && ((o.mask[i >>> 5]! >>> (i & 31)) & 1) === 0) v = -Infinity;
     z[i] = v;
     if (v > zmax) {
       zmax = v;
@@ -64,7 +66,7 @@ export function sampleRef(logits: Float32Array, o: SamplingOptions & { random: n
     tau = Math.max(tau, tauP);
   }
   const minP = f(o.minP ?? 0);
-  const kept = (i: number) => keys[i]! >= tau && mass[i]! >= minP;
+  const kept = (i: number) => z[i]! > -Infinity && keys[i]! >= tau && mass[i]! >= minP;
   let total = 0;
   for (let i = 0; i < V; i++) if (kept(i)) total += mass[i]!;
   const target = o.random * total;
