@@ -26,11 +26,11 @@ import {
   expandIdefics3Tokens,
   expandImageTokens,
   idefics3Images,
+  idefics3Layouts,
   idefics3PreprocessFor,
   preprocessConfigFor,
   preprocessImages,
   splitContentParts,
-  type Idefics3Image,
 } from './promptImages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './openaiTypes.js';
 import { Sampler } from './sampler.js';
@@ -66,8 +66,6 @@ interface Prompt {
   readonly ids: number[];
   readonly text: string;
   readonly images: readonly RgbaImage[];
-  /** Idefics3: the images' tiles, preprocessed when the prompt was expanded. */
-  readonly tiled?: readonly Idefics3Image[];
 }
 
 /** The engine in this thread: in Node, in tests, and inside the worker behind `createEngine()`. */
@@ -200,7 +198,7 @@ export class LocalEngine implements Engine {
    */
   private async withImages(s: Loaded, p: Prompt): Promise<readonly number[]> {
     if (s.model instanceof LlavaModel) s.model.setImages(p.ids, await preprocessImages(p.images, s.preprocess!, s.model.ctx));
-    if (s.model instanceof Idefics3Model) s.model.setImages(p.ids, p.tiled ?? []);
+    if (s.model instanceof Idefics3Model) s.model.setImages(p.ids, await idefics3Images(p.images, s.idefics3!, s.model.ctx));
     return p.ids;
   }
 
@@ -213,10 +211,7 @@ export class LocalEngine implements Engine {
     };
     const tok = s.tokenizer;
     const expand = (ids: readonly number[], ims: readonly RgbaImage[], text: string): Prompt => {
-      if (idefics3) {
-        const tiled = idefics3Images(ims, s.idefics3!);
-        return { ids: expandIdefics3Tokens(ids, tiled, idefics3, tok && ((t) => tok.encode(t))), text, images: ims, tiled };
-      }
+      if (idefics3) return { ids: expandIdefics3Tokens(ids, idefics3Layouts(ims, s.idefics3!), idefics3, tok && ((t) => tok.encode(t))), text, images: ims };
       return { ids: vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids), text, images: ims };
     };
     if (typeof input === 'object' && input !== null && 'ids' in input) return expand(input.ids, await images(input.images ?? []), '');
@@ -257,6 +252,17 @@ export class LocalEngine implements Engine {
               tokensPerImage: s.model.vis.tokensPerImage,
               imageTokenId: s.model.vis.imageTokenId,
               imagesEncoded: s.model.imagesEncoded,
+            },
+          }
+        : {}),
+      ...(s.model instanceof Idefics3Model
+        ? {
+            vision: {
+              imageSize: s.model.vis.imageSize,
+              tokensPerImage: s.model.vis.tokensPerTile,
+              imageTokenId: s.model.vis.imageTokenId,
+              imagesEncoded: s.model.imagesEncoded,
+              tiled: true,
             },
           }
         : {}),

@@ -69,6 +69,11 @@ export interface EngineInfo {
     readonly imageTokenId: number;
     /** Images run through the vision tower since the load (a follow-up on a cached image adds none). */
     readonly imagesEncoded: number;
+    /**
+     * Idefics3 (SmolVLM): an image is cut into tiles of imageSize plus the whole image, tokensPerImage is per
+     * tile, and a prompt of ids holds one image token per image (expanded to the tiles' layout) or all of them.
+     */
+    readonly tiled?: boolean;
   };
 }
 

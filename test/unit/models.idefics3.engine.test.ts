@@ -30,6 +30,7 @@ describe('engine: idefics3 (SmolVLM) with images', () => {
     const info = await engine.load(fixtureDir('idefics3'), { dtype: 'f32', maxContext: 128 });
     expect(info.modelType).toBe('idefics3');
     expect(info.hasChatTemplate).toBe(true);
+    expect(info.vision).toMatchObject({ imageSize: 32, tokensPerImage: 4, imageTokenId: 5, imagesEncoded: 0, tiled: true });
   });
   afterAll(async () => engine?.dispose());
 
