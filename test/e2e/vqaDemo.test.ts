@@ -1,10 +1,10 @@
-import type { BrowserContext, Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import axe from 'axe-core';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { serveStatic } from '../../scripts/staticServer.js';
-import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { CHROMIUM, FLAGS } from '../helpers/browser.js';
 import { buildDemoSite, DEMO_DIR } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { llavaImagePath } from '../helpers/llava.js';
@@ -15,10 +15,11 @@ const SHOTS = resolve(import.meta.dirname, 'screenshots');
 /**
  * The VQA page (examples/vqa/, built as dist/demo/vqa.html beside the chat page) as a user drives it in
  * headless Chromium: the bundled llava test fixture, a picture from the file chooser, a paste, a drop and
- * the sample, streamed answers, a follow-up that reuses the picture's features, the network off, a phone.
+ * the sample and the camera, streamed answers, a follow-up that reuses the picture's features, a phone
+ * with the network off.
  */
 describe('the built VQA page', () => {
-  let rig: BrowserRig;
+  let browser: Browser;
   let site: Awaited<ReturnType<typeof serveStatic>>;
   let context: BrowserContext;
   let page: Page;
@@ -96,15 +97,16 @@ describe('the built VQA page', () => {
     await buildDemoSite(); // shared with the chat page's test: built once per run
     site = await serveStatic({ root: DEMO_DIR });
     vqaUrl = `${site.url}vqa.html`;
-    rig = await startBrowserRig();
-    context = await rig.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    // Chromium's fake camera (a test pattern) for the camera button, allowed without a prompt.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, permissions: ['camera'] });
     page = await context.newPage();
     page.on('console', (m) => void (m.type() === 'error' && console.error(`[page] ${m.text()}`)));
     page.on('pageerror', (e) => console.error(`[page] ${e.stack ?? e}`));
     await page.goto(vqaUrl);
   }, 240_000);
   afterAll(async () => {
-    await rig?.close();
+    await browser?.close();
     await site?.close();
   });
 
@@ -159,7 +161,7 @@ describe('the built VQA page', () => {
     }
   }, 180_000);
 
-  it('takes a pasted picture, a dropped one and the sample, each starting a new conversation', async () => {
+  it('takes a pasted picture, a dropped one, the sample and a camera picture, each starting a new conversation', async () => {
     await handOver('paste', 'image.png');
     await page.waitForFunction(() => document.getElementById('image-info')!.textContent === 'pasted picture · 48 x 40');
     expect(await page.locator('.message').count()).toBe(0);
@@ -178,6 +180,15 @@ describe('the built VQA page', () => {
     await page.waitForFunction(() => document.getElementById('image-info')!.textContent!.startsWith('image.png · '));
     await ask('What is it?');
     expect((await replyDone()).note).toMatch(/vision tower|cache/);
+
+    await page.click('#camera');
+    await page.waitForFunction(() => (document.getElementById('camera-view') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 30_000 });
+    expect(await page.isVisible('#image-preview')).toBe(false);
+    await page.click('#camera-shoot');
+    await page.waitForFunction(() => /^camera picture · \d+ x \d+$/.test(document.getElementById('image-info')!.textContent!));
+    expect(await page.isVisible('#camera-view')).toBe(false);
+    await ask('What do you see?');
+    expect((await replyDone()).note).toBe('The picture went through the vision tower.');
   }, 120_000);
 
   it('refuses a text model with a typed error, and links to the chat page and back', async () => {
@@ -194,30 +205,17 @@ describe('the built VQA page', () => {
     expect(await page.title()).toBe('weblm image Q&A');
   }, 90_000);
 
-  it('loads and answers with the network off, from the service worker', async () => {
-    await context.setOffline(true);
-    try {
-      await page.reload();
-      await page.waitForSelector('#empty-load-bundled', { timeout: 30_000 });
-      expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
-      expect(await page.textContent('#offline-status')).toBe('Offline');
-      await loadBundled();
-      await page.click('#samples button');
-      await page.waitForFunction(() => document.getElementById('image-info')!.textContent!.startsWith('image.png · '));
-      await setMaxTokens(4);
-      await ask('Offline?');
-      expect((await replyDone()).stats).toMatch(/^4 tokens/);
-    } finally {
-      await context.setOffline(false);
-    }
-  }, 120_000);
-
-  it('on a phone-sized screen: the picture above the conversation, the input box in view, the model in a drawer', async () => {
-    const phone = await rig.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  it('on a phone with the network off (from the service worker): the picture above the conversation, the input box in view, the model in a drawer', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     try {
       const p = await phone.newPage();
       await p.goto(vqaUrl);
-      await p.waitForSelector('#empty-load-bundled');
+      expect(await p.evaluate(() => (window as unknown as { weblmVqa: { offlineReady: Promise<boolean> } }).weblmVqa.offlineReady)).toBe(true);
+      await phone.setOffline(true);
+      await p.reload();
+      await p.waitForSelector('#empty-load-bundled', { timeout: 30_000 });
+      expect(await p.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+      expect(await p.textContent('#offline-status')).toBe('Offline');
       expect(await p.isVisible('#sidebar #model-panel')).toBe(false);
       await loadBundled(p);
       await p.setInputFiles('#image-file', llavaImagePath());

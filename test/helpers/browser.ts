@@ -3,7 +3,7 @@ import { createServer, type ViteDevServer } from 'vite';
 
 /** Debian's Chromium; WebGPU runs on SwiftShader there (the flags below turn it on without a GPU). */
 export const CHROMIUM = process.env.WEBLM_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = [
+export const FLAGS = [
   '--headless',
   '--no-sandbox',
   '--enable-unsafe-webgpu',
