@@ -9,7 +9,7 @@ import { isIdefics3Config } from '../../src/models/idefics3Config.js';
 import { loadWeightsAndConfig } from '../../src/models/load.js';
 import { decodeImageNode } from '../../src/node/imageDecode.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
@@ -131,6 +131,24 @@ describe('idefics3 fixture (SmolVLM: SigLIP tiles + pixel shuffle + connector + 
       const again = await ctx.readF32(model.forward(exp.inputIds.slice(20), 20, { allLogits: true }));
       expect(maxAbsDiff(again, exp.logits.subarray(20 * V))).toBeLessThan(1e-3);
       expect(model.imagesEncoded).toBe(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  // Quantized at load (text and vision matrices in Q8_0): against the f32 reference, thresholds as models.quant.test.ts.
+  it('q8_0: mean KL < 0.005 and top-1 >= 90% against the f32 logits', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const tiles = await fixtureTiles();
+    const model = await load({ dtype: 'q8_0' });
+    try {
+      expect(model.info.weightDType).toBe('q8_0');
+      model.setImages(exp.inputIds, [{ key: 'a', pixels: tiles.pixels, tiles: tiles.count }]);
+      const r = compareLogits(exp.logits, await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true })), model.info.vocabSize);
+      console.log(`idefics3 q8_0: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}%`);
+      expect(r.meanKl).toBeLessThan(0.005);
+      expect(r.top1).toBeGreaterThanOrEqual(0.9);
     } finally {
       model.dispose();
     }
