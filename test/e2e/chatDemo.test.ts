@@ -1,12 +1,13 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import axe from 'axe-core';
-import { mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CATALOG, checkFit, footprint, parameterCount, type CatalogModel } from '../../examples/chat/catalog.js';
 import { parseRange, serveStatic } from '../../scripts/staticServer.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
-import { buildDemoSite } from '../helpers/demoSite.js';
+import { buildDemoSite, DEMO_DIR } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
@@ -116,6 +117,7 @@ describe('the built chat demo page', () => {
   let rig: BrowserRig;
   let hub: HubServer;
   let site: Awaited<ReturnType<typeof serveStatic>>;
+  let served: string;
   let context: BrowserContext;
   let page: Page;
   const replies = () => page.locator('.message.assistant');
@@ -178,7 +180,10 @@ describe('the built chat demo page', () => {
     // weights): these tests check the page's plumbing, whatever model the build bundles by default. The
     // VQA page's test (vqaDemo.test.ts) shares the build.
     await buildDemoSite();
-    site = await serveStatic({ root: join(ROOT, 'dist/demo') });
+    // Served from a copy: another test run building the site meanwhile must not change files under this one.
+    served = await mkdtemp(join(tmpdir(), 'weblm-chat-demo-'));
+    await cp(DEMO_DIR, join(served, 'demo'), { recursive: true });
+    site = await serveStatic({ root: join(served, 'demo') });
     // A Hub look-alike serving the qwen3 fixture as `test/qwen3`, with a tokenizer whose template opens <think>.
     const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     hub = await startHubServer({
@@ -209,6 +214,7 @@ describe('the built chat demo page', () => {
     await rig?.close();
     await hub?.close();
     await site?.close();
+    if (served) await rm(served, { recursive: true, force: true });
   });
 
   it('shows the bundled test model apart from the real checkpoints, with sizes at the chosen dtype', async () => {
@@ -451,7 +457,7 @@ describe('the built chat demo page', () => {
   }, 90_000);
 
   it('works under any path: the same build served from a subfolder', async () => {
-    const parent = await serveStatic({ root: join(ROOT, 'dist') });
+    const parent = await serveStatic({ root: served });
     const ctx = await rig.browser.newContext();
     try {
       const p = await ctx.newPage();
