@@ -4,7 +4,9 @@ import { moeExperts, type MoeActivation } from '../../src/kernels/moe.js';
 import { moeDecodePlan, moeDecodeTuning } from '../../src/kernels/moeDecode.js';
 import { activate, moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { moeDecodeRef } from '../../src/kernels/ref/moeDecode.js';
+import { loadModel } from '../../src/models/load.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
+import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32 } from '../helpers/random.js';
 
@@ -230,6 +232,58 @@ describe('MoE decode experts as integer-dot GEMVs', () => {
       const r = await run({ dtype, E: 7, k: 3, T: 2, H, I: 256 }, 5);
       expect(r.worst, `${dtype} ${gateUpLanes}/${downLanes}x${downRows}`).toBeLessThanOrEqual(1);
       expect(r.vsInt8Ref, `${dtype} ${gateUpLanes}/${downLanes}x${downRows}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
+// MoE fixtures quantized at load, the prompt's first positions decoded one token per forward (every MoE layer through the
+// integer-dot decode GEMVs), against the f32 logits with models.quant.test.ts's thresholds. As in
+// moeGemmInt8.test.ts, top-1 against f32 is held to the threshold or to what the f32 pairs path on the same
+// weights reaches, less one position, and the int8 activations alone, against that path, to the q8_0
+// thresholds. Steps are recorded afresh (ctx.replay off): a captured step would replay the first path.
+const limits = {
+  q8_0: { meanKl: 0.005, top1: 0.9 },
+  q4_0: { meanKl: 0.1, top1: 0.66 },
+} as const;
+
+describe.each([
+  ['qwen3_moe', ['q8_0', 'q4_0']],
+  ['qwen2_moe', ['q8_0']],
+  ['deepseek_v3', ['q4_0']],
+  ['gpt_oss', ['q8_0']],
+] as const)('fixture %s quantized at load, decoded token by token through the int8 decode GEMVs', (name, dtypes) => {
+  it.each(dtypes)('%s: top-1 agreement and mean KL against f32', async (dtype) => {
+    const ctx = await gpu();
+    const exp = await expected(name);
+    const T = Math.min(exp.inputIds.length, 6); // the first 6 positions: decode steps recorded afresh are slow here
+    const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: T });
+    ctx.replay = false;
+    try {
+      const V = model.info.vocabSize;
+      const decode = async () => {
+        const out = new Float32Array(T * V);
+        for (let t = 0; t < T; t++) out.set(await ctx.readF32(model.forward([exp.inputIds[t]!], t)), t * V);
+        return out;
+      };
+      const logits = await decode();
+      moeDecodeTuning.use = false;
+      const f32Path = await decode();
+      const ref = exp.logits.subarray(0, T * V);
+      const r = compareLogits(ref, logits, V);
+      const base = compareLogits(ref, f32Path, V);
+      const vsF32Path = compareLogits(f32Path, logits, V);
+      console.log(
+        `${name} ${dtype} decode int8 GEMVs: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}% (f32 pairs path: ${base.meanKl.toFixed(5)}, ${(100 * base.top1).toFixed(1)}%); ` +
+          `against the f32 pairs path: KL ${vsF32Path.meanKl.toExponential(2)}, top-1 ${(100 * vsF32Path.top1).toFixed(1)}%`,
+      );
+      expect(Array.from(logits)).not.toEqual(Array.from(f32Path));
+      expect(r.meanKl).toBeLessThan(limits[dtype].meanKl);
+      expect(r.top1).toBeGreaterThanOrEqual(Math.min(limits[dtype].top1, base.top1 - 1 / T));
+      expect(vsF32Path.meanKl).toBeLessThan(limits.q8_0.meanKl);
+      expect(vsF32Path.top1).toBeGreaterThanOrEqual(limits.q8_0.top1);
+    } finally {
+      ctx.replay = true;
+      model.dispose();
     }
   });
 });
