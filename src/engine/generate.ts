@@ -41,7 +41,9 @@ export async function* generateTokens(
   const maxContext = model.info.maxContext;
   if (prompt.length === 0) throw new InvalidArgumentError('the prompt is empty');
   if (prompt.length >= maxContext) {
-    throw new InvalidArgumentError(`the prompt has ${prompt.length} tokens; the context holds ${maxContext} (prompt + output)`);
+    throw new InvalidArgumentError(
+      `the prompt has ${prompt.length} tokens; the context holds ${maxContext} (prompt + output): drop earlier messages, or load with a larger maxContext`,
+    );
   }
   const vocab = model.info.vocabSize;
   for (const id of prompt) {
