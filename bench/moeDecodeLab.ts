@@ -14,7 +14,7 @@
  * (max |gpu - ref| / max |ref| of the token's outputs). GB/s = selected experts' bytes / time.
  *
  *   npm run build && node dist/bench/moeDecodeLab.js [--quick] [--dtypes q4_0,q8_0,q4_k] [--ts 1] [--iters 200]
- *        [--lanes gateUp,down,downRows e.g. 32,32,1] [--out result.json]
+ *        [--lanes gateUpLanes,downLanes,downRows,downUnits e.g. 32,32,1,2] [--out result.json]
  * --quick: a small shape and few calls (a smoke test on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
@@ -67,8 +67,8 @@ const Ts = a.ts!.split(',').map(Number);
 const dtypes = a.dtypes!.split(',') as DType[];
 const ROUTINGS = quick ? 4 : 64;
 if (a.lanes) {
-  const [g, d, r] = a.lanes.split(',').map(Number);
-  Object.assign(moeDecodeTuning, { gateUpLanes: g, downLanes: d, downRows: r });
+  const [g, d, r, u] = a.lanes.split(',').map(Number);
+  Object.assign(moeDecodeTuning, { gateUpLanes: g, downLanes: d, downRows: r, downUnits: u });
 }
 
 /** Random blocks of `dtype` with small valid scales (xorshift; deterministic per seed). */

@@ -5,7 +5,7 @@
 //
 // Grid (ceil(H / (G * R)), T): the 256 threads are G = 256 / L groups of L lanes, group g takes R output
 // rows; lane l the units l, l + L, ... of the K * (I / 32 / UB) units of its rows (all K experts' rows of
-// an output in one strided list), each weighted by its slot's routing weight. act is read from global
+// an output in one strided list), U of them per step, each weighted by its slot's routing weight. act is read from global
 // memory (the same words for every row: cache hits after the first). Writes out (+= when accumulate).
 
 struct Params {
@@ -34,6 +34,7 @@ struct Params {
 const L: u32 = ${L};     // lanes per row
 const G: u32 = 256u / L; // row groups
 const R: u32 = ${R};     // rows per group
+const U: u32 = ${U};     // units per lane per step
 
 var<workgroup> part: array<f32, 256u * R>; // [L lanes, G * R rows] partial sums
 
@@ -47,28 +48,39 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let upr = nb / UB;       // units per weight row
   var acc: array<f32, R>;
   for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
-  for (var n = lane; n < p.K * upr; n += L) {
-    let j = n / upr;
-    let u = n % upr;
-    let pair = t * p.K + j;
-    let e = ids[pair];
-    var xq: XQ;
-    var xs: XS;
-    for (var b = 0u; b < UB; b++) {
-      let blk = pair * nb + u * UB + b;
-      xq[2u * b] = act[2u * blk];
-      xq[2u * b + 1u] = act[2u * blk + 1u];
-      let s4 = act[p.sc_off + blk / 2u];
-      xs[b] = bitcast<vec2<f32>>(select(s4.xy, s4.zw, (blk & 1u) != 0u));
+  let total = p.K * upr;
+  // U units per lane per step, all their loads issued before the arithmetic (units past the end: the last
+  // one again, weighted 0).
+  for (var n0 = lane; n0 < total; n0 += U * L) {
+    var row_byte: array<u32, U * R>;
+    var a: array<Unit, U * R>;
+    var xq: array<XQ, U>;
+    var xs: array<XS, U>;
+    var sw: array<f32, U>;
+    var un: array<u32, U>;
+    for (var v = 0u; v < U; v++) {
+      let n = min(n0 + v * L, total - 1u);
+      let j = n / upr;
+      let u = n % upr;
+      un[v] = u;
+      let pair = t * p.K + j;
+      let e = ids[pair];
+      sw[v] = select(0.0, rw[pair], n0 + v * L < total);
+      for (var r = 0u; r < R; r++) {
+        row_byte[v * R + r] = p.w_off + (e * p.H + min(h0 + r, p.H - 1u)) * p.row_bytes;
+        a[v * R + r] = load_unit(row_byte[v * R + r], u);
+      }
+      for (var b = 0u; b < UB; b++) {
+        let blk = pair * nb + u * UB + b;
+        xq[v][2u * b] = act[2u * blk];
+        xq[v][2u * b + 1u] = act[2u * blk + 1u];
+        let s4 = act[p.sc_off + blk / 2u];
+        xs[v][b] = bitcast<vec2<f32>>(select(s4.xy, s4.zw, (blk & 1u) != 0u));
+      }
     }
-    var row_byte: array<u32, R>;
-    var a: array<Unit, R>;
-    for (var r = 0u; r < R; r++) {
-      row_byte[r] = p.w_off + (e * p.H + min(h0 + r, p.H - 1u)) * p.row_bytes;
-      a[r] = load_unit(row_byte[r], u);
+    for (var v = 0u; v < U; v++) {
+      for (var r = 0u; r < R; r++) { acc[r] += sw[v] * unit_dot(a[v * R + r], row_byte[v * R + r], un[v], xq[v], xs[v]); }
     }
-    let s = rw[pair];
-    for (var r = 0u; r < R; r++) { acc[r] += s * unit_dot(a[r], row_byte[r], u, xq, xs); }
   }
   for (var r = 0u; r < R; r++) { part[lane * G * R + g * R + r] = acc[r]; }
   workgroupBarrier();

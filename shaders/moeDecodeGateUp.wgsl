@@ -5,8 +5,8 @@
 // Grid (ceil(I / 32), T*K): a workgroup takes one pair and 32 intermediate indices (a block of act), i.e.
 // 64 weight rows. x_t is quantized once per workgroup to int8 per block of 32 into workgroup memory. The
 // 256 threads are G = 256 / L groups of L lanes; group g takes RG = 64 / G rows (RG / 2 gate rows and their
-// up rows), lane l the units l, l + L, ... of each (all RG rows' words loaded before the arithmetic); the
-// L partial sums of a row meet in workgroup memory.
+// up rows), lane l the units l, l + L, ... of each (all RG rows' words loaded before the arithmetic, the
+// first ones before x is quantized); the L partial sums of a row meet in workgroup memory.
 // Q8_OUT: act is written as the down GEMV reads it, int8 per block of 32 (the block this workgroup owns):
 //   words [T*K, I / 32, 8] (4 int8 each), then from word sc_off the (s, s Σq) f32 pairs [T*K, I / 32, 2].
 // Otherwise act is [T*K, I] f32 (for moeDown's f32 `combine`).
@@ -70,6 +70,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = pair / p.K;
   let e = ids[pair];
   let i0 = wg.x * 32u;
+  let lane = li % L;
+  let g = li / L;
+  var row_byte: array<u32, RG>;
+  for (var r = 0u; r < RG; r++) {
+    let i = min(i0 + g * (RG / 2u) + r % (RG / 2u), p.I - 1u);
+    row_byte[r] = p.w_off + (e * 2u * p.I + select(i, p.I + i, r >= RG / 2u)) * p.row_bytes;
+  }
+  // The first units' words are requested before x is quantized: their loads overlap the encoding.
+  let units = XB / UB;
+  var a: array<Unit, RG>;
+  for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], min(lane, units - 1u)); }
+
   for (var b = li; b < XB; b += 256u) {
     var v: array<vec4<f32>, 8>;
     let v0 = p.x_off + t * (p.H / 4u) + 8u * b;
@@ -81,16 +93,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   workgroupBarrier();
 
-  let lane = li % L;
-  let g = li / L;
-  var row_byte: array<u32, RG>;
-  for (var r = 0u; r < RG; r++) {
-    let i = min(i0 + g * (RG / 2u) + r % (RG / 2u), p.I - 1u);
-    row_byte[r] = p.w_off + (e * 2u * p.I + select(i, p.I + i, r >= RG / 2u)) * p.row_bytes;
-  }
   var acc: array<f32, RG>;
   for (var r = 0u; r < RG; r++) { acc[r] = 0.0; }
-  for (var u = lane; u < XB / UB; u += L) {
+  for (var u = lane; u < units; u += L) {
+    if (u > lane) {
+      for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], u); }
+    }
     var xq: XQ;
     var xs: XS;
     for (var b = 0u; b < UB; b++) {
@@ -98,8 +106,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       xq[2u * b + 1u] = xw[2u * (u * UB + b) + 1u];
       xs[b] = xsc[u * UB + b];
     }
-    var a: array<Unit, RG>;
-    for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], u); }
     for (var r = 0u; r < RG; r++) { acc[r] += unit_dot(a[r], row_byte[r], u, xq, xs); }
   }
   for (var r = 0u; r < RG; r++) { part[lane * 64u + g * RG + r] = acc[r]; }
@@ -112,15 +118,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
   let c = li; // act index i0 + c of the block, for li < 32
   let i = i0 + c;
-  var a = 0.0;
+  var y = 0.0;
   if (c < 32u && i < p.I) {
     let slot = (c / (RG / 2u)) * RG + c % (RG / 2u);
     let bb = e * 2u * p.I;
-    a = activate(rows[slot] + bias_of(bb + i), rows[slot + RG / 2u] + bias_of(bb + p.I + i));
+    y = activate(rows[slot] + bias_of(bb + i), rows[slot + RG / 2u] + bias_of(bb + p.I + i));
   }
 #if Q8_OUT
   if (c < 32u) {
-    vals[c] = a;
+    vals[c] = y;
   }
   workgroupBarrier();
   if (li < 8u) {
@@ -143,7 +149,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 #else
   if (c < 32u && i < p.I) {
-    act[pair * p.I + i] = bitcast<u32>(a);
+    act[pair * p.I + i] = bitcast<u32>(y);
   }
 #endif
 }

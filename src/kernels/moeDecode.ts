@@ -14,12 +14,13 @@ import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 // Precision: as the integer-dot grouped GEMMs (src/kernels/moeGemmInt8.ts): each x and act value within
 // s / 2 of s * q (s = max|block| / 127); test/unit/moeDecode.test.ts holds the composed bound.
 
-/** Knobs for bench/moeDecodeLab.ts and the tests: `use` false keeps the f32 pairs path; lanes and rows per group. */
+/** Knobs for bench/moeDecodeLab.ts and the tests: `use` false keeps the f32 pairs path; lanes, rows and units per lane. */
 export const moeDecodeTuning = {
   use: undefined as boolean | undefined,
   gateUpLanes: undefined as number | undefined,
   downLanes: undefined as number | undefined,
   downRows: undefined as number | undefined,
+  downUnits: undefined as number | undefined,
 };
 
 /** Lanes per weight row of gate|up (8, 16 or 32: 64 / (256 / L) rows per group). */
@@ -27,6 +28,8 @@ export const MOE_DECODE_GATE_UP_LANES = 32;
 /** Lanes per output row of down, and rows per group (G * R = 256 / L * R rows per workgroup). */
 export const MOE_DECODE_DOWN_LANES = 32;
 export const MOE_DECODE_DOWN_ROWS = 1;
+/** Units (blocks of 32; Q4_K: 64) each down lane loads per step before the arithmetic. */
+export const MOE_DECODE_DOWN_UNITS = 2;
 
 const DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k'];
 
@@ -126,7 +129,10 @@ export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weight
   const [T, k] = ids.shape as [number, number];
   const L = moeDecodeTuning.downLanes ?? MOE_DECODE_DOWN_LANES;
   const R = moeDecodeTuning.downRows ?? MOE_DECODE_DOWN_ROWS;
-  if (![8, 16, 32, 64].includes(L) || !(R >= 1 && R <= 8)) throw new InvalidArgumentError(`moeDecodeDown: ${L} lanes x ${R} rows per group`);
+  const U = moeDecodeTuning.downUnits ?? MOE_DECODE_DOWN_UNITS;
+  if (![8, 16, 32, 64].includes(L) || !(R >= 1 && R <= 8) || !(U >= 1 && U * R <= 8)) {
+    throw new InvalidArgumentError(`moeDecodeDown: ${L} lanes x ${R} rows per group, ${U} units per step (U * R at most 8)`);
+  }
   const wb = alignedBinding(ctx, experts.down);
   const bb = experts.downBias && alignedBinding(ctx, experts.downBias);
   const ob = alignedBinding(ctx, out);
@@ -134,7 +140,7 @@ export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weight
   ctx.dispatch(
     {
       shader: 'moeDecodeDown',
-      defines: { [define(experts.down.dtype)]: true, L, R },
+      defines: { [define(experts.down.dtype)]: true, L, R, U },
       layout: ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage'],
     },
     [act, ids, weights, wb.binding, bb?.binding ?? ctx.unused, ob.binding],

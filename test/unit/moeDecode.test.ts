@@ -156,6 +156,7 @@ afterEach(() => {
   moeDecodeTuning.gateUpLanes = undefined;
   moeDecodeTuning.downLanes = undefined;
   moeDecodeTuning.downRows = undefined;
+  moeDecodeTuning.downUnits = undefined;
 });
 
 describe('MoE decode experts as integer-dot GEMVs', () => {
@@ -221,17 +222,18 @@ describe('MoE decode experts as integer-dot GEMVs', () => {
     }
   });
 
-  it('other lanes and rows per group give the same results within the bound', async () => {
-    for (const [dtype, gateUpLanes, downLanes, downRows] of [
-      ['q4_0', 8, 16, 2],
-      ['q4_k', 16, 64, 1],
-      ['q8_0', 32, 8, 4],
+  it('other lanes, rows per group and units per step give the same results within the bound', async () => {
+    for (const [dtype, gateUpLanes, downLanes, downRows, downUnits] of [
+      ['q4_0', 8, 16, 2, 1],
+      ['q4_k', 16, 64, 1, 3],
+      ['q8_0', 32, 8, 4, 2],
     ] as const) {
-      Object.assign(moeDecodeTuning, { gateUpLanes, downLanes, downRows });
+      Object.assign(moeDecodeTuning, { gateUpLanes, downLanes, downRows, downUnits });
       const H = dtype === 'q4_k' ? 512 : 160;
+      const what = `${dtype} ${gateUpLanes}/${downLanes}x${downRows}x${downUnits}`;
       const r = await run({ dtype, E: 7, k: 3, T: 2, H, I: 256 }, 5);
-      expect(r.worst, `${dtype} ${gateUpLanes}/${downLanes}x${downRows}`).toBeLessThanOrEqual(1);
-      expect(r.vsInt8Ref, `${dtype} ${gateUpLanes}/${downLanes}x${downRows}`).toBeLessThan(1e-4);
+      expect(r.worst, what).toBeLessThanOrEqual(1);
+      expect(r.vsInt8Ref, what).toBeLessThan(1e-4);
     }
   });
 });
