@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/gpu/tensor.js';
+import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, type MoeActivation } from '../../src/kernels/moe.js';
 import { moeDecodePlan, moeDecodeTuning } from '../../src/kernels/moeDecode.js';
 import { activate, moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
@@ -8,7 +9,7 @@ import { loadModel } from '../../src/models/load.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
-import { randomF32 } from '../helpers/random.js';
+import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
 // MoE decode experts on integer dot products (src/kernels/moeDecode.ts), through moeExperts at T <= 4.
 // The only approximations are the int8 activations: each x within s / 2 of s * q (s = max|x of its block
@@ -287,5 +288,39 @@ describe.each([
       ctx.replay = true;
       model.dispose();
     }
+  });
+});
+
+describe('MoE decode experts on integer dot products over expert stacks larger than one storage binding', () => {
+  afterEach(() => {
+    bindingTuning.maxBinding = 0;
+  });
+  it('q4_0 groups of experts, accumulated, match the int8 reference', async () => {
+    const ctx = await gpu();
+    // Per expert: gate|up 64 rows of 36 bytes, down 64 rows of 18: group starts 256-byte aligned every 2 experts.
+    const [E, k, T, H, I] = [7, 3, 2, 64, 32];
+    const x = randomF32(T * H, 51);
+    const gateUpBytes = quantize(randomF32(E * 2 * I * H, 52, 0.5), 'q4_0');
+    const downBytes = quantize(randomF32(E * H * I, 53, 0.5), 'q4_0');
+    const w = { gateUp: dequantize(gateUpBytes, 'q4_0', E * 2 * I * H), down: dequantize(downBytes, 'q4_0', E * H * I) };
+    const route = moeRouteRef(randomF32(T * E, 54, 3), T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+    const prior = randomF32(T * H, 55);
+    const out = ctx.upload(prior, [T, H], 'f32');
+    const experts = { gateUp: ctx.upload(gateUpBytes, [E, 2 * I, H], 'q4_0'), down: ctx.upload(downBytes, [E, H, I], 'q4_0') };
+    const xT = ctx.upload(x, [T, H], 'f32');
+    const ids = ctx.upload(route.ids, [T, k], 'u32');
+    const rw = ctx.upload(route.weights, [T, k], 'f32');
+    bindingTuning.maxBinding = 6000; // 7 experts of 2304 + 1152 bytes: 4 groups of at most 2
+    moeExperts(ctx, xT, ids, rw, experts, out, 'silu', { accumulate: true });
+    bindingTuning.maxBinding = 0;
+    const want = moeDecodeRef(x, T, H, I, route.ids, route.weights, k, w, 'silu', undefined, true);
+    const got = await ctx.readF32(out);
+    const scale = Math.max(...Array.from(want, Math.abs));
+    expect(
+      maxAbsDiff(
+        Float32Array.from(got, (v, i) => v - prior[i]!),
+        want,
+      ) / scale,
+    ).toBeLessThan(1e-4);
   });
 });
