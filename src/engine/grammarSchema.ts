@@ -59,15 +59,15 @@ export function checkJsonSchema(schema: unknown, where: string): void {
 }
 
 function walk(s: unknown, at: string, where: string, root: unknown): void {
-  const fail = (what: string, path: string) => {
-    throw new InvalidArgumentError(`${where}: ${what} (at ${path}) is not supported by constrained decoding`);
+  const fail = (what: string) => {
+    throw new InvalidArgumentError(`${where}: ${what} (at ${at}) is not supported by constrained decoding`);
   };
   if (s === true || s === false) return;
   if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new InvalidArgumentError(`${where}: a schema must be an object or a boolean (at ${at})`);
   for (const [k, v] of Object.entries(s)) {
     const here = `${at}/${k}`;
     if (ANNOTATIONS.has(k)) continue;
-    if (!SUPPORTED.has(k)) fail(`the schema keyword "${k}"`, here);
+    if (!SUPPORTED.has(k)) fail(`the schema keyword "${k}"`);
     if (k === 'type') {
       const types = Array.isArray(v) ? v : [v];
       for (const t of types)
@@ -81,14 +81,14 @@ function walk(s: unknown, at: string, where: string, root: unknown): void {
     } else if (k === 'items' || k === 'additionalProperties') {
       walk(v, here, where, root);
     } else if (k === '$ref') {
-      if (typeof v !== 'string' || !(v === '#' || v.startsWith('#/'))) fail(`a $ref outside the schema (${JSON.stringify(v)})`, here);
+      if (typeof v !== 'string' || !(v === '#' || v.startsWith('#/'))) fail(`a $ref outside the schema (${JSON.stringify(v)})`);
       if (resolve(root, v as string) === undefined) throw new InvalidArgumentError(`${where}: $ref ${JSON.stringify(v)} points at nothing (at ${here})`);
     } else if (k === 'format') {
-      if (typeof v !== 'string' || !FORMATS.has(v)) fail(`the string format ${JSON.stringify(v)}`, here);
+      if (typeof v !== 'string' || !FORMATS.has(v)) fail(`the string format ${JSON.stringify(v)}`);
     } else if (k === 'pattern') {
       if (typeof v !== 'string') throw new InvalidArgumentError(`${where}: "pattern" must be a string (at ${here})`);
       const bad = /\(\?<?[=!]|\\[1-9]|\\k</.exec(v);
-      if (bad) fail(`the regular-expression construct "${bad[0]}" (lookaround or backreference)`, here);
+      if (bad) fail(`the regular-expression construct "${bad[0]}" (lookaround or backreference)`);
     } else if (k === 'required') {
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
         throw new InvalidArgumentError(`${where}: "required" must be an array of strings (at ${here})`);
