@@ -2,13 +2,15 @@
 //
 // Query t sits at position pos = start + t and sees keys lo..pos (lo = pos + 1 - window for a sliding
 // window, else 0); position j lives in cache slot j % capacity. That key range is cut into chunks of
-// `chunk` keys. `main` runs one workgroup per (chunk, kv head x group of HG query heads, query row): the
-// HG query heads share each K/V row read (GQA/MQA/MLA). Keys are taken WG at a time: each thread scores
-// one key for the HG heads, threads 0..HG-1 update the running max, every thread turns its scores into
-// probabilities, and each thread accumulates the value dims d = lid + i * WG it owns (online softmax,
-// f32). With one chunk (`direct`) the workgroup normalises and writes `out`; otherwise it writes its
-// unnormalised (acc, max, sum) to `part` and `combine` (one workgroup per (head, row)) merges the chunks.
-// Sinks (gpt-oss) join the denominator only, at the final normalisation.
+// `chunk` keys (a multiple of KB); the grid has `n_chunks` chunks per row, the last ones possibly empty (the
+// grid is fixed for a bucket of positions, so that a recorded step replays unchanged). `main` runs one
+// workgroup per (chunk, kv head x group of HG query heads, query row): the HG query heads share each K/V
+// row read (GQA/MQA/MLA). Keys are taken KB at a time. Scores: SUB threads per key, each summing a
+// SUB-th of the head dims for all HG heads, the parts added in workgroup memory. Softmax: threads 0..HG-1
+// update the running max and sum of their head (online softmax, f32). Values: each thread owns the value
+// dims d = lid + i * WG and accumulates all HG heads. With one chunk (`direct`) the workgroup normalises
+// and writes `out`; otherwise it writes its unnormalised (acc, max, sum) to `part` and `combine` (one
+// workgroup per (head, row)) merges the chunks. Sinks (gpt-oss) join the denominator only, at the end.
 
 struct Params {
   T: u32,           // query rows
@@ -20,7 +22,7 @@ struct Params {
   capacity: u32,    // cache slots
   start: u32,       // position of query row 0
   window: u32,      // sliding window, 0 = full causal
-  chunk: u32,       // keys per workgroup (a multiple of WG)
+  chunk: u32,       // keys per workgroup (a multiple of KB)
   n_chunks: u32,    // chunks per query row
   groups: u32,      // head groups per kv head: ceil((nH / nKv) / HG)
   direct: u32,      // 1: one chunk, write `out` directly
@@ -30,32 +32,40 @@ struct Params {
   ml_offset: u32,   // index in `part` of the (max, sum) pairs
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;           // [T, nH, D] f32
 #if VEC4
-@group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;    // [capacity, nKv, D / 4] vec4 f32
+alias KU = vec4<f32>; // a unit of the head dim: 4 floats
+fn kdot(a: KU, b: KU) -> f32 {
+  return dot(a, b);
+}
 #else
-@group(0) @binding(2) var<storage, read> kc: array<f32>;          // [capacity, nKv, D] f32
+alias KU = f32;       // a unit of the head dim: 1 float
+fn kdot(a: KU, b: KU) -> f32 {
+  return a * b;
+}
 #endif
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<KU>;            // [T, nH, D / U] (U = 4 floats with VEC4, else 1)
+@group(0) @binding(2) var<storage, read> kc: array<KU>;           // [capacity, nKv, D / U]
 @group(0) @binding(3) var<storage, read> vc: array<f32>;          // [capacity, v_stride] f32 (head kvh at kvh * Dv, or kvh * D)
 @group(0) @binding(4) var<storage, read> sinks: array<f32>;       // [nH] f32 (ignored unless has_sinks)
 @group(0) @binding(5) var<storage, read_write> part: array<f32>;  // [T, nH, n_chunks, Dv] acc, then [T, nH, n_chunks, 2] (max, sum)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;   // [T, nH, Dv] f32
 
-const WG: u32 = 64u;
+const WG: u32 = 128u;
+const KB: u32 = 32u;      // keys per block
+const SUB: u32 = 4u;      // threads per key in the scores (WG = KB * SUB)
 const HG: u32 = ${HG}u;   // query heads per workgroup
+const DU: u32 = ${DU}u;   // units of the head dim: D / 4 with VEC4, else D
 const DVT: u32 = ${DVT}u; // value dims per thread: ceil(Dv / WG)
 const NEG: f32 = -3.0e38;
 
-#if VEC4
-var<workgroup> qs: array<vec4<f32>, ${QS4}>; // [HG, D / 4] the queries
-#else
-var<workgroup> qs: array<f32, ${QS}>;        // [HG, D] the queries
-#endif
-var<workgroup> ps: array<f32, ${PS}>;        // [HG, WG] scores, then probabilities of a block of keys
-var<workgroup> run_max: array<f32, HG>;      // [HG] running max
-var<workgroup> run_sum: array<f32, HG>;      // [HG] running sum of exp(s - max)
-var<workgroup> alpha: array<f32, HG>;        // [HG] exp(old max - new max) of the block
+var<workgroup> qs: array<KU, ${QS}>;        // [HG, DU] the queries
+var<workgroup> sp: array<f32, ${SP}>;       // [HG, KB, SUB] partial scores
+var<workgroup> ps: array<f32, ${PS}>;       // [HG, KB] scores, then probabilities, of a block of keys
+var<workgroup> run_max: array<f32, HG>;     // [HG] running max
+var<workgroup> run_sum: array<f32, HG>;     // [HG] running sum of exp(s - max)
+var<workgroup> alpha: array<f32, HG>;       // [HG] exp(old max - new max) of the block
 
 fn capped(s: f32) -> f32 {
   if (p.softcap > 0.0) {
@@ -64,7 +74,7 @@ fn capped(s: f32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
   let c = wg.x;
@@ -80,28 +90,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     lo = pos + 1u - p.window;
   }
   let k0 = lo + c * p.chunk;
-  let k1 = min(k0 + p.chunk, pos + 1u);
+  let k1 = min(k0 + p.chunk, pos + 1u); // k1 <= k0: an empty chunk of the bucket's grid
 
-#if VEC4
-  let D4 = p.D / 4u;
-  for (var i = lid; i < HG * D4; i += WG) {
-    let hh = i / D4;
-    var v = vec4<f32>(0.0);
+  for (var i = lid; i < HG * DU; i += WG) {
+    let hh = i / DU;
+    var v = KU(0.0);
     if (hh < nh) {
-      let b = ((t * p.nH + h0 + hh) * p.D) + (i % D4) * 4u;
-      v = vec4<f32>(q[b], q[b + 1u], q[b + 2u], q[b + 3u]);
+      v = q[(t * p.nH + h0 + hh) * DU + i % DU];
     }
     qs[i] = v;
   }
-#else
-  for (var i = lid; i < HG * p.D; i += WG) {
-    let hh = i / p.D;
-    qs[i] = 0.0;
-    if (hh < nh) {
-      qs[i] = q[(t * p.nH + h0 + hh) * p.D + i % p.D];
-    }
-  }
-#endif
   if (lid < HG) {
     run_max[lid] = NEG;
     run_sum[lid] = 0.0;
@@ -112,62 +110,45 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
   workgroupBarrier();
 
-  for (var b0 = k0; b0 < k1; b0 += WG) {
-    let j = b0 + lid;
-    let valid = j < k1;
+  let key = lid / SUB;
+  let sub = lid % SUB;
+  let v_head = kvh * (p.v_stride / p.nKv);
+  for (var b0 = k0; b0 < k1; b0 += KB) {
+    let nb = min(KB, k1 - b0);
+    // Scores: this thread's SUB-th of the dims of key b0 + key, for every head.
     var s: array<f32, HG>;
     for (var hh = 0u; hh < HG; hh++) {
-      s[hh] = NEG;
+      s[hh] = 0.0;
     }
-    if (valid) {
-      let slot = j % p.capacity;
-#if VEC4
-      let base = (slot * p.nKv + kvh) * D4;
-      for (var hh = 0u; hh < HG; hh++) {
-        s[hh] = 0.0;
-      }
-      var d = 0u;
-      for (; d + 4u <= D4; d += 4u) {
-        let ka = kc[base + d];
-        let kb = kc[base + d + 1u];
-        let kc2 = kc[base + d + 2u];
-        let kd = kc[base + d + 3u];
-        for (var hh = 0u; hh < HG; hh++) {
-          let qb = hh * D4 + d;
-          s[hh] += dot(qs[qb], ka) + dot(qs[qb + 1u], kb) + dot(qs[qb + 2u], kc2) + dot(qs[qb + 3u], kd);
+    if (key < nb) {
+      let base = (((b0 + key) % p.capacity) * p.nKv + kvh) * DU;
+      for (var m = 0u; m < (DU + SUB - 1u) / SUB; m++) {
+        let u = sub + m * SUB;
+        if (u < DU) {
+          let kv = kc[base + u];
+          for (var hh = 0u; hh < HG; hh++) {
+            s[hh] += kdot(qs[hh * DU + u], kv);
+          }
         }
-      }
-      for (; d < D4; d++) {
-        let kv = kc[base + d];
-        for (var hh = 0u; hh < HG; hh++) {
-          s[hh] += dot(qs[hh * D4 + d], kv);
-        }
-      }
-#else
-      let base = (slot * p.nKv + kvh) * p.D;
-      for (var hh = 0u; hh < HG; hh++) {
-        s[hh] = 0.0;
-      }
-      for (var d = 0u; d < p.D; d++) {
-        let kv = kc[base + d];
-        for (var hh = 0u; hh < HG; hh++) {
-          s[hh] += qs[hh * p.D + d] * kv;
-        }
-      }
-#endif
-      for (var hh = 0u; hh < HG; hh++) {
-        s[hh] = capped(s[hh] * p.scale);
       }
     }
     for (var hh = 0u; hh < HG; hh++) {
-      ps[hh * WG + lid] = s[hh];
+      sp[(hh * KB + key) * SUB + sub] = s[hh];
     }
     workgroupBarrier();
-    let nb = min(WG, k1 - b0);
+    for (var i = lid; i < HG * KB; i += WG) {
+      let b = i * SUB;
+      var score = NEG;
+      if (i % KB < nb) {
+        score = capped((sp[b] + sp[b + 1u] + sp[b + 2u] + sp[b + 3u]) * p.scale);
+      }
+      ps[i] = score;
+    }
+    workgroupBarrier();
     if (lid < HG) {
       var mx = NEG;
       for (var jj = 0u; jj < nb; jj++) {
-        mx = max(mx, ps[lid * WG + jj]);
+        mx = max(mx, ps[lid * KB + jj]);
       }
       let old = run_max[lid];
       let mn = max(old, mx);
@@ -175,14 +156,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       run_max[lid] = mn;
     }
     workgroupBarrier();
-    for (var hh = 0u; hh < HG; hh++) {
-      ps[hh * WG + lid] = select(0.0, exp(s[hh] - run_max[hh]), valid);
+    for (var i = lid; i < HG * KB; i += WG) {
+      ps[i] = select(0.0, exp(ps[i] - run_max[i / KB]), i % KB < nb);
     }
     workgroupBarrier();
     if (lid < HG) {
       var sum = 0.0;
       for (var jj = 0u; jj < nb; jj++) {
-        sum += ps[lid * WG + jj];
+        sum += ps[lid * KB + jj];
       }
       run_sum[lid] = run_sum[lid] * alpha[lid] + sum;
     }
@@ -192,33 +173,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         acc[hh * DVT + i] *= a;
       }
     }
-    // Four keys per step: their loads are independent, so they are in flight together.
-    let v_head = kvh * (p.v_stride / p.nKv);
-    var jj = 0u;
-    for (; jj + 4u <= nb; jj += 4u) {
-      let vb0 = ((b0 + jj) % p.capacity) * p.v_stride + v_head;
-      let vb1 = ((b0 + jj + 1u) % p.capacity) * p.v_stride + v_head;
-      let vb2 = ((b0 + jj + 2u) % p.capacity) * p.v_stride + v_head;
-      let vb3 = ((b0 + jj + 3u) % p.capacity) * p.v_stride + v_head;
-      for (var i = 0u; i < DVT; i++) {
-        let d = lid + i * WG;
-        if (d < p.Dv) {
-          let v = vec4<f32>(vc[vb0 + d], vc[vb1 + d], vc[vb2 + d], vc[vb3 + d]);
+    // Values, eight keys per step: their loads are independent, so they are in flight together.
+    for (var i = 0u; i < DVT; i++) {
+      let d = lid + i * WG;
+      if (d < p.Dv) {
+        var jj = 0u;
+        for (; jj + 8u <= nb; jj += 8u) {
+          var v: array<f32, 8>;
+          for (var e = 0u; e < 8u; e++) {
+            v[e] = vc[((b0 + jj + e) % p.capacity) * p.v_stride + v_head + d];
+          }
           for (var hh = 0u; hh < HG; hh++) {
-            let pr = vec4<f32>(ps[hh * WG + jj], ps[hh * WG + jj + 1u], ps[hh * WG + jj + 2u], ps[hh * WG + jj + 3u]);
-            acc[hh * DVT + i] += dot(pr, v);
+            var a = acc[hh * DVT + i];
+            for (var e = 0u; e < 8u; e++) {
+              a += ps[hh * KB + jj + e] * v[e];
+            }
+            acc[hh * DVT + i] = a;
           }
         }
-      }
-    }
-    for (; jj < nb; jj++) {
-      let vb = ((b0 + jj) % p.capacity) * p.v_stride + v_head;
-      for (var i = 0u; i < DVT; i++) {
-        let d = lid + i * WG;
-        if (d < p.Dv) {
-          let v = vc[vb + d];
+        for (; jj < nb; jj++) {
+          let v = vc[((b0 + jj) % p.capacity) * p.v_stride + v_head + d];
           for (var hh = 0u; hh < HG; hh++) {
-            acc[hh * DVT + i] += ps[hh * WG + jj] * v;
+            acc[hh * DVT + i] += ps[hh * KB + jj] * v;
           }
         }
       }

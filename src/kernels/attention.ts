@@ -26,13 +26,17 @@ export interface AttentionOptions {
 
 /** Query rows up to which the split-keys decode kernel is used. */
 export const DECODE_MAX_T = 4;
-/** Workgroups the decode path aims for: 64-thread workgroups, ~16 per SM of an H100 (132 SMs) to hide latency. */
-const DECODE_TARGET_WORKGROUPS = 2048;
-const DECODE_WG = 64;
+/** Workgroups the decode path aims for: 128-thread workgroups, ~8 per SM of an H200 (132 SMs) to hide latency. */
+const DECODE_TARGET_WORKGROUPS = 1024;
+/** Threads of a decode workgroup, and keys it takes at a time (shaders/attentionDecode.wgsl: WG, KB). */
+const DECODE_WG = 128;
+const DECODE_KEYS = 32;
+/** The decode grid is sized for positions rounded up to this, so that a recorded step replays for as many tokens. */
+const DECODE_BUCKET = 256;
 /** Workgroups the prefill grid needs to take tiles of 32 rows instead of 16. */
 const PREFILL_WIDE_MIN_WORKGROUPS = 264;
 /** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
-const DECODE_MAX_CHUNKS = 128;
+const DECODE_MAX_CHUNKS = 256;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
 const DECODE_Q_FLOATS = 2560;
 
@@ -123,11 +127,11 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd)));
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
-  const { chunk, nChunks } = decodeChunks(end, window, others);
+  const { chunk, nChunks } = decodeChunks(end, window, capacity, others);
   // A captured step (src/gpu/capture.ts) holds at another position while the keys split the same way.
   if (ctx.capturing) {
     ctx.guard(POSITION, o.startPos, (startPos) => {
-      const c = decodeChunks(startPos + T, window, others);
+      const c = decodeChunks(startPos + T, window, capacity, others);
       return c.chunk === chunk && c.nChunks === nChunks;
     });
   }
@@ -136,10 +140,11 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
   const part = partials(ctx, direct ? 16 : (accFloats + 2 * T * nH * nChunks) * 4);
   const vec4 = hd % 4 === 0;
+  const DU = vec4 ? hd / 4 : hd;
   const DVT = Math.ceil(hdV / DECODE_WG);
   const key = {
     shader: 'attentionDecode',
-    defines: { HG, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * hd, QS4: vec4 ? (HG * hd) / 4 : 0, PS: HG * DECODE_WG },
+    defines: { HG, DU, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * DU, SP: HG * DECODE_WG, PS: HG * DECODE_KEYS },
     layout: ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const,
   };
   const p = () =>
@@ -166,11 +171,16 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
 }
 
-/** How the decode path splits the keys of queries ending at `end`: chunks of `chunk` keys, `nChunks` of them. */
-function decodeChunks(end: number, window: number, others: number): { chunk: number; nChunks: number } {
-  const span = window > 0 ? Math.min(window, end) : end; // most keys any query sees
-  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), Math.ceil(span / DECODE_WG), DECODE_MAX_CHUNKS));
-  const chunk = Math.ceil(span / wanted / DECODE_WG) * DECODE_WG;
+/**
+ * How the decode path splits the keys of queries ending at `end`: `nChunks` chunks of `chunk` keys (whole
+ * blocks of DECODE_KEYS), sized for `end` rounded up to DECODE_BUCKET (the chunks past the keys are empty).
+ */
+function decodeChunks(end: number, window: number, capacity: number, others: number): { chunk: number; nChunks: number } {
+  const limit = window > 0 ? Math.min(window, capacity) : capacity;
+  const span = Math.min(Math.ceil((window > 0 ? Math.min(window, end) : end) / DECODE_BUCKET) * DECODE_BUCKET, limit); // most keys a query sees
+  const blocks = Math.ceil(span / DECODE_KEYS);
+  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), blocks, DECODE_MAX_CHUNKS));
+  const chunk = Math.ceil(blocks / wanted) * DECODE_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }
 

@@ -63,7 +63,7 @@ describe('attention, default path', () => {
   it('a long decode splits the keys (two dispatches), a short one does not', async () => {
     const ctx = await gpu();
     const n0 = ctx.dispatchCount;
-    await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 40, o: { startPos: 39, scale: 0.2 } });
+    await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 30, o: { startPos: 29, scale: 0.2 } });
     expect(ctx.dispatchCount - n0).toBe(1);
     const n1 = ctx.dispatchCount;
     await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 400, o: { startPos: 399, scale: 0.2 } });
@@ -73,7 +73,7 @@ describe('attention, default path', () => {
     check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } }));
   it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
     check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
-  it('8300 keys: the decode kernel merges 65 chunks of 128 keys', () =>
+  it('8300 keys: the decode kernel merges 130 chunks of 64 keys', () =>
     check({ T: 1, nH: 2, nKv: 1, hd: 8, hdV: 5, capacity: 8300, o: { startPos: 8299, scale: 0.5, sinks: true } }));
   it('rejects a cache too small for the window plus the chunk, and mismatched shapes', async () => {
     const ctx = await gpu();

@@ -5,6 +5,7 @@ import { params } from '../../src/gpu/params.js';
 import { buildModel, loadWeightsAndConfig } from '../../src/models/load.js';
 import type { DecoderModel } from '../../src/models/decoder.js';
 import { fixtureFiles } from '../helpers/fixtures.js';
+import { argmax } from '../helpers/golden.js';
 import { gpu } from '../helpers/gpu.js';
 
 /**
@@ -13,12 +14,11 @@ import { gpu } from '../helpers/gpu.js';
  */
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
 
-async function load(name: string, maxContext = 160): Promise<DecoderModel> {
+async function load(name: string, maxContext = 300): Promise<DecoderModel> {
   const ctx = await gpu();
   const { config, weights } = await loadWeightsAndConfig(fixtureFiles(name));
-  return (await buildModel(ctx, config, weights, { dtype: 'f32', maxContext, maxChunk: 4 })) as DecoderModel;
+  return (await buildModel(ctx, config, weights, { dtype: 'f32', maxContext, maxChunk: 64 })) as DecoderModel;
 }
 
 /**
@@ -63,9 +63,9 @@ async function stepwise(name: string, path: (number | [number, number])[]): Prom
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe('decode step replay', () => {
-  // Decode at 3..7, prefill to 60, decode 60..67: from position 64 (65 keys) the attention splits the keys in
-  // two chunks of 64, a new recording; then rewind to 20 (one chunk: the first recording again).
-  const path = [...range(3, 8), [8, 60] as [number, number], ...range(60, 68), ...range(20, 23)];
+  // Decode at 3..7, prefill to 252, decode 252..259: from position 256 the attention's grid is sized for the
+  // next bucket of 256 positions, a new recording; then rewind to 20 (the first bucket: the first recording again).
+  const path = [...range(3, 8), [8, 252] as [number, number], ...range(252, 260), ...range(20, 23)];
   const steps = path.filter((p) => typeof p === 'number').length;
 
   for (const name of ['qwen3', 'qwen3_moe', 'deepseek_v3']) {
