@@ -14,8 +14,9 @@ build LlavaForConditionalGeneration; train with AdamW, bf16 autocast, warmup + c
 budget, on random (image, question, answer) conversations with random 2-pixel shifts and horizontal flips,
 the loss on the answer tokens only; save with save_pretrained in float16 + tokenizer, image processor and
 processor configs; then, with the float16 weights computed in float32 (as weblm computes): greedy answers on
-the whole test split, on the PNGs of --testset, and reference outputs for weblm's parity tests (logits, hidden
-states, image features and greedy ids of a few held-out images and prompts, computed on the CPU in float32).
+the whole test split, on the PNGs of --testset, and reference outputs for weblm's parity tests (logits, image
+features and greedy ids of a few held-out images and prompts, computed on the CPU in float32; with
+--reference-hidden also the hidden states of the first, layer by layer).
 
 Out ($OUT): model.safetensors, model_files.tar (config.json, generation_config.json, tokenizer.json,
 tokenizer_config.json, preprocessor_config.json, processor_config.json, reference/expected.safetensors,
@@ -490,7 +491,8 @@ def save_hf(model, tok, out: Path) -> None:
     }
     (d / "tokenizer_config.json").write_text(json.dumps(tc, indent=2), encoding="utf-8")
     proc = CLIPImageProcessor(
-        do_resize=False, size={"shortest_edge": IMAGE_SIZE}, do_center_crop=False, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        # resize to 28 x 28 (a no-op on Fashion-MNIST's images; any other picture is squashed to the tower's size)
+        do_resize=True, size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, resample=3, do_center_crop=False, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         do_rescale=True, rescale_factor=1 / 255, do_normalize=True, image_mean=[MEAN] * 3, image_std=[STD] * 3, do_convert_rgb=True,
     )
     proc.save_pretrained(d)
@@ -517,7 +519,7 @@ def testset_images(testset: Path):
     return names, [labels[n]["label"] for n in names], ims
 
 
-def hf_checks(out: Path, tok, testset: Path, log: dict, results: dict) -> None:
+def hf_checks(out: Path, tok, testset: Path, log: dict, results: dict, hidden: bool) -> None:
     """Reloads the saved folder with transformers in float32 on the CPU: chat template, processor, testset answers, references."""
     from safetensors.torch import save_file
     from transformers import AutoTokenizer, CLIPImageProcessor, LlavaForConditionalGeneration
@@ -582,7 +584,7 @@ def hf_checks(out: Path, tok, testset: Path, log: dict, results: dict) -> None:
         tensors[p + "logits"] = fwd.logits[0].float()
         tensors[p + "image_features"] = feats.reshape(-1, feats.shape[-1]).float()
         tensors[p + "greedy_ids"] = gen.to(torch.int32)
-        if k == 0:
+        if k == 0 and hidden:
             for j, h in enumerate(fwd.hidden_states):
                 tensors[f"{p}hidden.{j}"] = h[0].float()
             try:
@@ -601,8 +603,9 @@ def hf_checks(out: Path, tok, testset: Path, log: dict, results: dict) -> None:
     (d / "reference/expected.json").write_text(json.dumps({
         "cases": meta, "transformers": transformers.__version__, "torch": torch.__version__,
         "note": "float16 weights computed in float32 on the CPU; pixel_values = preprocessor_config.json on testset/<image>; "
-                "logits at every prompt position (no cache); greedy_ids from model.generate, up to <|im_end|> (eos); "
-                "case0 also has hidden.* (text, after the final norm last) and vision.* (CLIP embeddings after the pre-norm, then each layer)",
+                "logits at every prompt position (no cache); greedy_ids from model.generate, up to <|im_end|> (eos)"
+                + ("; case0 also has hidden.* (text, after the final norm last) and vision.* (CLIP embeddings after the "
+                   "pre-norm, then each layer)" if hidden else ""),
     }, indent=1), encoding="utf-8")
     pack(out)
 
@@ -622,6 +625,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--vocab", type=int, default=384)
     ap.add_argument("--val", type=int, default=1000, help="train-split images kept aside to pick the checkpoint")
+    ap.add_argument("--reference-hidden", action="store_true", help="also store case 0's hidden states, layer by layer (to find where an engine departs)")
     ap.add_argument("--local-test", action="store_true", help="CPU, stand-in model and tokenizer")
     args = ap.parse_args()
     t_start = time.time()
@@ -684,7 +688,7 @@ def main() -> None:
             log[f"{what}_error"] = repr(e)
 
     if not args.local_test:
-        guarded("hf_checks", lambda: hf_checks(out, tok, Path(args.testset), log, results))
+        guarded("hf_checks", lambda: hf_checks(out, tok, Path(args.testset), log, results, args.reference_hidden))
 
     def test_eval() -> None:
         t = time.time()
