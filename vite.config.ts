@@ -8,6 +8,8 @@ export default defineConfig({
   server: { host: '127.0.0.1', fs: { allow: ['.'] } },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
+  // Imported lazily (the first constrained request): pre-bundled up front, so a page does not reload when the dev server finds it.
+  optimizeDeps: { include: ['@mlc-ai/web-xgrammar'] },
   build: {
     outDir: 'dist/browser',
     lib: {

@@ -75,6 +75,9 @@ function showError(e: unknown): void {
 
 function updateControls(): void {
   const busy = !!loading || !!replying;
+  const chips = $('questions');
+  chips.hidden = !info || !bundle?.questions || !info.model.startsWith(bundle.name);
+  for (const b of chips.querySelectorAll<HTMLButtonElement>('button')) b.disabled = busy || !image;
   prompt.disabled = !info || !!loading;
   prompt.placeholder = !info ? 'Load a model to ask' : image ? 'Ask about the picture (Enter to send)' : 'Choose a picture first';
   send.disabled = !info || !image || busy;
@@ -137,16 +140,18 @@ function showBundle(m: VqaManifest | undefined): void {
       go,
     ),
   );
-  const samples = $('samples');
-  samples.replaceChildren(
-    ...m.samples.map((path, i) => {
-      const b = el('button', { type: 'button', className: 'secondary small-button', textContent: m.samples.length > 1 ? `Sample ${i + 1}` : 'Sample picture' });
-      b.setAttribute('aria-label', `Use the sample picture ${path}`);
+  // Sample pictures as thumbnails, named by what they show where the model's folder says so.
+  $('samples').replaceChildren(
+    ...m.samples.map((sample, i) => {
+      const what = sample.label ? `Sample picture ${i + 1}: ${sample.label.toLowerCase()}` : `Sample picture ${i + 1}`;
+      const b = el('button', { type: 'button', className: 'secondary sample', title: what });
+      b.setAttribute('aria-label', what);
+      b.append(el('img', { src: new URL(`vqa-model/${sample.path}`, document.baseURI).href, alt: '', width: 28, height: 28 }));
       b.addEventListener('click', async () => {
         try {
-          const res = await fetch(new URL(`vqa-model/${path}`, document.baseURI));
-          if (!res.ok) throw new Error(`vqa-model/${path}: HTTP ${res.status}`);
-          await setImage(await res.blob(), path.replace(/^samples\//, ''));
+          const res = await fetch(new URL(`vqa-model/${sample.path}`, document.baseURI));
+          if (!res.ok) throw new Error(`vqa-model/${sample.path}: HTTP ${res.status}`);
+          await setImage(await res.blob(), sample.label ? `sample ${i + 1} (${sample.label.toLowerCase()})` : sample.path);
         } catch (e) {
           showError(e);
         }
@@ -250,6 +255,17 @@ async function loadModel(choice: Choice): Promise<void> {
   }
 }
 
+/** One-click questions the bundled model was trained on. */
+function showQuestions(m: VqaManifest | undefined): void {
+  $('questions').replaceChildren(
+    ...(m?.questions ?? []).map((q) => {
+      const b = el('button', { type: 'button', className: 'secondary small-button', textContent: q });
+      b.addEventListener('click', () => void ask(q));
+      return b;
+    }),
+  );
+}
+
 function showCurrentModel(m: VqaManifest | undefined): void {
   const name = el('span', { className: 'name', textContent: info?.model ?? 'No model loaded' });
   // Short in the top bar (it stays visible when the name is cut short); the card says it in full.
@@ -282,7 +298,7 @@ function showEmpty(): void {
         textContent:
           bundle.kind === 'test'
             ? `${info.model} is loaded. Its weights are random: its answers are gibberish, but the picture goes through the vision tower and every part of the page works.`
-            : `${info.model} is loaded. It was trained on Fashion-MNIST only: give it a 28 x 28 grayscale picture of one garment and ask what it is. It knows nothing else.`,
+            : `${info.model} is loaded. It was trained on Fashion-MNIST only: give it a 28 x 28 grayscale picture of one garment (the samples are held-out test pictures) and ask what it is, or a question below. It knows nothing else.`,
       }),
     );
   } else
@@ -493,6 +509,7 @@ updateControls();
 void fetchBundle().then((m) => {
   bundle = m;
   showBundle(m);
+  showQuestions(m);
   if (!info && !$('transcript').querySelector('.message')) showEmpty();
   updateControls();
 });

@@ -3,7 +3,7 @@
 // chat's index.html (vite names an HTML output by its path under the root, examples/chat/), so it is
 // served to vite as the virtual file examples/chat/vqa.html. Its bundled model (vqaBundle.ts) is copied
 // to `vqa-model/` with a manifest (`vqa-model/bundle.json`); the dev server serves the same files.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { LLAVA_CHAT_TEMPLATE } from '../../test/e2e/pages/llavaTokenizer.js';
@@ -25,14 +25,21 @@ function vqaModelFiles(): Map<string, Uint8Array> {
     throw new Error(`no VQA model: ${pinned ? `${pinned} is not one of VQA_MODEL_DIRS, or` : 'none of'} ${VQA_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`);
   const dir = join(repo, source.dir);
   const files = new Map<string, Uint8Array>();
-  const samples: string[] = [];
-  const names = readdirSync(dir).flatMap((n) =>
-    n === 'samples' && statSync(join(dir, n)).isDirectory() ? readdirSync(join(dir, n)).map((m) => `samples/${m}`) : [n],
-  );
-  for (const name of names.sort()) {
+  for (const name of readdirSync(dir).sort()) {
     if (BUNDLED_FILES.test(name) || name === 'preprocessor_config.json' || name === 'chat_template.json') files.set(name, readFileSync(join(dir, name)));
-    else if (SAMPLE_IMAGES.test(name) && samples.length < 8) (files.set(name, readFileSync(join(dir, name))), samples.push(name));
   }
+  const samples: { path: string; label?: string }[] = [];
+  const labels = join(dir, 'testset/labels.json');
+  if (existsSync(labels)) {
+    // A test split's pictures (tiny-fashion-vlm): the first of each label, in label order.
+    const all = JSON.parse(readFileSync(labels, 'utf8')) as Record<string, { label: number; name: string }>;
+    const first = new Map<number, [string, string]>();
+    for (const [file, l] of Object.entries(all).sort()) if (!first.has(l.label)) first.set(l.label, [file, l.name]);
+    for (const [, [file, label]] of [...first].sort(([a], [b]) => a - b)) samples.push({ path: `testset/${file}`, label });
+  } else {
+    for (const name of readdirSync(dir).sort()) if (SAMPLE_IMAGES.test(name) && samples.length < 8) samples.push({ path: name });
+  }
+  for (const s of samples) files.set(s.path, readFileSync(join(dir, s.path)));
   const config = JSON.parse(new TextDecoder().decode(files.get('config.json'))) as {
     model_type?: string;
     image_token_index?: number;
@@ -52,8 +59,9 @@ function vqaModelFiles(): Map<string, Uint8Array> {
     kind: source.kind,
     description: source.description,
     modelType: config.model_type ?? '?',
-    files: [...files].filter(([p]) => !samples.includes(p)).map(([path, b]) => ({ path, size: b.byteLength })),
+    files: [...files].filter(([p]) => !samples.some((s) => s.path === p)).map(([path, b]) => ({ path, size: b.byteLength })),
     samples,
+    ...(source.questions ? { questions: source.questions } : {}),
   };
   files.set('bundle.json', json(manifest));
   return files;

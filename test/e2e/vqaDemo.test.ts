@@ -7,14 +7,16 @@ import { serveStatic } from '../../scripts/staticServer.js';
 import { CHROMIUM, FLAGS } from '../helpers/browser.js';
 import { buildDemoSite, DEMO_DIR } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { llavaImagePath } from '../helpers/llava.js';
+
+/** Held-out Fashion-MNIST test pictures of the bundled model's folder. */
+const TESTSET = resolve(import.meta.dirname, '../../models/tiny-fashion-vlm/testset');
 
 /** Screenshots of the page, committed to look at. */
 const SHOTS = resolve(import.meta.dirname, 'screenshots');
 
 /**
  * The VQA page (examples/vqa/, built as dist/demo/vqa.html beside the chat page) as a user drives it in
- * headless Chromium: the bundled llava test fixture, a picture from the file chooser, a paste, a drop and
+ * headless Chromium: the bundled tiny-fashion-vlm (trained), a picture from the file chooser, a paste, a drop and
  * the sample and the camera, streamed answers, a follow-up that reuses the picture's features, a phone
  * with the network off.
  */
@@ -48,7 +50,7 @@ describe('the built VQA page', () => {
 
   const loadBundled = async (p = page) => {
     await p.click('#empty-load-bundled');
-    await p.waitForFunction(() => document.getElementById('model-info')!.textContent!.includes('llava, f32'), undefined, { timeout: 60_000 });
+    await p.waitForFunction(() => /^tiny-fashion-vlm — llava, /.test(document.getElementById('model-info')!.textContent!), undefined, { timeout: 60_000 });
   };
 
   /** The answer length setting (in the drawer on a phone: set as its value). */
@@ -110,19 +112,23 @@ describe('the built VQA page', () => {
     await site?.close();
   });
 
-  it('labels the bundled test model, answers a question about a chosen picture as it streams, and a follow-up from the cached features', async () => {
+  it('labels the bundled model, names the garment in a chosen picture as the answer streams, and answers a follow-up from the cached features', async () => {
     await page.waitForSelector('#load-bundled');
-    expect(await page.textContent('#bundled-model')).toMatch(/llava test model.*Test model - random weights.*Works offline/);
-    expect(await page.textContent('#empty-load-bundled')).toMatch(/bundled test model.*random weights/);
+    expect(await page.textContent('#bundled-model')).toMatch(
+      /tiny-fashion-vlm.*Trained here · Fashion-MNIST only.*Works offline.*names the garment.*nothing else/,
+    );
+    expect(await page.textContent('#empty-load-bundled')).toBe('Load the bundled model (tiny-fashion-vlm)');
+    expect(await page.locator('#samples button.sample').count()).toBe(10); // one held-out picture per class
     expect(await page.evaluate(() => (window as unknown as { weblmVqa: { offlineReady: Promise<boolean> } }).weblmVqa.offlineReady)).toBe(true);
     await loadBundled();
-    expect(await page.textContent('#current-model')).toMatch(/llava test model \(random weights\)\s*test model/);
-    expect(await page.textContent('#model-info')).toMatch(/32 x 32 pictures as 16 tokens/);
+    expect(await page.textContent('#current-model')).toMatch(/^tiny-fashion-vlm\s*trained here$/);
+    expect(await page.textContent('#model-info')).toMatch(/28 x 28 pictures as 49 tokens/);
+    expect(await page.textContent('#transcript')).toMatch(/trained on Fashion-MNIST only/);
     expect(await page.isDisabled('#send')).toBe(true); // no picture yet
 
     const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('#choose-image')]);
-    await chooser.setFiles(llavaImagePath());
-    await page.waitForFunction(() => /^image\.png · \d+ x \d+$/.test(document.getElementById('image-info')!.textContent!));
+    await chooser.setFiles(join(TESTSET, '0078.png')); // a bag
+    await page.waitForFunction(() => document.getElementById('image-info')!.textContent === '0078.png · 28 x 28');
     expect(await page.isVisible('#image-preview')).toBe(true);
 
     // The answer streams: its text is seen at several lengths while the reply is busy.
@@ -133,18 +139,21 @@ describe('the built VQA page', () => {
         if (m && !seen.includes(m.textContent!.length)) seen.push(m.textContent!.length);
       }).observe(document.getElementById('transcript')!, { childList: true, characterData: true, subtree: true });
     });
-    await setMaxTokens(12);
-    await ask('What is in the picture?');
+    await ask('What is in this picture?');
     const first = await replyDone();
-    expect(first.stats).toMatch(/^12 tokens · first token [\d.]+ m?s · prefill \d+ tok at [\d.]+ tok\/s · decode [\d.]+ tok\/s · hit max tokens$/);
+    expect(await page.locator('.message.assistant .answer').last().innerText()).toBe('A bag.');
+    expect(first.stats).toMatch(/^\d tokens · first token [\d.]+ m?s · prefill \d+ tok at [\d.]+ tok\/s · decode [\d.]+ tok\/s$/); // ended by <|im_end|>
     expect(first.note).toBe('The picture went through the vision tower.');
-    expect((await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths)).filter((n) => n > 0).length).toBeGreaterThan(2);
+    expect((await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths)).filter((n) => n > 0).length).toBeGreaterThan(1);
     expect(await page.locator('.message.user img.thumb').count()).toBe(1);
     expect(await imagesEncoded()).toBe(1);
 
-    await setMaxTokens(6);
-    await ask('And what colour is it?');
+    // A follow-up from the questions it was trained on, one click.
+    const before = await page.locator('.message.assistant').count();
+    await page.click('#questions button:has-text("Is this a shoe?")');
+    await page.locator('.message.assistant').nth(before).waitFor();
     const second = await replyDone();
+    expect(await page.locator('.message.assistant .answer').last().innerText()).toBe('No, it is a bag.');
     expect(second.stats).toMatch(/\(\d+ cached\)/);
     expect(second.note).toBe('The picture’s features came from the cache.');
     expect(await imagesEncoded()).toBe(1); // the follow-up did not encode the picture again
@@ -176,10 +185,12 @@ describe('the built VQA page', () => {
     expect((await replyDone()).note).toBe('The picture went through the vision tower.');
     expect(await imagesEncoded()).toBe(3);
 
-    await page.click('#samples button');
-    await page.waitForFunction(() => document.getElementById('image-info')!.textContent!.startsWith('image.png · '));
-    await ask('What is it?');
-    expect((await replyDone()).note).toMatch(/vision tower|cache/);
+    await setMaxTokens(16);
+    await page.click('#samples button[aria-label="Sample picture 10: ankle boot"]');
+    await page.waitForFunction(() => document.getElementById('image-info')!.textContent === 'sample 10 (ankle boot) · 28 x 28');
+    await ask('What is in this picture?');
+    expect((await replyDone()).note).toBe('The picture went through the vision tower.');
+    expect(await page.locator('.message.assistant .answer').last().innerText()).toBe('An ankle boot.');
 
     await page.click('#camera');
     await page.waitForFunction(() => (document.getElementById('camera-view') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 30_000 });
@@ -218,11 +229,11 @@ describe('the built VQA page', () => {
       expect(await p.textContent('#offline-status')).toBe('Offline');
       expect(await p.isVisible('#sidebar #model-panel')).toBe(false);
       await loadBundled(p);
-      await p.setInputFiles('#image-file', llavaImagePath());
-      await p.waitForFunction(() => document.getElementById('image-info')!.textContent!.startsWith('image.png · '));
-      await setMaxTokens(8, p);
-      await ask('What is this?', p);
+      await p.setInputFiles('#image-file', join(TESTSET, '9045.png')); // a sneaker
+      await p.waitForFunction(() => document.getElementById('image-info')!.textContent === '9045.png · 28 x 28');
+      await ask('What is in this picture?', p);
       await replyDone(p);
+      expect(await p.locator('.message.assistant .answer').last().innerText()).toBe('A sneaker.');
       const box = (await p.locator('#prompt').boundingBox())!;
       expect(box.y + box.height).toBeLessThanOrEqual(844);
       const img = (await p.locator('#image-preview').boundingBox())!;

@@ -10,10 +10,10 @@ const LOCK = join(ROOT, 'dist/.demo-build.lock');
 const STAMP = join(ROOT, 'dist/.demo-build.stamp');
 
 /**
- * Builds the demo as `npm run demo` does (scripts/demo.js --build-only), its bundled models pinned to the
- * test fixtures (qwen3 for the chat, llava for the VQA page), once per vitest run: the e2e test files of
- * both pages call this, and the second one (in another worker, at the same time or later) waits for the
- * first one's build and reuses it. A run is the vitest process, the parent of its test workers.
+ * Builds the demo as `npm run demo` does (scripts/demo.js --build-only), once per vitest run, its bundled
+ * models pinned: the qwen3 test fixture for the chat, the trained tiny-fashion-vlm for the VQA page. The
+ * e2e tests of both pages call this; the second one (in another worker, at the same time or later) waits
+ * for the first one's build and reuses it. A run is the vitest process, the parent of its test workers.
  */
 export async function buildDemoSite(): Promise<void> {
   const run = `vitest ${process.ppid}`;
@@ -34,7 +34,7 @@ export async function buildDemoSite(): Promise<void> {
     if ((await readFile(STAMP, 'utf8').catch(() => '')) === run) return;
     await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.js'), '--build-only'], {
       cwd: ROOT,
-      env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3', WEBLM_VQA_MODEL: 'test/fixtures/llava' },
+      env: { ...process.env, WEBLM_DEMO_MODEL: 'test/fixtures/qwen3', WEBLM_VQA_MODEL: 'models/tiny-fashion-vlm' },
     });
     await writeFile(STAMP, run);
   } finally {
