@@ -9,6 +9,8 @@ export interface StoredMessage {
   readonly reasoning?: string;
   /** The stats line under an assistant reply. */
   readonly stats?: string;
+  /** A reply constrained to JSON (the JSON mode setting): shown as a code block. */
+  readonly format?: 'json';
   /** An assistant reply that failed: the error shown in place of an answer (not sent back). */
   readonly error?: string;
 }

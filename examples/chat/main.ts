@@ -49,6 +49,8 @@ let replying: AbortController | undefined;
 let bundle: BundleManifest | undefined;
 /** The adapter's limits, once WebGPU answered: a model is checked against them before it is downloaded. */
 let adapterLimits: GPUSupportedLimits | undefined;
+/** No WebGPU adapter: nothing can be loaded, the load buttons stay disabled. */
+let noWebGPU = false;
 
 // ---------------------------------------------------------------- errors, controls, progress
 
@@ -83,11 +85,11 @@ function updateControls(): void {
   send.disabled = !info || busy;
   send.hidden = !!replying;
   stop.hidden = !replying;
-  picker.setBusy(busy);
-  for (const b of document.querySelectorAll<HTMLButtonElement>('.empty-actions button')) b.disabled = busy;
+  picker.setBusy(busy || noWebGPU);
+  for (const b of document.querySelectorAll<HTMLButtonElement>('.empty-actions button')) b.disabled = busy || (noWebGPU && b.id === 'empty-load-bundled');
   // No model, and a conversation on screen (after a reload): load the bundled one from here, drawer closed.
   const status = $('composer-status');
-  if (!info && !loading && bundle && conversation.messages.length > 0 && !status.textContent) {
+  if (!info && !loading && !noWebGPU && bundle && conversation.messages.length > 0 && !status.textContent) {
     const m = bundle;
     const go = document.createElement('button');
     Object.assign(go, { type: 'button', id: 'composer-load-bundled', className: 'link small', textContent: `Load ${m.name}` });
@@ -300,7 +302,7 @@ function showEmpty(): void {
     go.id = 'empty-load-bundled';
     go.textContent = m.kind === 'test' ? `Load the bundled test model (${m.name}, random weights)` : `Load the bundled model (${m.name})`;
     go.addEventListener('click', () => void loadModel({ kind: 'bundled', manifest: m }));
-    go.disabled = !!loading || !!replying;
+    go.disabled = !!loading || !!replying || noWebGPU;
     actions.prepend(go);
   });
   const more = document.createElement('button');
@@ -320,7 +322,7 @@ function showConversation(c: Conversation): void {
     transcript.clear();
     transcript.show(c.messages);
     addTurnActions();
-    if (switched && info && !loading) void restoreCache(c);
+    if (switched && info && !loading && !replying) void restoreCache(c); // mid-reply, the reply's cache is saved after it: not restored
   }
   updateControls();
   void renderConversations();
@@ -461,6 +463,7 @@ async function ask(text: string | undefined): Promise<void> {
   for (const a of document.querySelectorAll('#transcript .turn-actions')) a.remove();
   if (text !== undefined) transcript.addUser(text);
   const reply = transcript.addAssistant();
+  reply.json = s.json;
   replying = new AbortController();
   updateControls();
   let finish: string | null = null;
@@ -477,6 +480,7 @@ async function ask(text: string | undefined): Promise<void> {
       top_p: s.topP,
       max_tokens: s.maxTokens,
       chat_template_kwargs: { enable_thinking: s.thinking },
+      ...(s.json ? { response_format: { type: 'json_object' as const } } : {}),
       signal: replying.signal,
     });
     for await (const chunk of stream) {
@@ -551,7 +555,9 @@ async function checkWebGPU(): Promise<void> {
   if (!adapter) {
     status.textContent = 'WebGPU is not available in this browser.';
     status.classList.add('bad');
+    noWebGPU = true;
     picker.setLimits(undefined);
+    updateControls();
     showError({
       name: 'WebGPUUnavailableError',
       code: 'WEBGPU_UNAVAILABLE',

@@ -19,6 +19,19 @@ export function markdownToHtml(text: string): string {
   return DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'form', 'input', 'button', 'img'], FORBID_ATTR: ['style'] });
 }
 
+/** A reply drawn in `el`: Markdown, or (a JSON-mode reply) one JSON code block, indented when it parses. */
+export function renderReply(el: HTMLElement, text: string, json: boolean): void {
+  if (!json) return renderMarkdown(el, text);
+  let body = text;
+  try {
+    body = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // still streaming, or cut at max tokens: shown as it came
+  }
+  const fence = '`'.repeat(Math.max(3, ...Array.from(body.matchAll(/`+/g), (m) => m[0].length + 1)));
+  renderMarkdown(el, `${fence}json\n${body}\n${fence}`);
+}
+
 /** Renders Markdown into `el`, with a Copy button on each code block. */
 export function renderMarkdown(el: HTMLElement, text: string): void {
   el.innerHTML = markdownToHtml(text);

@@ -12,9 +12,11 @@ export interface ChatSettings {
   thinking: boolean;
   /** The dtype weights are loaded in (applies to the next load). */
   dtype: WeightDType;
+  /** Replies constrained to a JSON object (response_format: {type: 'json_object'}), shown as a code block. */
+  json: boolean;
 }
 
-const DEFAULTS: ChatSettings = { temperature: 0.6, topP: 0.95, maxTokens: 1024, systemPrompt: '', thinking: true, dtype: 'auto' };
+const DEFAULTS: ChatSettings = { temperature: 0.6, topP: 0.95, maxTokens: 1024, systemPrompt: '', thinking: true, dtype: 'auto', json: false };
 const KEY = 'weblm-chat-settings';
 
 function load(): ChatSettings {
@@ -49,6 +51,19 @@ function slider(id: string, min: number, max: number, step: number, value: numbe
   return { input, out };
 }
 
+function checkbox(id: string, label: string, checked: boolean, onChange: (v: boolean) => void): HTMLElement {
+  const input = document.createElement('input');
+  Object.assign(input, { type: 'checkbox', id, checked });
+  input.addEventListener('change', () => onChange(input.checked));
+  const row = document.createElement('div');
+  row.className = 'field inline';
+  const l = document.createElement('label');
+  l.htmlFor = id;
+  l.textContent = label;
+  row.append(input, l);
+  return row;
+}
+
 /** Renders the settings form into `root`; `current()` returns the values at the time of the call. */
 export function createSettings(root: HTMLElement): { current(): ChatSettings; onChange(cb: (s: ChatSettings) => void): void } {
   const s = load();
@@ -70,15 +85,8 @@ export function createSettings(root: HTMLElement): { current(): ChatSettings; on
     save();
   });
 
-  const thinking = document.createElement('input');
-  Object.assign(thinking, { type: 'checkbox', id: 'set-thinking', checked: s.thinking });
-  thinking.addEventListener('change', () => ((s.thinking = thinking.checked), save()));
-  const thinkRow = document.createElement('div');
-  thinkRow.className = 'field inline';
-  const thinkLabel = document.createElement('label');
-  thinkLabel.htmlFor = 'set-thinking';
-  thinkLabel.textContent = 'Let the model think (enable_thinking)';
-  thinkRow.append(thinking, thinkLabel);
+  const thinkRow = checkbox('set-thinking', 'Let the model think (enable_thinking)', s.thinking, (v) => ((s.thinking = v), save()));
+  const jsonRow = checkbox('set-json', 'Reply in JSON (response_format: json_object)', s.json, (v) => ((s.json = v), save()));
 
   const system = document.createElement('textarea');
   Object.assign(system, { id: 'set-system', rows: 3, placeholder: 'You are a helpful assistant.', value: s.systemPrompt });
@@ -102,6 +110,7 @@ export function createSettings(root: HTMLElement): { current(): ChatSettings; on
     field('Top p', topP.input, topP.input.id, topP.out),
     field('Max new tokens', maxTokens, maxTokens.id),
     thinkRow,
+    jsonRow,
     field('System prompt', system, system.id),
   );
   return { current: () => ({ ...s }), onChange: (cb) => void listeners.push(cb) };

@@ -4,7 +4,7 @@
 import type { GenerationStats } from '../../src/index.js';
 import type { StoredMessage } from './conversations.js';
 import { describeError, formatMs } from './format.js';
-import { renderMarkdown } from './markdown.js';
+import { renderReply } from './markdown.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -48,6 +48,8 @@ export class AssistantReply {
   reasoning = '';
   stats = '';
   error: string | undefined;
+  /** A JSON-mode reply: drawn as a JSON code block rather than Markdown. */
+  json = false;
 
   constructor(private readonly scroll: () => void) {
     this.root.setAttribute('aria-label', 'Assistant');
@@ -70,12 +72,13 @@ export class AssistantReply {
     r.content = m.content;
     r.reasoning = m.reasoning ?? '';
     r.stats = m.stats ?? '';
+    r.json = m.format === 'json';
     if (r.reasoning) {
       r.thinking.hidden = false;
       r.thinkingSummary.textContent = 'Thinking';
       r.thinkingText.textContent = r.reasoning;
     }
-    renderMarkdown(r.answer, r.content);
+    renderReply(r.answer, r.content, r.json);
     if (!r.content && !m.error) r.answer.append(el('span', 'muted', '(empty reply)'));
     if (m.error) r.root.append(el('div', 'inline-error', m.error));
     r.footer.textContent = r.stats;
@@ -101,7 +104,7 @@ export class AssistantReply {
     if (!this.frame) {
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;
-        renderMarkdown(this.answer, this.content);
+        renderReply(this.answer, this.content, this.json);
         this.scroll();
       });
     }
@@ -122,7 +125,7 @@ export class AssistantReply {
     this.frame = 0;
     this.root.removeAttribute('aria-busy');
     this.answer.classList.remove('pending');
-    renderMarkdown(this.answer, this.content);
+    renderReply(this.answer, this.content, this.json);
     if (this.reasoning) this.endThinking();
     if (!this.content) this.answer.append(el('span', 'muted', this.reasoning ? '(no answer after thinking)' : '(empty reply)'));
     this.live.remove();
@@ -150,6 +153,7 @@ export class AssistantReply {
       content: this.content,
       ...(this.reasoning ? { reasoning: this.reasoning } : {}),
       ...(this.stats ? { stats: this.stats } : {}),
+      ...(this.json ? { format: 'json' as const } : {}),
       ...(this.error ? { error: this.error } : {}),
     };
   }

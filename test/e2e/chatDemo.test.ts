@@ -349,6 +349,22 @@ describe('the built chat demo page', () => {
     }
   }, 120_000);
 
+  it('replies in JSON with the JSON mode setting (response_format json_object), shown as a code block, kept across reloads', async () => {
+    await page.check('#set-json');
+    await setValue('#set-max-tokens', '48', 'change');
+    await send('A JSON object, please');
+    await replyDone();
+    const code = lastReply().locator('.code-block pre code.language-json');
+    expect(await lastReply().locator('.code-bar').textContent()).toBe('jsonCopy');
+    expect((await code.textContent())!.trimStart()).toMatch(/^\{/);
+    await shot('desktop-json');
+    await page.reload();
+    await page.waitForSelector('.message.assistant');
+    expect(await page.isChecked('#set-json')).toBe(true);
+    expect((await lastReply().locator('pre code.language-json').textContent())!.trimStart()).toMatch(/^\{/);
+    await page.uncheck('#set-json');
+  }, 120_000);
+
   it('renders a Markdown reply with a code block, sanitized, with a Copy button', async () => {
     await page.evaluate(async () => {
       const w = (
@@ -455,6 +471,26 @@ describe('the built chat demo page', () => {
     await page.waitForSelector('.message.assistant:last-child .inline-error', { timeout: 30_000 });
     expect(await lastReply().locator('.inline-error').textContent()).toMatch(/^InvalidArgumentError \(INVALID_ARGUMENT\): .*tokenizer/);
   }, 90_000);
+
+  it('says what to do when the browser has no WebGPU', async () => {
+    const ctx = await rig.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      const p = await ctx.newPage();
+      await p.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+      await p.goto(site.url);
+      await p.waitForSelector('#error:not([hidden])');
+      expect(await p.textContent('#gpu-status')).toBe('WebGPU is not available in this browser.');
+      expect(await p.textContent('#error')).toMatch(/^WebGPUUnavailableError \(WEBGPU_UNAVAILABLE\)navigator\.gpu is missing.*Try a recent Chrome or Edge/);
+      // Nothing can be loaded: the load buttons are disabled rather than failing after a click.
+      await p.waitForSelector('#load-bundled');
+      expect(await p.isDisabled('#load-bundled')).toBe(true);
+      expect(await p.isDisabled('#empty-load-bundled')).toBe(true);
+      await shot('desktop-no-webgpu', p);
+      expect(await axeViolations(p)).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  }, 60_000);
 
   it('works under any path: the same build served from a subfolder', async () => {
     const parent = await serveStatic({ root: served });
