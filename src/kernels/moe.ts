@@ -46,7 +46,10 @@ export function moeRoute(ctx: GpuContext, logits: Tensor, ids: Tensor, weights: 
     throw new InvalidArgumentError(`moeRoute: nGroup ${nGroup} must divide ${E} experts (at most 64 groups) and topkGroup ${topkGroup} be in 1..nGroup`);
   }
   if (nGroup > 1 && k > (topkGroup * E) / nGroup) throw new InvalidArgumentError(`moeRoute: topK ${k} exceeds the experts of ${topkGroup} groups`);
-  const mode = o.softmaxAfterTopK ? 2 : o.scoring === 'sigmoid' ? 1 : 0;
+  // A softmax renormalised over the top k is the softmax of the top-k logits (the full denominator cancels):
+  // mode 2 then, which needs no reduction over the experts.
+  const renormSoftmax = o.scoring === 'softmax' && o.normTopK && !o.correctionBias && nGroup === 1;
+  const mode = o.softmaxAfterTopK || renormSoftmax ? 2 : o.scoring === 'sigmoid' ? 1 : 0;
   ctx.dispatch(
     { shader: 'moeRoute', layout: ['uniform', 'read', 'read', 'storage', 'storage'] },
     [logits, o.correctionBias ?? ctx.unused, ids, weights],
