@@ -82,9 +82,13 @@ export function vqaPage(): Plugin {
     configureServer(server) {
       server.middlewares.use(async (req, res, next) => {
         const url = req.url ?? '';
+        // The chat page's ../shared/ links (file-relative in the build) reach the dev server as /shared/.
+        if (url.startsWith('/shared/')) req.url = `/@fs${repo}/examples${url}`;
         if (/^\/vqa\.html(\?|$)/.test(url)) {
           res.setHeader('Content-Type', 'text/html');
-          return void res.end(await server.transformIndexHtml('/vqa.html', readFileSync(html, 'utf8')));
+          // The dev server serves files outside its root (examples/chat/) under /@fs/.
+          const page = readFileSync(html, 'utf8').replace(/(["'])\.\.\/(vqa|chat|shared)\//g, `$1/@fs${repo}/examples/$2/`);
+          return void res.end(await server.transformIndexHtml('/vqa.html', page));
         }
         const m = /^\/vqa-model\/([^?#]+)/.exec(url);
         const body = m ? get().get(decodeURIComponent(m[1]!)) : undefined;
