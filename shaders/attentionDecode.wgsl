@@ -115,6 +115,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let v_head = kvh * (p.v_stride / p.nKv);
   for (var b0 = k0; b0 < k1; b0 += KB) {
     let nb = min(KB, k1 - b0);
+#if V_EARLY
+    // This thread's value dims of the block's keys, loaded before the scores so that their latency overlaps them.
+    var vr: array<f32, ${VR}>; // [DVT, KB]
+    for (var i = 0u; i < DVT; i++) {
+      let d = lid + i * WG;
+      for (var e = 0u; e < KB; e++) {
+        var v = 0.0;
+        if (e < nb && d < p.Dv) {
+          v = vc[((b0 + e) % p.capacity) * p.v_stride + v_head + d];
+        }
+        vr[i * KB + e] = v;
+      }
+    }
+#endif
     // Scores: this thread's SUB-th of the dims of key b0 + key, for every head.
     var s: array<f32, HG>;
     for (var hh = 0u; hh < HG; hh++) {
@@ -173,6 +187,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         acc[hh * DVT + i] *= a;
       }
     }
+#if V_EARLY
+    for (var i = 0u; i < DVT; i++) {
+      for (var hh = 0u; hh < HG; hh++) {
+        var a = acc[hh * DVT + i];
+        for (var e = 0u; e < KB; e++) {
+          a += ps[hh * KB + e] * vr[i * KB + e];
+        }
+        acc[hh * DVT + i] = a;
+      }
+    }
+#else
     // Values, eight keys per step: their loads are independent, so they are in flight together.
     for (var i = 0u; i < DVT; i++) {
       let d = lid + i * WG;
@@ -199,6 +224,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         }
       }
     }
+#endif
     workgroupBarrier();
   }
 
@@ -305,8 +331,17 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     let d = d0 + dl;
     var o = 0.0;
     if (d < p.Dv) {
-      for (var c = lane; c < p.n_chunks; c += 4u) {
-        o += part[(pc0 + c) * p.Dv + d] * cw[c];
+      // Eight chunks per step: their loads are in flight together.
+      for (var c0 = lane; c0 < p.n_chunks; c0 += 32u) {
+        var v: array<f32, 8>;
+        for (var e = 0u; e < 8u; e++) {
+          let c = c0 + 4u * e;
+          v[e] = 0.0;
+          if (c < p.n_chunks) {
+            v[e] = part[(pc0 + c) * p.Dv + d] * cw[c];
+          }
+        }
+        o += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
       }
     }
     cred[lid] = o;
