@@ -3,10 +3,8 @@ import type { DecoderModel } from '../../src/models/decoder.js';
 import { loadModel } from '../../src/models/load.js';
 import { mlaCacheBytes } from '../../src/layers/mla.js';
 import { expected, fixtureFiles } from '../helpers/fixtures.js';
+import { expectGolden } from '../helpers/golden.js';
 import { gpu } from '../helpers/gpu.js';
-import { maxAbsDiff } from '../helpers/random.js';
-
-const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
 
 // Tolerance: logits within 1e-3 absolute of transformers (f32) at every prompt position; greedy ids equal
 // (decoded one token per forward with the latent cache); final_logits within 1e-3.
@@ -22,14 +20,7 @@ describe.each([
     const N = exp.greedyIds.length;
     const model = (await loadModel(ctx, fixtureFiles(name), { dtype: 'f32', maxContext: T + N + 1, ...extra })) as DecoderModel;
     try {
-      const V = model.info.vocabSize;
-      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
-      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
-      for (let i = 1; i < N; i++) ids.push(argmax(await ctx.readF32(model.forward([ids[i - 1]!], T + i - 1))));
-      expect(ids).toEqual(exp.greedyIds);
-      const final = await ctx.readF32(model.forward([ids[N - 1]!], T + N - 1));
-      expect(maxAbsDiff(final, exp.finalLogits)).toBeLessThan(1e-3);
+      await expectGolden(ctx, model, exp);
 
       const mla = model.config.mla!;
       const { latent, gqa } = mlaCacheBytes(mla);
