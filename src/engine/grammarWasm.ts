@@ -8,9 +8,9 @@ let loading: Promise<XgrammarModule> | undefined;
  * @mlc-ai/web-xgrammar, loaded on the first request for structured output (a page that never asks for it
  * never compiles its WebAssembly, so it needs no 'wasm-unsafe-eval' in its CSP). The WASM is inlined in
  * the package's script as base64 and instantiated from bytes: no fetch, no eval. The package is a UMD
- * script that registers itself as `globalThis.xgrammar` when imported as an ES module (its exports stay
- * empty), and in Node it reads CommonJS's `require` and `__filename`, which an ES module has not: they are
- * set for the time of the import and of the first instantiation, then removed.
+ * script: imported as an ES module (Node) it registers itself as `globalThis.xgrammar` and exports nothing,
+ * and it reads CommonJS's `require` and `__filename`, which an ES module has not: they are set for the time
+ * of the import and of the first instantiation, then removed. Bundlers wrap it as CommonJS instead.
  */
 export function loadXgrammar(): Promise<XgrammarModule> {
   return (loading ??= load().catch((err) => {
@@ -29,8 +29,9 @@ async function load(): Promise<XgrammarModule> {
     g.__filename = entry;
   }
   try {
-    const mod = (await import('@mlc-ai/web-xgrammar')) as Partial<XgrammarModule>;
-    const xg = mod.Grammar ? (mod as XgrammarModule) : g.xgrammar;
+    const mod = (await import('@mlc-ai/web-xgrammar')) as Partial<XgrammarModule> & { default?: Partial<XgrammarModule> };
+    // Node: the UMD's global; bundlers (vite, rolldown) wrap it as CommonJS: named or default exports.
+    const xg = [mod, mod.default, g.xgrammar].find((m): m is XgrammarModule => !!m?.Grammar);
     if (!xg?.Grammar) throw new Error('@mlc-ai/web-xgrammar did not register its API');
     (await xg.Grammar.fromEBNF('root ::= "x"')).dispose(); // instantiates the WASM while the shim is there
     return xg;

@@ -1,3 +1,8 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
 
@@ -48,5 +53,38 @@ describe('constrained decoding in a Web Worker (Chromium, strict CSP)', () => {
       schema,
     );
     expect(err).toMatch(/WebAssembly|wasm/i);
+  });
+
+  it('runs from a production build (vite / rolldown bundle the UMD as CommonJS), served with the strict CSP', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'weblm-structured-'));
+    await build({
+      configFile: false,
+      root: 'test/e2e/pages',
+      base: './',
+      logLevel: 'error',
+      worker: { format: 'es' },
+      build: { outDir: out, emptyOutDir: true, rollupOptions: { input: 'test/e2e/pages/structured.html' } },
+    });
+    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
+    const server = createServer(async (req, res) => {
+      const path = join(out, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      const body = await readFile(path).catch(() => undefined);
+      res.writeHead(body ? 200 : 404, {
+        'content-type': types[extname(path)] ?? 'application/octet-stream',
+        'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'",
+      });
+      res.end(body);
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const page = await rig.browser.newPage();
+      await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/structured.html`);
+      await page.waitForFunction(() => 'runGrammar' in window);
+      const r = await page.evaluate((s) => (window as unknown as { runGrammar: (s: unknown) => Promise<{ text: string }> }).runGrammar(s), schema);
+      expect(JSON.parse(r.text)).toEqual({ a: 3, b: 'x' });
+      await page.close();
+    } finally {
+      server.close();
+    }
   });
 });
