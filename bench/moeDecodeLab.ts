@@ -169,6 +169,7 @@ function f32Down(ctx: GpuContext, act: GPUBuffer, ids: Tensor, w: Tensor, ex: Mo
 interface Row {
   model: string;
   dtype: DType;
+  downDtype: DType;
   T: number;
   path: 'int8' | 'f32';
   part: string;
@@ -180,17 +181,20 @@ interface Row {
 async function main(): Promise<void> {
   const ctx = await createNodeGpu({ dawnFlags: ['disable-dawn-features=lazy_clear_resource_on_first_use'] });
   console.log(`moeDecodeLab: ${ctx.features.packedDot ? 'packed dot available' : 'no packed dot: the int8 path cannot run'}; ${iters} calls b2b, us per call`);
-  console.log('model              dtype  T path part          us/call     GB/s   max rel err');
+  console.log('model              dtype      T path part          us/call     GB/s   max rel err');
   const rows: Row[] = [];
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   for (const dtype of dtypes) {
     for (const s of shapes) {
       const { H, I, E, k } = s;
+      // Q4_K rows must be whole super-blocks: a down of I = 1408 is stored Q8_0 instead (as llama.cpp falls back).
+      const downDtype: DType = dtype === 'q4_k' && I % 256 !== 0 ? 'q8_0' : dtype;
+      const label = downDtype === dtype ? dtype : `${dtype}/${downDtype}`;
       const guBytes = randomBlocks(dtype, E * 2 * I * H, H + I + E);
-      const dnBytes = randomBlocks(dtype, E * H * I, H + 2 * I + E);
+      const dnBytes = randomBlocks(downDtype, E * H * I, H + 2 * I + E);
       const experts: MoeExpertWeights = {
         gateUp: ctx.upload(guBytes, [E, 2 * I, H], dtype, 'lab.gateUp'),
-        down: ctx.upload(dnBytes, [E, H, I], dtype, 'lab.down'),
+        down: ctx.upload(dnBytes, [E, H, I], downDtype, 'lab.down'),
       };
       const sharedOk = s.sharedI !== undefined && (dtype !== 'q4_k' || s.sharedI % 256 === 0);
       const shared: MoeExpertWeights | undefined = sharedOk
@@ -207,7 +211,7 @@ async function main(): Promise<void> {
       );
       const settings: MoeSettings = { numExperts: E, route: { topK: k, scoring: 'softmax', normTopK: true, scale: 1 }, act: 'silu' };
       const moeW: MoeWeights = { router, experts, shared };
-      const selectedBytes = (T: number) => Math.min(E, T * k) * (byteSizeOf(dtype, 2 * I * H) + byteSizeOf(dtype, H * I));
+      const selectedBytes = (T: number) => Math.min(E, T * k) * (byteSizeOf(dtype, 2 * I * H) + byteSizeOf(downDtype, H * I));
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * H }, (_, i) => Math.sin(i * 0.37) + 0.1);
         const xt = ctx.upload(x, [T, H], 'f32', 'lab.x');
@@ -222,31 +226,32 @@ async function main(): Promise<void> {
         // The reference over the dequantized selected experts of routing 0.
         const r0 = routes[0]!;
         const gb = byteSizeOf(dtype, 2 * I * H);
-        const db = byteSizeOf(dtype, H * I);
+        const db = byteSizeOf(downDtype, H * I);
         const sel = [...new Set(r0.ids)];
-        const gateUp = new Float32Array(E * 2 * I * H);
-        const down = new Float32Array(E * H * I);
-        for (const e of sel) {
-          gateUp.set(dequantize(guBytes.subarray(e * gb, (e + 1) * gb), dtype, 2 * I * H), e * 2 * I * H);
-          down.set(dequantize(dnBytes.subarray(e * db, (e + 1) * db), dtype, H * I), e * H * I);
-        }
-        const want = moeExpertsRef(x, T, H, I, r0.ids, r0.weights, k, { gateUp, down }, 'silu');
+        const gateUp = new Float32Array(sel.length * 2 * I * H);
+        const down = new Float32Array(sel.length * H * I);
+        sel.forEach((e, c) => {
+          gateUp.set(dequantize(guBytes.subarray(e * gb, (e + 1) * gb), dtype, 2 * I * H), c * 2 * I * H);
+          down.set(dequantize(dnBytes.subarray(e * db, (e + 1) * db), downDtype, H * I), c * H * I);
+        });
+        const compactIds = Uint32Array.from(r0.ids, (e) => sel.indexOf(e));
+        const want = moeExpertsRef(x, T, H, I, compactIds, r0.weights, k, { gateUp, down }, 'silu');
         const scale = Math.max(...Array.from(want, Math.abs));
         const relErr = (got: Float32Array) => got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
         const report = (path: Row['path'], part: string, sec: number, bytes: number | null, err: number | null) => {
-          const row: Row = { model: s.model, dtype, T, path, part, us: sec * 1e6, gbs: bytes === null ? null : bytes / sec / 1e9, maxRelErr: err };
+          const row: Row = { model: s.model, dtype, downDtype, T, path, part, us: sec * 1e6, gbs: bytes === null ? null : bytes / sec / 1e9, maxRelErr: err };
           rows.push(row);
           console.log(
-            `${s.model.padEnd(18)} ${dtype.padEnd(5)} ${String(T).padStart(2)} ${path.padEnd(4)} ${part.padEnd(12)} ${row.us.toFixed(2).padStart(9)} ${row.gbs === null ? '       -' : row.gbs.toFixed(0).padStart(8)}   ${err === null ? '-' : err.toExponential(2)}`,
+            `${s.model.padEnd(18)} ${label.padEnd(9)} ${String(T).padStart(2)} ${path.padEnd(4)} ${part.padEnd(12)} ${row.us.toFixed(2).padStart(9)} ${row.gbs === null ? '       -' : row.gbs.toFixed(0).padStart(8)}   ${err === null ? '-' : err.toExponential(2)}`,
           );
         };
-        const guShare = byteSizeOf(dtype, 2 * I * H) / (byteSizeOf(dtype, 2 * I * H) + byteSizeOf(dtype, H * I));
+        const guShare = byteSizeOf(dtype, 2 * I * H) / (byteSizeOf(dtype, 2 * I * H) + byteSizeOf(downDtype, H * I));
         report('f32', 'router', await timeB2b(ctx, () => matmul(ctx, xt, router, logits)), E * H * 4, null);
         report('f32', 'route', await timeB2b(ctx, () => moeRoute(ctx, logits, ids, rw, settings.route)), null, null);
         const plan = moeDecodePlan(ctx, xt, experts);
         for (const path of ['int8', 'f32'] as const) {
           if (path === 'int8' && !plan.gateUp) {
-            console.log(`${s.model.padEnd(18)} ${dtype.padEnd(5)} ${String(T).padStart(2)} int8 (not for these experts: f32 path)`);
+            console.log(`${s.model.padEnd(18)} ${label.padEnd(9)} ${String(T).padStart(2)} int8 (not for these experts: f32 path)`);
             continue;
           }
           moeDecodeTuning.use = path === 'int8' ? undefined : false;

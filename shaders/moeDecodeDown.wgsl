@@ -37,6 +37,8 @@ const R: u32 = ${R};     // rows per group
 const U: u32 = ${U};     // units per lane per step
 
 var<workgroup> part: array<f32, 256u * R>; // [L lanes, G * R rows] partial sums
+var<workgroup> sel_e: array<u32, 64>;       // [K] the token's experts
+var<workgroup> sel_w: array<f32, 64>;       // [K] and their routing weights
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -46,6 +48,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let h0 = wg.x * G * R + g * R;
   let nb = p.I / 32u;      // act blocks per pair
   let upr = nb / UB;       // units per weight row
+  if (li < p.K) {
+    sel_e[li] = ids[t * p.K + li];
+    sel_w[li] = rw[t * p.K + li];
+  }
+  workgroupBarrier();
   var acc: array<f32, R>;
   for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
   let total = p.K * upr;
@@ -64,8 +71,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let u = n % upr;
       un[v] = u;
       let pair = t * p.K + j;
-      let e = ids[pair];
-      sw[v] = select(0.0, rw[pair], n0 + v * L < total);
+      let e = sel_e[j];
+      sw[v] = select(0.0, sel_w[j], n0 + v * L < total);
       for (var r = 0u; r < R; r++) {
         row_byte[v * R + r] = p.w_off + (e * p.H + min(h0 + r, p.H - 1u)) * p.row_bytes;
         a[v * R + r] = load_unit(row_byte[v * R + r], u);
@@ -91,7 +98,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var l = 0u; l < L; l++) { v += part[l * G * R + li]; }
       if (p.has_bias == 1u) {
         for (var j = 0u; j < p.K; j++) {
-          v += rw[t * p.K + j] * bias[p.b_off + ids[t * p.K + j] * p.H + h];
+          v += sel_w[j] * bias[p.b_off + sel_e[j] * p.H + h];
         }
       }
       if (p.accumulate == 1u) {

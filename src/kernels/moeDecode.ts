@@ -29,7 +29,7 @@ export const MOE_DECODE_GATE_UP_LANES = 32;
 export const MOE_DECODE_DOWN_LANES = 32;
 export const MOE_DECODE_DOWN_ROWS = 1;
 /** Units (blocks of 32; Q4_K: 64) each down lane loads per step before the arithmetic. */
-export const MOE_DECODE_DOWN_UNITS = 2;
+export const MOE_DECODE_DOWN_UNITS = 3;
 
 const DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k'];
 
@@ -127,6 +127,7 @@ export function moeDecodeGateUp(
 export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weights: Tensor, experts: MoeExpertWeights, out: Tensor, accumulate: boolean): void {
   const [, H, I] = experts.down.shape as [number, number, number];
   const [T, k] = ids.shape as [number, number];
+  if (k > 64) throw new InvalidArgumentError(`moeDecodeDown: at most 64 experts per token, got ${k}`);
   const L = moeDecodeTuning.downLanes ?? MOE_DECODE_DOWN_LANES;
   const R = moeDecodeTuning.downRows ?? MOE_DECODE_DOWN_ROWS;
   const U = moeDecodeTuning.downUnits ?? MOE_DECODE_DOWN_UNITS;
