@@ -1,4 +1,5 @@
-import { AbortError, InvalidModelError, ModelNotFoundError, NetworkError } from '../errors.js';
+import { AbortError, ModelNotFoundError, NetworkError } from '../errors.js';
+import { safetensorsShards } from '../weights/safetensors.js';
 
 /** Where a repo is served from: the Hub (default), a mirror, or a local server in the Hub's layout. */
 export interface HubOptions {
@@ -71,20 +72,19 @@ export async function listRepoFiles(repo: string, o: HubOptions = {}): Promise<R
   const out = [config];
   const index = await headFile(repo, 'model.safetensors.index.json', o);
   if (index) {
-    const res = await hubFetch(index.url, {}, o);
-    if (!res.ok) throw new NetworkError(`${index.url}: HTTP ${res.status}`);
-    let map: Record<string, string>;
-    try {
-      map = ((await res.json()) as { weight_map: Record<string, string> }).weight_map;
-    } catch (cause) {
-      throw new InvalidModelError(`${index.url}: not a valid safetensors index`, { cause });
-    }
-    out.push(index, ...(await Promise.all([...new Set(Object.values(map))].map((p) => required(repo, p, o)))));
+    out.push(index, ...(await Promise.all((await indexShards(index.url, o)).map((p) => required(repo, p, o)))));
   } else {
     out.push(await required(repo, 'model.safetensors', o));
   }
   for (const f of await Promise.all(OPTIONAL_FILES.map((p) => headFile(repo, p, o)))) if (f) out.push(f);
   return out;
+}
+
+/** The shards a remote model.safetensors.index.json names. */
+async function indexShards(url: string, o: HubOptions): Promise<string[]> {
+  const res = await hubFetch(url, {}, o);
+  if (!res.ok) throw new NetworkError(`${url}: HTTP ${res.status}`);
+  return safetensorsShards(await res.text(), url);
 }
 
 interface Sibling {
@@ -126,15 +126,7 @@ async function pickFiles(repo: string, listed: Map<string, Sibling>, o: HubOptio
   const paths = ['config.json'];
   if (listed.has('model.safetensors.index.json')) {
     const index = await file('model.safetensors.index.json');
-    const res = await hubFetch(index.url, {}, o);
-    if (!res.ok) throw new NetworkError(`${index.url}: HTTP ${res.status}`);
-    let map: Record<string, string>;
-    try {
-      map = ((await res.json()) as { weight_map: Record<string, string> }).weight_map;
-    } catch (cause) {
-      throw new InvalidModelError(`${index.url}: not a valid safetensors index`, { cause });
-    }
-    paths.push('model.safetensors.index.json', ...new Set(Object.values(map)));
+    paths.push('model.safetensors.index.json', ...(await indexShards(index.url, o)));
   } else if (listed.has('model.safetensors')) {
     paths.push('model.safetensors');
   } else {

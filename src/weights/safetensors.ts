@@ -87,22 +87,30 @@ export class SafetensorsSource implements WeightSource {
   }
 }
 
+/** The shard files named by a model.safetensors.index.json ({weight_map: {name: file}}), each once. */
+export function safetensorsShards(indexJson: string, where: string): string[] {
+  let index: { weight_map?: unknown };
+  try {
+    index = JSON.parse(indexJson);
+  } catch (cause) {
+    throw new InvalidModelError(`${where} is not valid JSON`, { cause });
+  }
+  const map = index?.weight_map;
+  if (!map || typeof map !== 'object' || Object.values(map).some((f) => typeof f !== 'string')) {
+    throw new InvalidModelError(`${where} has no weight_map of tensor names to files`);
+  }
+  return [...new Set(Object.values(map as Record<string, string>))];
+}
+
 /**
  * The weights of a Hugging Face repo layout: model.safetensors, or the shards listed by
- * model.safetensors.index.json ({weight_map: {name: file}}).
+ * model.safetensors.index.json.
  */
 export async function openSafetensors(files: ModelFiles): Promise<SafetensorsSource> {
   const entries = new Map<string, Entry>();
   let shards: string[];
   if (await files.has('model.safetensors.index.json')) {
-    let index: { weight_map?: Record<string, string> };
-    try {
-      index = JSON.parse(await files.text('model.safetensors.index.json'));
-    } catch (cause) {
-      throw new InvalidModelError(`${files.location}: model.safetensors.index.json is not valid JSON`, { cause });
-    }
-    if (!index.weight_map) throw new InvalidModelError(`${files.location}: model.safetensors.index.json has no weight_map`);
-    shards = [...new Set(Object.values(index.weight_map))];
+    shards = safetensorsShards(await files.text('model.safetensors.index.json'), `${files.location}/model.safetensors.index.json`);
   } else {
     shards = ['model.safetensors'];
   }

@@ -7,7 +7,7 @@ import { InvalidModelError, ModelNotFoundError, NetworkError, UnsupportedModelEr
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { httpFiles } from '../../src/weights/httpFiles.js';
 import { targetDType, toF32 } from '../../src/weights/loadTensors.js';
-import { openSafetensors } from '../../src/weights/safetensors.js';
+import { openSafetensors, safetensorsShards } from '../../src/weights/safetensors.js';
 import { fixtureDir, writeSafetensors } from '../helpers/fixtures.js';
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer);
@@ -41,6 +41,14 @@ describe('safetensors', () => {
     const src = await openSafetensors(folderFiles(dir));
     expect([...src.tensors.keys()].sort()).toEqual(['a', 'b']);
     expect(Array.from(new Float32Array((await src.read('b')).slice().buffer))).toEqual(Array.from(b));
+  });
+
+  it('lists each shard of an index once and refuses an index without a weight map', () => {
+    const index = JSON.stringify({ metadata: {}, weight_map: { a: 'one.safetensors', b: 'two.safetensors', c: 'one.safetensors' } });
+    expect(safetensorsShards(index, 'index.json')).toEqual(['one.safetensors', 'two.safetensors']);
+    expect(() => safetensorsShards('{', 'index.json')).toThrow(/index.json is not valid JSON/);
+    expect(() => safetensorsShards('{"metadata": {}}', 'index.json')).toThrow(InvalidModelError);
+    expect(() => safetensorsShards('{"weight_map": {"a": 3}}', 'index.json')).toThrow(/no weight_map of tensor names to files/);
   });
 
   it('converts f16 and bf16 to f32, and picks the load dtype per matrix', () => {
