@@ -182,7 +182,6 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     }
     if (choice.kind === 'repo') await picker.refreshCache();
     closeDrawer();
-    prompt.focus();
   } catch (e) {
     info = undefined;
     $('model-info').textContent = isAbort(e) ? 'Loading cancelled.' : 'No model loaded.';
@@ -194,6 +193,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
     $('load-progress').hidden = true;
     $('composer-status').textContent = '';
     updateControls();
+    if (info) prompt.focus(); // enabled only now: a disabled box takes no focus
   }
 }
 

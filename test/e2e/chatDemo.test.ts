@@ -472,6 +472,35 @@ describe('the built chat demo page', () => {
     expect(await lastReply().locator('.inline-error').textContent()).toMatch(/^InvalidArgumentError \(INVALID_ARGUMENT\): .*tokenizer/);
   }, 90_000);
 
+  it('works from the keyboard alone: skip to the conversation, load the bundled model, send, stop', async () => {
+    const ctx = await rig.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      const p = await ctx.newPage();
+      await p.goto(site.url);
+      await p.waitForSelector('#empty-load-bundled');
+      const focused = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || '');
+      await p.keyboard.press('Tab');
+      expect(await focused()).toBe('Skip to the conversation');
+      await p.keyboard.press('Enter');
+      expect(await focused()).toBe('transcript');
+      await p.keyboard.press('Tab');
+      expect(await focused()).toBe('empty-load-bundled');
+      await p.keyboard.press('Enter');
+      await p.waitForFunction(() => document.getElementById('model-info')!.textContent!.includes('qwen3, f32'), undefined, { timeout: 60_000 });
+      await p.waitForFunction(() => document.activeElement?.id === 'prompt'); // the input box has the focus once loaded
+      await p.keyboard.type('Typed without a mouse');
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('#stop:not([hidden])');
+      await p.keyboard.press('Tab'); // from the input box to Stop (New chat before it)
+      await p.keyboard.press('Tab');
+      expect(await focused()).toBe('stop');
+      await p.keyboard.press('Enter');
+      expect(await replyDone(p)).toMatch(/stopped$|hit max tokens$|^\d+ tokens/);
+    } finally {
+      await ctx.close();
+    }
+  }, 120_000);
+
   it('says what to do when the browser has no WebGPU', async () => {
     const ctx = await rig.browser.newContext({ viewport: { width: 1280, height: 860 } });
     try {
