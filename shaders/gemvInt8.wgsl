@@ -8,6 +8,10 @@
 // meets x through dot4I8Packed (one DP4A per 4 products on GPUs that have it), and the block's Σx (exact,
 // f32) carries the Q4_0 zero point (8) and the Q4_K mins.
 //
+// X_NORM (with ENCODE_ONCE): x is RMSNorm(x) * (norm_w + offset), the norm computed by each workgroup before it
+// encodes x (the decode step's norm fused into the GEMV that reads it). ACCUMULATE: y += W·x instead of
+// y = W·x (the residual add fused into the GEMV that writes the residual's update).
+//
 // X_PLANES: x comes already in planes (written by the norm before the GEMV, shaders/xPlanes.wgsl) and each
 // lane reads its units' planes from global memory: no encoding, no workgroup memory for x, no barrier.
 //
@@ -28,6 +32,11 @@ struct Params {
   y_off: u32,     // element offset of y[0] in y
   b_off: u32,     // element offset of bias[0] in bias
   groups: u32,    // blocks of G * R rows (the workgroups launched may be fewer, and folded onto y)
+#if X_NORM
+  eps: f32,       // RMSNorm epsilon
+  w_offset: f32,  // added to the norm weight (Gemma: 1)
+  nw_off: u32,    // vec4 offset of the norm weight in norm_w
+#endif
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -43,6 +52,11 @@ struct Params {
 #endif
 @group(0) @binding(3) var<storage, read> bias: array<f32>;    // [N] f32 (ignored when has_bias = 0)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // [N] f32
+#if X_NORM
+@group(0) @binding(5) var<storage, read> norm_w: array<vec4<f32>>; // [K / 4] RMSNorm weight f32
+var<workgroup> norm_part: array<f32, 256>; // [256] partial sums of x²
+var<workgroup> inv_rms: f32;
+#endif
 
 const L: u32 = ${L};
 const G: u32 = 256u / L;
@@ -195,6 +209,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let lane = li % L;
   let g = li / L;
 #if ENCODE_ONCE
+#if X_NORM
+  var ss = 0.0;
+  for (var i = li; i < p.K / 4u; i += 256u) {
+    let v = x[p.x_off + i];
+    ss += dot(v, v);
+  }
+  norm_part[li] = ss;
+  for (var h = 128u; h > 0u; h >>= 1u) {
+    workgroupBarrier();
+    if (li < h) { norm_part[li] += norm_part[li + h]; }
+  }
+  workgroupBarrier();
+  if (li == 0u) { inv_rms = inverseSqrt(norm_part[0] / f32(p.K) + p.eps); }
+  workgroupBarrier();
+#endif
   // x fits in one chunk: encoded once, then used for every block of rows this workgroup takes.
 #if !NO_ENCODE
   for (var b = li; b < p.K / 32u; b += 256u) { encode_block(0u, b); }
@@ -253,6 +282,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       if (n < p.N) {
         var s = partial[li * L];
         if (p.has_bias == 1u) { s += bias[p.b_off + n]; }
+#if ACCUMULATE
+        s += y[p.y_off + n];
+#endif
         y[p.y_off + n] = s;
       }
     }

@@ -67,10 +67,15 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, plan
   // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0 encoding
   // x themselves; with x in planes 16 x 2 stays faster) or 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows
   // (its units are a quarter of a 256-value super-block).
+  // The 2026-12-02 sweep: 8 x 2 where N is large and a row's units are not a whole number of 16-lane steps, and
+  // 16 x 1 for long rows of a small N.
   const tall = N >= 12288;
+  const unitsPerRow = K / 64;
   let [L, R] = [16, 2];
   if (tall && dtype !== 'q4_k' && K >= 4096 && !planes) [L, R] = [32, 8];
   else if (tall && dtype === 'q4_k') [L, R] = K >= 4096 ? [16, 4] : [8, 4];
+  else if (N >= 8192 && dtype !== 'q4_k' && unitsPerRow % 16 !== 0) [L, R] = [8, 2];
+  else if (!tall && dtype !== 'q4_k' && K >= 4096) [L, R] = [16, 1];
   L = gemvTuning.quantLanes || L;
   R = gemvTuning.rows || R;
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
@@ -223,6 +228,7 @@ function dispatchQuantGemv(
   bb: { binding: Binding; byteOffset: number } | undefined,
   siluGlu: boolean,
   planes = false,
+  fused: GemvFusion = {},
 ): void {
   const [N, K] = w.shape as [number, number];
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
@@ -250,6 +256,8 @@ function dispatchQuantGemv(
       X_PLANES,
       ENCODE_ONCE: !X_PLANES && oneChunk,
       ENCODE_CHUNKS: !X_PLANES && !oneChunk,
+      X_NORM: !!fused.norm,
+      ACCUMULATE: !!fused.accumulate,
     };
     if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
   } else {
@@ -265,20 +273,80 @@ function dispatchQuantGemv(
   // (3-4% faster at 151936 x 1536 and 128256 x 2048 Q4_0 on the H200, sweep 16).
   const cap = gemvTuning.maxGroups || (planes ? groups : 1024);
   const launched = plan.kind === 'int8' ? Math.min(groups, cap) : groups;
+  const norm = fused.norm;
+  const nb = norm && alignedBinding(ctx, norm.weight);
+  const pr = params()
+    .u32(N)
+    .u32(K)
+    .u32(bb ? 1 : 0)
+    .u32(((K / blockElems) * blockBytes) / 4)
+    .u32(wb.byteOffset / 4)
+    .u32(xByteOffset / 16)
+    .u32(yb.byteOffset / 4)
+    .u32(bb ? bb.byteOffset / 4 : 0)
+    .u32(groups);
+  if (norm)
+    pr.f32(norm.eps)
+      .f32(norm.weightOffset)
+      .u32(nb!.byteOffset / 16);
   ctx.dispatch(
-    { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage'] },
-    [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+    { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage', ...(nb ? (['read'] as const) : [])] },
+    [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding, ...(nb ? [nb.binding] : [])],
     [...grid2d(ctx, launched), 1],
-    params()
-      .u32(N)
-      .u32(K)
-      .u32(bb ? 1 : 0)
-      .u32(((K / blockElems) * blockBytes) / 4)
-      .u32(wb.byteOffset / 4)
-      .u32(xByteOffset / 16)
-      .u32(yb.byteOffset / 4)
-      .u32(bb ? bb.byteOffset / 4 : 0)
-      .u32(groups),
+    pr,
+  );
+}
+
+/** A decode GEMV's fused neighbours: the RMSNorm of its input (x = rmsNorm(x) * (weight + offset)), and the residual add of its output (y += W·x). */
+export interface GemvFusion {
+  readonly norm?: { readonly weight: Tensor; readonly eps: number; readonly weightOffset: number };
+  readonly accumulate?: boolean;
+}
+
+/**
+ * The decode GEMV plan for one token of x with this weight, where the integer-dot GEMV takes it from x in f32 in one
+ * chunk (so that a fused norm can see all of x) and the weight fits one binding; else undefined.
+ */
+function fusablePlan(ctx: GpuContext, w: Tensor, xByteOffset: number): QuantGemvPlan | undefined {
+  if (w.shape.length !== 2 || rowParts(ctx, w).length !== 1) return undefined;
+  const K = w.shape[1]!;
+  const plan = quantGemvPlan(ctx, w, K, xByteOffset, alignedBinding(ctx, w).byteOffset);
+  return plan?.kind === 'int8' && plan.KC >= K ? plan : undefined;
+}
+
+/** Whether `matmulFused` takes one token of this weight (the integer-dot GEMV, x in one chunk, no planes). */
+export function gemvFuses(ctx: GpuContext, w: Tensor): boolean {
+  return !gemvReadsPlanes(ctx, w) && fusablePlan(ctx, w, 0) !== undefined;
+}
+
+/**
+ * One decode token through the integer-dot GEMV with its neighbours fused (`GemvFusion`): y = W · rmsNorm(x)
+ * (+ bias), or y += W · x. x [1, K] f32, y [1, N] f32, the norm weight [K] f32. Throws where `gemvFuses` is false.
+ */
+export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tensor | undefined, fused: GemvFusion): void {
+  const N = w.shape[0]!;
+  const K = w.shape[1]!;
+  const xb = alignedBinding(ctx, x);
+  const plan = numel(x.shape) === K ? fusablePlan(ctx, w, xb.byteOffset) : undefined;
+  if (!plan || numel(y.shape) !== N || x.dtype !== 'f32' || y.dtype !== 'f32')
+    throw new InvalidArgumentError(`matmulFused: [${x.shape}] x [${w.shape}] ${w.dtype} is not a fusable decode GEMV`);
+  if (fused.norm && (fused.norm.weight.dtype !== 'f32' || numel(fused.norm.weight.shape) !== K))
+    throw new InvalidArgumentError(`matmulFused: the norm weight must be [${K}] f32`);
+  if (bias && (bias.dtype !== 'f32' || numel(bias.shape) !== N)) throw new InvalidArgumentError(`matmulFused: bias must be [${N}] f32`);
+  const nb = fused.norm && alignedBinding(ctx, fused.norm.weight);
+  if (nb && nb.byteOffset % 16 !== 0) throw new InvalidArgumentError('matmulFused: the norm weight must be 16-byte aligned');
+  dispatchQuantGemv(
+    ctx,
+    plan,
+    xb.binding,
+    xb.byteOffset,
+    w,
+    alignedBinding(ctx, w),
+    alignedBinding(ctx, y),
+    bias && alignedBinding(ctx, bias),
+    false,
+    false,
+    fused,
   );
 }
 
@@ -287,7 +355,7 @@ function dispatchQuantGemv(
  * fused into the decode GEMV, one dispatch instead of two. Returns false where the fused path does not
  * apply (not Q4_0/Q8_0/Q4_K, several tokens, a weight past one binding); the caller then runs glu and matmul.
  */
-export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Tensor, bias?: Tensor): boolean {
+export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Tensor, bias?: Tensor, accumulate = false): boolean {
   const [N, K] = w.shape as [number, number];
   if (gateUp.dtype !== 'f32' || numel(gateUp.shape) !== 2 * K || numel(y.shape) !== N) return false;
   if (rowParts(ctx, w).length !== 1) return false;
@@ -295,7 +363,8 @@ export function matmulSiluGlu(ctx: GpuContext, gateUp: Tensor, w: Tensor, y: Ten
   const wb = alignedBinding(ctx, w);
   const plan = quantGemvPlan(ctx, w, K, xb.byteOffset, wb.byteOffset);
   if (!plan) return false;
-  dispatchQuantGemv(ctx, plan, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true);
+  if (accumulate && plan.kind !== 'int8') return false;
+  dispatchQuantGemv(ctx, plan, xb.binding, xb.byteOffset, w, wb, alignedBinding(ctx, y), bias && alignedBinding(ctx, bias), true, false, { accumulate });
   return true;
 }
 

@@ -1,10 +1,9 @@
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
 import { attention } from '../kernels/attention.js';
-import { writeKv } from '../kernels/kvCache.js';
 import { matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
-import { rope } from '../kernels/rope.js';
+import { ropeWriteKv } from '../kernels/ropeKv.js';
 import type { LayerKv } from './layerKv.js';
 
 /** Rows of each q / k / v section of the fused weight: padded so that every section view is 256-byte aligned. */
@@ -72,7 +71,7 @@ function rows(ctx: GpuContext, w: Tensor, from: number, n: number): Tensor {
 /**
  * Self-attention of one layer: x [T, H] (normed) → out [T, H]. One fused q|k|v matmul for a decode token
  * (three row-range matmuls of the same weight for a chunk), optional per-head q/k norms, RoPE, append to
- * the layer's cache, attention over the cache, output projection.
+ * the layer's cache (one dispatch), attention over the cache, output projection.
  */
 export function selfAttention(
   ctx: GpuContext,
@@ -111,14 +110,7 @@ export function selfAttention(
   if (w.qNorm) rmsNorm(ctx, normed(q, w.qNorm), w.qNorm, normed(q, w.qNorm), d.normEps, d.normWeightOffset);
   if (w.kNorm) rmsNorm(ctx, normed(k, w.kNorm), w.kNorm, normed(k, w.kNorm), d.normEps, d.normWeightOffset);
   const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
-  if (T === 1 && rq === nH * hd) {
-    // q and k are adjacent in the fused projection (no padding rows): one rotation for both.
-    rope(ctx, ctx.view(s.qkv1, [1, nH + nKv, hd]), step.positions, invFreq, ropeOpts);
-  } else {
-    rope(ctx, q, step.positions, invFreq, ropeOpts);
-    rope(ctx, k, step.positions, invFreq, ropeOpts);
-  }
-  writeKv(ctx, k, v, kv.k, kv.v, step.start);
+  ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start);
   const o = ctx.view(s.out, [T, nH, hd]);
   attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
   matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
