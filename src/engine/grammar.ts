@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { checkJsonSchema } from './grammarSchema.js';
+import { checkJsonSchema, xgrammarSchema } from './grammarSchema.js';
 import { loadXgrammar, type XgrammarModule } from './grammarWasm.js';
 
 /** OpenAI's `response_format` (weblm's `responseFormat`). */
@@ -17,12 +17,19 @@ export type ResponseFormat =
       };
     };
 
-/** What a constrained generation must produce: any JSON object, JSON of a schema, an EBNF grammar, or structural tags (tool calls). */
+/** What a constrained generation must produce: any JSON object, JSON of a schema, an EBNF grammar, or one tool call. */
 export type Constraint =
   | { readonly kind: 'json' }
   | { readonly kind: 'jsonSchema'; readonly schema: unknown }
   | { readonly kind: 'ebnf'; readonly grammar: string }
-  | { readonly kind: 'structuralTag'; readonly format: Readonly<Record<string, unknown>> };
+  | { readonly kind: 'toolCall'; readonly tags: readonly ToolCallTag[] };
+
+/** One way a tool call may be written: `begin`, JSON of `schema` (compact), `end`. */
+export interface ToolCallTag {
+  readonly begin: string;
+  readonly schema: unknown;
+  readonly end: string;
+}
 
 /** The constraint of `responseFormat` / `grammar` (at most one), checked; undefined for plain text. */
 export function constraintOf(o: { readonly responseFormat?: ResponseFormat; readonly grammar?: string }): Constraint | undefined {
@@ -76,9 +83,9 @@ function compilerFor(tok: TextTokenizer, vocabSize: number, stopIds: readonly nu
   if (!c) {
     c = (async () => {
       const xg = await loadXgrammar();
-      const info = await xg.TokenizerInfo.createTokenizerInfo(tok.tokens(Math.min(vocabSize, tok.vocabSize)), tok.vocabType, tok.prependsSpace, vocabSize, [
-        ...stopIds,
-      ]);
+      // Control tokens (special, not a stop) are no text: an empty string keeps them out of every mask.
+      const tokens = tok.tokens(Math.min(vocabSize, tok.vocabSize)).map((t, id) => (tok.specialIds.has(id) && !stopIds.includes(id) ? '' : t));
+      const info = await xg.TokenizerInfo.createTokenizerInfo(tokens, tok.vocabType, tok.prependsSpace, vocabSize, [...stopIds]);
       return { xg, compiler: await xg.GrammarCompiler.createGrammarCompiler(info) };
     })();
     c.catch(() => m.delete(key));
@@ -90,21 +97,28 @@ function compilerFor(tok: TextTokenizer, vocabSize: number, stopIds: readonly nu
 // Compact JSON: no whitespace between elements (one line, ',' and ':'), so bounded fields end in bounded tokens.
 const COMPACT = [false, -1, [',', ':'] as [string, string]] as const;
 
-async function compile({ compiler }: Compiler, c: Constraint): Promise<Compiled> {
+async function compile({ xg, compiler }: Compiler, c: Constraint): Promise<Compiled> {
   try {
     switch (c.kind) {
       case 'json':
         return await compiler.compileJSONSchema('{"type":"object"}', ...COMPACT, false);
       case 'jsonSchema':
-        return await compiler.compileJSONSchema(JSON.stringify(c.schema), ...COMPACT, true);
+        return await compiler.compileJSONSchema(JSON.stringify(xgrammarSchema(c.schema)), ...COMPACT, true);
       case 'ebnf':
         return await compiler.compileGrammar(c.grammar);
-      case 'structuralTag':
-        return await compiler.compileStructuralTag({ type: 'structural_tag', format: c.format } as Record<string, unknown>);
+      case 'toolCall': {
+        // The structural tag's own json_schema content allows any whitespace: each schema goes in as compact EBNF.
+        const tags: { type: 'tag'; begin: string; content: { type: 'grammar'; grammar: string }; end: string }[] = [];
+        for (const t of c.tags) {
+          const grammar = await xg.Testings._jsonSchemaToEBNF(JSON.stringify(xgrammarSchema(t.schema)), ...COMPACT, true);
+          tags.push({ type: 'tag', begin: t.begin, content: { type: 'grammar', grammar }, end: t.end });
+        }
+        return await compiler.compileStructuralTag({ type: 'structural_tag', format: tags.length === 1 ? tags[0]! : { type: 'or' as const, elements: tags } });
+      }
     }
   } catch (cause) {
     // xgrammar aborts its WASM call on a bad grammar and prints the reason to the console.
-    const what = c.kind === 'ebnf' ? 'the EBNF grammar' : c.kind === 'structuralTag' ? 'the tool-call grammar' : 'the JSON schema';
+    const what = c.kind === 'ebnf' ? 'the EBNF grammar' : c.kind === 'toolCall' ? 'the tool-call grammar' : 'the JSON schema';
     throw new InvalidArgumentError(`${what} was refused by xgrammar (its message is on the console): ${String((cause as Error)?.message ?? cause)}`, { cause });
   }
 }

@@ -1,13 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenMatcher } from '../../src/engine/grammar.js';
 import { LocalEngine } from '../../src/engine/localEngine.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../../src/engine/openaiTypes.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
 import { createNodeGpu } from '../../src/node/gpu.js';
 import { byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { editedFixture } from '../helpers/fixtures.js';
+import { rng } from '../helpers/random.js';
 
 // ChatML with the Hermes tool block of Qwen's templates (tools listed, calls in <tool_call> tags).
 const TEMPLATE =
@@ -67,7 +70,7 @@ const PERSON: Schema = {
       required: ['z', 'o', 'k'],
       additionalProperties: false,
     },
-    f: { type: 'number', minimum: 0, maximum: 1 },
+    f: { type: 'integer', minimum: 10, maximum: 130 },
   },
   required: ['e', 't', 'h', 'f'],
   additionalProperties: false,
@@ -85,6 +88,58 @@ function tokenizerJson(): object {
   return j;
 }
 
+// The grammar alone, without a model: tokens drawn at random among those each mask allows, over many
+// seeds and a 512-id vocabulary (ids past the tokenizer's never allowed), must give JSON of the schema.
+describe('TokenMatcher: random walks through the masks', () => {
+  const tok = new TextTokenizer(tokenizerJson(), { eos_token: '<|im_end|>' });
+  const eos = tok.tokenToId('<|im_end|>')!;
+  const schemas: [string, Schema][] = [
+    ['nested person', PERSON],
+    [
+      'bounded strings (control characters stay out)',
+      { type: 'object', properties: { s: { type: 'string', minLength: 1, maxLength: 4 }, u: { type: 'string', maxLength: 2 } }, required: ['s', 'u'] },
+    ],
+    [
+      'integers: one-sided and exclusive bounds',
+      {
+        type: 'object',
+        properties: {
+          a: { type: 'integer', minimum: 1 },
+          b: { type: 'integer', exclusiveMinimum: -4, exclusiveMaximum: 2 },
+          c: { type: 'integer', exclusiveMinimum: -1 },
+        },
+        required: ['a', 'b', 'c'],
+      },
+    ],
+    ['array of objects', { type: 'array', items: { type: 'object', properties: { k: { enum: [1, 2, 'x'] } }, required: ['k'] }, maxItems: 3 }],
+  ];
+  it.each(schemas)('%s', async (_name, schema) => {
+    const m0 = await TokenMatcher.create(tok, 512, [eos], { kind: 'jsonSchema', schema });
+    m0.dispose();
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = rng(seed);
+      const m = await TokenMatcher.create(tok, 512, [eos], { kind: 'jsonSchema', schema });
+      const ids: number[] = [];
+      while (!m.terminated && ids.length < 300) {
+        const mask = await m.mask();
+        const allowed: number[] = [];
+        for (let i = 0; i < 512; i++) if ((mask[i >>> 5]! >>> (i & 31)) & 1) allowed.push(i);
+        expect(allowed.every((i) => i < tok.vocabSize && !(tok.specialIds.has(i) && i !== eos))).toBe(true);
+        // ASCII bytes and the stop token: a random walk over single bytes >= 0x80 can form UTF-8 that
+        // xgrammar accepts and the decoder turns into U+FFFD (a model's byte tokens follow real UTF-8).
+        const ascii = allowed.filter((i) => i < 128 || i === eos);
+        const id = ascii[Math.floor(r() * ascii.length)]!;
+        expect(m.accept(id)).toBe(true);
+        ids.push(id);
+      }
+      m.dispose();
+      const text = tok.decode(ids.slice(0, -1));
+      expect(ids.at(-1), text).toBe(eos);
+      expect(mismatches(JSON.parse(text), schema), text).toEqual([]);
+    }
+  });
+});
+
 describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
   const engine = new LocalEngine({ gpu: () => createNodeGpu() });
   beforeAll(async () => {
@@ -99,10 +154,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
 
   it('json_schema: nested objects, arrays, enums and bounded numbers always parse and match (seeds, streamed and not)', async () => {
     const response_format = { type: 'json_schema', json_schema: { name: 'person', schema: PERSON, strict: true } } as const;
-    for (const [seed, o] of [
-      [1, { temperature: 1 }],
-      [2, { temperature: 1.3, top_k: 50 }],
-    ] as const) {
+    for (const [seed, o] of [[1, { temperature: 1.3, top_k: 50 }]] as const) {
       const c = (await engine.chat.completions.create({ messages: [...messages], response_format, seed, max_tokens: 120, ...o })) as ChatCompletion;
       const text = c.choices[0]!.message.content!;
       expect(c.choices[0]!.finish_reason, text).toBe('stop');
@@ -112,7 +164,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
     const stream = (await engine.chat.completions.create({
       messages: [...messages],
       response_format,
-      seed: 3,
+      seed: 2,
       temperature: 1.2,
       top_p: 0.9,
       max_tokens: 120,
@@ -126,24 +178,24 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
     }
     expect(finish, streamed).toBe('stop');
     expect(mismatches(JSON.parse(streamed), PERSON), streamed).toEqual([]);
-  }, 240_000);
+  }, 480_000);
 
-  it('json_object: a JSON object; greedy and seeded', async () => {
-    for (const o of [{ temperature: 0 }, { temperature: 0.7, seed: 5 }]) {
+  it('json_object: a JSON object (greedy)', async () => {
+    for (const o of [{ temperature: 0 }]) {
       const c = (await engine.chat.completions.create({
         messages: [...messages],
         response_format: { type: 'json_object' },
-        max_tokens: 16,
+        max_tokens: 8,
         ...o,
       })) as ChatCompletion;
       const text = c.choices[0]!.message.content!;
       if (c.choices[0]!.finish_reason === 'stop') expect(typeof JSON.parse(text)).toBe('object');
       else expect(text.startsWith('{')).toBe(true); // cut by max_tokens: a prefix of an object
     }
-  }, 120_000);
+  }, 300_000);
 
   it('generate with an EBNF grammar and with responseFormat', async () => {
-    for (const seed of [1, 2]) {
+    for (const seed of [1]) {
       let text = '';
       for await (const c of engine.generate('Answer:', { grammar: 'root ::= ("yes" | "no" | "maybe") "!" [0-9]', seed, maxTokens: 20 })) text += c.text;
       expect(text).toMatch(/^(yes|no|maybe)![0-9]$/);
@@ -157,7 +209,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
     }))
       json += c.text;
     expect(mismatches(JSON.parse(json), { ...schema, additionalProperties: false })).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('tool_choice required / named: one call whose arguments match the parameters', async () => {
     const tools = [
@@ -170,10 +222,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
       },
       { type: 'function', function: { name: 't', parameters: { type: 'object', properties: { z: { type: 'string', maxLength: 3 } }, required: ['z'] } } },
     ] as const;
-    for (const [seed, tool_choice] of [
-      [1, 'required'],
-      [3, { type: 'function', function: { name: 't' } }],
-    ] as const) {
+    for (const [seed, tool_choice] of [[1, 'required']] as const) {
       const c = (await engine.chat.completions.create({
         messages: [{ role: 'user', content: 'Weather?' }],
         tools,
@@ -194,7 +243,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
     const stream = (await engine.chat.completions.create({
       messages: [{ role: 'user', content: 'Time?' }],
       tools,
-      tool_choice: 'required',
+      tool_choice: { type: 'function', function: { name: 't' } },
       seed: 4,
       max_tokens: 80,
       stream: true,
@@ -217,7 +266,7 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
       temperature: 0,
     })) as ChatCompletion;
     expect(next.usage.completion_tokens).toBeGreaterThan(0);
-  }, 240_000);
+  }, 480_000);
 
   it('refuses what it would not honour with InvalidArgumentError', async () => {
     const bad: [Record<string, unknown>, RegExp][] = [
@@ -232,6 +281,14 @@ describe('structured output on the random-weight qwen3 fixture (Dawn)', () => {
       [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', format: 'color' } } } }, /format "color"/],
       [{ logprobs: true }, /logprobs is not supported/],
       [{ frobnicate: 1 }, /frobnicate/],
+      [
+        { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'number', maximum: 1 } } } },
+        /"maximum" on a number that is not an integer/,
+      ],
+      [
+        { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer', minimum: 0, maximum: 1e6 } } } },
+        /integer range of more than 4096/,
+      ],
       [{ tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }, /names g/],
       [{ tool_choice: 'required' }, /needs tools/],
     ];
