@@ -2,30 +2,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeRandomGGUF } from '../../bench/randomGguf.js';
 import { renderTable, type VsRecord } from '../../bench/vsTable.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { main as bench } from '../../src/node/cliBench.js';
 import { main as run } from '../../src/node/cliRun.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
+import { cliLines } from '../helpers/cli.js';
 import { fixtureDir, fixtureWithTokenizer } from '../helpers/fixtures.js';
 import { llavaImagePath } from '../helpers/llava.js';
 import { cpuLlama } from '../helpers/llamaCpp.js';
-
-/** stdout lines of a CLI main(). */
-async function linesOf(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
-  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-  try {
-    expect(await main(argv)).toBe(0);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-  return lines;
-}
 
 const small = ['--prompt', '12', '--decode', '3', '--contexts', '4,20', '--repeat', '2'];
 
@@ -76,17 +63,17 @@ function checkReport(report: Record<string, any>, model: string, dtype: string) 
 describe('weblm bench', () => {
   it('times a Hugging Face folder and the same model as GGUF through the public engine (--json)', async () => {
     const dir = await fixtureWithTokenizer('qwen2', 'q8_0');
-    const folder = await linesOf(bench, ['--model', dir, '--json', ...small]);
+    const folder = await cliLines(bench, ['--model', dir, '--json', ...small], { quiet: true });
     expect(folder).toHaveLength(3); // one line per run, then the report
     checkReport(JSON.parse(folder.at(-1)!), dir, 'f32');
     const gguf = join(dir, 'model.gguf');
-    const file = await linesOf(bench, ['--model', gguf, '--json', ...small, '--dtype', 'auto']);
+    const file = await cliLines(bench, ['--model', gguf, '--json', ...small, '--dtype', 'auto'], { quiet: true });
     checkReport(JSON.parse(file.at(-1)!), gguf, 'q8_0'); // as stored in the file
   });
 
   it('prints a table without --json', async () => {
     const dir = await fixtureWithTokenizer('qwen2');
-    const out = (await linesOf(bench, ['--model', dir, '--prompt', '8', '--decode', '2', '--contexts', '4', '--repeat', '1'])).join('\n');
+    const out = (await cliLines(bench, ['--model', dir, '--prompt', '8', '--decode', '2', '--contexts', '4', '--repeat', '1'], { quiet: true })).join('\n');
     expect(out).toMatch(/medians of 1 runs/);
     expect(out).toMatch(/prefill 8 tokens\s+[\d.,]+ tok\/s, time to first token/);
     expect(out).toMatch(/decode 2 at context 4\s+[\d.,]+ tok\/s/);
@@ -103,7 +90,7 @@ describe('weblm bench --image', () => {
   const tiny = ['--prompt', '8', '--decode', '2', '--contexts', '4'];
   it('times encoding an image and the first answer token of an image + question prompt (llava fixture)', async () => {
     const model = fixtureDir('llava');
-    const lines = await linesOf(bench, ['--model', model, '--image', llavaImagePath(), '--json', ...tiny, '--repeat', '2']);
+    const lines = await cliLines(bench, ['--model', model, '--image', llavaImagePath(), '--json', ...tiny, '--repeat', '2'], { quiet: true });
     expect(lines).toHaveLength(3);
     const report = JSON.parse(lines.at(-1)!);
     expect(report.model_type).toBe('llava');
@@ -117,7 +104,7 @@ describe('weblm bench --image', () => {
     expect(report.image.ttft_ms).toBeCloseTo((ttft[0] + ttft[1]) / 2, 1); // the median of two runs
     expect(report.prefill.tokens).toBe(8); // the text figures as without --image
 
-    const table = (await linesOf(bench, ['--model', model, '--image', llavaImagePath(), ...tiny, '--repeat', '1'])).join('\n');
+    const table = (await cliLines(bench, ['--model', model, '--image', llavaImagePath(), ...tiny, '--repeat', '1'], { quiet: true })).join('\n');
     expect(table).toMatch(/encode one image \(16 tokens\)\s+-?[\d.,]+ ms/);
     expect(table).toMatch(/image \+ question\s+time to first answer token [\d.,]+ ms/);
   });
@@ -132,7 +119,7 @@ describe('weblm bench --image', () => {
 describe('weblm run on GGUF', () => {
   it('loads a .gguf path and tokenizes --prompt with the tokenizer in the file', async () => {
     const dir = await fixtureWithTokenizer('qwen2', 'f32');
-    const lines = await linesOf(run, ['--model', join(dir, 'model.gguf'), '--prompt', 'hello', '--max-new-tokens', '3']);
+    const lines = await cliLines(run, ['--model', join(dir, 'model.gguf'), '--prompt', 'hello', '--max-new-tokens', '3'], { quiet: true });
     const summary = JSON.parse(lines.at(-1)!);
     expect(summary.input_ids).toEqual([...'hello'].map((c) => c.charCodeAt(0))); // byte-level ids, no BOS added
     expect(summary.generated_ids).toHaveLength(3);

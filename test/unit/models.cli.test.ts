@@ -1,8 +1,9 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/node/cliRun.js';
+import { cliSummary } from '../helpers/cli.js';
 import { expected, fixtureDir } from '../helpers/fixtures.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
@@ -10,28 +11,20 @@ describe('weblm run', () => {
   it('prints the greedy continuation as a JSON last line and dumps the prompt logits', async () => {
     const exp = await expected('qwen3');
     const dump = join(await mkdtemp(join(tmpdir(), 'weblm-cli-')), 'logits.bin');
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
-    try {
-      const code = await main([
-        '--model',
-        fixtureDir('qwen3'),
-        '--input-ids',
-        exp.inputIds.join(','),
-        '--max-new-tokens',
-        String(exp.greedyIds.length),
-        '--temperature',
-        '0',
-        '--dtype',
-        'f32',
-        '--dump-logits',
-        dump,
-      ]);
-      expect(code).toBe(0);
-    } finally {
-      log.mockRestore();
-    }
-    const summary = JSON.parse(lines.at(-1)!);
+    const summary = await cliSummary(main, [
+      '--model',
+      fixtureDir('qwen3'),
+      '--input-ids',
+      exp.inputIds.join(','),
+      '--max-new-tokens',
+      String(exp.greedyIds.length),
+      '--temperature',
+      '0',
+      '--dtype',
+      'f32',
+      '--dump-logits',
+      dump,
+    ]);
     expect(summary.input_ids).toEqual(exp.inputIds);
     expect(summary.generated_ids).toEqual(exp.greedyIds);
     expect(summary.prefill_ms).toBeGreaterThan(0);

@@ -1,22 +1,17 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidImageError } from '../../src/errors.js';
 import { main } from '../../src/node/cliRun.js';
 import { IMAGE_TOKEN_ID } from '../e2e/pages/llavaTokenizer.js';
+import { cliLines } from '../helpers/cli.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 import { llavaExpected, llavaImagePath, llavaWithTokenizer } from '../helpers/llava.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 async function run(args: string[]): Promise<{ summary: Record<string, unknown>; lines: string[] }> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
-  try {
-    expect(await main(args)).toBe(0);
-  } finally {
-    log.mockRestore();
-  }
+  const lines = await cliLines(main, args);
   return { summary: JSON.parse(lines.at(-1)!), lines };
 }
 

@@ -1,0 +1,23 @@
+import { expect, vi } from 'vitest';
+
+/**
+ * The stdout lines of a CLI main() run in-process (console.log captured), which must exit 0. `quiet`:
+ * stderr (progress lines) is swallowed too.
+ */
+export async function cliLines(main: (argv: string[]) => Promise<number>, argv: string[], opts: { quiet?: boolean } = {}): Promise<string[]> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
+  const err = opts.quiet ? vi.spyOn(console, 'error').mockImplementation(() => {}) : undefined;
+  try {
+    expect(await main(argv)).toBe(0);
+  } finally {
+    log.mockRestore();
+    err?.mockRestore();
+  }
+  return lines;
+}
+
+/** The JSON summary a CLI prints as its last stdout line (`weblm run`). */
+export async function cliSummary(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<Record<string, any>> {
+  return JSON.parse((await cliLines(main, argv)).at(-1)!);
+}
