@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalEngine } from '../../src/engine/localEngine.js';
-import type { ChatMessage } from '../../src/engine/types.js';
+import type { ChatMessage, GenerateChunk } from '../../src/engine/types.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/gpu/context.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
@@ -77,4 +77,22 @@ describe('a long chat (10,000+ tokens in 100 turns) on a 256-token context', () 
     expect(chunks.at(-1)!.finishReason).toBe('length');
     expect({ live: ctx.liveBuffers, bytes: ctx.bytesAllocated }).toEqual(buffers);
   }, 900_000);
+});
+
+describe('sliding-window layers (mistral_swa, window 8) on a long context', () => {
+  const engine = new LocalEngine({ gpu: () => createNodeGpu() });
+  afterAll(() => engine.dispose());
+
+  it('keep a ring of the window whatever the context, and generate far past the window', async () => {
+    const files = folderFiles(fixtureDir('mistral_swa'));
+    const small = await engine.load({ files }, { maxContext: 1024 });
+    const large = await engine.load({ files }, { maxContext: 16384 });
+    // Only the ids and positions buffers (4 bytes a position each) grow with the context; the KV rings do not.
+    expect(large.memoryBytes - small.memoryBytes).toBe(2 * 4 * (16384 - 1024));
+    const prompt = Array.from({ length: 300 }, (_, i) => 3 + ((i * 11) % 500));
+    const chunks: GenerateChunk[] = [];
+    for await (const c of engine.generate({ ids: prompt }, { maxTokens: 12, temperature: 0, ignoreEos: true })) chunks.push(c);
+    expect(chunks.flatMap((c) => c.tokenIds).length).toBe(12);
+    expect(chunks.at(-1)!.finishReason).toBe('length');
+  });
 });
