@@ -249,15 +249,18 @@ async function checkBeforeDownload(repo: string, hubUrl: string | undefined, sig
 
 // ---------------------------------------------------------------- the saved KV cache
 
-/** Saves the engine's KV cache as the cache of `c` (right after its reply, before another generation). */
+/**
+ * Saves the engine's KV cache as the cache of `c` (right after its reply, before another generation), unless
+ * it is too large to keep: then it is not even read back from the GPU.
+ */
 function saveCache(c: Conversation): Promise<void> {
-  const exported = engine.exportCache();
-  return exported
-    .then((snap) => savedCaches.save(c.id, snap))
-    .then(
-      () => undefined,
-      () => undefined, // a cache that cannot be saved costs the next turn a longer prefill, nothing else
-    );
+  const model = info?.model ?? '';
+  const save = async () => {
+    const held = (await engine.info())?.cachedTokens ?? 0;
+    if (!savedCaches.fits(model, held)) return savedCaches.forget(c.id);
+    await savedCaches.save(c.id, await engine.exportCache(), model);
+  };
+  return save().catch(() => undefined); // a cache that cannot be saved costs the next turn a longer prefill, nothing else
 }
 
 /** Gives the engine the saved cache of `c` when it was made with the loaded model, and says so. */

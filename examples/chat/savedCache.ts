@@ -18,14 +18,22 @@ const KEY = 'open';
 
 export class SavedCacheStore {
   private readonly store: UseStore;
+  /** Bytes per cached token of the last model saved, to skip reading back a cache too large to keep. */
+  private rate: { model: string; bytesPerToken: number } | undefined;
 
   constructor(dbName = 'weblm-chat-kv') {
     this.store = createStore(dbName, 'snapshots');
   }
 
+  /** Whether a cache of `tokens` tokens of `model` can be kept (unknown until one of the model was saved). */
+  fits(model: string, tokens: number): boolean {
+    return this.rate?.model !== model || tokens * this.rate.bytesPerToken <= MAX_SAVED_CACHE_BYTES;
+  }
+
   /** Saves the snapshot as the cache of `conversationId`; returns false (and drops the old one) when it is too large. */
-  async save(conversationId: string, snapshot: CacheSnapshot): Promise<boolean> {
+  async save(conversationId: string, snapshot: CacheSnapshot, model: string): Promise<boolean> {
     const bytes = snapshot.layers.reduce((a, l) => a + l.k.byteLength + l.v.byteLength, 0);
+    this.rate = { model, bytesPerToken: bytes / Math.max(1, snapshot.tokens.length) };
     if (bytes > MAX_SAVED_CACHE_BYTES) {
       await del(KEY, this.store);
       return false;
