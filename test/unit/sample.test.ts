@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { countToken, sample, type SamplingOptions } from '../../src/kernels/sample.js';
 import { sampleRef } from '../../src/kernels/ref/sample.js';
+import { Sampler } from '../../src/engine/sampler.js';
+import { seededRandom } from '../../src/engine/random.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32, rng } from '../helpers/random.js';
 
@@ -132,6 +134,29 @@ describe('sample', () => {
         ).toBe(only);
       }
     }
+  });
+
+  // Record once, replay: a new mask every step is a buffer write, so after the first draw every step is
+  // replayed, and each id is the reference's for that step's mask and draw.
+  it('Sampler: a mask written each step keeps the captured draw replayed', async () => {
+    const ctx = await gpu();
+    const V = 1500;
+    const sampler = new Sampler(ctx, V);
+    const o = { temperature: 1, topK: 20, seed: 11 };
+    sampler.begin(o, [], true);
+    const draws = seededRandom(o.seed);
+    const r = rng(3);
+    const logits = ctx.upload(randomF32(V, 21, 4), [1, V], 'f32');
+    const host = new Float32Array(await ctx.read(logits));
+    for (let step = 0; step < 6; step++) {
+      const mask = bitmask(V, () => r() < 0.3);
+      sampler.setMask(mask);
+      const id = await sampler.record(logits);
+      expect(id).toBe(sampleRef(host, { ...o, random: draws(), mask }));
+    }
+    expect([sampler.step.recorded, sampler.step.replayed]).toEqual([1, 5]);
+    sampler.dispose();
+    ctx.destroyBuffer(logits.buffer);
   });
 
   it('countToken increments counts[id] from a tensor and from a CPU id', async () => {
