@@ -307,16 +307,19 @@ export interface GemvFusion {
  * The decode GEMV plan for one token of x with this weight, where the integer-dot GEMV takes it from x in f32 in one
  * chunk (so that a fused norm can see all of x) and the weight fits one binding; else undefined.
  */
-function fusablePlan(ctx: GpuContext, w: Tensor, xByteOffset: number): QuantGemvPlan | undefined {
+function fusablePlan(ctx: GpuContext, w: Tensor, xByteOffset: number, norm: boolean): QuantGemvPlan | undefined {
   if (w.shape.length !== 2 || rowParts(ctx, w).length !== 1) return undefined;
   const K = w.shape[1]!;
   const plan = quantGemvPlan(ctx, w, K, xByteOffset, alignedBinding(ctx, w).byteOffset);
-  return plan?.kind === 'int8' && plan.KC >= K ? plan : undefined;
+  return plan?.kind === 'int8' && (!norm || plan.KC >= K) ? plan : undefined;
 }
 
-/** Whether `matmulFused` takes one token of this weight (the integer-dot GEMV, x in one chunk, no planes). */
-export function gemvFuses(ctx: GpuContext, w: Tensor): boolean {
-  return !gemvReadsPlanes(ctx, w) && fusablePlan(ctx, w, 0) !== undefined;
+/**
+ * Whether `matmulFused` takes one token of this weight: the integer-dot GEMV (`norm`: with x in one chunk, so that
+ * each workgroup sees all of x, and no x planes).
+ */
+export function gemvFuses(ctx: GpuContext, w: Tensor, norm: boolean): boolean {
+  return !(norm && gemvReadsPlanes(ctx, w)) && fusablePlan(ctx, w, 0, norm) !== undefined;
 }
 
 /**
@@ -327,7 +330,7 @@ export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bi
   const N = w.shape[0]!;
   const K = w.shape[1]!;
   const xb = alignedBinding(ctx, x);
-  const plan = numel(x.shape) === K ? fusablePlan(ctx, w, xb.byteOffset) : undefined;
+  const plan = numel(x.shape) === K ? fusablePlan(ctx, w, xb.byteOffset, !!fused.norm) : undefined;
   if (!plan || numel(y.shape) !== N || x.dtype !== 'f32' || y.dtype !== 'f32')
     throw new InvalidArgumentError(`matmulFused: [${x.shape}] x [${w.shape}] ${w.dtype} is not a fusable decode GEMV`);
   if (fused.norm && (fused.norm.weight.dtype !== 'f32' || numel(fused.norm.weight.shape) !== K))

@@ -1,7 +1,8 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
 import { attention } from '../kernels/attention.js';
-import { matmul } from '../kernels/matmul.js';
+import { matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { ropeWriteKv } from '../kernels/ropeKv.js';
 import type { LayerKv } from './layerKv.js';
@@ -85,14 +86,17 @@ export function selfAttention(
   x: Tensor,
   out: Tensor,
   xPlanes?: Tensor,
+  fused?: FusedResidual,
 ): void {
   const { T } = step;
+  if (fused && T !== 1) throw new InvalidArgumentError(`selfAttention: the fused residual is for one token, got ${T}`);
   const { numHeads: nH, numKvHeads: nKv, headDim: hd } = d;
   const rq = alignRows(nH * hd);
   const rk = alignRows(nKv * hd);
   let q: Tensor, k: Tensor, v: Tensor;
   if (T === 1) {
-    matmul(ctx, x, w.qkv, s.qkv1, w.qkvBias, xPlanes);
+    if (fused) matmulFused(ctx, fused.h, w.qkv, s.qkv1, w.qkvBias, { norm: fused.norm });
+    else matmul(ctx, x, w.qkv, s.qkv1, w.qkvBias, xPlanes);
     q = ctx.view(s.qkv1, [1, nH, hd], 0);
     k = ctx.view(s.qkv1, [1, nKv, hd], rq * 4);
     v = ctx.view(s.qkv1, [1, nKv, hd], (rq + rk) * 4);
@@ -113,5 +117,15 @@ export function selfAttention(
   ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start);
   const o = ctx.view(s.out, [T, nH, hd]);
   attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
-  matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
+  if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true });
+  else matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
+}
+
+/**
+ * A decode token's residual stream h [1, H] where the norms and residual adds around a block are fused into its
+ * GEMVs (src/kernels/matmul.ts `matmulFused`): the first GEMV reads norm(h), the last adds its output to h.
+ */
+export interface FusedResidual {
+  readonly h: Tensor;
+  readonly norm: { readonly weight: Tensor; readonly eps: number; readonly weightOffset: number };
 }

@@ -5,7 +5,8 @@ import { addRmsNorm, rmsNorm } from '../kernels/norm.js';
 import type { LayerKv } from './layerKv.js';
 import { selfAttention, type AttentionDims, type AttentionScratch, type AttentionWeights, type Step } from './attention.js';
 import { isMla, mlaAttention, type MlaDims, type MlaScratch, type MlaWeights } from './mla.js';
-import { gatedMlp, type MlpScratch, type MlpWeights } from './mlp.js';
+import { fusedGatedMlp, gatedMlp, type MlpScratch, type MlpWeights } from './mlp.js';
+import { gemvFuses } from '../kernels/matmul.js';
 import { isMoe, moeBlock, type MoeScratch, type MoeSettings, type MoeWeights } from './moe.js';
 
 export interface DecoderLayerWeights {
@@ -71,4 +72,33 @@ export function decoderLayer(
   else gatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, x, delta, planes.mlp);
   if (w.postMlpNorm) rmsNorm(ctx, delta, w.postMlpNorm, delta, eps, off);
   addRmsNorm(ctx, h, delta, nextNorm, x, eps, off, planes.next);
+}
+
+/**
+ * Whether a decode token can run this layer with its norms and residual adds fused into its GEMVs
+ * (`fusedDecoderLayer`): self-attention and a gated MLP on the integer-dot GEMV, without Gemma's post norms
+ * or a residual scale.
+ */
+export function layerFuses(ctx: GpuContext, r: DecoderLayerRun, w: DecoderLayerWeights): boolean {
+  if (isMla(w.attn) || isMoe(w.mlp) || w.postAttnNorm || w.postMlpNorm || r.attnResidualScale !== undefined) return false;
+  return gemvFuses(ctx, w.attn.qkv, true) && gemvFuses(ctx, w.attn.o, false) && gemvFuses(ctx, w.mlp.gateUp, true) && gemvFuses(ctx, w.mlp.down, false);
+}
+
+/**
+ * One decode token through a layer (`layerFuses`) on its residual stream h [1, H] alone: the q|k|v GEMV reads
+ * inputNorm(h), the output projection adds to h, the gate|up GEMV reads mlpNorm(h), the down projection adds to h.
+ * Five dependent dispatches besides attention's (RoPE with the cache append, attention, its merge).
+ */
+export function fusedDecoderLayer(
+  ctx: GpuContext,
+  r: DecoderLayerRun,
+  w: DecoderLayerWeights,
+  kv: LayerKv,
+  rope: { invFreq: Tensor; attentionFactor: number },
+  step: Step,
+  h: Tensor,
+): void {
+  const norm = (weight: Tensor) => ({ h, norm: { weight, eps: r.eps, weightOffset: r.normWeightOffset } });
+  selfAttention(ctx, r.dims, w.attn as AttentionWeights, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, h, h, undefined, norm(w.inputNorm));
+  fusedGatedMlp(ctx, w.mlp as MlpWeights, r.activation, r.mlpScratch, norm(w.mlpNorm));
 }

@@ -1,7 +1,8 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { glu, type Activation } from '../kernels/elementwise.js';
-import { matmul, matmulSiluGlu } from '../kernels/matmul.js';
+import { matmul, matmulFused, matmulSiluGlu } from '../kernels/matmul.js';
+import type { FusedResidual } from './attention.js';
 
 export interface MlpWeights {
   readonly gateUp: Tensor; // [2I, H]: gate rows then up rows
@@ -37,4 +38,15 @@ export function gatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: Mlp
   if (T === 1 && act === 'silu' && matmulSiluGlu(ctx, gu, w.down, out, w.downBias)) return;
   glu(ctx, gu, a, act);
   matmul(ctx, a, w.down, out, w.downBias);
+}
+
+/** The gated MLP of one decode token on its residual stream: h += down(act(gate(norm(h))) * up(norm(h))). */
+export function fusedGatedMlp(ctx: GpuContext, w: MlpWeights, act: Activation, s: MlpScratch, fused: FusedResidual): void {
+  const I = w.down.shape[1]!;
+  const gu = ctx.view(s.gateUp, [1, 2 * I]);
+  matmulFused(ctx, fused.h, w.gateUp, gu, w.gateUpBias, { norm: fused.norm });
+  if (act === 'silu' && matmulSiluGlu(ctx, gu, w.down, fused.h, w.downBias, true)) return;
+  const a = ctx.view(s.act, [1, I]);
+  glu(ctx, gu, a, act);
+  matmulFused(ctx, a, w.down, fused.h, w.downBias, { accumulate: true });
 }

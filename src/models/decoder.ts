@@ -8,7 +8,7 @@ import { gemvReadsPlanes, gemvTuning, matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { createXPlanes } from '../kernels/xPlanes.js';
 import { AttentionScratch, type AttentionDims } from '../layers/attention.js';
-import { decoderLayer, type DecoderLayerRun, type DecoderLayerWeights } from '../layers/decoderLayer.js';
+import { decoderLayer, fusedDecoderLayer, layerFuses, type DecoderLayerRun, type DecoderLayerWeights } from '../layers/decoderLayer.js';
 import { MlaScratch } from '../layers/mla.js';
 import { MlpScratch } from '../layers/mlp.js';
 import { MoeScratch, tensorsOf } from '../layers/moe.js';
@@ -55,6 +55,8 @@ export class DecoderModel implements LoadedModel {
   private readonly xPlanes?: Tensor; // x [1, H] in planes (decode)
   /** Which decode GEMVs read x in planes: each layer's q|k|v and gate|up, and the head. */
   private readonly planeReaders: { qkv: boolean[]; gateUp: boolean[]; head: boolean };
+  /** Layers that a decode token runs with their norms and residual adds fused into the GEMVs (layerFuses). */
+  private readonly fusedLayers: boolean[];
   private readonly logits1: Tensor; // [1, V]
   private logitsAll: Tensor | undefined; // [n, V], grown on demand
   private logitsChunk: Tensor | undefined; // [C, V]: a chunk's logits when its rows of logitsAll are not 256-byte aligned
@@ -122,6 +124,7 @@ export class DecoderModel implements LoadedModel {
     };
     const r = this.planeReaders;
     if (r.head || r.qkv.includes(true) || r.gateUp.includes(true)) this.xPlanes = createXPlanes(ctx, H);
+    this.fusedLayers = weights.layers.map((l) => layerFuses(ctx, this.run, l));
     this.logits1 = ctx.createTensor([1, c.vocabSize], 'f32', 'logits');
     this.decodeStep = new CapturedStep(ctx);
     this.info = {
@@ -200,14 +203,24 @@ export class DecoderModel implements LoadedModel {
       // Decode: a norm also writes x in planes where the GEMV after it reads them.
       const pr = this.planeReaders;
       const planes = (reads: boolean | undefined) => (T === 1 && reads ? this.xPlanes : undefined);
-      rmsNorm(ctx, h, w.layers[0]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes(pr.qkv[0]));
+      // A fused layer (decode) leaves x unset: a layer after it that is not fused normalises h itself.
+      let xReady = false;
       for (let i = 0; i < w.layers.length; i++) {
         const next = w.layers[i + 1]?.inputNorm ?? w.norm;
         const kv = this.kv.layers[i]!;
-        const lp = { attn: planes(pr.qkv[i]), mlp: planes(pr.gateUp[i]), next: planes(i + 1 < w.layers.length ? pr.qkv[i + 1] : pr.head) };
-        decoderLayer(ctx, this.run, w.layers[i]!, kv, this.rope[c.layerTypes[i]!], step, h, x, delta, next, lp);
+        const rope = this.rope[c.layerTypes[i]!];
+        if (T === 1 && this.fusedLayers[i]) {
+          fusedDecoderLayer(ctx, this.run, w.layers[i]!, kv, rope, step, h);
+          xReady = false;
+        } else {
+          if (!xReady) rmsNorm(ctx, h, w.layers[i]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes(pr.qkv[i]));
+          const lp = { attn: planes(pr.qkv[i]), mlp: planes(pr.gateUp[i]), next: planes(i + 1 < w.layers.length ? pr.qkv[i + 1] : pr.head) };
+          decoderLayer(ctx, this.run, w.layers[i]!, kv, rope, step, h, x, delta, next, lp);
+          xReady = true;
+        }
         this.hiddenHook?.(i + 1, h);
       }
+      if (!xReady) rmsNorm(ctx, h, w.norm, x, c.rmsNormEps, c.normWeightOffset, planes(pr.head));
       this.kv.length = start + off + T;
       if (opts.allLogits) {
         if ((off * V * 4) % 256 === 0) {

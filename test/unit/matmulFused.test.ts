@@ -29,7 +29,7 @@ describe('matmulFused (the integer-dot decode GEMV)', () => {
     const wq = dequantize(bytes, dtype, N * K);
     const b = randomF32(N, 64);
     const w = ctx.upload(bytes, [N, K], dtype);
-    expect(gemvFuses(ctx, w)).toBe(true);
+    expect(gemvFuses(ctx, w, true)).toBe(true);
     const y = ctx.createTensor([1, N], 'f32');
     for (const offset of [0, 1]) {
       matmulFused(ctx, ctx.upload(x, [1, K], 'f32'), w, y, ctx.upload(b, [N], 'f32'), {
@@ -71,7 +71,7 @@ describe('matmulFused (the integer-dot decode GEMV)', () => {
   it('declines f32 weights and refuses a fused call it cannot take', async () => {
     const ctx = await gpu();
     const w = ctx.upload(randomF32(8 * 64, 81), [8, 64], 'f32');
-    expect(gemvFuses(ctx, w)).toBe(false);
+    expect(gemvFuses(ctx, w, false)).toBe(false);
     expect(() => matmulFused(ctx, ctx.createTensor([1, 64], 'f32'), w, ctx.createTensor([1, 8], 'f32'), undefined, { accumulate: true })).toThrow(
       InvalidArgumentError,
     );
