@@ -25,8 +25,9 @@ export interface BrowserRig {
 
 /** A vite dev server on 127.0.0.1 (a free port) and a headless Chromium to open its pages. */
 export async function startBrowserRig(): Promise<BrowserRig> {
-  // No file watching or HMR: a file edited elsewhere in the tree during a run must not reload the page.
-  const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, strictPort: false, hmr: false, watch: null }, logLevel: 'error' });
+  // No file watching: a file edited elsewhere in the tree during a run must not reload the page. (HMR stays on:
+  // the reload after vite optimizes a dependency found late, on a cold cache, needs it.)
+  const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, strictPort: false, watch: null }, logLevel: 'error' });
   await server.listen();
   const addr = server.httpServer!.address();
   const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
