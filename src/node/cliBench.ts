@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
-import type { LoadDType } from '../models/types.js';
+import { dtypeArg, intArg } from './cliArgs.js';
 import { runBench, type BenchReport, type BenchRun } from './bench.js';
 import { createNodeEngine } from './nodeEngine.js';
 
@@ -8,8 +8,6 @@ const USAGE = `usage: weblm bench --model <folder|url|file.gguf> [--dtype auto|f
                    [--decode 128] [--contexts 128,4096] [--repeat 3] [--temperature 0] [--image FILE] [--json]
   --image FILE   a PNG or JPEG: also time encoding it (vision tower + projector) and the first answer
                  token of an image + question prompt (llava models)`;
-
-const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
 
 /**
  * `weblm bench`: the public Node engine timed as a user runs it (src/node/bench.ts). Prints a table, or
@@ -36,8 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!a.model) throw new InvalidArgumentError(`--model is required\n${USAGE}`);
-  const dtype = a.dtype as LoadDType;
-  if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`--dtype ${a.dtype} is not one of ${DTYPES.join(', ')}`);
+  const dtype = dtypeArg(a.dtype);
   const temperature = Number(a.temperature);
   if (!(temperature >= 0)) throw new InvalidArgumentError(`--temperature ${a.temperature} must be a number >= 0`);
   const engine = createNodeEngine();
@@ -45,10 +42,10 @@ export async function main(argv: string[]): Promise<number> {
     const report = await runBench(engine, {
       model: a.model,
       dtype,
-      prompt: int(a.prompt!, '--prompt'),
-      decode: int(a.decode!, '--decode'),
-      contexts: a.contexts!.split(',').map((c) => int(c.trim(), '--contexts')),
-      repeat: int(a.repeat!, '--repeat'),
+      prompt: intArg(a.prompt!, '--prompt', 1),
+      decode: intArg(a.decode!, '--decode', 1),
+      contexts: a.contexts!.split(',').map((c) => intArg(c.trim(), '--contexts', 1)),
+      repeat: intArg(a.repeat!, '--repeat', 1),
       temperature,
       image: a.image,
       onRun: (run, i) => (a.json ? console.log(JSON.stringify({ run: i, ...run })) : console.error(`run ${i + 1}: ${runLine(run)}`)),
@@ -58,12 +55,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await engine.dispose();
   }
-}
-
-function int(s: string, what: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what}: ${s} is not a positive integer`);
-  return n;
 }
 
 const mib = (b: number | null) => (b === null ? '-' : `${Math.round(b / 2 ** 20).toLocaleString('en-US')} MiB`);

@@ -20,7 +20,7 @@ import { Idefics3Model } from '../models/idefics3.js';
 import { isIdefics3Config } from '../models/idefics3Config.js';
 import { LlavaModel, type PromptImage } from '../models/llava.js';
 import { isLlavaConfig } from '../models/llavaConfig.js';
-import type { LoadDType } from '../models/types.js';
+import { dtypeArg, intArg } from './cliArgs.js';
 import { createNodeGpu } from './gpu.js';
 import { decodeImageNode } from './imageDecode.js';
 import { openNodeSource } from './nodeEngine.js';
@@ -30,8 +30,6 @@ const USAGE = `usage: weblm run --model <folder|url|file.gguf> [--prompt "text" 
   --image (repeatable, vision models): with --input-ids the images fill the image tokens in order (one token per
   image, expanded, or the model's tokens per image); with --prompt the images and the prompt are one user message
   rendered with the chat template`;
-
-const DTYPES: readonly LoadDType[] = ['auto', 'f32', 'f16', 'q8_0', 'q4_0'];
 
 /**
  * `weblm run`: loads a model, forwards the prompt, decodes with the KV cache, prints the text (when the
@@ -60,9 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!a.model) throw new InvalidArgumentError(`--model is required\n${USAGE}`);
   if ((a.prompt === undefined) === (a['input-ids'] === undefined)) throw new InvalidArgumentError(`give one of --prompt or --input-ids\n${USAGE}`);
-  const dtype = a.dtype as LoadDType;
-  if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`--dtype ${a.dtype} is not one of ${DTYPES.join(', ')}`);
-  const maxNew = int(a['max-new-tokens']!, '--max-new-tokens');
+  const dtype = dtypeArg(a.dtype);
+  const maxNew = intArg(a['max-new-tokens']!, '--max-new-tokens', 0);
   const temperature = Number(a.temperature);
   if (!(temperature >= 0)) throw new InvalidArgumentError(`--temperature ${a.temperature} must be a number >= 0`);
 
@@ -81,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   const imageCount = images.length + rgba.length;
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
-    inputIds = a['input-ids'].split(',').map((s) => int(s.trim(), '--input-ids'));
+    inputIds = a['input-ids'].split(',').map((s) => intArg(s.trim(), '--input-ids', 0));
   } else {
     if (!tokenizer) throw new InvalidArgumentError(`${location} has no tokenizer: pass --input-ids instead of --prompt`);
     if (imageCount) {
@@ -102,14 +99,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const model = await buildAnyModel(ctx, config, weights, {
       dtype,
-      maxContext: a['max-context'] ? int(a['max-context'], '--max-context') : Math.max(inputIds.length + maxNew, 256),
+      maxContext: a['max-context'] ? intArg(a['max-context'], '--max-context', 0) : Math.max(inputIds.length + maxNew, 256),
     });
     const V = model.info.vocabSize;
     for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
     if (model instanceof LlavaModel) model.setImages(inputIds, images);
     if (model instanceof Idefics3Model && idefics3Pre) model.setImages(inputIds, await idefics3Images(rgba, idefics3Pre));
     const sampler = new Sampler(ctx, V);
-    sampler.begin({ temperature, seed: a.seed ? int(a.seed, '--seed') : undefined }, inputIds);
+    sampler.begin({ temperature, seed: a.seed ? intArg(a.seed, '--seed', 0) : undefined }, inputIds);
 
     const t0 = performance.now();
     const dump = a['dump-logits'] !== undefined;
@@ -150,12 +147,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     ctx.destroy();
   }
-}
-
-function int(s: string, what: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what}: ${s} is not a non-negative integer`);
-  return n;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
