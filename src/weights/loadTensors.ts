@@ -184,7 +184,7 @@ export async function loadMatrix(
     slot: (p.padRows ?? rowsOf(p)) * cols,
     granule: vector ? vectorGranule(stored[i]!, dtype) : cols,
   }));
-  await streamParts(ctx, t, src, stream, dtype, onBytes);
+  await streamInto(ctx, t, src, stream, dtype, onBytes);
   return t;
 }
 
@@ -212,6 +212,16 @@ export async function loadF32Concat(
     return { name: p.name, stored, elems: numel(p.shape), slot: p.padRows ?? numel(p.shape), granule: vectorGranule(stored, 'f32') };
   });
   const t = ctx.createTensor([stream.reduce((a, p) => a + p.slot, 0)], 'f32', label);
-  await streamParts(ctx, t, src, stream, 'f32', onBytes);
+  await streamInto(ctx, t, src, stream, 'f32', onBytes);
   return t;
+}
+
+/** streamParts into a tensor just created: a read that fails (truncated, aborted) destroys it, so a failed load holds nothing. */
+async function streamInto(...args: Parameters<typeof streamParts>): Promise<void> {
+  try {
+    await streamParts(...args);
+  } catch (err) {
+    args[0].destroyBuffer(args[1].buffer);
+    throw err;
+  }
 }
