@@ -115,20 +115,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let v_head = kvh * (p.v_stride / p.nKv);
   for (var b0 = k0; b0 < k1; b0 += KB) {
     let nb = min(KB, k1 - b0);
-#if V_EARLY
-    // This thread's value dims of the block's keys, loaded before the scores so that their latency overlaps them.
-    var vr: array<f32, ${VR}>; // [DVT, KB]
-    for (var i = 0u; i < DVT; i++) {
-      let d = lid + i * WG;
-      for (var e = 0u; e < KB; e++) {
-        var v = 0.0;
-        if (e < nb && d < p.Dv) {
-          v = vc[((b0 + e) % p.capacity) * p.v_stride + v_head + d];
-        }
-        vr[i * KB + e] = v;
-      }
-    }
-#endif
     // Scores: this thread's SUB-th of the dims of key b0 + key, for every head.
     var s: array<f32, HG>;
     for (var hh = 0u; hh < HG; hh++) {
@@ -187,17 +173,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         acc[hh * DVT + i] *= a;
       }
     }
-#if V_EARLY
-    for (var i = 0u; i < DVT; i++) {
-      for (var hh = 0u; hh < HG; hh++) {
-        var a = acc[hh * DVT + i];
-        for (var e = 0u; e < KB; e++) {
-          a += ps[hh * KB + e] * vr[i * KB + e];
-        }
-        acc[hh * DVT + i] = a;
-      }
-    }
-#else
     // Values, eight keys per step: their loads are independent, so they are in flight together.
     for (var i = 0u; i < DVT; i++) {
       let d = lid + i * WG;
@@ -224,7 +199,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         }
       }
     }
-#endif
     workgroupBarrier();
   }
 

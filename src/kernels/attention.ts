@@ -144,8 +144,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const DVT = Math.ceil(hdV / DECODE_WG);
   const key = {
     shader: 'attentionDecode',
-    // V_EARLY: each thread holds its value dims of a block's keys in registers (DVT x 32 floats) where that is few.
-    defines: { HG, DU, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * DU, SP: HG * DECODE_WG, PS: HG * DECODE_KEYS, V_EARLY: DVT <= 2, VR: DVT * DECODE_KEYS },
+    defines: { HG, DU, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * DU, SP: HG * DECODE_WG, PS: HG * DECODE_KEYS },
     layout: ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const,
   };
   const p = () =>
