@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import type { GpuContext } from '../src/gpu/context.js';
 import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
-import { weightDefine } from '../src/kernels/matmul.js';
+import { weightDefine } from '../src/kernels/weights.js';
 import { moeExperts, moeRoute } from '../src/kernels/moe.js';
 import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan, moeDecodeTuning } from '../src/kernels/moeDecode.js';
 import type { MoeExpertWeights } from '../src/kernels/moeTypes.js';

@@ -4,18 +4,8 @@ import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding, rowParts } from './binding.js';
 import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
+import { weightDefine } from './weights.js';
 import { xPlanesK } from './xPlanes.js';
-
-/** The weights.wgsl define of each weight dtype. */
-export const weightDefine: Partial<Record<DType, string>> = {
-  f32: 'W_F32',
-  f16: 'W_F16',
-  bf16: 'W_BF16',
-  q8_0: 'W_Q8_0',
-  q4_0: 'W_Q4_0',
-  q4_k: 'W_Q4_K',
-  q6_k: 'W_Q6_K',
-};
 
 /** Largest T that takes the GEMV path (each weight row read once for all T rows of x). */
 export const GEMV_MAX_T = 4;

@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
-import { weightDefine as matmulWeightDefine } from './matmul.js';
+import { weightDefine } from './weights.js';
 import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from './moeDecode.js';
 import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
 import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
@@ -289,7 +289,7 @@ function moeExpertsInGroups(
 }
 
 function weightDefine(dtype: DType): string {
-  const d = matmulWeightDefine[dtype];
+  const d = weightDefine[dtype];
   if (!d) throw new UnsupportedModelError(`moeExperts: expert weights of dtype ${dtype} are not supported`);
   return d;
 }
