@@ -114,8 +114,8 @@ export function moeExperts(
   if (T === 0) return;
   const groups = expertGroups(ctx, experts, E);
   if (groups > 1) return moeExpertsInGroups(ctx, x, ids, weights, experts, out, act, opts, groups);
-  const gDef = weightDefine(gateUp.dtype);
-  const dDef = weightDefine(down.dtype);
+  const gDef = expertWeightDefine(gateUp.dtype);
+  const dDef = expertWeightDefine(down.dtype);
   const actDefs = { ACT_GELU: act === 'gelu_tanh', ACT_CLAMP: !!opts.clamp };
   const gateUpParams = () =>
     params()
@@ -288,7 +288,7 @@ function moeExpertsInGroups(
   ctx.pool.release(gW.buffer);
 }
 
-function weightDefine(dtype: DType): string {
+function expertWeightDefine(dtype: DType): string {
   const d = weightDefine[dtype];
   if (!d) throw new UnsupportedModelError(`moeExperts: expert weights of dtype ${dtype} are not supported`);
   return d;
