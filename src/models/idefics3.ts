@@ -5,13 +5,13 @@ import { matmul } from '../kernels/matmul.js';
 import { layerNorm } from '../kernels/norm.js';
 import { pixelShuffle } from '../kernels/pixelShuffle.js';
 import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionLayerWeights } from '../layers/vision.js';
-import { loadF32, loadMatrix, toF32, type MatrixPart } from '../weights/loadTensors.js';
 import type { TensorInfo, WeightSource } from '../weights/source.js';
 import type { DecoderModel } from './decoder.js';
 import type { EmbeddingRows } from './embeddingOverride.js';
 import type { Idefics3ModelConfig, Idefics3VisionConfig } from './idefics3Config.js';
-import { buildModel, type LoadModelOptions } from './load.js';
+import type { LoadModelOptions } from './load.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
+import { loadEncoderLayers, loadTextThenVision } from './visionLoad.js';
 
 /** A preprocessed image of an Idefics3 prompt: its tiles (src/image/idefics3.ts); equal keys, equal features. */
 export interface Idefics3PromptImage {
@@ -56,68 +56,15 @@ export async function buildIdefics3(ctx: GpuContext, c: Idefics3ModelConfig, src
   }
   const visionNames = [...src.tensors.keys()].filter((n) => n.startsWith(vp) || n === pp);
   const visionBytes = visionNames.reduce((a, n) => a + src.tensors.get(n)!.byteLength, 0);
-  let textTotal = 0;
-  const report = opts.onProgress;
-  const text = await buildModel(ctx, c.text, textWeights(src), {
-    ...opts,
-    onProgress: report && ((l, t) => ((textTotal = t), report(l, t + visionBytes))),
-  });
-  const before = ctx.bytesAllocated;
-  const created: Tensor[] = [];
-  const matrixDTypes = new Set<DType | 'mixed'>([text.info.weightDType]);
-  let loaded = 0;
-  const onBytes = report && ((n: number) => report(textTotal + (loaded += n), textTotal + visionBytes));
-  const dtype = opts.dtype ?? 'auto';
-  const part = (name: string, shape: number[]): MatrixPart => ({ name, shape });
-  const mat = async (name: string, shape: number[]) => {
-    const t = await loadMatrix(ctx, src, [part(name, shape)], dtype, name, onBytes);
-    created.push(t);
-    matrixDTypes.add(t.dtype);
-    return t;
-  };
-  const vec = async (name: string, n: number) => {
-    const t = await loadF32(ctx, src, part(name, [n]), name, onBytes);
-    created.push(t);
-    return t;
-  };
-  const f32 = async (name: string, shape: number[]) => {
-    const info = src.tensors.get(name);
-    if (!info) throw new InvalidModelError(`tensor ${name} is missing from the checkpoint`);
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (info.shape.reduce((a, b) => a * b, 1) !== n) throw new InvalidModelError(`tensor ${name} has shape [${info.shape}] but the config implies [${shape}]`);
-    const bytes = await src.read(name);
-    onBytes?.(bytes.byteLength);
-    return toF32(bytes, info.dtype, n);
-  };
+  const load = await loadTextThenVision(ctx, c.text, textWeights(src), src, visionBytes, opts);
+  const { mat, vec, f32, text } = load;
   try {
     const P = patchesPerImage(v);
     const K = v.numChannels * v.patchSize ** 2;
-    const I = v.intermediateSize;
     const embed = await f32(`${vp}embeddings.position_embedding.weight`, [P, D]);
     const bias = await f32(`${vp}embeddings.patch_embedding.bias`, [D]);
     for (let i = 0; i < P * D; i++) embed[i]! += bias[i % D]!;
-    const layers: VisionLayerWeights[] = [];
-    for (let i = 0; i < v.numLayers; i++) {
-      const l = `${vp}encoder.layers.${i}.`;
-      layers.push({
-        ln1: await vec(`${l}layer_norm1.weight`, D),
-        ln1Bias: await vec(`${l}layer_norm1.bias`, D),
-        q: await mat(`${l}self_attn.q_proj.weight`, [D, D]),
-        qBias: await vec(`${l}self_attn.q_proj.bias`, D),
-        k: await mat(`${l}self_attn.k_proj.weight`, [D, D]),
-        kBias: await vec(`${l}self_attn.k_proj.bias`, D),
-        v: await mat(`${l}self_attn.v_proj.weight`, [D, D]),
-        vBias: await vec(`${l}self_attn.v_proj.bias`, D),
-        o: await mat(`${l}self_attn.out_proj.weight`, [D, D]),
-        oBias: await vec(`${l}self_attn.out_proj.bias`, D),
-        ln2: await vec(`${l}layer_norm2.weight`, D),
-        ln2Bias: await vec(`${l}layer_norm2.bias`, D),
-        fc1: await mat(`${l}mlp.fc1.weight`, [I, D]),
-        fc1Bias: await vec(`${l}mlp.fc1.bias`, I),
-        fc2: await mat(`${l}mlp.fc2.weight`, [D, I]),
-        fc2Bias: await vec(`${l}mlp.fc2.bias`, D),
-      });
-    }
+    const layers = await loadEncoderLayers(load, vp, v.numLayers, D, v.intermediateSize);
     const tower: TowerWeights = {
       patch: await mat(`${vp}embeddings.patch_embedding.weight`, [D, K]),
       embed,
@@ -126,12 +73,10 @@ export async function buildIdefics3(ctx: GpuContext, c: Idefics3ModelConfig, src
       postBias: await vec(`${vp}post_layernorm.bias`, D),
       proj: await mat(pp, [Ht, D * v.scaleFactor ** 2]),
     };
-    const weightBytes = ctx.bytesAllocated - before;
-    return new Idefics3Model(ctx, c, text, tower, created, weightBytes, matrixDTypes.size === 1 ? [...matrixDTypes][0]! : 'mixed');
+    const { created, weightBytes, dtype } = load.done();
+    return new Idefics3Model(ctx, c, text, tower, created, weightBytes, dtype);
   } catch (err) {
-    for (const t of created) ctx.destroyBuffer(t.buffer);
-    text.dispose();
-    throw err;
+    return load.fail(err);
   }
 }
 

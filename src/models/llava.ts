@@ -3,14 +3,14 @@ import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import { activation } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
-import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionLayerWeights, type VisionWeights } from '../layers/vision.js';
-import { loadF32, loadMatrix, toF32, type MatrixPart } from '../weights/loadTensors.js';
+import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionWeights } from '../layers/vision.js';
 import type { TensorInfo, WeightSource } from '../weights/source.js';
 import type { DecoderModel } from './decoder.js';
 import type { EmbeddingRows } from './embeddingOverride.js';
 import type { LlavaModelConfig, VisionConfig } from './llavaConfig.js';
-import { buildModel, type LoadModelOptions } from './load.js';
+import type { LoadModelOptions } from './load.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
+import { loadEncoderLayers, loadTextThenVision } from './visionLoad.js';
 
 /** The text model's tensors under the names buildModel reads (model.*, lm_head.weight), whatever llava prefix they have. */
 export function textWeights(src: WeightSource): WeightSource {
@@ -56,71 +56,16 @@ export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: Weig
     return !m || Number(m[1]) < v.layersToRun;
   });
   const visionBytes = visionNames.reduce((a, n) => a + src.tensors.get(n)!.byteLength, 0);
-  let textTotal = 0;
-  const report = opts.onProgress;
-  const text = await buildModel(ctx, c.text, textWeights(src), {
-    ...opts,
-    onProgress: report && ((l, t) => ((textTotal = t), report(l, t + visionBytes))),
-  });
-  const before = ctx.bytesAllocated;
-  const created: Tensor[] = [];
-  const matrixDTypes = new Set<DType | 'mixed'>([text.info.weightDType]);
-  let loaded = 0;
-  const onBytes = report && ((n: number) => report(textTotal + (loaded += n), textTotal + visionBytes));
-  const dtype = opts.dtype ?? 'auto';
-  const part = (name: string, shape: number[]): MatrixPart => ({ name, shape });
-  const mat = async (name: string, shape: number[]) => {
-    const t = await loadMatrix(ctx, src, [part(name, shape)], dtype, name, onBytes);
-    created.push(t);
-    matrixDTypes.add(t.dtype);
-    return t;
-  };
-  const vec = async (name: string, n: number) => {
-    const t = await loadF32(ctx, src, part(name, [n]), name, onBytes);
-    created.push(t);
-    return t;
-  };
-  const optVec = async (name: string, n: number) => (src.tensors.has(name) ? vec(name, n) : undefined);
-  const f32 = async (name: string, shape: number[]) => {
-    const info = src.tensors.get(name);
-    if (!info) throw new InvalidModelError(`tensor ${name} is missing from the checkpoint`);
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (info.shape.reduce((a, b) => a * b, 1) !== n) throw new InvalidModelError(`tensor ${name} has shape [${info.shape}] but the config implies [${shape}]`);
-    const bytes = await src.read(name);
-    onBytes?.(bytes.byteLength);
-    return toF32(bytes, info.dtype, n);
-  };
+  const load = await loadTextThenVision(ctx, c.text, textWeights(src), src, visionBytes, opts);
+  const { mat, optVec, f32, text } = load;
   try {
     const P = patchesPerImage(v);
     const K = v.numChannels * v.patchSize ** 2;
     const positions = await f32(`${vp}embeddings.position_embedding.weight`, [P + 1, D]);
     const cls = await f32(`${vp}embeddings.class_embedding`, [D]);
     for (let i = 0; i < D; i++) positions[i]! += cls[i]!;
-    const pos = ctx.upload(positions, [P + 1, D], 'f32', 'vision.positions');
-    created.push(pos);
-    const layers: VisionLayerWeights[] = [];
-    for (let i = 0; i < v.layersToRun; i++) {
-      const l = `${vp}encoder.layers.${i}.`;
-      const I = v.intermediateSize;
-      layers.push({
-        ln1: await vec(`${l}layer_norm1.weight`, D),
-        ln1Bias: await vec(`${l}layer_norm1.bias`, D),
-        q: await mat(`${l}self_attn.q_proj.weight`, [D, D]),
-        qBias: await vec(`${l}self_attn.q_proj.bias`, D),
-        k: await mat(`${l}self_attn.k_proj.weight`, [D, D]),
-        kBias: await vec(`${l}self_attn.k_proj.bias`, D),
-        v: await mat(`${l}self_attn.v_proj.weight`, [D, D]),
-        vBias: await vec(`${l}self_attn.v_proj.bias`, D),
-        o: await mat(`${l}self_attn.out_proj.weight`, [D, D]),
-        oBias: await vec(`${l}self_attn.out_proj.bias`, D),
-        ln2: await vec(`${l}layer_norm2.weight`, D),
-        ln2Bias: await vec(`${l}layer_norm2.bias`, D),
-        fc1: await mat(`${l}mlp.fc1.weight`, [I, D]),
-        fc1Bias: await vec(`${l}mlp.fc1.bias`, I),
-        fc2: await mat(`${l}mlp.fc2.weight`, [D, I]),
-        fc2Bias: await vec(`${l}mlp.fc2.bias`, D),
-      });
-    }
+    const pos = load.keep(ctx.upload(positions, [P + 1, D], 'f32', 'vision.positions'));
+    const layers = await loadEncoderLayers(load, vp, v.layersToRun, D, v.intermediateSize);
     const weights: VisionWeights = {
       patch: await mat(`${vp}embeddings.patch_embedding.weight`, [D, K]),
       positions: pos,
@@ -134,12 +79,10 @@ export async function buildLlava(ctx: GpuContext, c: LlavaModelConfig, src: Weig
       l2: await mat(`${pp}linear_2.weight`, [Ht, Ht]),
       b2: await optVec(`${pp}linear_2.bias`, Ht),
     };
-    const weightBytes = ctx.bytesAllocated - before;
-    return new LlavaModel(ctx, c, text, weights, projector, created, weightBytes, matrixDTypes.size === 1 ? [...matrixDTypes][0]! : 'mixed');
+    const { created, weightBytes, dtype } = load.done();
+    return new LlavaModel(ctx, c, text, weights, projector, created, weightBytes, dtype);
   } catch (err) {
-    for (const t of created) ctx.destroyBuffer(t.buffer);
-    text.dispose();
-    throw err;
+    return load.fail(err);
   }
 }
 
