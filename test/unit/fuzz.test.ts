@@ -2,9 +2,8 @@ import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as chatCompletions from '../../src/engine/chatCompletions.js';
+import { chatPlan } from '../../src/engine/chatCompletions.js';
 import type { ChatCompletionRequest } from '../../src/engine/openaiTypes.js';
-import type { ChatMessage } from '../../src/engine/types.js';
 import { openModel } from '../../src/engine/openModel.js';
 import { WebLMError } from '../../src/errors.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
@@ -16,11 +15,6 @@ import { fixtureDir, fixtureWithTokenizer } from '../helpers/fixtures.js';
 // error (a WebLMError), never an untyped exception or a hang. A few hundred cases in CI; WEBLM_FUZZ_RUNS=10000 for more.
 const RUNS = Number(process.env.WEBLM_FUZZ_RUNS ?? 200);
 const CASE_MS = 10_000;
-
-/** The request validation of chat.completions: chatPlan (with tools), requestOptions where it is not there yet. */
-type Plan = { readonly messages?: readonly ChatMessage[]; readonly tools?: readonly unknown[] };
-const exported = chatCompletions as unknown as Record<string, (req: ChatCompletionRequest, template?: string) => Plan>;
-const validateRequest = exported.chatPlan ?? exported.requestOptions!;
 
 /** Whether `f` ends (within CASE_MS) in a value or a WebLMError; throws what it threw otherwise. */
 async function endsTyped(f: () => unknown): Promise<true> {
@@ -255,8 +249,8 @@ describe('fuzz: chat templates and OpenAI requests', () => {
         (messages, rest, notObject) =>
           endsTyped(() => {
             const req = (notObject ? messages : { ...rest, messages }) as ChatCompletionRequest;
-            const plan = validateRequest(req, template);
-            tok.chatTemplate!.render(plan.messages ?? req.messages, { addGenerationPrompt: true, tools: plan.tools });
+            const plan = chatPlan(req, template);
+            tok.chatTemplate!.render(plan.messages, { addGenerationPrompt: true, tools: plan.tools });
           }),
       ),
       { numRuns: RUNS },
