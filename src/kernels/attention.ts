@@ -3,6 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { attentionPrefill } from './attentionPrefill.js';
 
 export { headMatmul } from './headMatmul.js';
 
@@ -33,8 +34,6 @@ const DECODE_WG = 128;
 const DECODE_KEYS = 32;
 /** The decode grid is sized for positions rounded up to this, so that a recorded step replays for as many tokens. */
 const DECODE_BUCKET = 256;
-/** Workgroups the prefill grid needs to take tiles of 32 rows instead of 16. */
-const PREFILL_WIDE_MIN_WORKGROUPS = 264;
 /** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
 const DECODE_MAX_CHUNKS = 256;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
@@ -92,33 +91,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   if (bidirectional && (window > 0 || o.path === 'decode')) fail('a non-causal attention takes no window and runs the prefill kernel');
   const path = bidirectional ? 'prefill' : (o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill'));
   if (path === 'prefill') {
-    const G = nH / nKv;
-    const NVS = Math.ceil(hdV / 32);
-    // Two rows per thread where the accumulators (RPT * NVS * 4) stay in registers and the grid still
-    // gives every SM of a large GPU two workgroups; else one.
-    const RPT = hdV <= 256 && Math.ceil((T * G) / 32) * nKv >= PREFILL_WIDE_MIN_WORKGROUPS ? 2 : 1;
-    ctx.dispatch(
-      {
-        shader: 'attentionPrefill',
-        defines: { RPT, NVS, ACC: RPT * NVS * 4, S: RPT * 4, QSH: RPT * 512, ...(bidirectional ? { BIDIRECTIONAL: true } : {}) },
-        layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'],
-      },
-      [q, kCache, v, sinks, out],
-      [Math.ceil((T * G) / (16 * RPT)), nKv],
-      params()
-        .u32(T)
-        .u32(nH)
-        .u32(nKv)
-        .u32(hd)
-        .u32(hdV)
-        .u32(vStride)
-        .u32(capacity)
-        .u32(o.startPos, POSITION)
-        .u32(window)
-        .u32(o.sinks ? 1 : 0)
-        .f32(o.scale)
-        .f32(o.softcap ?? 0),
-    );
+    attentionPrefill(ctx, q, kCache, v, out, { startPos: o.startPos, scale: o.scale, window, sinks: o.sinks, softcap: o.softcap, vStride, bidirectional });
     return;
   }
 
@@ -190,8 +163,10 @@ const scratch = new WeakMap<GpuContext, GPUBuffer>();
 function partials(ctx: GpuContext, bytes: number): GPUBuffer {
   let buf = scratch.get(ctx);
   if (!buf || buf.size < bytes) {
-    // The old buffer may still be bound by recorded work: it is dropped, not destroyed.
-    buf = ctx.createBuffer(Math.max(bytes, 2 * (buf?.size ?? 0), 1 << 16), undefined, 'attention.partials');
+    const size = Math.max(bytes, 2 * (buf?.size ?? 0), 1 << 16);
+    // Recorded work and captured steps may bind the old buffer: retired (submitted first, captures dropped).
+    if (buf) ctx.retireBuffer(buf);
+    buf = ctx.createBuffer(size, undefined, 'attention.partials');
     scratch.set(ctx, buf);
   }
   return buf;
