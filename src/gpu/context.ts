@@ -54,6 +54,9 @@ export class GpuContext implements StepReplayer {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   private failure: WebLMError | undefined;
+  /** Bumped by `retireBuffer`: steps captured under an earlier epoch may bind a destroyed buffer and are not replayed. */
+  private bufferEpoch = 0;
+  private readonly recordingEpochs = new WeakMap<StepRecording, number>();
   private allocated = 0;
   private liveCreated = 0;
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
@@ -145,6 +148,17 @@ export class GpuContext implements StepReplayer {
     this.allocated -= buf.size;
     this.liveCreated--;
     buf.destroy();
+  }
+
+  /**
+   * Destroys a buffer that work recorded and not yet submitted, or steps captured before, may bind (a scratch
+   * buffer replaced by a larger one): what is recorded is submitted first (the GPU finishes with the buffer
+   * before it is freed), and no step captured before this call is replayed after it.
+   */
+  retireBuffer(buf: GPUBuffer): void {
+    this.flush();
+    this.bufferEpoch++;
+    this.destroyBuffer(buf);
   }
 
   /** A new zero-filled tensor of its own buffer. */
@@ -368,7 +382,9 @@ export class GpuContext implements StepReplayer {
     this.capture = undefined;
     if (!c || c.broken) return undefined;
     const params = this.paramStaging.slice(c.startSlot * PARAM_SLOT, this.paramSlot * PARAM_SLOT);
-    return new StepRecording(c, c.startSlot, params, this.paramSlot - c.startSlot);
+    const recording = new StepRecording(c, c.startSlot, params, this.paramSlot - c.startSlot);
+    this.recordingEpochs.set(recording, this.bufferEpoch);
+    return recording;
   }
 
   /** Kernels: the dispatches recorded hold only for values of step input `input` where `holds` is true (called with the kernel's own value: `value` minus this step's input plus the new one). */
@@ -387,7 +403,7 @@ export class GpuContext implements StepReplayer {
    */
   replayStep(r: StepRecording, inputs: StepInputs): boolean {
     this.throwIfFailed();
-    if (this.capture || this.paramSlot !== r.startSlot || !r.holds(inputs)) return false;
+    if (this.capture || this.paramSlot !== r.startSlot || this.recordingEpochs.get(r) !== this.bufferEpoch || !r.holds(inputs)) return false;
     this.paramStaging.set(r.params, r.startSlot * PARAM_SLOT);
     r.patch(this.paramWords, this.paramFloats, (r.startSlot * PARAM_SLOT) / 4, inputs);
     this.paramSlot += r.slots;
