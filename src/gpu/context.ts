@@ -1,6 +1,7 @@
 import { DeviceLostError, GpuOutOfMemoryError, ShaderError, WebLMError } from '../errors.js';
 import { BufferPool } from './bufferPool.js';
 import { OP_COPY, OP_DISPATCH, StepCapture, StepRecording, type StepInputs, type StepReplayer } from './capture.js';
+import type { KernelOverrides } from './kernelOverrides.js';
 import type { Params } from './params.js';
 import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
 import { tensorBytes, type DType, type Tensor } from './tensor.js';
@@ -49,6 +50,8 @@ export class GpuContext implements StepReplayer {
    * every step is recorded through the kernels afresh. A debug switch: tests compare the two.
    */
   replay = true;
+  /** Shapes and paths the kernels take instead of their own choice (bench/ and tests; undefined in shipping use). */
+  kernelOverrides: KernelOverrides | undefined = undefined;
   private paramSlot = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();

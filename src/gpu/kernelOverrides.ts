@@ -1,0 +1,72 @@
+/**
+ * Overrides of the shapes and paths the kernels choose, for the benchmarks (bench/kernelLab.ts,
+ * decodeBench.ts, recordProfile.ts, moeDecodeLab.ts) and for the tests that run a path the shipping choice
+ * would not take on the machine at hand. Held by the GpuContext (`ctx.kernelOverrides`), undefined in
+ * shipping use: each kernel then runs its own chosen constants. A field left out keeps the kernel's choice.
+ * It lives in gpu/ (not kernels/) because the context that holds it is here.
+ */
+
+/**
+ * A tile of the integer-dot GEMMs (src/kernels/matmulInt8.ts, moeGemmInt8.ts): BM tokens x BN outputs per
+ * workgroup, TM x TN per thread, KB blocks of 32 per K step; `prefetch`: the next K step is loaded into
+ * registers while this one is computed.
+ */
+export interface GemmTile {
+  readonly BM: number;
+  readonly BN: number;
+  readonly TM: number;
+  readonly TN: number;
+  readonly KB: number;
+  readonly prefetch?: boolean;
+}
+
+/** The decode GEMVs of src/kernels/matmul.ts. */
+export interface GemvOverrides {
+  /** The generic GEMV (shaders/matmul.wgsl, entry gemv) for every weight, not the Q4_0 / Q8_0 / Q4_K ones. */
+  readonly generic?: boolean;
+  /** Threads per row of the generic GEMV (a power of two, 8 to 256; default: by row length). */
+  readonly lanes?: number;
+  /** The integer-dot GEMV for Q4_0 / Q8_0 / Q4_K: on, or off for the f32 pairs GEMV (default: where the platform has it). */
+  readonly int8?: boolean;
+  /** Lanes per row group of the Q4_0 / Q8_0 / Q4_K GEMVs. */
+  readonly quantLanes?: number;
+  /** Rows per lane group of the Q4_0 / Q8_0 / Q4_K GEMVs. */
+  readonly rows?: number;
+  /** x in workgroup memory in the pairs GEMV (default: where it fits). */
+  readonly xShared?: boolean;
+  /** Values of x per chunk of the integer-dot GEMV (default: as many as workgroup memory holds). */
+  readonly int8Chunk?: number;
+  /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (default: yes). */
+  readonly vec4Weights?: boolean;
+  /** Most workgroups the integer-dot GEMV launches, each taking several blocks of rows. */
+  readonly maxGroups?: number;
+  /** x read in planes where given: true for every Q4_0 / Q8_0 / Q4_K weight, false for none (default: gemvReadsPlanes). */
+  readonly planes?: boolean;
+}
+
+/** The integer-dot GEMMs: `use` forces them on (any T past the GEMV, where the dtype allows) or off; `tile` replaces the chosen tile. */
+export interface GemmOverrides {
+  readonly use?: boolean;
+  readonly tile?: GemmTile;
+}
+
+export interface KernelOverrides {
+  /** A cap on workgroups per grid dimension below the device's, to exercise the 2-D fold of the GEMV and GEMM grids. */
+  readonly maxGridX?: number;
+  readonly gemv?: GemvOverrides;
+  /** The prefill GEMM (src/kernels/matmulInt8.ts). */
+  readonly gemm?: GemmOverrides;
+  /** The MoE prefill grouped GEMMs (src/kernels/moeGemmInt8.ts); `worklist`: the compacted work list or the grid of every expert's row tiles. */
+  readonly moeGemm?: GemmOverrides & { readonly worklist?: boolean };
+  /**
+   * The MoE decode GEMVs (src/kernels/moeDecode.ts): `use` false keeps the f32 pairs path; lanes per gate|up
+   * row, lanes and rows per down group, units per down lane.
+   */
+  readonly moeDecode?: {
+    readonly use?: boolean;
+    readonly gateUpLanes?: number;
+    readonly downLanes?: number;
+    readonly downRows?: number;
+    readonly downUnits?: number;
+  };
+}
