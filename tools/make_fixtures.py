@@ -17,6 +17,8 @@ How the committed fixtures were made, as read back from their files:
 - llava: weights from seed 12, prompt 5 + 4 text ids (`randint(3, 510)`, seed 12) around 16 image tokens.
 - idefics3: weights from seed 15; the prompt is what Idefics3Processor makes of one user message (the image, then
   a question) with SmolVLM's chat template and a byte-level BPE tokenizer trained here on four sentences.
+- qwen2_vl: weights from seed 21; the prompt is what Qwen2VLProcessor makes of one user message (the image, then a
+  question) with Qwen2-VL's chat template and a byte-level BPE tokenizer trained here on five sentences.
 With PyTorch 2.11 and transformers 5.17 this reproduces every committed file bit for bit (checked with
 --compare test/fixtures); the CPU kernels of another PyTorch build may change the last bits of the logits.
 """
@@ -236,6 +238,40 @@ def idefics3() -> dict:
     }
 
 
+def qwen2_vl() -> dict:
+    """Qwen2-VL's architecture scaled down: a vision tower of depth 2 (embed 32, 2 heads of 16, patch 14, temporal
+    patch 2, quick_gelu MLP of 2 x 32) with 2-D rotary, the 2x2 patch merger to the text width, and a Qwen2 text
+    model (head_dim 16: mrope_section [2, 3, 3] splits its 8 frequencies among t, h, w) with tied embeddings."""
+    return {
+        "image_token_id": QWEN2VL["image_token_id"],
+        "video_token_id": QWEN2VL["video_token_id"],
+        "vision_start_token_id": QWEN2VL["vision_start_token_id"],
+        "vision_end_token_id": QWEN2VL["vision_end_token_id"],
+        "text_config": {
+            **qwen2(
+                bos_token_id=None, eos_token_id=QWEN2VL["eos_token_id"], intermediate_size=96, max_position_embeddings=512,
+                rope_parameters={"rope_theta": 10000.0, "rope_type": "default", "mrope_section": [2, 3, 3]},
+                tie_word_embeddings=True,
+            ),
+            "model_type": "qwen2_vl_text",
+        },
+        "tie_word_embeddings": True,
+        "vision_config": {
+            "depth": 2,
+            "embed_dim": 32,
+            "hidden_act": "quick_gelu",
+            "hidden_size": 64,
+            "in_channels": 3,
+            "initializer_range": 0.02,
+            "mlp_ratio": 2,
+            "num_heads": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+    }
+
+
 # name: (model_type, architecture, config, seed, prompt_len, new_tokens)
 TEXT_FIXTURES = {
     "llama": ("llama", "LlamaForCausalLM", llama(), 0, 12, 24),
@@ -283,12 +319,53 @@ IDEFICS3_TEMPLATE = (
     "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
 )
 
-ALL = [*TEXT_FIXTURES, "llava", "idefics3", "tokenizers"]
+# qwen2_vl: the image (48x40) is smart_resize'd to 84x56 (multiples of 28; 40 x 48 rounds to 28 x 56 = 1568 pixels,
+# under min_pixels 3136, so both sides are scaled up by sqrt(3136 / 1920) and rounded up), with Pillow's BICUBIC: a
+# 4 x 6 grid of 14-px patches (each frame twice: temporal patch 2), merged 2x2 into 2 x 3 = 6 image tokens.
+QWEN2VL = {
+    "weight_seed": 21, "new_tokens": 16, "prompt": "What is in the image?",
+    "image_token_id": 6, "video_token_id": 7, "vision_start_token_id": 3, "vision_end_token_id": 4, "eos_token_id": 2,
+    "min_pixels": 56 * 56, "max_pixels": 28 * 28 * 16384, "grid": [1, 4, 6],
+}
+# Qwen2-VL's special tokens first (ids 0..7, in Qwen2's order), then a byte-level BPE trained on QWEN2VL_CORPUS.
+QWEN2VL_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>",
+]
+QWEN2VL_CORPUS = [
+    "You are a helpful assistant.",
+    "What is in the image? Describe the picture in one sentence.",
+    "user\nCan you see a red rectangle and a green ellipse on a blue background?",
+    "assistant\nThe image shows a red box on the left and a green circle on the right.\n",
+    "How many shapes are there? There are two shapes: one red, one green.\n",
+]
+# Qwen2-VL-Instruct's chat template (system prompt by default, <|vision_start|><|image_pad|><|vision_end|> per image).
+QWEN2VL_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+ALL = [*TEXT_FIXTURES, "llava", "idefics3", "qwen2_vl", "tokenizers"]
 
 NOTE_TEXT = "hidden.0 is the embedding output; hidden.N (last) is after the final norm"
 NOTE_LLAVA = "pixel_values = CLIPImageProcessor(image.png); image_features = projector output"
 NOTE_IDEFICS3 = ("pixel_values = Idefics3ImageProcessorPil(image.png): 2x2 tiles + the global image; vision_hidden = "
                  "the vision tower's output (after post_layernorm); image_features = connector output, tiles in order")
+
+NOTE_QWEN2VL = ("pixel_values = Qwen2VLImageProcessorPil(image.png): [patches, C * 2 * 14 * 14] in the processor's "
+                "merge-grouped order; patch_embeds = patch_embed output; vision_hidden.i = block i's output; "
+                "image_features = merger output; position_ids = the decoder's rope positions [3 (t, h, w), S]; "
+                "final_logits = the last position's logits of prompt + greedy_ids in one forward")
 
 # ----------------------------------------------------------------------------------------------------------
 # Shared steps
@@ -558,6 +635,233 @@ def make_idefics3(out: Path) -> None:
     })
 
 
+def qwen2_vl_tokenizer():
+    """A small byte-level BPE tokenizer with Qwen2-VL's special tokens, as a transformers tokenizer."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    try:
+        from transformers import PreTrainedTokenizerFast
+    except ImportError:  # transformers 5 may name it only TokenizersBackend
+        from transformers import TokenizersBackend as PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=[AddedToken(t, special=True, normalized=False) for t in QWEN2VL_SPECIALS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(QWEN2VL_CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=QWEN2VL_TEMPLATE,
+    )
+
+
+def qwen2_vl_rope_index(ids: list[int], grid: list[int], merge: int, image_token_id: int) -> tuple[list[list[int]], int]:
+    """get_rope_index for images: a text token at p has (p, p, p); an image's tokens (s + t, s + h, s + w) over its
+    merged grid, s the position after the text before it; the text after it goes on at the image's max + 1.
+    Returns the 3 rows and rope_delta (max position + 1 - len(ids))."""
+    rows: list[list[int]] = [[], [], []]
+    pos, i = 0, 0
+    t, h, w = grid[0], grid[1] // merge, grid[2] // merge
+    while i < len(ids):
+        if ids[i] == image_token_id:
+            for ti in range(t):
+                for hi in range(h):
+                    for wi in range(w):
+                        for r, v in enumerate((ti, hi, wi)):
+                            rows[r].append(pos + v)
+            i += t * h * w
+            pos += max(t, h, w)
+        else:
+            for r in range(3):
+                rows[r].append(pos)
+            pos += 1
+            i += 1
+    return rows, pos - len(ids)
+
+
+def first_tensor(x):
+    """A module's output as one tensor (a tensor, a ModelOutput's first field, or a tuple's first item)."""
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x
+    for k in ("pooler_output", "last_hidden_state"):
+        if getattr(x, k, None) is not None:
+            return getattr(x, k)
+    if isinstance(x, (list, tuple)) and x:
+        return first_tensor(x[0])
+    return None
+
+
+def make_qwen2_vl(out: Path) -> None:
+    import inspect
+    import re
+
+    import torch
+    from safetensors.torch import save_file
+
+    try:
+        from transformers import Qwen2VLImageProcessorPil
+    except ImportError:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    config = qwen2_vl()
+    model = build("qwen2_vl", "Qwen2VLForConditionalGeneration", config, QWEN2VL["weight_seed"])
+    d = out / "qwen2_vl"
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d)
+    print("qwen2_vl modules:", [n for n, _ in model.named_modules() if n.count(".") <= 2], flush=True)
+
+    image = draw_image()
+    image.save(d / "image.png")
+    image_proc = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": QWEN2VL["min_pixels"], "longest_edge": QWEN2VL["max_pixels"]}, resample=3,
+        patch_size=14, temporal_patch_size=2, merge_size=2,
+    )
+    tokenizer = qwen2_vl_tokenizer()
+    for name, key in (("<|image_pad|>", "image_token_id"), ("<|vision_start|>", "vision_start_token_id"),
+                      ("<|vision_end|>", "vision_end_token_id"), ("<|im_end|>", "eos_token_id")):
+        check(tokenizer.convert_tokens_to_ids(name) == QWEN2VL[key], f"{name} is not id {QWEN2VL[key]}")
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QWEN2VL["prompt"]}]}]
+    how = "Qwen2VLProcessor"
+    try:
+        from transformers import Qwen2VLProcessor
+
+        processor = Qwen2VLProcessor(image_processor=image_proc, tokenizer=tokenizer, chat_template=QWEN2VL_TEMPLATE)
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = dict(processor(text=text, images=[image], return_tensors="pt"))
+        try:
+            processor.save_pretrained(d)  # processor_config.json, chat template
+        except Exception as e:  # noqa: BLE001
+            print(f"processor.save_pretrained failed: {e!r}", file=sys.stderr, flush=True)
+    except Exception as e:  # noqa: BLE001
+        # The processor's own steps by hand: the template, the image processor, <|image_pad|> repeated grid / merge^2.
+        print(f"Qwen2VLProcessor failed ({e!r}): the processor's steps by hand", file=sys.stderr, flush=True)
+        how = "by hand (Qwen2VLProcessor failed)"
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        img = image_proc(images=[image], return_tensors="pt")
+        n_tok = int(img["image_grid_thw"][0].prod()) // 4
+        enc = tokenizer(text.replace("<|image_pad|>", "<|image_pad|>" * n_tok), return_tensors="pt", add_special_tokens=False)
+        inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], **dict(img)}
+        if "mm_token_type_ids" in inspect.signature(model.forward).parameters:
+            inputs["mm_token_type_ids"] = (enc["input_ids"] == QWEN2VL["image_token_id"]).long()
+    params = inspect.signature(model.forward).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        inputs = {k: v for k, v in inputs.items() if k in params}
+    image_proc.save_pretrained(d)  # preprocessor_config.json
+    tokenizer.save_pretrained(d)  # tokenizer.json, tokenizer_config.json, chat_template.jinja
+    pre = json.loads((d / "preprocessor_config.json").read_text("utf-8"))
+    pre["image_processor_type"] = "Qwen2VLImageProcessorPil"  # Pillow's resize (see idefics3)
+    write_json(d / "preprocessor_config.json", pre)
+
+    ids = inputs["input_ids"][0]
+    pixel_values = inputs["pixel_values"].float()  # [24, 3 * 2 * 14 * 14]
+    grid = inputs["image_grid_thw"]
+    direct = image_proc(images=[image], return_tensors="pt")
+    check(torch.equal(direct["pixel_values"].float(), pixel_values), "image processor and processor pixel_values differ")
+    check(grid.tolist() == [QWEN2VL["grid"]], f"image_grid_thw {grid.tolist()} (expected [{QWEN2VL['grid']}])")
+    print(f"qwen2_vl prompt ({how}) {text!r}: {ids.shape[0]} ids, pixel_values {list(pixel_values.shape)}, "
+          f"grid {grid.tolist()}, inputs {sorted(inputs)}", flush=True)
+
+    # What the modules compute, caught by hooks: the patch embedding, each vision block, the merger, the rope positions.
+    modules = dict(model.named_modules())
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def keep(key):
+        def hook(_m, _args, _kwargs, output):
+            t = first_tensor(output)
+            if t is not None and key not in captured:
+                captured[key] = t.detach().float().clone()
+        return hook
+
+    for name, m in modules.items():
+        blk = re.search(r"(?:^|\.)visual\.blocks\.(\d+)$", name)
+        if blk:
+            handles.append(m.register_forward_hook(keep(f"vision_hidden.{blk.group(1)}"), with_kwargs=True))
+        elif re.search(r"(?:^|\.)visual\.patch_embed$", name):
+            handles.append(m.register_forward_hook(keep("patch_embeds"), with_kwargs=True))
+        elif re.search(r"(?:^|\.)visual\.merger$", name):
+            handles.append(m.register_forward_hook(keep("image_features"), with_kwargs=True))
+        elif re.search(r"(?:^|\.)language_model\.rotary_emb$|^model\.rotary_emb$", name):
+            def pre(_m, args, kwargs):
+                pid = kwargs.get("position_ids", args[1] if len(args) > 1 else None)
+                if pid is not None and "rope_positions" not in captured:
+                    captured["rope_positions"] = pid.detach().clone()
+            handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+    with torch.no_grad():
+        fwd = model(**inputs, output_hidden_states=True, use_cache=False)
+    for h in handles:
+        h.remove()
+    print("captured:", {k: list(v.shape) for k, v in captured.items()}, flush=True)
+
+    rows, delta = qwen2_vl_rope_index(ids.tolist(), QWEN2VL["grid"], 2, QWEN2VL["image_token_id"])
+    position_ids = torch.tensor(rows, dtype=torch.int32)
+    if "rope_positions" in captured:
+        got = captured.pop("rope_positions")
+        got = got.reshape(got.shape[0], -1)[-3:].to(torch.int32)
+        check(torch.equal(got, position_ids), f"rope positions from the model differ from get_rope_index by hand:\n{got}\n{position_ids}")
+        position_ids = got
+    else:
+        check(False, "no rope positions caught (the rotary module was not found): the rows by hand are saved")
+    model_delta = getattr(fwd, "rope_deltas", None)
+    if model_delta is not None:
+        check(int(model_delta.reshape(-1)[0]) == delta, f"rope_deltas {model_delta} != {delta}")
+
+    features = captured.get("image_features")
+    try:
+        f2 = first_tensor(model.model.get_image_features(pixel_values, grid))
+        if f2 is not None:
+            f2 = f2.reshape(-1, f2.shape[-1]).float()
+            check(features is None or torch.allclose(f2, features, atol=1e-6), "get_image_features differs from the merger's output")
+            features = f2 if features is None else features
+    except Exception as e:  # noqa: BLE001
+        print(f"get_image_features: {e!r}", file=sys.stderr, flush=True)
+    n_image = int((ids == QWEN2VL["image_token_id"]).sum())
+    check(features is not None and n_image == features.shape[0] == 6, f"{n_image} image tokens, features {None if features is None else features.shape}")
+
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    try:
+        gen = greedy(model, ids, QWEN2VL["new_tokens"], **extra)
+    except Exception as e:  # noqa: BLE001
+        print(f"generate with {sorted(extra)}: {e!r}; again without mm_token_type_ids", file=sys.stderr, flush=True)
+        extra.pop("mm_token_type_ids", None)
+        gen = greedy(model, ids, QWEN2VL["new_tokens"], **extra)
+    tensors = {
+        "input_ids": ids.to(torch.int32),
+        "logits": fwd.logits[0].float(),
+        "greedy_ids": gen.to(torch.int32),
+        "pixel_values": pixel_values,
+        "image_grid_thw": grid.to(torch.int32),
+        "position_ids": position_ids,
+        **{k: v for k, v in captured.items() if k != "image_features"},
+        "image_features": features,
+    }
+    try:
+        full = torch.cat([ids, gen])
+        extra_full = dict(extra)
+        if "mm_token_type_ids" in extra_full:
+            mm = extra_full["mm_token_type_ids"]
+            extra_full["mm_token_type_ids"] = torch.cat([mm, torch.zeros((1, gen.shape[0]), dtype=mm.dtype)], dim=1)
+        with torch.no_grad():
+            tensors["final_logits"] = model(
+                input_ids=full[None], attention_mask=torch.ones_like(full)[None], use_cache=False, **extra_full,
+            ).logits[0, -1].float()
+    except Exception as e:  # noqa: BLE001
+        print(f"final_logits: {e!r}", file=sys.stderr, flush=True)
+    for i, h in enumerate(fwd.hidden_states):
+        tensors[f"hidden.{i}"] = h[0].float()
+    save_file({k: v.contiguous() for k, v in tensors.items() if v is not None}, str(d / "expected.safetensors"))
+    tv, pv = versions()
+    write_json(d / "expected.json", {
+        "name": "qwen2_vl", "model_type": "qwen2_vl", "image": "image.png", "image_token_id": QWEN2VL["image_token_id"],
+        "image_grid_thw": grid.tolist()[0], "rope_delta": delta, "prompt_text": text, "messages": messages,
+        "prompt_by": how, "transformers": tv, "torch": pv, "hidden_states": len(fwd.hidden_states),
+        "vision_blocks": config["vision_config"]["depth"], "note": NOTE_QWEN2VL,
+    })
+
+
 # ----------------------------------------------------------------------------------------------------------
 # tokenizers/golden.json
 # ----------------------------------------------------------------------------------------------------------
@@ -729,6 +1033,8 @@ def main() -> int:
             make_llava(args.out)
         elif name == "idefics3":
             make_idefics3(args.out)
+        elif name == "qwen2_vl":
+            make_qwen2_vl(args.out)
         elif name == "tokenizers":
             make_tokenizers(args.out, args.tokenizers_dir)
         else:
