@@ -7,6 +7,10 @@
 // (interleaved, GPT-J), o the first rotated dim; a k element computes the value of its side of its pair,
 // with the same operations as the q pairs (and as shaders/rope.wgsl). Angles: f32(position) * invFreq[i],
 // cos and sin scaled by the attention factor (YaRN).
+//
+// `normed` also applies the RMSNorm of q and k before the rotation (qwen3, gemma3: one norm per head; OLMoE:
+// one per token's whole projection): a workgroup per norm segment (q's then k's), staged in workgroup memory,
+// then workgroups of 256 v elements. q is normed and rotated in place; k, normed and rotated, goes to the cache.
 
 struct Params {
   T: u32,
@@ -22,6 +26,11 @@ struct Params {
   q_items: u32,   // T * n_q * half
   k_items: u32,   // T * n_kv * hd
   v_items: u32,   // T * n_kv * hdv
+  q_len: u32,     // normed: floats per q norm segment (hd, or n_q * hd)
+  k_len: u32,     // normed: floats per k norm segment (hd, or n_kv * hd)
+  k_off: u32,     // normed: first float of k's norm weight in qk_norm
+  eps: f32,       // normed: RMSNorm epsilon
+  w_off: f32,     // normed: added to the norm weight (gemma: 1)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,6 +41,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> v_cache: array<f32>; // [capacity, n_kv, hdv] f32
 @group(0) @binding(6) var<storage, read> positions: array<u32>;     // [T] u32
 @group(0) @binding(7) var<storage, read> inv_freq: array<f32>;      // [half] f32
+#if NORMED
+@group(0) @binding(8) var<storage, read> qk_norm: array<f32>;       // [k_off + k_len] f32: q's weight [q_len] at 0, k's at k_off
+#endif
 
 #include "sincos"
 
@@ -87,3 +99,75 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
 }
+
+#if NORMED
+const SEG_MAX = ${SEG_MAX}u;
+var<workgroup> seg: array<f32, SEG_MAX>; // one norm segment, normed
+var<workgroup> red: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn normed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let w = wid.y * nwg.x + wid.x;
+  let q_segs = p.T * p.n_q * p.hd / p.q_len;
+  let k_segs = p.k_items / p.k_len;
+  if (w < q_segs + k_segs) {
+    let is_q = w < q_segs;
+    let s = select(w - q_segs, w, is_q);
+    let len = select(p.k_len, p.q_len, is_q);
+    let base = s * len;                        // first float of the segment in q or k
+    let w_base = select(p.k_off, 0u, is_q);    // its norm weight in qk_norm
+    var ss = 0.0;
+    for (var j = li; j < len; j += 256u) {
+      let x = select(k[base + j], q[base + j], is_q);
+      seg[j] = x;
+      ss += x * x;
+    }
+    red[li] = ss;
+    workgroupBarrier();
+    for (var h = 128u; h > 0u; h >>= 1u) {
+      if (li < h) {
+        red[li] += red[li + h];
+      }
+      workgroupBarrier();
+    }
+    let inv = inverseSqrt(red[0] / f32(len) + p.eps);
+    for (var j = li; j < len; j += 256u) {
+      seg[j] = seg[j] * inv * (qk_norm[w_base + j] + p.w_off);
+    }
+    workgroupBarrier();
+    let row = select(p.n_kv, p.n_q, is_q) * p.hd; // floats per token
+    for (var j = li; j < len; j += 256u) {
+      let e = base + j;                        // element of q or k
+      let d = e % p.hd;                        // dim inside the head
+      let t = e / row;
+      var value = seg[j];
+      if (d >= p.offset && d < p.offset + 2u * p.half) {
+        let r = d - p.offset;
+#if INTERLEAVED
+        let i = r / 2u;
+        let first = r % 2u == 0u;
+#else
+        let i = r % p.half;
+        let first = r < p.half;
+#endif
+        let sc = rope_sincos(f32(positions[t]) * inv_freq[i]) * p.factor;
+        let ab = pair(j - d + p.offset, i);
+        let a = seg[ab.x];
+        let b = seg[ab.y];
+        value = select(b * sc.y + a * sc.x, a * sc.y - b * sc.x, first);
+      }
+      if (is_q) {
+        q[e] = value;
+      } else {
+        k_cache[((p.start + t) % p.capacity) * row + e % row] = value;
+      }
+    }
+    return;
+  }
+  let e = (w - q_segs - k_segs) * 256u + li;
+  if (e < p.v_items) {
+    let row = p.n_kv * p.hdv;
+    v_cache[((p.start + e / row) % p.capacity) * row + e % row] = v[e];
+  }
+}
+#endif

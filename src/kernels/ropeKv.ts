@@ -8,10 +8,27 @@ import { strideGrid } from './elementwise.js';
 import type { RopeOptions } from './rope.js';
 
 /**
+ * RMSNorm of q and k before the rotation: one weight tensor holding q's [qLen] at 0 and k's [kLen] at kOffset
+ * floats. qLen is the head dim (one norm per head: qwen3, gemma3) or the whole projection (OLMoE); kLen likewise.
+ */
+export interface QkNorm {
+  readonly weight: Tensor;
+  readonly qLen: number;
+  readonly kLen: number;
+  readonly kOffset: number;
+  readonly eps: number;
+  readonly weightOffset: number;
+}
+
+/** Longest norm segment staged in workgroup memory. */
+export const QK_NORM_MAX = 4096;
+
+/**
  * RoPE on a step's queries and keys and the append of its keys and values to the KV cache, in one dispatch
  * (shaders/ropeKv.wgsl): q [T, nH, hd] is rotated in place; k [T, nKv, hd] rotated goes to kCache
  * [capacity, nKv, hd] and v [T, nKv, hdV] to vCache [capacity, nKv, hdV], token t at slot
- * (startPos + t) % capacity; k is left unrotated. The same as `rope` on q and on k, then `writeKv`.
+ * (startPos + t) % capacity; k is left unrotated. The same as `rope` on q and on k, then `writeKv`; with `norm`,
+ * the same as `rmsNorm` of q and of k first (k is still left as it is).
  */
 export function ropeWriteKv(
   ctx: GpuContext,
@@ -24,6 +41,7 @@ export function ropeWriteKv(
   kCache: Tensor,
   vCache: Tensor,
   startPos: number,
+  norm?: QkNorm,
 ): void {
   const fail = (msg: string) => {
     throw new InvalidArgumentError(`ropeWriteKv: ${msg}`);
@@ -44,19 +62,38 @@ export function ropeWriteKv(
   const half = o.rotaryDim / 2;
   if (positions.dtype !== 'u32' || numel(positions.shape) < T) fail(`positions must be [${T}] u32, got [${positions.shape}] ${positions.dtype}`);
   if (invFreq.dtype !== 'f32' || numel(invFreq.shape) !== half) fail(`invFreq must be [${half}] f32, got [${invFreq.shape}] ${invFreq.dtype}`);
+  if (norm) {
+    const { qLen, kLen, kOffset } = norm;
+    if (!(qLen > 0 && (qLen === hd || qLen === nH * hd) && kLen > 0 && (kLen === hd || kLen === nKv * hd)))
+      fail(`norm segments of ${qLen} and ${kLen} floats: a head (${hd}) or a whole projection (${nH * hd}, ${nKv * hd})`);
+    if (Math.max(qLen, kLen) > QK_NORM_MAX) fail(`norm segments of at most ${QK_NORM_MAX} floats, got ${Math.max(qLen, kLen)}`);
+    if (norm.weight.dtype !== 'f32' || numel(norm.weight.shape) < kOffset + kLen || kOffset < qLen)
+      fail(`the norm weight [${norm.weight.shape}] must hold q's ${qLen} floats, then k's ${kLen} at ${kOffset}`);
+  }
   // q is written in place; k and v may share its buffer (one fused projection), so they are bound for writing too.
   const plan = ioPlan('ropeWriteKv', [q, k, v], undefined);
   const qItems = T * nH * half;
   const kItems = T * nKv * hd;
   const vItems = T * nKv * hdV;
+  const layout = ['uniform', 'storage', plan.kinds[1]!, plan.kinds[2]!, 'storage', 'storage', 'read', 'read'] as const;
+  const defines = { INTERLEAVED: o.layout === 'interleaved', K_ACCESS: plan.access[1]!, V_ACCESS: plan.access[2]! };
+  let grid: [number, number?] = strideGrid(qItems + kItems + vItems);
+  if (norm) {
+    const groups = (T * nH * hd) / norm.qLen + kItems / norm.kLen + Math.ceil(vItems / 256);
+    const x = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+    grid = [x, Math.ceil(groups / x)];
+  }
   ctx.dispatch(
-    {
-      shader: 'ropeKv',
-      defines: { INTERLEAVED: o.layout === 'interleaved', K_ACCESS: plan.access[1]!, V_ACCESS: plan.access[2]! },
-      layout: ['uniform', 'storage', plan.kinds[1]!, plan.kinds[2]!, 'storage', 'storage', 'read', 'read'],
-    },
-    [q, k, v, kCache, vCache, positions, invFreq],
-    strideGrid(qItems + kItems + vItems),
+    norm
+      ? {
+          shader: 'ropeKv',
+          entry: 'normed',
+          defines: { ...defines, NORMED: true, SEG_MAX: Math.max(norm.qLen, norm.kLen) },
+          layout: [...layout, 'read'],
+        }
+      : { shader: 'ropeKv', defines, layout: [...layout] },
+    norm ? [q, k, v, kCache, vCache, positions, invFreq, norm.weight] : [q, k, v, kCache, vCache, positions, invFreq],
+    grid,
     params()
       .u32(T)
       .u32(nH)
@@ -70,6 +107,11 @@ export function ropeWriteKv(
       .u32(startPos, POSITION)
       .u32(qItems)
       .u32(kItems)
-      .u32(vItems),
+      .u32(vItems)
+      .u32(norm?.qLen ?? 0)
+      .u32(norm?.kLen ?? 0)
+      .u32(norm?.kOffset ?? 0)
+      .f32(norm?.eps ?? 0)
+      .f32(norm?.weightOffset ?? 0),
   );
 }

@@ -4,7 +4,7 @@ import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
 import { attention } from '../kernels/attention.js';
 import { matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
-import { ropeWriteKv } from '../kernels/ropeKv.js';
+import { QK_NORM_MAX, ropeWriteKv } from '../kernels/ropeKv.js';
 import type { LayerKv } from './layerKv.js';
 
 /** Rows of each q / k / v section of the fused weight: padded so that every section view is 256-byte aligned. */
@@ -15,8 +15,8 @@ export interface AttentionWeights {
   /** [rq + 2 rk, H]: q rows, then k rows, then v rows, each section padded with zero rows to alignRows(). */
   readonly qkv: Tensor;
   readonly qkvBias?: Tensor; // [rq + 2 rk] f32
-  readonly qNorm?: Tensor; // [headDim] f32
-  readonly kNorm?: Tensor; // [headDim] f32
+  /** q's and k's RMSNorm weights (qwen3, gemma3: [headDim] each; OLMoE: the whole projection's) in one tensor. */
+  readonly qkNorm?: { readonly weight: Tensor; readonly qLen: number; readonly kLen: number; readonly kOffset: number };
   readonly o: Tensor; // [H, nH * headDim]
   readonly oBias?: Tensor; // [H] f32
   /** gpt-oss: a learned logit per head in the softmax denominator. */
@@ -109,12 +109,17 @@ export function selfAttention(
     matmul(ctx, x, rows(ctx, w.qkv, rq, nKv * hd), ctx.view(k, [T, nKv * hd]), b && rows(ctx, b, rq, nKv * hd));
     matmul(ctx, x, rows(ctx, w.qkv, rq + rk, nKv * hd), ctx.view(v, [T, nKv * hd]), b && rows(ctx, b, rq + rk, nKv * hd));
   }
-  // A norm weight of one head's size normalises each head; one of the whole projection's (OLMoE) the row.
-  const normed = (t: Tensor, n: Tensor) => (n.shape[0] === hd ? t : ctx.view(t, [T, t.shape[1]! * hd]));
-  if (w.qNorm) rmsNorm(ctx, normed(q, w.qNorm), w.qNorm, normed(q, w.qNorm), d.normEps, d.normWeightOffset);
-  if (w.kNorm) rmsNorm(ctx, normed(k, w.kNorm), w.kNorm, normed(k, w.kNorm), d.normEps, d.normWeightOffset);
   const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
-  ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start);
+  let qkNorm = w.qkNorm && { ...w.qkNorm, eps: d.normEps, weightOffset: d.normWeightOffset };
+  if (qkNorm && Math.max(qkNorm.qLen, qkNorm.kLen) > QK_NORM_MAX) {
+    // Segments too long for ropeKv's workgroup memory: the norms on their own first.
+    const { weight, qLen, kLen, kOffset } = qkNorm;
+    const rowsOf = (t: Tensor, len: number) => ctx.view(t, [(T * t.shape[1]! * hd) / len, len]);
+    rmsNorm(ctx, rowsOf(q, qLen), ctx.view(weight, [qLen]), rowsOf(q, qLen), d.normEps, d.normWeightOffset);
+    rmsNorm(ctx, rowsOf(k, kLen), ctx.view(weight, [kLen], kOffset * 4), rowsOf(k, kLen), d.normEps, d.normWeightOffset);
+    qkNorm = undefined;
+  }
+  ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start, qkNorm);
   const o = ctx.view(s.out, [T, nH, hd]);
   attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
   if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true });

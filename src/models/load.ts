@@ -134,6 +134,13 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   const matrix = async (parts: MatrixPart[], label: string) => (checkAbort(), track(await loadMatrix(ctx, src, parts, dtype, label, onBytes)));
   const vector = async (p: MatrixPart | undefined, label: string) => (p ? (checkAbort(), track(await loadF32(ctx, src, p, label, onBytes))) : undefined);
   const need = (p: MatrixPart) => p; // required tensors: loadMatrix throws InvalidModelError naming a missing one
+  // q's and k's norm weights in one tensor, k's at a 256-byte boundary (src/kernels/ropeKv.ts QkNorm).
+  const loadQkNorm = async (q: MatrixPart, k: MatrixPart, label: string) => {
+    const [qLen, kLen] = [q.shape[0]!, k.shape[0]!];
+    const kOffset = Math.ceil(qLen / 64) * 64;
+    checkAbort();
+    return { weight: track(await loadF32Concat(ctx, src, [{ ...q, padRows: kOffset }, k], label, onBytes)), qLen, kLen, kOffset };
+  };
   const loaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track, dtype };
   try {
     const embed = await matrix([{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize] }], 'embed');
@@ -146,8 +153,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
       const attn: AttentionWeights | MlaWeights = c.mla ? await loadMlaLayer(ctx, src, c, i, loaders) : {
         qkv: await matrix(l.qkv, `l${i}.qkv`),
         qkvBias: biasParts.length === 3 ? track(await loadF32Concat(ctx, src, biasParts, `l${i}.qkv.bias`)) : undefined,
-        qNorm: c.qkNorm ? await vector(need(l.qNorm), `l${i}.q_norm`) : undefined,
-        kNorm: c.qkNorm ? await vector(need(l.kNorm), `l${i}.k_norm`) : undefined,
+        qkNorm: c.qkNorm ? await loadQkNorm(l.qNorm, l.kNorm, `l${i}.qk_norm`) : undefined,
         o: await matrix([l.o], `l${i}.o`),
         oBias: await vector(optional(l.oBias), `l${i}.o.bias`),
         sinks: await vector(optional(l.sinks), `l${i}.sinks`),
