@@ -5,6 +5,7 @@ import { attention } from '../kernels/attention.js';
 import { activation, add, type Activation } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
 import { layerNorm } from '../kernels/norm.js';
+import { rope } from '../kernels/rope.js';
 
 /** A ViT encoder (CLIP's vision tower) and the sizes its forward pass needs. */
 export interface VisionDims {
@@ -53,6 +54,15 @@ export interface VisionWeights {
 
 export const patchesPerImage = (d: VisionDims) => (d.imageSize / d.patchSize) ** 2;
 
+/**
+ * 2-D rotary of a tower whose patches rotate q and k by their (h, w) place (Qwen2-VL): the rope kernel's M-RoPE
+ * form with rows (h, w, w) and sections (headDim / 4, headDim / 4, 0), invFreq one axis's frequencies twice.
+ */
+export interface VisionRotary {
+  readonly positions: Tensor; // [3, N] u32
+  readonly invFreq: Tensor; // [headDim / 2] f32
+}
+
 /** Rows of one image's sequence: its patches, plus the class token where the tower has one. */
 export const tokensPerTile = (d: VisionDims) => patchesPerImage(d) + (d.classToken === false ? 0 : 1);
 
@@ -98,8 +108,9 @@ export class VisionScratch {
   readonly attn: Tensor; // [N, D]
   readonly delta: Tensor; // [N, D]
   readonly mid: Tensor; // [N, I]
-  constructor(ctx: GpuContext, d: VisionDims, images = 1) {
-    this.seqLen = tokensPerTile(d);
+  /** `seqLen`: rows of one image (default tokensPerTile: a tower of one image size). */
+  constructor(ctx: GpuContext, d: VisionDims, images = 1, seqLen = tokensPerTile(d)) {
+    this.seqLen = seqLen;
     const N = images * this.seqLen;
     const D = d.hiddenSize;
     this.patches = ctx.createTensor([N, d.numChannels * d.patchSize ** 2], 'f32', 'vision.patches');
@@ -121,15 +132,22 @@ export class VisionScratch {
 
 /**
  * One pre-norm encoder block over h [N, D] in place: h += out_proj(attention(ln1(h))) with no causal
- * mask (each image of s.seqLen rows on its own), then h += fc2(act(fc1(ln2(h)))).
+ * mask (each image of s.seqLen rows on its own; q and k turned by `rotary` where given), then
+ * h += fc2(act(fc1(ln2(h)))).
  */
-export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeights, s: VisionScratch): void {
+export function visionLayer(ctx: GpuContext, d: VisionDims, w: VisionLayerWeights, s: VisionScratch, rotary?: VisionRotary): void {
   const N = s.h.shape[0]!;
   const { numHeads: nH, headDim: hd } = d;
   layerNorm(ctx, s.h, w.ln1, w.ln1Bias, s.x, d.eps);
   matmul(ctx, s.x, w.q, s.q, w.qBias);
   matmul(ctx, s.x, w.k, s.k, w.kBias);
   matmul(ctx, s.x, w.v, s.v, w.vBias);
+  if (rotary) {
+    const q4 = hd / 4;
+    const o = { layout: 'neox', rotaryDim: hd, mropeSections: [q4, q4, 0] } as const;
+    rope(ctx, ctx.view(s.q, [N, nH, hd]), rotary.positions, rotary.invFreq, o);
+    rope(ctx, ctx.view(s.k, [N, nH, hd]), rotary.positions, rotary.invFreq, o);
+  }
   const L = s.seqLen;
   for (let r = 0; r < N; r += L) {
     const heads = (t: Tensor) => ctx.view(t, [L, nH, hd], r * d.hiddenSize * 4);

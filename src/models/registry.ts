@@ -15,6 +15,7 @@ import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { llava } from './llavaConfig.js';
 import { idefics3 } from './idefics3Config.js';
+import { qwen2vl } from './qwen2vlConfig.js';
 
 const families = new Map<string, Family>();
 
@@ -27,6 +28,7 @@ for (const f of [llama, mistral, qwen2, qwen3, gemma3]) registerFamily(f);
 for (const f of [deepseekV3, qwen3Moe, mixtral, qwen2Moe, granitemoe, olmoe, gptOss]) registerFamily(f); // MoE / MLA families
 registerFamily(llava); // vision + text (src/models/llavaConfig.ts, llava.ts)
 registerFamily(idefics3); // SmolVLM (src/models/idefics3Config.ts, idefics3.ts)
+registerFamily(qwen2vl); // Qwen2-VL (src/models/qwen2vlConfig.ts, qwen2vl.ts)
 
 /** Every registered family, once each, in registration order. */
 export function registeredFamilies(): Family[] {

@@ -37,6 +37,13 @@ export interface ForwardOptions {
   idFrom?: Tensor;
   /** Rows replacing the embeddings of some of `ids` (image features at image tokens), see embeddingOverride.ts. */
   embeddings?: readonly EmbeddingRows[];
+  /** The rotary position of each of `ids` where it is not its cache index (Qwen2-VL's text after an image: index + rope_delta). */
+  positions?: Uint32Array;
+  /**
+   * M-RoPE (Qwen2-VL's prompt with images): the rotary positions of `ids` in 3 rows t, h, w ([3 * n], row r at
+   * r * n) and the rotated pairs each row turns (mrope_section).
+   */
+  mrope?: { readonly positions: Uint32Array; readonly sections: readonly [number, number, number] };
 }
 
 export interface LoadedModel {
