@@ -4,6 +4,8 @@ import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
 import { attention } from '../kernels/attention.js';
 import { matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
+import { writeKv } from '../kernels/kvCache.js';
+import { rope } from '../kernels/rope.js';
 import { QK_NORM_MAX, ropeWriteKv } from '../kernels/ropeKv.js';
 import type { LayerKv } from './layerKv.js';
 
@@ -40,6 +42,8 @@ export interface Step {
   readonly T: number;
   readonly start: number;
   readonly positions: Tensor; // [T] u32
+  /** M-RoPE: the step's positions in 3 rows (t, h, w) and the rotated pairs each row turns (mrope_section). */
+  readonly mrope?: { readonly positions: Tensor; readonly sections: readonly [number, number, number] }; // [3, >= T] u32
 }
 
 /** Activation buffers of attention, allocated once for the longest chunk and reused by every layer. */
@@ -111,15 +115,23 @@ export function selfAttention(
   }
   const ropeOpts = { layout: d.ropeLayout, rotaryDim: d.rotaryDim, attentionFactor };
   let qkNorm = w.qkNorm && { ...w.qkNorm, eps: d.normEps, weightOffset: d.normWeightOffset };
-  if (qkNorm && Math.max(qkNorm.qLen, qkNorm.kLen) > QK_NORM_MAX) {
-    // Segments too long for ropeKv's workgroup memory: the norms on their own first.
+  if (qkNorm && (Math.max(qkNorm.qLen, qkNorm.kLen) > QK_NORM_MAX || step.mrope)) {
+    // Segments too long for ropeKv's workgroup memory (or M-RoPE, which ropeKv does not do): the norms on their own first.
     const { weight, qLen, kLen, kOffset } = qkNorm;
     const rowsOf = (t: Tensor, len: number) => ctx.view(t, [(T * t.shape[1]! * hd) / len, len]);
     rmsNorm(ctx, rowsOf(q, qLen), ctx.view(weight, [qLen]), rowsOf(q, qLen), d.normEps, d.normWeightOffset);
     rmsNorm(ctx, rowsOf(k, kLen), ctx.view(weight, [kLen], kOffset * 4), rowsOf(k, kLen), d.normEps, d.normWeightOffset);
     qkNorm = undefined;
   }
-  ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start, qkNorm);
+  if (step.mrope) {
+    // M-RoPE (Qwen2-VL's prompt with images): q and k turned by their 3 position rows, then the plain cache append.
+    const mo = { ...ropeOpts, mropeSections: step.mrope.sections };
+    rope(ctx, q, step.mrope.positions, invFreq, mo);
+    rope(ctx, k, step.mrope.positions, invFreq, mo);
+    writeKv(ctx, k, v, kv.k, kv.v, step.start);
+  } else {
+    ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start, qkNorm);
+  }
   const o = ctx.view(s.out, [T, nH, hd]);
   attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
   if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true });

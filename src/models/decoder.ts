@@ -47,6 +47,7 @@ export class DecoderModel implements LoadedModel {
   private readonly rope: Record<LayerKind, { invFreq: Tensor; attentionFactor: number }>;
   private readonly ids: Tensor; // [chunks, Cp] u32: chunk c at row c, rows padded to 64 (256-byte views)
   private readonly positions: Tensor; // [chunks, Cp] u32
+  private mropePositions: Tensor | undefined; // [chunks, 3, Cp] u32: M-RoPE's rows t, h, w of each chunk, made on first use
   private readonly chunkStride: number; // Cp
   private readonly h: Tensor; // [C, H]
   private readonly x: Tensor; // [C, H]
@@ -157,6 +158,9 @@ export class DecoderModel implements LoadedModel {
     const { ctx, config: c, weights: w } = this;
     const n = ids.length;
     if (opts.idFrom && n !== 1) throw new InvalidArgumentError(`forward: idFrom feeds one token, got ${n} ids`);
+    if (opts.positions && opts.positions.length !== n) throw new InvalidArgumentError(`forward: ${opts.positions.length} positions for ${n} ids`);
+    const rotary = opts.mrope?.positions ?? opts.positions; // row 0 of M-RoPE's rows: the positions of the plain rope
+    if (opts.mrope && opts.mrope.positions.length !== 3 * n) throw new InvalidArgumentError(`forward: ${opts.mrope.positions.length} M-RoPE positions for 3 rows of ${n} ids`);
     this.kv.check(start, n);
     ctx.flush(); // what was recorded before must run before the writes below land
     const C = this.h.shape[0]!;
@@ -169,10 +173,16 @@ export class DecoderModel implements LoadedModel {
     for (let i = 0; i < n; i++) {
       const at = Math.floor(i / C) * Cp + (i % C);
       idData[at] = ids[i]!;
-      posData[at] = start + i;
+      posData[at] = rotary ? rotary[i]! : start + i;
     }
     ctx.write(this.ids, idData);
     ctx.write(this.positions, posData);
+    if (opts.mrope) {
+      const rows = new Uint32Array(chunks * 3 * Cp);
+      for (let i = 0; i < n; i++) for (let r = 0; r < 3; r++) rows[(Math.floor(i / C) * 3 + r) * Cp + (i % C)] = opts.mrope.positions[r * n + i]!;
+      this.mropePositions ??= ctx.createTensor([this.positions.shape[0]! * 3], 'u32', 'mropePositions');
+      ctx.write(this.mropePositions, rows);
+    }
     // One decode token: the step captured at an earlier position replayed where it still holds, else recorded and captured.
     const capture = n === 1 && plainDecode(opts) && !this.hiddenHook ? this.decodeStep : undefined;
     if (capture?.replay([opts.idFrom?.buffer, opts.idFrom?.offset, JSON.stringify(gemvTuning)], { [POSITION]: start })) {
@@ -193,7 +203,8 @@ export class DecoderModel implements LoadedModel {
     for (let off = 0; off < n; off += C) {
       const T = Math.min(C, n - off);
       const row = (off / C) * Cp * 4;
-      const step = { T, start: start + off, positions: ctx.view(this.positions, [T], row) };
+      const mrope = opts.mrope && { positions: ctx.view(this.mropePositions!, [3, Cp], 3 * row), sections: opts.mrope.sections };
+      const step = { T, start: start + off, positions: ctx.view(this.positions, [T], row), ...(mrope ? { mrope } : {}) };
       const h = ctx.view(this.h, [T, H]);
       const x = ctx.view(this.x, [T, H]);
       const delta = ctx.view(this.delta, [T, H]);
@@ -252,7 +263,7 @@ export class DecoderModel implements LoadedModel {
   dispose(): void {
     const { ctx, weights: w } = this;
     const tensors: (Tensor | undefined)[] = [w.embed, w.lmHead, w.norm, this.ids, this.positions, this.h, this.x, this.delta];
-    tensors.push(this.lastX, this.xPlanes, this.logits1, this.logitsAll, this.logitsChunk, this.rope.full.invFreq, this.rope.sliding.invFreq);
+    tensors.push(this.mropePositions, this.lastX, this.xPlanes, this.logits1, this.logitsAll, this.logitsChunk, this.rope.full.invFreq, this.rope.sliding.invFreq);
     for (const l of w.layers) {
       tensors.push(l.inputNorm, l.postAttnNorm, l.mlpNorm, l.postMlpNorm, ...tensorsOf(l.attn), ...tensorsOf(l.mlp));
     }
@@ -264,11 +275,12 @@ export class DecoderModel implements LoadedModel {
   }
 }
 
-/** Options a captured decode step replays: idFrom (in its key) and nothing else, so that a new option is never replayed past. */
+/** Options a captured decode step replays: idFrom (in its key), positions, and nothing else, so that a new option is never replayed past. */
 function plainDecode(opts: ForwardOptions): boolean {
   for (const k in opts) {
     const v = opts[k as keyof ForwardOptions];
-    if (k !== 'idFrom' && v !== undefined && v !== false) return false;
+    // positions land in the positions buffer before the replay, like the ids: a step that only moves them replays.
+    if (k !== 'idFrom' && k !== 'positions' && v !== undefined && v !== false) return false;
   }
   return true;
 }

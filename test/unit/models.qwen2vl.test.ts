@@ -12,6 +12,8 @@ import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
+const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
+
 async function load(opts: { maxChunk?: number; dtype?: 'f32' | 'q8_0' } = {}): Promise<Qwen2VLModel> {
   const { config, weights } = await loadWeightsAndConfig(fixtureFiles('qwen2_vl'));
   if (!isQwen2VLConfig(config)) throw new Error('not a qwen2_vl config');
@@ -73,6 +75,62 @@ describe('qwen2_vl fixture (Qwen2-VL: 2-D rotary vision tower + patch merger + q
     try {
       expect(maxAbsDiff(await model.towerOutput(pixels, grid), exp.visionHidden[1]!)).toBeLessThan(1e-3);
       expect(maxAbsDiff(await model.imageFeatures(pixels, grid), exp.imageFeatures)).toBeLessThan(1e-3);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('reproduces the hidden states layer by layer, the logits at every position, the greedy continuation and the final logits', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const { pixels, grid } = await fixturePatches();
+    const model = await load();
+    try {
+      model.setImages(exp.inputIds, [{ key: 'image.png', pixels, grid }]);
+      const hidden: Float32Array[] = [];
+      const reads: Promise<void>[] = [];
+      model.text.hiddenHook = (layer, h) => {
+        const copy = ctx.createTensor(h.shape, 'f32');
+        ctx.copy(h, copy, h.shape[0]! * h.shape[1]! * 4);
+        reads.push(ctx.readF32(copy).then((a) => void (hidden[layer] = a)));
+      };
+      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      model.text.hiddenHook = undefined;
+      await Promise.all(reads);
+      // hidden.0 is the embeddings with the image features in place; the last one is after the final norm (not hooked).
+      for (let i = 0; i < 2; i++) expect(maxAbsDiff(hidden[i]!, exp.hidden[i]!), `hidden.${i}`).toBeLessThan(1e-3);
+      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
+      const T = exp.inputIds.length;
+      const V = model.info.vocabSize;
+      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
+      let last = new Float32Array(0);
+      while (ids.length <= exp.greedyIds.length) {
+        last = await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1));
+        if (ids.length < exp.greedyIds.length) ids.push(argmax(last));
+        else break;
+      }
+      expect(ids).toEqual(exp.greedyIds);
+      // The last forward fed the last greedy id at T + 15 (position + rope_delta): the fixture's final_logits.
+      expect(maxAbsDiff(last, exp.finalLogits)).toBeLessThan(1e-3);
+      expect(model.imagesEncoded).toBe(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('forwards in chunks that split the image (maxChunk 7), and again from inside the image', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const { pixels, grid } = await fixturePatches();
+    const model = await load({ maxChunk: 7 });
+    try {
+      model.setImages(exp.inputIds, [{ key: 'a', pixels, grid }]);
+      expect(maxAbsDiff(await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true })), exp.logits)).toBeLessThan(1e-3);
+      const V = model.info.vocabSize;
+      const from = exp.inputIds.indexOf(6) + 2;
+      const again = await ctx.readF32(model.forward(exp.inputIds.slice(from), from, { allLogits: true }));
+      expect(maxAbsDiff(again, exp.logits.subarray(from * V))).toBeLessThan(1e-3);
+      expect(model.imagesEncoded).toBe(1);
     } finally {
       model.dispose();
     }
