@@ -7,6 +7,8 @@ import type { ModelConfig, RawConfig } from '../models/config.js';
 import { estimateModelMemory, type MemoryEstimate } from '../models/fit.js';
 import type { Idefics3PreprocessConfig } from '../image/idefics3.js';
 import { Idefics3Model } from '../models/idefics3.js';
+import type { Qwen2VLPreprocessConfig } from '../image/qwen2vl.js';
+import { Qwen2VLModel } from '../models/qwen2vl.js';
 import { LlavaModel } from '../models/llava.js';
 import type { LoadedModel } from '../models/types.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -28,6 +30,10 @@ import {
   idefics3Images,
   idefics3Layouts,
   idefics3PreprocessFor,
+  expandQwen2VLTokens,
+  qwen2vlGrids,
+  qwen2vlImages,
+  qwen2vlPreprocessFor,
   preprocessConfigFor,
   preprocessImages,
   splitContentParts,
@@ -59,6 +65,8 @@ interface Loaded extends GenerationSession {
   readonly preprocess?: ClipPreprocessConfig;
   /** Idefics3's image processor (tiles). */
   readonly idefics3?: Idefics3PreprocessConfig;
+  /** Qwen2-VL's image processor (smart_resize, patches). */
+  readonly qwen2vl?: Qwen2VLPreprocessConfig;
 }
 
 /** A prompt as token ids, its text (when rendered), and its images in order, decoded (vision models). */
@@ -199,18 +207,21 @@ export class LocalEngine implements Engine {
   private async withImages(s: Loaded, p: Prompt): Promise<readonly number[]> {
     if (s.model instanceof LlavaModel) s.model.setImages(p.ids, await preprocessImages(p.images, s.preprocess!, s.model.ctx));
     if (s.model instanceof Idefics3Model) s.model.setImages(p.ids, await idefics3Images(p.images, s.idefics3!, s.model.ctx));
+    if (s.model instanceof Qwen2VLModel) s.model.setImages(p.ids, await qwen2vlImages(p.images, s.qwen2vl!, s.model.ctx));
     return p.ids;
   }
 
   private async prompt(s: Loaded, input: GenerateInput, opts: ChatPromptOptions, signal?: AbortSignal): Promise<Prompt> {
     const vision = s.model instanceof LlavaModel ? s.model.vis : undefined;
     const idefics3 = s.model instanceof Idefics3Model ? s.model.vis : undefined;
+    const qwen2vl = s.model instanceof Qwen2VLModel ? s.model.vis : undefined;
     const images = async (sources: Parameters<typeof decodeImages>[0]) => {
-      if (sources.length && !vision && !idefics3) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
-      return vision || idefics3 ? decodeImages(sources, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
+      if (sources.length && !vision && !idefics3 && !qwen2vl) throw new InvalidArgumentError(`${s.source} has no vision encoder: its prompts take no images`);
+      return vision || idefics3 || qwen2vl ? decodeImages(sources, this.options.decodeImage ?? decodeImageBrowser, signal, this.options.readImageFile) : [];
     };
     const tok = s.tokenizer;
     const expand = (ids: readonly number[], ims: readonly RgbaImage[], text: string): Prompt => {
+      if (qwen2vl) return { ids: expandQwen2VLTokens(ids, qwen2vlGrids(ims, s.qwen2vl!), qwen2vl), text, images: ims };
       if (idefics3) return { ids: expandIdefics3Tokens(ids, idefics3Layouts(ims, s.idefics3!), idefics3, tok && ((t) => tok.encode(t))), text, images: ims };
       return { ids: vision ? expandImageTokens(ids, vision.imageTokenId, vision.tokensPerImage, ims.length) : Array.from(ids), text, images: ims };
     };
@@ -219,7 +230,7 @@ export class LocalEngine implements Engine {
     if (typeof input === 'string') return expand(tok.encodePrompt(input, s.model.info.bosTokenId), [], input);
     if (!Array.isArray(input)) throw new InvalidArgumentError('the prompt must be a string, an array of chat messages or { ids }');
     if (!tok.chatTemplate) throw new InvalidArgumentError(`${s.source} has no chat template: pass a string prompt`);
-    const split = splitContentParts(input, !!vision || !!idefics3, s.source);
+    const split = splitContentParts(input, !!vision || !!idefics3 || !!qwen2vl, s.source);
     const text = tok.chatTemplate.render(split.messages, { addGenerationPrompt: true, tools: opts.tools, extra: opts.chatTemplateKwargs });
     return expand(tok.encode(text), await images(split.images), text);
   }
@@ -252,6 +263,17 @@ export class LocalEngine implements Engine {
               tokensPerImage: s.model.vis.tokensPerImage,
               imageTokenId: s.model.vis.imageTokenId,
               imagesEncoded: s.model.imagesEncoded,
+            },
+          }
+        : {}),
+      ...(s.model instanceof Qwen2VLModel
+        ? {
+            vision: {
+              imageSize: 0,
+              tokensPerImage: 0,
+              imageTokenId: s.model.vis.imageTokenId,
+              imagesEncoded: s.model.imagesEncoded,
+              variable: true,
             },
           }
         : {}),
@@ -323,5 +345,6 @@ function session(source: string, model: LoadedModel, tokenizer: TextTokenizer | 
   if (eos !== undefined) eosIds.add(eos);
   const preprocess = model instanceof LlavaModel ? preprocessConfigFor(preprocessor, model.vis, source) : undefined;
   const idefics3 = model instanceof Idefics3Model ? idefics3PreprocessFor(preprocessor, model.vis, source) : undefined;
-  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds, preprocess, idefics3 };
+  const qwen2vl = model instanceof Qwen2VLModel ? qwen2vlPreprocessFor(preprocessor, model.vis, source) : undefined;
+  return { source, model, tokenizer, sampler: new Sampler(model.ctx, vocab), kv: new KvPrefix(), eosIds, preprocess, idefics3, qwen2vl };
 }

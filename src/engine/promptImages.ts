@@ -17,6 +17,10 @@ import { gpuResizeFits, resizeRgbaGpu } from '../kernels/resample.js';
 import type { RawConfig } from '../models/config.js';
 import type { Idefics3PromptImage } from '../models/idefics3.js';
 import type { Idefics3VisionConfig } from '../models/idefics3Config.js';
+import type { Qwen2VLPromptImage } from '../models/qwen2vl.js';
+import type { Qwen2VLVisionConfig } from '../models/qwen2vlConfig.js';
+import { mergedTokens } from '../models/qwen2vlRope.js';
+import { qwen2vlGrid, qwen2vlPatches, qwen2vlPreprocess, qwen2vlPreprocessConfig, type Qwen2VLGrid, type Qwen2VLPreprocessConfig } from '../image/qwen2vl.js';
 import type { PromptImage } from '../models/llava.js';
 import type { VisionConfig } from '../models/llavaConfig.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
@@ -162,6 +166,63 @@ export function expandIdefics3Tokens(
       throw new InvalidModelError(`the tokenizer does not map <image> to the image token id ${id}`);
     return layout;
   });
+}
+
+/** Qwen2-VL's image processor (preprocessor_config.json); its patches must be the tower's. */
+export function qwen2vlPreprocessFor(raw: RawConfig | undefined, vision: Qwen2VLVisionConfig, where: string): Qwen2VLPreprocessConfig {
+  const cfg = qwen2vlPreprocessConfig(raw ?? {}, `${where}/preprocessor_config.json`);
+  const want = [vision.patchSize, vision.temporalPatchSize, vision.mergeSize];
+  const got = [cfg.patchSize, cfg.temporalPatchSize, cfg.mergeSize];
+  if (want.some((x, i) => x !== got[i])) {
+    throw new InvalidModelError(
+      `${where}: the image processor's patch ${got[0]}, temporal ${got[1]}, merge ${got[2]} are not the vision tower's (${want.join(', ')})`,
+    );
+  }
+  return cfg;
+}
+
+/** The patch grids of a prompt's images (what its image tokens need; no pixels are resized). */
+export function qwen2vlGrids(images: readonly RgbaImage[], cfg: Qwen2VLPreprocessConfig): Qwen2VLGrid[] {
+  return images.map((img) => qwen2vlGrid(img.width, img.height, cfg));
+}
+
+/**
+ * The patches of a prompt's images, each keyed by the sha256 of its pixel values. With `ctx`, the resize of a
+ * large image runs on the GPU (bit-exact with the CPU, as for CLIP); the patches are cut on the CPU.
+ */
+export async function qwen2vlImages(images: readonly RgbaImage[], cfg: Qwen2VLPreprocessConfig, ctx?: GpuContext): Promise<Qwen2VLPromptImage[]> {
+  const out: Qwen2VLPromptImage[] = [];
+  for (const img of images) {
+    const grid = qwen2vlGrid(img.width, img.height, cfg);
+    const { width, height } = grid.resized;
+    const resized = width !== img.width || height !== img.height;
+    const p =
+      ctx && resized && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, width)
+        ? qwen2vlPatches(await resizeRgbaGpu(ctx, img, width, height, cfg.filter, cfg.precision), grid, cfg)
+        : qwen2vlPreprocess(img, cfg);
+    const key = bytesToHex(sha256(new Uint8Array(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength)));
+    out.push({ key, pixels: p.pixels, grid: { t: grid.t, h: grid.h, w: grid.w } });
+  }
+  return out;
+}
+
+/**
+ * A Qwen2-VL prompt with its images: as is when it already holds every image's tokens, or with each single image
+ * token (the chat template's `<|image_pad|>`) repeated for its image's merged patches, as Qwen2VLProcessor does.
+ */
+export function expandQwen2VLTokens(ids: readonly number[], grids: readonly Qwen2VLGrid[], vision: Qwen2VLVisionConfig): number[] {
+  const id = vision.imageTokenId;
+  const per = grids.map((g) => mergedTokens(g, vision.mergeSize));
+  const k = ids.reduce((n, x) => n + (x === id ? 1 : 0), 0);
+  const full = per.reduce((a, b) => a + b, 0);
+  if (k === full) return [...ids];
+  if (k !== grids.length) {
+    throw new InvalidArgumentError(
+      `the prompt has ${k} image tokens (id ${id}) for ${grids.length} image${grids.length === 1 ? '' : 's'}: give one token per image (the chat template's) or ${full} (${per.join(' + ')})`,
+    );
+  }
+  let i = 0;
+  return ids.flatMap((x) => (x === id ? new Array<number>(per[i++]!).fill(id) : [x]));
 }
 
 const PART_TYPES = "'text', 'image_url', 'image'";

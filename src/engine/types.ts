@@ -74,6 +74,11 @@ export interface EngineInfo {
      * tile, and a prompt of ids holds one image token per image (expanded to the tiles' layout) or all of them.
      */
     readonly tiled?: boolean;
+    /**
+     * Qwen2-VL: an image is resized to its own patch grid (smart_resize), so its token count follows its size
+     * (imageSize and tokensPerImage are 0); a prompt of ids holds one image token per image or all of them.
+     */
+    readonly variable?: boolean;
   };
 }
 

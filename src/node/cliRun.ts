@@ -11,6 +11,10 @@ import {
   idefics3Images,
   idefics3Layouts,
   idefics3PreprocessFor,
+  expandQwen2VLTokens,
+  qwen2vlGrids,
+  qwen2vlImages,
+  qwen2vlPreprocessFor,
   preprocessConfigFor,
   splitContentParts,
   toPromptImages,
@@ -18,6 +22,8 @@ import {
 import { buildAnyModel } from '../models/build.js';
 import { Idefics3Model } from '../models/idefics3.js';
 import { isIdefics3Config } from '../models/idefics3Config.js';
+import { Qwen2VLModel } from '../models/qwen2vl.js';
+import { isQwen2VLConfig } from '../models/qwen2vlConfig.js';
 import { LlavaModel, type PromptImage } from '../models/llava.js';
 import { isLlavaConfig } from '../models/llavaConfig.js';
 import { dtypeArg, intArg } from './cliArgs.js';
@@ -69,12 +75,14 @@ export async function main(argv: string[]): Promise<number> {
   const imagePaths = a.image ?? [];
   const vision = isLlavaConfig(config) ? config.vision : undefined;
   const idefics3 = isIdefics3Config(config) ? config.idefics3 : undefined;
-  if (imagePaths.length && !vision && !idefics3) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
+  const qwen2vl = isQwen2VLConfig(config) ? config.qwen2vl : undefined;
+  if (imagePaths.length && !vision && !idefics3 && !qwen2vl) throw new InvalidArgumentError(`--image: ${location} (${config.modelType}) has no vision encoder`);
   const images: PromptImage[] = vision
     ? await toPromptImages(await Promise.all(imagePaths.map((p) => readFile(p))), preprocessConfigFor(preprocessor, vision, location), decodeImageNode)
     : [];
   const idefics3Pre = idefics3 && idefics3PreprocessFor(preprocessor, idefics3, location);
-  const rgba = idefics3Pre ? await decodeImages(await Promise.all(imagePaths.map((p) => readFile(p))), decodeImageNode) : [];
+  const qwen2vlPre = qwen2vl && qwen2vlPreprocessFor(preprocessor, qwen2vl, location);
+  const rgba = idefics3Pre || qwen2vlPre ? await decodeImages(await Promise.all(imagePaths.map((p) => readFile(p))), decodeImageNode) : [];
   const imageCount = images.length + rgba.length;
   let inputIds: number[];
   if (a['input-ids'] !== undefined) {
@@ -93,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   if (vision) inputIds = expandImageTokens(inputIds, vision.imageTokenId, vision.tokensPerImage, images.length);
   if (idefics3 && idefics3Pre)
     inputIds = expandIdefics3Tokens(inputIds, idefics3Layouts(rgba, idefics3Pre), idefics3, tokenizer && ((t) => tokenizer.encode(t)));
+  if (qwen2vl && qwen2vlPre) inputIds = expandQwen2VLTokens(inputIds, qwen2vlGrids(rgba, qwen2vlPre), qwen2vl);
   if (inputIds.length === 0) throw new InvalidArgumentError('the prompt is empty');
 
   const ctx = await createNodeGpu();
@@ -105,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const id of inputIds) if (id >= V) throw new InvalidArgumentError(`input id ${id} is outside the vocabulary (${V})`);
     if (model instanceof LlavaModel) model.setImages(inputIds, images);
     if (model instanceof Idefics3Model && idefics3Pre) model.setImages(inputIds, await idefics3Images(rgba, idefics3Pre));
+    if (model instanceof Qwen2VLModel && qwen2vlPre) model.setImages(inputIds, await qwen2vlImages(rgba, qwen2vlPre));
     const sampler = new Sampler(ctx, V);
     sampler.begin({ temperature, seed: a.seed ? intArg(a.seed, '--seed', 0) : undefined }, inputIds);
 
