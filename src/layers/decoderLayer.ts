@@ -80,14 +80,17 @@ export function decoderLayer(
  * or a residual scale.
  */
 export function layerFuses(ctx: GpuContext, r: DecoderLayerRun, w: DecoderLayerWeights): boolean {
-  if (isMla(w.attn) || isMoe(w.mlp) || w.postAttnNorm || w.postMlpNorm || r.attnResidualScale !== undefined) return false;
-  return gemvFuses(ctx, w.attn.qkv, true) && gemvFuses(ctx, w.attn.o, false) && gemvFuses(ctx, w.mlp.gateUp, true) && gemvFuses(ctx, w.mlp.down, false);
+  if (isMla(w.attn) || w.postAttnNorm || w.postMlpNorm || r.attnResidualScale !== undefined) return false;
+  if (!gemvFuses(ctx, w.attn.qkv, true) || !gemvFuses(ctx, w.attn.o, false)) return false;
+  if (isMoe(w.mlp)) return w.mlp.router.shape[1]! % 4 === 0;
+  return gemvFuses(ctx, w.mlp.gateUp, true) && gemvFuses(ctx, w.mlp.down, false);
 }
 
 /**
  * One decode token through a layer (`layerFuses`) on its residual stream h [1, H] alone: the q|k|v GEMV reads
  * inputNorm(h), the output projection adds to h, the gate|up GEMV reads mlpNorm(h), the down projection adds to h.
- * Five dependent dispatches besides attention's (RoPE with the cache append, attention, its merge).
+ * Five dependent dispatches besides attention's (RoPE with the cache append, attention, its merge). A MoE
+ * layer's router reads mlpNorm(h) and writes it to x [1, H] (scratch) for the experts, which add to h.
  */
 export function fusedDecoderLayer(
   ctx: GpuContext,
@@ -97,8 +100,10 @@ export function fusedDecoderLayer(
   rope: { invFreq: Tensor; attentionFactor: number },
   step: Step,
   h: Tensor,
+  x: Tensor,
 ): void {
   const norm = (weight: Tensor) => ({ h, norm: { weight, eps: r.eps, weightOffset: r.normWeightOffset } });
   selfAttention(ctx, r.dims, w.attn as AttentionWeights, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, h, h, undefined, norm(w.inputNorm));
-  fusedGatedMlp(ctx, w.mlp as MlpWeights, r.activation, r.mlpScratch, norm(w.mlpNorm));
+  if (isMoe(w.mlp)) moeBlock(ctx, r.moe!.settings, w.mlp, r.moe!.scratch, x, h, norm(w.mlpNorm));
+  else fusedGatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, norm(w.mlpNorm));
 }

@@ -1,7 +1,9 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { matmul } from '../kernels/matmul.js';
+import { InvalidArgumentError } from '../errors.js';
 import { moeExperts, moeRoute, type MoeActivation, type MoeExpertWeights, type MoeRouteOptions } from '../kernels/moe.js';
+import { moeRouterNormed, type NormSpec } from '../kernels/moeRouter.js';
 
 /** A mixture-of-experts feed-forward block's weights. Shared experts are one stacked "expert" of their own. */
 export interface MoeWeights {
@@ -22,6 +24,12 @@ export interface MoeSettings {
   readonly route: Omit<MoeRouteOptions, 'correctionBias'>;
   readonly act: MoeActivation;
   readonly clamp?: { readonly limit: number; readonly alpha: number };
+}
+
+/** A decode token's residual stream h [1, H]: the router reads norm(h), the experts add to h. */
+export interface MoeFusedResidual {
+  readonly h: Tensor;
+  readonly norm: NormSpec;
 }
 
 export const isMoe = (w: object): w is MoeWeights => 'router' in w;
@@ -56,16 +64,21 @@ export class MoeScratch {
 /**
  * out[T, H] = Σ_k w_k · expert_k(x) (+ the shared experts): router matmul, routing and expert dispatch on
  * the GPU, reading only the selected experts' weights at decode. x [T, H] is the normed residual.
+ * With `fused` (one decode token): x is scratch, written by the router as norm(fused.h), and the experts'
+ * outputs are added to fused.h itself (out is fused.h).
  */
-export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch: MoeScratch, x: Tensor, out: Tensor): void {
+export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch: MoeScratch, x: Tensor, out: Tensor, fused?: MoeFusedResidual): void {
   const T = x.shape[0]!;
   const k = s.route.topK;
   const logits = ctx.view(scratch.logits, [T, s.numExperts]);
   const ids = ctx.view(scratch.ids, [T, k]);
   const weights = ctx.view(scratch.weights, [T, k]);
-  matmul(ctx, x, w.router, logits, w.routerBias);
+  if (fused) {
+    if (T !== 1 || out !== fused.h) throw new InvalidArgumentError(`moeBlock: the fused residual is for one token added to h, got ${T} tokens`);
+    moeRouterNormed(ctx, fused.h, fused.norm, w.router, w.routerBias, x, logits);
+  } else matmul(ctx, x, w.router, logits, w.routerBias);
   moeRoute(ctx, logits, ids, weights, { ...s.route, correctionBias: w.correctionBias });
-  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp });
+  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp, accumulate: !!fused });
   if (!w.shared) return;
   const sharedIds = ctx.view(scratch.sharedIds, [T, 1]);
   let sharedWeights = ctx.view(scratch.sharedWeights, [T, 1]);

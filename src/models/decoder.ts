@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
 import { scale, softcap } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/embedding.js';
-import { gemvReadsPlanes, gemvTuning, matmul } from '../kernels/matmul.js';
+import { gemvReadsPlanes, matmul } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { createXPlanes } from '../kernels/xPlanes.js';
 import { AttentionScratch, type AttentionDims } from '../layers/attention.js';
@@ -185,7 +185,7 @@ export class DecoderModel implements LoadedModel {
     }
     // One decode token: the step captured at an earlier position replayed where it still holds, else recorded and captured.
     const capture = n === 1 && plainDecode(opts) && !this.hiddenHook ? this.decodeStep : undefined;
-    if (capture?.replay([opts.idFrom?.buffer, opts.idFrom?.offset, JSON.stringify(gemvTuning)], { [POSITION]: start })) {
+    if (capture?.replay([opts.idFrom?.buffer, opts.idFrom?.offset, JSON.stringify(ctx.kernelOverrides)], { [POSITION]: start })) {
       this.kv.length = start + 1;
       return this.logits1;
     }
@@ -221,7 +221,7 @@ export class DecoderModel implements LoadedModel {
         const kv = this.kv.layers[i]!;
         const rope = this.rope[c.layerTypes[i]!];
         if (T === 1 && this.fusedLayers[i]) {
-          fusedDecoderLayer(ctx, this.run, w.layers[i]!, kv, rope, step, h);
+          fusedDecoderLayer(ctx, this.run, w.layers[i]!, kv, rope, step, h, x);
           xReady = false;
         } else {
           if (!xReady) rmsNorm(ctx, h, w.layers[i]!.inputNorm, x, c.rmsNormEps, c.normWeightOffset, planes(pr.qkv[i]));

@@ -7,8 +7,9 @@ import { maxAbsDiff } from '../helpers/random.js';
 
 // A decode token through fused layers (the norms and residual adds inside the integer-dot GEMVs,
 // src/layers/decoderLayer.ts fusedDecoderLayer) against the same token through the separate kernels. They differ
-// only in the order the norm sums x² (f32): logits within 1e-4 of the largest.
-describe.each(['llama', 'qwen2', 'qwen3', 'mistral_swa'])('fixture %s at q8_0: fused decode layers', (name) => {
+// only in the order the norm sums x² (f32): logits within 1e-4 of the largest. The MoE fixtures cover the fused
+// router (shaders/moeRouter.wgsl), a shared expert with its sigmoid gate (qwen2_moe) and a router bias (gpt_oss).
+describe.each(['llama', 'qwen2', 'qwen3', 'mistral_swa', 'qwen3_moe', 'qwen2_moe', 'gpt_oss'])('fixture %s at q8_0: fused decode layers', (name) => {
   it('give the logits of the unfused layers, token after token', async () => {
     const ctx = await gpu();
     const exp = await expected(name);
