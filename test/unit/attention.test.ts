@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attention, type AttentionOptions } from '../../src/kernels/attention.js';
+import { attentionPrefillTuning } from '../../src/kernels/attentionPrefill.js';
 import { writeKv } from '../../src/kernels/kvCache.js';
 import { attentionRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -33,11 +34,20 @@ async function check({ T, nH, nKv, hd, hdV, capacity, o }: Case) {
   expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(TOL);
 }
 
-const paths = ['decode', 'prefill'] as const;
+const kernels = ['decode', 'prefill', 'prefill rows'] as const;
 
-// Each case runs on both kernels: the split-keys decode kernel and the tiled prefill kernel.
-describe.each(paths)('attention, %s kernel', (path) => {
-  const run = (c: Omit<Case, 'o'> & { o: Case['o'] }) => check({ ...c, o: { ...c.o, path } });
+// Each case runs on every kernel: the split-keys decode kernel, the flash prefill kernel (the default
+// where the values fit it) and the row-tiled prefill kernel (wider values).
+describe.each(kernels)('attention, %s kernel', (kernel) => {
+  const path = kernel === 'decode' ? 'decode' : 'prefill';
+  const run = async (c: Omit<Case, 'o'> & { o: Case['o'] }) => {
+    attentionPrefillTuning.kernel = kernel === 'prefill rows' ? 'rows' : 'auto';
+    try {
+      await check({ ...c, o: { ...c.o, path } });
+    } finally {
+      attentionPrefillTuning.kernel = 'auto';
+    }
+  };
   it('one query, GQA, odd head dim 24', () => run({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
   it('from position 0, MHA, head dim 40', () => run({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
   it('after a cached prefix, MQA, hdV != hd, 300 keys', () => run({ T: 5, nH: 4, nKv: 1, hd: 72, hdV: 33, capacity: 301, o: { startPos: 296, scale: 0.1 } }));
@@ -69,8 +79,14 @@ describe('attention, default path', () => {
     await check({ T: 1, nH: 4, nKv: 2, hd: 24, hdV: 24, capacity: 400, o: { startPos: 399, scale: 0.2 } });
     expect(ctx.dispatchCount - n1).toBe(2);
   });
-  it('a grid large enough for tiles of 32 rows (two per thread)', () =>
-    check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } }));
+  it('a grid large enough for tiles of 32 rows in the row kernel (two per thread)', async () => {
+    attentionPrefillTuning.kernel = 'rows';
+    try {
+      await check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } });
+    } finally {
+      attentionPrefillTuning.kernel = 'auto';
+    }
+  });
   it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
     check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
   it('8300 keys: the decode kernel merges 130 chunks of 64 keys', () =>
