@@ -103,7 +103,7 @@ describe('qwen2_vl fixture (Qwen2-VL: 2-D rotary vision tower + patch merger + q
       const T = exp.inputIds.length;
       const V = model.info.vocabSize;
       const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
-      let last = new Float32Array(0);
+      let last: Float32Array = new Float32Array(0);
       while (ids.length <= exp.greedyIds.length) {
         last = await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1));
         if (ids.length < exp.greedyIds.length) ids.push(argmax(last));
