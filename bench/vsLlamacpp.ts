@@ -3,6 +3,8 @@
 // run in a process of its own (`weblm bench --json` and bench/llamacppBench.ts), after `--warmup-runs` untimed
 // runs of each (recorded with warmup: true, left out of the table); every report is appended to
 // vs-llamacpp.jsonl, and the table of medians and ratios (vs-llamacpp.md, vs-llamacpp.svg) is written at the end.
+// While each run goes, nvidia-smi samples its process's GPU memory every 100 ms (bench/gpuMemorySampler.ts): the
+// record's `memory` holds the peak during the load and over the run ("n/a" in the table where nvidia-smi is missing).
 //
 //   node dist/bench/vsLlamacpp.js --out DIR [--models qwen2.5-1.5b:q4_0,llama-3.2-1b:q4_0] [--rounds 2]
 //        [--llama-module .gpu-anchor/node_modules/node-llama-cpp/dist/index.js] [--gpu vulkan]
@@ -12,6 +14,7 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvertType } from '../src/node/convert.js';
+import { loadPeaks, sampleGpuMemory, samplesOf } from './gpuMemorySampler.js';
 import { writeRandomGGUF } from './randomGguf.js';
 import { renderSvg, renderTable, type VsRecord } from './vsTable.js';
 
@@ -68,10 +71,11 @@ for (const spec of a.models!.split(',')) {
       : ['dist/bench/llamacppBench.js', '--model', file, '--module', a['llama-module']!, '--gpu', a.gpu!, ...shared];
   for (let w = 0; w < Number(a['warmup-runs']); w++) {
     for (const engine of ['weblm', 'llama.cpp'] as const) {
-      const report = await lastJsonLine(process.execPath, args(engine));
+      const { report, memory } = await sampledRun(process.execPath, args(engine));
       await appendFile(
         log,
-        JSON.stringify({ date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round: -1, warmup: true, report }) + '\n',
+        JSON.stringify({ date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round: -1, warmup: true, report, memory }) +
+          '\n',
       );
     }
   }
@@ -79,13 +83,13 @@ for (const spec of a.models!.split(',')) {
     // Alternate which engine goes first, so that neither always runs on a GPU the other just warmed.
     const order = round % 2 === 0 ? (['weblm', 'llama.cpp'] as const) : (['llama.cpp', 'weblm'] as const);
     for (const engine of order) {
-      const report = await lastJsonLine(process.execPath, args(engine));
-      const rec: VsRecord = { date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round, report };
+      const { report, memory } = await sampledRun(process.execPath, args(engine));
+      const rec: VsRecord = { date: new Date().toISOString(), gpu: gpuName, weblm_commit: commit, shape, type, engine, round, report, memory };
       records.push(rec);
       await appendFile(log, JSON.stringify(rec) + '\n');
       const r = report as { prefill?: { tps: number }; decode?: { context: number; tps: number }[]; error?: string };
       console.error(
-        `  ${engine} round ${round + 1}: ${r.error ?? `prefill ${r.prefill?.tps} tok/s, decode ${r.decode?.map((d) => `${d.tps}@${d.context}`).join(' ')}`}`,
+        `  ${engine} round ${round + 1}: ${r.error ?? `prefill ${r.prefill?.tps} tok/s, decode ${r.decode?.map((d) => `${d.tps}@${d.context}`).join(' ')}`}, peak during load ${memory.peak_load_mib ?? 'n/a'} MiB`,
       );
     }
   }
@@ -108,10 +112,24 @@ function query(cmd: string, args: string[]): string {
   }
 }
 
+/**
+ * A benchmark process (lastJsonLine) with its GPU memory sampled while it runs: the peak during its load
+ * (the first `load_s` of its samples, src/node/bench.ts's and llamacppBench's figure) and over the run.
+ */
+async function sampledRun(cmd: string, args: string[]): Promise<{ report: unknown; memory: NonNullable<VsRecord['memory']> }> {
+  const sampler = sampleGpuMemory(100);
+  let pid: number | undefined;
+  const report = await lastJsonLine(cmd, args, (p) => (pid = p));
+  const mine = samplesOf(sampler.stop(), pid);
+  const loadS = (report as { load_s?: unknown }).load_s;
+  const peaks = loadPeaks(mine, typeof loadS === 'number' ? loadS : undefined, 100);
+  return { report, memory: { peak_load_mib: peaks.load, peak_mib: peaks.all, samples: mine.length } };
+}
+
 /** Runs a benchmark process; its last stdout line parsed, or { error } with its stderr's tail. */
-function lastJsonLine(cmd: string, args: string[]): Promise<unknown> {
+function lastJsonLine(cmd: string, args: string[], onPid?: (pid: number | undefined) => void): Promise<unknown> {
   return new Promise((done) => {
-    execFile(cmd, args, { maxBuffer: 64 << 20, timeout: 900_000 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 << 20, timeout: 900_000 }, (err, stdout, stderr) => {
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
         if (!err) return done(JSON.parse(last));
@@ -125,5 +143,6 @@ function lastJsonLine(cmd: string, args: string[]): Promise<unknown> {
         .join(' | ');
       done({ error: `${err?.message.split('\n')[0] ?? 'no JSON'}: ${tail}` });
     });
+    onPid?.(child.pid);
   });
 }

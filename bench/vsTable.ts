@@ -10,11 +10,15 @@ export interface VsRecord {
   readonly engine: 'weblm' | 'llama.cpp';
   readonly round: number;
   readonly report: unknown;
+  /** The process's GPU memory sampled while it ran (bench/gpuMemorySampler.ts); absent in older records, null figures without nvidia-smi. */
+  readonly memory?: { readonly peak_load_mib: number | null; readonly peak_mib: number | null; readonly samples: number };
 }
 
 interface Report {
   readonly load_s: number;
   readonly gpu_process_bytes: number | null;
+  /** weblm's own count of its GPU buffers: weights, KV cache and activations. */
+  readonly gpu_memory_bytes?: number;
   readonly prefill: { readonly tokens: number; readonly tps: number };
   readonly decode: readonly { readonly context: number; readonly tps: number; readonly fill_ttft_ms?: number }[];
 }
@@ -25,6 +29,9 @@ interface Figures {
   /** Time to first token of the prompt that filled the cache to each context (absent in older records). */
   fillTtft: Map<number, number>;
   mib: number | null;
+  /** Peak process GPU MiB during the load (sampled), and weblm's weights + caches in MiB. */
+  peakLoad: number | null;
+  ownMib: number | null;
   load: number;
   runs: number;
   prefillTokens: number;
@@ -36,6 +43,8 @@ const ok = (r: unknown): r is Report => typeof r === 'object' && r !== null && '
 function figures(records: readonly VsRecord[]): Figures | undefined {
   const reports = records.map((r) => r.report).filter(ok);
   if (reports.length === 0) return undefined;
+  const peaks = records.filter((r) => ok(r.report)).flatMap((r) => (typeof r.memory?.peak_load_mib === 'number' ? [r.memory.peak_load_mib] : []));
+  const own = reports.flatMap((r) => (typeof r.gpu_memory_bytes === 'number' ? [r.gpu_memory_bytes] : []));
   const contexts = [...new Set(reports.flatMap((r) => r.decode.map((d) => d.context)))];
   const mibs = reports.map((r) => r.gpu_process_bytes).filter((b): b is number => b !== null);
   return {
@@ -48,6 +57,8 @@ function figures(records: readonly VsRecord[]): Figures | undefined {
       }),
     ),
     mib: mibs.length ? Math.round(median(mibs) / 2 ** 20) : null,
+    peakLoad: peaks.length ? Math.round(median(peaks)) : null,
+    ownMib: own.length ? Math.round(median(own) / 2 ** 20) : null,
     load: median(reports.map((r) => r.load_s)),
     runs: reports.length,
     prefillTokens: reports[0]!.prefill.tokens,
@@ -84,7 +95,9 @@ export function renderTable(records: readonly VsRecord[]): string {
     `prefill ${tokens} tok/s weblm / llama.cpp`,
     ...contexts.map((c) => `decode ctx ${c}`),
     ...(ttft ? [`TTFT of a ${longest}-token prompt, ms`] : []),
-    'GPU MiB (nvidia-smi)',
+    'GPU MiB after the run (nvidia-smi)',
+    'peak MiB during load',
+    "weblm's weights + caches MiB",
     'load s',
     'runs',
   ];
@@ -99,7 +112,7 @@ export function renderTable(records: readonly VsRecord[]): string {
     const l = m.llama;
     const pair = (x: number | undefined, y: number | undefined) => `${x !== undefined ? n(x) : '-'} / ${y !== undefined ? n(y) : '-'} (${ratio(x, y)})`;
     lines.push(
-      `| ${m.key} | ${pair(w?.prefill, l?.prefill)} | ${contexts.map((c) => pair(w?.decode.get(c), l?.decode.get(c))).join(' | ')} |${ttft ? ` ${pair(w?.fillTtft.get(longest!), l?.fillTtft.get(longest!))} |` : ''} ${w?.mib ?? '-'} / ${l?.mib ?? '-'} | ${w ? n(w.load) : '-'} / ${l ? n(l.load) : '-'} | ${w?.runs ?? 0} / ${l?.runs ?? 0} |`,
+      `| ${m.key} | ${pair(w?.prefill, l?.prefill)} | ${contexts.map((c) => pair(w?.decode.get(c), l?.decode.get(c))).join(' | ')} |${ttft ? ` ${pair(w?.fillTtft.get(longest!), l?.fillTtft.get(longest!))} |` : ''} ${w?.mib ?? '-'} / ${l?.mib ?? '-'} | ${w?.peakLoad ?? 'n/a'} / ${l?.peakLoad ?? 'n/a'} | ${w?.ownMib ?? '-'} | ${w ? n(w.load) : '-'} / ${l ? n(l.load) : '-'} | ${w?.runs ?? 0} / ${l?.runs ?? 0} |`,
     );
   }
   const failures = models.flatMap((m) =>

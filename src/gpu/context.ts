@@ -23,6 +23,14 @@ const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GP
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /**
+ * Loads pace their uploads in windows of this many bytes written or allocated (`uploadCheckpoint`): the
+ * writes of a window are submitted, at most two windows are in flight (so the driver's staging memory is
+ * reused instead of growing with the model), and allocation errors are checked once per window. 0: never
+ * wait (benchmarks compare). Tests lower it.
+ */
+export const uploadPacing = { windowBytes: 256 * 1024 * 1024 };
+
+/**
  * The engine's handle on a GPUDevice. Kernels record into one command encoder and one compute pass;
  * `flush()` submits it. Uniform parameters of every dispatch go into one arena buffer, written once per
  * submit, and bind groups are cached by what they bind, so re-encoding the same step (a decode token)
@@ -62,6 +70,12 @@ export class GpuContext implements StepReplayer {
   private readonly recordingEpochs = new WeakMap<StepRecording, number>();
   private allocated = 0;
   private liveCreated = 0;
+  /** Error scopes of `beginAllocationScope` open, and the error an `uploadCheckpoint` found in them. */
+  private allocationScopes = 0;
+  private allocationFailure: WebLMError | undefined;
+  /** Bytes written or allocated since the last upload checkpoint, and the window submitted before it. */
+  private paced = 0;
+  private inFlight: Promise<unknown> | undefined;
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
 
@@ -120,15 +134,52 @@ export class GpuContext implements StepReplayer {
   beginAllocationScope(): void {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
+    this.allocationScopes++;
+    this.allocationFailure = undefined;
   }
 
   /** Ends `beginAllocationScope`: the error it caught, as GpuOutOfMemoryError or ShaderError (an OOM's validation errors are its consequence). */
   async endAllocationScope(): Promise<WebLMError | undefined> {
-    const validation = await this.device.popErrorScope();
-    const oom = await this.device.popErrorScope();
+    this.allocationScopes--;
+    const found = this.allocationFailure;
+    this.allocationFailure = undefined;
+    const failure = await this.popAllocationScope();
+    return found ?? failure ?? this.failure;
+  }
+
+  private async popAllocationScope(): Promise<WebLMError | undefined> {
+    const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     if (oom) return new GpuOutOfMemoryError(`GPU out of memory: ${oom.message}`);
     if (validation) return new ShaderError(`WebGPU error: ${validation.message}`);
-    return this.failure;
+    return undefined;
+  }
+
+  /**
+   * Called by loaders after each slice they allocate or write: once `uploadPacing.windowBytes` have passed
+   * since the last checkpoint, submits the window's writes, waits for the window before it (two in flight at
+   * most), and, inside an allocation scope, checks it for errors: an out-of-memory (or validation error)
+   * is thrown here, a window after it happened, not at the end of the load. Cheap otherwise.
+   */
+  async uploadCheckpoint(): Promise<void> {
+    const window = uploadPacing.windowBytes;
+    if (window <= 0 || this.paced < window) return;
+    this.paced = 0;
+    this.flush();
+    this.device.queue.submit([]);
+    const before = this.inFlight;
+    this.inFlight = this.device.queue.onSubmittedWorkDone();
+    const [, failure] = await Promise.all([before, this.allocationScopes > 0 ? this.recheckAllocationScope() : undefined]);
+    this.throwIfFailed();
+    if (failure) throw failure;
+  }
+
+  /** Pops the allocation scope's error scopes and pushes them again: what they caught so far. */
+  private async recheckAllocationScope(): Promise<WebLMError | undefined> {
+    const failure = await this.popAllocationScope();
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    if (failure) this.allocationFailure ??= failure;
+    return failure;
   }
 
   private throwIfFailed(): void {
@@ -144,6 +195,7 @@ export class GpuContext implements StepReplayer {
     const buf = this.device.createBuffer({ size, usage, label });
     this.allocated += size;
     this.liveCreated++;
+    this.paced += size;
     return buf;
   }
 
@@ -182,6 +234,7 @@ export class GpuContext implements StepReplayer {
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const aligned = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     this.device.queue.writeBuffer(buffer, offset + byteOffset, aligned);
+    this.paced += aligned.byteLength;
   }
 
   /** A view of part of a tensor's buffer as a tensor of another shape (no copy). */

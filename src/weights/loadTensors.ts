@@ -6,19 +6,22 @@ import { dequantize, quantize } from './quant/index.js';
 import type { WeightSource } from './source.js';
 
 /**
- * Source bytes read at a time (whole rows, at least one): peak host memory while loading is a few chunks
- * (the stored bytes, their f32 values, the converted bytes), not a tensor. Tests lower it.
+ * Source bytes read at a time (whole rows, at least one), and reads issued ahead of the chunk being converted
+ * and written (0: one read at a time): peak host memory while loading is a few chunks (the stored bytes,
+ * their f32 values, the converted bytes), not a tensor. Tests lower them; benchmarks compare.
  */
-export const loadChunking = { maxBytes: 16 * 1024 * 1024 };
+export const loadChunking = { maxBytes: 16 * 1024 * 1024, readAhead: 2 };
 
 /** f32 values of stored bytes: f32, f16, bf16, or a block format. */
 export function toF32(bytes: Uint8Array, dtype: DType, count: number): Float32Array {
+  // A view where the bytes are aligned for it (they are read-only here), else an aligned copy.
   if (dtype === 'f32') {
-    const copy = bytes.slice(0, count * 4);
-    return new Float32Array(copy.buffer, 0, count);
+    if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    return new Float32Array(bytes.slice(0, count * 4).buffer, 0, count);
   }
   if (dtype === 'f16' || dtype === 'bf16') {
-    const u16 = new Uint16Array(bytes.slice(0, count * 2).buffer, 0, count);
+    const u16 =
+      bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : new Uint16Array(bytes.slice(0, count * 2).buffer, 0, count);
     const out = new Float32Array(count);
     if (dtype === 'bf16') {
       const u32 = new Uint32Array(out.buffer);
@@ -118,9 +121,25 @@ interface StreamPart {
   readonly granule: number;
 }
 
+/** One step of streaming a tensor: `m` elements of part `p` from element `at`, or zeros after a part. */
+type StreamStep = { readonly p: StreamPart; readonly at: number; readonly m: number } | { readonly zeroBytes: number };
+
+function streamSteps(parts: readonly StreamPart[], dtype: DType): StreamStep[] {
+  const steps: StreamStep[] = [];
+  for (const p of parts) {
+    const granuleBytes = byteSizeOf(p.stored, p.granule);
+    const step = Math.max(1, Math.floor(loadChunking.maxBytes / granuleBytes)) * p.granule;
+    for (let at = 0; at < p.elems; at += step) steps.push({ p, at, m: Math.min(step, p.elems - at) });
+    if (p.slot > p.elems) steps.push({ zeroBytes: byteSizeOf(dtype, p.slot - p.elems) });
+  }
+  return steps;
+}
+
 /**
  * Reads `parts` in chunks of at most loadChunking.maxBytes source bytes (whole granules, at least one),
- * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes.
+ * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes. Up to
+ * loadChunking.readAhead reads are in flight while a chunk is converted and written, and the context paces
+ * the writes (GpuContext.uploadCheckpoint: bounded staging, allocation errors found a window after them).
  */
 async function streamParts(
   ctx: GpuContext,
@@ -131,21 +150,35 @@ async function streamParts(
   onBytes?: (n: number) => void,
 ): Promise<void> {
   const w = new TensorWriter(ctx, t);
-  for (const p of parts) {
-    const granuleBytes = byteSizeOf(p.stored, p.granule);
-    const step = Math.max(1, Math.floor(loadChunking.maxBytes / granuleBytes)) * p.granule;
-    for (let at = 0; at < p.elems; at += step) {
-      const m = Math.min(step, p.elems - at);
-      const bytes = await src.readRange(p.name, byteSizeOf(p.stored, at), byteSizeOf(p.stored, m));
-      if (p.stored === dtype) {
-        w.append(bytes);
-      } else {
-        const values = toF32(bytes, p.stored, m);
-        w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
-      }
-      onBytes?.(bytes.byteLength);
+  const steps = streamSteps(parts, dtype);
+  const reads = new Map<number, Promise<Uint8Array>>();
+  let issued = 0;
+  const issue = (until: number) => {
+    for (; issued <= until && issued < steps.length; issued++) {
+      const s = steps[issued]!;
+      if (!('p' in s)) continue;
+      const read = src.readRange(s.p.name, byteSizeOf(s.p.stored, s.at), byteSizeOf(s.p.stored, s.m));
+      read.catch(() => {}); // a read ahead that fails is reported when its step is reached (or not at all after an earlier failure)
+      reads.set(issued, read);
     }
-    if (p.slot > p.elems) w.zeros(byteSizeOf(dtype, p.slot - p.elems));
+  };
+  for (let i = 0; i < steps.length; i++) {
+    await ctx.uploadCheckpoint();
+    issue(i + Math.max(0, loadChunking.readAhead));
+    const s = steps[i]!;
+    if (!('p' in s)) {
+      w.zeros(s.zeroBytes);
+      continue;
+    }
+    const bytes = await reads.get(i)!;
+    reads.delete(i);
+    if (s.p.stored === dtype) {
+      w.append(bytes);
+    } else {
+      const values = toF32(bytes, s.p.stored, s.m);
+      w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
+    }
+    onBytes?.(bytes.byteLength);
   }
   w.finish();
 }

@@ -166,7 +166,7 @@ describe('the same-run table (bench/vsTable.ts)', () => {
       prefill: { tokens: 512, tps: prefill },
       decode: [{ context: 128, tps: d128 }],
     });
-    const rec = (engine: 'weblm' | 'llama.cpp', round: number, r: unknown): VsRecord => ({
+    const rec = (engine: 'weblm' | 'llama.cpp', round: number, r: unknown, memory?: VsRecord['memory']): VsRecord => ({
       date: '2026-12-01T00:00:00Z',
       gpu: 'GPU',
       weblm_commit: 'abc',
@@ -175,6 +175,7 @@ describe('the same-run table (bench/vsTable.ts)', () => {
       engine,
       round,
       report: r,
+      memory,
     });
     const table = renderTable([
       rec('weblm', 0, report(100, 10)),
@@ -183,12 +184,22 @@ describe('the same-run table (bench/vsTable.ts)', () => {
       rec('llama.cpp', 1, report(200, 10)),
       rec('weblm', 2, { error: 'boom' }),
     ]);
-    expect(table).toContain('| s:q4_0 | 200 / 200 (1.00x) | 20 / 15 (1.33x) | 1024 / 1024 | 1 / 1 | 2 / 2 |');
+    // Records without sampled memory (no nvidia-smi, or older records) read n/a.
+    expect(table).toContain('| s:q4_0 | 200 / 200 (1.00x) | 20 / 15 (1.33x) | 1024 / 1024 | n/a / n/a | - | 1 / 1 | 2 / 2 |');
     expect(table).toContain('s:q4_0 weblm round 3: boom');
     // With the context-filling prompt's time to first token in the records, its column appears.
     const withTtft = (r: ReturnType<typeof report>, ms: number) => ({ ...r, decode: r.decode.map((d) => ({ ...d, fill_ttft_ms: ms })) });
     const t2 = renderTable([rec('weblm', 0, withTtft(report(100, 10), 50)), rec('llama.cpp', 0, withTtft(report(200, 20), 25))]);
     expect(t2).toContain('TTFT of a 128-token prompt, ms');
     expect(t2).toContain('| 10 / 20 (0.50x) | 50 / 25 (2.00x) |');
+    // The peak during load (median of the runs' samples) beside the after-run figure, and weblm's own buffers.
+    const mem = (peak: number) => ({ peak_load_mib: peak, peak_mib: peak + 10, samples: 30 });
+    const t3 = renderTable([
+      rec('weblm', 0, { ...report(100, 10), gpu_memory_bytes: 900 * 2 ** 20 }, mem(1100)),
+      rec('llama.cpp', 0, report(200, 20), mem(1000)),
+      rec('weblm', 1, { ...report(100, 10), gpu_memory_bytes: 900 * 2 ** 20 }, mem(1300)),
+    ]);
+    expect(t3).toContain('peak MiB during load');
+    expect(t3).toContain('| 1024 / 1024 | 1200 / 1000 | 900 | 1 / 1 |');
   });
 });
