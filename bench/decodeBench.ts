@@ -14,7 +14,6 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Sampler } from '../src/engine/sampler.js';
 import type { DType } from '../src/gpu/tensor.js';
-import { gemvTuning } from '../src/kernels/matmul.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -47,12 +46,13 @@ const maxContext = Math.max(promptLen, ...contexts) + decodeN + 8;
 
 if (a.gemv !== 'int8' && a.gemv !== 'f32') throw new Error(`--gemv is int8 or f32, not ${a.gemv}`);
 if (a.pipeline !== 'on' && a.pipeline !== 'off') throw new Error(`--pipeline is on or off, not ${a.pipeline}`);
-gemvTuning.int8 = a.gemv === 'int8' ? undefined : false;
 if (a.planes !== 'on' && a.planes !== 'off') throw new Error(`--planes is on or off, not ${a.planes}`);
-// off: the decode GEMVs encode x in each workgroup instead of reading the planes the norms write.
-gemvTuning.planes = a.planes === 'on' ? undefined : false;
 if (a.replay !== 'on' && a.replay !== 'off') throw new Error(`--replay is on or off, not ${a.replay}`);
 const ctx = await createNodeGpu();
+// --gemv f32: the pairs / generic GEMVs; --planes off: the decode GEMVs encode x in each workgroup instead of
+// reading the planes the norms write.
+const gemv = { ...(a.gemv === 'f32' ? { int8: false } : {}), ...(a.planes === 'off' ? { planes: false } : {}) };
+if (Object.keys(gemv).length) ctx.kernelOverrides = { gemv };
 ctx.replay = a.replay === 'on';
 const config = normalizeConfig(raw, {}, a.shape);
 const weights = randomWeightSource(raw, dtype);

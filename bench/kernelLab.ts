@@ -5,7 +5,7 @@
  * kernel (GPU timestamps around each call in a compute pass of its own, median; where the device has
  * timestamp-query). Calls rotate over copies of the weights (about 256 MiB in all; at most `iters` copies
  * and 1.2 GB) so that they read them from DRAM rather than L2. Effective bandwidth = weight bytes / time per
- * call, compared with a read-bandwidth roofline (shaders/bandwidth.wgsl) measured the same two ways.
+ * call, compared with a read-bandwidth roofline (shaders/kernelLabBandwidth.wgsl) measured the same two ways.
  *
  *   npm run build && node dist/bench/kernelLab.js [--quick] [--out result.json] [--iters 200]
  *        [--dtypes q4_0,q8_0,q4_k] [--variants auto,generic,r1,r2,r4,l16] [--shapes 4096x4096,...] [--prefill] [--no-timestamps]
@@ -13,7 +13,7 @@
  * --gemm: prefill GEMMs y[T, N] = x[T, K] · Wᵀ instead (T = 512 and 4096, or --ts; the shapes of Qwen2.5-1.5B and
  * Llama-3.2-1B, or --shapes), each variant checked against the CPU reference on a few outputs, then timed
  * as above (back to back and GPU timestamps), in TFLOP/s = 2 T N K / time against an f32 FMA peak and an
- * int8 dot4 peak (shaders/matmulPeak.wgsl) measured in the same run. Variants (--variants): tiled (the f32
+ * int8 dot4 peak (shaders/kernelLabPeak.wgsl) measured in the same run. Variants (--variants): tiled (the f32
  * tiled GEMM), auto (what matmul picks), or a tile of the integer-dot GEMM, BMxBNtTMxTNkKB (64x128t8x4k2:
  * 64 tokens x 128 outputs per workgroup, 8 x 4 per thread, 2 blocks of 32 per K step).
  *   node dist/bench/kernelLab.js --gemm [--quick] [--ts 512,4096] [--variants tiled,auto,64x64t4x4k2] [--dtypes q4_0]
@@ -27,14 +27,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.js';
+import type { GemvOverrides } from '../src/gpu/kernelOverrides.js';
 import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
 import { addRmsNorm } from '../src/kernels/norm.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
-import { gemvTuning, matmul } from '../src/kernels/matmul.js';
-import { gemmInt8Tile, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { gemmInt8Tile, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
 import { moeExperts } from '../src/kernels/moe.js';
-import { moeGemmInt8Tile, moeGemmInt8Tuning, moeInt8Plan } from '../src/kernels/moeGemmInt8.js';
+import { moeGemmInt8Tile, moeInt8Plan } from '../src/kernels/moeGemmInt8.js';
 import { activate } from '../src/kernels/ref/moe.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
@@ -343,7 +344,7 @@ function bandwidthCall(ctx: GpuContext, src: Tensor, sink: Tensor, groups: numbe
 }
 
 function bandwidthInto(ctx: GpuContext, src: Tensor, sink: Tensor, groups: number, count: number): void {
-  ctx.dispatch({ shader: 'bandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [groups], params().u32(count).u32(0).u32(0).u32(0));
+  ctx.dispatch({ shader: 'kernelLabBandwidth', layout: ['uniform', 'read', 'storage'] }, [src, sink], [groups], params().u32(count).u32(0).u32(0).u32(0));
 }
 
 async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: number, iters: number): Promise<Roofline> {
@@ -380,7 +381,7 @@ async function roofline(ctx: GpuContext, timer: KernelTimer | undefined, bytes: 
 }
 
 /**
- * Seconds per call, back to back, of shaders/bandwidth.wgsl reading the bytes of the weight copies (best of
+ * Seconds per call, back to back, of shaders/kernelLabBandwidth.wgsl reading the bytes of the weight copies (best of
  * a few grids): what a dispatch that only streams these bytes costs in the same setting.
  */
 async function streamReference(ctx: GpuContext, ws: Tensor[], bytes: number, iters: number): Promise<number> {
@@ -404,7 +405,7 @@ function copyCount(weightBytes: number, iters: number): number {
 }
 
 interface Row {
-  /** µs per call b2b of a plain read of the same weight bytes (bandwidth.wgsl, best grid): the floor for this size. */
+  /** µs per call b2b of a plain read of the same weight bytes (kernelLabBandwidth.wgsl, best grid): the floor for this size. */
   usStream: number;
   dtype: DType;
   N: number;
@@ -502,7 +503,7 @@ async function main(): Promise<void> {
       const ws: Tensor[] = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K} #${c}`));
       const stream = await streamReference(ctx, ws, wBytes.byteLength, args.iters);
       console.log(
-        `${dtype.padEnd(5)}         ${String(N).padStart(7)} ${String(K).padStart(6)}  stream: ${(stream * 1e6).toFixed(2)} us/call b2b to read the same bytes (shaders/bandwidth.wgsl), ${((100 * wBytes.byteLength) / stream / 1e9 / roof.bestB2b).toFixed(1)}% of the roofline`,
+        `${dtype.padEnd(5)}         ${String(N).padStart(7)} ${String(K).padStart(6)}  stream: ${(stream * 1e6).toFixed(2)} us/call b2b to read the same bytes (shaders/kernelLabBandwidth.wgsl), ${((100 * wBytes.byteLength) / stream / 1e9 / roof.bestB2b).toFixed(1)}% of the roofline`,
       );
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
@@ -513,10 +514,10 @@ async function main(): Promise<void> {
         if (planes) encodeXPlanes(ctx, xt, planes);
         for (const variant of T === 1 ? args.variants : ['auto']) {
           const xp = variant.endsWith('+xp') ? planes : undefined;
-          setVariant(variant.replace(/\+xp$/, ''));
+          ctx.kernelOverrides = { gemv: gemvVariant(variant.replace(/\+xp$/, '')) };
           matmul(ctx, xt, ws[0]!, yt, undefined, xp);
-          const err = gemvTuning.diagnostic ? NaN : validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
-          if (!gemvTuning.diagnostic && !(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
+          const err = validate(x, wBytes, dtype, N, K, T, await ctx.readF32(yt));
+          if (!(err < 1e-4)) throw new Error(`${dtype} ${N}x${K} T=${T}: GPU and CPU reference differ (relative ${err})`);
           await warmClocks(ctx);
           const t = await timeBoth(ctx, timer, (i) => matmul(ctx, xt, ws[i % copies]!, yt, undefined, xp), args.iters);
           const ind = await timeIndependent(ctx, (i, out) => matmul(ctx, xt, ws[i % copies]!, ctx.view(out, [T, N]), undefined, xp), T * N, args.iters);
@@ -547,7 +548,7 @@ async function main(): Promise<void> {
               (T > 1 ? `   (${((2 * T * N * K) / chosen(t) / 1e12).toFixed(2)} TFLOP/s)` : ''),
           );
         }
-        setVariant('auto');
+        ctx.kernelOverrides = undefined;
         ctx.destroyBuffer(xt.buffer);
         ctx.destroyBuffer(yt.buffer);
         if (planes) ctx.destroyBuffer(planes.buffer);
@@ -604,8 +605,7 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
       const x = ctx.createTensor([1, K], 'f32');
       const y = ctx.createTensor([1, N], 'f32');
       const planes = createXPlanes(ctx, K);
-      setVariant('auto');
-      gemvTuning.planes = true;
+      ctx.kernelOverrides = { gemv: { planes: true } };
       const norm = (p?: Tensor) => () => addRmsNorm(ctx, h, delta, nw, x, 1e-6, 0, p);
       const pair = (p?: Tensor) => (i: number) => {
         addRmsNorm(ctx, h, delta, nw, x, 1e-6, 0, p);
@@ -621,7 +621,7 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
         usNormGemv: (await timeB2b(ctx, pair(), args.iters)) * 1e6,
         usNormGemvPlanes: (await timeB2b(ctx, pair(planes), args.iters)) * 1e6,
       };
-      gemvTuning.planes = undefined;
+      ctx.kernelOverrides = undefined;
       out.push(r);
       console.log(
         `chain                          ${dtype.padEnd(5)} ${String(N).padStart(7)} ${String(K).padStart(6)} ${fmt(r.usNorm, 2, 6)} ${fmt(r.usNormPlanes, 2, 12)} ${fmt(r.usNormGemv, 2, 12)} ${fmt(r.usNormGemvPlanes, 2, 26)}`,
@@ -633,25 +633,24 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
 }
 
 /**
- * auto | generic | lN (generic, N lanes) | qLrR / xLrR / sLrR (f32 pairs GEMV: x and W from global / x in
- * workgroup memory / W staged; L lanes, R rows per group) | iLrR[p][v][gM] (integer-dot GEMV; p: all R rows
- * loaded first; v: Q4_K words one by one, not as vec4s; gM: at most M workgroups launched); any of them + "+xp": x given in planes
- * (src/kernels/xPlanes.ts), as a norm writes them for the GEMV after it;
- * diagnostics, not validated: e: x not encoded; o: loads only, no arithmetic).
+ * The GEMV overrides of a variant: auto (none) | generic | lN (generic, N lanes) | qLrR / xLrR (f32 pairs
+ * GEMV: x from global / x in workgroup memory; L lanes, R rows per group) | iLrR[v][gM] (integer-dot GEMV; v:
+ * Q4_K words one by one, not as vec4s; gM: at most M workgroups launched); any of them + "+xp": x given in
+ * planes (src/kernels/xPlanes.ts), as a norm writes them for the GEMV after it.
  */
-function setVariant(v: string): void {
-  gemvTuning.generic = v === 'generic' || v.startsWith('l');
-  gemvTuning.lanes = v.startsWith('l') ? Number(v.slice(1)) : 0;
-  const q = /^(?:([qsxi])(\d+))?r(\d+)([pveo]*)(?:g(\d+))?$/.exec(v);
-  gemvTuning.quantLanes = q?.[2] ? Number(q[2]) : 0;
-  gemvTuning.rows = q ? Number(q[3]) : 0;
-  gemvTuning.staged = q ? q[1] === 's' : undefined;
-  gemvTuning.xShared = q ? q[1] === 'x' : undefined;
-  gemvTuning.int8 = q ? q[1] === 'i' : undefined;
-  gemvTuning.preload = q ? q[4]!.includes('p') : undefined;
-  gemvTuning.vec4Weights = q ? !q[4]!.includes('v') : undefined;
-  gemvTuning.maxGroups = q?.[5] ? Number(q[5]) : 0;
-  gemvTuning.diagnostic = q?.[4]!.includes('e') ? 'noEncode' : q?.[4]!.includes('o') ? 'loadOnly' : '';
+function gemvVariant(v: string): GemvOverrides {
+  if (v === 'auto') return {};
+  if (v === 'generic' || v.startsWith('l')) return { generic: true, lanes: v.startsWith('l') ? Number(v.slice(1)) : 0 };
+  const q = /^(?:([qxi])(\d+))?r(\d+)(v?)(?:g(\d+))?$/.exec(v);
+  if (!q) throw new Error(`GEMV variant "${v}" is not auto, generic, lN, qLrR, xLrR or iLrR[v][gM]`);
+  return {
+    quantLanes: q[2] ? Number(q[2]) : 0,
+    rows: Number(q[3]),
+    xShared: q[1] === 'x',
+    int8: q[1] === 'i',
+    vec4Weights: q[4] !== 'v',
+    maxGroups: q[5] ? Number(q[5]) : 0,
+  };
 }
 
 /** Prefill GEMM shapes (N x K of one layer's matmuls; the LM head runs on the last token only, so it is left out). */
@@ -674,10 +673,8 @@ const GEMM_QUICK_SHAPES = [
 const MODEL_LAYERS: Record<string, number> = { 'Qwen2.5-1.5B': 28, 'Llama-3.2-1B': 16, quick: 1 };
 
 /** tiled: the f32 tiled GEMM; auto: what matmul picks; BMxBNtTMxTNkKB: that tile of the integer-dot GEMM. */
-function setGemmVariant(v: string): void {
-  gemvTuning.generic = false;
-  gemmInt8Tuning.use = v === 'tiled' ? false : v === 'auto' ? undefined : true;
-  gemmInt8Tuning.tile = v === 'tiled' || v === 'auto' ? undefined : parseGemmTile(v);
+function setGemmVariant(ctx: GpuContext, v: string): void {
+  ctx.kernelOverrides = v === 'auto' ? undefined : v === 'tiled' ? { gemm: { use: false } } : { gemm: { use: true, tile: parseGemmTile(v) } };
 }
 
 interface Peak {
@@ -687,7 +684,7 @@ interface Peak {
   dot4Tops: number;
 }
 
-/** The f32 FMA and int8 dot4 peaks (shaders/matmulPeak.wgsl), best of a few grids. */
+/** The f32 FMA and int8 dot4 peaks (shaders/kernelLabPeak.wgsl), best of a few grids. */
 async function arithmeticPeaks(ctx: GpuContext, timer: KernelTimer | undefined, quick: boolean): Promise<Peak> {
   const steps = quick ? 4 : 1024;
   const grids = quick ? [8] : [132 * 8, 132 * 32];
@@ -697,7 +694,7 @@ async function arithmeticPeaks(ctx: GpuContext, timer: KernelTimer | undefined, 
     for (const groups of grids) {
       const call: Call = () =>
         ctx.dispatch(
-          { shader: 'matmulPeak', defines: { [kind === 'fma' ? 'FMA' : 'DOT4']: true }, layout: ['uniform', 'storage'] },
+          { shader: 'kernelLabPeak', defines: { [kind === 'fma' ? 'FMA' : 'DOT4']: true }, layout: ['uniform', 'storage'] },
           [sink],
           [groups],
           params().u32(steps).u32(3).u32(0).u32(0),
@@ -788,7 +785,7 @@ async function gemmLab(
   );
   const peak = await arithmeticPeaks(ctx, timer, args.quick);
   console.log(
-    `peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS (shaders/matmulPeak.wgsl, 8 independent chains per thread)`,
+    `peaks: f32 FMA ${peak.fmaTflops.toFixed(2)} TFLOP/s, int8 dot4 ${peak.dot4Tops.toFixed(2)} TOPS (shaders/kernelLabPeak.wgsl, 8 independent chains per thread)`,
   );
   const shapes = args.shapes ? args.shapes.map(([N, K]) => ({ model: 'custom', name: `${N}x${K}`, N, K })) : args.quick ? GEMM_QUICK_SHAPES : GEMM_SHAPES;
   const Ts = args.ts ?? (args.quick ? [17, 70] : [512, 4096]);
@@ -806,8 +803,8 @@ async function gemmLab(
         const xt = ctx.upload(x, [T, K], 'f32');
         const yt = ctx.createTensor([T, N], 'f32');
         for (const variant of variants) {
-          setGemmVariant(variant);
-          const tile = gemmInt8Tuning.tile;
+          setGemmVariant(ctx, variant);
+          const tile = ctx.kernelOverrides?.gemm?.tile;
           const problem = tile && gemmTileProblem(ctx, tile, dtype);
           if (problem) {
             console.log(
@@ -815,7 +812,7 @@ async function gemmLab(
             );
             continue;
           }
-          const int8 = variant !== 'tiled' && (gemmInt8Tuning.use === true || T >= 16);
+          const int8 = variant !== 'tiled' && (ctx.kernelOverrides?.gemm?.use === true || T >= 16);
           matmul(ctx, xt, w, yt);
           const check = validateGemm(x, wBytes, dtype, N, K, T, await ctx.readF32(yt), int8);
           if (int8 ? !(check.ofBound! <= 1) : !(check.rel < 1e-4)) {
@@ -838,7 +835,7 @@ async function gemmLab(
             T,
             N,
             K,
-            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tile()) : 'tiled'})` : variant,
+            variant: variant === 'auto' ? `auto(${int8 ? gemmTileName(gemmInt8Tile(ctx)) : 'tiled'})` : variant,
             usPerCall: t.b2b * 1e6,
             usKernel: t.kernel === undefined ? null : t.kernel * 1e6,
             tflops,
@@ -860,7 +857,7 @@ async function gemmLab(
           quantizeRows.push({ T, K, us: q * 1e6 });
           console.log(`quantize x ${T} x ${K}: ${(q * 1e6).toFixed(1)} us`);
         }
-        setGemmVariant('auto');
+        setGemmVariant(ctx, 'auto');
         ctx.destroyBuffer(xt.buffer);
         ctx.destroyBuffer(yt.buffer);
       }
@@ -883,7 +880,7 @@ async function gemmLab(
       `per layer                               ${model.padEnd(16)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(16)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(tokS, 0, 12)}`,
     );
   }
-  setGemmVariant('auto');
+  setGemmVariant(ctx, 'auto');
   return { peak, gemmRows: rows, quantizeRows };
 }
 
@@ -899,12 +896,11 @@ const MOE_QUICK_SHAPES = [{ model: 'quick', name: 'experts', H: 256, I: 256, E: 
  * grouped: the f32 grouped kernels; int8: the integer-dot grouped GEMMs (default tile, over the work list);
  * int8grid: the same over the grid of every expert's row tiles; a tile name (+ "grid"): that tile.
  */
-function setMoeVariant(v: string): void {
+function setMoeVariant(ctx: GpuContext, v: string): void {
   const grid = v.endsWith('grid');
   const t = grid ? v.slice(0, -4) : v;
-  moeGemmInt8Tuning.use = v !== 'grouped';
-  moeGemmInt8Tuning.worklist = grid ? false : undefined;
-  moeGemmInt8Tuning.tile = t === 'grouped' || t === 'int8' ? undefined : parseGemmTile(t);
+  const tile = t === 'grouped' || t === 'int8' ? undefined : parseGemmTile(t);
+  ctx.kernelOverrides = { moeGemm: { use: v !== 'grouped', ...(grid ? { worklist: false } : {}), ...(tile ? { tile } : {}) } };
 }
 
 /** k distinct experts per token, uniformly at random, with random weights summing to 1 (xorshift; deterministic). */
@@ -1002,19 +998,19 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
         const out = ctx.createTensor([T, H], 'f32');
         const call = () => moeExperts(ctx, xt, ids, wts, experts, out, 'silu', { path: 'grouped' });
         for (const variant of variants) {
-          setMoeVariant(variant);
-          const tile = moeGemmInt8Tuning.tile;
+          setMoeVariant(ctx, variant);
+          const tile = ctx.kernelOverrides?.moeGemm?.tile;
           const problem = tile && gemmTileProblem(ctx, tile, dtype);
           if (problem) {
             console.log(`${dtype.padEnd(5)} ${String(T).padStart(5)} ${variant} skipped: ${problem}`);
             continue;
           }
           const plan = moeInt8Plan(ctx, experts, T);
-          const how = moeGemmInt8Tuning.worklist === false ? ' grid' : ' list';
+          const how = ctx.kernelOverrides?.moeGemm?.worklist === false ? ' grid' : ' list';
           const label =
             variant === 'grouped'
               ? 'grouped(f32)'
-              : `${plan.gateUp ? gemmTileName(moeGemmInt8Tile()) : 'f32'}/${plan.down ? gemmTileName(moeGemmInt8Tile()) : 'f32'}${how}`;
+              : `${plan.gateUp ? gemmTileName(moeGemmInt8Tile(ctx)) : 'f32'}/${plan.down ? gemmTileName(moeGemmInt8Tile(ctx)) : 'f32'}${how}`;
           call();
           const got = await ctx.readF32(out);
           let err = 0;
@@ -1100,8 +1096,6 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
       `per layer                  ${model.padEnd(18)} ${dtype.padEnd(5)} ${T.padStart(5)} ${variant.padEnd(26)} ${fmt(us, 1, 10)} ${fmt(flop / us / 1e6, 2, 8)} ${fmt(Number(T) / ((us * layers) / 1e6), 0, 12)}`,
     );
   }
-  setMoeVariant('int8');
-  moeGemmInt8Tuning.use = undefined;
-  moeGemmInt8Tuning.worklist = undefined;
+  ctx.kernelOverrides = undefined;
   return { peak, moeRows: rows };
 }

@@ -12,7 +12,6 @@
  */
 import { parseArgs } from 'node:util';
 import type { DType } from '../src/gpu/tensor.js';
-import { gemvTuning } from '../src/kernels/matmul.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { profileDecode } from './recordProfileCore.js';
 
@@ -26,8 +25,8 @@ const { values: a } = parseArgs({
   },
 });
 if (a.replay !== 'on' && a.replay !== 'off' && a.replay !== 'both') throw new Error(`--replay is on, off or both, not ${a.replay}`);
-gemvTuning.planes = a.planes === 'off' ? false : undefined;
 const ctx = await createNodeGpu();
+if (a.planes === 'off') ctx.kernelOverrides = { gemv: { planes: false } };
 const cpuMs = () => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;

@@ -16,7 +16,7 @@
 // (d; Q4_K: d * sc and dmin * m). Each block of 32 is 8 dot4I8Packed per output into an i32, then
 //   y += f32(Σ q_x q_w) * s * d   (Q4_K: - s Σq_x * dmin * m)
 // so y = Σ_k W[n, k] * s q[t, k] exactly up to f32 rounding: the only approximation is x's int8.
-// The K loop (staging, dot products) is shaders/int8Tile.wgsl, shared with the MoE grouped GEMMs.
+// The K loop (staging, dot products) is shaders/matmulInt8Tile.wgsl, shared with the MoE grouped GEMMs.
 // Grid: n tiles on x (folded onto y past the per-dimension limit), token tiles on z. Rows past T read
 // row T - 1 and outputs past N read row N - 1 (both guarded at the store); blocks past K (a last K step
 // of fewer than KB blocks) are zero.
@@ -97,9 +97,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;  // [T, y_stride] f32 (columns 0..N-1 written)
 
 #include "weights"
-#include "int8Tile"
+#include "matmulInt8Tile"
 
-// The tile's rows and columns for int8Tile's K loop: rows past T read row T - 1 and outputs past N row N - 1.
+// The tile's rows and columns for matmulInt8Tile's K loop: rows past T read row T - 1 and outputs past N row N - 1.
 var<private> tile_t0: u32;
 var<private> tile_n0: u32;
 

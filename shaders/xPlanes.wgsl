@@ -1,10 +1,10 @@
-// x as the integer-dot GEMVs (gemvInt8.wgsl) take it: 16-bit fixed point per block of 32 values, a scale
+// x as the integer-dot GEMVs (matmulGemvInt8.wgsl) take it: 16-bit fixed point per block of 32 values, a scale
 // s = max|x| / 127 and two int8 planes hi = round(x / s), lo = round((x / s - hi) * 254), so that
 // x = s * (hi + lo / 254) within s / 508.
 //
 // Stored form ("x planes", written by the norms for the GEMV that follows, src/kernels/xPlanes.ts), per
 // unit u of 64 values (blocks 2u and 2u + 1) of a row of K values, U = K / 64 units:
-//   vec4<u32> [i * U + u], i = 0..7: plane vec4 i of the unit, as gemvInt8 reads it: 0-1 hi of block 2u,
+//   vec4<u32> [i * U + u], i = 0..7: plane vec4 i of the unit, as matmulGemvInt8 reads it: 0-1 hi of block 2u,
 //     2-3 hi of block 2u + 1, 4-7 the same for lo (4 int8 per u32);
 //   vec4<u32> [8U + u]: f32 bits of s of block 2u, s of 2u + 1, Σx of 2u, Σx of 2u + 1.
 // Plane-major, so lanes reading consecutive units read consecutive addresses.

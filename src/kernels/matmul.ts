@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Binding, GpuContext } from '../gpu/context.js';
+import type { GemvOverrides } from '../gpu/kernelOverrides.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding, rowParts } from './binding.js';
@@ -10,34 +11,10 @@ import { xPlanesK } from './xPlanes.js';
 /** Largest T that takes the GEMV path (each weight row read once for all T rows of x). */
 export const GEMV_MAX_T = 4;
 
-/**
- * Knobs for bench/kernelLab.ts and the tests: threads per GEMV row (0 picks by row length), and a cap on
- * workgroups per grid dimension below the device's (0: the device limit) to exercise the 2-D fold.
- */
-export const gemvTuning = {
-  lanes: 0,
-  maxGridX: 0,
-  rows: 0,
-  quantLanes: 0,
-  staged: undefined as boolean | undefined,
-  /** x staged in workgroup memory by the Q4_0/Q8_0 GEMV (undefined: where it fits). */
-  xShared: undefined as boolean | undefined,
-  /** The integer-dot GEMV (shaders/gemvInt8.wgsl) for Q4_0/Q8_0/Q4_K (undefined: where the platform has it). */
-  int8: undefined as boolean | undefined,
-  /** Values of x per chunk of the integer-dot GEMV (0: as many as workgroup memory holds). */
-  int8Chunk: 0,
-  /** Q4_K weights read as vec4<u32> by the integer-dot GEMV where 16-byte aligned (undefined: yes). */
-  vec4Weights: undefined as boolean | undefined,
-  /** The integer-dot GEMV loads all R rows' words of a unit before any arithmetic (undefined: yes). */
-  preload: undefined as boolean | undefined,
-  /** Most workgroups the integer-dot GEMV launches; each takes several blocks of rows past it (0: 1024). */
-  maxGroups: 0,
-  /** Diagnostics of the integer-dot GEMV for bench/kernelLab.ts (wrong results): skip encoding x, or loads only. */
-  diagnostic: '' as '' | 'noEncode' | 'loadOnly',
-  /** The decode GEMV reads x in planes where given them (undefined: for Q4_0 and Q4_K, see gemvReadsPlanes). */
-  planes: undefined as boolean | undefined,
-  generic: false,
-};
+const NO_OVERRIDES: GemvOverrides = {};
+
+/** The GEMV overrides of bench/ and the tests (ctx.kernelOverrides.gemv); none in shipping use. */
+const gemvOverrides = (ctx: GpuContext): GemvOverrides => ctx.kernelOverrides?.gemv ?? NO_OVERRIDES;
 
 /** Workgroup memory of one unit (64 values) of x in the integer-dot GEMV: 8 vec4<u32> planes + 1 vec4 of scales and sums. */
 const INT8_UNIT_BYTES = 9 * 16;
@@ -54,11 +31,10 @@ interface Int8GemvShape {
  * not even one unit per lane fits.
  */
 function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, planes: boolean): Int8GemvShape | undefined {
-  // Measured on an H200 (bench/README.md): 16 lanes x 2 rows; for tall matrices 32 x 8 (Q4_0/Q8_0 encoding
-  // x themselves; with x in planes 16 x 2 stays faster) or 16 x 4 (Q4_K), and 8 x 4 for Q4_K with short rows
-  // (its units are a quarter of a 256-value super-block).
-  // The 2026-12-02 sweep: 8 x 2 where N is large and a row's units are not a whole number of 16-lane steps, and
-  // 16 x 1 for long rows of a small N.
+  // The shapes the H200 sweeps chose (bench/README.md, "The decode GEMV's shapes"): 16 lanes x 2 rows; for
+  // tall matrices 32 x 8 (Q4_0/Q8_0 encoding x themselves; reading planes, 16 x 2) or 16 x 4 (Q4_K), 8 x 4 for
+  // Q4_K with short rows (its units are a quarter of a 256-value super-block); 8 x 2 where N is large and a
+  // row's units are not a whole number of 16-lane steps, and 16 x 1 for long rows of a small N.
   const tall = N >= 12288;
   const unitsPerRow = K / 64;
   let [L, R] = [16, 2];
@@ -66,39 +42,34 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, plan
   else if (tall && dtype === 'q4_k') [L, R] = K >= 4096 ? [16, 4] : [8, 4];
   else if (N >= 8192 && dtype !== 'q4_k' && unitsPerRow % 16 !== 0) [L, R] = [8, 2];
   else if (!tall && dtype !== 'q4_k' && K >= 4096) [L, R] = [16, 1];
-  L = gemvTuning.quantLanes || L;
-  R = gemvTuning.rows || R;
+  const o = gemvOverrides(ctx);
+  L = o.quantLanes || L;
+  R = o.rows || R;
   const budget = ctx.limits.maxComputeWorkgroupStorageSize - 256 * R * 4;
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
-  const units = Math.min(fit, need, gemvTuning.int8Chunk ? Math.max(L, Math.floor(gemvTuning.int8Chunk / 64 / L) * L) : need);
+  const units = Math.min(fit, need, o.int8Chunk ? Math.max(L, Math.floor(o.int8Chunk / 64 / L) * L) : need);
   return units >= L ? { L, R, KC: units * 64 } : undefined;
 }
 
 /**
- * Shape of the Q4_0/Q8_0 GEMV: L lanes per row group (16 when rows are short), R rows per group (more rows
- * reuse x more; fewer make more workgroups for small N).
+ * Shape of the Q4_0/Q8_0 pairs GEMV: L lanes per row group (16 when rows are short), R rows per group (more
+ * rows reuse x more; fewer make more workgroups for small N: 8 for large N, fewer for small, bench/README.md),
+ * and x in workgroup memory where it fits (K floats, padded to whole lane groups of pairs) next to the R x 256
+ * partial sums.
  */
-function quantGemvShape(ctx: GpuContext, dtype: DType, N: number, K: number): { L: number; R: number; staged: boolean; xShared: boolean } {
-  // Measured on an H100 (bench/README.md): 32 lanes and 8 rows for large N, fewer rows for small N.
-  const L = gemvTuning.quantLanes || (K / 64 < 32 ? 16 : 32);
-  let R = gemvTuning.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
-  // The staged variant keeps 256 x R pairs of blocks in workgroup memory: fewer rows where that is small.
-  const pairWords = dtype === 'q4_0' ? 9 : 17;
-  const fits = (r: number) => 256 * r * (pairWords + 1) * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
-  // Staging through workgroup memory measured slower on the H100 (bench/README.md): off unless asked for.
-  let staged = gemvTuning.staged ?? false;
-  if (staged && !gemvTuning.rows) while (R > 1 && !fits(R)) R /= 2;
-  if (!fits(R)) staged = false;
-  // x in workgroup memory (K floats, padded to whole lane groups of pairs) next to the R x 256 partial sums.
+function quantGemvShape(ctx: GpuContext, N: number, K: number): { L: number; R: number; xShared: boolean } {
+  const o = gemvOverrides(ctx);
+  const L = o.quantLanes || (K / 64 < 32 ? 16 : 32);
+  const R = o.rows || (N >= 8192 ? 8 : N >= 2048 ? 4 : 2);
   const xsBytes = Math.ceil(K / 64 / L) * L * 64 * 4;
-  const xShared = !staged && (gemvTuning.xShared ?? true) && xsBytes + 256 * R * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
-  return { L, R, staged, xShared };
+  const xShared = (o.xShared ?? true) && xsBytes + 256 * R * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
+  return { L, R, xShared };
 }
 
 /** A grid of `groups` workgroups along x, folded onto y past the per-dimension limit. */
 export function grid2d(ctx: GpuContext, groups: number): [number, number] {
-  const max = gemvTuning.maxGridX || ctx.limits.maxComputeWorkgroupsPerDimension;
+  const max = ctx.kernelOverrides?.maxGridX || ctx.limits.maxComputeWorkgroupsPerDimension;
   const gx = Math.min(groups, max);
   return [gx, Math.ceil(groups / gx)];
 }
@@ -177,8 +148,9 @@ type QuantGemvPlan = ({ kind: 'int8' } & Int8GemvShape) | { kind: 'pairs' };
  * integer-dot GEMV reads); undefined: the generic one.
  */
 function quantGemvPlan(ctx: GpuContext, w: Tensor, K: number, xByteOffset: number, wByteOffset: number, planes = false): QuantGemvPlan | undefined {
-  if (gemvTuning.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
-  const int8 = gemvTuning.int8 ?? ctx.features.packedDot;
+  const o = gemvOverrides(ctx);
+  if (o.generic || K % 64 !== 0 || xByteOffset % 16 !== 0 || wByteOffset % 4 !== 0) return undefined;
+  const int8 = o.int8 ?? ctx.features.packedDot;
   if (int8 && (w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k')) {
     const shape = int8GemvShape(ctx, w.dtype, w.shape[0]!, K, planes);
     if (shape) return { kind: 'int8', ...shape };
@@ -193,16 +165,15 @@ const PLANES_MIN_BYTES = 32 << 20;
 
 /**
  * Whether the decode GEMV of this weight reads x in planes when given them (src/kernels/xPlanes.ts): the
- * integer-dot GEMV of Q4_0 and Q4_K weights of 32 MiB and more. Measured on an H200 (bench/README.md): the
- * GEMV alone is 5-13% faster with planes from 28672 x 4096 up, and anywhere between 10% faster and 10% slower
- * below; the norm that writes them costs 0.6-3.5 µs more, so that the pair norm -> GEMV gains only from about
- * 28672 x 4096 up. Q8_0 gained nothing (and its pairs were up to 1.5x slower).
- * gemvTuning.planes: true for every Q4_0/Q8_0/Q4_K weight (tests), false for none.
+ * integer-dot GEMV of Q4_0 and Q4_K weights of 32 MiB and more, where the norm -> GEMV pair gains from them
+ * (bench/README.md, "The decode GEMV's shapes"). The override `planes`: true for every Q4_0/Q8_0/Q4_K weight
+ * (tests), false for none.
  */
 export function gemvReadsPlanes(ctx: GpuContext, w: Tensor): boolean {
   const K = w.shape[1] ?? 0;
-  if (gemvTuning.planes === false || gemvTuning.generic || !(gemvTuning.int8 ?? ctx.features.packedDot) || w.shape.length !== 2 || K % 64 !== 0) return false;
-  if (gemvTuning.planes === true) return w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k';
+  const o = gemvOverrides(ctx);
+  if (o.planes === false || o.generic || !(o.int8 ?? ctx.features.packedDot) || w.shape.length !== 2 || K % 64 !== 0) return false;
+  if (o.planes === true) return w.dtype === 'q4_0' || w.dtype === 'q8_0' || w.dtype === 'q4_k';
   return (w.dtype === 'q4_0' || w.dtype === 'q4_k') && tensorBytes(w) >= PLANES_MIN_BYTES;
 }
 
@@ -229,9 +200,9 @@ function dispatchQuantGemv(
   let R: number;
   if (plan.kind === 'int8') {
     ({ L, R } = plan);
-    shader = 'gemvInt8';
+    shader = 'matmulGemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
-    const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvTuning.vec4Weights ?? true);
+    const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvOverrides(ctx).vec4Weights ?? true);
     // x encoded by each workgroup, once (it fits in one chunk) or chunk by chunk; or read in planes.
     const X_PLANES = !!planes;
     const oneChunk = plan.KC >= K;
@@ -242,26 +213,24 @@ function dispatchQuantGemv(
       KC: X_PLANES ? K : plan.KC,
       GLU: siluGlu,
       W_VEC4,
-      PRELOAD: gemvTuning.preload ?? true,
       X_PLANES,
       ENCODE_ONCE: !X_PLANES && oneChunk,
       ENCODE_CHUNKS: !X_PLANES && !oneChunk,
       X_NORM: !!fused.norm,
       ACCUMULATE: !!fused.accumulate,
     };
-    if (gemvTuning.diagnostic) defines[gemvTuning.diagnostic === 'noEncode' ? 'NO_ENCODE' : 'LOAD_ONLY'] = true;
   } else {
-    const shape = quantGemvShape(ctx, w.dtype, N, K);
+    const shape = quantGemvShape(ctx, N, K);
     ({ L, R } = shape);
-    shader = 'gemvQuant';
-    defines = { [dtypeDefine]: true, L, R, STAGED: shape.staged, X_SHARED: shape.xShared, XS_VEC4: Math.ceil(K / 64 / L) * L * 16, GLU: siluGlu };
+    shader = 'matmulGemvQuant';
+    defines = { [dtypeDefine]: true, L, R, X_SHARED: shape.xShared, XS_VEC4: Math.ceil(K / 64 / L) * L * 16, GLU: siluGlu };
   }
   const rowsPerGroup = (256 / L) * R;
   const groups = Math.ceil(N / rowsPerGroup);
   // The integer-dot GEMV strides its workgroups over the blocks of rows: when it encodes x, no more launched
   // than keep the GPU busy, so that each encodes x for several blocks; reading x in planes, one per block
-  // (3-4% faster at 151936 x 1536 and 128256 x 2048 Q4_0 on the H200, sweep 16).
-  const cap = gemvTuning.maxGroups || (planes ? groups : 1024);
+  // (bench/README.md, "The decode GEMV's shapes").
+  const cap = gemvOverrides(ctx).maxGroups || (planes ? groups : 1024);
   const launched = plan.kind === 'int8' ? Math.min(groups, cap) : groups;
   const norm = fused.norm;
   const nb = norm && alignedBinding(ctx, norm.weight);
@@ -391,7 +360,7 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
     return;
   }
   if (T <= GEMV_MAX_T) {
-    const lanes = gemvTuning.lanes || autoLanes(N, Math.ceil(K / chunk));
+    const lanes = gemvOverrides(ctx).lanes || autoLanes(N, Math.ceil(K / chunk));
     Object.assign(defines, { GEMV: true, LANES: lanes, TT: T, W_CHUNK_MASK: K % chunk !== 0 });
     entry = 'gemv';
     groups = Math.ceil(N / (256 / lanes));

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
+import type { GemmTile } from '../gpu/kernelOverrides.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding } from './binding.js';
@@ -8,46 +9,22 @@ import { alignedBinding } from './binding.js';
 // block of 32 (entry quantize), then a register-tiled GEMM of dot4I8Packed against the stored Q4_0 / Q8_0 /
 // Q4_K quants (entry gemm).
 
-/**
- * A GEMM tile: BM tokens x BN outputs per workgroup, TM x TN per thread, KB blocks of 32 per K step;
- * `prefetch`: the next K step is loaded into registers while this one is computed.
- */
-export interface GemmTile {
-  readonly BM: number;
-  readonly BN: number;
-  readonly TM: number;
-  readonly TN: number;
-  readonly KB: number;
-  readonly prefetch?: boolean;
-}
-
 /** Fewest tokens for which matmul takes the integer-dot GEMM (below: the GEMV up to GEMV_MAX_T, then the f32 tiled GEMM). */
 export const GEMM_INT8_MIN_T = 16;
 
 /**
- * The tile matmul uses: 64 x 64 outputs per workgroup of 128 threads, 8 x 4 per thread, two blocks of 32 per K
- * step. On the H200 it was the fastest or within 1% of it for every Qwen2.5-1.5B and Llama-3.2-1B prefill
- * shape at T = 512 and 4096 (bench/README.md, kernelLab --gemm; bench/results/2026-12-01-h200/run1).
+ * The tile (GemmTile, src/gpu/kernelOverrides.ts) matmul uses: 64 x 64 outputs per workgroup of 128 threads,
+ * 8 x 4 per thread, two blocks of 32 per K step: the H200 sweep's choice (bench/README.md, kernelLab --gemm).
  */
 export const GEMM_INT8_TILE: GemmTile = { BM: 64, BN: 64, TM: 8, TN: 4, KB: 2 };
 
-/** The tile of a GEMM: gemmInt8Tuning.tile where set (kernelLab, tests), else GEMM_INT8_TILE. */
-export function gemmInt8Tile(): GemmTile {
-  return gemmInt8Tuning.tile ?? GEMM_INT8_TILE;
+/** The tile of a GEMM: the override's (ctx.kernelOverrides.gemm.tile: kernelLab, tests), else GEMM_INT8_TILE. */
+export function gemmInt8Tile(ctx: GpuContext): GemmTile {
+  return ctx.kernelOverrides?.gemm?.tile ?? GEMM_INT8_TILE;
 }
 
 /** Weight dtypes the integer-dot GEMM reads. */
 export const GEMM_INT8_DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k'];
-
-/**
- * Knobs for bench/kernelLab.ts and the tests: `use` forces the integer-dot GEMM on (for every T > GEMV_MAX_T,
- * where it applies) or off (undefined: from GEMM_INT8_MIN_T tokens where the platform has the packed dot
- * product); `tile` replaces GEMM_INT8_TILE.
- */
-export const gemmInt8Tuning = {
-  use: undefined as boolean | undefined,
-  tile: undefined as GemmTile | undefined,
-};
 
 /** "64x128t8x4k2": BM x BN, then t TM x TN, then k KB; a trailing p: prefetch. */
 export function parseGemmTile(s: string): GemmTile {
@@ -79,16 +56,17 @@ export function gemmTileProblem(ctx: GpuContext, t: GemmTile, dtype: DType): str
 
 /**
  * Whether matmul of T tokens against weight w takes the integer-dot GEMM: Q4_0 / Q8_0 / Q4_K, K a whole
- * number of blocks, the packed dot product available, at least GEMM_INT8_MIN_T tokens (gemmInt8Tuning.use
- * true: any T past the GEMV), and a tile that fits the device.
+ * number of blocks, the packed dot product available, at least GEMM_INT8_MIN_T tokens, and a tile that fits
+ * the device. The override ctx.kernelOverrides.gemm.use: true takes any T past the GEMV, false none.
  */
 export function useGemmInt8(ctx: GpuContext, w: Tensor, T: number, gemvMaxT: number): boolean {
   if (!GEMM_INT8_DTYPES.includes(w.dtype) || w.shape.length !== 2) return false;
   const K = w.shape[1]!;
   if (K % (w.dtype === 'q4_k' ? 256 : 32) !== 0) return false;
-  if (gemmInt8Tuning.use === false || !ctx.features.packedDot) return false;
-  if (T < (gemmInt8Tuning.use ? gemvMaxT + 1 : GEMM_INT8_MIN_T)) return false;
-  return !gemmTileProblem(ctx, gemmInt8Tile(), w.dtype);
+  const use = ctx.kernelOverrides?.gemm?.use;
+  if (use === false || !ctx.features.packedDot) return false;
+  if (T < (use ? gemvMaxT + 1 : GEMM_INT8_MIN_T)) return false;
+  return !gemmTileProblem(ctx, gemmInt8Tile(ctx), w.dtype);
 }
 
 /** x quantized to int8 for the GEMM (entry quantize): a pooled buffer of T * K * 1.125 bytes. */
@@ -143,7 +121,7 @@ export function gemmInt8(
   const [N, K] = w.shape as [number, number];
   const { T } = x8;
   if (K !== x8.K) throw new InvalidArgumentError(`gemmInt8: x8 of K = ${x8.K} against a weight of K = ${K}`);
-  const tile = gemmInt8Tile();
+  const tile = gemmInt8Tile(ctx);
   const problem = gemmTileProblem(ctx, tile, w.dtype);
   if (problem) throw new InvalidArgumentError(`gemmInt8: tile ${gemmTileName(tile)}: ${problem}`);
   const wb = alignedBinding(ctx, w);

@@ -1,13 +1,14 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Binding, GpuContext } from '../gpu/context.js';
+import type { GemmTile } from '../gpu/kernelOverrides.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding } from './binding.js';
-import { GEMM_INT8_DTYPES, GEMM_INT8_TILE, gemmTileName, gemmTileProblem, quantizeX8, releaseX8, x8Bytes, type GemmTile, type X8 } from './matmulInt8.js';
+import { GEMM_INT8_DTYPES, GEMM_INT8_TILE, gemmTileName, gemmTileProblem, quantizeX8, releaseX8, x8Bytes, type X8 } from './matmulInt8.js';
 import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
 // MoE prefill experts as grouped GEMMs on integer dot products (shaders/moeGemmInt8.wgsl, its K loop the
-// int8 tile of shaders/int8Tile.wgsl that matmulInt8's GEMM also runs): per expert, the pairs moeBucket
+// int8 tile of shaders/matmulInt8Tile.wgsl that matmulInt8's GEMM also runs): per expert, the pairs moeBucket
 // listed for it are gathered as the rows of a GEMM against its gate|up rows (activation in the epilogue),
 // then the activations, quantized per pair row, against its down rows (weighted by the routing weight, into
 // the per-pair outputs that moeBucket's combine sums). Each x row is quantized once per token (matmulInt8's
@@ -22,17 +23,6 @@ import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 export const MOE_GEMM_INT8_MIN_T = 16;
 
 /**
- * Knobs for bench/kernelLab.ts and the tests: `use` forces the integer-dot grouped GEMMs on (every grouped
- * call, whatever T, where the dtype allows) or off; `tile` replaces MOE_GEMM_INT8_TILE.
- */
-export const moeGemmInt8Tuning = {
-  use: undefined as boolean | undefined,
-  tile: undefined as GemmTile | undefined,
-  /** Replaces MOE_GEMM_INT8_WORKLIST. */
-  worklist: undefined as boolean | undefined,
-};
-
-/**
  * Whether the grouped GEMMs run over a compacted work list of (expert, row tile) items, dispatched
  * indirectly (shaders/moeTiles.wgsl; one more dispatch, no workgroup for empty experts or tiles), rather
  * than a grid of ceil(T / BM) row tiles for every expert whose tiles past the expert's count exit at once.
@@ -42,22 +32,24 @@ export const MOE_GEMM_INT8_WORKLIST = true;
 /** The tile of the grouped GEMMs: matmulInt8's (not yet swept for MoE shapes: kernelLab --gemm --moe). */
 export const MOE_GEMM_INT8_TILE: GemmTile = GEMM_INT8_TILE;
 
-export const moeGemmInt8Tile = (): GemmTile => moeGemmInt8Tuning.tile ?? MOE_GEMM_INT8_TILE;
+/** The tile of the grouped GEMMs: the override's (ctx.kernelOverrides.moeGemm.tile: kernelLab, tests), else MOE_GEMM_INT8_TILE. */
+export const moeGemmInt8Tile = (ctx: GpuContext): GemmTile => ctx.kernelOverrides?.moeGemm?.tile ?? MOE_GEMM_INT8_TILE;
 
 /** Whether an expert matmul of this dtype and row length K runs on integer dot products here. */
 function fits(ctx: GpuContext, dtype: DType, K: number): boolean {
   if (!GEMM_INT8_DTYPES.includes(dtype) || K % (dtype === 'q4_k' ? 256 : 32) !== 0) return false;
-  return !gemmTileProblem(ctx, moeGemmInt8Tile(), dtype);
+  return !gemmTileProblem(ctx, moeGemmInt8Tile(ctx), dtype);
 }
 
 /**
  * Which halves of moeExperts' grouped path (T tokens) take the integer-dot GEMMs: the packed dot product
- * available, at least MOE_GEMM_INT8_MIN_T tokens (moeGemmInt8Tuning.use: any T; false: none), and per half
+ * available, at least MOE_GEMM_INT8_MIN_T tokens (the override ctx.kernelOverrides.moeGemm.use: true any T, false none), and per half
  * a Q4_0 / Q8_0 / Q4_K weight whose rows are whole blocks (H for gate|up, I for down).
  */
 export function moeInt8Plan(ctx: GpuContext, experts: MoeExpertWeights, T: number): { gateUp: boolean; down: boolean } {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
-  const on = ctx.features.packedDot && moeGemmInt8Tuning.use !== false && (moeGemmInt8Tuning.use === true || T >= MOE_GEMM_INT8_MIN_T);
+  const use = ctx.kernelOverrides?.moeGemm?.use;
+  const on = ctx.features.packedDot && use !== false && (use === true || T >= MOE_GEMM_INT8_MIN_T);
   return { gateUp: on && fits(ctx, experts.gateUp.dtype, H), down: on && fits(ctx, experts.down.dtype, I2 / 2) };
 }
 
@@ -72,12 +64,12 @@ export interface MoeInt8Work {
 /**
  * The (expert, row tile) items of the grouped GEMMs from moeBucket's counts, and their indirect grids, on the
  * GPU (shaders/moeTiles.wgsl); undefined where the grid of every expert's row tiles is used instead
- * (MOE_GEMM_INT8_WORKLIST, moeGemmInt8Tuning.worklist, or more items than a grid dimension holds). Release
+ * (MOE_GEMM_INT8_WORKLIST or the override ctx.kernelOverrides.moeGemm.worklist false, or more items than a grid dimension holds). Release
  * with releaseMoeInt8Work.
  */
 export function moeInt8Work(ctx: GpuContext, counts: Binding, E: number, T: number, k: number, I: number, H: number): MoeInt8Work | undefined {
-  if (!(moeGemmInt8Tuning.worklist ?? MOE_GEMM_INT8_WORKLIST)) return undefined;
-  const tile = moeGemmInt8Tile();
+  if (!(ctx.kernelOverrides?.moeGemm?.worklist ?? MOE_GEMM_INT8_WORKLIST)) return undefined;
+  const tile = moeGemmInt8Tile(ctx);
   const items = Math.ceil((T * k) / tile.BM) + E; // Σ_e ceil(c_e / BM) <= Σ_e (c_e / BM + 1)
   if (items > ctx.limits.maxComputeWorkgroupsPerDimension) return undefined;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -125,7 +117,7 @@ function grouped(
 ): void {
   const E = w.shape[0]!;
   const K = x8.K;
-  const tile = moeGemmInt8Tile();
+  const tile = moeGemmInt8Tile(ctx);
   const problem = gemmTileProblem(ctx, tile, w.dtype);
   if (problem) throw new InvalidArgumentError(`moeExperts int8: tile ${gemmTileName(tile)}: ${problem}`);
   const wb = alignedBinding(ctx, w);

@@ -29,7 +29,7 @@ export function encodeXPlanes(ctx: GpuContext, x: Tensor, planes: Tensor): void 
   const pb = alignedBinding(ctx, planes);
   if (xb.byteOffset % 16 !== 0 || pb.byteOffset % 16 !== 0) throw new InvalidArgumentError('encodeXPlanes: x and planes must be 16-byte aligned');
   ctx.dispatch(
-    { shader: 'encodeXPlanes', defines: { XP_WRITE: true }, layout: ['uniform', 'read', 'storage'] },
+    { shader: 'xPlanesEncode', defines: { XP_WRITE: true }, layout: ['uniform', 'read', 'storage'] },
     [xb.binding, pb.binding],
     [Math.ceil(K / 32 / 64)],
     params()

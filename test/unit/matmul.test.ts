@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
 import { bindingTuning } from '../../src/kernels/binding.js';
-import { gemvTuning, matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
-import { gemmInt8Tuning } from '../../src/kernels/matmulInt8.js';
+import { matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { randomF32 } from '../helpers/random.js';
 
 // Tolerance: |gpu - ref| <= 1e-4 * Σ_k |x_tk| |w_nk| per output, where ref multiplies the dequantized
@@ -47,19 +47,6 @@ const kOf: Record<string, [number, number]> = {
 const dtypes = Object.keys(kOf) as DType[];
 
 afterEach(() => {
-  gemvTuning.lanes = 0;
-  gemvTuning.maxGridX = 0;
-  gemvTuning.rows = 0;
-  gemvTuning.quantLanes = 0;
-  gemvTuning.staged = undefined;
-  gemvTuning.xShared = undefined;
-  gemvTuning.int8 = undefined;
-  gemvTuning.int8Chunk = 0;
-  gemvTuning.vec4Weights = undefined;
-  gemvTuning.preload = undefined;
-  gemvTuning.maxGroups = 0;
-  gemvTuning.generic = false;
-  gemmInt8Tuning.use = undefined;
   bindingTuning.maxBinding = 0;
 });
 
@@ -86,25 +73,14 @@ describe('matmul decode GEMV for Q4_0 / Q8_0 (f32 pairs of blocks, T = 1)', () =
     ['q4_0', 8, 16],
     ['q8_0', 16, 16],
   ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, one and several pairs per lane, bias', async (dtype, rows, lanes) => {
-    gemvTuning.int8 = false;
-    gemvTuning.rows = rows;
-    gemvTuning.quantLanes = lanes;
-    for (const [staged, xShared] of [
-      [false, false],
-      [false, true],
-      [true, false],
-    ]) {
-      gemvTuning.staged = staged;
-      gemvTuning.xShared = xShared;
-      if (staged && 256 * rows * ((dtype === 'q4_0' ? 9 : 17) + 1) * 4 > (await gpu()).limits.maxComputeWorkgroupStorageSize) continue;
+    for (const xShared of [false, true]) {
+      await overrideKernels({ gemv: { int8: false, rows, quantLanes: lanes, xShared } });
       await check(dtype, 1, 45, 64 * 7, true, 21);
       await check(dtype, 1, 37, 64 * 33, false, 22); // 33 pairs: lane 0 takes two
     }
   });
   it('folds its workgroups onto a 2-D grid', async () => {
-    gemvTuning.int8 = false;
-    gemvTuning.maxGridX = 3;
-    gemvTuning.rows = 1;
+    await overrideKernels({ maxGridX: 3, gemv: { int8: false, rows: 1 } });
     await check('q4_0', 1, 301, 128, true, 23); // 38 workgroups -> 3 x 13
   });
 });
@@ -122,44 +98,34 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
     ['q4_k', 4, 16],
     ['q4_k', 2, 8],
   ] as [DType, number, number][])('%s with %i rows per lane group (lanes %s): odd N, several units per lane, bias', async (dtype, rows, lanes) => {
-    gemvTuning.int8 = true;
-    gemvTuning.rows = rows;
-    gemvTuning.quantLanes = lanes;
-    // [vec4 Q4_K loads, preload, most workgroups launched (2: each takes several blocks of rows)]
-    const modes: [boolean, boolean, number][] = [
-      [true, false, 0],
-      [true, true, 0],
-      [true, true, 2],
+    // [vec4 Q4_K loads, most workgroups launched (2: each takes several blocks of rows)]
+    const modes: [boolean, number][] = [
+      [true, 0],
+      [true, 2],
     ];
-    if (dtype === 'q4_k') modes.push([false, true, 2]);
-    for (const [vec4, preload, maxGroups] of modes) {
-      gemvTuning.vec4Weights = vec4;
-      gemvTuning.preload = preload;
-      gemvTuning.maxGroups = maxGroups;
+    if (dtype === 'q4_k') modes.push([false, 2]);
+    for (const [vec4Weights, maxGroups] of modes) {
+      await overrideKernels({ gemv: { int8: true, rows, quantLanes: lanes, vec4Weights, maxGroups } });
       await check(dtype, 1, 45, dtype === 'q4_k' ? 256 * 3 : 64 * 7, true, 41);
       await check(dtype, 1, 37, dtype === 'q4_k' ? 256 * 9 : 64 * 33, false, 42); // more units than lanes
     }
   });
   it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])('%s: x in several chunks of workgroup memory, the last one partial', async (dtype) => {
-    gemvTuning.int8 = true;
-    gemvTuning.quantLanes = 16;
-    gemvTuning.int8Chunk = 1024; // 16 units per chunk; K = 2816 is 2.75 chunks
+    // 16 units per chunk (K = 2816 is 2.75 chunks); maxGroups 1: one workgroup re-encodes every chunk for each block of rows
     for (const maxGroups of [0, 1]) {
-      gemvTuning.maxGroups = maxGroups; // 1: one workgroup re-encodes every chunk for each block of rows
+      await overrideKernels({ gemv: { int8: true, quantLanes: 16, int8Chunk: 1024, maxGroups } });
       await check(dtype, 1, 29, 2816, true, 43);
     }
   });
   it('folds its workgroups onto a 2-D grid', async () => {
-    gemvTuning.int8 = true;
-    gemvTuning.maxGridX = 3;
-    gemvTuning.rows = 1;
+    await overrideKernels({ maxGridX: 3, gemv: { int8: true, rows: 1 } });
     await check('q4_k', 1, 301, 256, true, 44); // 19 workgroups -> 3 x 7
-    gemvTuning.maxGroups = 5; // 5 workgroups (2 x 3, one idle) take the 19 blocks of rows
+    await overrideKernels({ maxGridX: 3, gemv: { int8: true, rows: 1, maxGroups: 5 } }); // 5 workgroups (2 x 3, one idle) take the 19 blocks of rows
     await check('q4_0', 1, 301, 256, true, 45);
   });
   it('keeps 16-bit precision per block of 32 with an outlier 1000x the rest of its block', async () => {
     const ctx = await gpu();
-    gemvTuning.int8 = true;
+    await overrideKernels({ gemv: { int8: true } });
     const [N, K] = [33, 512];
     const x = randomF32(K, 45);
     x[70] = 1000;
@@ -192,15 +158,15 @@ describe('matmul GEMV path (T <= 4)', () => {
   });
 
   it.each(['q8_0', 'q4_0', 'q4_k', 'q6_k'] as DType[])('%s: several units per thread (8 lanes, odd block count)', async (dtype) => {
-    gemvTuning.lanes = 8;
+    await overrideKernels({ gemv: { lanes: 8 } });
     await check(dtype, 2, 19, dtype.endsWith('_k') ? 256 * 5 : 32 * 21, true, 13);
   });
 
   // Past 65535 workgroups per dimension the grid folds onto y; a lower cap exercises the same code.
   it('folds its workgroups onto a 2-D grid', async () => {
-    gemvTuning.maxGridX = 5;
+    await overrideKernels({ maxGridX: 5 });
     await check('q8_0', 1, 301, 64, true, 9); // 38 groups -> 5 x 8
-    gemvTuning.lanes = 256; // one row per workgroup
+    await overrideKernels({ maxGridX: 5, gemv: { lanes: 256 } }); // one row per workgroup
     await check('q4_k', 2, 23, 256, false, 10);
   });
 });
@@ -208,11 +174,11 @@ describe('matmul GEMV path (T <= 4)', () => {
 // The f32 tiled GEMM; Q4_0 / Q8_0 / Q4_K take the integer-dot GEMM from 16 tokens (matmulInt8.test.ts) unless told not to.
 describe('matmul tiled path (T > 4)', () => {
   it.each(dtypes)('%s: T=67, N=69 (crosses the 64 tiles), bias', async (dtype) => {
-    gemmInt8Tuning.use = false;
+    await overrideKernels({ gemm: { use: false } });
     await check(dtype, 67, 69, kOf[dtype]![1], true, 7);
   });
   it('folds its n tiles onto a 2-D grid', async () => {
-    gemvTuning.maxGridX = 3;
+    await overrideKernels({ maxGridX: 3 });
     await check('q6_k', 9, 257, 256, true, 12); // 5 tiles -> 3 x 2
   });
   it('f32 with K = 5, T = 5', async () => {
@@ -267,7 +233,7 @@ describe('matmulSiluGlu: the GLU fused into the decode GEMV', () => {
     ['q8_0', false, 448],
   ] as [DType, boolean, number][])('%s (integer dot %s, K = %i): y = (silu(gate) * up) · Wᵀ + bias within 1e-4 relative', async (dtype, int8, K) => {
     const ctx = await gpu();
-    gemvTuning.int8 = int8;
+    await overrideKernels({ gemv: { int8 } });
     const N = 45;
     const gu = randomF32(2 * K, 51, 2);
     const bytes = stored(randomF32(N * K, 52), dtype);

@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/gpu/tensor.js';
 import { bindingTuning } from '../../src/kernels/binding.js';
-import { gemvTuning, matmul } from '../../src/kernels/matmul.js';
-import { GEMM_INT8_MIN_T, GEMM_INT8_TILE, gemmInt8Tile, gemmInt8Tuning, gemmTileName, gemmTileProblem, parseGemmTile } from '../../src/kernels/matmulInt8.js';
+import { matmul } from '../../src/kernels/matmul.js';
+import { GEMM_INT8_MIN_T, GEMM_INT8_TILE, gemmInt8Tile, gemmTileName, gemmTileProblem, parseGemmTile } from '../../src/kernels/matmulInt8.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { int8ActivationBound, matmulInt8Ref, quantizeX8Ref } from '../../src/kernels/ref/matmulInt8.js';
 import { loadModel } from '../../src/models/load.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { randomF32 } from '../helpers/random.js';
 
 // The prefill matmul on integer dot products (src/kernels/matmulInt8.ts) quantizes x to int8 per row and
@@ -76,9 +77,6 @@ async function run(dtype: DType, T: number, N: number, K: number, withBias: bool
 }
 
 afterEach(() => {
-  gemmInt8Tuning.use = undefined;
-  gemmInt8Tuning.tile = undefined;
-  gemvTuning.maxGridX = 0;
   bindingTuning.maxBinding = 0;
 });
 
@@ -87,10 +85,10 @@ describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)',
     const ctx = await gpu();
     expect(GEMM_INT8_MIN_T).toBe(16);
     expect(gemmTileProblem(ctx, GEMM_INT8_TILE, 'q4_k')).toBeUndefined();
-    expect(gemmInt8Tile()).toBe(GEMM_INT8_TILE);
+    expect(gemmInt8Tile(ctx)).toBe(GEMM_INT8_TILE);
     // Against the f32 path: different results show which kernel ran.
     const a = await run('q4_0', 16, 33, 64, false, 1);
-    gemmInt8Tuning.use = false;
+    await overrideKernels({ gemm: { use: false } });
     const b = await run('q4_0', 16, 33, 64, false, 1);
     expect(Array.from(a.got)).not.toEqual(Array.from(b.got));
     expectWithinBounds(a, 'q4_0 T=16');
@@ -117,24 +115,24 @@ describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)',
   const swept = ['64x128t8x4k2p', '64x64t4x4k1', '32x64t4x4k4p', '64x64t8x8k2', '128x64t8x4k1p', '16x128t4x8k2', '128x128t8x8k2p'];
   it.each([...new Set([gemmTileName(GEMM_INT8_TILE), ...swept])])('tile %s', async (name) => {
     const ctx = await gpu();
-    gemmInt8Tuning.tile = parseGemmTile(name);
+    const tile = parseGemmTile(name);
+    await overrideKernels({ gemm: { tile } });
     for (const dtype of ['q4_0', 'q8_0', 'q4_k'] as DType[]) {
-      if (gemmTileProblem(ctx, gemmInt8Tuning.tile, dtype)) continue;
+      if (gemmTileProblem(ctx, tile, dtype)) continue;
       const K = dtype === 'q4_k' ? 512 : 288; // 9 blocks: a last K step of fewer than KB blocks
       expectWithinBounds(await run(dtype, 70, 137, K, true, 7), `${dtype} ${name}`);
     }
   });
 
-  it('runs from T = 5 when forced (gemmInt8Tuning.use), and folds its n tiles onto a 2-D grid', async () => {
-    gemmInt8Tuning.use = true;
-    gemvTuning.maxGridX = 2;
+  it('runs from T = 5 when forced (kernelOverrides.gemm.use), and folds its n tiles onto a 2-D grid', async () => {
+    await overrideKernels({ maxGridX: 2, gemm: { use: true } });
     expectWithinBounds(await run('q8_0', 5, 301, 96, true, 11), 'q8_0 T=5, 3 x 2 grid');
     expectWithinBounds(await run('q4_k', 9, 301, 256, false, 12), 'q4_k T=9, 3 x 2 grid');
   });
 
   it('a weight larger than one binding: row ranges of one buffer, x quantized once', async () => {
     // A lower binding limit stands in for the device's; x and y must still fit one binding, hence T = 5.
-    gemmInt8Tuning.use = true;
+    await overrideKernels({ gemm: { use: true } });
     bindingTuning.maxBinding = 2048;
     expectWithinBounds(await run('q4_0', 5, 101, 96, true, 13), 'q4_0 in row ranges');
     expectWithinBounds(await run('q8_0', 5, 45, 96, false, 14), 'q8_0 in row ranges');
@@ -172,9 +170,9 @@ describe.each(['llama', 'qwen2', 'llama_long'])('fixture %s quantized at load, p
     const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: exp.inputIds.length });
     try {
       const V = model.info.vocabSize;
-      gemmInt8Tuning.use = true;
+      await overrideKernels({ gemm: { use: true } });
       const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      gemmInt8Tuning.use = false;
+      await overrideKernels({ gemm: { use: false } });
       const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
       const r = compareLogits(exp.logits, logits, V);
       const vsF32Path = compareLogits(f32Path, logits, V);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { gemvTuning } from '../../src/kernels/matmul.js';
 import { buildModel, loadWeightsAndConfig } from '../../src/models/load.js';
 import { expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 describe('KV cache policy', () => {
@@ -108,14 +108,10 @@ describe('decode step of a Q8_0 model (fused GLU in the down projection, decode 
 
 describe('decode step of a Q4_0 model (the norms write x in planes for the qkv, gate|up and head GEMVs)', () => {
   it('gives the same logits as the prefill, which reads x in f32', async () => {
-    gemvTuning.planes = true; // by default only weights of 32 MiB and more read planes
-    try {
-      const { worst, largest } = await decodeVersusPrefill(128, 'q4_0');
-      expect(largest).toBeGreaterThan(0.5);
-      expect(worst).toBeLessThan(1e-3);
-    } finally {
-      gemvTuning.planes = undefined;
-    }
+    await overrideKernels({ gemv: { planes: true } }); // by default only weights of 32 MiB and more read planes
+    const { worst, largest } = await decodeVersusPrefill(128, 'q4_0');
+    expect(largest).toBeGreaterThan(0.5);
+    expect(worst).toBeLessThan(1e-3);
   });
 });
 

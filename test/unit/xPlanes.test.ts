@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
-import { gemvTuning, matmul } from '../../src/kernels/matmul.js';
+import { matmul } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { decodeXPlanes, encodeXPlanesRef } from '../../src/kernels/ref/xPlanes.js';
 import { addRmsNorm, rmsNorm } from '../../src/kernels/norm.js';
@@ -9,15 +9,8 @@ import { rmsNormRef } from '../../src/kernels/ref/norm.js';
 import { createXPlanes, encodeXPlanes } from '../../src/kernels/xPlanes.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { randomF32 } from '../helpers/random.js';
-
-afterEach(() => {
-  gemvTuning.planes = undefined;
-  gemvTuning.rows = 0;
-  gemvTuning.quantLanes = 0;
-  gemvTuning.maxGroups = 0;
-  gemvTuning.maxGridX = 0;
-});
 
 /** Each decoded value within max|x of its block| / 508 (half a lo step) plus f32 rounding. */
 function expectWithinPlaneBound(x: Float32Array, decoded: Float32Array): void {
@@ -58,14 +51,12 @@ describe('x planes: x as the integer-dot GEMV reads it (scale + two int8 planes 
     'matmul of %s reads x from planes (rows %i, lanes %i): odd N, bias, several blocks of rows per workgroup',
     async (dtype, rows, lanes) => {
       const ctx = await gpu();
-      gemvTuning.planes = true; // Q8_0 too (by default it encodes x itself)
-      gemvTuning.rows = rows;
-      gemvTuning.quantLanes = lanes;
       for (const [N, K, maxGroups] of [
         [45, 768, 0],
         [37, 2304, 2],
       ] as const) {
-        gemvTuning.maxGroups = maxGroups;
+        // planes: Q8_0 too (by default it encodes x itself)
+        await overrideKernels({ gemv: { planes: true, rows, quantLanes: lanes, maxGroups } });
         const x = randomF32(K, 62);
         const bytes = quantize(randomF32(N * K, 63), dtype as EncodeDType);
         const wq = dequantize(bytes, dtype, N * K);

@@ -18,8 +18,8 @@
 // Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
-// loads their x once into registers and reuses it for its R rows (PRELOAD: the R rows' words are all loaded
-// before the arithmetic). The R x L partial sums meet in workgroup memory at the end. A workgroup takes
+// loads their x once into registers and reuses it for its R rows (the R rows' words are all loaded before
+// the arithmetic). The R x L partial sums meet in workgroup memory at the end. A workgroup takes
 // blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one chunk.
 
 struct Params {
@@ -75,7 +75,7 @@ var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
 
 #include "xPlanes"
 #if !X_PLANES
-#include "gemvInput"
+#include "matmulGemvInput"
 
 // Encodes block b (32 values) of the chunk that starts at value c.
 fn encode_block(c: u32, b: u32) {
@@ -131,7 +131,7 @@ fn load_unit(n: u32, u: u32) -> Unit {
 }
 
 #if Q4_0
-fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[4]).y;
   var i0 = 0;
@@ -147,7 +147,7 @@ fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
 #endif
 
 #if Q8_0
-fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
   let d1 = unpack2x16float(a[8]).y;
   var i0 = 0;
@@ -175,7 +175,7 @@ fn scale_min(k: u32, s0: u32, s1: u32, s2: u32) -> vec2<f32> {
 
 // Quarter j = u % 4 of a super-block: its quant bytes 32j .. 32j + 31 (a[4..11]), low nibbles =
 // sub-block 2j, high nibbles = sub-block 2j + 1.
-fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
+fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let j = u % 4u;
   let dm = unpack2x16float(a[0]);
   var i0 = 0;
@@ -190,18 +190,6 @@ fn unit_dot_q(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   return dm.x * (sm0.x * s.x / 254.0 * f32(i0) + sm1.x * s.y / 254.0 * f32(i1)) - dm.y * (sm0.y * s.z + sm1.y * s.w);
 }
 #endif
-
-// The unit's dot product. Diagnostics for bench/kernelLab.ts: LOAD_ONLY folds the words into a bit (the
-// loads without the arithmetic), NO_ENCODE (in main) skips encoding x; both give wrong results.
-fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
-#if LOAD_ONLY
-  var h = 0u;
-  for (var i = 0u; i < UNIT_WORDS; i++) { h ^= a[i]; }
-  return f32(h & 1u);
-#else
-  return unit_dot_q(a, u, xv, s);
-#endif
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -225,9 +213,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   workgroupBarrier();
 #endif
   // x fits in one chunk: encoded once, then used for every block of rows this workgroup takes.
-#if !NO_ENCODE
   for (var b = li; b < p.K / 32u; b += 256u) { encode_block(0u, b); }
-#endif
   workgroupBarrier();
 #endif
   // Blocks of G * R rows, strided over the launched workgroups (fewer than blocks for tall matrices, so
@@ -240,9 +226,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       let units = min(KC, p.K - c) / 64u;
 #if ENCODE_CHUNKS
       workgroupBarrier(); // the previous chunk is consumed
-#if !NO_ENCODE
       for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
-#endif
       workgroupBarrier();
 #endif
       for (var ul = lane; ul < units; ul += L) {
@@ -257,14 +241,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
         let s = xs[ul];
 #endif
-#if PRELOAD
         // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
         var a: array<Unit, R>;
         for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
         for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
-#else
-        for (var r = 0u; r < R; r++) { acc[r] += unit_dot(load_unit(min(row0 + r, p.N - 1u), u), u, xv, s); }
-#endif
       }
     }
     // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.

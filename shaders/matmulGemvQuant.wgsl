@@ -79,15 +79,7 @@ fn pair_dot(a: array<u32, 17>, xv: array<vec4<f32>, 16>) -> f32 {
 }
 #endif
 
-#if STAGED
-// Staged variant: per chunk of L pairs, the group's lanes first copy the R rows' words into workgroup
-// memory with consecutive lanes on consecutive words (each warp load is one contiguous 128-byte line),
-// then each lane reads its pair from there (stride PAIR_WORDS, odd: no bank conflicts).
-const CHUNK_WORDS: u32 = L * PAIR_WORDS;
-var<workgroup> stage: array<u32, 256 * ${R} * PAIR_WORDS>; // [G * R rows, L pairs, PAIR_WORDS]
-#endif
-
-#include "gemvInput"
+#include "matmulGemvInput"
 
 #if X_SHARED
 // x staged once per workgroup in workgroup memory, transposed so that the L lanes reading vec4 i of
@@ -105,29 +97,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let pairs = p.K / 64u;
   var acc: array<f32, ${R}>;
   for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
-#if STAGED
-  for (var c0 = 0u; c0 < pairs; c0 += L) {
-    let words = min(L, pairs - c0) * PAIR_WORDS;
-    for (var r = 0u; r < R; r++) {
-      let src = p.w_off + min(row0 + r, p.N - 1u) * p.row_words + c0 * PAIR_WORDS;
-      let dst = (g * R + r) * CHUNK_WORDS;
-      for (var i = lane; i < words; i += L) { stage[dst + i] = w[src + i]; }
-    }
-    workgroupBarrier();
-    let pr = c0 + lane;
-    if (pr < pairs) {
-      var xv: array<vec4<f32>, 16>;
-      for (var i = 0u; i < 16u; i++) { xv[i] = x_at(p.x_off + pr * 16u + i); }
-      for (var r = 0u; r < R; r++) {
-        let base = (g * R + r) * CHUNK_WORDS + lane * PAIR_WORDS;
-        var a: array<u32, PAIR_WORDS>;
-        for (var i = 0u; i < PAIR_WORDS; i++) { a[i] = stage[base + i]; }
-        acc[r] += pair_dot(a, xv);
-      }
-    }
-    workgroupBarrier();
-  }
-#else
 #if X_SHARED
   for (var v = li; v < pairs * 16u; v += 256u) {
     let pv = v / 16u;
@@ -150,7 +119,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       acc[r] += pair_dot(a, xv);
     }
   }
-#endif
   for (var r = 0u; r < R; r++) { partial[(g * R + r) * L + lane] = acc[r]; }
   workgroupBarrier();
   if (li < G * R) {

@@ -1,6 +1,6 @@
-// The decode GEMVs' input, included by gemvQuant and gemvInt8 (which bind `x` as array<vec4<f32>> and have
+// The decode GEMVs' input, included by matmulGemvQuant and matmulGemvInt8 (which bind `x` as array<vec4<f32>> and have
 // the row length in `p.K`): vec4 v of x itself, or with GLU silu(gate) * up of x = [gate | up] (K values each),
-// or with X_NORM (gemvInt8) x normalised by the workgroup's inv_rms and the norm weight.
+// or with X_NORM (matmulGemvInt8) x normalised by the workgroup's inv_rms and the norm weight.
 fn x_at(v: u32) -> vec4<f32> {
 #if GLU
   let g = x[v];

@@ -1,6 +1,6 @@
 // The K loop of an integer-dot GEMM tile, shared by shaders/matmulInt8.wgsl (entry gemm: the arithmetic is
 // described there) and shaders/moeGemmInt8.wgsl (a grouped GEMM that gathers its x rows by a list and its
-// weight rows by an expert): tile rows and columns come from the includer. Included (#include "int8Tile") after "weights" by a
+// weight rows by an expert): tile rows and columns come from the includer. Included (#include "matmulInt8Tile") after "weights" by a
 // shader that declares
 //   defines BM, BN, TM, TNV, KB (the tile), one of W_Q4_0 / W_Q8_0 / W_Q4_K, PREFETCH (optional)
 //   p.K (inputs, a multiple of 32; 256 for Q4_K), p.x8_off, p.sc_off (vec4 offsets of the x8 words and
