@@ -1,6 +1,6 @@
 // MoE prefill experts as grouped GEMMs on integer dot products (src/kernels/moeGemmInt8.ts): per expert e,
 // the (token, slot) pairs routed to it (list/counts from moeBucket) are the rows of a GEMM against e's
-// weights in Q4_0 / Q8_0 / Q4_K, with the K loop of shaders/int8Tile.wgsl (x as int8 per row and block of
+// weights in Q4_0 / Q8_0 / Q4_K, with the K loop of shaders/matmulInt8Tile.wgsl (x as int8 per row and block of
 // 32, from matmulInt8's entry quantize). Grid (column tiles, ceil(T / BM) row tiles, E); row tiles past an
 // expert's count exit at once. WORKLIST: grid (column tiles, items, 1), dispatched indirectly, item y =
 // (expert, row tile) from shaders/moeTiles.wgsl, so that empty experts and tiles cost nothing.
@@ -38,7 +38,7 @@ struct Params {
 @group(0) @binding(8) var<storage, read> work: array<u32>;        // WORKLIST: [2 * items] (expert, row tile)
 
 #include "weights"
-#include "int8Tile"
+#include "matmulInt8Tile"
 
 const NONE: u32 = 0xffffffffu;
 
