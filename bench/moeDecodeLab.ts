@@ -24,7 +24,7 @@ import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
 import { weightDefine } from '../src/kernels/weights.js';
 import { moeExperts, moeRoute } from '../src/kernels/moe.js';
-import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan, moeDecodeTuning } from '../src/kernels/moeDecode.js';
+import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from '../src/kernels/moeDecode.js';
 import type { MoeExpertWeights } from '../src/kernels/moeTypes.js';
 import { moeExpertsRef } from '../src/kernels/ref/moe.js';
 import { matmul } from '../src/kernels/matmul.js';
@@ -66,10 +66,9 @@ const ROUNDS = quick ? 1 : 5;
 const Ts = a.ts!.split(',').map(Number);
 const dtypes = a.dtypes!.split(',') as DType[];
 const ROUTINGS = quick ? 4 : 64;
-if (a.lanes) {
-  const [g, d, r, u] = a.lanes.split(',').map(Number);
-  Object.assign(moeDecodeTuning, { gateUpLanes: g, downLanes: d, downRows: r, downUnits: u });
-}
+const [g, d, r, u] = a.lanes ? a.lanes.split(',').map(Number) : [];
+/** The lanes of --lanes (moeDecode overrides of src/gpu/kernelOverrides.ts), with the path: int8 (the default) or f32. */
+const lanes = a.lanes ? { gateUpLanes: g, downLanes: d, downRows: r, downUnits: u } : {};
 
 /** Random blocks of `dtype` with small valid scales (xorshift; deterministic per seed). */
 function randomBlocks(dtype: DType, count: number, seed: number): Uint8Array {
@@ -180,6 +179,7 @@ interface Row {
 
 async function main(): Promise<void> {
   const ctx = await createNodeGpu({ dawnFlags: ['disable-dawn-features=lazy_clear_resource_on_first_use'] });
+  ctx.kernelOverrides = { moeDecode: lanes };
   console.log(`moeDecodeLab: ${ctx.features.packedDot ? 'packed dot available' : 'no packed dot: the int8 path cannot run'}; ${iters} calls b2b, us per call`);
   console.log('model              dtype      T path part          us/call     GB/s   max rel err');
   const rows: Row[] = [];
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
             console.log(`${s.model.padEnd(18)} ${label.padEnd(9)} ${String(T).padStart(2)} int8 (not for these experts: f32 path)`);
             continue;
           }
-          moeDecodeTuning.use = path === 'int8' ? undefined : false;
+          ctx.kernelOverrides = { moeDecode: { ...lanes, ...(path === 'f32' ? { use: false } : {}) } };
           moeExperts(ctx, xt, idsT[0]!, wT[0]!, experts, out, 'silu');
           const err = relErr(await ctx.readF32(out));
           const q8 = path === 'int8' && plan.down;
@@ -276,13 +276,13 @@ async function main(): Promise<void> {
           report(path, 'experts', await timeB2b(ctx, ex), selectedBytes(T), err);
           report(path, shared ? 'layer+shared' : 'layer', await timeB2b(ctx, () => moeBlock(ctx, settings, moeW, scratch, xt, out)), null, null);
         }
-        moeDecodeTuning.use = undefined;
+        ctx.kernelOverrides = { moeDecode: lanes };
         for (const t of [xt, out, logits, ids, rw, ...idsT, ...wT, ...scratch.tensors()]) ctx.destroyBuffer(t.buffer);
       }
       for (const t of [experts.gateUp, experts.down, router, ...(shared ? [shared.gateUp, shared.down] : [])]) ctx.destroyBuffer(t.buffer);
     }
   }
-  if (a.out) writeFileSync(a.out, JSON.stringify({ tuning: { ...moeDecodeTuning }, iters, rows }, null, 1));
+  if (a.out) writeFileSync(a.out, JSON.stringify({ tuning: lanes, iters, rows }, null, 1));
   ctx.destroy();
 }
 

@@ -14,15 +14,6 @@ import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 // Precision: as the integer-dot grouped GEMMs (src/kernels/moeGemmInt8.ts): each x and act value within
 // s / 2 of s * q (s = max|block| / 127); test/unit/moeDecode.test.ts holds the composed bound.
 
-/** Knobs for bench/moeDecodeLab.ts and the tests: `use` false keeps the f32 pairs path; lanes, rows and units per lane. */
-export const moeDecodeTuning = {
-  use: undefined as boolean | undefined,
-  gateUpLanes: undefined as number | undefined,
-  downLanes: undefined as number | undefined,
-  downRows: undefined as number | undefined,
-  downUnits: undefined as number | undefined,
-};
-
 /** Lanes per weight row of gate|up (8, 16 or 32: 64 / (256 / L) rows per group). */
 export const MOE_DECODE_GATE_UP_LANES = 32;
 /** Lanes per output row of down, and rows per group (G * R = 256 / L * R rows per workgroup). */
@@ -49,24 +40,24 @@ const gateUpShared = (H: number, L: number) => (H / 32) * 40 + 64 * L * 4 + 64 *
 
 /**
  * Which halves of moeExperts' decode path take the integer-dot GEMVs: the packed dot product available
- * (moeDecodeTuning.use false: none), x at a vec4 boundary, Q4_0 / Q8_0 / Q4_K experts whose rows are whole
+ * (ctx.kernelOverrides.moeDecode.use false: none), x at a vec4 boundary, Q4_0 / Q8_0 / Q4_K experts whose rows are whole
  * blocks (H for gate|up, I for down). Down runs on integer dot products only after an integer-dot gate|up
  * (it reads the int8 act that one writes).
  */
 export function moeDecodePlan(ctx: GpuContext, x: Tensor, experts: MoeExpertWeights): { gateUp: boolean; down: boolean } {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
-  const L = gateUpLanes();
+  const L = gateUpLanes(ctx);
   const gateUp =
     ctx.features.packedDot &&
-    moeDecodeTuning.use !== false &&
+    ctx.kernelOverrides?.moeDecode?.use !== false &&
     x.offset % 16 === 0 &&
     rowsFit(experts.gateUp, H) &&
     gateUpShared(H, L) <= ctx.limits.maxComputeWorkgroupStorageSize;
   return { gateUp, down: gateUp && rowsFit(experts.down, I) };
 }
 
-const gateUpLanes = () => moeDecodeTuning.gateUpLanes ?? MOE_DECODE_GATE_UP_LANES;
+const gateUpLanes = (ctx: GpuContext) => ctx.kernelOverrides?.moeDecode?.gateUpLanes ?? MOE_DECODE_GATE_UP_LANES;
 
 /** Bytes of act as the integer-dot gate|up writes it for down: P pairs of I values, int8 per block of 32. */
 export function moeDecodeActBytes(P: number, I: number): number {
@@ -91,7 +82,7 @@ export function moeDecodeGateUp(
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
   const [T, k] = ids.shape as [number, number];
-  const L = gateUpLanes();
+  const L = gateUpLanes(ctx);
   if (![8, 16, 32].includes(L)) throw new InvalidArgumentError(`moeDecodeGateUp: ${L} lanes per row; 8, 16 or 32`);
   if (q8Out && I % 32 !== 0) throw new InvalidArgumentError(`moeDecodeGateUp: int8 act needs I a multiple of 32, got ${I}`);
   const xb = alignedBinding(ctx, x);
@@ -128,9 +119,10 @@ export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weight
   const [, H, I] = experts.down.shape as [number, number, number];
   const [T, k] = ids.shape as [number, number];
   if (k > 64) throw new InvalidArgumentError(`moeDecodeDown: at most 64 experts per token, got ${k}`);
-  const L = moeDecodeTuning.downLanes ?? MOE_DECODE_DOWN_LANES;
-  const R = moeDecodeTuning.downRows ?? MOE_DECODE_DOWN_ROWS;
-  const U = moeDecodeTuning.downUnits ?? MOE_DECODE_DOWN_UNITS;
+  const o = ctx.kernelOverrides?.moeDecode;
+  const L = o?.downLanes ?? MOE_DECODE_DOWN_LANES;
+  const R = o?.downRows ?? MOE_DECODE_DOWN_ROWS;
+  const U = o?.downUnits ?? MOE_DECODE_DOWN_UNITS;
   if (![8, 16, 32, 64].includes(L) || !(R >= 1 && R <= 8) || !(U >= 1 && U * R <= 8)) {
     throw new InvalidArgumentError(`moeDecodeDown: ${L} lanes x ${R} rows per group, ${U} units per step (U * R at most 8)`);
   }

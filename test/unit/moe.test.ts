@@ -2,7 +2,6 @@ import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
-import { moeDecodeTuning } from '../../src/kernels/moeDecode.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -134,11 +133,11 @@ describe('moeExperts f32', () => {
 
 describe('moeExperts with quantized experts (weights read through shaders/weights.wgsl)', () => {
   // The f32 paths (the integer-dot decode GEMVs have their own tests: test/unit/moeDecode.test.ts).
-  beforeEach(() => {
-    moeDecodeTuning.use = false;
+  beforeEach(async () => {
+    (await gpu()).kernelOverrides = { moeDecode: { use: false } };
   });
-  afterEach(() => {
-    moeDecodeTuning.use = undefined;
+  afterEach(async () => {
+    (await gpu()).kernelOverrides = undefined;
   });
   // K of each expert matmul must be whole blocks: H = 5 blocks of 32, I = 3 blocks of 32.
   const [Hq, Iq, Eq, k] = [160, 96, 5, 2];

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/gpu/tensor.js';
 import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, type MoeActivation } from '../../src/kernels/moe.js';
-import { moeDecodePlan, moeDecodeTuning } from '../../src/kernels/moeDecode.js';
+import { moeDecodePlan } from '../../src/kernels/moeDecode.js';
 import { activate, moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { moeDecodeRef } from '../../src/kernels/ref/moeDecode.js';
 import { loadModel } from '../../src/models/load.js';
@@ -152,12 +152,8 @@ async function run(c: Case, seed: number): Promise<{ worst: number; vsInt8Ref: n
   return { worst, vsInt8Ref, plan };
 }
 
-afterEach(() => {
-  moeDecodeTuning.use = undefined;
-  moeDecodeTuning.gateUpLanes = undefined;
-  moeDecodeTuning.downLanes = undefined;
-  moeDecodeTuning.downRows = undefined;
-  moeDecodeTuning.downUnits = undefined;
+afterEach(async () => {
+  (await gpu()).kernelOverrides = undefined;
 });
 
 describe('MoE decode experts as integer-dot GEMVs', () => {
@@ -174,7 +170,7 @@ describe('MoE decode experts as integer-dot GEMVs', () => {
     expect(moeDecodePlan(ctx, x, stack('f16', 96, 160))).toEqual({ gateUp: false, down: false });
     expect(moeDecodePlan(ctx, x, stack('q4_0', 96, 80))).toEqual({ gateUp: false, down: false });
     expect(moeDecodePlan(ctx, { ...x, offset: 4 }, stack('q4_0', 96, 160))).toEqual({ gateUp: false, down: false });
-    moeDecodeTuning.use = false;
+    ctx.kernelOverrides = { moeDecode: { use: false } };
     expect(moeDecodePlan(ctx, x, stack('q4_0', 96, 160))).toEqual({ gateUp: false, down: false });
   });
 
@@ -228,7 +224,7 @@ describe('MoE decode experts as integer-dot GEMVs', () => {
       ['q4_k', 16, 64, 1, 3],
       ['q8_0', 32, 8, 4, 2],
     ] as const) {
-      Object.assign(moeDecodeTuning, { gateUpLanes, downLanes, downRows, downUnits });
+      (await gpu()).kernelOverrides = { moeDecode: { gateUpLanes, downLanes, downRows, downUnits } };
       const H = dtype === 'q4_k' ? 512 : 160;
       const what = `${dtype} ${gateUpLanes}/${downLanes}x${downRows}x${downUnits}`;
       const r = await run({ dtype, E: 7, k: 3, T: 2, H, I: 256 }, 5);
@@ -268,7 +264,7 @@ describe.each([
         return out;
       };
       const logits = await decode();
-      moeDecodeTuning.use = false;
+      ctx.kernelOverrides = { moeDecode: { use: false } };
       const f32Path = await decode();
       const ref = exp.logits.subarray(0, T * V);
       const r = compareLogits(ref, logits, V);
