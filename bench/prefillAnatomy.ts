@@ -6,9 +6,12 @@
  * first sampled token (as a user's time to first token) and the CPU time that records it. Run on the GPU
  * machine:
  *
- *   node dist/bench/prefillAnatomy.js --shape qwen2.5-1.5b --dtype q4_0 [--tokens 512,4096] [--chunk 512] [--reps 3] [--out a.json]
+ *   node dist/bench/prefillAnatomy.js --shape qwen2.5-1.5b --dtype q4_0 [--tokens 512,4096] [--chunk 512[,1024]]
+ *        [--attn auto[,rows,flash32,flash64]] [--reps 3] [--out a.json]
  *
- * `--shape tiny` is a two-layer model of tiny widths (a check of the tool on SwiftShader).
+ * `--chunk` values build the model again with that maxChunk; `--attn` picks the attention prefill kernel
+ * (src/kernels/attentionPrefill.ts: attentionPrefillTuning). `--shape tiny` is a two-layer model of tiny
+ * widths (a check of the tool on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,6 +20,7 @@ import type { Binding, GpuContext } from '../src/gpu/context.js';
 import type { Pipeline, PipelineKey } from '../src/gpu/pipelineCache.js';
 import type { Params } from '../src/gpu/params.js';
 import type { DType } from '../src/gpu/tensor.js';
+import { attentionPrefillTuning } from '../src/kernels/attentionPrefill.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -29,6 +33,7 @@ const { values: a } = parseArgs({
     dtype: { type: 'string', default: 'q4_0' },
     tokens: { type: 'string', default: '512,4096' },
     chunk: { type: 'string', default: '512' },
+    attn: { type: 'string', default: 'auto' },
     reps: { type: 'string', default: '3' },
     out: { type: 'string' },
   },
@@ -135,66 +140,87 @@ function sumBy(ds: DispatchFigure[], key: (d: DispatchFigure) => string): { name
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
+/** `--attn` variants: the prefill kernel chosen by the engine, the row kernel, the flash kernel at 32 or 64 keys per tile. */
+function setAttention(variant: string): void {
+  const t = attentionPrefillTuning;
+  t.kernel = variant === 'rows' ? 'rows' : variant.startsWith('flash') ? 'flash' : 'auto';
+  t.bk = variant === 'flash32' ? 32 : variant === 'flash64' ? 64 : undefined;
+  if (!['auto', 'rows', 'flash32', 'flash64'].includes(variant)) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64`);
+}
+
 const raw = a.shape === 'tiny' ? tiny : benchShapes[a.shape!];
 if (!raw) throw new Error(`unknown shape ${a.shape}; known: tiny, ${Object.keys(benchShapes).join(', ')}`);
 const tokens = a.tokens!.split(',').map(Number);
-const chunk = Number(a.chunk);
+const chunks = a.chunk!.split(',').map(Number);
+const variants = a.attn!.split(',');
 const reps = Number(a.reps);
 const ctx = await createNodeGpu();
 if (!ctx.features.timestampQuery) throw new Error('prefillAnatomy needs timestamp-query');
 const config = normalizeConfig(raw, {}, a.shape);
-const model = await buildModel(ctx, config, randomWeightSource(raw, a.dtype as DType), {
-  dtype: 'auto',
-  maxContext: Math.max(...tokens) + 8,
-  maxChunk: chunk,
-});
-const sampler = new Sampler(ctx, config.vocabSize);
-sampler.begin({ temperature: 0 }, []);
-const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13 + seed) % config.vocabSize);
 const results: Record<string, unknown>[] = [];
-for (const T of tokens) {
-  // Warm-up (pipelines compiled), then the wall time to the first sampled token and the CPU time recording it.
-  await sampler.next(model.forward(ids(T, 0), 0));
-  const wall: number[] = [];
-  const record: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    const logits = model.forward(ids(T, r + 1), 0);
-    record.push(performance.now() - t0);
-    await sampler.next(logits);
-    wall.push(performance.now() - t0);
+for (const chunk of chunks) {
+  const model = await buildModel(ctx, config, randomWeightSource(raw, a.dtype as DType), {
+    dtype: 'auto',
+    maxContext: Math.max(...tokens) + 8,
+    maxChunk: chunk,
+  });
+  const sampler = new Sampler(ctx, config.vocabSize);
+  sampler.begin({ temperature: 0 }, []);
+  const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13 + seed) % config.vocabSize);
+  for (const variant of variants) {
+    setAttention(variant);
+    for (const T of tokens) {
+      // Warm-up (pipelines compiled), then the wall time to the first sampled token and the CPU time recording it.
+      await sampler.next(model.forward(ids(T, 0), 0));
+      const wall: number[] = [];
+      const record: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        const logits = model.forward(ids(T, r + 1), 0);
+        record.push(performance.now() - t0);
+        await sampler.next(logits);
+        wall.push(performance.now() - t0);
+      }
+      const ds = await timeDispatches(ctx, () => void model.forward(ids(T, 99), 0));
+      const gpuUs = ds.reduce((s, d) => s + d.us, 0);
+      const nChunks = Math.ceil(T / chunk);
+      const r = {
+        tokens: T,
+        chunk,
+        attention: variant,
+        chunks: nChunks,
+        wallMs: median(wall),
+        recordMs: median(record),
+        dispatches: ds.length,
+        gpuSumMs: gpuUs / 1000,
+        byKind: sumBy(ds, (d) => d.kind),
+        byKernel: sumBy(ds, (d) => `${d.kernel} ${d.grid}`),
+        byChunk: Array.from({ length: nChunks }, (_, c) => ({
+          chunk: c,
+          ...Object.fromEntries(
+            sumBy(
+              ds.filter((d) => d.chunk === c),
+              (d) => d.kind,
+            ).map((k) => [k.name, Math.round(k.us)]),
+          ),
+        })),
+      };
+      results.push(r);
+      console.log(
+        `${a.shape} ${a.dtype} T=${T} chunks of ${chunk}, attention ${variant}: first token ${r.wallMs.toFixed(1)} ms wall ` +
+          `(recording ${r.recordMs.toFixed(1)} ms CPU); ${ds.length} dispatches, GPU sum ${r.gpuSumMs.toFixed(1)} ms (one pass each)`,
+      );
+      for (const k of r.byKind) console.log(`  ${(k.us / 1000).toFixed(2).padStart(8)} ms ${String(k.count).padStart(5)} x  ${k.name}`);
+      const att = r.byChunk.map((c) => Math.round(((c as Record<string, number>).attention ?? 0) / 1000));
+      const gemm = r.byChunk.map((c) => Math.round(((c as Record<string, number>).gemm ?? 0) / 1000));
+      console.log(`  per chunk, ms: attention ${att.join(' ')}; gemm ${gemm.join(' ')}`);
+      for (const k of r.byKernel.slice(0, 10))
+        console.log(`  ${(k.us / 1000).toFixed(2).padStart(8)} ms ${String(k.count).padStart(5)} x ${(k.us / k.count).toFixed(1).padStart(8)} us  ${k.name}`);
+    }
   }
-  const ds = await timeDispatches(ctx, () => void model.forward(ids(T, 99), 0));
-  const gpuUs = ds.reduce((s, d) => s + d.us, 0);
-  const r = {
-    tokens: T,
-    chunk,
-    chunks: Math.ceil(T / chunk),
-    wallMs: median(wall),
-    recordMs: median(record),
-    dispatches: ds.length,
-    gpuSumMs: gpuUs / 1000,
-    byKind: sumBy(ds, (d) => d.kind),
-    byKernel: sumBy(ds, (d) => `${d.kernel} ${d.grid}`),
-    byChunk: Array.from({ length: Math.ceil(T / chunk) }, (_, c) => ({
-      chunk: c,
-      ...Object.fromEntries(
-        sumBy(
-          ds.filter((d) => d.chunk === c),
-          (d) => d.kind,
-        ).map((k) => [k.name, Math.round(k.us)]),
-      ),
-    })),
-  };
-  results.push(r);
-  console.log(
-    `${a.shape} ${a.dtype} T=${T} (chunks of ${chunk}): first token ${r.wallMs.toFixed(1)} ms wall (recording ${r.recordMs.toFixed(1)} ms CPU); ` +
-      `${ds.length} dispatches, GPU sum ${r.gpuSumMs.toFixed(1)} ms (one pass each)`,
-  );
-  for (const k of r.byKind) console.log(`  ${(k.us / 1000).toFixed(2).padStart(8)} ms ${String(k.count).padStart(5)} x  ${k.name}`);
-  console.log('  per chunk (us): ' + r.byChunk.map((c) => JSON.stringify(c)).join(' '));
-  for (const k of r.byKernel.slice(0, 14))
-    console.log(`  ${(k.us / 1000).toFixed(2).padStart(8)} ms ${String(k.count).padStart(5)} x ${(k.us / k.count).toFixed(1).padStart(8)} us  ${k.name}`);
+  setAttention('auto');
+  sampler.dispose();
+  model.dispose();
 }
 const report = { date: new Date().toISOString(), adapter: ctx.adapterInfo, shape: a.shape, dtype: a.dtype, results };
 if (a.out) writeFileSync(a.out, JSON.stringify(report, null, 2));
