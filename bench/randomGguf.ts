@@ -16,9 +16,16 @@ function specialsOf(config: Record<string, unknown>): { specials: Map<number, st
   return { specials, bos: bos !== undefined ? specials.get(bos) : undefined, eos: eos !== undefined ? specials.get(eos) : undefined };
 }
 
+/**
+ * Writes a random-weight GGUF of a bench shape; `name@N` keeps the first N layers of the shape (a load
+ * profile of a large model's tensor sizes in less time).
+ */
 export async function writeRandomGGUF(shape: string, type: ConvertType, out: string, onTensor?: (name: string, done: number, total: number) => void) {
-  const config = benchShapes[shape];
-  if (!config) throw new Error(`unknown shape ${shape} (${Object.keys(benchShapes).join(', ')})`);
+  const [name, layers] = shape.split('@') as [string, string | undefined];
+  const base = benchShapes[name];
+  if (!base) throw new Error(`unknown shape ${name} (${Object.keys(benchShapes).join(', ')})`);
+  if (layers !== undefined && !(Number.isInteger(Number(layers)) && Number(layers) >= 1)) throw new Error(`${shape}: @${layers} is not a layer count`);
+  const config = layers === undefined ? base : { ...base, num_hidden_layers: Math.min(Number(layers), base.num_hidden_layers as number) };
   if (type !== 'q4_0' && type !== 'q8_0' && type !== 'f16' && type !== 'f32') throw new Error(`--type ${type}`);
   const { specials, bos, eos } = specialsOf(config);
   const vocab = config.vocab_size as number;
