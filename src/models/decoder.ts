@@ -38,7 +38,8 @@ export type HiddenHook = (layer: number, h: Tensor) => void;
 /**
  * A decoder-only transformer on the GPU (llama, qwen2, qwen3, mistral, gemma3_text): the forward pass over
  * shared layers, a per-layer KV cache, and activation buffers allocated once for the longest chunk.
- * A forward records one command encoder; it submits nothing except what was recorded before it.
+ * A forward of one chunk records one command encoder and submits nothing except what was recorded before
+ * it; a longer input submits each chunk but the last as soon as it is recorded.
  */
 export class DecoderModel implements LoadedModel {
   readonly info: ModelInfo;
@@ -247,6 +248,8 @@ export class DecoderModel implements LoadedModel {
         if (!aligned) ctx.copy({ buffer: x.buffer, offset: x.offset + (T - 1) * H * 4, size: H * 4 }, this.lastX, H * 4);
         this.head(last, logits, planes(pr.head));
       }
+      // A long prompt: each chunk goes to the GPU once recorded, so that it runs while the next one is recorded.
+      if (off + T < n) ctx.flush();
     }
     capture?.end();
     return logits;
