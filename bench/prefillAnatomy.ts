@@ -206,6 +206,9 @@ for (const chunk of chunks) {
         })),
       };
       results.push(r);
+      // Written after every figure: a run cut short by a time limit keeps what it measured.
+      const report = { date: new Date().toISOString(), adapter: ctx.adapterInfo, shape: a.shape, dtype: a.dtype, results };
+      if (a.out) writeFileSync(a.out, JSON.stringify(report, null, 2));
       console.log(
         `${a.shape} ${a.dtype} T=${T} chunks of ${chunk}, attention ${variant}: first token ${r.wallMs.toFixed(1)} ms wall ` +
           `(recording ${r.recordMs.toFixed(1)} ms CPU); ${ds.length} dispatches, GPU sum ${r.gpuSumMs.toFixed(1)} ms (one pass each)`,
@@ -222,7 +225,5 @@ for (const chunk of chunks) {
   sampler.dispose();
   model.dispose();
 }
-const report = { date: new Date().toISOString(), adapter: ctx.adapterInfo, shape: a.shape, dtype: a.dtype, results };
-if (a.out) writeFileSync(a.out, JSON.stringify(report, null, 2));
 ctx.destroy();
 process.exit(0);
