@@ -3,6 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { attentionMlaDecode, attentionMlaFits } from './attentionMla.js';
 import { attentionPrefill } from './attentionPrefill.js';
 
 export { headMatmul } from './headMatmul.js';
@@ -95,6 +96,11 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
     return;
   }
 
+  // MLA (many heads on one latent kv head of a large head dim): its own kernel, every cache row read once per 16 heads.
+  if (attentionMlaFits(T, nKv, hd, hdV, o)) {
+    attentionMlaDecode(ctx, q, kCache, out, o);
+    return;
+  }
   // Decode: workgroups over (chunk of keys, kv head x head group, query row).
   const G = nH / nKv;
   const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd)));

@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
 
-/** Token counts up to which the matrix-vector entries (rowDot / colDot) run instead of the tiled one. */
+/** Token counts up to which the matrix-vector entries (rows / rowDot / colDot) run instead of the tiled one. */
 const SMALL_T = 4;
 
 /**
@@ -30,10 +30,58 @@ export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, tra
   }
   const layout = ['uniform', 'read', 'read', 'storage'] as const;
   const p = params().u32(T).u32(H).u32(A).u32(B);
+  if (T <= SMALL_T && !transposeW && A % 4 === 0) {
+    headRows(ctx, x, w, y, { T, H, A, B, yStride: B });
+    return;
+  }
   if (T <= SMALL_T) {
     if (transposeW) ctx.dispatch({ shader: 'headMatmul', entry: 'colDot', layout }, [x, w, y], [Math.ceil(B / 64), H], p);
     else ctx.dispatch({ shader: 'headMatmul', entry: 'rowDot', layout }, [x, w, y], [Math.ceil(B / 8), H], p);
     return;
   }
   ctx.dispatch({ shader: 'headMatmul', entry: 'tiled', defines: { TRANSPOSE: transposeW }, layout }, [x, w, y], [Math.ceil(B / 16), Math.ceil(T / 16), H], p);
+}
+
+/** Lanes that read one row of A floats as vec4 in shaders/headMatmulRows.wgsl: about four vec4s each, 4 to 32. */
+export function headRowLanes(A: number): number {
+  let lanes = 4;
+  while (lanes < 32 && lanes * 4 * 4 < A) lanes *= 2;
+  return lanes;
+}
+
+/**
+ * The vec4 row-dot entry (shaders/headMatmulRows.wgsl) for T <= 4 and A % 4 == 0: y rows of `yStride` floats.
+ * With `rope` (DeepSeek's absorbed decode query), one more workgroup per head writes the rope part of q_full
+ * after the B latent values (y [T, H, B + P]). Shapes are checked by the callers.
+ */
+export function headRows(
+  ctx: GpuContext,
+  x: Tensor,
+  w: Tensor,
+  y: Tensor,
+  d: { T: number; H: number; A: number; B: number; yStride: number },
+  rope?: { qPe: Tensor; positions: Tensor; invFreq: Tensor; attentionFactor: number },
+): void {
+  const LPR = headRowLanes(d.A);
+  const rowGroups = Math.ceil(d.B / (256 / LPR));
+  const P = rope ? rope.invFreq.shape[0]! * 2 : 0;
+  const p = params()
+    .u32(d.T)
+    .u32(d.H)
+    .u32(d.A / 4)
+    .u32(d.B)
+    .u32(d.yStride)
+    .u32(rowGroups)
+    .u32(P)
+    .f32(rope?.attentionFactor ?? 1);
+  if (!rope) {
+    ctx.dispatch({ shader: 'headMatmulRows', defines: { LPR }, layout: ['uniform', 'read', 'read', 'storage'] }, [x, w, y], [rowGroups, d.H], p);
+    return;
+  }
+  ctx.dispatch(
+    { shader: 'headMatmulRows', defines: { LPR, MLA_Q: true }, layout: ['uniform', 'read', 'read', 'storage', 'read', 'read', 'read'] },
+    [x, w, y, rope.qPe, rope.positions, rope.invFreq],
+    [rowGroups + 1, d.H],
+    p,
+  );
 }

@@ -2,13 +2,13 @@ import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { attention, headMatmul } from '../kernels/attention.js';
 import { matmul } from '../kernels/matmul.js';
-import { mlaLatent, mlaQuery } from '../kernels/mla.js';
+import { mlaLatent, mlaQuery, mlaQueryDecode, mlaQueryDecodeFits } from '../kernels/mla.js';
 import { rmsNorm } from '../kernels/norm.js';
 import type { Step } from './attention.js';
 
 /**
  * Multi-head latent attention weights (DeepSeek-V2/V3), split at load for the absorbed form:
- * kv_b_proj [nH * (nope + v), R] becomes wUk [nH, nope, R] and wUv [nH, v, R]; q rows are split into
+ * kv_b_proj [nH * (nope + v), R] becomes W_uk, stored transposed as wUkT [nH, R, nope], and wUv [nH, v, R]; q rows are split into
  * the no-rope and rope parts of every head.
  */
 export interface MlaWeights {
@@ -18,7 +18,7 @@ export interface MlaWeights {
   readonly qPe: Tensor; // [nH * P, qLora or H]
   readonly kvA: Tensor; // [R + P, H]: kv_a_proj_with_mqa
   readonly kvANorm: Tensor; // [R] f32
-  readonly wUk: Tensor; // [nH, nope, R] f32
+  readonly wUkT: Tensor; // [nH, R, nope] f32: W_uk transposed
   readonly wUv: Tensor; // [nH, v, R] f32
   readonly o: Tensor; // [H, nH * v]
 }
@@ -35,7 +35,7 @@ export interface MlaDims {
   readonly eps: number;
 }
 
-export const isMla = (w: object): w is MlaWeights => 'wUk' in w;
+export const isMla = (w: object): w is MlaWeights => 'wUkT' in w;
 
 /** Bytes per token per layer of the latent cache, and of a plain cache of the same heads (f32). */
 export function mlaCacheBytes(d: MlaDims): { latent: number; gqa: number } {
@@ -101,10 +101,14 @@ export function mlaAttention(
   const qPe = ctx.view(s.qPe, [T, nH, P]);
   matmul(ctx, qIn, w.qNope, ctx.view(qNope, [T, nH * d.nopeDim]));
   matmul(ctx, qIn, w.qPe, ctx.view(qPe, [T, nH * P]));
-  const qLat = ctx.view(s.qLat, [T, nH, R]);
-  headMatmul(ctx, qNope, w.wUk, qLat, true);
   const qFull = ctx.view(s.qFull, [T, nH, R + P]);
-  mlaQuery(ctx, qPe, qLat, step.positions, invFreq, qFull, { attentionFactor });
+  if (mlaQueryDecodeFits(T, d.nopeDim)) {
+    mlaQueryDecode(ctx, qNope, w.wUkT, qPe, step.positions, invFreq, qFull, { attentionFactor });
+  } else {
+    const qLat = ctx.view(s.qLat, [T, nH, R]);
+    headMatmul(ctx, qNope, w.wUkT, qLat);
+    mlaQuery(ctx, qPe, qLat, step.positions, invFreq, qFull, { attentionFactor });
+  }
   const ckv = ctx.view(s.ckv, [T, R + P]);
   matmul(ctx, x, w.kvA, ckv);
   mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });

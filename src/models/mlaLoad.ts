@@ -20,9 +20,20 @@ export function splitHeads(w: Float32Array, heads: number, a: number, b: number,
   return [first, second];
 }
 
+/** Each head's [rows, cols] matrix of w [heads, rows, cols] transposed: [heads, cols, rows]. */
+export function transposeHeads(w: Float32Array, heads: number, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < heads; h++) {
+    const base = h * rows * cols;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[base + c * rows + r] = w[base + r * cols + c]!;
+  }
+  return out;
+}
+
 /**
  * MLA weights, split for the absorbed form: q rows into no-rope and rope parts of every head, kv_b_proj
- * into W_uk [nH, nope, R] and W_uv [nH, v, R]. The split tensors are f32 (they are small).
+ * into W_uk, stored transposed as [nH, R, nope], and W_uv [nH, v, R], so that both absorbed products are
+ * row dots along a contiguous axis. The split tensors are f32 (they are small).
  */
 export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelConfig, i: number, l: Loaders): Promise<MlaWeights> {
   const d = c.mla!;
@@ -44,7 +55,7 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
     qPe: up(qPe, [nH * P, qIn], `l${i}.q_pe`),
     kvA: await l.matrix([part('kv_a_proj_with_mqa.weight', [R + P, H])], `l${i}.kv_a`),
     kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
-    wUk: up(wUk, [nH, nope, R], `l${i}.w_uk`),
+    wUkT: up(transposeHeads(wUk, nH, nope, R), [nH, R, nope], `l${i}.w_uk_t`),
     wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
     o: await l.matrix([part('o_proj.weight', [H, nH * v])], `l${i}.o`),
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mlaLatent, mlaQuery } from '../../src/kernels/mla.js';
+import { headMatmulRef } from '../../src/kernels/ref/headMatmul.js';
+import { mlaLatent, mlaQuery, mlaQueryDecode } from '../../src/kernels/mla.js';
 import { mlaLatentRef, mlaQueryRef } from '../../src/kernels/ref/mla.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -35,5 +36,34 @@ describe('MLA latent cache and absorbed query', () => {
     const qFull = ctx.createTensor([T, nH, R + P], 'f32');
     mlaQuery(ctx, ctx.upload(q, [T, nH, nope + P], 'f32'), ctx.upload(qLat, [T, nH, R], 'f32'), pos, inv, qFull);
     expect(maxAbsDiff(await ctx.readF32(qFull), mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq))).toBeLessThan(1e-5);
+  });
+
+  // The decode query in one dispatch: W_ukᵀ rows (nope = 12 and 36, multiples of 4) and the rope part.
+  it.each([
+    [1, 7, 12, 3],
+    [3, 40, 36, 5],
+  ])('mlaQueryDecode T=%i at position %i (nope %i, %i heads) matches headMatmul + mlaQuery references within 1e-5', async (T, start, nope, nH) => {
+    const ctx = await gpu();
+    const R = 37;
+    const P = 6;
+    const positions = Uint32Array.from({ length: T }, (_, i) => start + i);
+    const invFreq = invFreqOf(P);
+    const qNope = randomF32(T * nH * nope, 6);
+    const qPe = randomF32(T * nH * P, 7);
+    const wUkT = randomF32(nH * R * nope, 8);
+    const qFull = ctx.createTensor([T, nH, R + P], 'f32');
+    mlaQueryDecode(
+      ctx,
+      ctx.upload(qNope, [T, nH, nope], 'f32'),
+      ctx.upload(wUkT, [nH, R, nope], 'f32'),
+      ctx.upload(qPe, [T, nH, P], 'f32'),
+      ctx.upload(positions, [T], 'u32'),
+      ctx.upload(invFreq, [P / 2], 'f32'),
+      qFull,
+      { attentionFactor: 1.25 },
+    );
+    const qLat = headMatmulRef(qNope, wUkT, T, nH, nope, R, false);
+    const want = mlaQueryRef(qPe, qLat, T, nH, R, P, 0, positions, invFreq, 1.25);
+    expect(maxAbsDiff(await ctx.readF32(qFull), want)).toBeLessThan(1e-5);
   });
 });

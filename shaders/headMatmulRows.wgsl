@@ -1,0 +1,92 @@
+// Per-head matrix-vector products of a few tokens (T <= 4): y[t, h, b] = W[h, b, :] · x[t, h, :] with
+// W [H, B, A] stored row by row and A % 4 == 0 (DeepSeek MLA's absorbed projections: W_ukᵀ, stored
+// transposed at load, and W_uv). LPR lanes read each row of W as vec4 (consecutive lanes, consecutive
+// addresses) for all T tokens; RPW = 256 / LPR rows per workgroup; the lanes' partial sums are added in
+// workgroup memory. y rows have a stride of y_stride floats (the query of MLA writes into q_full).
+//
+// MLA_Q (the absorbed query of decode in one dispatch): one more column of workgroups (wg.x == row_groups)
+// writes the rope part of every head, y[t, h, B + i] = rope_interleaved(q_pe[t, h], pos_t)[i], so that
+// y = q_full [T, H, B + P].
+
+struct Params {
+  T: u32,
+  H: u32,
+  A4: u32,          // input vec4s per head: A / 4
+  B: u32,           // output rows per head
+  y_stride: u32,    // floats per (t, h) row of y: B, or B + P with MLA_Q
+  row_groups: u32,  // workgroups along the rows of one head: ceil(B / RPW)
+  P: u32,           // rope dims (MLA_Q)
+  attn_factor: f32, // scales cos and sin (MLA_Q)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;     // [T, H, A / 4]
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;     // [H, B, A / 4]
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;     // [T, H, y_stride] f32
+#if MLA_Q
+@group(0) @binding(4) var<storage, read> q_pe: array<f32>;        // [T, H, P] f32, before rope
+@group(0) @binding(5) var<storage, read> positions: array<u32>;   // [T] u32
+@group(0) @binding(6) var<storage, read> inv_freq: array<f32>;    // [P / 2] f32
+
+#include "sincos"
+
+fn rope_part(h: u32, lid: u32) {
+  for (var i = lid; i < p.T * p.P; i += 256u) {
+    let t = i / p.P;
+    let k = i % p.P;
+    let j = k / 2u;
+    let src = (t * p.H + h) * p.P + 2u * j;
+    let sc = rope_sincos(f32(positions[t]) * inv_freq[j]);
+    let c = sc.y * p.attn_factor;
+    let s = sc.x * p.attn_factor;
+    let x0 = q_pe[src];
+    let x1 = q_pe[src + 1u];
+    y[(t * p.H + h) * p.y_stride + p.B + k] = select(x1 * c + x0 * s, x0 * c - x1 * s, (k & 1u) == 0u);
+  }
+}
+#endif
+
+const LPR: u32 = ${LPR}u; // lanes per row (a power of two, 4..32)
+const RPW: u32 = 256u / LPR;
+const MAX_T: u32 = 4u;
+var<workgroup> red: array<f32, 1024>; // [MAX_T, 256] partial sums
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let lid = lid3.x;
+  let h = wg.y;
+#if MLA_Q
+  if (wg.x == p.row_groups) {
+    rope_part(h, lid);
+    return;
+  }
+#endif
+  let row = lid / LPR;
+  let lane = lid % LPR;
+  let b = wg.x * RPW + row;
+  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  if (b < p.B) {
+    let wr = (h * p.B + b) * p.A4;
+    for (var a = lane; a < p.A4; a += LPR) {
+      let wv = w[wr + a];
+      for (var t = 0u; t < p.T; t++) {
+        acc[t] += dot(wv, x[(t * p.H + h) * p.A4 + a]);
+      }
+    }
+  }
+  for (var t = 0u; t < MAX_T; t++) {
+    red[t * 256u + lid] = acc[t];
+  }
+  workgroupBarrier();
+  for (var s = LPR / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      for (var t = 0u; t < MAX_T; t++) {
+        red[t * 256u + lid] += red[t * 256u + lid + s];
+      }
+    }
+    workgroupBarrier();
+  }
+  if (lane < p.T && b < p.B) {
+    y[(lane * p.H + h) * p.y_stride + b] = red[lane * 256u + row * LPR];
+  }
+}
