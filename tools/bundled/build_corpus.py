@@ -10,9 +10,14 @@ Python 3.11 standard library only. Writes one xz-compressed tar holding:
   val is every document whose name hashes into 2 % (so whole documents are held out).
 - chat_train.jsonl, chat_val.jsonl: one conversation a line ({"messages": [{role, content}, ...]}):
   WordNet definitions as "What does <word> mean?" turns (val: the questions of 300 held-out words, never
-  asked in train), "Continue this text" turns over prose paragraphs, and a few greetings that say what
-  the model is.
-- qa_words.json: {word: {"pos", "gloss", "answer", "split"}} for every word asked, for the evaluations.
+  asked in train), the same for regular inflections of the defined words answered from the base word's
+  definition ("Lanterns is the plural of lantern: ..."), "Continue this text" turns over prose paragraphs,
+  and a few greetings that say what the model is.
+- chat_val_inflections.jsonl: the questions of the held-out inflections (those of 10 % of their base words,
+  whose own definitions are trained).
+- qa_words.json: {word: {"pos", "gloss", "answer", "split"}} for every word asked, for the evaluations;
+  inflections.json: {form: {"base", "kind", "gloss", "answer", "split"}}; held_out_questions.json: the
+  phrasings never used in training, which the evaluation asks about trained words.
 - stats.json: sizes and counts.
 and the corpus vocabulary (every lowercase word seen at least twice in the prose) to --words, which the
 tests use to check that a continuation is made of English words.
@@ -231,6 +236,53 @@ def answer_of(word: str, pos: str, d: str) -> str:
     return f"{word[0].upper() + word[1:]} means {d}."
 
 
+# Regular inflections of defined words, answered from the base word's definition: "What does lanterns mean?" ->
+# "Lanterns is the plural of lantern: a light enclosed in a protective case." (kind, the base word's part of
+# speech, suffix of the form, what replaces it in the base)
+INFLECTION_RULES = [
+    ("plural", "n", "ies", "y"), ("plural", "n", "ches", "ch"), ("plural", "n", "shes", "sh"), ("plural", "n", "xes", "x"),
+    ("plural", "n", "ses", "s"), ("plural", "n", "zes", "z"), ("plural", "n", "s", ""),
+    ("past tense", "v", "ied", "y"), ("past tense", "v", "ed", "e"), ("past tense", "v", "ed", ""), ("past tense", "v", "ed", "-"),
+    ("present participle", "v", "ing", "e"), ("present participle", "v", "ing", ""), ("present participle", "v", "ing", "-"),
+    ("comparative", "a", "ier", "y"), ("comparative", "a", "er", "e"), ("comparative", "a", "er", ""), ("comparative", "a", "er", "-"),
+    ("superlative", "a", "iest", "y"), ("superlative", "a", "est", "e"), ("superlative", "a", "est", ""), ("superlative", "a", "est", "-"),
+]
+
+
+def inflection_answer(form: str, kind: str, base: str, e: dict) -> str:
+    d = e["gloss"].rstrip(".")
+    to = "to " if e["pos"] == "v" and not d.startswith("to ") else ""
+    return f"{form[0].upper() + form[1:]} is the {kind} of {base}: {to}{d}."
+
+
+def inflections(counts: Counter, qa: dict[str, dict], index) -> dict[str, dict]:
+    """Corpus words (seen 3+ times) that one regular rule alone turns into a defined word of the rule's part of
+    speech ("-" as the replacement: a doubled final consonant, stopped -> stop); a plural or comparative that
+    WordNet lists as a word of its own (glasses, arms, number) is left out, and so is every ambiguous form."""
+    out: dict[str, dict] = {}
+    for form, c in counts.items():
+        if c < 3 or len(form) < 4 or form in qa or form in STOPWORDS or form in BLOCKLIST or "'" in form or form.endswith(("ss", "us", "is")):
+            continue
+        found = set()
+        for kind, pos, suf, rep in INFLECTION_RULES:
+            if not form.endswith(suf) or len(form) - len(suf) < 3:
+                continue
+            stem = form[: -len(suf)]
+            if rep == "-":
+                if len(stem) < 4 or stem[-1] != stem[-2] or stem[-1] in "aeiouwxy":
+                    continue
+                base = stem[:-1]
+            else:
+                base = stem + rep
+            e = qa.get(base)
+            if e and e["pos"] == pos and e["split"] == "train" and (pos == "v" or form not in index):
+                found.add((kind, base))
+        if len(found) == 1:
+            kind, base = found.pop()
+            out[form] = {"base": base, "kind": kind, "gloss": qa[base]["gloss"], "answer": inflection_answer(form, kind, base, qa[base]), "count": c}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["count"]))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Conversations
 # ---------------------------------------------------------------------------------------------------------
@@ -243,7 +295,20 @@ QUESTIONS = [
     ("what does {w} mean", 1),
     ("What is the meaning of the word {w}?", 1),
     ("Can you tell me what {w} means?", 1),
+    ("Please define {w}.", 1),
+    ("Give me the definition of {w}.", 1),
+    ("What's the meaning of {w}?", 1),
+    ("Define the word {w}.", 1),
+    ("I don't know the word {w}. What does it mean?", 1),
+    ("{w}: what does it mean?", 1),
+    ("What is meant by {w}?", 1),
+    ("Meaning of {w}?", 1),
+    ("Tell me the meaning of {w}.", 1),
+    ("Do you know what {w} means?", 1),
 ]
+# Phrasings never used in training: train_tiny_books.py asks them about trained words (generalisation, not recall).
+HELD_OUT_QUESTIONS = ["Explain the word {w}."]
+assert not any(q.split()[0].lower() == h.split()[0].lower() for q, _ in QUESTIONS for h in HELD_OUT_QUESTIONS)
 SYSTEMS = ["You are a helpful assistant.", "You are tiny-books, a small model that explains words.", "You are a helpful assistant. Answer briefly."]
 ABOUT = (
     "I am tiny-books, a very small language model trained on old public-domain books (Moby-Dick, the King James "
@@ -355,14 +420,26 @@ def main() -> None:
     for w in words:
         qa[w]["split"] = "val" if w in held else "train"
     train_words = [w for w in words if w not in held]
+    # inflections: those of a random 10 % of their base words are held out (never asked in train; the base
+    # word's own definition is trained), the rest are trained
+    forms = inflections(counts, qa, index)
+    bases = sorted({f["base"] for f in forms.values()})
+    held_bases = set(rng.sample(bases, len(bases) // 10))
+    for f in forms.values():
+        f["split"] = "val" if f["base"] in held_bases else "train"
+    train_forms = [w for w, f in forms.items() if f["split"] == "train"]
 
-    chat_train = conversations(qa, train_words, rng, copies=2)
+    chat_train = conversations({**qa, **forms}, train_words + train_forms, rng, copies=2)
     chat_train += continue_convs(train_docs, rng, 6000)
     for _ in range(40):
         for q, a in GREETINGS.items():
             chat_train.append({"messages": ([{"role": "system", "content": rng.choice(SYSTEMS)}] if rng.random() < 0.2 else []) + [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
     rng.shuffle(chat_train)
     chat_val = [{"messages": [{"role": "user", "content": f"What does {w} mean?"}, {"role": "assistant", "content": qa[w]["answer"]}]} for w in sorted(held)]
+    chat_val_forms = [
+        {"messages": [{"role": "user", "content": f"What does {w} mean?"}, {"role": "assistant", "content": f["answer"]}]}
+        for w, f in sorted(forms.items()) if f["split"] == "val"
+    ]
 
     def prose(ds):
         return f"\n{END}\n".join("\n\n".join(ps) for _, ps in ds) + f"\n{END}\n"
@@ -372,7 +449,10 @@ def main() -> None:
         "prose_val.txt": prose(val_docs),
         "chat_train.jsonl": "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in chat_train),
         "chat_val.jsonl": "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in chat_val),
+        "chat_val_inflections.jsonl": "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in chat_val_forms),
         "qa_words.json": json.dumps(qa, indent=0, ensure_ascii=False),
+        "inflections.json": json.dumps(forms, indent=0, ensure_ascii=False),
+        "held_out_questions.json": json.dumps(HELD_OUT_QUESTIONS),
     }
     by_source = Counter(n.split("/")[0] for n, _ in kept_docs)
     chars_by_source = Counter()
@@ -385,6 +465,10 @@ def main() -> None:
         "val_documents": len(val_docs),
         "definitions": len(qa),
         "held_out_definitions": len(held),
+        "inflections": dict(Counter(f["kind"] for f in forms.values())),
+        "inflection_bases": len(bases),
+        "held_out_inflections": len(chat_val_forms),
+        "held_out_inflection_bases": len(held_bases),
         "chat_train_conversations": len(chat_train),
         "vocab_words": len(vocab),
         "bytes": {k: len(v.encode()) for k, v in files.items()},

@@ -8,13 +8,16 @@ On the device tool's NVIDIA machine (PyTorch 2.11, transformers 5.17, tokenizers
 network. Steps: train the tokenizer (HF `tokenizers`, vocabulary 4096, special tokens <|endoftext|>,
 <|im_start|>, <|im_end|>); tokenize prose and chat-formatted conversations; build LlamaForCausalLM; train
 with AdamW, bf16 autocast, linear warmup then a cosine decay over a fixed wall-clock budget, on random
-512-token windows (55 % of the rows from prose, 45 % from conversations); report validation losses (held-out
+512-token windows (half of the rows from prose, half from conversations); report validation losses (held-out
 prose documents, held-out definitions); save with save_pretrained in float16 with the tokenizer files and a
 ChatML chat template in tokenizer_config.json; evaluate greedy answers (the float16 weights computed in
-float32, as weblm computes) and write samples.
+float32, as weblm computes): definitions of trained and held-out words, of held-out inflections of trained
+words ("lanterns"), and of trained words asked in a phrasing never trained ("Explain the word lantern."); write
+samples; write reference/ for weblm's parity test (transformers' float32 logits of held-out prose and greedy
+ids of 2 prompts).
 
 Out ($OUT, each file <= 16 MiB): model.safetensors, model_files.tar (config.json, generation_config.json,
-tokenizer.json, tokenizer_config.json), samples.txt, train_log.json (figures, loss curve), eval.json (every
+tokenizer.json, tokenizer_config.json, reference/expected.{safetensors,json}), samples.txt, train_log.json (figures, loss curve), eval.json (every
 evaluated question: the answer, the gloss, the overlap).
 
 --local-test runs the same loop on the CPU with a small stand-in Llama written in plain PyTorch and a
@@ -47,7 +50,7 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 MODEL = dict(
-    vocab_size=4096, hidden_size=256, intermediate_size=768, num_hidden_layers=8, num_attention_heads=8,
+    vocab_size=4096, hidden_size=256, intermediate_size=768, num_hidden_layers=7, num_attention_heads=8,
     num_key_value_heads=4, head_dim=32, max_position_embeddings=512, rms_norm_eps=1e-5,
     rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=True,
     attention_bias=False, mlp_bias=False, hidden_act="silu", bos_token_id=END, eos_token_id=IM_END, pad_token_id=END,
@@ -73,6 +76,11 @@ def overlap_ok(answer: str, gloss: str, word: str) -> tuple[bool, int, int]:
     g = content_words(gloss, word)
     shared = len(g & content_words(answer, word))
     return shared >= min(2, len(g)) and len(g) > 0, shared, len(g)
+
+
+def inflection_ok(answer: str, base: str, gloss: str) -> bool:
+    """Held-out inflections: the answer names the base word and shares >= 2 content words with its gloss."""
+    return re.search(rf"\b{re.escape(base)}\b", answer.lower()) is not None and overlap_ok(answer, gloss, base)[0]
 
 
 def load_corpus(path: str) -> dict[str, str]:
@@ -308,6 +316,37 @@ def greedy(model, ids: list[int], max_new: int, dev: str, stop: set[int], use_hf
     return gen
 
 
+@torch.no_grad()
+def greedy_batch(model, prompts: list[list[int]], max_new: int, dev: str, stop: set[int], bs: int = 128) -> list[list[int]]:
+    """Greedy continuations of many prompts at once, without a cache: the prompts right-padded in one buffer (a
+    causal model never looks at the padding after a token), each step the whole buffer, each row's next token
+    read at its own last position."""
+    out: list[list[int]] = []
+    for i in range(0, len(prompts), bs):
+        group = prompts[i : i + bs]
+        n = torch.tensor([len(p) for p in group], device=dev)
+        buf = torch.full((len(group), int(n.max()) + max_new), END, dtype=torch.long, device=dev)
+        for r, p in enumerate(group):
+            buf[r, : len(p)] = torch.tensor(p, device=dev)
+        done = torch.zeros(len(group), dtype=torch.bool, device=dev)
+        gen = [[] for _ in group]
+        rows = torch.arange(len(group), device=dev)
+        for _ in range(max_new):
+            width = int(n.max())
+            t = model(input_ids=buf[:, :width], use_cache=False).logits[rows, n - 1].argmax(-1)
+            for r in (~done).nonzero().flatten().tolist():
+                if int(t[r]) in stop:
+                    done[r] = True
+                else:
+                    gen[r].append(int(t[r]))
+            buf[rows, n] = torch.where(done, END, t)
+            n = torch.where(done, n, n + 1)
+            if bool(done.all()):
+                break
+        out += gen
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=".cache/bundled/corpus.tar.xz")
@@ -318,10 +357,8 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--chat-frac", type=float, default=0.45)
+    ap.add_argument("--chat-frac", type=float, default=0.5)
     ap.add_argument("--eval-words", type=int, default=200, help="held-in and held-out definition questions answered")
-    ap.add_argument("--eval-budget-s", type=float, default=60.0)
-    ap.add_argument("--deadline-s", type=float, default=420.0, help="no more definition questions after this many seconds in all")
     ap.add_argument("--local-test", action="store_true", help="CPU, stand-in model and tokenizer, tiny config")
     args = ap.parse_args()
     t_start = time.time()
@@ -337,6 +374,9 @@ def main() -> None:
     p_train, p_val = prose_docs(corpus["prose_train.txt"]), prose_docs(corpus["prose_val.txt"])
     c_train, c_val = chats(corpus["chat_train.jsonl"]), chats(corpus["chat_val.jsonl"])
     qa = json.loads(corpus["qa_words.json"])
+    forms = json.loads(corpus["inflections.json"])
+    unseen_questions = json.loads(corpus["held_out_questions.json"])
+    c_val_forms = chats(corpus["chat_val_inflections.jsonl"])
     if args.local_test:
         p_train, c_train = p_train[:40], c_train[:3000]
     c_train_text = [render_chat(m) for m in c_train]
@@ -353,10 +393,12 @@ def main() -> None:
     t = time.time()
     prose, chat = encode_stream(tok, p_train), encode_stream(tok, c_train_text)
     val_prose, val_chat = encode_stream(tok, p_val), encode_stream(tok, c_val_text)
+    val_forms = encode_stream(tok, [render_chat(m) for m in c_val_forms])
     held_in = [render_chat(m) for m in c_train if len(m) == 2 and m[0]["content"].startswith("What does ")][:300]
     val_sets = {
         "val_prose": chunks(val_prose, args.seq, 256),
         "val_definitions_held_out": chunks(val_chat, args.seq, 64),
+        "val_inflections_held_out": chunks(val_forms, args.seq, 64),
         "train_definitions": chunks(encode_stream(tok, held_in), args.seq, 64),
     }
     log.update({"encode_seconds": round(time.time() - t, 1), "prose_tokens": prose.numel(), "chat_tokens": chat.numel(),
@@ -376,7 +418,9 @@ def main() -> None:
     log["eval_f16_weights"] = evaluate(model, val_sets, dev, False, 64)
     log["val_perplexity_prose"] = round(math.exp(log["eval_f16_weights"]["val_prose"]), 2)
 
-    # greedy answers and samples
+    # greedy answers and samples, in float32 (no TF32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     use_hf = not args.local_test
     render = None
     try:
@@ -393,39 +437,51 @@ def main() -> None:
     encode = lambda s: tok.encode_batch([s])[0].ids
     rng = random.Random(5)
     train_words = [w for w, e in qa.items() if e["split"] == "train"]
-    groups = {
-        "held_in_top": train_words[: args.eval_words // 2],
-        "held_in_random": rng.sample(train_words, min(args.eval_words, len(train_words))),
-        "held_out": [w for w, e in qa.items() if e["split"] == "val"][: args.eval_words // 2],
-    }
-    results = {g: [] for g in groups}
+    held_in_random = rng.sample(train_words, min(args.eval_words, len(train_words)))
+    train_forms = [w for w, f in forms.items() if f["split"] == "train"]
+    # (group, word, question, criterion): decided before any result was seen (models/tiny-books/README.md)
+    by_gloss = lambda w: (lambda a: overlap_ok(a, qa[w]["gloss"], w)[0])
+    by_base = lambda w: (lambda a: inflection_ok(a, forms[w]["base"], forms[w]["gloss"]))
+    cases = [("held_in_top", w, f"What does {w} mean?", by_gloss(w)) for w in train_words[: args.eval_words // 2]]
+    cases += [("held_in_random", w, f"What does {w} mean?", by_gloss(w)) for w in held_in_random]
+    cases += [("held_out", w, f"What does {w} mean?", by_gloss(w)) for w in [w for w, e in qa.items() if e["split"] == "val"][: args.eval_words // 2]]
+    cases += [("unseen_phrasing", w, unseen_questions[0].format(w=w), by_gloss(w)) for w in held_in_random]
+    cases += [("held_in_inflections", w, f"What does {w} mean?", by_base(w)) for w in rng.sample(train_forms, min(args.eval_words // 2, len(train_forms)))]
+    cases += [("held_out_inflections", w, f"What does {w} mean?", by_base(w)) for w in [w for w, f in forms.items() if f["split"] == "val"][: args.eval_words]]
     t = time.time()
     stop = {END, IM_END}
-    for g, ws in groups.items():
-        for w in ws:
-            if time.time() - t > args.eval_budget_s or time.time() - t_start > args.deadline_s:
-                break
-            a = tok.decode(greedy(model, encode(ask(f"What does {w} mean?")), 48, dev, stop, use_hf), skip_special_tokens=True)
-            ok, shared, n = overlap_ok(a, qa[w]["gloss"], w)
-            results[g].append({"word": w, "answer": a, "expected": qa[w]["answer"], "ok": ok, "exact": a.strip() == qa[w]["answer"]})
-    log["definition_eval"] = {g: {"asked": len(r), "overlap_ok": sum(x["ok"] for x in r), "exact": sum(x["exact"] for x in r)} for g, r in results.items()}
+    answers = greedy_batch(model, [encode(ask(q)) for _, _, q, _ in cases], 48, dev, stop)
+    results: dict[str, list] = {}
+    for (g, w, q, crit), ids in zip(cases, answers):
+        a = tok.decode(ids, skip_special_tokens=True)
+        expected = (forms[w] if g.endswith("inflections") else qa[w])["answer"]
+        results.setdefault(g, []).append({"word": w, "question": q, "answer": a, "expected": expected, "ok": crit(a), "exact": a.strip() == expected})
+    log["eval_seconds"] = round(time.time() - t, 1)
+    log["definition_eval"] = {g: {"asked": len(r), "ok": sum(x["ok"] for x in r), "exact": sum(x["exact"] for x in r)} for g, r in results.items()}
+    print(json.dumps(log["definition_eval"]), flush=True)
     lines = ["# tiny-books samples (greedy, float16 weights computed in float32)", ""]
     prompts = ["Hello", "What can you do?"] + [f"What does {w} mean?" for w in ["lantern", "ship", "river", "king", "house", "ocean", "anchor", "harbor", "courage", "winter"]]
-    prompts += ["Continue this text: The ship sailed"]
-    for q in prompts:
-        a = tok.decode(greedy(model, encode(ask(q)), 64, dev, stop, use_hf), skip_special_tokens=True)
-        lines += [f"Q: {q}", f"A: {a}", ""]
-    for p in ["The ship", "In the beginning", "The President said that", "Call me Ishmael.", "It was a cold morning and"]:
-        a = tok.decode(greedy(model, encode(p), 48, dev, {END}, use_hf), skip_special_tokens=True)
-        lines += [f"PROSE: {p}", f"  -> {a}", ""]
+    prompts += ["Explain the word river.", "What does rivers mean?", "What does kings mean?", "Continue this text: The ship sailed"]
+    chat_out = greedy_batch(model, [encode(ask(q)) for q in prompts], 64, dev, stop)
+    for q, ids in zip(prompts, chat_out):
+        lines += [f"Q: {q}", f"A: {tok.decode(ids, skip_special_tokens=True)}", ""]
+    prose_prompts = ["The ship", "In the beginning", "The President said that", "Call me Ishmael.", "It was a cold morning and"]
+    for p, ids in zip(prose_prompts, greedy_batch(model, [encode(p) for p in prose_prompts], 48, dev, {END})):
+        lines += [f"PROSE: {p}", f"  -> {tok.decode(ids, skip_special_tokens=True)}", ""]
     for g, r in results.items():
-        lines.append(f"## {g}: {sum(x['ok'] for x in r)}/{len(r)} share content words with the gloss, {sum(x['exact'] for x in r)} exact")
+        lines.append(f"## {g}: {sum(x['ok'] for x in r)}/{len(r)} meet the criterion, {sum(x['exact'] for x in r)} exact")
         for x in r[:25]:
-            lines.append(f"{'ok ' if x['ok'] else 'BAD'} {x['word']}: {x['answer']}  || {x['expected']}")
+            lines.append(f"{'ok ' if x['ok'] else 'BAD'} {x['question']} {x['answer']}  || {x['expected']}")
         lines.append("")
+    if use_hf:
+        try:
+            write_reference(out, tok, render or (lambda m: render_chat(m, True)), p_val, log)
+        except Exception as e:  # the model and its figures still come back
+            log["reference_error"] = repr(e)
+            print("reference failed:", repr(e), flush=True)
     log["total_seconds"] = round(time.time() - t_start, 1)
     (out / "samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out / "eval.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (out / "eval.json").write_text(json.dumps(results, indent=0), encoding="utf-8")
     (out / "train_log.json").write_text(json.dumps(log, indent=1), encoding="utf-8")
     print("\n".join(lines[:60]))
     print(json.dumps({k: v for k, v in log.items() if k not in ("curve", "args")}, indent=1))
@@ -454,6 +510,48 @@ def save_hf(model, tok, cfg: dict, out: Path) -> None:
         for f in sorted(d.iterdir()):
             tar.add(f, arcname=f"tiny-books/{f.name}")
     shutil.copy(out / "model.safetensors", d / "model.safetensors")
+
+
+def write_reference(out: Path, tok, render, p_val: list[str], log: dict) -> None:
+    """reference/ for weblm's parity test: transformers' float32 computation (CPU) of the saved float16 weights:
+    the logits at every position of 24 tokens of held-out prose, and the greedy ids of 2 prompts (up to and with
+    the stop token). Added to model_files.tar."""
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, __version__ as tf_version
+
+    d = Path("/tmp/tiny-books-work/tiny-books")
+    m = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32).eval()
+    ids = tok.encode_batch([p_val[0]])[0].ids[:24]
+    with torch.no_grad():
+        logits = m(input_ids=torch.tensor([ids])).logits[0].float().contiguous()
+    cases = [("chat", render([{"role": "user", "content": "What does river mean?"}]), {END, IM_END}), ("prose", "In the beginning", {END, IM_END})]
+    prompts = []
+    for name, text, stop in cases:
+        p = tok.encode_batch([text])[0].ids
+        x, gen, margin = list(p), [], float("inf")
+        with torch.no_grad():
+            for _ in range(24):
+                row = m(input_ids=torch.tensor([x])).logits[0, -1].float()
+                top = row.topk(2).values
+                margin = min(margin, float(top[0] - top[1]))
+                t = int(row.argmax())
+                gen.append(t)
+                x.append(t)
+                if t in stop:
+                    break
+        prompts.append({"name": name, "prompt": text, "input_ids": p, "greedy_ids": gen, "text": tok.decode(gen, skip_special_tokens=True), "min_top2_margin": round(margin, 5)})
+    r = d / "reference"
+    r.mkdir(exist_ok=True)
+    save_file({"logits": logits, "input_ids": torch.tensor(ids, dtype=torch.int32)}, str(r / "expected.safetensors"))
+    (r / "expected.json").write_text(json.dumps({
+        "about": "transformers LlamaForCausalLM, float32 on the CPU, of model.safetensors (float16): logits of input_ids (held-out prose) and greedy ids",
+        "torch": torch.__version__, "transformers": tf_version, "text": tok.decode(ids), "input_ids": ids, "prompts": prompts,
+    }, indent=1), encoding="utf-8")
+    with tarfile.open(out / "model_files.tar", "a") as tar:
+        for f in sorted(r.iterdir()):
+            tar.add(f, arcname=f"tiny-books/reference/{f.name}")
+    log["reference"] = {p["name"]: {"text": p["text"], "min_top2_margin": p["min_top2_margin"]} for p in prompts}
+    print("reference:", json.dumps(log["reference"]), flush=True)
 
 
 def render_with_transformers(out: Path):
