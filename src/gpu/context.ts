@@ -24,11 +24,11 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /**
  * Loads pace their uploads in windows of this many bytes written or allocated (`uploadCheckpoint`): the
- * writes of a window are submitted, at most two windows are in flight (so the driver's staging memory is
- * reused instead of growing with the model), and allocation errors are checked once per window. 0: never
- * wait (benchmarks compare). Tests lower it.
+ * writes of a window are submitted, at most two windows are in flight (so the driver's staging memory, two
+ * windows at most, is reused instead of growing with the model), and allocation errors are checked once per
+ * window. 0: never wait (benchmarks compare). Tests lower it.
  */
-export const uploadPacing = { windowBytes: 256 * 1024 * 1024 };
+export const uploadPacing = { windowBytes: 64 * 1024 * 1024 };
 
 /**
  * The engine's handle on a GPUDevice. Kernels record into one command encoder and one compute pass;
