@@ -7,7 +7,7 @@
  * machine:
  *
  *   node dist/bench/prefillAnatomy.js --shape qwen2.5-1.5b --dtype q4_0 [--tokens 512,4096] [--chunk 512[,1024]]
- *        [--attn auto[,rows,flash32,flash64]] [--reps 3] [--out a.json]
+ *        [--attn auto[,rows,flash32,flash64,flash64w1024]] [--reps 3] [--out a.json]
  *
  * `--chunk` values build the model again with that maxChunk; `--attn` picks the attention prefill kernel
  * (src/kernels/attentionPrefill.ts: attentionPrefillTuning). `--shape tiny` is a two-layer model of tiny
@@ -140,12 +140,17 @@ function sumBy(ds: DispatchFigure[], key: (d: DispatchFigure) => string): { name
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
-/** `--attn` variants: the prefill kernel chosen by the engine, the row kernel, the flash kernel at 32 or 64 keys per tile. */
+/**
+ * `--attn` variants: `auto` (the kernel the engine picks), `rows` (the row kernel), `flash32` / `flash64` (the
+ * flash kernel, 32 or 64 keys per tile), with `w<n>` after it: key splits aimed at n workgroups.
+ */
 function setAttention(variant: string): void {
   const t = attentionPrefillTuning;
-  t.kernel = variant === 'rows' ? 'rows' : variant.startsWith('flash') ? 'flash' : 'auto';
-  t.bk = variant === 'flash32' ? 32 : variant === 'flash64' ? 64 : undefined;
-  if (!['auto', 'rows', 'flash32', 'flash64'].includes(variant)) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64`);
+  const m = /^(auto|rows|flash(32|64))(?:w(\d+))?$/.exec(variant);
+  if (!m) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64, optionally followed by w<workgroups>`);
+  t.kernel = m[1] === 'rows' ? 'rows' : m[2] ? 'flash' : 'auto';
+  t.bk = m[2] ? (Number(m[2]) as 32 | 64) : undefined;
+  t.targetWorkgroups = m[3] ? Number(m[3]) : undefined;
 }
 
 const raw = a.shape === 'tiny' ? tiny : benchShapes[a.shape!];

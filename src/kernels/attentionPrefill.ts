@@ -22,9 +22,10 @@ export interface AttentionPrefillOptions {
  * Which prefill kernel runs (tests and benchmarks set it; the engine leaves it alone): `flash`
  * (shaders/attentionFlash.wgsl, register-blocked, keys split across workgroups) wherever it fits, `rows`
  * (shaders/attentionPrefill.wgsl) for wider values; `bk` the flash kernel's keys per tile (64 where the
- * workgroup memory holds it, else 32); `splits` forces the number of key splits.
+ * workgroup memory holds it, else 32); `splits` forces the number of key splits, `targetWorkgroups` the
+ * grid size the splits aim for.
  */
-export const attentionPrefillTuning: { kernel: 'auto' | 'flash' | 'rows'; bk?: 32 | 64; splits?: number } = { kernel: 'auto' };
+export const attentionPrefillTuning: { kernel: 'auto' | 'flash' | 'rows'; bk?: 32 | 64; splits?: number; targetWorkgroups?: number } = { kernel: 'auto' };
 
 /** Widest value head the flash kernel keeps in registers (4 rows x Dv per thread). */
 const FLASH_MAX_DV = 256;
@@ -80,7 +81,7 @@ function flashSplits(T: number, nH: number, nKv: number, hdV: number, startPos: 
   const tiles = Math.ceil((T * nH) / nKv / FLASH_BQ) * nKv;
   const rowBytes = T * nH * (Math.ceil(hdV / 4) + 1) * 16;
   const most = Math.max(1, Math.min(Math.floor(span / FLASH_MIN_SPLIT_KEYS), Math.floor(FLASH_MAX_PARTIAL_BYTES / rowBytes)));
-  const wanted = attentionPrefillTuning.splits ?? Math.min(Math.ceil(FLASH_TARGET_WORKGROUPS / tiles), most);
+  const wanted = attentionPrefillTuning.splits ?? Math.min(Math.ceil((attentionPrefillTuning.targetWorkgroups ?? FLASH_TARGET_WORKGROUPS) / tiles), most);
   const splitLen = Math.ceil(span / Math.max(1, wanted) / bk) * bk;
   return { base, splitLen, splits: Math.ceil(span / splitLen) };
 }
