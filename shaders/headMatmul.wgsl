@@ -2,8 +2,9 @@
 // W [H, A, B]): DeepSeek MLA's absorbed projections (q_nope → latent with W_ukᵀ, latent output → v with W_uv).
 //
 // Three entries, all f32:
-//   tiled:  any T. A 16x16 workgroup computes a [16 tokens, 16 outputs] tile of one head; x and W tiles
-//           of 16 along A are staged in workgroup memory (W loaded along its contiguous axis either way).
+//   tiled:  any T. A 16x16 workgroup computes a [64 tokens, 64 outputs] tile of one head, 4 x 4 outputs
+//           per thread (tokens ly + 16 i, outputs lx + 16 j); x and W tiles of 16 along A are staged in
+//           workgroup memory (W loaded along its contiguous axis either way).
 //   rowDot: T <= 4, W [H, B, A]. 8 rows of W per workgroup, 32 lanes read each row along A (coalesced)
 //           for all T tokens, then a workgroup-memory reduction over the lanes.
 //   colDot: T <= 4, W [H, A, B]. One thread per output b reads the column W[h, :, b] (consecutive threads,
@@ -21,35 +22,74 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f32>;       // [H, B, A] f32, or [H, A, B] with TRANSPOSE
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [T, H, B] f32
 
-const TILE: u32 = 16u;
-var<workgroup> xs: array<array<f32, 16>, 16>; // [t in tile, a in tile]
-var<workgroup> ws: array<array<f32, 16>, 16>; // [b in tile, a in tile]
+const TILE: u32 = 64u;   // tokens and outputs of a workgroup's tile
+const KT: u32 = 16u;     // A per step
+const XS: u32 = 65u;     // row stride of the staged tiles (padded against bank conflicts)
+var<workgroup> xs: array<f32, 1040>; // [KT, XS]: x tile, [a][t]
+var<workgroup> ws: array<f32, 1040>; // [KT, XS]: W tile, [a][b]
 
 @compute @workgroup_size(16, 16)
-fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(local_invocation_id) lid2: vec3<u32>) {
   let h = wg.z;
   let b0 = wg.x * TILE;
-  let t = wg.y * TILE + lid.y;
-  let b = b0 + lid.x;
-  var acc = 0.0;
-  for (var a0 = 0u; a0 < p.A; a0 += TILE) {
-    let a = a0 + lid.x;
-    xs[lid.y][lid.x] = select(0.0, x[(t * p.H + h) * p.A + a], t < p.T && a < p.A);
+  let t0 = wg.y * TILE;
+  var acc: array<array<f32, 4>, 4>; // [token t0 + ly + 16 i][output b0 + lx + 16 j]
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      acc[i][j] = 0.0;
+    }
+  }
+  for (var a0 = 0u; a0 < p.A; a0 += KT) {
+    for (var e = 0u; e < 4u; e++) {
+      let la = lid % KT;
+      let lt = lid / KT + 16u * e;
+      let a = a0 + la;
+      let t = t0 + lt;
+      var xv = 0.0;
+      if (t < p.T && a < p.A) {
+        xv = x[(t * p.H + h) * p.A + a];
+      }
+      xs[la * XS + lt] = xv;
 #if TRANSPOSE
-    let wa = a0 + lid.y;
-    ws[lid.x][lid.y] = select(0.0, w[(h * p.A + wa) * p.B + b], wa < p.A && b < p.B);
+      let wb = lid % TILE;
+      let wa = lid / TILE + 4u * e;
+      var wv = 0.0;
+      if (b0 + wb < p.B && a0 + wa < p.A) {
+        wv = w[(h * p.A + a0 + wa) * p.B + b0 + wb];
+      }
+      ws[wa * XS + wb] = wv;
 #else
-    let wb = b0 + lid.y;
-    ws[lid.y][lid.x] = select(0.0, w[(h * p.B + wb) * p.A + a], wb < p.B && a < p.A);
+      var wv = 0.0;
+      if (b0 + lt < p.B && a < p.A) {
+        wv = w[(h * p.B + b0 + lt) * p.A + a];
+      }
+      ws[la * XS + lt] = wv;
 #endif
+    }
     workgroupBarrier();
-    for (var i = 0u; i < TILE; i++) {
-      acc += xs[lid.y][i] * ws[lid.x][i];
+    for (var k = 0u; k < KT; k++) {
+      var xv: array<f32, 4>;
+      var wv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        xv[i] = xs[k * XS + lid2.y + 16u * i];
+        wv[i] = ws[k * XS + lid2.x + 16u * i];
+      }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          acc[i][j] += xv[i] * wv[j];
+        }
+      }
     }
     workgroupBarrier();
   }
-  if (t < p.T && b < p.B) {
-    y[(t * p.H + h) * p.B + b] = acc;
+  for (var i = 0u; i < 4u; i++) {
+    let t = t0 + lid2.y + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let b = b0 + lid2.x + 16u * j;
+      if (t < p.T && b < p.B) {
+        y[(t * p.H + h) * p.B + b] = acc[i][j];
+      }
+    }
   }
 }
 

@@ -39,7 +39,7 @@ export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, tra
     else ctx.dispatch({ shader: 'headMatmul', entry: 'rowDot', layout }, [x, w, y], [Math.ceil(B / 8), H], p);
     return;
   }
-  ctx.dispatch({ shader: 'headMatmul', entry: 'tiled', defines: { TRANSPOSE: transposeW }, layout }, [x, w, y], [Math.ceil(B / 16), Math.ceil(T / 16), H], p);
+  ctx.dispatch({ shader: 'headMatmul', entry: 'tiled', defines: { TRANSPOSE: transposeW }, layout }, [x, w, y], [Math.ceil(B / 64), Math.ceil(T / 64), H], p);
 }
 
 /** Lanes that read one row of A floats as vec4 in shaders/headMatmulRows.wgsl: about four vec4s each, 4 to 32. */

@@ -7,7 +7,7 @@ import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
 // Tolerance: 1e-5 absolute; outputs are sums of up to 53 products of values in [-1, 1], in f32 (2e-5 for 520).
 describe('headMatmul', () => {
-  // T <= 4 runs the matrix-vector entries (rows / rowDot / colDot), T = 19 the 16x16 tiled one; odd A, B, H.
+  // T <= 4 runs the matrix-vector entries (rows / rowDot / colDot), T = 19 and 70 the tiled one (tiles of 64 tokens x 64 outputs); odd A, B, H.
   it.each([
     [1, 5, 37, 19, false],
     [1, 5, 37, 19, true],
@@ -19,6 +19,8 @@ describe('headMatmul', () => {
     [4, 3, 41, 53, true],
     [19, 3, 37, 23, false],
     [19, 3, 37, 23, true],
+    [70, 2, 21, 67, false],
+    [70, 2, 21, 67, true],
   ])('T=%i H=%i A=%i B=%i transposeW=%s matches the CPU reference within 1e-5', async (T, H, A, B, transposeW) => {
     const ctx = await gpu();
     const x = randomF32(T * H * A, 3);
