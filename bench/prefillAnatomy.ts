@@ -161,6 +161,9 @@ const variants = a.attn!.split(',');
 const reps = Number(a.reps);
 const ctx = await createNodeGpu();
 if (!ctx.features.timestampQuery) throw new Error('prefillAnatomy needs timestamp-query');
+console.log(
+  `${ctx.adapterInfo.description}: workgroup memory ${ctx.limits.maxComputeWorkgroupStorageSize} bytes, ${ctx.limits.maxComputeInvocationsPerWorkgroup} invocations`,
+);
 const config = normalizeConfig(raw, {}, a.shape);
 const results: Record<string, unknown>[] = [];
 for (const chunk of chunks) {
