@@ -10,6 +10,11 @@ export interface StreamUploadOptions {
   rowBytes?: number;
   label?: string;
   usage?: GPUBufferUsageFlags;
+  /**
+   * Writes are submitted every this many bytes and at most two such windows are in flight (default 64 MB):
+   * the driver's staging memory stays bounded and is reused. 0: never wait.
+   */
+  windowBytes?: number;
 }
 
 /** One GPU buffer of a streamed tensor: `rows` whole rows starting at row `firstRow`. */
@@ -23,7 +28,8 @@ export interface UploadedPart {
 /**
  * Streams bytes [begin, begin + length) of a ByteSource (a cached file in IndexedDB, a URL, a local file)
  * into GPU storage buffers, `chunkBytes` at a time, so host memory stays at about one chunk whatever the
- * tensor size. A tensor larger than one binding is split at row boundaries into several buffers.
+ * tensor size. A tensor larger than one binding is split at row boundaries into several buffers. Reads run
+ * one chunk ahead of the write, and writes are paced in windows (`windowBytes`).
  */
 export async function uploadStreamed(
   device: GPUDevice,
@@ -40,6 +46,19 @@ export async function uploadStreamed(
   if (rowsPerPart < 1) throw new GpuOutOfMemoryError(`${opts.label ?? 'tensor'}: one row of ${rowBytes} bytes exceeds the largest binding (${maxPart} bytes)`);
   const totalRows = length / rowBytes;
   const parts: UploadedPart[] = [];
+  const window = opts.windowBytes ?? 64 << 20;
+  let sinceSubmit = 0;
+  let inFlight: Promise<unknown> | undefined;
+  const pace = async (n: number) => {
+    sinceSubmit += n;
+    if (window <= 0 || sinceSubmit < window) return;
+    sinceSubmit = 0;
+    device.queue.submit([]);
+    const before = inFlight;
+    inFlight = device.queue.onSubmittedWorkDone();
+    await before;
+  };
+  let ahead: Promise<Uint8Array> | undefined;
   try {
     for (let firstRow = 0; firstRow < totalRows || (totalRows === 0 && parts.length === 0); firstRow += rowsPerPart) {
       const rows = Math.min(rowsPerPart, totalRows - firstRow);
@@ -54,12 +73,16 @@ export async function uploadStreamed(
       });
       parts.push({ buffer, byteLength, firstRow, rows });
       const start = begin + firstRow * rowBytes;
+      const read = (at: number) => (at < byteLength ? src.read(start + at, Math.min(chunkBytes, byteLength - at)) : undefined);
+      ahead = read(0);
       for (let at = 0; at < byteLength; at += chunkBytes) {
-        const n = Math.min(chunkBytes, byteLength - at);
-        const bytes = await src.read(start + at, n);
+        const bytes = await ahead!;
+        ahead = read(at + chunkBytes);
+        ahead?.catch(() => {}); // a failed read ahead is reported when it is reached (or not at all after an earlier failure)
         // writeBuffer takes multiples of 4 bytes: the tail of a part is zero-padded.
-        const data = n % 4 === 0 ? bytes : padded(bytes);
+        const data = bytes.byteLength % 4 === 0 ? bytes : padded(bytes);
         device.queue.writeBuffer(buffer, at, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+        await pace(data.byteLength);
       }
       if (totalRows === 0) break;
     }
