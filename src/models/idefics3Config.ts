@@ -1,11 +1,10 @@
-import { InvalidModelError, UnsupportedModelError } from '../errors.js';
-import type { VisionDims } from '../layers/vision.js';
-import { ConfigReader, type ModelConfig, type RawConfig } from './config.js';
+import { InvalidModelError } from '../errors.js';
+import type { ConfigReader, ModelConfig, RawConfig } from './config.js';
 import type { Family } from './family.js';
+import { visionTowerDims, type VisionTowerDims } from './visionTowerConfig.js';
 
 /** The vision side of Idefics3 (SmolVLM): a SigLIP tower over square tiles, pixel shuffle, the connector. */
-export interface Idefics3VisionConfig extends VisionDims {
-  readonly numLayers: number;
+export interface Idefics3VisionConfig extends VisionTowerDims {
   /** Pixel shuffle factor: s x s patches become one token. */
   readonly scaleFactor: number;
   readonly imageTokenId: number;
@@ -35,33 +34,15 @@ const SIGLIP_DEFAULTS = {
 };
 
 function visionConfig(c: ConfigReader): Idefics3VisionConfig {
-  const raw = (c.raw.vision_config ?? {}) as RawConfig;
-  const type = raw.model_type ?? 'idefics3_vision';
-  if (type !== 'idefics3_vision') throw new UnsupportedModelError(`${c.where}: vision_config.model_type ${String(type)} is not supported (idefics3_vision)`);
-  const v = new ConfigReader({ ...SIGLIP_DEFAULTS, ...raw }, `${c.where} (vision_config)`);
-  const hiddenSize = v.int('hidden_size');
-  const numHeads = v.int('num_attention_heads');
-  const imageSize = v.int('image_size');
-  const patchSize = v.int('patch_size');
+  const tower = visionTowerDims(c, 'idefics3_vision', SIGLIP_DEFAULTS, 'gelu_pytorch_tanh');
   const scaleFactor = c.int('scale_factor', 2);
-  if (hiddenSize % numHeads !== 0) throw new InvalidModelError(`${v.where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
-  if (imageSize % patchSize !== 0) throw new InvalidModelError(`${v.where}: image_size ${imageSize} is not a multiple of patch_size ${patchSize}`);
-  const side = imageSize / patchSize;
+  const side = tower.imageSize / tower.patchSize;
   if (scaleFactor < 1 || side % scaleFactor !== 0) {
     throw new InvalidModelError(`${c.where}: scale_factor ${scaleFactor} does not divide the ${side} x ${side} patches of a tile`);
   }
   return {
-    hiddenSize,
-    intermediateSize: v.int('intermediate_size'),
-    numHeads,
-    headDim: hiddenSize / numHeads,
-    imageSize,
-    patchSize,
-    numChannels: v.int('num_channels'),
-    eps: v.num('layer_norm_eps'),
-    activation: v.activation(['hidden_act'], 'gelu_pytorch_tanh'),
+    ...tower,
     classToken: false,
-    numLayers: v.int('num_hidden_layers'),
     scaleFactor,
     imageTokenId: c.int('image_token_id', 128257),
     tokensPerTile: (side / scaleFactor) ** 2,

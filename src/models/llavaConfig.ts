@@ -1,12 +1,11 @@
 import { InvalidModelError, UnsupportedModelError } from '../errors.js';
 import type { Activation } from '../kernels/elementwise.js';
-import type { VisionDims } from '../layers/vision.js';
-import { ConfigReader, type ModelConfig, type RawConfig } from './config.js';
+import type { ConfigReader, ModelConfig, RawConfig } from './config.js';
 import type { Family } from './family.js';
+import { visionTowerDims, type VisionTowerDims } from './visionTowerConfig.js';
 
 /** The vision side of a LLaVA-style model: a CLIP ViT, which hidden state it hands on, the projector. */
-export interface VisionConfig extends VisionDims {
-  readonly numLayers: number;
+export interface VisionConfig extends VisionTowerDims {
   /** Encoder layers that run: the selected hidden state is the output of the last of them (0: the embeddings). */
   readonly layersToRun: number;
   /** 'default' drops the class token's row, 'full' keeps it. */
@@ -42,18 +41,8 @@ const CLIP_DEFAULTS = {
 };
 
 function visionConfig(c: ConfigReader): VisionConfig {
-  const raw = (c.raw.vision_config ?? {}) as RawConfig;
-  const type = raw.model_type ?? 'clip_vision_model';
-  if (type !== 'clip_vision_model')
-    throw new UnsupportedModelError(`${c.where}: vision_config.model_type ${String(type)} is not supported (clip_vision_model)`);
-  const v = new ConfigReader({ ...CLIP_DEFAULTS, ...raw }, `${c.where} (vision_config)`);
-  const hiddenSize = v.int('hidden_size');
-  const numHeads = v.int('num_attention_heads');
-  const numLayers = v.int('num_hidden_layers');
-  const imageSize = v.int('image_size');
-  const patchSize = v.int('patch_size');
-  if (hiddenSize % numHeads !== 0) throw new InvalidModelError(`${v.where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
-  if (imageSize % patchSize !== 0) throw new InvalidModelError(`${v.where}: image_size ${imageSize} is not a multiple of patch_size ${patchSize}`);
+  const tower = visionTowerDims(c, 'clip_vision_model', CLIP_DEFAULTS, 'quick_gelu');
+  const { numLayers, imageSize, patchSize } = tower;
   const layer = c.raw.vision_feature_layer ?? -2;
   if (typeof layer !== 'number' || !Number.isInteger(layer)) {
     throw new UnsupportedModelError(`${c.where}: vision_feature_layer ${JSON.stringify(layer)} is not supported (one layer index)`);
@@ -74,16 +63,7 @@ function visionConfig(c: ConfigReader): VisionConfig {
   }
   const imageTokenId = c.has('image_token_index') ? c.int('image_token_index') : c.int('image_token_id', 32000);
   return {
-    hiddenSize,
-    intermediateSize: v.int('intermediate_size'),
-    numHeads,
-    headDim: hiddenSize / numHeads,
-    imageSize,
-    patchSize,
-    numChannels: v.int('num_channels'),
-    eps: v.num('layer_norm_eps'),
-    activation: v.activation(['hidden_act'], 'quick_gelu'),
-    numLayers,
+    ...tower,
     layersToRun,
     selectStrategy: strategy,
     projectorActivation: c.activation(['projector_hidden_act'], 'gelu'),

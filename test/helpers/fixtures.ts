@@ -33,22 +33,33 @@ export function fixtureFiles(name: string): ModelFiles {
 const f32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);
 const i32 = (b: Uint8Array) => Array.from(new Int32Array(b.slice().buffer));
 
-/** expected.safetensors of a fixture: the prompt, logits at every position, greedy ids, hidden states. */
-export async function expected(name: string): Promise<Expected> {
-  const files = fixtureFiles(name);
-  const t = await readSafetensorsFile(await files.open('expected.safetensors'), `${name}/expected.safetensors`);
+/** The tensors of a fixture's expected.safetensors: `f32` and `ids` (i32, as numbers) read one, throwing where it is missing. */
+export interface ExpectedTensors {
+  has(key: string): boolean;
+  f32(key: string): Float32Array;
+  ids(key: string): number[];
+}
+
+export async function expectedTensors(name: string): Promise<ExpectedTensors> {
+  const t = await readSafetensorsFile(await fixtureFiles(name).open('expected.safetensors'), `${name}/expected.safetensors`);
   const get = (k: string) => {
     const v = t.get(k);
     if (!v) throw new Error(`${name}/expected.safetensors has no ${k}`);
     return v.data;
   };
+  return { has: (k) => t.has(k), f32: (k) => f32(get(k)), ids: (k) => i32(get(k)) };
+}
+
+/** expected.safetensors of a fixture: the prompt, logits at every position, greedy ids, hidden states. */
+export async function expected(name: string): Promise<Expected> {
+  const t = await expectedTensors(name);
   const hidden: Float32Array[] = [];
-  for (let i = 0; t.has(`hidden.${i}`); i++) hidden.push(f32(get(`hidden.${i}`)));
+  for (let i = 0; t.has(`hidden.${i}`); i++) hidden.push(t.f32(`hidden.${i}`));
   return {
-    inputIds: i32(get('input_ids')),
-    logits: f32(get('logits')),
-    greedyIds: i32(get('greedy_ids')),
-    finalLogits: f32(get('final_logits')),
+    inputIds: t.ids('input_ids'),
+    logits: t.f32('logits'),
+    greedyIds: t.ids('greedy_ids'),
+    finalLogits: t.f32('final_logits'),
     hidden,
   };
 }

@@ -24,6 +24,27 @@ export async function greedyAfter(ctx: GpuContext, model: LoadedModel, logits: F
 }
 
 /**
+ * A whole prompt (exp.inputIds, forwarded from position 0: a vision model with its images set) against its
+ * expected logits at every position within `tol` absolute, and the greedy continuation after it against
+ * exp.greedyIds. Returns the prompt's logits.
+ */
+export async function expectPromptAndGreedy(
+  ctx: GpuContext,
+  model: LoadedModel,
+  exp: { readonly inputIds: readonly number[]; readonly logits: Float32Array; readonly greedyIds: readonly number[] },
+  tol = 1e-3,
+): Promise<Float32Array> {
+  const T = exp.inputIds.length;
+  const V = model.info.vocabSize;
+  const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+  expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(tol);
+  const ids = [argmax(logits.subarray((T - 1) * V, T * V))];
+  while (ids.length < exp.greedyIds.length) ids.push(argmax(await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1))));
+  expect(ids).toEqual(exp.greedyIds);
+  return logits;
+}
+
+/**
  * The golden check of a fixture (expected.safetensors, from transformers in f32): the logits at every
  * prompt position, the greedy ids and final_logits, within `tol` absolute. `onLogitsMiss` runs before the
  * logits assertion fails (to print where the model departs).

@@ -2,8 +2,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clipPreprocess, clipPreprocessConfig } from '../../src/image/preprocess.js';
 import { decodeImageNode } from '../../src/node/imageDecode.js';
-import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { editedFixture, fixtureDir, fixtureFiles } from './fixtures.js';
+import { editedFixture, expectedTensors, fixtureDir } from './fixtures.js';
 
 /** test/fixtures/llava/expected.safetensors: the prompt (16 image tokens), logits, greedy ids, pixel_values, image_features. */
 export interface LlavaExpected {
@@ -15,15 +14,13 @@ export interface LlavaExpected {
 }
 
 export async function llavaExpected(): Promise<LlavaExpected> {
-  const t = await readSafetensorsFile(await fixtureFiles('llava').open('expected.safetensors'), 'llava/expected.safetensors');
-  const f32 = (k: string) => new Float32Array(t.get(k)!.data.slice().buffer);
-  const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
+  const t = await expectedTensors('llava');
   return {
-    inputIds: i32('input_ids'),
-    logits: f32('logits'),
-    greedyIds: i32('greedy_ids'),
-    pixelValues: f32('pixel_values'),
-    imageFeatures: f32('image_features'),
+    inputIds: t.ids('input_ids'),
+    logits: t.f32('logits'),
+    greedyIds: t.ids('greedy_ids'),
+    pixelValues: t.f32('pixel_values'),
+    imageFeatures: t.f32('image_features'),
   };
 }
 

@@ -8,12 +8,10 @@ import { buildIdefics3, type Idefics3Model } from '../../src/models/idefics3.js'
 import { isIdefics3Config } from '../../src/models/idefics3Config.js';
 import { loadWeightsAndConfig } from '../../src/models/load.js';
 import { decodeImageNode } from '../../src/node/imageDecode.js';
-import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { compareLogits, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, expectedTensors, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { expectPromptAndGreedy } from '../helpers/golden.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
-
-const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
 
 async function load(opts: { maxChunk?: number; dtype?: 'f32' | 'q8_0' } = {}): Promise<Idefics3Model> {
   const { config, weights } = await loadWeightsAndConfig(fixtureFiles('idefics3'));
@@ -22,16 +20,14 @@ async function load(opts: { maxChunk?: number; dtype?: 'f32' | 'q8_0' } = {}): P
 }
 
 async function expectedOf() {
-  const t = await readSafetensorsFile(await fixtureFiles('idefics3').open('expected.safetensors'), 'idefics3/expected.safetensors');
-  const f32 = (k: string) => new Float32Array(t.get(k)!.data.slice().buffer);
-  const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
+  const t = await expectedTensors('idefics3');
   return {
-    inputIds: i32('input_ids'),
-    logits: f32('logits'),
-    greedyIds: i32('greedy_ids'),
-    pixelValues: f32('pixel_values'),
-    visionHidden: f32('vision_hidden'),
-    imageFeatures: f32('image_features'),
+    inputIds: t.ids('input_ids'),
+    logits: t.f32('logits'),
+    greedyIds: t.ids('greedy_ids'),
+    pixelValues: t.f32('pixel_values'),
+    visionHidden: t.f32('vision_hidden'),
+    imageFeatures: t.f32('image_features'),
   };
 }
 
@@ -105,14 +101,8 @@ describe('idefics3 fixture (SmolVLM: SigLIP tiles + pixel shuffle + connector + 
     try {
       expect(maxAbsDiff(await model.towerOutput(tiles.pixels, tiles.count), exp.visionHidden)).toBeLessThan(1e-3);
       expect(maxAbsDiff(await model.imageFeatures(tiles.pixels, tiles.count), exp.imageFeatures)).toBeLessThan(1e-3);
-      const T = exp.inputIds.length;
-      const V = model.info.vocabSize;
       model.setImages(exp.inputIds, [{ key: 'image.png', pixels: tiles.pixels, tiles: tiles.count }]);
-      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
-      const ids: number[] = [argmax(logits.subarray((T - 1) * V))];
-      while (ids.length < exp.greedyIds.length) ids.push(argmax(await ctx.readF32(model.forward([ids.at(-1)!], T + ids.length - 1))));
-      expect(ids).toEqual(exp.greedyIds);
+      await expectPromptAndGreedy(ctx, model, exp);
       expect(model.imagesEncoded).toBe(2); // imageFeatures() + the prompt's image once
     } finally {
       model.dispose();
