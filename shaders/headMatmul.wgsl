@@ -14,11 +14,12 @@ struct Params {
   T: u32,
   H: u32,
   A: u32, // input dim per head
+  xS: u32, // floats per (t, h) row of x (>= A: the first A are read)
   B: u32, // output dim per head
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;       // [T, H, A] f32
+@group(0) @binding(1) var<storage, read> x: array<f32>;       // [T, H, xS] f32
 @group(0) @binding(2) var<storage, read> w: array<f32>;       // [H, B, A] f32, or [H, A, B] with TRANSPOSE
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [T, H, B] f32
 
@@ -47,7 +48,7 @@ fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
       let t = t0 + lt;
       var xv = 0.0;
       if (t < p.T && a < p.A) {
-        xv = x[(t * p.H + h) * p.A + a];
+        xv = x[(t * p.H + h) * p.xS + a];
       }
       xs[la * XS + lt] = xv;
 #if TRANSPOSE
@@ -109,7 +110,7 @@ fn rowDot(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
     for (var a = lane; a < p.A; a += 32u) {
       let wv = w[wr + a];
       for (var t = 0u; t < p.T; t++) {
-        acc[t] += wv * x[(t * p.H + h) * p.A + a];
+        acc[t] += wv * x[(t * p.H + h) * p.xS + a];
       }
     }
   }
@@ -141,7 +142,7 @@ fn colDot(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
   for (var a = 0u; a < p.A; a++) {
     let wv = w[(h * p.A + a) * p.B + b];
     for (var t = 0u; t < p.T; t++) {
-      acc[t] += wv * x[(t * p.H + h) * p.A + a];
+      acc[t] += wv * x[(t * p.H + h) * p.xS + a];
     }
   }
   for (var t = 0u; t < p.T; t++) {

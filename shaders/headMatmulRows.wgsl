@@ -2,17 +2,20 @@
 // W [H, B, A] stored row by row and A % 4 == 0 (DeepSeek MLA's absorbed projections: W_ukᵀ, stored
 // transposed at load, and W_uv). LPR lanes read each row of W as vec4 (consecutive lanes, consecutive
 // addresses) for all T tokens; RPW = 256 / LPR rows per workgroup; the lanes' partial sums are added in
-// workgroup memory. y rows have a stride of y_stride floats (the query of MLA writes into q_full).
+// workgroup memory. x rows (t, h) have a stride of x_stride4 vec4s, of which the first A / 4 are read (MLA's
+// query keeps q_nope and q_pe of a head in one row); y rows have a stride of y_stride floats (the query of
+// MLA writes into q_full).
 //
 // MLA_Q (the absorbed query of decode in one dispatch): one more column of workgroups (wg.x == row_groups)
-// writes the rope part of every head, y[t, h, B + i] = rope_interleaved(q_pe[t, h], pos_t)[i], so that
-// y = q_full [T, H, B + P].
+// writes the rope part of every head, y[t, h, B + i] = rope_interleaved(x[t, h, A + ..], pos_t)[i] (q_pe
+// after q_nope in each row of x), so that y = q_full [T, H, B + P].
 
 struct Params {
   T: u32,
   H: u32,
   A4: u32,          // input vec4s per head: A / 4
   B: u32,           // output rows per head
+  x_stride4: u32,   // vec4s per (t, h) row of x: A / 4, or (A + P) / 4 with MLA_Q
   y_stride: u32,    // floats per (t, h) row of y: B, or B + P with MLA_Q
   row_groups: u32,  // workgroups along the rows of one head: ceil(B / RPW)
   P: u32,           // rope dims (MLA_Q)
@@ -20,13 +23,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;     // [T, H, A / 4]
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;     // [T, H, x_stride4]
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;     // [H, B, A / 4]
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;     // [T, H, y_stride] f32
 #if MLA_Q
-@group(0) @binding(4) var<storage, read> q_pe: array<f32>;        // [T, H, P] f32, before rope
-@group(0) @binding(5) var<storage, read> positions: array<u32>;   // [T] u32
-@group(0) @binding(6) var<storage, read> inv_freq: array<f32>;    // [P / 2] f32
+@group(0) @binding(4) var<storage, read> positions: array<u32>;   // [T] u32
+@group(0) @binding(5) var<storage, read> inv_freq: array<f32>;    // [P / 2] f32
+
+fn x_at(i: u32) -> f32 {
+  return x[i / 4u][i % 4u];
+}
 
 #include "sincos"
 
@@ -35,12 +41,12 @@ fn rope_part(h: u32, lid: u32) {
     let t = i / p.P;
     let k = i % p.P;
     let j = k / 2u;
-    let src = (t * p.H + h) * p.P + 2u * j;
+    let src = (t * p.H + h) * p.x_stride4 * 4u + p.A4 * 4u + 2u * j;
     let sc = rope_sincos(f32(positions[t]) * inv_freq[j]);
     let c = sc.y * p.attn_factor;
     let s = sc.x * p.attn_factor;
-    let x0 = q_pe[src];
-    let x1 = q_pe[src + 1u];
+    let x0 = x_at(src);
+    let x1 = x_at(src + 1u);
     y[(t * p.H + h) * p.y_stride + p.B + k] = select(x1 * c + x0 * s, x0 * c - x1 * s, (k & 1u) == 0u);
   }
 }
@@ -70,7 +76,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     for (var a = lane; a < p.A4; a += LPR) {
       let wv = w[wr + a];
       for (var t = 0u; t < p.T; t++) {
-        acc[t] += dot(wv, x[(t * p.H + h) * p.A4 + a]);
+        acc[t] += dot(wv, x[(t * p.H + h) * p.x_stride4 + a]);
       }
     }
   }

@@ -7,13 +7,15 @@ import type { Tensor } from '../gpu/tensor.js';
 const SMALL_T = 4;
 
 /**
- * y[t, h, :] = W[h] · x[t, h, :]: x [T, H, A], W [H, B, A] (or [H, A, B] with transposeW, giving
- * W[h]ᵀ · x[t, h, :]), y [T, H, B], all f32. DeepSeek MLA's absorbed projections.
+ * y[t, h, :] = W[h] · x[t, h, :A]: x [T, H, Ax] (Ax >= A: the first A of each row are read), W [H, B, A] (or
+ * [H, A, B] with transposeW, giving W[h]ᵀ · x[t, h, :A]), y [T, H, B], all f32. DeepSeek MLA's absorbed
+ * projections.
  */
 export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, transposeW = false): void {
-  const [T, H, A] = x.shape as [number, number, number];
+  const [T, H, xS] = x.shape as [number, number, number];
   const B = y.shape[2]!;
   const [wh, w1, w2] = w.shape as [number, number, number];
+  const A = transposeW ? w1 : w2;
   if (x.dtype !== 'f32' || w.dtype !== 'f32' || y.dtype !== 'f32') {
     throw new InvalidArgumentError(`headMatmul: x, w and y must be f32, got ${x.dtype}, ${w.dtype}, ${y.dtype}`);
   }
@@ -22,16 +24,17 @@ export function headMatmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, tra
     w.shape.length !== 3 ||
     y.shape.length !== 3 ||
     wh !== H ||
-    (transposeW ? w1 !== A || w2 !== B : w1 !== B || w2 !== A) ||
+    (transposeW ? w2 !== B : w1 !== B) ||
+    xS < A ||
     y.shape[0] !== T ||
     y.shape[1] !== H
   ) {
     throw new InvalidArgumentError(`headMatmul: x [${x.shape}], w [${w.shape}], y [${y.shape}] (transposeW ${transposeW}) do not fit`);
   }
   const layout = ['uniform', 'read', 'read', 'storage'] as const;
-  const p = params().u32(T).u32(H).u32(A).u32(B);
-  if (T <= SMALL_T && !transposeW && A % 4 === 0) {
-    headRows(ctx, x, w, y, { T, H, A, B, yStride: B });
+  const p = params().u32(T).u32(H).u32(A).u32(xS).u32(B);
+  if (T <= SMALL_T && !transposeW && A % 4 === 0 && xS % 4 === 0) {
+    headRows(ctx, x, w, y, { T, H, A, xStride: xS, B, yStride: B });
     return;
   }
   if (T <= SMALL_T) {
@@ -50,17 +53,18 @@ export function headRowLanes(A: number): number {
 }
 
 /**
- * The vec4 row-dot entry (shaders/headMatmulRows.wgsl) for T <= 4 and A % 4 == 0: y rows of `yStride` floats.
- * With `rope` (DeepSeek's absorbed decode query), one more workgroup per head writes the rope part of q_full
- * after the B latent values (y [T, H, B + P]). Shapes are checked by the callers.
+ * The vec4 row-dot entry (shaders/headMatmulRows.wgsl) for T <= 4 and A % 4 == 0: x rows of `xStride` floats
+ * (a multiple of 4, the first A read), y rows of `yStride`. With `rope` (DeepSeek's absorbed decode query),
+ * one more workgroup per head writes the rope part of q_full after the B latent values (y [T, H, B + P]) from
+ * the P values after the first A of each x row. Shapes are checked by the callers.
  */
 export function headRows(
   ctx: GpuContext,
   x: Tensor,
   w: Tensor,
   y: Tensor,
-  d: { T: number; H: number; A: number; B: number; yStride: number },
-  rope?: { qPe: Tensor; positions: Tensor; invFreq: Tensor; attentionFactor: number },
+  d: { T: number; H: number; A: number; xStride: number; B: number; yStride: number },
+  rope?: { positions: Tensor; invFreq: Tensor; attentionFactor: number },
 ): void {
   const LPR = headRowLanes(d.A);
   const rowGroups = Math.ceil(d.B / (256 / LPR));
@@ -70,6 +74,7 @@ export function headRows(
     .u32(d.H)
     .u32(d.A / 4)
     .u32(d.B)
+    .u32(d.xStride / 4)
     .u32(d.yStride)
     .u32(rowGroups)
     .u32(P)
@@ -79,8 +84,8 @@ export function headRows(
     return;
   }
   ctx.dispatch(
-    { shader: 'headMatmulRows', defines: { LPR, MLA_Q: true }, layout: ['uniform', 'read', 'read', 'storage', 'read', 'read', 'read'] },
-    [x, w, y, rope.qPe, rope.positions, rope.invFreq],
+    { shader: 'headMatmulRows', defines: { LPR, MLA_Q: true }, layout: ['uniform', 'read', 'read', 'storage', 'read', 'read'] },
+    [x, w, y, rope.positions, rope.invFreq],
     [rowGroups + 1, d.H],
     p,
   );

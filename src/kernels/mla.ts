@@ -76,34 +76,42 @@ export function mlaQuery(
 }
 
 /**
- * The absorbed query of a few tokens (T <= 4) in one dispatch: q_full [T, nH, R + P] = [W_ukᵀ[h] · q_nope[t, h]
- * (R), rope(q_pe[t, h], pos) (P)], from qNope [T, nH, nope], wUkT [nH, R, nope] (W_uk stored transposed, rows
- * along nope) and qPe [T, nH, P]. nope % 4 == 0 (see mlaQueryDecodeFits).
+ * The absorbed query of a few tokens (T <= 4) in one dispatch: q_full [T, nH, R + P] = [W_ukᵀ[h] · q[t, h, :nope]
+ * (R), rope(q[t, h, nope:], pos) (P)], from q [T, nH, nope + P] (the q projection's output) and wUkT
+ * [nH, R, nope] (W_uk stored transposed, rows along nope). nope and P multiples of 4 (see mlaQueryDecodeFits).
  */
 export function mlaQueryDecode(
   ctx: GpuContext,
-  qNope: Tensor,
+  q: Tensor,
   wUkT: Tensor,
-  qPe: Tensor,
   positions: Tensor,
   invFreq: Tensor,
   qFull: Tensor,
   o: { attentionFactor?: number } = {},
 ): void {
-  const [T, nH, nope] = qNope.shape as [number, number, number];
-  const R = wUkT.shape[1]!;
+  const [T, nH, qd] = q.shape as [number, number, number];
+  const [wh, R, nope] = wUkT.shape as [number, number, number];
   const P = invFreq.shape[0]! * 2;
-  check(mlaQueryDecodeFits(T, nope), `mlaQueryDecode: T ${T} must be 1..4 and nope ${nope} a multiple of 4`);
-  check(wUkT.shape[0] === nH && wUkT.shape[2] === nope && wUkT.dtype === 'f32', `mlaQueryDecode: wUkT [${wUkT.shape}] must be [${nH}, R, ${nope}] f32`);
-  check(qPe.shape[0] === T && qPe.shape[1] === nH && qPe.shape[2] === P, `mlaQueryDecode: qPe [${qPe.shape}] must be [${T}, ${nH}, ${P}]`);
+  check(mlaQueryDecodeFits(T, nope, P), `mlaQueryDecode: T ${T} must be 1..4 and nope ${nope}, rope dim ${P} multiples of 4`);
+  check(
+    wh === nH && qd === nope + P && wUkT.dtype === 'f32',
+    `mlaQueryDecode: wUkT [${wUkT.shape}] f32 and q [${q.shape}] must be [${nH}, R, nope] and [T, ${nH}, nope + ${P}]`,
+  );
   check(
     qFull.shape[0] === T && qFull.shape[1] === nH && qFull.shape[2] === R + P,
     `mlaQueryDecode: qFull must be [${T}, ${nH}, ${R + P}], got [${qFull.shape}]`,
   );
   check(positions.shape[0] === T, `mlaQueryDecode: ${T} tokens but ${positions.shape[0]} positions`);
-  check(qNope.dtype === 'f32' && qPe.dtype === 'f32' && qFull.dtype === 'f32', 'mlaQueryDecode: qNope, qPe and qFull must be f32');
-  headRows(ctx, qNope, wUkT, qFull, { T, H: nH, A: nope, B: R, yStride: R + P }, { qPe, positions, invFreq, attentionFactor: o.attentionFactor ?? 1 });
+  check(q.dtype === 'f32' && qFull.dtype === 'f32', 'mlaQueryDecode: q and qFull must be f32');
+  headRows(
+    ctx,
+    q,
+    wUkT,
+    qFull,
+    { T, H: nH, A: nope, xStride: nope + P, B: R, yStride: R + P },
+    { positions, invFreq, attentionFactor: o.attentionFactor ?? 1 },
+  );
 }
 
-/** Whether mlaQueryDecode takes a query of T tokens with nope no-rope dims per head. */
-export const mlaQueryDecodeFits = (T: number, nope: number): boolean => T >= 1 && T <= 4 && nope % 4 === 0;
+/** Whether mlaQueryDecode takes a query of T tokens with nope no-rope and P rope dims per head. */
+export const mlaQueryDecodeFits = (T: number, nope: number, P: number): boolean => T >= 1 && T <= 4 && nope % 4 === 0 && P % 4 === 0;

@@ -8,14 +8,13 @@ import type { Step } from './attention.js';
 
 /**
  * Multi-head latent attention weights (DeepSeek-V2/V3), split at load for the absorbed form:
- * kv_b_proj [nH * (nope + v), R] becomes W_uk, stored transposed as wUkT [nH, R, nope], and wUv [nH, v, R]; q rows are split into
- * the no-rope and rope parts of every head.
+ * kv_b_proj [nH * (nope + v), R] becomes W_uk, stored transposed as wUkT [nH, R, nope], and wUv [nH, v, R];
+ * q keeps its rows as stored, [no-rope (nope), rope (P)] per head.
  */
 export interface MlaWeights {
   readonly qA?: Tensor; // [qLora, H] (q LoRA)
   readonly qANorm?: Tensor; // [qLora] f32
-  readonly qNope: Tensor; // [nH * nope, qLora or H]
-  readonly qPe: Tensor; // [nH * P, qLora or H]
+  readonly q: Tensor; // [nH * (nope + P), qLora or H]
   readonly kvA: Tensor; // [R + P, H]: kv_a_proj_with_mqa
   readonly kvANorm: Tensor; // [R] f32
   readonly wUkT: Tensor; // [nH, R, nope] f32: W_uk transposed
@@ -44,8 +43,7 @@ export function mlaCacheBytes(d: MlaDims): { latent: number; gqa: number } {
 
 export class MlaScratch {
   readonly qa: Tensor; // [C, qLora]
-  readonly qNope: Tensor; // [C, nH, nope]
-  readonly qPe: Tensor; // [C, nH, P]
+  readonly q: Tensor; // [C, nH, nope + P]
   readonly qLat: Tensor; // [C, nH, R]
   readonly qFull: Tensor; // [C, nH, R + P]
   readonly ckv: Tensor; // [C, R + P]
@@ -59,8 +57,7 @@ export class MlaScratch {
     const C = maxChunk;
     const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
     this.qa = ctx.createTensor([C, d.qLoraRank ?? 1], 'f32', 'mla.qa');
-    this.qNope = ctx.createTensor([C, nH, d.nopeDim], 'f32', 'mla.qNope');
-    this.qPe = ctx.createTensor([C, nH, P], 'f32', 'mla.qPe');
+    this.q = ctx.createTensor([C, nH, d.nopeDim + P], 'f32', 'mla.q');
     this.qLat = ctx.createTensor([C, nH, R], 'f32', 'mla.qLat');
     this.qFull = ctx.createTensor([C, nH, R + P], 'f32', 'mla.qFull');
     this.ckv = ctx.createTensor([C, R + P], 'f32', 'mla.ckv');
@@ -68,7 +65,7 @@ export class MlaScratch {
     this.o = ctx.createTensor([C, nH, d.vDim], 'f32', 'mla.o');
   }
   tensors(): Tensor[] {
-    return [this.qa, this.qNope, this.qPe, this.qLat, this.qFull, this.ckv, this.oLat, this.o];
+    return [this.qa, this.q, this.qLat, this.qFull, this.ckv, this.oLat, this.o];
   }
 }
 
@@ -97,17 +94,15 @@ export function mlaAttention(
     matmul(ctx, x, w.qA, qIn);
     rmsNorm(ctx, qIn, w.qANorm, qIn, d.eps, 0);
   }
-  const qNope = ctx.view(s.qNope, [T, nH, d.nopeDim]);
-  const qPe = ctx.view(s.qPe, [T, nH, P]);
-  matmul(ctx, qIn, w.qNope, ctx.view(qNope, [T, nH * d.nopeDim]));
-  matmul(ctx, qIn, w.qPe, ctx.view(qPe, [T, nH * P]));
+  const q = ctx.view(s.q, [T, nH, d.nopeDim + P]);
+  matmul(ctx, qIn, w.q, ctx.view(q, [T, nH * (d.nopeDim + P)]));
   const qFull = ctx.view(s.qFull, [T, nH, R + P]);
-  if (mlaQueryDecodeFits(T, d.nopeDim)) {
-    mlaQueryDecode(ctx, qNope, w.wUkT, qPe, step.positions, invFreq, qFull, { attentionFactor });
+  if (mlaQueryDecodeFits(T, d.nopeDim, P)) {
+    mlaQueryDecode(ctx, q, w.wUkT, step.positions, invFreq, qFull, { attentionFactor });
   } else {
     const qLat = ctx.view(s.qLat, [T, nH, R]);
-    headMatmul(ctx, qNope, w.wUkT, qLat);
-    mlaQuery(ctx, qPe, qLat, step.positions, invFreq, qFull, { attentionFactor });
+    headMatmul(ctx, q, w.wUkT, qLat);
+    mlaQuery(ctx, q, qLat, step.positions, invFreq, qFull, { attentionFactor });
   }
   const ckv = ctx.view(s.ckv, [T, R + P]);
   matmul(ctx, x, w.kvA, ckv);

@@ -31,9 +31,9 @@ export function transposeHeads(w: Float32Array, heads: number, rows: number, col
 }
 
 /**
- * MLA weights, split for the absorbed form: q rows into no-rope and rope parts of every head, kv_b_proj
- * into W_uk, stored transposed as [nH, R, nope], and W_uv [nH, v, R], so that both absorbed products are
- * row dots along a contiguous axis. The split tensors are f32 (they are small).
+ * MLA weights for the absorbed form: q (q_proj or q_b_proj) as stored, kv_b_proj split into W_uk, stored
+ * transposed as [nH, R, nope], and W_uv [nH, v, R], so that both absorbed products are row dots along a
+ * contiguous axis. The split tensors are f32 (they are small).
  */
 export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelConfig, i: number, l: Loaders): Promise<MlaWeights> {
   const d = c.mla!;
@@ -41,9 +41,7 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
   const { numHeads: nH, kvLoraRank: R, nopeDim: nope, ropeDim: P, vDim: v } = d;
   const p = `model.layers.${i}.self_attn`;
   const qIn = d.qLoraRank ?? H;
-  const qName = d.qLoraRank ? `${p}.q_b_proj.weight` : `${p}.q_proj.weight`;
-  const q = await readF32(src, { name: qName, shape: [nH * (nope + P), qIn] });
-  const [qNope, qPe] = splitHeads(q, nH, nope, P, qIn);
+  const qName = d.qLoraRank ? 'q_b_proj.weight' : 'q_proj.weight';
   const kvb = await readF32(src, { name: `${p}.kv_b_proj.weight`, shape: [nH * (nope + v), R] });
   const [wUk, wUv] = splitHeads(kvb, nH, nope, v, R);
   const up = (data: Float32Array, shape: number[], label: string) => l.track(ctx.upload(data, shape, 'f32', label));
@@ -51,8 +49,7 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
   return {
     qA: d.qLoraRank ? await l.matrix([part('q_a_proj.weight', [d.qLoraRank, H])], `l${i}.q_a`) : undefined,
     qANorm: d.qLoraRank ? await l.f32(part('q_a_layernorm.weight', [d.qLoraRank]), `l${i}.q_a_norm`) : undefined,
-    qNope: up(qNope, [nH * nope, qIn], `l${i}.q_nope`),
-    qPe: up(qPe, [nH * P, qIn], `l${i}.q_pe`),
+    q: await l.matrix([part(qName, [nH * (nope + P), qIn])], `l${i}.q`),
     kvA: await l.matrix([part('kv_a_proj_with_mqa.weight', [R + P, H])], `l${i}.kv_a`),
     kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
     wUkT: up(transposeHeads(wUk, nH, nope, R), [nH, R, nope], `l${i}.w_uk_t`),

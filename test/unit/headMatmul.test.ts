@@ -30,6 +30,23 @@ describe('headMatmul', () => {
     expect(maxAbsDiff(await ctx.readF32(y), headMatmulRef(x, w, T, H, A, B, transposeW))).toBeLessThan(A > 100 ? 2e-5 : 1e-5);
   });
 
+  // x rows longer than A (MLA's q rows [q_nope, q_pe]): the first A of each row are read, by every entry.
+  it.each([
+    [2, 3, 36, 11, 44, false],
+    [2, 3, 37, 11, 42, false],
+    [2, 3, 37, 11, 42, true],
+    [21, 3, 36, 11, 44, false],
+  ])('T=%i H=%i A=%i B=%i with x rows of %i (transposeW=%s) matches the CPU reference', async (T, H, A, B, xS, transposeW) => {
+    const ctx = await gpu();
+    const xs = randomF32(T * H * xS, 5);
+    const x = new Float32Array(T * H * A);
+    for (let r = 0; r < T * H; r++) x.set(xs.subarray(r * xS, r * xS + A), r * A);
+    const w = randomF32(H * A * B, 6);
+    const y = ctx.createTensor([T, H, B], 'f32');
+    headMatmul(ctx, ctx.upload(xs, [T, H, xS], 'f32'), ctx.upload(w, transposeW ? [H, A, B] : [H, B, A], 'f32'), y, transposeW);
+    expect(maxAbsDiff(await ctx.readF32(y), headMatmulRef(x, w, T, H, A, B, transposeW))).toBeLessThan(1e-5);
+  });
+
   it('rejects weights of the wrong orientation', async () => {
     const ctx = await gpu();
     const x = ctx.createTensor([1, 2, 5], 'f32');

@@ -38,32 +38,33 @@ describe('MLA latent cache and absorbed query', () => {
     expect(maxAbsDiff(await ctx.readF32(qFull), mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq))).toBeLessThan(1e-5);
   });
 
-  // The decode query in one dispatch: W_ukᵀ rows (nope = 12 and 36, multiples of 4) and the rope part.
+  // The decode query in one dispatch, from the q projection's rows [q_nope, q_pe] per head: W_ukᵀ row dots
+  // (nope = 12 and 36, multiples of 4) and the rope part.
   it.each([
     [1, 7, 12, 3],
     [3, 40, 36, 5],
   ])('mlaQueryDecode T=%i at position %i (nope %i, %i heads) matches headMatmul + mlaQuery references within 1e-5', async (T, start, nope, nH) => {
     const ctx = await gpu();
     const R = 37;
-    const P = 6;
+    const P = 8;
     const positions = Uint32Array.from({ length: T }, (_, i) => start + i);
     const invFreq = invFreqOf(P);
-    const qNope = randomF32(T * nH * nope, 6);
-    const qPe = randomF32(T * nH * P, 7);
+    const q = randomF32(T * nH * (nope + P), 6);
     const wUkT = randomF32(nH * R * nope, 8);
     const qFull = ctx.createTensor([T, nH, R + P], 'f32');
     mlaQueryDecode(
       ctx,
-      ctx.upload(qNope, [T, nH, nope], 'f32'),
+      ctx.upload(q, [T, nH, nope + P], 'f32'),
       ctx.upload(wUkT, [nH, R, nope], 'f32'),
-      ctx.upload(qPe, [T, nH, P], 'f32'),
       ctx.upload(positions, [T], 'u32'),
       ctx.upload(invFreq, [P / 2], 'f32'),
       qFull,
       { attentionFactor: 1.25 },
     );
+    const qNope = new Float32Array(T * nH * nope);
+    for (let th = 0; th < T * nH; th++) qNope.set(q.subarray(th * (nope + P), th * (nope + P) + nope), th * nope);
     const qLat = headMatmulRef(qNope, wUkT, T, nH, nope, R, false);
-    const want = mlaQueryRef(qPe, qLat, T, nH, R, P, 0, positions, invFreq, 1.25);
+    const want = mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq, 1.25);
     expect(maxAbsDiff(await ctx.readF32(qFull), want)).toBeLessThan(1e-5);
   });
 });
