@@ -142,15 +142,17 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
 /**
  * `--attn` variants: `auto` (the kernel the engine picks), `rows` (the row kernel), `flash32` / `flash64` (the
- * flash kernel, 32 or 64 keys per tile), with `w<n>` after it: key splits aimed at n workgroups.
+ * flash kernel, 32 or 64 keys per tile), with `d<16|32>` after it the head dims per Q/K slab and `w<n>` key
+ * splits aimed at n workgroups.
  */
 function setAttention(variant: string): void {
   const t = attentionPrefillTuning;
-  const m = /^(auto|rows|flash(32|64))(?:w(\d+))?$/.exec(variant);
-  if (!m) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64, optionally followed by w<workgroups>`);
+  const m = /^(auto|rows|flash(32|64))(?:d(16|32))?(?:w(\d+))?$/.exec(variant);
+  if (!m) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64, optionally followed by d<16|32> and w<workgroups>`);
   t.kernel = m[1] === 'rows' ? 'rows' : m[2] ? 'flash' : 'auto';
   t.bk = m[2] ? (Number(m[2]) as 32 | 64) : undefined;
-  t.targetWorkgroups = m[3] ? Number(m[3]) : undefined;
+  t.ds = m[3] ? (Number(m[3]) as 16 | 32) : undefined;
+  t.targetWorkgroups = m[4] ? Number(m[4]) : undefined;
 }
 
 const raw = a.shape === 'tiny' ? tiny : benchShapes[a.shape!];
@@ -179,7 +181,13 @@ for (const chunk of chunks) {
     setAttention(variant);
     for (const T of tokens) {
       // Warm-up (pipelines compiled), then the wall time to the first sampled token and the CPU time recording it.
-      await sampler.next(model.forward(ids(T, 0), 0));
+      // A variant this adapter cannot run (its workgroup memory) is reported and skipped.
+      try {
+        await sampler.next(model.forward(ids(T, 0), 0));
+      } catch (e) {
+        console.log(`${a.shape} T=${T} attention ${variant}: ${(e as Error).message}`);
+        continue;
+      }
       const wall: number[] = [];
       const record: number[] = [];
       for (let r = 0; r < reps; r++) {

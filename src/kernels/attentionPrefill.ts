@@ -22,10 +22,16 @@ export interface AttentionPrefillOptions {
  * Which prefill kernel runs (tests and benchmarks set it; the engine leaves it alone): `flash`
  * (shaders/attentionFlash.wgsl, register-blocked, keys split across workgroups) wherever it fits, `rows`
  * (shaders/attentionPrefill.wgsl) for wider values; `bk` the flash kernel's keys per tile (64 where the
- * workgroup memory holds it, else 32); `splits` forces the number of key splits, `targetWorkgroups` the
- * grid size the splits aim for.
+ * workgroup memory holds it, else 32), `ds` its head dims per slab of Q and K (16 with 64 keys, else 32);
+ * `splits` forces the number of key splits, `targetWorkgroups` the grid size the splits aim for.
  */
-export const attentionPrefillTuning: { kernel: 'auto' | 'flash' | 'rows'; bk?: 32 | 64; splits?: number; targetWorkgroups?: number } = { kernel: 'auto' };
+export const attentionPrefillTuning: {
+  kernel: 'auto' | 'flash' | 'rows';
+  bk?: 32 | 64;
+  ds?: 16 | 32;
+  splits?: number;
+  targetWorkgroups?: number;
+} = { kernel: 'auto' };
 
 /** Widest value head the flash kernel keeps in registers (4 rows x Dv per thread). */
 const FLASH_MAX_DV = 256;
@@ -48,7 +54,8 @@ export function attentionPrefill(ctx: GpuContext, q: Tensor, kCache: Tensor, v: 
   const hdV = out.shape[2]!;
   const bk = flashTile(ctx, hdV);
   const kernel = attentionPrefillTuning.kernel;
-  if (kernel === 'flash' && bk === undefined) throw new InvalidArgumentError(`attention: the flash prefill kernel does not fit value dim ${hdV} here`);
+  if (kernel === 'flash' && bk === undefined)
+    throw new InvalidArgumentError(`attention: the flash prefill kernel (tuned as asked) does not fit value dim ${hdV} or this adapter's workgroup memory`);
   if (kernel === 'rows' || bk === undefined) rowsKernel(ctx, q, kCache, v, out, o);
   else flashKernel(ctx, q, kCache, v, out, o, bk);
 }
@@ -61,7 +68,7 @@ function flashShared(bk: number, ds: number): { sa: number; psh: number; bytes: 
   return { sa, psh, bytes: (sa + psh) * 16 };
 }
 
-const slabOf = (bk: number) => (bk === 64 ? 16 : 32);
+const slabOf = (bk: number) => attentionPrefillTuning.ds ?? (bk === 64 ? 16 : 32);
 
 /** Keys per tile of the flash kernel for values of `hdV` on this adapter, or undefined where it does not fit. */
 function flashTile(ctx: GpuContext, hdV: number): 32 | 64 | undefined {
