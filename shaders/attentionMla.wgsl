@@ -7,7 +7,8 @@
 // empty: the grid is fixed for a bucket of positions so that a recorded step replays unchanged). `main` runs
 // one workgroup per (chunk, group of HG = 16 heads, query row); every cache row it reads serves all 16
 // heads. Keys are taken KB = 32 at a time. Scores, as a small GEMM: the head dim is walked in tiles of TD
-// vec4s, a tile of the block's keys and of the 16 queries staged in workgroup memory (loaded coalesced), and
+// vec4s, a tile of the block's keys and of the 16 queries staged in workgroup memory (loaded coalesced, the
+// next tile into registers while the current one is used), and
 // thread (h = lid / 16, k = lid % 16) accumulates the scores of head h with keys k and k + 16. Online
 // softmax per head (f32). Values: thread (half = lid / 128, unit u = lid % 128) accumulates the vec4s u,
 // u + 128, .. of the value for the 8 heads of its half, reading each value row once per half. With one
@@ -51,6 +52,32 @@ var<workgroup> run_max: array<f32, HG>;   // [HG] running max
 var<workgroup> run_sum: array<f32, HG>;   // [HG] running sum of exp(s - max)
 var<workgroup> alpha: array<f32, HG>;     // [HG] exp(old max - new max) of the block
 
+struct Tile {
+  k0: vec4<f32>, // key lid / TD, vec4 u0 + lid % TD
+  k1: vec4<f32>, // key lid / TD + 16, the same vec4
+  q: vec4<f32>,  // head lid / TD, the same vec4
+}
+
+// This thread's share of the tile of vec4s u0 .. u0 + TD of the block's keys (from b0, nb of them) and of
+// the queries (zero past the keys, the heads and the head dim).
+fn load_tile(b0: u32, nb: u32, u0: u32, t: u32, h0: u32, nh: u32, lid: u32) -> Tile {
+  var r = Tile(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  let kk = lid / TD;
+  let u = u0 + lid % TD;
+  if (u < p.DU) {
+    if (kk < nb) {
+      r.k0 = kc[((b0 + kk) % p.capacity) * p.DU + u];
+    }
+    if (kk + 16u < nb) {
+      r.k1 = kc[((b0 + kk + 16u) % p.capacity) * p.DU + u];
+    }
+    if (kk < nh) {
+      r.q = q[(t * p.nH + h0 + kk) * p.DU + u];
+    }
+  }
+  return r;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
@@ -80,25 +107,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let nb = min(KB, k1 - b0);
     var s0 = 0.0;
     var s1 = 0.0;
+    // The next tile is loaded into registers while the current one is used.
+    var nxt = load_tile(b0, nb, 0u, t, h0, nh, lid);
     for (var u0 = 0u; u0 < p.DU; u0 += TD) {
-      for (var e = 0u; e < 2u; e++) {
-        let i = lid + e * WG;
-        let kk = i / TD;
-        let u = u0 + i % TD;
-        var kv = vec4<f32>(0.0);
-        if (kk < nb && u < p.DU) {
-          kv = kc[((b0 + kk) % p.capacity) * p.DU + u];
-        }
-        kt[kk * KS + i % TD] = kv;
-      }
-      let qh = lid / TD;
-      let qu = u0 + lid % TD;
-      var qv = vec4<f32>(0.0);
-      if (qh < nh && qu < p.DU) {
-        qv = q[(t * p.nH + h0 + qh) * p.DU + qu];
-      }
-      qt[lid] = qv;
+      kt[(lid / TD) * KS + lid % TD] = nxt.k0;
+      kt[(lid / TD + 16u) * KS + lid % TD] = nxt.k1;
+      qt[lid] = nxt.q;
       workgroupBarrier();
+      if (u0 + TD < p.DU) {
+        nxt = load_tile(b0, nb, u0 + TD, t, h0, nh, lid);
+      }
       for (var u = 0u; u < TD; u++) {
         let a = qt[sh * TD + u];
         s0 += dot(a, kt[sk * KS + u]);
@@ -141,16 +159,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         for (var hh = 0u; hh < VH; hh++) {
           acc[hh * DVT + i] *= alpha[vh0 + hh];
         }
-        // Four keys per step: their loads are independent, so they are in flight together.
+        // Eight keys per step: their loads are independent, so they are in flight together.
         var jj = 0u;
-        for (; jj + 4u <= nb; jj += 4u) {
-          let v0 = kc[((b0 + jj) % p.capacity) * p.DU + u];
-          let v1 = kc[((b0 + jj + 1u) % p.capacity) * p.DU + u];
-          let v2 = kc[((b0 + jj + 2u) % p.capacity) * p.DU + u];
-          let v3 = kc[((b0 + jj + 3u) % p.capacity) * p.DU + u];
+        for (; jj + 8u <= nb; jj += 8u) {
+          var v: array<vec4<f32>, 8>;
+          for (var e = 0u; e < 8u; e++) {
+            v[e] = kc[((b0 + jj + e) % p.capacity) * p.DU + u];
+          }
           for (var hh = 0u; hh < VH; hh++) {
             let pr = (vh0 + hh) * KB + jj;
-            acc[hh * DVT + i] += ps[pr] * v0 + ps[pr + 1u] * v1 + ps[pr + 2u] * v2 + ps[pr + 3u] * v3;
+            var a = acc[hh * DVT + i];
+            for (var e = 0u; e < 8u; e++) {
+              a += ps[pr + e] * v[e];
+            }
+            acc[hh * DVT + i] = a;
           }
         }
         for (; jj < nb; jj++) {
