@@ -11,6 +11,11 @@
 //   words [T*K, I / 32, 8] (4 int8 each), then from word sc_off the (s, s Σq) f32 pairs [T*K, I / 32, 2].
 // Otherwise act is [T*K, I] f32 (for moeDown's f32 `combine`).
 // ACT: silu, ACT_GELU gelu (tanh), ACT_CLAMP gpt-oss's clamped SwiGLU (as shaders/moeGateUp.wgsl).
+// ROUTE: the routing of shaders/moeRoute.wgsl for softmax routers without groups or a selection bias, done
+// by every workgroup from the router logits (E <= 256): expert i's rank = the logits above its own (equal:
+// lower ids first), the k of rank < k chosen. Slot j's expert is chosen[j]; the workgroups of block 0 also
+// write ids and weights for the down GEMV: mode 0 softmax over all experts, mode 2 softmax over the k chosen
+// (renormalised softmax, or softmax after top-k), times scale.
 
 struct Params {
   K: u32,         // experts per token
@@ -24,14 +29,25 @@ struct Params {
   sc_off: u32,    // Q8_OUT: word offset of the scale pairs in act
   limit: f32,     // ACT_CLAMP clamp limit
   alpha: f32,     // ACT_CLAMP sigmoid slope
+  E: u32,         // ROUTE: experts
+  mode: u32,      // ROUTE: 0 softmax over all experts, 2 softmax over the chosen
+  scale: f32,     // ROUTE: multiplies the weights
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;      // [T, H / 4] vec4 f32
+#if ROUTE
+@group(0) @binding(2) var<storage, read> logits: array<f32>;       // [T, E] f32 router logits
+#else
 @group(0) @binding(2) var<storage, read> ids: array<u32>;          // [T, K] u32
+#endif
 @group(0) @binding(3) var<storage, read> w: array<u32>;            // [E, 2I, H] Q4_0 / Q8_0 / Q4_K blocks
 @group(0) @binding(4) var<storage, read> bias: array<f32>;         // [E, 2I] f32
 @group(0) @binding(5) var<storage, read_write> act: array<u32>;    // Q8_OUT: int8 blocks + scales; else [T*K, I] f32 bits
+#if ROUTE
+@group(0) @binding(6) var<storage, read_write> ids_out: array<u32>;     // [T, K] u32 chosen experts
+@group(0) @binding(7) var<storage, read_write> weights_out: array<f32>; // [T, K] f32 their weights
+#endif
 
 #include "moeDecodeUnits"
 
@@ -60,6 +76,61 @@ fn activate(g0: f32, u0: f32) -> f32 {
 #endif
 }
 
+#if ROUTE
+const NEG: f32 = -3.0e38;
+var<workgroup> lg: array<f32, 256>;   // [E] logits of the token, NEG past E; then the exp sums
+var<workgroup> chosen: array<u32, 64>; // [K] experts by rank
+
+// Expert of slot j for token t (every thread, after the routing's barriers); block 0 writes ids and weights.
+fn route(t: u32, j: u32, li: u32, first: bool) -> u32 {
+  var l = NEG;
+  if (li < p.E) {
+    l = logits[t * p.E + li];
+  }
+  lg[li] = l;
+  workgroupBarrier();
+  if (li < p.E) {
+    var r = 0u;
+    for (var f = 0u; f < p.E; f++) {
+      let o = lg[f];
+      r += select(0u, 1u, o > l || (o == l && f < li));
+    }
+    if (r < p.K) {
+      chosen[r] = li;
+    }
+  }
+  workgroupBarrier();
+  let e = chosen[j];
+  if (first) {
+    let mx = lg[chosen[0]];
+    let w = exp(lg[e] - mx);
+    var total = 0.0;
+    if (p.mode == 2u) {
+      for (var c = 0u; c < p.K; c++) {
+        total += exp(lg[chosen[c]] - mx);
+      }
+    }
+    workgroupBarrier();
+    if (p.mode == 0u) {
+      lg[li] = select(0.0, exp(l - mx), li < p.E);
+      workgroupBarrier();
+      for (var h = 128u; h > 0u; h >>= 1u) {
+        if (li < h) {
+          lg[li] += lg[li + h];
+        }
+        workgroupBarrier();
+      }
+      total = lg[0];
+    }
+    if (li == 0u) {
+      ids_out[t * p.K + j] = e;
+      weights_out[t * p.K + j] = w / total * p.scale;
+    }
+  }
+  return e;
+}
+#endif
+
 fn bias_of(i: u32) -> f32 {
   return select(0.0, bias[p.b_off + i], p.has_bias == 1u);
 }
@@ -68,7 +139,11 @@ fn bias_of(i: u32) -> f32 {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let pair = wg.y;
   let t = pair / p.K;
+#if ROUTE
+  let e = route(t, pair % p.K, li, wg.x == 0u);
+#else
   let e = ids[pair];
+#endif
   let i0 = wg.x * 32u;
   let lane = li % L;
   let g = li / L;

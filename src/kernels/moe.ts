@@ -4,7 +4,7 @@ import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
 import { weightDefine } from './weights.js';
-import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from './moeDecode.js';
+import { MOE_DECODE_ROUTE_MAX_EXPERTS, moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from './moeDecode.js';
 import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
 import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
@@ -79,9 +79,22 @@ export interface MoeExpertsOptions {
    * 'grouped': per-expert token tiles (prefill).
    */
   readonly path?: 'auto' | 'pairs' | 'grouped';
+  /**
+   * ids and weights are outputs, routed from these router logits [T, E] as moeRoute routes them: inside the
+   * integer-dot decode gate|up GEMV where the router allows (`gateUpRouteMode`), else by moeRoute first.
+   */
+  readonly route?: { readonly logits: Tensor; readonly options: MoeRouteOptions };
 }
 
 const PAIRS_MAX_TOKENS = 4;
+
+/** The gate|up GEMV's own routing mode for these options (shaders/moeDecodeGateUp.wgsl ROUTE), or undefined. */
+function gateUpRouteMode(o: MoeRouteOptions, E: number): 0 | 2 | undefined {
+  if (o.correctionBias || (o.nGroup ?? 1) > 1 || E > MOE_DECODE_ROUTE_MAX_EXPERTS || o.topK > 64) return undefined;
+  if (o.softmaxAfterTopK) return 2;
+  if (o.scoring !== 'softmax') return undefined;
+  return o.normTopK ? 2 : 0;
+}
 
 /**
  * out[T, H] = Σ_j weights[t, j] · expert_{ids[t, j]}(x[t]) where expert(x) = down · (act(gate · x) * (up · x)).
@@ -113,7 +126,12 @@ export function moeExperts(
   if (opts.clamp && act !== 'silu') throw new InvalidArgumentError(`moeExperts: the clamped SwiGLU needs act 'silu', got ${act}`);
   if (T === 0) return;
   const groups = expertGroups(ctx, experts, E);
-  if (groups > 1) return moeExpertsInGroups(ctx, x, ids, weights, experts, out, act, opts, groups);
+  const path = opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped';
+  const decode = path === 'pairs' && groups === 1 ? moeDecodePlan(ctx, x, experts) : { gateUp: false, down: false };
+  const r = opts.route;
+  const routeMode = r && decode.gateUp ? gateUpRouteMode(r.options, r.logits.shape[1]!) : undefined;
+  if (r && routeMode === undefined) moeRoute(ctx, r.logits, ids, weights, r.options);
+  if (groups > 1) return moeExpertsInGroups(ctx, x, ids, weights, experts, out, act, { ...opts, route: undefined }, groups);
   const gDef = expertWeightDefine(gateUp.dtype);
   const dDef = expertWeightDefine(down.dtype);
   const actDefs = { ACT_GELU: act === 'gelu_tanh', ACT_CLAMP: !!opts.clamp };
@@ -142,13 +160,12 @@ export function moeExperts(
   const downLayout = ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', 'read', 'read'] as const;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const scratch = (bytes: number, label: string) => ({ buffer: ctx.pool.acquire(bytes, usage, label), size: bytes });
-  const path = opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped';
-  const decode = path === 'pairs' ? moeDecodePlan(ctx, x, experts) : { gateUp: false, down: false };
   const actBuf = scratch(decode.down ? moeDecodeActBytes(T * k, I) : T * k * I * 4, 'moe.act');
 
   if (decode.gateUp) {
     // Integer-dot GEMVs (src/kernels/moeDecode.ts); down on them too where its rows allow, else f32 combine.
-    moeDecodeGateUp(ctx, x, ids, experts, actBuf, act, opts.clamp, decode.down);
+    const route = routeMode === undefined ? undefined : { logits: r!.logits, mode: routeMode, scale: r!.options.scale, weights };
+    moeDecodeGateUp(ctx, x, ids, experts, actBuf, act, opts.clamp, decode.down, route);
     if (decode.down) moeDecodeDown(ctx, actBuf, ids, weights, experts, out, !!opts.accumulate);
     else
       ctx.dispatch(

@@ -35,8 +35,21 @@ function rowsFit(w: Tensor, K: number): boolean {
   return K % 32 === 0 && w.offset % 2 === 0;
 }
 
-/** Workgroup memory of the gate|up kernel for rows of H values. */
-const gateUpShared = (H: number, L: number) => (H / 32) * 40 + 64 * L * 4 + 64 * 4 + 32 * 4;
+/** Workgroup memory of the gate|up kernel for rows of H values (with the routing: its logits and choices). */
+const gateUpShared = (H: number, L: number) => (H / 32) * 40 + 64 * L * 4 + 64 * 4 + 32 * 4 + 256 * 4 + 64 * 4;
+
+/** The routing moeDecodeGateUp can do itself (ROUTE): a softmax router's top-k without groups or selection bias. */
+export interface GateUpRoute {
+  readonly logits: Tensor; // [T, E] f32
+  /** 0: softmax over all experts; 2: softmax over the k chosen (renormalised softmax, or softmax after top-k). */
+  readonly mode: 0 | 2;
+  readonly scale: number;
+  /** Written: the weights of the chosen experts [T, k] f32 (ids, the other output, is the `ids` argument). */
+  readonly weights: Tensor;
+}
+
+/** Most experts the gate|up kernel routes among (one thread each). */
+export const MOE_DECODE_ROUTE_MAX_EXPERTS = 256;
 
 /**
  * Which halves of moeExperts' decode path take the integer-dot GEMVs: the packed dot product available
@@ -67,7 +80,8 @@ export function moeDecodeActBytes(P: number, I: number): number {
 
 /**
  * act for every pair = t*k + j of expert e = ids[t, j]: act_fn(gate_e · x_t + b) * (up_e · x_t + b), as
- * [T*k, I] f32, or (q8Out) int8 per block of 32 for moeDecodeDown. x [T, H] f32.
+ * [T*k, I] f32, or (q8Out) int8 per block of 32 for moeDecodeDown. x [T, H] f32. With `route`, ids [T, k] is
+ * written (with route.weights) from the router logits instead of read.
  */
 export function moeDecodeGateUp(
   ctx: GpuContext,
@@ -78,6 +92,7 @@ export function moeDecodeGateUp(
   fn: MoeActivation,
   clamp: { limit: number; alpha: number } | undefined,
   q8Out: boolean,
+  route?: GateUpRoute,
 ): void {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
@@ -85,16 +100,28 @@ export function moeDecodeGateUp(
   const L = gateUpLanes(ctx);
   if (![8, 16, 32].includes(L)) throw new InvalidArgumentError(`moeDecodeGateUp: ${L} lanes per row; 8, 16 or 32`);
   if (q8Out && I % 32 !== 0) throw new InvalidArgumentError(`moeDecodeGateUp: int8 act needs I a multiple of 32, got ${I}`);
+  const E = route?.logits.shape[1] ?? 0;
+  if (route) {
+    if (route.logits.dtype !== 'f32' || route.logits.shape[0] !== T || E > MOE_DECODE_ROUTE_MAX_EXPERTS || k > 64 || k > E)
+      throw new InvalidArgumentError(
+        `moeDecodeGateUp: routing ${k} of [${route.logits.shape}] logits: up to ${MOE_DECODE_ROUTE_MAX_EXPERTS} experts and 64 slots`,
+      );
+    if (route.weights.dtype !== 'f32' || route.weights.shape[0] !== T || route.weights.shape[1] !== k)
+      throw new InvalidArgumentError(`moeDecodeGateUp: route weights must be [${T}, ${k}] f32, got [${route.weights.shape}]`);
+  }
   const xb = alignedBinding(ctx, x);
   const wb = alignedBinding(ctx, experts.gateUp);
   const bb = experts.gateUpBias && alignedBinding(ctx, experts.gateUpBias);
+  const base = ['uniform', 'read', 'read', 'read', 'read', 'storage'] as const;
   ctx.dispatch(
     {
       shader: 'moeDecodeGateUp',
-      defines: { [define(experts.gateUp.dtype)]: true, Q8_OUT: q8Out, ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp, L, XB: H / 32 },
-      layout: ['uniform', 'read', 'read', 'read', 'read', 'storage'],
+      defines: { [define(experts.gateUp.dtype)]: true, Q8_OUT: q8Out, ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp, L, XB: H / 32, ROUTE: !!route },
+      layout: route ? [...base, 'storage', 'storage'] : [...base],
     },
-    [xb.binding, ids, wb.binding, bb?.binding ?? ctx.unused, act],
+    route
+      ? [xb.binding, route.logits, wb.binding, bb?.binding ?? ctx.unused, act, ids, route.weights]
+      : [xb.binding, ids, wb.binding, bb?.binding ?? ctx.unused, act],
     [Math.ceil(I / 32), T * k],
     params()
       .u32(k)
@@ -107,7 +134,10 @@ export function moeDecodeGateUp(
       .u32(xb.byteOffset / 16)
       .u32(T * k * (I / 32) * 8)
       .f32(clamp?.limit ?? 0)
-      .f32(clamp?.alpha ?? 0),
+      .f32(clamp?.alpha ?? 0)
+      .u32(E)
+      .u32(route?.mode ?? 0)
+      .f32(route?.scale ?? 1),
   );
 }
 

@@ -77,8 +77,8 @@ export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch
     if (T !== 1 || out !== fused.h) throw new InvalidArgumentError(`moeBlock: the fused residual is for one token added to h, got ${T} tokens`);
     moeRouterNormed(ctx, fused.h, fused.norm, w.router, w.routerBias, x, logits);
   } else matmul(ctx, x, w.router, logits, w.routerBias);
-  moeRoute(ctx, logits, ids, weights, { ...s.route, correctionBias: w.correctionBias });
-  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp, accumulate: !!fused });
+  const route = { logits, options: { ...s.route, correctionBias: w.correctionBias } };
+  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp, accumulate: !!fused, route });
   if (!w.shared) return;
   const sharedIds = ctx.view(scratch.sharedIds, [T, 1]);
   let sharedWeights = ctx.view(scratch.sharedWeights, [T, 1]);
