@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Sampler } from '../src/engine/sampler.js';
 import { OP_COPY, OP_DISPATCH, type StepRecording } from '../src/gpu/capture.js';
 import type { GpuContext } from '../src/gpu/context.js';
+import type { KernelOverrides } from '../src/gpu/kernelOverrides.js';
 import type { DType } from '../src/gpu/tensor.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
@@ -27,6 +28,8 @@ const { values: a } = parseArgs({
     reps: { type: 'string', default: '50' },
     decode: { type: 'string', default: '64' },
     out: { type: 'string' },
+    /** Kernel overrides as JSON (src/gpu/kernelOverrides.ts), e.g. '{"attention":{"headsPerGroup":2}}'. */
+    overrides: { type: 'string' },
   },
 });
 
@@ -119,6 +122,7 @@ const reps = Number(a.reps);
 const decodeN = Number(a.decode);
 const contexts = a.contexts!.split(',').map(Number);
 const ctx = await createNodeGpu();
+if (a.overrides) ctx.kernelOverrides = JSON.parse(a.overrides) as KernelOverrides;
 const config = normalizeConfig(raw, {}, a.shape);
 const model = await buildModel(ctx, config, randomWeightSource(raw, a.dtype as DType), {
   dtype: 'auto',

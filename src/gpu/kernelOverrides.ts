@@ -50,7 +50,13 @@ export interface GemmOverrides {
   readonly tile?: GemmTile;
 }
 
+/** The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at most the group size). */
+export interface AttentionOverrides {
+  readonly headsPerGroup?: number;
+}
+
 export interface KernelOverrides {
+  readonly attention?: AttentionOverrides;
   /** A cap on workgroups per grid dimension below the device's, to exercise the 2-D fold of the GEMV and GEMM grids. */
   readonly maxGridX?: number;
   readonly gemv?: GemvOverrides;

@@ -103,7 +103,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   }
   // Decode: workgroups over (chunk of keys, kv head x head group, query row).
   const G = nH / nKv;
-  const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd)));
+  const HG = Math.max(1, Math.min(G, 8, ctx.kernelOverrides?.attention?.headsPerGroup ?? Math.floor(DECODE_Q_FLOATS / hd)));
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
   const { chunk, nChunks } = decodeChunks(end, window, capacity, others);
