@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process';
 import { InvalidArgumentError } from '../errors.js';
-import type { Engine, EngineInfo, GenerationStats } from '../engine/types.js';
+import type { Engine, EngineInfo, GenerationStats, ModelSource } from '../engine/types.js';
 import type { RgbaImage } from '../image/preprocess.js';
 import type { LoadDType } from '../models/types.js';
 import { decodeImageNode, readImageFile } from './imageDecode.js';
 
 export interface BenchOptions {
-  /** A folder, URL or .gguf path, as engine.load takes it. */
-  readonly model: string;
+  /** A folder, URL or .gguf path, or any source engine.load takes (bench/visionBench.ts: random weights in memory). */
+  readonly model: ModelSource;
+  /** The model's name in the report (default: model when it is a string). */
+  readonly name?: string;
   readonly dtype?: LoadDType;
   /** Tokens of the prompt whose prefill is timed. */
   readonly prompt?: number;
@@ -85,6 +87,7 @@ export interface BenchReport {
  * reused.
  */
 export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchReport> {
+  const name = o.name ?? (typeof o.model === 'string' ? o.model : 'model');
   const promptLen = o.prompt ?? 512;
   const decodeLen = o.decode ?? 128;
   const contexts = o.contexts ?? [128, 4096];
@@ -107,7 +110,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
     await engine.unload();
     let t0 = performance.now();
     info = await engine.load(o.model, { dtype: o.dtype, maxContext });
-    if (image && !info.vision) throw new InvalidArgumentError(`bench: --image needs a vision model; ${o.model} (${info.modelType}) takes no images`);
+    if (image && !info.vision) throw new InvalidArgumentError(`bench: --image needs a vision model; ${name} (${info.modelType}) takes no images`);
     const imageContext = image && info.vision ? 1 + info.vision.tokensPerImage + QUESTION_TOKENS + 2 : 0;
     if (imageContext > maxContext) {
       // The image prompt is longer than the text ones: a KV cache that holds it.
@@ -135,7 +138,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
   const i = info!;
   const { load_s, gpu_process_bytes, prefill, decode } = runMedians(runs, promptLen, decodeLen, contexts);
   return {
-    model: o.model,
+    model: name,
     model_type: i.modelType,
     dtype: i.dtype,
     adapter: i.adapter.description || i.adapter.vendor,
