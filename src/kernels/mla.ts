@@ -115,3 +115,59 @@ export function mlaQueryDecode(
 
 /** Whether mlaQueryDecode takes a query of T tokens with nope no-rope and P rope dims per head. */
 export const mlaQueryDecodeFits = (T: number, nope: number, P: number): boolean => T >= 1 && T <= 4 && nope % 4 === 0 && P % 4 === 0;
+
+/** MLA sizes of the naive prefill's expansion kernels (shaders/mlaExpand.wgsl). */
+export interface MlaExpandDims {
+  readonly numHeads: number;
+  readonly kvLoraRank: number;
+  readonly nopeDim: number;
+  readonly ropeDim: number;
+  readonly vDim: number;
+}
+
+const expandParams = (d: MlaExpandDims, S: number, T: number, attentionFactor: number) =>
+  params().u32(S).u32(d.kvLoraRank).u32(d.ropeDim).u32(d.numHeads).u32(d.nopeDim).u32(d.vDim).u32(T).f32(attentionFactor);
+
+/** c [S, R] = the latents (first R values) of cache rows 0 .. S - 1, cache [capacity, 1, R + P]. */
+export function mlaLatents(ctx: GpuContext, cache: Tensor, c: Tensor, d: MlaExpandDims): void {
+  const [S, R] = c.shape as [number, number];
+  check(R === d.kvLoraRank && cache.shape.at(-1) === R + d.ropeDim && S <= cache.shape[0]!, `mlaLatents: c [${c.shape}] from cache [${cache.shape}]`);
+  ctx.dispatch(
+    { shader: 'mlaExpand', entry: 'latents', defines: { LATENTS: true }, layout: ['uniform', 'read', 'storage'] },
+    [cache, c],
+    [Math.ceil((S * R) / 256)],
+    expandParams(d, S, 0, 1),
+  );
+}
+
+/**
+ * Per-head keys and values of positions 0 .. S - 1 from kv [S, nH, nope + v] (c · kv_b_projᵀ) and the cache's
+ * roped k_pe: k [S, nH, nope + P] = [kv[.., :nope], k_pe], v [S, nH, v] = kv[.., nope:].
+ */
+export function mlaKeys(ctx: GpuContext, cache: Tensor, kv: Tensor, k: Tensor, v: Tensor, d: MlaExpandDims): void {
+  const S = kv.shape[0]!;
+  const { numHeads: nH, nopeDim: nope, ropeDim: P, vDim } = d;
+  check(kv.shape[1] === nH && kv.shape[2] === nope + vDim, `mlaKeys: kv [${kv.shape}] must be [S, ${nH}, ${nope + vDim}]`);
+  check(k.shape[0] === S && k.shape[1] === nH && k.shape[2] === nope + P, `mlaKeys: k [${k.shape}] must be [${S}, ${nH}, ${nope + P}]`);
+  check(v.shape[0] === S && v.shape[1] === nH && v.shape[2] === vDim, `mlaKeys: v [${v.shape}] must be [${S}, ${nH}, ${vDim}]`);
+  check(cache.shape.at(-1) === d.kvLoraRank + P && S <= cache.shape[0]!, `mlaKeys: cache [${cache.shape}] for ${S} positions`);
+  ctx.dispatch(
+    { shader: 'mlaExpand', entry: 'keys', defines: { KEYS: true }, layout: ['uniform', 'read', 'read', 'storage', 'storage'] },
+    [cache, kv, k, v],
+    [Math.ceil((S * nH * Math.max(nope + P, vDim)) / 256)],
+    expandParams(d, S, 0, 1),
+  );
+}
+
+/** q [T, nH, nope + P] in place: interleaved RoPE of the last P values of every head at the token's position. */
+export function mlaRopeQuery(ctx: GpuContext, q: Tensor, positions: Tensor, invFreq: Tensor, d: MlaExpandDims, attentionFactor = 1): void {
+  const [T, nH, qd] = q.shape as [number, number, number];
+  check(nH === d.numHeads && qd === d.nopeDim + d.ropeDim && invFreq.shape[0]! * 2 === d.ropeDim, `mlaRopeQuery: q [${q.shape}] and rope dim ${d.ropeDim}`);
+  check(positions.shape[0] === T, `mlaRopeQuery: ${T} tokens but ${positions.shape[0]} positions`);
+  ctx.dispatch(
+    { shader: 'mlaExpand', entry: 'ropeQ', defines: { ROPE_Q: true }, layout: ['uniform', 'read', 'read', 'storage'] },
+    [positions, invFreq, q],
+    [Math.ceil((T * nH * (d.ropeDim / 2)) / 256)],
+    expandParams(d, 0, T, attentionFactor),
+  );
+}

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { attention, headMatmul } from '../kernels/attention.js';
 import { matmul } from '../kernels/matmul.js';
-import { mlaLatent, mlaQuery, mlaQueryDecode, mlaQueryDecodeFits } from '../kernels/mla.js';
+import { mlaKeys, mlaLatent, mlaLatents, mlaQuery, mlaQueryDecode, mlaQueryDecodeFits, mlaRopeQuery } from '../kernels/mla.js';
 import { rmsNorm } from '../kernels/norm.js';
 import type { Step } from './attention.js';
 
@@ -19,6 +19,7 @@ export interface MlaWeights {
   readonly kvANorm: Tensor; // [R] f32
   readonly wUkT: Tensor; // [nH, R, nope] f32: W_uk transposed
   readonly wUv: Tensor; // [nH, v, R] f32
+  readonly kvB: Tensor; // [nH * (nope + v), R]: kv_b_proj as stored (the naive prefill's decompression)
   readonly o: Tensor; // [H, nH * v]
 }
 
@@ -64,9 +65,50 @@ export class MlaScratch {
     this.oLat = ctx.createTensor([C, nH, R], 'f32', 'mla.oLat');
     this.o = ctx.createTensor([C, nH, d.vDim], 'f32', 'mla.o');
   }
-  tensors(): Tensor[] {
-    return [this.qa, this.q, this.qLat, this.qFull, this.ckv, this.oLat, this.o];
+  /** The naive prefill's buffers for positions 0 .. S - 1 (c, kv, per-head k and v), grown in steps of 512. */
+  private expansion: { S: number; c: Tensor; kv: Tensor; k: Tensor; v: Tensor } | undefined;
+  expanded(ctx: GpuContext, d: MlaDims, S: number): { c: Tensor; kv: Tensor; k: Tensor; v: Tensor } {
+    const { numHeads: nH, kvLoraRank: R, nopeDim: nope, ropeDim: P, vDim } = d;
+    let e = this.expansion;
+    if (!e || e.S < S) {
+      if (e) for (const t of [e.c, e.kv, e.k, e.v]) ctx.retireBuffer(t.buffer);
+      const n = Math.ceil(S / 512) * 512;
+      e = {
+        S: n,
+        c: ctx.createTensor([n, R], 'f32', 'mla.c'),
+        kv: ctx.createTensor([n, nH, nope + vDim], 'f32', 'mla.kv'),
+        k: ctx.createTensor([n, nH, nope + P], 'f32', 'mla.k'),
+        v: ctx.createTensor([n, nH, vDim], 'f32', 'mla.v'),
+      };
+      this.expansion = e;
+    }
+    return {
+      c: ctx.view(e.c, [S, R]),
+      kv: ctx.view(e.kv, [S, nH, nope + vDim]),
+      k: ctx.view(e.k, [S, nH, nope + P]),
+      v: ctx.view(e.v, [S, nH, vDim]),
+    };
   }
+  tensors(): Tensor[] {
+    const e = this.expansion;
+    return [this.qa, this.q, this.qLat, this.qFull, this.ckv, this.oLat, this.o, ...(e ? [e.c, e.kv, e.k, e.v] : [])];
+  }
+}
+
+/**
+ * Which form a prefill chunk of MLA runs: 'absorbed' (attention over the latent rows, head dim R + P) or
+ * 'naive' (keys and values of every position decompressed with kv_b_proj, attention with head dims
+ * nope + P and v); 'auto' picks naive for chunks of at least NAIVE_MIN_T tokens over at most NAIVE_MAX_S
+ * positions. Decode (T <= 4) is always absorbed. Benchmarks set it.
+ */
+export const mlaPrefillTuning: { form: 'auto' | 'absorbed' | 'naive' } = { form: 'absorbed' };
+const NAIVE_MIN_T = 64;
+const NAIVE_MAX_S = 4096;
+
+function naiveForm(T: number, S: number, capacity: number): boolean {
+  if (T <= 4 || S > capacity) return false;
+  const f = mlaPrefillTuning.form;
+  return f === 'naive' || (f === 'auto' && T >= NAIVE_MIN_T && S <= NAIVE_MAX_S);
 }
 
 /**
@@ -96,20 +138,30 @@ export function mlaAttention(
   }
   const q = ctx.view(s.q, [T, nH, d.nopeDim + P]);
   matmul(ctx, qIn, w.q, ctx.view(q, [T, nH * (d.nopeDim + P)]));
-  const qFull = ctx.view(s.qFull, [T, nH, R + P]);
-  if (mlaQueryDecodeFits(T, d.nopeDim, P)) {
-    mlaQueryDecode(ctx, q, w.wUkT, step.positions, invFreq, qFull, { attentionFactor });
-  } else {
-    const qLat = ctx.view(s.qLat, [T, nH, R]);
-    headMatmul(ctx, q, w.wUkT, qLat);
-    mlaQuery(ctx, q, qLat, step.positions, invFreq, qFull, { attentionFactor });
-  }
   const ckv = ctx.view(s.ckv, [T, R + P]);
   matmul(ctx, x, w.kvA, ckv);
   mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
-  const oLat = ctx.view(s.oLat, [T, nH, R]);
-  attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true });
   const o = ctx.view(s.o, [T, nH, d.vDim]);
-  headMatmul(ctx, oLat, w.wUv, o, false);
+  const S = step.start + T;
+  if (naiveForm(T, S, cache.shape[0]!)) {
+    const e = s.expanded(ctx, d, S);
+    mlaLatents(ctx, cache, e.c, d);
+    matmul(ctx, e.c, w.kvB, ctx.view(e.kv, [S, nH * (d.nopeDim + d.vDim)]));
+    mlaKeys(ctx, cache, e.kv, e.k, e.v, d);
+    mlaRopeQuery(ctx, q, step.positions, invFreq, d, attentionFactor);
+    attention(ctx, q, e.k, e.v, o, { startPos: step.start, scale: d.scale });
+  } else {
+    const qFull = ctx.view(s.qFull, [T, nH, R + P]);
+    if (mlaQueryDecodeFits(T, d.nopeDim, P)) {
+      mlaQueryDecode(ctx, q, w.wUkT, step.positions, invFreq, qFull, { attentionFactor });
+    } else {
+      const qLat = ctx.view(s.qLat, [T, nH, R]);
+      headMatmul(ctx, q, w.wUkT, qLat);
+      mlaQuery(ctx, q, qLat, step.positions, invFreq, qFull, { attentionFactor });
+    }
+    const oLat = ctx.view(s.oLat, [T, nH, R]);
+    attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true });
+    headMatmul(ctx, oLat, w.wUv, o, false);
+  }
   matmul(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, out);
 }

@@ -54,6 +54,7 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
     kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
     wUkT: up(transposeHeads(wUk, nH, nope, R), [nH, R, nope], `l${i}.w_uk_t`),
     wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
+    kvB: await l.matrix([part('kv_b_proj.weight', [nH * (nope + v), R])], `l${i}.kv_b`),
     o: await l.matrix([part('o_proj.weight', [H, nH * v])], `l${i}.o`),
   };
 }
