@@ -6,9 +6,11 @@ import { loadWeightsAndConfig } from '../../src/models/load.js';
 import { buildQwen2VL, type Qwen2VLModel } from '../../src/models/qwen2vl.js';
 import { isQwen2VLConfig } from '../../src/models/qwen2vlConfig.js';
 import { mropePositions } from '../../src/models/qwen2vlRope.js';
+import { expandQwen2VLTokens } from '../../src/engine/promptImages.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { decodeImageNode } from '../../src/node/imageDecode.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
@@ -134,5 +136,37 @@ describe('qwen2_vl fixture (Qwen2-VL: 2-D rotary vision tower + patch merger + q
     } finally {
       model.dispose();
     }
+  });
+
+  // Quantized at load (the text and vision matrices whose rows are whole Q8_0 blocks; the 1176-wide patch GEMM stays f32).
+  it('q8_0: mean KL < 0.005 and top-1 >= 90% against the f32 logits', async () => {
+    const ctx = await gpu();
+    const exp = await expectedOf();
+    const { pixels, grid } = await fixturePatches();
+    const model = await load({ dtype: 'q8_0' });
+    try {
+      expect(model.info.weightDType).toBe('mixed');
+      model.setImages(exp.inputIds, [{ key: 'a', pixels, grid }]);
+      const r = compareLogits(exp.logits, await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true })), model.info.vocabSize);
+      console.log(`qwen2_vl q8_0: mean KL ${r.meanKl.toFixed(5)}, top-1 ${(100 * r.top1).toFixed(1)}%`);
+      expect(r.meanKl).toBeLessThan(0.005);
+      expect(r.top1).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("expands each <|image_pad|> to its image's merged patches, and rejects image tokens that do not match the images", async () => {
+    const { config } = await loadWeightsAndConfig(fixtureFiles('qwen2_vl'));
+    if (!isQwen2VLConfig(config)) throw new Error('not a qwen2_vl config');
+    const exp = await expectedOf();
+    const grid = { t: 1, h: 4, w: 6, resized: { width: 84, height: 56 } };
+    const first = exp.inputIds.indexOf(6);
+    const one = [...exp.inputIds.slice(0, first + 1), ...exp.inputIds.slice(first + 6)];
+    expect(expandQwen2VLTokens(one, [grid], config.qwen2vl)).toEqual(exp.inputIds);
+    expect(expandQwen2VLTokens(exp.inputIds, [grid], config.qwen2vl)).toEqual(exp.inputIds);
+    expect(() => expandQwen2VLTokens(one, [grid, grid], config.qwen2vl)).toThrow(/1 image tokens \(id 6\) for 2 images/);
+    expect(() => mropePositions(exp.inputIds, [], 6, 2)).toThrow(InvalidArgumentError);
+    expect(() => mropePositions(exp.inputIds, [{ t: 1, h: 4, w: 8 }], 6, 2)).toThrow(/takes 8 image tokens/);
   });
 });
