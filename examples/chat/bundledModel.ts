@@ -40,7 +40,7 @@ export interface BundleManifest {
   readonly kind: 'trained' | 'test';
   readonly description: string;
   readonly modelType: string;
-  /** Files under `model/`, with their sizes. */
+  /** Files beside bundle.json (under `model/`; the VQA page's under `vqa-model/`), with their sizes. */
   readonly files: readonly { readonly path: string; readonly size: number }[];
 }
 

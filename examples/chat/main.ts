@@ -2,7 +2,6 @@
 // checkpoint from the Hub (downloaded once, resumable), a URL or files on disk; a streamed multi-turn chat
 // rendered as Markdown, with reasoning, stats, Stop, settings, and conversations kept in IndexedDB. A
 // service worker (vite-plugin-pwa) makes the page and the bundled model work offline after one visit.
-import { Workbox } from 'workbox-window';
 import {
   CacheMismatchError,
   createEngine,
@@ -14,7 +13,6 @@ import {
   type ChatMessage,
   type EngineInfo,
   type GenerationStats,
-  type LocalFile,
   type ModelSource,
 } from '../../src/index.js';
 import type { BundleManifest } from './bundledModel.js';
@@ -23,12 +21,11 @@ import { checkFit, footprint, modelFromConfig } from './catalog.js';
 import { ConversationStore, titleFrom, type Conversation } from './conversations.js';
 import { SavedCacheStore } from './savedCache.js';
 import { progressLine, RateMeter } from './downloads.js';
-import { describeError, formatBytes, isAbort } from './format.js';
+import { formatBytes, isAbort } from './format.js';
 import { createModelPicker, type ModelChoice } from './modelPicker.js';
 import { createSettings } from './settings.js';
 import { Transcript } from './transcript.js';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+import { $, bundledSource, requestAdapter, setupComposer, setupDrawer, showError, showProgress, uploadProgress, watchOffline } from '../shared/page.js';
 
 const engine = createEngine();
 const transcript = new Transcript($('transcript'));
@@ -40,6 +37,7 @@ const savedCaches = new SavedCacheStore();
 const prompt = $<HTMLTextAreaElement>('prompt');
 const send = $<HTMLButtonElement>('send');
 const stop = $<HTMLButtonElement>('stop');
+const drawer = setupDrawer();
 
 let info: EngineInfo | undefined;
 let conversation: Conversation = conversations.create();
@@ -53,30 +51,6 @@ let adapterLimits: GPUSupportedLimits | undefined;
 let noWebGPU = false;
 
 // ---------------------------------------------------------------- errors, controls, progress
-
-function showError(e: unknown): void {
-  const box = $('error');
-  if (e === undefined) return void (box.hidden = true);
-  const v = describeError(e);
-  box.replaceChildren();
-  const title = document.createElement('strong');
-  title.textContent = v.title;
-  const msg = document.createElement('div');
-  msg.textContent = v.message;
-  box.append(title, msg);
-  if (v.hint) {
-    const hint = document.createElement('div');
-    hint.className = 'hint';
-    hint.textContent = v.hint;
-    box.append(hint);
-  }
-  const close = document.createElement('button');
-  Object.assign(close, { type: 'button', className: 'link close', textContent: '×', title: 'Dismiss' });
-  close.setAttribute('aria-label', 'Dismiss error');
-  close.addEventListener('click', () => (box.hidden = true));
-  box.append(close);
-  box.hidden = false;
-}
 
 function updateControls(): void {
   const busy = !!loading || !!replying;
@@ -104,28 +78,10 @@ void picker.bundled().then((m) => {
 });
 
 function progress(phase: string, line?: string, fraction?: number): void {
-  if (!loading) return; // a progress event that crossed the worker after the load ended
-  $('load-progress').hidden = false;
-  $('load-phase').textContent = phase;
-  $('composer-status').textContent = phase + (fraction !== undefined ? ` ${Math.floor(fraction * 100)}%` : '');
-  const bar = $<HTMLProgressElement>('load-bar');
-  if (fraction === undefined) bar.removeAttribute('value');
-  else bar.value = fraction;
-  $('load-bytes').textContent = line ?? '';
+  if (loading) showProgress(phase, line, fraction); // else a progress event that crossed the worker after the load ended
 }
 
 // ---------------------------------------------------------------- loading a model
-
-async function bundledFiles(m: BundleManifest, signal: AbortSignal): Promise<LocalFile[]> {
-  return Promise.all(
-    m.files.map(async (f) => {
-      const url = new URL(`model/${f.path}`, document.baseURI);
-      const res = await fetch(url, { signal });
-      if (!res.ok) throw Object.assign(new Error(`${url}: HTTP ${res.status}`), { name: 'ModelNotFoundError', code: 'MODEL_NOT_FOUND' });
-      return { path: f.path, blob: await res.blob() };
-    }),
-  );
-}
 
 async function loadModel(choice: ModelChoice): Promise<void> {
   if (loading || replying) return;
@@ -154,19 +110,13 @@ async function loadModel(choice: ModelChoice): Promise<void> {
       source = { blobs: choice.files, name: choice.name };
     } else {
       progress(`Reading ${choice.manifest.name}`);
-      const name = choice.manifest.kind === 'test' ? `${choice.manifest.name} (random weights)` : choice.manifest.name;
-      source = { blobs: await bundledFiles(choice.manifest, signal), name };
+      source = await bundledSource(choice.manifest, 'model', signal);
     }
     progress('Preparing');
     info = await engine.load(source, {
       dtype: settings.current().dtype,
       signal,
-      onProgress: (p) =>
-        progress(
-          'Uploading weights to the GPU',
-          `${formatBytes(p.loaded)} / ${formatBytes(p.total)} (${Math.floor((100 * p.loaded) / p.total)}%)`,
-          p.total ? p.loaded / p.total : undefined,
-        ),
+      onProgress: uploadProgress(progress),
     });
     const test = choice.kind === 'bundled' && choice.manifest.kind === 'test';
     $('model-info').textContent =
@@ -181,7 +131,7 @@ async function loadModel(choice: ModelChoice): Promise<void> {
       await restoreCache(conversation);
     }
     if (choice.kind === 'repo') await picker.refreshCache();
-    closeDrawer();
+    drawer.close();
   } catch (e) {
     info = undefined;
     $('model-info').textContent = isAbort(e) ? 'Loading cancelled.' : 'No model loaded.';
@@ -310,7 +260,7 @@ function showEmpty(): void {
   });
   const more = document.createElement('button');
   Object.assign(more, { type: 'button', className: 'secondary', textContent: 'Choose a real model…' });
-  more.addEventListener('click', () => openDrawer($('model-panel')));
+  more.addEventListener('click', () => drawer.open($('model-panel')));
   actions.append(more);
   box.append(p, actions);
   transcript.clear(box);
@@ -356,7 +306,7 @@ async function renderConversations(): Promise<void> {
         if (replying) replying.abort();
         const fresh = await conversations.get(c.id);
         if (fresh) showConversation(fresh);
-        closeDrawer();
+        drawer.close();
       });
       const rename = document.createElement('button');
       Object.assign(rename, { type: 'button', className: 'small-button secondary', textContent: 'Rename' });
@@ -510,102 +460,33 @@ async function ask(text: string | undefined): Promise<void> {
   }
 }
 
-$('composer').addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const text = prompt.value.trim();
-  if (!text || !info || replying) return;
-  prompt.value = '';
-  void ask(text);
-});
-prompt.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-    ev.preventDefault();
-    $<HTMLFormElement>('composer').requestSubmit();
-  }
-});
+setupComposer(
+  prompt,
+  () => !!info && !replying,
+  (text) => void ask(text),
+);
 stop.addEventListener('click', () => replying?.abort());
 $('load-cancel').addEventListener('click', () => loading?.abort());
 $('new-chat').addEventListener('click', newChat);
-$('new-chat-side').addEventListener('click', () => (newChat(), closeDrawer()));
+$('new-chat-side').addEventListener('click', () => (newChat(), drawer.close()));
 
-// ---------------------------------------------------------------- the drawer (phones), WebGPU, offline
-
-const drawerToggle = $<HTMLButtonElement>('drawer-toggle');
-function openDrawer(focus?: HTMLElement): void {
-  document.body.classList.add('drawer-open');
-  drawerToggle.setAttribute('aria-expanded', 'true');
-  $('scrim').hidden = false;
-  focus?.scrollIntoView({ block: 'start' });
-  $('drawer-close').focus();
-}
-function closeDrawer(): void {
-  if (!document.body.classList.contains('drawer-open')) return;
-  document.body.classList.remove('drawer-open');
-  drawerToggle.setAttribute('aria-expanded', 'false');
-  $('scrim').hidden = true;
-}
-drawerToggle.addEventListener('click', () => (document.body.classList.contains('drawer-open') ? closeDrawer() : openDrawer()));
-$('drawer-close').addEventListener('click', () => (closeDrawer(), drawerToggle.focus()));
-$('scrim').addEventListener('click', closeDrawer);
-document.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Escape' && document.body.classList.contains('drawer-open')) (closeDrawer(), drawerToggle.focus());
-});
+// ---------------------------------------------------------------- WebGPU, offline
 
 async function checkWebGPU(): Promise<void> {
-  const status = $('gpu-status');
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  const adapter = await gpu?.requestAdapter().catch(() => null);
+  const adapter = await requestAdapter();
   if (!adapter) {
-    status.textContent = 'WebGPU is not available in this browser.';
-    status.classList.add('bad');
     noWebGPU = true;
     picker.setLimits(undefined);
     updateControls();
-    showError({
-      name: 'WebGPUUnavailableError',
-      code: 'WEBGPU_UNAVAILABLE',
-      message: gpu ? 'no WebGPU adapter was found' : 'navigator.gpu is missing',
-    });
     return;
   }
-  const a = adapter.info;
-  status.textContent = `WebGPU: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'adapter ready'}`;
-  status.title = `maxBufferSize ${formatBytes(adapter.limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(adapter.limits.maxStorageBufferBindingSize)}`;
+  $('gpu-status').title =
+    `maxBufferSize ${formatBytes(adapter.limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(adapter.limits.maxStorageBufferBindingSize)}`;
   adapterLimits = adapter.limits;
   picker.setLimits(adapter.limits);
 }
 
-function showOnline(): void {
-  const status = $('offline-status');
-  status.textContent = navigator.onLine ? (status.classList.contains('ready') ? 'Works offline' : '') : 'Offline';
-  status.classList.toggle('offline', !navigator.onLine);
-}
-window.addEventListener('online', showOnline);
-window.addEventListener('offline', showOnline);
-showOnline();
-
-// The service worker (sw.js, written by vite-plugin-pwa at build time): precaches the page, the worker and
-// the bundled model. Production builds only: the dev server has none. workbox-window rather than the
-// plugin's virtual module, so that any vite config (the repository's, for the test pages) resolves main.ts.
-const offlineReady = new Promise<boolean>((resolve) => {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return resolve(false);
-  const wb = new Workbox(new URL('sw.js', document.baseURI).href);
-  wb.addEventListener('activated', () => resolve(true));
-  wb.addEventListener('controlling', () => resolve(true));
-  wb.register().then(
-    (reg) => {
-      if (reg?.active && navigator.serviceWorker.controller) resolve(true);
-    },
-    () => resolve(false),
-  );
-});
-void offlineReady.then((ready) => {
-  if (!ready) return;
-  const status = $('offline-status');
-  status.classList.add('ready');
-  status.title = 'The page and the bundled model are cached: they load with the network off.';
-  status.textContent = navigator.onLine ? 'Works offline' : 'Offline';
-});
+const offlineReady = watchOffline();
 
 async function start(): Promise<void> {
   void checkWebGPU();

@@ -6,24 +6,20 @@
 //   `model/` with a manifest (`model/bundle.json`); the dev server serves the same files there.
 // - vite-plugin-pwa (Workbox) writes a service worker that precaches the app shell, the worker, and the
 //   bundled model, so after one visit the page loads and chats with the network off.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { BUNDLED_FILES, BUNDLED_MODEL_DIRS, paddedByteTokenizer, TEST_TOKENIZER_CONFIG, type BundleManifest } from './bundledModel.js';
 import { VQA_HTML_ID, vqaPage } from '../vqa/vitePlugin.js';
+import { emitModelFiles, pickModelSource, serveModelFile } from '../shared/modelFiles.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 
 /** The bundled model's files (path under model/ → bytes), the tokenizer added to a test fixture. */
 function bundledModelFiles(): Map<string, Uint8Array> {
   // WEBLM_DEMO_MODEL=<dir> picks one of BUNDLED_MODEL_DIRS (the e2e test pins the test fixture with it).
-  const pinned = process.env.WEBLM_DEMO_MODEL;
-  const source = BUNDLED_MODEL_DIRS.find((s) => (pinned ? s.dir === pinned : true) && existsSync(join(repo, s.dir, 'config.json')));
-  if (!source)
-    throw new Error(
-      `no bundled model: ${pinned ? `${pinned} is not one of BUNDLED_MODEL_DIRS, or` : 'none of'} ${BUNDLED_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`,
-    );
+  const source = pickModelSource(repo, BUNDLED_MODEL_DIRS, process.env.WEBLM_DEMO_MODEL, 'bundled model', 'BUNDLED_MODEL_DIRS');
   const dir = join(repo, source.dir);
   const files = new Map<string, Uint8Array>();
   for (const name of readdirSync(dir).sort()) if (BUNDLED_FILES.test(name)) files.set(name, readFileSync(join(dir, name)));
@@ -49,16 +45,11 @@ function bundledModel(): Plugin {
     name: 'weblm-bundled-model',
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
-        const m = /^\/model\/([^?#]+)/.exec(req.url ?? '');
-        const body = m ? get().get(decodeURIComponent(m[1]!)) : undefined;
-        if (!body) return next();
-        res.setHeader('Content-Type', m![1]!.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-        res.setHeader('Content-Length', String(body.byteLength));
-        res.end(body);
+        if (!serveModelFile(req.url ?? '', 'model', get(), res)) next();
       });
     },
     generateBundle() {
-      for (const [path, source] of get()) this.emitFile({ type: 'asset', fileName: `model/${path}`, source });
+      emitModelFiles((f) => this.emitFile(f), 'model', get());
     },
   };
 }

@@ -3,7 +3,6 @@
 // checkpoint from the Hub (downloaded once), a URL or a folder on disk. A follow-up question about the same
 // picture sends the conversation again: the engine reuses its cached prefix, so the picture is not encoded
 // again. The chat page's transcript, error texts and service worker serve this page too.
-import { Workbox } from 'workbox-window';
 import {
   createEngine,
   downloadModel,
@@ -16,17 +15,11 @@ import {
   type ModelSource,
 } from '../../src/index.js';
 import { progressLine, RateMeter } from '../chat/downloads.js';
-import { describeError, formatBytes, isAbort } from '../chat/format.js';
+import { formatBytes, isAbort } from '../chat/format.js';
 import { Transcript } from '../chat/transcript.js';
 import { createImageInput } from './imageInput.js';
 import type { VqaManifest } from './vqaBundle.js';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}, ...children: (Node | string)[]) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-};
+import { $, bundledSource, el, requestAdapter, setupComposer, setupDrawer, showError, showProgress, uploadProgress, watchOffline } from '../shared/page.js';
 
 type Choice =
   | { readonly kind: 'bundled'; readonly manifest: VqaManifest }
@@ -45,6 +38,7 @@ const transcript = new Transcript($('transcript'));
 const prompt = $<HTMLTextAreaElement>('prompt');
 const send = $<HTMLButtonElement>('send');
 const stop = $<HTMLButtonElement>('stop');
+const drawer = setupDrawer();
 
 let info: EngineInfo | undefined;
 let bundle: VqaManifest | undefined;
@@ -56,22 +50,6 @@ let turns: Turn[] = [];
 const images = createImageInput((blob, name) => void setImage(blob, name), showError);
 
 // ---------------------------------------------------------------- errors, controls
-
-function showError(e: unknown): void {
-  const box = $('error');
-  if (e === undefined) return void (box.hidden = true);
-  const v = describeError(e);
-  const close = el('button', { type: 'button', className: 'link close', textContent: '×', title: 'Dismiss' });
-  close.setAttribute('aria-label', 'Dismiss error');
-  close.addEventListener('click', () => (box.hidden = true));
-  box.replaceChildren(
-    el('strong', { textContent: v.title }),
-    el('div', { textContent: v.message }),
-    ...(v.hint ? [el('div', { className: 'hint', textContent: v.hint })] : []),
-    close,
-  );
-  box.hidden = false;
-}
 
 function updateControls(): void {
   const busy = !!loading || !!replying;
@@ -89,14 +67,7 @@ function updateControls(): void {
 }
 
 function progress(phase: string, line?: string, fraction?: number): void {
-  if (!loading) return;
-  $('load-progress').hidden = false;
-  $('load-phase').textContent = phase;
-  $('composer-status').textContent = phase + (fraction !== undefined ? ` ${Math.floor(fraction * 100)}%` : '');
-  const bar = $<HTMLProgressElement>('load-bar');
-  if (fraction === undefined) bar.removeAttribute('value');
-  else bar.value = fraction;
-  $('load-bytes').textContent = line ?? '';
+  if (loading) showProgress(phase, line, fraction); // else a progress event that crossed the worker after the load ended
 }
 
 // ---------------------------------------------------------------- the model
@@ -162,17 +133,6 @@ function showBundle(m: VqaManifest | undefined): void {
   updateControls();
 }
 
-async function bundledFiles(m: VqaManifest, signal: AbortSignal): Promise<LocalFile[]> {
-  return Promise.all(
-    m.files.map(async (f) => {
-      const url = new URL(`vqa-model/${f.path}`, document.baseURI);
-      const res = await fetch(url, { signal });
-      if (!res.ok) throw Object.assign(new Error(`${url}: HTTP ${res.status}`), { name: 'ModelNotFoundError', code: 'MODEL_NOT_FOUND' });
-      return { path: f.path, blob: await res.blob() };
-    }),
-  );
-}
-
 async function loadModel(choice: Choice): Promise<void> {
   if (loading || replying) return;
   showError(undefined);
@@ -198,20 +158,12 @@ async function loadModel(choice: Choice): Promise<void> {
     else if (choice.kind === 'folder') source = { blobs: choice.files, name: choice.name };
     else {
       progress(`Reading ${choice.manifest.name}`);
-      source = {
-        blobs: await bundledFiles(choice.manifest, signal),
-        name: choice.manifest.kind === 'test' ? `${choice.manifest.name} (random weights)` : choice.manifest.name,
-      };
+      source = await bundledSource(choice.manifest, 'vqa-model', signal);
     }
     progress('Preparing');
     const loaded = await engine.load(source, {
       signal,
-      onProgress: (p) =>
-        progress(
-          'Uploading weights to the GPU',
-          `${formatBytes(p.loaded)} / ${formatBytes(p.total)} (${Math.floor((100 * p.loaded) / p.total)}%)`,
-          p.total ? p.loaded / p.total : undefined,
-        ),
+      onProgress: uploadProgress(progress),
     });
     if (!loaded.vision) {
       await engine.unload();
@@ -240,7 +192,7 @@ async function loadModel(choice: Choice): Promise<void> {
     if (turns.length) transcript.addNote(`${info.model} is loaded: the next question starts over with the picture.`);
     turns = [];
     if (!$('transcript').querySelector('.message')) showEmpty();
-    closeDrawer();
+    drawer.close();
     (image ? prompt : $('choose-image')).focus();
   } catch (e) {
     info = undefined;
@@ -399,19 +351,11 @@ async function ask(question: string): Promise<void> {
   }
 }
 
-$('composer').addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const q = prompt.value.trim();
-  if (!q || !info || !image || replying) return;
-  prompt.value = '';
-  void ask(q);
-});
-prompt.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-    ev.preventDefault();
-    $<HTMLFormElement>('composer').requestSubmit();
-  }
-});
+setupComposer(
+  prompt,
+  () => !!info && !!image && !replying,
+  (q) => void ask(q),
+);
 stop.addEventListener('click', () => replying?.abort());
 $('load-cancel').addEventListener('click', () => loading?.abort());
 
@@ -438,72 +382,9 @@ $<HTMLInputElement>('src-folder').addEventListener('change', (ev) => {
   input.value = '';
 });
 
-// ---------------------------------------------------------------- the drawer (phones), WebGPU, offline
+const offlineReady = watchOffline();
 
-const drawerToggle = $<HTMLButtonElement>('drawer-toggle');
-function openDrawer(): void {
-  document.body.classList.add('drawer-open');
-  drawerToggle.setAttribute('aria-expanded', 'true');
-  $('scrim').hidden = false;
-  $('drawer-close').focus();
-}
-function closeDrawer(): void {
-  if (!document.body.classList.contains('drawer-open')) return;
-  document.body.classList.remove('drawer-open');
-  drawerToggle.setAttribute('aria-expanded', 'false');
-  $('scrim').hidden = true;
-}
-drawerToggle.addEventListener('click', () => (document.body.classList.contains('drawer-open') ? closeDrawer() : openDrawer()));
-$('drawer-close').addEventListener('click', () => (closeDrawer(), drawerToggle.focus()));
-$('scrim').addEventListener('click', closeDrawer);
-document.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Escape' && document.body.classList.contains('drawer-open')) (closeDrawer(), drawerToggle.focus());
-});
-
-async function checkWebGPU(): Promise<void> {
-  const status = $('gpu-status');
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  const adapter = await gpu?.requestAdapter().catch(() => null);
-  if (!adapter) {
-    status.textContent = 'WebGPU is not available in this browser.';
-    status.classList.add('bad');
-    return showError({ name: 'WebGPUUnavailableError', code: 'WEBGPU_UNAVAILABLE', message: gpu ? 'no WebGPU adapter was found' : 'navigator.gpu is missing' });
-  }
-  const a = adapter.info;
-  status.textContent = `WebGPU: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'adapter ready'}`;
-}
-
-function showOnline(): void {
-  const status = $('offline-status');
-  status.textContent = navigator.onLine ? (status.classList.contains('ready') ? 'Works offline' : '') : 'Offline';
-  status.classList.toggle('offline', !navigator.onLine);
-}
-window.addEventListener('online', showOnline);
-window.addEventListener('offline', showOnline);
-showOnline();
-
-// The chat demo's service worker (sw.js): it precaches both pages, the worker and both bundled models.
-const offlineReady = new Promise<boolean>((resolve) => {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return resolve(false);
-  const wb = new Workbox(new URL('sw.js', document.baseURI).href);
-  wb.addEventListener('activated', () => resolve(true));
-  wb.addEventListener('controlling', () => resolve(true));
-  wb.register().then(
-    (reg) => {
-      if (reg?.active && navigator.serviceWorker.controller) resolve(true);
-    },
-    () => resolve(false),
-  );
-});
-void offlineReady.then((ready) => {
-  if (!ready) return;
-  const status = $('offline-status');
-  status.classList.add('ready');
-  status.title = 'The page and the bundled model are cached: they load with the network off.';
-  status.textContent = navigator.onLine ? 'Works offline' : 'Offline';
-});
-
-void checkWebGPU();
+void requestAdapter();
 showEmpty();
 updateControls();
 void fetchBundle().then((m) => {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { LLAVA_CHAT_TEMPLATE } from '../../test/e2e/pages/llavaTokenizer.js';
 import { BUNDLED_FILES, paddedByteTokenizer } from '../chat/bundledModel.js';
+import { emitModelFiles, pickModelSource, serveModelFile } from '../shared/modelFiles.js';
 import { SAMPLE_IMAGES, VQA_MODEL_DIRS, type VqaManifest } from './vqaBundle.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -19,10 +20,7 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 /** The bundled VQA model's files (path under vqa-model/ → bytes), a tokenizer added to a test fixture. */
 function vqaModelFiles(): Map<string, Uint8Array> {
-  const pinned = process.env.WEBLM_VQA_MODEL;
-  const source = VQA_MODEL_DIRS.find((s) => (pinned ? s.dir === pinned : true) && existsSync(join(repo, s.dir, 'config.json')));
-  if (!source)
-    throw new Error(`no VQA model: ${pinned ? `${pinned} is not one of VQA_MODEL_DIRS, or` : 'none of'} ${VQA_MODEL_DIRS.map((s) => s.dir).join(', ')} exists`);
+  const source = pickModelSource(repo, VQA_MODEL_DIRS, process.env.WEBLM_VQA_MODEL, 'VQA model', 'VQA_MODEL_DIRS');
   const dir = join(repo, source.dir);
   const files = new Map<string, Uint8Array>();
   for (const name of readdirSync(dir).sort()) {
@@ -90,16 +88,11 @@ export function vqaPage(): Plugin {
           const page = readFileSync(html, 'utf8').replace(/(["'])\.\.\/(vqa|chat|shared)\//g, `$1/@fs${repo}/examples/$2/`);
           return void res.end(await server.transformIndexHtml('/vqa.html', page));
         }
-        const m = /^\/vqa-model\/([^?#]+)/.exec(url);
-        const body = m ? get().get(decodeURIComponent(m[1]!)) : undefined;
-        if (!body) return next();
-        res.setHeader('Content-Type', m![1]!.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-        res.setHeader('Content-Length', String(body.byteLength));
-        res.end(body);
+        if (!serveModelFile(url, 'vqa-model', get(), res)) next();
       });
     },
     generateBundle() {
-      for (const [path, source] of get()) this.emitFile({ type: 'asset', fileName: `vqa-model/${path}`, source });
+      emitModelFiles((f) => this.emitFile(f), 'vqa-model', get());
     },
   };
 }

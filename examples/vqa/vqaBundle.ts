@@ -4,7 +4,7 @@
 // VQA_MODEL_DIRS: the first folder that exists wins. `models/tiny-fashion-vlm/` (a tiny llava trained here
 // on Fashion-MNIST); where it is missing, the llava test fixture with a byte-level tokenizer made here,
 // labelled as random weights. WEBLM_VQA_MODEL=<dir> picks one (the e2e test pins the fixture).
-import type { BundledModelSource } from '../chat/bundledModel.js';
+import type { BundledModelSource, BundleManifest } from '../chat/bundledModel.js';
 
 export interface VqaModelSource extends BundledModelSource {
   /** Questions it was trained on, offered as one-click questions. */
@@ -30,12 +30,7 @@ export const VQA_MODEL_DIRS: readonly VqaModelSource[] = [
 ];
 
 /** What `vqa-model/bundle.json` says: the chat page's manifest, plus sample pictures shipped beside it. */
-export interface VqaManifest {
-  readonly name: string;
-  readonly kind: 'trained' | 'test';
-  readonly description: string;
-  readonly modelType: string;
-  readonly files: readonly { readonly path: string; readonly size: number }[];
+export interface VqaManifest extends BundleManifest {
   /** Pictures under `vqa-model/` to try the model on, with what they show where the folder says (labels.json). */
   readonly samples: readonly { readonly path: string; readonly label?: string }[];
   readonly questions?: readonly string[];
