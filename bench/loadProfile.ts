@@ -8,8 +8,8 @@
 //   node dist/bench/loadProfile.js --models qwen2.5-1.5b:q4_0,qwen3-30b-a3b@8:q4_0 --configs baseline,new --reps 3
 //        [--out DIR] [--dir /tmp] [--budget-s 80] [--profile] [--max-context 4225]
 //
-// Configs: new (the defaults), baseline (no upload pacing, no reads ahead, no GGUF read blocks: one read,
-// convert and write after another), nopace, noahead, noblocks (the defaults less one of them).
+// Configs: new (the defaults), baseline (no upload pacing, no split writes, no reads ahead, no GGUF read blocks:
+// one read, convert and write after another), nopace, nosplit, noahead, noblocks (the defaults less one).
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, dirname, join } from 'node:path';
@@ -38,10 +38,11 @@ const { values: a } = parseArgs({
   },
 });
 
-const defaults = { pacing: uploadPacing.windowBytes, readAhead: loadChunking.readAhead, blocks: ggufReadBlocks.blockBytes };
+const defaults = { pacing: uploadPacing.windowBytes, split: uploadPacing.maxWriteBytes, readAhead: loadChunking.readAhead, blocks: ggufReadBlocks.blockBytes };
 const configs: Record<string, typeof defaults> = {
   new: defaults,
-  baseline: { pacing: 0, readAhead: 0, blocks: 0 },
+  baseline: { pacing: 0, split: 0, readAhead: 0, blocks: 0 },
+  nosplit: { ...defaults, split: 0 },
   nopace: { ...defaults, pacing: 0 },
   noahead: { ...defaults, readAhead: 0 },
   noblocks: { ...defaults, blocks: 0 },
@@ -50,6 +51,7 @@ const useConfig = (name: string) => {
   const c = configs[name];
   if (!c) throw new Error(`unknown config ${name} (${Object.keys(configs).join(', ')})`);
   uploadPacing.windowBytes = c.pacing;
+  uploadPacing.maxWriteBytes = c.split;
   loadChunking.readAhead = c.readAhead;
   ggufReadBlocks.blockBytes = c.blocks;
 };

@@ -26,9 +26,11 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * Loads pace their uploads in windows of this many bytes written or allocated (`uploadCheckpoint`): the
  * writes of a window are submitted, at most two windows are in flight (so the driver's staging memory, two
  * windows at most, is reused instead of growing with the model), and allocation errors are checked once per
- * window. 0: never wait (benchmarks compare). Tests lower it.
+ * window. 0: never wait (benchmarks compare). Tests lower it. `maxWriteBytes`: a queue write larger than this
+ * is made as several (Dawn stages writes of up to 4 MiB in reused ring buffers, larger ones in a staging buffer
+ * allocated for each); 0: never split.
  */
-export const uploadPacing = { windowBytes: 64 * 1024 * 1024 };
+export const uploadPacing = { windowBytes: 64 * 1024 * 1024, maxWriteBytes: 2 * 1024 * 1024 };
 
 /**
  * The engine's handle on a GPUDevice. Kernels record into one command encoder and one compute pass;
@@ -233,7 +235,12 @@ export class GpuContext implements StepReplayer {
     const { buffer, offset } = this.range(target);
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const aligned = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-    this.device.queue.writeBuffer(buffer, offset + byteOffset, aligned);
+    const piece = uploadPacing.maxWriteBytes > 0 ? Math.max(4, uploadPacing.maxWriteBytes - (uploadPacing.maxWriteBytes % 4)) : aligned.byteLength;
+    for (let at = 0; at < aligned.byteLength || at === 0; at += piece) {
+      const n = Math.min(piece, aligned.byteLength - at);
+      this.device.queue.writeBuffer(buffer, offset + byteOffset + at, aligned.buffer, aligned.byteOffset + at, n);
+      if (n === 0) break;
+    }
     this.paced += aligned.byteLength;
   }
 
