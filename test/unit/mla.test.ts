@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { headMatmulRef } from '../../src/kernels/ref/headMatmul.js';
-import { mlaLatent, mlaQuery, mlaQueryDecode } from '../../src/kernels/mla.js';
-import { mlaLatentRef, mlaQueryRef } from '../../src/kernels/ref/mla.js';
+import { mlaKeys, mlaLatent, mlaLatents, mlaQuery, mlaQueryDecode, mlaRopeQuery } from '../../src/kernels/mla.js';
+import { mlaExpandRef, mlaLatentRef, mlaQueryRef, mlaRopeQueryRef } from '../../src/kernels/ref/mla.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
@@ -66,5 +66,32 @@ describe('MLA latent cache and absorbed query', () => {
     const qLat = headMatmulRef(qNope, wUkT, T, nH, nope, R, false);
     const want = mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq, 1.25);
     expect(maxAbsDiff(await ctx.readF32(qFull), want)).toBeLessThan(1e-5);
+  });
+
+  // The naive prefill's expansion: odd R = 37, P = 6, nope = 13, v = 11, 3 heads, 9 of 16 cache rows.
+  it('mlaLatents, mlaKeys and mlaRopeQuery match the CPU references exactly (copies) and within 1e-5 (rope)', async () => {
+    const ctx = await gpu();
+    const d = { numHeads: 3, kvLoraRank: 37, nopeDim: 13, ropeDim: 6, vDim: 11 };
+    const { numHeads: nH, kvLoraRank: R, nopeDim: nope, ropeDim: P, vDim } = d;
+    const [S, capacity, T] = [9, 16, 4];
+    const cache0 = randomF32(capacity * (R + P), 9);
+    const kv0 = randomF32(S * nH * (nope + vDim), 10);
+    const cache = ctx.upload(cache0, [capacity, 1, R + P], 'f32');
+    const c = ctx.createTensor([S, R], 'f32');
+    const k = ctx.createTensor([S, nH, nope + P], 'f32');
+    const v = ctx.createTensor([S, nH, vDim], 'f32');
+    mlaLatents(ctx, cache, c, d);
+    mlaKeys(ctx, cache, ctx.upload(kv0, [S, nH, nope + vDim], 'f32'), k, v, d);
+    const want = mlaExpandRef(cache0, kv0, S, R, P, nH, nope, vDim);
+    expect(maxAbsDiff(await ctx.readF32(c), want.c)).toBe(0);
+    expect(maxAbsDiff(await ctx.readF32(k), want.k)).toBe(0);
+    expect(maxAbsDiff(await ctx.readF32(v), want.v)).toBe(0);
+
+    const positions = Uint32Array.from({ length: T }, (_, i) => 5 + i);
+    const invFreq = invFreqOf(P);
+    const q0 = randomF32(T * nH * (nope + P), 11);
+    const q = ctx.upload(q0, [T, nH, nope + P], 'f32');
+    mlaRopeQuery(ctx, q, ctx.upload(positions, [T], 'u32'), ctx.upload(invFreq, [P / 2], 'f32'), d, 1.25);
+    expect(maxAbsDiff(await ctx.readF32(q), mlaRopeQueryRef(q0, T, nH, nope, P, positions, invFreq, 1.25))).toBeLessThan(1e-5);
   });
 });

@@ -66,3 +66,52 @@ export function mlaQueryRef(
   }
   return out;
 }
+
+/**
+ * The naive prefill's expansion from cache rows [capacity, R + P] and kv [S, nH, nope + v] (c · kv_b_projᵀ):
+ * c [S, R], k [S, nH, nope + P] = [kv[.., :nope], k_pe], v [S, nH, v] = kv[.., nope:].
+ */
+export function mlaExpandRef(
+  cache: Float32Array,
+  kv: Float32Array,
+  S: number,
+  R: number,
+  P: number,
+  nH: number,
+  nope: number,
+  vDim: number,
+): { c: Float32Array; k: Float32Array; v: Float32Array } {
+  const c = new Float32Array(S * R);
+  const k = new Float32Array(S * nH * (nope + P));
+  const v = new Float32Array(S * nH * vDim);
+  for (let s = 0; s < S; s++) {
+    c.set(cache.subarray(s * (R + P), s * (R + P) + R), s * R);
+    for (let h = 0; h < nH; h++) {
+      const row = kv.subarray((s * nH + h) * (nope + vDim), (s * nH + h + 1) * (nope + vDim));
+      k.set(row.subarray(0, nope), (s * nH + h) * (nope + P));
+      k.set(cache.subarray(s * (R + P) + R, (s + 1) * (R + P)), (s * nH + h) * (nope + P) + nope);
+      v.set(row.subarray(nope), (s * nH + h) * vDim);
+    }
+  }
+  return { c, k, v };
+}
+
+/** q [T, nH, nope + P] with interleaved RoPE on the last P values of every head (the naive prefill's query). */
+export function mlaRopeQueryRef(
+  q: Float32Array,
+  T: number,
+  nH: number,
+  nope: number,
+  P: number,
+  positions: Uint32Array,
+  invFreq: Float32Array,
+  factor = 1,
+): Float32Array {
+  const out = q.slice();
+  for (let th = 0; th < T * nH; th++) {
+    const pe = out.slice(th * (nope + P) + nope, (th + 1) * (nope + P));
+    ropeInterleaved(pe, positions[Math.floor(th / nH)]!, invFreq, factor);
+    out.set(pe, th * (nope + P) + nope);
+  }
+  return out;
+}
