@@ -38,7 +38,7 @@ describe('engine and weblm run: qwen2_vl (Qwen2-VL) with images', () => {
   });
   afterAll(async () => engine?.dispose());
 
-  it('content parts (image_url + text) give the fixture prompt and greedy ids; a follow-up reuses the KV prefix and the features', async () => {
+  it('content parts (image_url + text) give the fixture prompt and greedy ids; the same image again (resized on the GPU) reuses the KV prefix and the features', async () => {
     const url = `data:image/png;base64,${(await readFile(image())).toString('base64')}`;
     const messages = [
       {
@@ -51,9 +51,18 @@ describe('engine and weblm run: qwen2_vl (Qwen2-VL) with images', () => {
     ];
     const chunks = await collect(engine.generate(messages, { temperature: 0, maxTokens: exp.greedyIds.length, ignoreEos: true }));
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual(exp.greedyIds);
-    const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
-    expect(r.usage.prompt_tokens).toBe(exp.inputIds.length);
-    expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(exp.inputIds.length - 1);
+    // Again with the resize on the GPU (threshold lowered): the KV prefix and the features are reused only if the
+    // image's key (the sha256 of its pixel values) is the same, i.e. the GPU gave the CPU's pixels bit for bit.
+    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
+    const saved = gpuResizeTuning.minPixels;
+    gpuResizeTuning.minPixels = 0;
+    try {
+      const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
+      expect(r.usage.prompt_tokens).toBe(exp.inputIds.length);
+      expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(exp.inputIds.length - 1);
+    } finally {
+      gpuResizeTuning.minPixels = saved;
+    }
     expect((await engine.info())?.vision?.imagesEncoded).toBe(1);
   });
 
