@@ -31,6 +31,8 @@ import type { GemvOverrides } from '../src/gpu/kernelOverrides.js';
 import { params } from '../src/gpu/params.js';
 import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
 import { addRmsNorm } from '../src/kernels/norm.js';
+import { randomBlocks, randomRouting } from './labRandom.js';
+import { median, ROUNDS, timeB2b } from './labTiming.js';
 import { createXPlanes, encodeXPlanes } from '../src/kernels/xPlanes.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { gemmInt8Tile, gemmTileName, gemmTileProblem, parseGemmTile, quantizeX8, releaseX8 } from '../src/kernels/matmulInt8.js';
@@ -38,7 +40,7 @@ import { moeExperts } from '../src/kernels/moe.js';
 import { moeGemmInt8Tile, moeInt8Plan } from '../src/kernels/moeGemmInt8.js';
 import { activate } from '../src/kernels/ref/moe.js';
 import { createNodeGpu } from '../src/node/gpu.js';
-import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
+import { dequantize } from '../src/weights/quant/index.js';
 
 interface Args {
   quick: boolean;
@@ -149,35 +151,6 @@ const QUICK_SHAPES: [number, number][] = [
   [96, 512],
 ];
 
-/** Random blocks of `dtype` with small valid scales (xorshift; deterministic per seed). */
-function randomWeights(dtype: DType, count: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(byteSizeOf(dtype, count));
-  const words = new Uint32Array(bytes.buffer, 0, bytes.byteLength >> 2);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    words[i] = s >>> 0;
-  }
-  const { blockBytes } = dtypeLayout[dtype];
-  const half = (at: number, v: number) => {
-    const h = f32ToF16(v);
-    bytes[at] = h & 0xff;
-    bytes[at + 1] = h >>> 8;
-  };
-  const scale = (b: number) => 0.002 + (0.002 * ((b * 7919) % 13)) / 13;
-  for (let b = 0, at = 0; at < bytes.length; b++, at += blockBytes) {
-    if (dtype === 'q8_0' || dtype === 'q4_0') half(at, scale(b));
-    else if (dtype === 'q4_k') {
-      half(at, scale(b));
-      half(at + 2, scale(b + 1));
-    } else if (dtype === 'q6_k') half(at + 208, scale(b));
-    else if (dtype === 'f16' || dtype === 'bf16' || dtype === 'f32') throw new Error('kernel lab: block formats only');
-  }
-  return bytes;
-}
-
 /** Dawn quantizes GPU timestamps unless told not to. */
 const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization,lazy_clear_resource_on_first_use'];
 /** Weight copies rotated over: at least this many bytes between two reads of one copy (the H100's L2 is 50 MB). */
@@ -186,25 +159,6 @@ const ROTATE_MAX_BYTES = 1.2e9;
 
 /** One call of the timed work; `i` picks the weight copy. */
 type Call = (i: number) => void;
-
-/** Seconds per call of `record`, timed as `iters` calls back to back in one compute pass and one submit. */
-async function timeB2b(ctx: GpuContext, record: Call, iters: number): Promise<number> {
-  record(0);
-  await ctx.sync(); // compile, bind groups
-  for (let i = 0; i < iters; i++) record(i);
-  await ctx.sync(); // warm: the same slots and bind groups again
-  const rounds: number[] = [];
-  for (let k = 0; k < ROUNDS; k++) {
-    for (let i = 0; i < iters; i++) record(i);
-    const t0 = performance.now();
-    await ctx.sync();
-    rounds.push((performance.now() - t0) / 1000 / iters);
-  }
-  return median(rounds);
-}
-
-/** Rounds of `iters` calls per figure; the median round is reported (isolated slow rounds happen on the GPU machine). */
-const ROUNDS = 5;
 
 /**
  * Keeps the GPU busy reading memory for `ms` before a measurement, so that it is measured at the clocks it
@@ -243,8 +197,6 @@ async function timeIndependent(ctx: GpuContext, record: (i: number, out: Tensor)
   }
   return median(rounds);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** GPU timestamps around single calls: each call gets a compute pass of its own; read back once per batch. */
 class KernelTimer {
@@ -498,7 +450,7 @@ async function main(): Promise<void> {
   console.log('dtype  T       N      K variant   weight MB copies us/call b2b  us kernel     GB/s   %roof  %roof b2b   us indep  %roof ind   max rel err');
   for (const dtype of args.dtypes) {
     for (const [N, K] of shapes) {
-      const wBytes = randomWeights(dtype, N * K, N + K);
+      const wBytes = randomBlocks(dtype, N * K, N + K);
       const copies = copyCount(wBytes.byteLength, args.iters);
       const ws: Tensor[] = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `w ${dtype} ${N}x${K} #${c}`));
       const stream = await streamReference(ctx, ws, wBytes.byteLength, args.iters);
@@ -588,7 +540,7 @@ async function timeChains(ctx: GpuContext, args: Args, shapes: [number, number][
   for (const dtype of args.dtypes) {
     for (const [N, K] of shapes) {
       if (K % 64 !== 0) continue;
-      const wBytes = randomWeights(dtype, N * K, N + K);
+      const wBytes = randomBlocks(dtype, N * K, N + K);
       const copies = copyCount(wBytes.byteLength, args.iters);
       const ws = Array.from({ length: copies }, (_, c) => ctx.upload(wBytes, [N, K], dtype, `chain w #${c}`));
       const h = ctx.upload(
@@ -796,7 +748,7 @@ async function gemmLab(
   for (const dtype of args.dtypes) {
     for (const { model, name, N, K } of shapes) {
       if (K % dtypeLayout[dtype].blockElems !== 0) continue;
-      const wBytes = randomWeights(dtype, N * K, N + K);
+      const wBytes = randomBlocks(dtype, N * K, N + K);
       const w = ctx.upload(wBytes, [N, K], dtype, `gemm w ${dtype} ${N}x${K}`);
       for (const T of Ts) {
         const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i * 0.37) + 0.1);
@@ -903,30 +855,6 @@ function setMoeVariant(ctx: GpuContext, v: string): void {
   ctx.kernelOverrides = { moeGemm: { use: v !== 'grouped', ...(grid ? { worklist: false } : {}), ...(tile ? { tile } : {}) } };
 }
 
-/** k distinct experts per token, uniformly at random, with random weights summing to 1 (xorshift; deterministic). */
-function randomRouting(T: number, E: number, k: number, seed: number): { ids: Uint32Array; weights: Float32Array } {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-  const ids = new Uint32Array(T * k);
-  const weights = new Float32Array(T * k);
-  for (let t = 0; t < T; t++) {
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(next() * E));
-    const w = Array.from(chosen, () => 0.1 + next());
-    const sum = w.reduce((a, b) => a + b, 0);
-    [...chosen].forEach((e, j) => {
-      ids[t * k + j] = e;
-      weights[t * k + j] = w[j]! / sum;
-    });
-  }
-  return { ids, weights };
-}
-
 interface MoeRow {
   model: string;
   shape: string;
@@ -969,8 +897,8 @@ async function moeLab(ctx: GpuContext, timer: KernelTimer | undefined, args: Arg
   console.log('dtype     T     H     I    E  k variant                          us b2b  us kernel   TFLOP/s   %fma  %dot4  max rel err  calls  model shape');
   for (const dtype of args.dtypes) {
     for (const { model, name, H, I, E, k } of shapes) {
-      const guBytes = randomWeights(dtype, E * 2 * I * H, H + I + E);
-      const dnBytes = randomWeights(dtype, E * H * I, H + 2 * I + E);
+      const guBytes = randomBlocks(dtype, E * 2 * I * H, H + I + E);
+      const dnBytes = randomBlocks(dtype, E * H * I, H + 2 * I + E);
       const experts = {
         gateUp: ctx.upload(guBytes, [E, 2 * I, H], dtype, `moe gateUp ${dtype}`),
         down: ctx.upload(dnBytes, [E, H, I], dtype, `moe down ${dtype}`),
