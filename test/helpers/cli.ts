@@ -1,3 +1,6 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, vi } from 'vitest';
 
 /**
@@ -20,4 +23,16 @@ export async function cliLines(main: (argv: string[]) => Promise<number>, argv: 
 /** The JSON summary a CLI prints as its last stdout line (`weblm run`). */
 export async function cliSummary(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<Record<string, any>> {
   return JSON.parse((await cliLines(main, argv)).at(-1)!);
+}
+
+/** A fresh path for `--dump-logits` (in a temporary folder), and `read()`: the f32 logits a run wrote there. */
+export async function logitsDump(): Promise<{ path: string; read(): Promise<Float32Array> }> {
+  const path = join(await mkdtemp(join(tmpdir(), 'weblm-cli-')), 'logits.bin');
+  return {
+    path,
+    async read() {
+      const bytes = await readFile(path);
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    },
+  };
 }

@@ -1,16 +1,13 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/node/cliRun.js';
-import { cliSummary } from '../helpers/cli.js';
+import { cliSummary, logitsDump } from '../helpers/cli.js';
 import { expected, fixtureDir } from '../helpers/fixtures.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 describe('weblm run', () => {
   it('prints the greedy continuation as a JSON last line and dumps the prompt logits', async () => {
     const exp = await expected('qwen3');
-    const dump = join(await mkdtemp(join(tmpdir(), 'weblm-cli-')), 'logits.bin');
+    const dump = await logitsDump();
     const summary = await cliSummary(main, [
       '--model',
       fixtureDir('qwen3'),
@@ -23,14 +20,13 @@ describe('weblm run', () => {
       '--dtype',
       'f32',
       '--dump-logits',
-      dump,
+      dump.path,
     ]);
     expect(summary.input_ids).toEqual(exp.inputIds);
     expect(summary.generated_ids).toEqual(exp.greedyIds);
     expect(summary.prefill_ms).toBeGreaterThan(0);
     expect(summary.decode_tokens_per_s).toBeGreaterThan(0);
-    const bytes = await readFile(dump);
-    const logits = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const logits = await dump.read();
     expect(logits.length).toBe(exp.logits.length);
     expect(maxAbsDiff(logits, exp.logits)).toBeLessThan(1e-3);
   });

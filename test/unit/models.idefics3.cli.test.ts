@@ -1,28 +1,16 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { main } from '../../src/node/cliRun.js';
-import { readSafetensorsFile } from '../../src/weights/safetensors.js';
-import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { cliSummary, logitsDump } from '../helpers/cli.js';
+import { expectedTensors, fixtureDir } from '../helpers/fixtures.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
-async function run(args: string[]): Promise<Record<string, unknown>> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
-  try {
-    expect(await main(args)).toBe(0);
-  } finally {
-    log.mockRestore();
-  }
-  return JSON.parse(lines.at(-1)!);
-}
+const run = (args: string[]) => cliSummary(main, args);
 
 async function expectedOf() {
-  const t = await readSafetensorsFile(await fixtureFiles('idefics3').open('expected.safetensors'), 'idefics3/expected.safetensors');
-  const i32 = (k: string) => Array.from(new Int32Array(t.get(k)!.data.slice().buffer));
-  return { inputIds: i32('input_ids'), greedyIds: i32('greedy_ids'), logits: new Float32Array(t.get('logits')!.data.slice().buffer) };
+  const t = await expectedTensors('idefics3');
+  return { inputIds: t.ids('input_ids'), greedyIds: t.ids('greedy_ids'), logits: t.f32('logits') };
 }
 
 const image = () => join(fixtureDir('idefics3'), 'image.png');
@@ -31,7 +19,7 @@ const image = () => join(fixtureDir('idefics3'), 'image.png');
 describe('weblm run --image (idefics3 fixture)', () => {
   it('--prompt with --image: the chat template, the tile layout of Idefics3Processor, the logits and greedy ids of transformers', async () => {
     const exp = await expectedOf();
-    const dump = join(await mkdtemp(join(tmpdir(), 'weblm-idefics3-')), 'logits.bin');
+    const dump = await logitsDump();
     const summary = await run([
       '--model',
       fixtureDir('idefics3'),
@@ -44,13 +32,12 @@ describe('weblm run --image (idefics3 fixture)', () => {
       '--dtype',
       'f32',
       '--dump-logits',
-      dump,
+      dump.path,
     ]);
     expect(summary.model_type).toBe('idefics3');
     expect(summary.input_ids).toEqual(exp.inputIds);
     expect(summary.generated_ids).toEqual(exp.greedyIds);
-    const bytes = await readFile(dump);
-    expect(maxAbsDiff(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), exp.logits)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(await dump.read(), exp.logits)).toBeLessThan(1e-3);
   });
 
   it('--input-ids with one image token per image: expanded with the tokenizer to the tile layout', async () => {

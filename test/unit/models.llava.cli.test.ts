@@ -1,26 +1,23 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidImageError } from '../../src/errors.js';
 import { main } from '../../src/node/cliRun.js';
 import { IMAGE_TOKEN_ID } from '../e2e/pages/llavaTokenizer.js';
-import { cliLines } from '../helpers/cli.js';
+import { cliSummary, logitsDump } from '../helpers/cli.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 import { llavaExpected, llavaImagePath, llavaWithTokenizer } from '../helpers/llava.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
-async function run(args: string[]): Promise<{ summary: Record<string, unknown>; lines: string[] }> {
-  const lines = await cliLines(main, args);
-  return { summary: JSON.parse(lines.at(-1)!), lines };
-}
+const run = (args: string[]) => cliSummary(main, args);
 
 // Tolerance: logits within 1e-3 of transformers at every prompt position (f32), greedy ids equal.
 describe('weblm run --image (llava fixture)', () => {
   it('fills the image tokens of --input-ids, dumps the logits, reproduces the greedy ids', async () => {
     const exp = await llavaExpected();
-    const dump = join(await mkdtemp(join(tmpdir(), 'weblm-llava-')), 'logits.bin');
-    const { summary } = await run([
+    const dump = await logitsDump();
+    const summary = await run([
       '--model',
       fixtureDir('llava'),
       '--input-ids',
@@ -34,23 +31,22 @@ describe('weblm run --image (llava fixture)', () => {
       '--dtype',
       'f32',
       '--dump-logits',
-      dump,
+      dump.path,
     ]);
     expect(summary.model_type).toBe('llava');
     expect(summary.generated_ids).toEqual(exp.greedyIds);
-    const bytes = await readFile(dump);
-    expect(maxAbsDiff(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), exp.logits)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(await dump.read(), exp.logits)).toBeLessThan(1e-3);
     // One image token per image is expanded to the 16 the tower gives.
     const first = exp.inputIds.indexOf(IMAGE_TOKEN_ID);
     const one = [...exp.inputIds.slice(0, first), IMAGE_TOKEN_ID, ...exp.inputIds.slice(first + 16)];
     const r = await run(['--model', fixtureDir('llava'), '--input-ids', one.join(','), '--image', llavaImagePath(), '--max-new-tokens', '4', '--dtype', 'f32']);
-    expect(r.summary.input_ids).toEqual(exp.inputIds);
-    expect(r.summary.generated_ids).toEqual(exp.greedyIds.slice(0, 4));
+    expect(r.input_ids).toEqual(exp.inputIds);
+    expect(r.generated_ids).toEqual(exp.greedyIds.slice(0, 4));
   });
 
   it('--prompt with --image renders one user message with the chat template (images first, as llava-1.5)', async () => {
     const dir = await llavaWithTokenizer();
-    const { summary } = await run(['--model', dir, '--prompt', 'hi', '--image', llavaImagePath(), '--image', llavaImagePath(), '--max-new-tokens', '2']);
+    const summary = await run(['--model', dir, '--prompt', 'hi', '--image', llavaImagePath(), '--image', llavaImagePath(), '--max-new-tokens', '2']);
     const ids = summary.input_ids as number[];
     expect(ids.filter((i) => i === IMAGE_TOKEN_ID).length).toBe(32);
     const text = (s: string) => Array.from(new TextEncoder().encode(s));
