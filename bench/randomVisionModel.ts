@@ -203,11 +203,10 @@ export const visionShapes: Record<string, VisionShape> = {
   ),
 };
 
-/** Bytes [off, off + len) of a random tensor (off, len even; 4-aligned for f32): matrices f16 in [2^-7, 2^-6) (xorshift), vectors f32 (ones; biases zeros). */
-function tensorBytes(info: TensorInfo, seed: number, off: number, len: number): Uint8Array {
-  if (info.shape.length === 1) return new Uint8Array(new Float32Array(len / 4).fill(info.name.endsWith('bias') ? 0 : 1).buffer);
-  const h = new Uint16Array(len / 2);
-  let x = (seed ^ Math.imul(off + 1, 0x9e3779b9)) >>> 0 || 1;
+/** 4 MiB of random f16 in [2^-7, 2^-6) (xorshift), made once: matrices read windows of it (random weights need no more entropy). */
+const PATTERN = (() => {
+  const h = new Uint16Array(2 << 20);
+  let x = 0x9e3779b9;
   for (let i = 0; i < h.length; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
@@ -215,6 +214,21 @@ function tensorBytes(info: TensorInfo, seed: number, off: number, len: number): 
     h[i] = 0x2000 | (x & 0x3ff);
   }
   return new Uint8Array(h.buffer);
+})();
+
+/** Bytes [off, off + len) of a random tensor (off even): matrices f16 from PATTERN at a per-tensor start, vectors f32 (ones; biases zeros). */
+function tensorBytes(info: TensorInfo, seed: number, off: number, len: number): Uint8Array {
+  if (info.shape.length === 1) return new Uint8Array(new Float32Array(len / 4).fill(info.name.endsWith('bias') ? 0 : 1).buffer);
+  const out = new Uint8Array(len);
+  const P = PATTERN.length;
+  let at = (((seed * 7919) % (P / 2)) * 2 + off) % P;
+  for (let done = 0; done < len;) {
+    const n = Math.min(len - done, P - at);
+    out.set(PATTERN.subarray(at, at + n), done);
+    done += n;
+    at = 0;
+  }
+  return out;
 }
 
 interface Layout {

@@ -1,7 +1,8 @@
 // `weblm bench --image` (src/node/bench.ts, the public Node engine) on random weights of a real vision-language
 // model's shape, made in memory as the engine loads them (bench/randomVisionModel.ts): load, prefill, decode, the
 // time to encode one image and the time to the first answer token of an image + question prompt.
-//   node dist/bench/visionBench.js --shape qwen2-vl-2b --dtype q8_0 [--image photo.png | --size 640x480] [--prompt 128 --decode 32 --contexts 1024 --repeat 1]
+// --dtype f16 (the default) uploads the f16 weights as made; q8_0 / q4_0 quantize 2B values on the CPU first (minutes).
+//   node dist/bench/visionBench.js --shape qwen2-vl-2b --dtype f16 [--image photo.png | --size 640x480] [--prompt 128 --decode 32 --contexts 1024 --repeat 1]
 // Without --image it times a test photo of --size (bench/testPhoto.ts). Prints the report as JSON (one line).
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { photoSize, testPhotoPng } from './testPhoto.js';
 const { values: a } = parseArgs({
   options: {
     shape: { type: 'string' },
-    dtype: { type: 'string', default: 'q8_0' },
+    dtype: { type: 'string', default: 'f16' },
     image: { type: 'string' },
     size: { type: 'string', default: '640x480' },
     prompt: { type: 'string', default: '128' },
@@ -27,7 +28,7 @@ const { values: a } = parseArgs({
 });
 if (!a.shape || !(a.shape in visionShapes)) {
   console.error(
-    `usage: node dist/bench/visionBench.js --shape <${Object.keys(visionShapes).join('|')}> [--image FILE.png | --size 640x480] [--dtype q8_0] [--prompt N] [--decode N] [--contexts 1024] [--repeat 1]`,
+    `usage: node dist/bench/visionBench.js --shape <${Object.keys(visionShapes).join('|')}> [--image FILE.png | --size 640x480] [--dtype f16] [--prompt N] [--decode N] [--contexts 1024] [--repeat 1]`,
   );
   process.exit(2);
 }
