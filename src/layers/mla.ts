@@ -12,10 +12,11 @@ import type { Step } from './attention.js';
  * q keeps its rows as stored, [no-rope (nope), rope (P)] per head.
  */
 export interface MlaWeights {
-  readonly qA?: Tensor; // [qLora, H] (q LoRA)
+  readonly xProj?: Tensor; // [qLora or nH * (nope + P), H] then [R + P, H]: the projections of x fused by rows (where stored alike)
+  readonly qA?: Tensor; // [qLora, H] (q LoRA): a view of xProj's first rows where fused
   readonly qANorm?: Tensor; // [qLora] f32
-  readonly q: Tensor; // [nH * (nope + P), qLora or H]
-  readonly kvA: Tensor; // [R + P, H]: kv_a_proj_with_mqa
+  readonly q: Tensor; // [nH * (nope + P), qLora or H] (without LoRA a view of xProj's first rows)
+  readonly kvA: Tensor; // [R + P, H]: kv_a_proj_with_mqa, a view of xProj's last rows where fused
   readonly kvANorm: Tensor; // [R] f32
   readonly wUkT: Tensor; // [nH, R, nope] f32: W_uk transposed
   readonly wUv: Tensor; // [nH, v, R] f32
@@ -50,6 +51,7 @@ export class MlaScratch {
   readonly ckv: Tensor; // [C, R + P]
   readonly oLat: Tensor; // [C, nH, R]
   readonly o: Tensor; // [C, nH, v]
+  readonly xOut: Tensor; // [1, qLora or nH * (nope + P), then R + P]: a decode token's fused x projections
   constructor(
     ctx: GpuContext,
     d: MlaDims,
@@ -64,6 +66,7 @@ export class MlaScratch {
     this.ckv = ctx.createTensor([C, R + P], 'f32', 'mla.ckv');
     this.oLat = ctx.createTensor([C, nH, R], 'f32', 'mla.oLat');
     this.o = ctx.createTensor([C, nH, d.vDim], 'f32', 'mla.o');
+    this.xOut = ctx.createTensor([1, (d.qLoraRank ?? nH * (d.nopeDim + P)) + R + P], 'f32', 'mla.xOut');
   }
   /** The naive prefill's buffers for positions 0 .. S - 1 (c, kv, per-head k and v), grown in steps of 512. */
   private expansion: { S: number; c: Tensor; kv: Tensor; k: Tensor; v: Tensor } | undefined;
@@ -91,7 +94,7 @@ export class MlaScratch {
   }
   tensors(): Tensor[] {
     const e = this.expansion;
-    return [this.qa, this.q, this.qLat, this.qFull, this.ckv, this.oLat, this.o, ...(e ? [e.c, e.kv, e.k, e.v] : [])];
+    return [this.qa, this.q, this.qLat, this.qFull, this.ckv, this.oLat, this.o, this.xOut, ...(e ? [e.c, e.kv, e.k, e.v] : [])];
   }
 }
 
@@ -130,16 +133,25 @@ export function mlaAttention(
 ): void {
   const { T } = step;
   const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
+  const N1 = d.qLoraRank ?? nH * (d.nopeDim + P); // rows of xProj before kv_a's
+  // A decode token: one GEMV for both projections of x, read through views of its output (where the second
+  // starts at a binding offset the adapter allows).
+  const fused = !!w.xProj && T === 1 && (N1 * 4) % ctx.device.limits.minStorageBufferOffsetAlignment === 0;
+  if (fused) matmul(ctx, x, w.xProj!, s.xOut);
   let qIn = x;
+  let q = ctx.view(s.q, [T, nH, d.nopeDim + P]);
   if (w.qA && w.qANorm) {
-    qIn = ctx.view(s.qa, [T, d.qLoraRank!]);
-    matmul(ctx, x, w.qA, qIn);
+    qIn = fused ? ctx.view(s.xOut, [T, N1]) : ctx.view(s.qa, [T, N1]);
+    if (!fused) matmul(ctx, x, w.qA, qIn);
     rmsNorm(ctx, qIn, w.qANorm, qIn, d.eps, 0);
+    matmul(ctx, qIn, w.q, ctx.view(q, [T, nH * (d.nopeDim + P)]));
+  } else if (fused) {
+    q = ctx.view(s.xOut, [T, nH, d.nopeDim + P]);
+  } else {
+    matmul(ctx, qIn, w.q, ctx.view(q, [T, nH * (d.nopeDim + P)]));
   }
-  const q = ctx.view(s.q, [T, nH, d.nopeDim + P]);
-  matmul(ctx, qIn, w.q, ctx.view(q, [T, nH * (d.nopeDim + P)]));
-  const ckv = ctx.view(s.ckv, [T, R + P]);
-  matmul(ctx, x, w.kvA, ckv);
+  const ckv = fused ? ctx.view(s.xOut, [T, R + P], N1 * 4) : ctx.view(s.ckv, [T, R + P]);
+  if (!fused) matmul(ctx, x, w.kvA, ckv);
   mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
   const o = ctx.view(s.o, [T, nH, d.vDim]);
   const S = step.start + T;

@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/context.js';
+import { tensorBytes, type Tensor } from '../gpu/tensor.js';
 import type { MlaWeights } from '../layers/mla.js';
 import { readF32, type MatrixPart } from '../weights/loadTensors.js';
 import type { WeightSource } from '../weights/source.js';
@@ -46,11 +47,28 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
   const [wUk, wUv] = splitHeads(kvb, nH, nope, v, R);
   const up = (data: Float32Array, shape: number[], label: string) => l.track(ctx.upload(data, shape, 'f32', label));
   const part = (name: string, shape: number[]): MatrixPart => ({ name: `${p}.${name}`, shape });
+  // The two projections of x (q_a_proj or q_proj, and kv_a_proj_with_mqa) fused by rows where they are stored
+  // alike: one GEMV at decode, row views of it for a prefill chunk.
+  const first = d.qLoraRank ? part('q_a_proj.weight', [d.qLoraRank, H]) : part(qName, [nH * (nope + P), H]);
+  const kvAPart = part('kv_a_proj_with_mqa.weight', [R + P, H]);
+  const N1 = first.shape[0]!;
+  let xProj: Tensor | undefined;
+  let firstW: Tensor;
+  let kvA: Tensor;
+  if (src.tensors.get(first.name)?.dtype === src.tensors.get(kvAPart.name)?.dtype) {
+    xProj = await l.matrix([first, kvAPart], `l${i}.x_proj`);
+    firstW = ctx.view(xProj, [N1, H]);
+    kvA = ctx.view(xProj, [R + P, H], N1 * (tensorBytes(xProj) / (N1 + R + P)));
+  } else {
+    firstW = await l.matrix([first], `l${i}.${d.qLoraRank ? 'q_a' : 'q'}`);
+    kvA = await l.matrix([kvAPart], `l${i}.kv_a`);
+  }
   return {
-    qA: d.qLoraRank ? await l.matrix([part('q_a_proj.weight', [d.qLoraRank, H])], `l${i}.q_a`) : undefined,
+    xProj,
+    qA: d.qLoraRank ? firstW : undefined,
     qANorm: d.qLoraRank ? await l.f32(part('q_a_layernorm.weight', [d.qLoraRank]), `l${i}.q_a_norm`) : undefined,
-    q: await l.matrix([part(qName, [nH * (nope + P), qIn])], `l${i}.q`),
-    kvA: await l.matrix([part('kv_a_proj_with_mqa.weight', [R + P, H])], `l${i}.kv_a`),
+    q: d.qLoraRank ? await l.matrix([part(qName, [nH * (nope + P), qIn])], `l${i}.q`) : firstW,
+    kvA,
     kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
     wUkT: up(transposeHeads(wUk, nH, nope, R), [nH, R, nope], `l${i}.w_uk_t`),
     wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
