@@ -1,6 +1,7 @@
 import { InvalidArgumentError, InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
+import { patchPositions } from '../image/qwen2vl.js';
 import { activation } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
 import { layerNorm } from '../kernels/norm.js';
@@ -255,21 +256,12 @@ export class Qwen2VLModel implements LoadedModel {
     const { ctx } = this;
     const v = this.vis;
     const m = v.mergeSize;
-    // The rows depend on the grid, not only on n: rewritten for each image.
+    // The rows depend on the grid, not only on n: rewritten for each image (one frame: runTower checks).
+    const { ph, pw } = patchPositions(grid.h, grid.w, m);
     const rows = new Uint32Array(3 * n);
-    let i = 0;
-    for (let t = 0; t < grid.t; t++) {
-      for (let hb = 0; hb < grid.h / m; hb++) {
-        for (let wb = 0; wb < grid.w / m; wb++) {
-          for (let mh = 0; mh < m; mh++) {
-            for (let mw = 0; mw < m; mw++, i++) {
-              rows[i] = hb * m + mh;
-              rows[n + i] = rows[2 * n + i] = wb * m + mw;
-            }
-          }
-        }
-      }
-    }
+    rows.set(ph, 0);
+    rows.set(pw, n);
+    rows.set(pw, 2 * n);
     if (this.scratch?.n !== n) {
       this.disposeScratch();
       const s = new VisionScratch(ctx, v, 1, n);
