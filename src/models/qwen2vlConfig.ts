@@ -48,7 +48,8 @@ const VISION_DEFAULTS = {
 
 function visionConfig(c: ConfigReader, textHidden: number): Qwen2VLVisionConfig {
   const raw = (c.raw.vision_config ?? {}) as RawConfig;
-  const v = new ConfigReader({ ...VISION_DEFAULTS, ...raw }, `${c.where} (vision_config)`);
+  // The Hub's Qwen2-VL configs name the input channels in_chans.
+  const v = new ConfigReader({ ...VISION_DEFAULTS, ...(raw.in_chans !== undefined ? { in_channels: raw.in_chans } : {}), ...raw }, `${c.where} (vision_config)`);
   const D = v.int('embed_dim');
   const numHeads = v.int('num_heads');
   const headDim = D / numHeads;

@@ -5,6 +5,7 @@ import { qwen2vlPreprocess, qwen2vlPreprocessConfig, type Qwen2VLPatches } from 
 import { loadWeightsAndConfig } from '../../src/models/load.js';
 import { buildQwen2VL, type Qwen2VLModel } from '../../src/models/qwen2vl.js';
 import { isQwen2VLConfig } from '../../src/models/qwen2vlConfig.js';
+import { normalizeConfig } from '../../src/models/registry.js';
 import { mropePositions } from '../../src/models/qwen2vlRope.js';
 import { expandQwen2VLTokens } from '../../src/engine/promptImages.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -61,6 +62,29 @@ describe('qwen2_vl fixture (Qwen2-VL: 2-D rotary vision tower + patch merger + q
       outSize: 64,
     });
     expect(config.qwen2vl).toMatchObject({ activation: 'quick_gelu', imageTokenId: 6, visionStartTokenId: 3 });
+  });
+
+  it("reads a Hub-style config (Qwen2-VL-2B-Instruct's: text keys at the top level, rope_scaling of type mrope, in_chans)", () => {
+    const c = normalizeConfig({
+      model_type: 'qwen2_vl',
+      hidden_size: 1536,
+      intermediate_size: 8960,
+      num_hidden_layers: 28,
+      num_attention_heads: 12,
+      num_key_value_heads: 2,
+      vocab_size: 151936,
+      rope_theta: 1000000.0,
+      rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
+      tie_word_embeddings: true,
+      image_token_id: 151655,
+      vision_start_token_id: 151652,
+      vision_config: { depth: 32, embed_dim: 1280, hidden_size: 1536, hidden_act: 'quick_gelu', mlp_ratio: 4, num_heads: 16, in_chans: 3, patch_size: 14 },
+    });
+    if (!isQwen2VLConfig(c)) throw new Error('not a qwen2_vl config');
+    expect(c).toMatchObject({ headDim: 128, numKvHeads: 2, qkvBias: true, tieWordEmbeddings: true, mropeSection: [16, 24, 24] });
+    expect(c.text.rope.full).toMatchObject({ rope_type: 'default', rope_theta: 1000000 });
+    expect(c.qwen2vl).toMatchObject({ headDim: 80, intermediateSize: 5120, numChannels: 6, outSize: 1536, imageTokenId: 151655 });
+    expect(() => normalizeConfig({ ...c.raw, rope_scaling: { type: 'mrope', mrope_section: [16, 24, 20] } })).toThrow(/mrope_section/);
   });
 
   it("computes get_rope_index's 3-row positions and rope_delta as the model's rotary got them", async () => {
