@@ -77,11 +77,18 @@ export function grid2d(ctx: GpuContext, groups: number): [number, number] {
 const chunkOf = (dtype: DType) => (dtypeLayout[dtype].blockElems > 1 ? 32 : 4);
 
 /**
- * Threads per row: enough threads in all (N * lanes >= 2^18, about a full H100) to keep memory busy, but
- * no more lanes than units in a row. Powers of two from 8 to 256.
+ * Whether the adapter runs shaders on the CPU (SwiftShader): there a workgroup costs about the same whatever its
+ * work, so GEMVs take the fewest lanes per row (most rows per workgroup) rather than the most threads.
  */
-function autoLanes(N: number, units: number): number {
+const cpuAdapter = (ctx: GpuContext) => ctx.adapterInfo.architecture === 'swiftshader';
+
+/**
+ * Threads per row: enough threads in all (N * lanes >= 2^18, about a full H100) to keep memory busy, but
+ * no more lanes than units in a row; 8 on a CPU adapter. Powers of two from 8 to 256.
+ */
+function autoLanes(ctx: GpuContext, N: number, units: number): number {
   let lanes = 8;
+  if (cpuAdapter(ctx)) return lanes;
   while (lanes < 256 && N * lanes < 1 << 18 && lanes * 2 <= units) lanes *= 2;
   return lanes;
 }
@@ -360,7 +367,7 @@ function matmulRows(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias: Tens
     return;
   }
   if (T <= GEMV_MAX_T) {
-    const lanes = gemvOverrides(ctx).lanes || autoLanes(N, Math.ceil(K / chunk));
+    const lanes = gemvOverrides(ctx).lanes || autoLanes(ctx, N, Math.ceil(K / chunk));
     Object.assign(defines, { GEMV: true, LANES: lanes, TT: T, W_CHUNK_MASK: K % chunk !== 0 });
     entry = 'gemv';
     groups = Math.ceil(N / (256 / lanes));
