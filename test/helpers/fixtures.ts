@@ -122,6 +122,16 @@ export function logSoftmax(row: ArrayLike<number>): Float64Array {
   return Float64Array.from({ length: row.length }, (_, i) => row[i]! - lse);
 }
 
+/**
+ * The thresholds of a model quantized at load against its f32 logits (test/unit/models.quant.test.ts, and
+ * every test of a quantized or approximate path held to them): mean KL(p_f32 || p_quant) over the prompt
+ * positions in nats, and the share of positions whose argmax agrees.
+ */
+export const QUANT_LIMITS = {
+  q8_0: { meanKl: 0.005, top1: 0.9 },
+  q4_0: { meanKl: 0.1, top1: 0.66 },
+} as const;
+
 /** Mean KL(p_ref || p) over rows and the share of rows whose argmax agrees. */
 export function compareLogits(ref: Float32Array, got: Float32Array, V: number): { meanKl: number; top1: number } {
   const rows = ref.length / V;

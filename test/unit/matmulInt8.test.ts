@@ -7,9 +7,9 @@ import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { int8ActivationBound, matmulInt8Ref, quantizeX8Ref } from '../../src/kernels/ref/matmulInt8.js';
 import { loadModel } from '../../src/models/load.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
-import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, expected, fixtureFiles, QUANT_LIMITS as limits } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
-import { overrideKernels } from '../helpers/overrides.js';
+import { overrideKernels, promptLogitsUnder } from '../helpers/overrides.js';
 import { randomF32 } from '../helpers/random.js';
 
 // The prefill matmul on integer dot products (src/kernels/matmulInt8.ts) quantizes x to int8 per row and
@@ -157,11 +157,7 @@ describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)',
 });
 
 // Whole models with the integer-dot GEMM in every matmul of the prompt (forced from T = 5, so that the
-// 12-token prompts take it too): the quantized-model thresholds of models.quant.test.ts, against f32 logits.
-const limits = {
-  q8_0: { meanKl: 0.005, top1: 0.9 },
-  q4_0: { meanKl: 0.1, top1: 0.66 },
-} as const;
+// 12-token prompts take it too): the quantized-model thresholds (QUANT_LIMITS), against f32 logits.
 
 describe.each(['llama', 'qwen2', 'llama_long'])('fixture %s quantized at load, prompt through the integer-dot GEMM', (name) => {
   it.each(['q8_0', 'q4_0'] as const)('%s: top-1 agreement and mean KL against f32', async (dtype) => {
@@ -170,10 +166,7 @@ describe.each(['llama', 'qwen2', 'llama_long'])('fixture %s quantized at load, p
     const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: exp.inputIds.length });
     try {
       const V = model.info.vocabSize;
-      await overrideKernels({ gemm: { use: true } });
-      const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-      await overrideKernels({ gemm: { use: false } });
-      const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+      const [logits, f32Path] = await promptLogitsUnder(model, exp.inputIds, { gemm: { use: true } }, { gemm: { use: false } });
       const r = compareLogits(exp.logits, logits, V);
       const vsF32Path = compareLogits(f32Path, logits, V);
       console.log(

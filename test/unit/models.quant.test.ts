@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/models/load.js';
-import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, expected, fixtureFiles, QUANT_LIMITS as limits } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 // Weights quantized at load vs the f32 reference logits at every prompt position.
-// Thresholds over the prompt positions: mean KL(p_f32 || p_quant) in nats, and the share of positions whose
-// argmax agrees. Measured (SwiftShader): q8_0 KL <= 0.0001 and top-1 100% on all three; q4_0 KL 0.024 and top-1
-// 9/12 on llama, KL <= 1e-5 and 100% on qwen2 / gemma3_text (their tied-embedding logits are very peaked).
-const limits = {
-  q8_0: { meanKl: 0.005, top1: 0.9 },
-  q4_0: { meanKl: 0.1, top1: 0.66 },
-} as const;
+// Thresholds over the prompt positions: QUANT_LIMITS (test/helpers/fixtures.ts). Measured (SwiftShader): q8_0 KL
+// <= 0.0001 and top-1 100% on all three; q4_0 KL 0.024 and top-1 9/12 on llama, KL <= 1e-5 and 100% on qwen2 /
+// gemma3_text (their tied-embedding logits are very peaked).
 
 describe.each(['llama', 'qwen2', 'gemma3_text'])('fixture %s quantized at load', (name) => {
   it.each(['q8_0', 'q4_0'] as const)('%s: top-1 agreement and mean KL against f32', async (dtype) => {

@@ -5,10 +5,10 @@ import { moeExperts } from '../../src/kernels/moe.js';
 import { MOE_GEMM_INT8_MIN_T, moeInt8Plan } from '../../src/kernels/moeGemmInt8.js';
 import { moeExpertsRef } from '../../src/kernels/ref/moe.js';
 import { loadModel } from '../../src/models/load.js';
-import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
+import { compareLogits, expected, fixtureFiles, QUANT_LIMITS as limits } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { moeInt8Bound, moeLayer, type MoeCase } from '../helpers/moeExperts.js';
-import { overrideKernels } from '../helpers/overrides.js';
+import { overrideKernels, promptLogitsUnder } from '../helpers/overrides.js';
 
 // MoE prefill experts as grouped GEMMs on integer dot products (src/kernels/moeGemmInt8.ts). As the dense
 // int8 GEMM (test/unit/matmulInt8.test.ts), the only approximation is int8 activations (x, and act before
@@ -110,10 +110,6 @@ describe('MoE prefill experts as integer-dot grouped GEMMs', () => {
 // 41.7-75% with the f32 grouped path too), so top-1 against f32 is held to the threshold or to what the f32
 // grouped path on the same weights reaches, less one position; and the int8 activations alone, against that
 // path, to the q8_0 thresholds.
-const limits = {
-  q8_0: { meanKl: 0.005, top1: 0.9 },
-  q4_0: { meanKl: 0.1, top1: 0.66 },
-} as const;
 
 describe.each(['qwen3_moe', 'qwen2_moe', 'mixtral', 'olmoe', 'deepseek_v3'])(
   'fixture %s quantized at load, prompt experts through the int8 grouped GEMMs',
@@ -124,10 +120,7 @@ describe.each(['qwen3_moe', 'qwen2_moe', 'mixtral', 'olmoe', 'deepseek_v3'])(
       const model = await loadModel(ctx, fixtureFiles(name), { dtype, maxContext: exp.inputIds.length });
       try {
         const V = model.info.vocabSize;
-        await overrideKernels({ moeGemm: { use: true } });
-        const logits = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
-        await overrideKernels({ moeGemm: { use: false } });
-        const f32Path = await ctx.readF32(model.forward(exp.inputIds, 0, { allLogits: true }));
+        const [logits, f32Path] = await promptLogitsUnder(model, exp.inputIds, { moeGemm: { use: true } }, { moeGemm: { use: false } });
         const r = compareLogits(exp.logits, logits, V);
         const base = compareLogits(exp.logits, f32Path, V);
         const vsF32Path = compareLogits(f32Path, logits, V);
