@@ -8,7 +8,10 @@
 //
 // MLA_Q (the absorbed query of decode in one dispatch): one more column of workgroups (wg.x == row_groups)
 // writes the rope part of every head, y[t, h, B + i] = rope_interleaved(x[t, h, A + ..], pos_t)[i] (q_pe
-// after q_nope in each row of x), so that y = q_full [T, H, B + P].
+// after q_nope in each row of x), so that y = q_full [T, H, B + P]; and one more row of workgroups
+// (wg.y == H) writes the tokens' latents into the cache, cache[pos % capacity] = [rmsnorm(c) * norm_w,
+// rope_interleaved(k_pe, pos)] from ckv [T, B + P] (as mlaLatent.wgsl), so that the decode query and cache
+// write are one dispatch.
 
 struct Params {
   T: u32,
@@ -20,6 +23,8 @@ struct Params {
   row_groups: u32,  // workgroups along the rows of one head: ceil(B / RPW)
   P: u32,           // rope dims (MLA_Q)
   attn_factor: f32, // scales cos and sin (MLA_Q)
+  capacity: u32,    // cache rows (MLA_Q)
+  eps: f32,         // rms norm epsilon of the latent (MLA_Q)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,6 +34,9 @@ struct Params {
 #if MLA_Q
 @group(0) @binding(4) var<storage, read> positions: array<u32>;   // [T] u32
 @group(0) @binding(5) var<storage, read> inv_freq: array<f32>;    // [P / 2] f32
+@group(0) @binding(6) var<storage, read> ckv: array<f32>;         // [T, B + P] f32: kv_a_proj_with_mqa's output
+@group(0) @binding(7) var<storage, read> norm_w: array<f32>;      // [B] f32: kv_a_layernorm
+@group(0) @binding(8) var<storage, read_write> cache: array<f32>; // [capacity, 1, B + P] f32
 
 fn x_at(i: u32) -> f32 {
   return x[i / 4u][i % 4u];
@@ -57,11 +65,55 @@ const RPW: u32 = 256u / LPR;
 const MAX_T: u32 = 4u;
 var<workgroup> red: array<f32, 1024>; // [MAX_T, 256] partial sums
 
+#if MLA_Q
+// Token t's latent row into the cache: a workgroup sum of squares for the norm, then a strided write.
+fn latent_row(t: u32, lid: u32) {
+  let R = p.B;
+  let D = R + p.P;
+  let src = t * D;
+  var ss = 0.0;
+  for (var i = lid; i < R; i += 256u) {
+    let v = ckv[src + i];
+    ss += v * v;
+  }
+  red[lid] = ss;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      red[lid] += red[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let inv = inverseSqrt(red[0] / f32(R) + p.eps);
+  workgroupBarrier();
+  let pos = positions[t];
+  let dst = (pos % p.capacity) * D;
+  for (var i = lid; i < R; i += 256u) {
+    cache[dst + i] = norm_w[i] * (ckv[src + i] * inv);
+  }
+  for (var j = lid; j < p.P / 2u; j += 256u) {
+    let sc = rope_sincos(f32(pos) * inv_freq[j]);
+    let c = sc.y * p.attn_factor;
+    let s = sc.x * p.attn_factor;
+    let x0 = ckv[src + R + 2u * j];
+    let x1 = ckv[src + R + 2u * j + 1u];
+    cache[dst + R + 2u * j] = x0 * c - x1 * s;
+    cache[dst + R + 2u * j + 1u] = x1 * c + x0 * s;
+  }
+}
+#endif
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
   let h = wg.y;
 #if MLA_Q
+  if (h == p.H) {
+    for (var t = wg.x; t < p.T; t += p.row_groups + 1u) {
+      latent_row(t, lid);
+    }
+    return;
+  }
   if (wg.x == p.row_groups) {
     rope_part(h, lid);
     return;

@@ -56,7 +56,8 @@ export function headRowLanes(A: number): number {
  * The vec4 row-dot entry (shaders/headMatmulRows.wgsl) for T <= 4 and A % 4 == 0: x rows of `xStride` floats
  * (a multiple of 4, the first A read), y rows of `yStride`. With `rope` (DeepSeek's absorbed decode query),
  * one more workgroup per head writes the rope part of q_full after the B latent values (y [T, H, B + P]) from
- * the P values after the first A of each x row. Shapes are checked by the callers.
+ * the P values after the first A of each x row, and one more row of workgroups the tokens' latents (ckv
+ * [T, B + P]) into the cache (mlaLatent's work). Shapes are checked by the callers.
  */
 export function headRows(
   ctx: GpuContext,
@@ -64,7 +65,7 @@ export function headRows(
   w: Tensor,
   y: Tensor,
   d: { T: number; H: number; A: number; xStride: number; B: number; yStride: number },
-  rope?: { positions: Tensor; invFreq: Tensor; attentionFactor: number },
+  rope?: { positions: Tensor; invFreq: Tensor; attentionFactor: number; ckv: Tensor; normW: Tensor; cache: Tensor; eps: number },
 ): void {
   const LPR = headRowLanes(d.A);
   const rowGroups = Math.ceil(d.B / (256 / LPR));
@@ -78,15 +79,17 @@ export function headRows(
     .u32(d.yStride)
     .u32(rowGroups)
     .u32(P)
-    .f32(rope?.attentionFactor ?? 1);
+    .f32(rope?.attentionFactor ?? 1)
+    .u32(rope?.cache.shape[0] ?? 0)
+    .f32(rope?.eps ?? 0);
   if (!rope) {
     ctx.dispatch({ shader: 'headMatmulRows', defines: { LPR }, layout: ['uniform', 'read', 'read', 'storage'] }, [x, w, y], [rowGroups, d.H], p);
     return;
   }
   ctx.dispatch(
-    { shader: 'headMatmulRows', defines: { LPR, MLA_Q: true }, layout: ['uniform', 'read', 'read', 'storage', 'read', 'read'] },
-    [x, w, y, rope.positions, rope.invFreq],
-    [rowGroups + 1, d.H],
+    { shader: 'headMatmulRows', defines: { LPR, MLA_Q: true }, layout: ['uniform', 'read', 'read', 'storage', 'read', 'read', 'read', 'read', 'storage'] },
+    [x, w, y, rope.positions, rope.invFreq, rope.ckv, rope.normW, rope.cache],
+    [rowGroups + 1, d.H + 1],
     p,
   );
 }

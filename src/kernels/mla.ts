@@ -76,9 +76,10 @@ export function mlaQuery(
 }
 
 /**
- * The absorbed query of a few tokens (T <= 4) in one dispatch: q_full [T, nH, R + P] = [W_ukᵀ[h] · q[t, h, :nope]
- * (R), rope(q[t, h, nope:], pos) (P)], from q [T, nH, nope + P] (the q projection's output) and wUkT
- * [nH, R, nope] (W_uk stored transposed, rows along nope). nope and P multiples of 4 (see mlaQueryDecodeFits).
+ * The absorbed query of a few tokens (T <= 4) and their cache write in one dispatch: q_full [T, nH, R + P] =
+ * [W_ukᵀ[h] · q[t, h, :nope] (R), rope(q[t, h, nope:], pos) (P)], from q [T, nH, nope + P] (the q
+ * projection's output) and wUkT [nH, R, nope] (W_uk stored transposed, rows along nope); and the latents
+ * of ckv [T, R + P] written into the cache as mlaLatent does. nope and P multiples of 4 (mlaQueryDecodeFits).
  */
 export function mlaQueryDecode(
   ctx: GpuContext,
@@ -87,6 +88,7 @@ export function mlaQueryDecode(
   positions: Tensor,
   invFreq: Tensor,
   qFull: Tensor,
+  latent: { ckv: Tensor; normW: Tensor; cache: Tensor; eps: number },
   o: { attentionFactor?: number } = {},
 ): void {
   const [T, nH, qd] = q.shape as [number, number, number];
@@ -103,13 +105,16 @@ export function mlaQueryDecode(
   );
   check(positions.shape[0] === T, `mlaQueryDecode: ${T} tokens but ${positions.shape[0]} positions`);
   check(q.dtype === 'f32' && qFull.dtype === 'f32', 'mlaQueryDecode: q and qFull must be f32');
+  const { ckv, normW, cache } = latent;
+  check(ckv.shape[0] === T && ckv.shape[1] === R + P && normW.shape[0] === R, `mlaQueryDecode: ckv [${ckv.shape}] and norm [${normW.shape}] for R ${R}`);
+  check(cache.shape.at(-1) === R + P && cache.dtype === 'f32' && ckv.dtype === 'f32', `mlaQueryDecode: cache [${cache.shape}] must hold ${R + P} f32 per row`);
   headRows(
     ctx,
     q,
     wUkT,
     qFull,
     { T, H: nH, A: nope, xStride: nope + P, B: R, yStride: R + P },
-    { positions, invFreq, attentionFactor: o.attentionFactor ?? 1 },
+    { positions, invFreq, attentionFactor: o.attentionFactor ?? 1, ckv, normW, cache, eps: latent.eps },
   );
 }
 

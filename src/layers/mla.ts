@@ -152,9 +152,10 @@ export function mlaAttention(
   }
   const ckv = fused ? ctx.view(s.xOut, [T, R + P], N1 * 4) : ctx.view(s.ckv, [T, R + P]);
   if (!fused) matmul(ctx, x, w.kvA, ckv);
-  mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
   const o = ctx.view(s.o, [T, nH, d.vDim]);
   const S = step.start + T;
+  const decodeQuery = mlaQueryDecodeFits(T, d.nopeDim, P);
+  if (!decodeQuery) mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
   if (naiveForm(T, S, cache.shape[0]!)) {
     const e = s.expanded(ctx, d, S);
     mlaLatents(ctx, cache, e.c, d);
@@ -164,8 +165,9 @@ export function mlaAttention(
     attention(ctx, q, e.k, e.v, o, { startPos: step.start, scale: d.scale });
   } else {
     const qFull = ctx.view(s.qFull, [T, nH, R + P]);
-    if (mlaQueryDecodeFits(T, d.nopeDim, P)) {
-      mlaQueryDecode(ctx, q, w.wUkT, step.positions, invFreq, qFull, { attentionFactor });
+    if (decodeQuery) {
+      // The query and the cache write of the tokens' latents in one dispatch.
+      mlaQueryDecode(ctx, q, w.wUkT, step.positions, invFreq, qFull, { ckv, normW: w.kvANorm, cache, eps: d.eps }, { attentionFactor });
     } else {
       const qLat = ctx.view(s.qLat, [T, nH, R]);
       headMatmul(ctx, q, w.wUkT, qLat);

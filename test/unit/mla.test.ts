@@ -38,35 +38,46 @@ describe('MLA latent cache and absorbed query', () => {
     expect(maxAbsDiff(await ctx.readF32(qFull), mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq))).toBeLessThan(1e-5);
   });
 
-  // The decode query in one dispatch, from the q projection's rows [q_nope, q_pe] per head: W_ukᵀ row dots
-  // (nope = 12 and 36, multiples of 4) and the rope part.
+  // The decode query and cache write in one dispatch, from the q projection's rows [q_nope, q_pe] per head:
+  // W_ukᵀ row dots (nope = 12 and 36, multiples of 4), the rope part, and the latents of ckv into the cache.
   it.each([
     [1, 7, 12, 3],
     [3, 40, 36, 5],
-  ])('mlaQueryDecode T=%i at position %i (nope %i, %i heads) matches headMatmul + mlaQuery references within 1e-5', async (T, start, nope, nH) => {
-    const ctx = await gpu();
-    const R = 37;
-    const P = 8;
-    const positions = Uint32Array.from({ length: T }, (_, i) => start + i);
-    const invFreq = invFreqOf(P);
-    const q = randomF32(T * nH * (nope + P), 6);
-    const wUkT = randomF32(nH * R * nope, 8);
-    const qFull = ctx.createTensor([T, nH, R + P], 'f32');
-    mlaQueryDecode(
-      ctx,
-      ctx.upload(q, [T, nH, nope + P], 'f32'),
-      ctx.upload(wUkT, [nH, R, nope], 'f32'),
-      ctx.upload(positions, [T], 'u32'),
-      ctx.upload(invFreq, [P / 2], 'f32'),
-      qFull,
-      { attentionFactor: 1.25 },
-    );
-    const qNope = new Float32Array(T * nH * nope);
-    for (let th = 0; th < T * nH; th++) qNope.set(q.subarray(th * (nope + P), th * (nope + P) + nope), th * nope);
-    const qLat = headMatmulRef(qNope, wUkT, T, nH, nope, R, false);
-    const want = mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq, 1.25);
-    expect(maxAbsDiff(await ctx.readF32(qFull), want)).toBeLessThan(1e-5);
-  });
+  ])(
+    'mlaQueryDecode T=%i at position %i (nope %i, %i heads) matches the headMatmul, mlaQuery and mlaLatent references within 1e-5',
+    async (T, start, nope, nH) => {
+      const ctx = await gpu();
+      const R = 37;
+      const P = 8;
+      const capacity = 16;
+      const positions = Uint32Array.from({ length: T }, (_, i) => start + i);
+      const invFreq = invFreqOf(P);
+      const q = randomF32(T * nH * (nope + P), 6);
+      const wUkT = randomF32(nH * R * nope, 8);
+      const ckv = randomF32(T * (R + P), 12);
+      const normW = randomF32(R, 13);
+      const cache0 = randomF32(capacity * (R + P), 14);
+      const cache = ctx.upload(cache0, [capacity, 1, R + P], 'f32');
+      const qFull = ctx.createTensor([T, nH, R + P], 'f32');
+      mlaQueryDecode(
+        ctx,
+        ctx.upload(q, [T, nH, nope + P], 'f32'),
+        ctx.upload(wUkT, [nH, R, nope], 'f32'),
+        ctx.upload(positions, [T], 'u32'),
+        ctx.upload(invFreq, [P / 2], 'f32'),
+        qFull,
+        { ckv: ctx.upload(ckv, [T, R + P], 'f32'), normW: ctx.upload(normW, [R], 'f32'), cache, eps: 1e-6 },
+        { attentionFactor: 1.25 },
+      );
+      const qNope = new Float32Array(T * nH * nope);
+      for (let th = 0; th < T * nH; th++) qNope.set(q.subarray(th * (nope + P), th * (nope + P) + nope), th * nope);
+      const qLat = headMatmulRef(qNope, wUkT, T, nH, nope, R, false);
+      const want = mlaQueryRef(q, qLat, T, nH, R, P, nope, positions, invFreq, 1.25);
+      expect(maxAbsDiff(await ctx.readF32(qFull), want)).toBeLessThan(1e-5);
+      const wantCache = mlaLatentRef(ckv, T, R, P, normW, positions, invFreq, cache0, capacity, 1e-6, 1.25);
+      expect(maxAbsDiff(await ctx.readF32(cache), wantCache)).toBeLessThan(1e-5);
+    },
+  );
 
   // The naive prefill's expansion: odd R = 37, P = 6, nope = 13, v = 11, 3 heads, 9 of 16 cache rows.
   it('mlaLatents, mlaKeys and mlaRopeQuery match the CPU references exactly (copies) and within 1e-5 (rope)', async () => {
