@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { serveFolder, type FileServer } from '../helpers/fileServer.js';
 
 // models/tiny-fashion-vlm in headless Chromium (WebGPU on SwiftShader), through the worker engine of
 // test/e2e/pages/llava.ts: the held-out test PNG is fetched as a Blob on the page and decoded in the worker.
@@ -24,48 +23,17 @@ const KEYWORDS: [number, string][] = [
 ];
 const classOf = (answer: string) => KEYWORDS.find(([, k]) => answer.toLowerCase().includes(k))?.[0];
 
-/** A static server on 127.0.0.1 (Range, CORS) for the model folder and its testset/. */
-async function serveModel(): Promise<{ server: Server; base: string }> {
-  const server = createServer(async (req, res) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Range');
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
-    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
-    const file = normalize(decodeURIComponent(new URL(req.url!, 'http://x').pathname).slice(1));
-    let body: Buffer;
-    try {
-      if (file.startsWith('..')) throw new Error('outside');
-      body = await readFile(join(DIR, file));
-    } catch {
-      return void res.writeHead(404).end();
-    }
-    res.setHeader('Accept-Ranges', 'bytes');
-    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
-    if (range) {
-      const start = Number(range[1]);
-      const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${body.length}`, 'Content-Length': end - start + 1 });
-      return void res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1));
-    }
-    res.writeHead(200, { 'Content-Length': body.length });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  return { server, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
-}
-
 type Api = Record<string, (...a: unknown[]) => unknown>;
 
 describe('models/tiny-fashion-vlm in headless Chromium (worker engine)', () => {
   let rig: BrowserRig;
-  let files: { server: Server; base: string };
+  let files: FileServer;
   let page: Page;
   const call = <T>(name: string, ...args: unknown[]) =>
     page.evaluate(([n, a]) => (window as unknown as { llavaApi: Api }).llavaApi[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
 
   beforeAll(async () => {
-    files = await serveModel();
+    files = await serveFolder(DIR); // the model folder and its testset/
     rig = await startBrowserRig();
     page = await rig.open('/test/e2e/pages/llava.html');
     await page.waitForFunction(() => (window as unknown as { llavaReady?: boolean }).llavaReady === true);

@@ -1,11 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCompletion, ChatCompletionChunk, EngineInfo, GenerateChunk } from '../../src/index.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { expectedTensors, FIXTURES } from '../helpers/fixtures.js';
+import { serveFiles, type FileServer } from '../helpers/fileServer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
 
 /**
@@ -13,53 +13,23 @@ import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.
  * is; /qwen2-chat/ adds the byte-level tokenizer (tokenizer.json, tokenizer_config.json); /tokenizers/ has
  * no config.json; /unsupported/ has a config.json of an unknown model_type.
  */
-async function startModelServer(): Promise<{ server: Server; base: string }> {
+function startModelServer(): Promise<FileServer> {
   const extra: Record<string, string> = {
     'tokenizer.json': JSON.stringify(byteTokenizerJson()),
     'tokenizer_config.json': JSON.stringify(byteTokenizerConfig()),
   };
-  const server = createServer(async (req, res) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Range');
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
-    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
-    const [, folder, ...rest] = decodeURIComponent(new URL(req.url!, 'http://x').pathname).split('/');
+  return serveFiles(async (path) => {
+    const [folder, ...rest] = path.split('/');
     const file = rest.join('/');
-    let body: Buffer;
-    try {
-      if (file.includes('..')) throw new Error('no');
-      if (folder === 'unsupported') {
-        if (file !== 'config.json') throw new Error('404');
-        body = Buffer.from(JSON.stringify({ model_type: 'not_a_model', architectures: ['NotAModelForCausalLM'], vocab_size: 16 }));
-      } else if (folder === 'qwen2-chat' && file in extra) body = Buffer.from(extra[file]!);
-      else body = await readFile(join(FIXTURES, folder === 'qwen2-chat' ? 'qwen2' : folder!, file));
-    } catch {
-      return void res.writeHead(404).end();
+    if (file.includes('..')) return undefined;
+    if (folder === 'unsupported') {
+      return file === 'config.json'
+        ? Buffer.from(JSON.stringify({ model_type: 'not_a_model', architectures: ['NotAModelForCausalLM'], vocab_size: 16 }))
+        : undefined;
     }
-    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
-    res.setHeader('Accept-Ranges', 'bytes');
-    if (range) {
-      const start = Number(range[1]);
-      const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${body.length}`, 'Content-Length': end - start + 1 });
-      return void res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1));
-    }
-    res.writeHead(200, { 'Content-Length': body.length });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (folder === 'qwen2-chat' && file in extra) return Buffer.from(extra[file]!);
+    return readFile(join(FIXTURES, folder === 'qwen2-chat' ? 'qwen2' : folder!, file));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  return { server, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
-}
-
-/** I32 tensors of the fixture's expected.safetensors. */
-async function readI32(path: string, name: string): Promise<number[]> {
-  const buf = await readFile(path);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
-  const [a, b] = header[name]!.data_offsets;
-  const bytes = buf.subarray(8 + n + a, 8 + n + b);
-  return Array.from(new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
 }
 
 type Api = {
@@ -75,7 +45,7 @@ type Api = {
 
 describe('the engine in a Web Worker (headless Chromium)', () => {
   let rig: BrowserRig;
-  let models: { server: Server; base: string };
+  let models: FileServer;
   let page: Page;
   const call = <K extends keyof Api>(name: K, ...args: Parameters<Api[K]>) =>
     page.evaluate(([n, a]) => (window as unknown as { engineApi: Record<string, (...x: unknown[]) => unknown> }).engineApi[n as string]!(...(a as unknown[])), [
@@ -86,8 +56,9 @@ describe('the engine in a Web Worker (headless Chromium)', () => {
   let greedy: number[];
 
   beforeAll(async () => {
-    prompt = await readI32(join(FIXTURES, 'qwen2/expected.safetensors'), 'input_ids');
-    greedy = await readI32(join(FIXTURES, 'qwen2/expected.safetensors'), 'greedy_ids');
+    const exp = await expectedTensors('qwen2');
+    prompt = exp.ids('input_ids');
+    greedy = exp.ids('greedy_ids');
     models = await startModelServer();
     rig = await startBrowserRig();
     page = await rig.open('/test/e2e/pages/engine.html');

@@ -1,41 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
+import { serveFolder, type FileServer } from '../helpers/fileServer.js';
 import { llavaExpected, llavaWithTokenizer, type LlavaExpected } from '../helpers/llava.js';
-
-/** A static server on 127.0.0.1 (Range, CORS) for one folder: the llava fixture with a tokenizer. */
-async function serveFolder(dir: string): Promise<{ server: Server; base: string }> {
-  const server = createServer(async (req, res) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Range');
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
-    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
-    const file = decodeURIComponent(new URL(req.url!, 'http://x').pathname).slice(1);
-    let body: Buffer;
-    try {
-      if (file.includes('..') || file.includes('/')) throw new Error('no');
-      body = await readFile(join(dir, file));
-    } catch {
-      return void res.writeHead(404).end();
-    }
-    res.setHeader('Accept-Ranges', 'bytes');
-    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
-    if (range) {
-      const start = Number(range[1]);
-      const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${body.length}`, 'Content-Length': end - start + 1 });
-      return void res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1));
-    }
-    res.writeHead(200, { 'Content-Length': body.length });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  return { server, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
-}
 
 type Api = Record<string, (...a: unknown[]) => unknown>;
 
@@ -43,7 +10,7 @@ type Api = Record<string, (...a: unknown[]) => unknown>;
 // Blob on the page, decoded in the worker with createImageBitmap; greedy ids must equal transformers'.
 describe('image Q&A in a Web Worker (headless Chromium)', () => {
   let rig: BrowserRig;
-  let files: { server: Server; base: string };
+  let files: FileServer;
   let page: Page;
   let exp: LlavaExpected;
   const call = <T>(name: string, ...args: unknown[]) =>
