@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, GenerateChunk } from '../../src/engine/types.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
 
@@ -8,18 +8,18 @@ import { createNodeEngine } from '../../src/node/nodeEngine.js';
 const DIR = join(import.meta.dirname, '../../models/tiny-books');
 const GGUF = join(DIR, 'tiny-books-q8_0.gguf');
 
-// SwiftShader on a shared 2-core machine decodes this model at a few seconds per token (up to 20 s under load),
-// so the test keeps to short generations: the first 12 tokens of an answer hold the gloss's first content words.
-const ANSWER_TOKENS = 12;
+// SwiftShader decodes this model at about a second per token on a 2-core machine (several under load), so each
+// answer is cut at the token where the gloss's first content words have been written (`tokens`).
 
-// Words whose definition the model was trained on (held in), with their WordNet 3.0 gloss (first sense), chosen
-// among those whose greedy answer in PyTorch (models/tiny-books/training/samples.txt) was right.
+// Words whose definition the model was trained on, with their WordNet 3.0 gloss (first sense), each asked below in
+// one way: chosen among the questions whose greedy answer in PyTorch met the criterion (models/tiny-books/training/
+// eval.json; the rates of each kind are in models/tiny-books/README.md); for the GGUF, in PyTorch with the same
+// Q8_0 weights too (Q8_0 changes some answers: "ocean").
 const GLOSSES: Record<string, string> = {
   river: 'a large natural stream of water (larger than a creek)',
-  king: 'a male sovereign; ruler of a kingdom',
-  house: 'a dwelling that serves as living quarters for one or more families',
-  ocean: 'a large body of water constituting a principal part of the hydrosphere',
-  courage: 'a quality of spirit that enables you to face danger or pain without showing fear',
+  anchor: 'a mechanical device that prevents a vessel from moving',
+  arrest: 'take into custody',
+  pulmonary: 'relating to or affecting the lungs',
 };
 
 const STOP = new Set(
@@ -31,13 +31,41 @@ const contentWords = (s: string, drop: string) => new Set((s.toLowerCase().match
 
 /**
  * The criterion (the same as tools/bundled/train_tiny_books.py's): the answer shares at least 2 content words
- * (lowercase words of 3+ letters, not stop words, not the asked word) with the gloss.
+ * (lowercase words of 3+ letters, not stop words, not the word itself) with the word's gloss (all of them when it
+ * has fewer).
  */
 function sharesMeaning(answer: string, word: string): { ok: boolean; shared: string[] } {
   const g = contentWords(GLOSSES[word]!, word);
   const shared = [...contentWords(answer, word)].filter((w) => g.has(w));
   return { ok: shared.length >= Math.min(2, g.size), shared };
 }
+
+/** A question about `word` and what its answer must hold besides the gloss's content words. */
+interface Question {
+  question: string;
+  word: string;
+  tokens: number;
+  check: (answer: string) => boolean;
+  what: string;
+}
+
+// A trained question; a held-out inflection of a trained word (no question about "arrested" was trained, the
+// definition of "arrest" was): the answer must name the base word; a trained word in a phrasing never trained.
+const TRAINED = (word: string, tokens: number): Question => ({
+  question: `What does ${word} mean?`,
+  word,
+  tokens,
+  check: (a) => a.startsWith(`${word[0]!.toUpperCase()}${word.slice(1)} means `),
+  what: `starts with "${word} means"`,
+});
+const HELD_OUT_INFLECTION: Question = {
+  question: 'What does arrested mean?',
+  word: 'arrest',
+  tokens: 18,
+  check: (a) => /\barrest\b/i.test(a),
+  what: 'names "arrest"',
+};
+const UNSEEN_PHRASING: Question = { question: 'Explain the word pulmonary.', word: 'pulmonary', tokens: 10, check: () => true, what: '' };
 
 // The corpus vocabulary: every lowercase word seen at least twice in the training prose.
 const VOCAB = new Set(readFileSync(join(DIR, 'words.txt'), 'utf8').split('\n').filter(Boolean));
@@ -55,31 +83,36 @@ async function text(it: AsyncIterable<GenerateChunk>): Promise<string> {
   return s;
 }
 
-/** Loads `model` into `engine` and asks what each word means: the answer must share the gloss's content words. */
-async function definitionCheck(engine: Engine, model: string, words: readonly string[]) {
-  const info = await engine.load(model);
-  expect(info).toMatchObject({ modelType: 'llama', hasTokenizer: true, hasChatTemplate: true });
-  for (const word of words) {
-    const res = await engine.chat.completions.create({
-      messages: [{ role: 'user', content: `What does ${word} mean?` }],
-      temperature: 0,
-      max_tokens: ANSWER_TOKENS,
-    });
-    const answer = res.choices[0]!.message.content ?? '';
-    const verdict = sharesMeaning(answer, word);
-    expect(verdict.ok, `"${word}": ${JSON.stringify(answer)} shares ${JSON.stringify(verdict.shared)} with "${GLOSSES[word]}"`).toBe(true);
-    expect(answer.startsWith(`${word[0]!.toUpperCase()}${word.slice(1)} means `), answer).toBe(true);
-  }
+/** Asks `q` through the engine's chat API (greedy): the answer must share the gloss's content words and pass `q.check`. */
+async function definitionCheck(engine: Engine, q: Question) {
+  const res = await engine.chat.completions.create({ messages: [{ role: 'user', content: q.question }], temperature: 0, max_tokens: q.tokens });
+  const answer = res.choices[0]!.message.content ?? '';
+  const verdict = sharesMeaning(answer, q.word);
+  expect(verdict.ok, `"${q.question}": ${JSON.stringify(answer)} shares ${JSON.stringify(verdict.shared)} with "${GLOSSES[q.word]}"`).toBe(true);
+  expect(q.check(answer), `"${q.question}": ${JSON.stringify(answer)} ${q.what}`).toBe(true);
+}
+
+async function loadChecked(engine: Engine, model: string) {
+  expect(await engine.load(model)).toMatchObject({ modelType: 'llama', hasTokenizer: true, hasChatTemplate: true });
 }
 
 describe('models/tiny-books as a Hugging Face folder (f16 safetensors)', () => {
   const engine = createNodeEngine();
+  beforeAll(() => loadChecked(engine, DIR), 300_000);
   afterAll(() => engine.dispose());
 
-  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, () => definitionCheck(engine, DIR, ['river']));
+  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, () => definitionCheck(engine, TRAINED('river', 8)));
+
+  it('answers a held-out inflection ("What does arrested mean?") from the base word\'s meaning', { timeout: 900_000 }, () =>
+    definitionCheck(engine, HELD_OUT_INFLECTION),
+  );
+
+  it('answers a phrasing never trained ("Explain the word pulmonary.") with the meaning of the word', { timeout: 900_000 }, () =>
+    definitionCheck(engine, UNSEEN_PHRASING),
+  );
 
   it('continues prose in English: at least 80 % of its words are corpus words', { timeout: 900_000 }, async () => {
-    const out = await text(engine.generate('In the beginning', { temperature: 0, maxTokens: 16 }));
+    const out = await text(engine.generate('In the beginning', { temperature: 0, maxTokens: 12 }));
     const e = englishShare(out);
     expect(e.words, JSON.stringify(out)).toBeGreaterThanOrEqual(8);
     expect(e.share, `${JSON.stringify(out)}: not corpus words ${JSON.stringify(e.unknown)}`).toBeGreaterThanOrEqual(0.8);
@@ -90,5 +123,8 @@ describe('models/tiny-books as GGUF (q8_0)', () => {
   const engine = createNodeEngine();
   afterAll(() => engine.dispose());
 
-  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, () => definitionCheck(engine, GGUF, ['ocean']));
+  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, async () => {
+    await loadChecked(engine, GGUF);
+    await definitionCheck(engine, TRAINED('anchor', 10));
+  });
 });
