@@ -1,13 +1,12 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import axe from 'axe-core';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CATALOG, checkFit, footprint, parameterCount, type CatalogModel } from '../../examples/chat/catalog.js';
 import { parseRange, serveStatic } from '../../scripts/staticServer.js';
 import { startBrowserRig, type BrowserRig } from '../helpers/browser.js';
-import { buildDemoSite, DEMO_DIR } from '../helpers/demoSite.js';
+import { axeViolations as axeOf, buildDemoSite, DEMO_DIR, expectAccessibleLightAndDark } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hubServer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './pages/engineTokenizer.js';
@@ -165,14 +164,7 @@ describe('the built chat demo page', () => {
 
   const shot = (name: string, p = page) => p.screenshot({ path: join(SHOTS, `chat-${name}.png`) });
 
-  /** What axe-core finds against WCAG 2.1 A/AA and its best practices, one line per rule. */
-  const axeViolations = async (p = page) => {
-    await p.addScriptTag({ content: axe.source });
-    const result = await p.evaluate(() =>
-      (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }),
-    );
-    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  };
+  const axeViolations = (p = page) => axeOf(p);
 
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
@@ -400,14 +392,7 @@ describe('the built chat demo page', () => {
     expect(await reply.locator('a').getAttribute('rel')).toBe('noopener noreferrer');
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     await shot('desktop-markdown');
-    expect(await axeViolations()).toEqual([]);
-    await page.emulateMedia({ colorScheme: 'dark' });
-    try {
-      expect(await axeViolations()).toEqual([]);
-      await shot('desktop-markdown-dark');
-    } finally {
-      await page.emulateMedia({ colorScheme: 'light' });
-    }
+    await expectAccessibleLightAndDark(page, () => shot('desktop-markdown-dark'));
   }, 60_000);
 
   it('shows a typed error for a model that cannot be loaded', async () => {

@@ -1,11 +1,10 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import axe from 'axe-core';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { serveStatic } from '../../scripts/staticServer.js';
 import { CHROMIUM, FLAGS } from '../helpers/browser.js';
-import { buildDemoSite, DEMO_DIR } from '../helpers/demoSite.js';
+import { axeViolations as axeOf, buildDemoSite, DEMO_DIR, expectAccessibleLightAndDark } from '../helpers/demoSite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 /** Held-out Fashion-MNIST test pictures of the bundled model's folder. */
@@ -86,13 +85,7 @@ describe('the built VQA page', () => {
 
   const shot = (name: string, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) });
 
-  const axeViolations = async (p = page) => {
-    await p.addScriptTag({ content: axe.source });
-    const result = await p.evaluate(() =>
-      (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }),
-    );
-    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  };
+  const axeViolations = (p = page) => axeOf(p);
 
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
@@ -160,14 +153,7 @@ describe('the built VQA page', () => {
     expect(await page.locator('.message.assistant').count()).toBe(2);
     expect(await page.isVisible('#error')).toBe(false);
     await shot('vqa-desktop');
-    expect(await axeViolations()).toEqual([]);
-    await page.emulateMedia({ colorScheme: 'dark' });
-    try {
-      expect(await axeViolations()).toEqual([]);
-      await shot('vqa-desktop-dark');
-    } finally {
-      await page.emulateMedia({ colorScheme: 'light' });
-    }
+    await expectAccessibleLightAndDark(page, () => shot('vqa-desktop-dark'));
   }, 180_000);
 
   it('takes a pasted picture, a dropped one, the sample and a camera picture, each starting a new conversation', async () => {

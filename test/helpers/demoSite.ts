@@ -2,6 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import axe from 'axe-core';
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The built site `npm run demo` serves: the chat page (index.html) and the VQA page (vqa.html). */
@@ -39,5 +42,26 @@ export async function buildDemoSite(): Promise<void> {
     await writeFile(STAMP, run);
   } finally {
     await rm(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** What axe-core finds on a page against WCAG 2.1 A/AA and its best practices, one line per rule. */
+export async function axeViolations(p: Page): Promise<string[]> {
+  await p.addScriptTag({ content: axe.source });
+  const result = await p.evaluate(() =>
+    (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }),
+  );
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** No axe-core violations in the light color scheme, nor in the dark one, where `darkShot` takes its screenshot; light again after. */
+export async function expectAccessibleLightAndDark(p: Page, darkShot: () => Promise<unknown>): Promise<void> {
+  expect(await axeViolations(p)).toEqual([]);
+  await p.emulateMedia({ colorScheme: 'dark' });
+  try {
+    expect(await axeViolations(p)).toEqual([]);
+    await darkShot();
+  } finally {
+    await p.emulateMedia({ colorScheme: 'light' });
   }
 }
