@@ -21,8 +21,8 @@ export interface AttentionPrefillOptions {
 /**
  * Which prefill kernel runs (tests and benchmarks set it; the engine leaves it alone): `flash`
  * (shaders/attentionFlash.wgsl, register-blocked, keys split across workgroups) wherever it fits, `rows`
- * (shaders/attentionPrefill.wgsl) for wider values; `bk` the flash kernel's keys per tile (64 where the
- * workgroup memory holds it, else 32), `ds` its head dims per slab of Q and K (16 with 64 keys, else 32);
+ * (shaders/attentionPrefill.wgsl) for wider values; `bk` the flash kernel's keys per tile (32; 64 for
+ * measurements), `ds` its head dims per slab of Q and K (16 with 64 keys, else 32);
  * `splits` forces the number of key splits, `targetWorkgroups` the grid size the splits aim for.
  */
 export const attentionPrefillTuning: {
@@ -77,7 +77,8 @@ function flashTile(ctx: GpuContext, hdV: number): 32 | 64 | undefined {
   const fits = (bk: 32 | 64) => flashShared(bk, slabOf(bk)).bytes <= limit;
   const want = attentionPrefillTuning.bk;
   if (want) return fits(want) ? want : undefined;
-  return fits(64) ? 64 : fits(32) ? 32 : undefined;
+  // 32 keys: 64 a tile kept more scores in registers and ran 1.4x slower on the H200 (bench/README.md).
+  return fits(32) ? 32 : undefined;
 }
 
 /** How the flash kernel splits the keys a chunk sees: `splits` ranges of `splitLen` keys from `base`. */
