@@ -238,12 +238,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
 }
 
 // Merges the chunks of one (head, row): out = Σ_c acc_c e^(m_c - M) / (Σ_c l_c e^(m_c - M) [+ e^(sink - M)]).
-// 256 threads: the max and the sum are reduced over the chunks in workgroup memory, then 4 lanes of 64
-// threads each take a quarter of the chunks for every output dim and add up in workgroup memory.
+// 256 threads: the max and the sum are reduced over the chunks in workgroup memory, then CL lanes of CQ
+// threads (a thread per 4 output dims) each take every CL-th chunk and add up in workgroup memory.
 const CWG: u32 = 256u;
 const MAX_CHUNKS: u32 = 256u;
 var<workgroup> cw: array<f32, MAX_CHUNKS>; // [n_chunks] e^(m_c - M)
 var<workgroup> cred: array<f32, CWG>;     // reduction scratch
+const CQ: u32 = ${CQ}u;                   // quads of value dims per lane: ceil(Dv / 4) up to a power of two
+const CL: u32 = CWG / CQ;                 // lanes over the chunks
+var<workgroup> cacc: array<vec4<f32>, CWG>; // [CL, CQ] partial outputs
 
 fn reduce_max(v: f32, lid: u32) -> f32 {
   cred[lid] = v;
@@ -299,30 +302,40 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     L += exp(sinks[h] - M);
   }
   let inv = 1.0 / L;
-  let lane = lid / 64u;
-  let dl = lid % 64u;
-  for (var d0 = 0u; d0 < p.Dv; d0 += 64u) {
-    let d = d0 + dl;
-    var o = 0.0;
-    if (d < p.Dv) {
-      // Eight chunks per step: their loads are in flight together.
-      for (var c0 = lane; c0 < p.n_chunks; c0 += 32u) {
-        var v: array<f32, 8>;
-        for (var e = 0u; e < 8u; e++) {
-          let c = c0 + 4u * e;
-          v[e] = 0.0;
-          if (c < p.n_chunks) {
-            v[e] = part[(pc0 + c) * p.Dv + d] * cw[c];
-          }
+  // CL lanes over the chunks x CQ quads of value dims, eight chunks per step in flight; lanes meet in a tree.
+  let q4 = lid % CQ;
+  let lane = lid / CQ;
+  let d = 4u * q4;
+  var o = vec4<f32>(0.0);
+  if (d < p.Dv) {
+    for (var c0 = lane; c0 < p.n_chunks; c0 += 8u * CL) {
+      var v: array<vec4<f32>, 8>;
+      for (var e = 0u; e < 8u; e++) {
+        let c = c0 + e * CL;
+        v[e] = vec4<f32>(0.0);
+        if (c < p.n_chunks) {
+          let b = (pc0 + c) * p.Dv + d;
+          let x = vec4<f32>(part[b], part[b + 1u], part[b + 2u], part[b + 3u]);
+          v[e] = select(vec4<f32>(0.0), x, vec4<u32>(d) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.Dv)) * cw[c];
         }
-        o += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+      }
+      o += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    }
+  }
+  cacc[lid] = o;
+  workgroupBarrier();
+  for (var s = CL / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      cacc[lid] += cacc[lid + s * CQ];
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u) {
+    let r = cacc[q4] * inv;
+    for (var i = 0u; i < 4u; i++) {
+      if (d + i < p.Dv) {
+        out[row * p.Dv + d + i] = r[i];
       }
     }
-    cred[lid] = o;
-    workgroupBarrier();
-    if (lane == 0u && d < p.Dv) {
-      out[row * p.Dv + d] = (cred[dl] + cred[64u + dl] + cred[128u + dl] + cred[192u + dl]) * inv;
-    }
-    workgroupBarrier();
   }
 }

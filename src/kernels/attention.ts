@@ -123,7 +123,17 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const DVT = Math.ceil(hdV / DECODE_WG);
   const key = {
     shader: 'attentionDecode',
-    defines: { HG, DU, DVT, ACC: HG * DVT, VEC4: vec4, QS: HG * DU, SP: HG * DECODE_WG, PS: HG * DECODE_KEYS },
+    defines: {
+      HG,
+      DU,
+      DVT,
+      ACC: HG * DVT,
+      VEC4: vec4,
+      QS: HG * DU,
+      SP: HG * DECODE_WG,
+      PS: HG * DECODE_KEYS,
+      CQ: 2 ** Math.ceil(Math.log2(Math.ceil(hdV / 4))),
+    },
     layout: ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const,
   };
   const p = () =>
