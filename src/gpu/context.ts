@@ -238,7 +238,7 @@ export class GpuContext implements StepReplayer {
     const piece = uploadPacing.maxWriteBytes > 0 ? Math.max(4, uploadPacing.maxWriteBytes - (uploadPacing.maxWriteBytes % 4)) : aligned.byteLength;
     for (let at = 0; at < aligned.byteLength || at === 0; at += piece) {
       const n = Math.min(piece, aligned.byteLength - at);
-      this.device.queue.writeBuffer(buffer, offset + byteOffset + at, aligned.buffer, aligned.byteOffset + at, n);
+      this.device.queue.writeBuffer(buffer, offset + byteOffset + at, aligned.subarray(at, at + n));
       if (n === 0) break;
     }
     this.paced += aligned.byteLength;

@@ -10,11 +10,12 @@ import { toF32 } from './loadTensors.js';
 import { checkRange, type RawConfig, type TensorInfo, type WeightSource } from './source.js';
 
 /**
- * Reads smaller than this come from blocks of this many bytes of their GGUF tensor (up to its end): a stacked
- * tensor's experts and a matrix's row chunks are read one after another, so most reads are served from a
- * block read once. Benchmarks compare (0: every read from the file).
+ * Reads smaller than `blockBytes` may come from blocks of that many bytes of their GGUF tensor (up to its end),
+ * a stacked tensor's experts served from one read. Off by default (0): on the H200 (bench/loadProfile.ts,
+ * bench/README.md) the blocks cost more CPU (garbage collection of the large buffers their slices hold) than
+ * the fewer reads saved. Benchmarks compare.
  */
-export const ggufReadBlocks = { blockBytes: 16 * 1024 * 1024, blocks: 4 };
+export const ggufReadBlocks = { blockBytes: 0, blocks: 4 };
 
 interface Block {
   readonly start: number;

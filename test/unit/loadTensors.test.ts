@@ -13,6 +13,7 @@ import { f32ToBf16, quantize } from '../../src/weights/quant/index.js';
 import { readSafetensorsHeader, SafetensorsSource } from '../../src/weights/safetensors.js';
 import type { WeightSource } from '../../src/weights/source.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
+import { ggufReadBlocks } from '../../src/weights/ggufSource.js';
 import { fixtureDir, writeSafetensors } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32 } from '../helpers/random.js';
@@ -141,12 +142,21 @@ describe('chunked tensor loading', () => {
     await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(byteTokenizerConfig()));
     await convertToGGUF({ model: dir, out: join(dir, 'model.gguf'), type: 'q8_0' });
     const gguf = await openGGUF(memory(new Uint8Array(await readFile(join(dir, 'model.gguf')))));
-    for (const name of ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.weight', 'model.layers.0.mlp.up_proj.weight']) {
-      const whole = await gguf.read(name);
-      for (const step of [whole.byteLength / 8, 1000, 77]) {
-        const parts = new Uint8Array(whole.byteLength);
-        for (let o = 0; o < whole.byteLength; o += step) parts.set(await gguf.readRange(name, o, Math.min(step, whole.byteLength - o)), o);
-        expect(parts).toEqual(whole);
+    // Also with reads served from blocks of their tensor (ggufReadBlocks: off by default), blocks of 3,000 bytes.
+    for (const blockBytes of [0, 3000]) {
+      const kept = ggufReadBlocks.blockBytes;
+      ggufReadBlocks.blockBytes = blockBytes;
+      try {
+        for (const name of ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.weight', 'model.layers.0.mlp.up_proj.weight']) {
+          const whole = await gguf.read(name);
+          for (const step of [whole.byteLength / 8, 1000, 77]) {
+            const parts = new Uint8Array(whole.byteLength);
+            for (let o = 0; o < whole.byteLength; o += step) parts.set(await gguf.readRange(name, o, Math.min(step, whole.byteLength - o)), o);
+            expect(parts).toEqual(whole);
+          }
+        }
+      } finally {
+        ggufReadBlocks.blockBytes = kept;
       }
     }
     await expect(gguf.readRange('model.layers.0.mlp.up_proj.weight', 1, 1e9)).rejects.toThrow(InvalidModelError);
