@@ -92,6 +92,21 @@ describe('qwen2_vl fixture (Qwen2-VL: 2-D rotary vision tower + patch merger + q
     const { rows, delta } = mropePositions(exp.inputIds, [{ t: 1, h: 4, w: 6 }], 6, 2);
     expect(Array.from(rows)).toEqual(exp.positionIds);
     expect(delta).toBe(-3);
+    // Two images with text between: each image from the position after the text before it, text after at its max + 1.
+    const I = 6;
+    const two = mropePositions(
+      [9, 9, I, I, I, I, 9, I, I, I, 9],
+      [
+        { t: 1, h: 4, w: 4 },
+        { t: 1, h: 2, w: 6 },
+      ],
+      I,
+      2,
+    );
+    expect(Array.from(two.rows.subarray(0, 11))).toEqual([0, 1, 2, 2, 2, 2, 4, 5, 5, 5, 8]);
+    expect(Array.from(two.rows.subarray(11, 22))).toEqual([0, 1, 2, 2, 3, 3, 4, 5, 5, 5, 8]);
+    expect(Array.from(two.rows.subarray(22))).toEqual([0, 1, 2, 3, 2, 3, 4, 5, 6, 7, 8]);
+    expect(two.delta).toBe(-2);
   });
 
   it('reproduces the vision tower (each block) and image_features within 1e-3', async () => {
