@@ -39,15 +39,21 @@ async function check({ T, nH, nKv, hd, hdV, capacity, o }: Case): Promise<number
 // head (64 per workgroup), the window and the key splits not multiples of the tile (32 or 64 keys), head
 // dims not multiples of its slabs (or of 4: the scalar loads), with one split (written directly) and several
 // (merged by `combine`).
-describe.each([32, 64] as const)('attention, flash prefill kernel, tiles of %i keys', (bk) => {
+describe.each([
+  [32, 32],
+  [64, 16],
+  [32, 16],
+] as const)('attention, flash prefill kernel, tiles of %i keys, slabs of %i dims', (bk, ds) => {
   afterEach(() => {
     attentionPrefillTuning.kernel = 'auto';
     attentionPrefillTuning.bk = undefined;
+    attentionPrefillTuning.ds = undefined;
     attentionPrefillTuning.splits = undefined;
   });
   const run = async (c: Case, splits?: number) => {
     attentionPrefillTuning.kernel = 'flash';
     attentionPrefillTuning.bk = bk;
+    attentionPrefillTuning.ds = ds;
     attentionPrefillTuning.splits = splits;
     return check(c);
   };
