@@ -9,7 +9,8 @@
 //        [--out DIR] [--dir /tmp] [--budget-s 80] [--profile] [--max-context 4225]
 //
 // Configs: new (the defaults), baseline (no upload pacing, no split writes, no reads ahead, no GGUF read blocks:
-// one read, convert and write after another), nopace, nosplit, noahead, noblocks (the defaults less one).
+// one read, convert and write after another), nopace, nosplit, noahead, noblocks (the defaults less one), ahead8
+// (up to eight reads ahead within loadChunking.readAheadBytes: the experts of a stacked tensor in parallel).
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, dirname, join } from 'node:path';
@@ -45,6 +46,7 @@ const configs: Record<string, typeof defaults> = {
   nosplit: { ...defaults, split: 0 },
   nopace: { ...defaults, pacing: 0 },
   noahead: { ...defaults, readAhead: 0 },
+  ahead8: { ...defaults, readAhead: 8 },
   noblocks: { ...defaults, blocks: 0 },
 };
 const useConfig = (name: string) => {

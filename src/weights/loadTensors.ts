@@ -7,10 +7,11 @@ import type { WeightSource } from './source.js';
 
 /**
  * Source bytes read at a time (whole rows, at least one), and reads issued ahead of the chunk being converted
- * and written (0: one read at a time): peak host memory while loading is a few chunks (the stored bytes,
- * their f32 values, the converted bytes), not a tensor. Tests lower them; benchmarks compare.
+ * and written: at most `readAhead` of them (0: one read at a time) and `readAheadBytes` in all beyond the one
+ * awaited. Peak host memory while loading is a few chunks, not a tensor. Tests lower them; benchmarks compare
+ * (bench/loadProfile.ts `ahead8`: eight small reads, experts of a stacked tensor, in parallel).
  */
-export const loadChunking = { maxBytes: 16 * 1024 * 1024, readAhead: 2 };
+export const loadChunking = { maxBytes: 16 * 1024 * 1024, readAhead: 2, readAheadBytes: 32 * 1024 * 1024 };
 
 /** f32 values of stored bytes: f32, f16, bf16, or a block format. */
 export function toF32(bytes: Uint8Array, dtype: DType, count: number): Float32Array {
@@ -152,19 +153,27 @@ async function streamParts(
   const w = new TensorWriter(ctx, t);
   const steps = streamSteps(parts, dtype);
   const reads = new Map<number, Promise<Uint8Array>>();
+  const sizes = steps.map((s) => ('p' in s ? byteSizeOf(s.p.stored, s.m) : 0));
   let issued = 0;
-  const issue = (until: number) => {
-    for (; issued <= until && issued < steps.length; issued++) {
+  let ahead = 0; // bytes issued for steps after the one awaited
+  const issue = (i: number) => {
+    for (
+      ;
+      issued < steps.length && (issued <= i || (issued <= i + loadChunking.readAhead && ahead + sizes[issued]! <= loadChunking.readAheadBytes));
+      issued++
+    ) {
       const s = steps[issued]!;
       if (!('p' in s)) continue;
-      const read = src.readRange(s.p.name, byteSizeOf(s.p.stored, s.at), byteSizeOf(s.p.stored, s.m));
+      if (issued > i) ahead += sizes[issued]!;
+      const read = src.readRange(s.p.name, byteSizeOf(s.p.stored, s.at), sizes[issued]!);
       read.catch(() => {}); // a read ahead that fails is reported when its step is reached (or not at all after an earlier failure)
       reads.set(issued, read);
     }
   };
   for (let i = 0; i < steps.length; i++) {
     await ctx.uploadCheckpoint();
-    issue(i + Math.max(0, loadChunking.readAhead));
+    if (i < issued && i > 0) ahead -= sizes[i]!; // step i, read ahead, is the one awaited now
+    issue(i);
     const s = steps[i]!;
     if (!('p' in s)) {
       w.zeros(s.zeroBytes);
