@@ -6,10 +6,9 @@ import { tensorBytes, type Tensor } from '../gpu/tensor.js';
 // Storage bindings of tensors: the binding limit, weights split into row ranges that fit it, tensors at any
 // offset bound at one the device accepts, and the access modes of tensors that share a buffer.
 
-/** The largest storage binding kernels use: the device's, or lower for tests (bindingTuning.maxBinding). */
-export const bindingTuning = { maxBinding: 0 };
+/** The largest storage binding kernels use: the device's, or lower for tests (ctx.kernelOverrides.maxBinding). */
 export function maxBinding(ctx: GpuContext): number {
-  return bindingTuning.maxBinding || ctx.limits.maxStorageBufferBindingSize;
+  return ctx.kernelOverrides?.maxBinding || ctx.limits.maxStorageBufferBindingSize;
 }
 
 /**

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
 import { embedding } from '../../src/kernels/embedding.js';
-import { bindingTuning } from '../../src/kernels/binding.js';
 import { embeddingRef } from '../../src/kernels/ref/embedding.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
 import { gpu } from '../helpers/gpu.js';
@@ -40,11 +39,11 @@ describe('embedding', () => {
     const out = ctx.createTensor([ids.length, H], 'f32');
     const idsT = ctx.upload(ids, [ids.length], 'u32');
     const tableT = ctx.upload(bytes, [V, H], dtype);
-    bindingTuning.maxBinding = 2048; // stands in for maxStorageBufferBindingSize: several row ranges
+    ctx.kernelOverrides = { maxBinding: 2048 }; // stands in for maxStorageBufferBindingSize: several row ranges
     try {
       embedding(ctx, idsT, tableT, out);
     } finally {
-      bindingTuning.maxBinding = 0;
+      ctx.kernelOverrides = undefined;
     }
     expect(maxAbsDiff(await ctx.readF32(out), embeddingRef(ids, table, V, H))).toBe(0);
   });

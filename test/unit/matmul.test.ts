@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { DType } from '../../src/gpu/tensor.js';
-import { bindingTuning } from '../../src/kernels/binding.js';
 import { matmul, matmulSiluGlu } from '../../src/kernels/matmul.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
 import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
@@ -46,10 +45,6 @@ const kOf: Record<string, [number, number]> = {
 };
 const dtypes = Object.keys(kOf) as DType[];
 
-afterEach(() => {
-  bindingTuning.maxBinding = 0;
-});
-
 describe('matmul with a weight larger than one binding (row ranges of one buffer)', () => {
   // A 2 KiB binding limit stands in for the device's maxStorageBufferBindingSize.
   it.each([
@@ -58,7 +53,7 @@ describe('matmul with a weight larger than one binding (row ranges of one buffer
     ['q4_0', 1, 301, 128],
     ['q8_0', 3, 121, 64],
   ] as [DType, number, number, number][])('%s T=%i N=%i K=%i, bias', async (dtype, T, N, K) => {
-    bindingTuning.maxBinding = 2048;
+    await overrideKernels({ maxBinding: 2048 });
     await check(dtype, T, N, K, true, 31);
   });
 });

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DType } from '../../src/gpu/tensor.js';
-import { bindingTuning } from '../../src/kernels/binding.js';
 import { matmul } from '../../src/kernels/matmul.js';
 import { GEMM_INT8_MIN_T, GEMM_INT8_TILE, gemmInt8Tile, gemmTileName, gemmTileProblem, parseGemmTile } from '../../src/kernels/matmulInt8.js';
 import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
@@ -76,10 +75,6 @@ async function run(dtype: DType, T: number, N: number, K: number, withBias: bool
   return { x, wq, bias, got, T, N, K };
 }
 
-afterEach(() => {
-  bindingTuning.maxBinding = 0;
-});
-
 describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)', () => {
   it('is what matmul picks from GEMM_INT8_MIN_T tokens here, with tiles that fit', async () => {
     const ctx = await gpu();
@@ -132,11 +127,10 @@ describe('matmul prefill GEMM on integer dot products (int8 x per block of 32)',
 
   it('a weight larger than one binding: row ranges of one buffer, x quantized once', async () => {
     // A lower binding limit stands in for the device's; x and y must still fit one binding, hence T = 5.
-    await overrideKernels({ gemm: { use: true } });
-    bindingTuning.maxBinding = 2048;
+    await overrideKernels({ gemm: { use: true }, maxBinding: 2048 });
     expectWithinBounds(await run('q4_0', 5, 101, 96, true, 13), 'q4_0 in row ranges');
     expectWithinBounds(await run('q8_0', 5, 45, 96, false, 14), 'q8_0 in row ranges');
-    bindingTuning.maxBinding = 8192;
+    await overrideKernels({ gemm: { use: true }, maxBinding: 8192 });
     expectWithinBounds(await run('q4_k', 5, 101, 256, true, 15), 'q4_k in row ranges');
   });
 

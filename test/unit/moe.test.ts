@@ -1,6 +1,5 @@
 import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bindingTuning } from '../../src/kernels/binding.js';
 import { moeExperts, moeRoute, type MoeRouteOptions } from '../../src/kernels/moe.js';
 import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { gpu } from '../helpers/gpu.js';
@@ -172,8 +171,8 @@ describe('moeExperts with quantized experts (weights read through shaders/weight
 });
 
 describe('moeExperts with expert stacks larger than one storage binding', () => {
-  afterEach(() => {
-    bindingTuning.maxBinding = 0;
+  afterEach(async () => {
+    (await gpu()).kernelOverrides = undefined;
   });
   it.each([
     [1, 'pairs'],
@@ -201,9 +200,9 @@ describe('moeExperts with expert stacks larger than one storage binding', () => 
     const wT = ctx.upload(route.weights, [T, k], 'f32');
     const xT = ctx.upload(x, [T, H], 'f32');
     // A 40,000-byte binding limit: the 7 experts of 16 KiB each run in 4 groups of at most 2.
-    bindingTuning.maxBinding = 40000;
+    ctx.kernelOverrides = { maxBinding: 40000 };
     moeExperts(ctx, xT, idsT, wT, stacks, out, 'silu', { accumulate: true, path });
-    bindingTuning.maxBinding = 0;
+    ctx.kernelOverrides = undefined;
     const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, { gateUp, down, gateUpBias, downBias }, 'silu');
     for (let i = 0; i < want.length; i++) want[i] = want[i]! + prior[i]!;
     expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(1e-4);

@@ -1,151 +1,38 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/gpu/tensor.js';
-import { bindingTuning } from '../../src/kernels/binding.js';
-import { moeExperts, type MoeActivation } from '../../src/kernels/moe.js';
+import { moeExperts } from '../../src/kernels/moe.js';
 import { moeDecodePlan } from '../../src/kernels/moeDecode.js';
-import { activate, moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
+import { moeExpertsRef, moeRouteRef } from '../../src/kernels/ref/moe.js';
 import { moeDecodeRef } from '../../src/kernels/ref/moeDecode.js';
 import { loadModel } from '../../src/models/load.js';
-import { dequantize, quantize, type EncodeDType } from '../../src/weights/quant/index.js';
+import { dequantize, quantize } from '../../src/weights/quant/index.js';
 import { compareLogits, expected, fixtureFiles } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
+import { moeInt8Bound, moeLayer, type MoeCase } from '../helpers/moeExperts.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
-// MoE decode experts on integer dot products (src/kernels/moeDecode.ts), through moeExperts at T <= 4.
-// The only approximations are the int8 activations: each x within s / 2 of s * q (s = max|x of its block
-// of 32| / 127), and act the same way before down. The bound per output, against the f64 reference over
-// the dequantized weights (moeExpertsRef), composed through both GEMVs as test/unit/moeGemmInt8.test.ts:
-//   gate|up:  Δg_i = Σ_h |Wg[i, h]| (s_x(h) / 2 + 1e-5 |x_h|)   (Δu_i likewise)
-//   act:      Δa_i = 1.25 * max |act(g', u') - act(g, u)| over g' ∈ g ± Δg, u' ∈ u ± Δu (9 points) + 1e-6 |a_i|
-//   down:     Σ_i |Wd[h, i]| (Δa_i + s_a(i) / 2 + 1e-5 |a_i|), s_a from max(|a| + Δa) of the block (int8 act)
-//   out:      Σ_j |rw_j| * down's bound, + 1e-6
-// and against moeDecodeRef (the same int8 rounding in f64) within 1e-4 of the output's scale: what is
-// left there is f32 accumulation order (and a rare rounding tie).
-
-interface Weights {
-  gateUp: Float32Array;
-  down: Float32Array;
-  gateUpBias?: Float32Array;
-  downBias?: Float32Array;
-}
-
-function bound(
-  x: Float32Array,
-  T: number,
-  H: number,
-  I: number,
-  ids: Uint32Array,
-  rw: Float32Array,
-  k: number,
-  w: Weights,
-  act: MoeActivation,
-  clamp: { limit: number; alpha: number } | undefined,
-  q8Act: boolean,
-): Float64Array {
-  const out = new Float64Array(T * H);
-  const sx = new Float64Array(H);
-  const a = new Float64Array(I);
-  const da = new Float64Array(I);
-  const sa = new Float64Array(I);
-  for (let t = 0; t < T; t++) {
-    for (let b = 0; b < H; b += 32) {
-      let m = 0;
-      for (let h = b; h < b + 32; h++) m = Math.max(m, Math.abs(x[t * H + h]!));
-      for (let h = b; h < b + 32; h++) sx[h] = m / 127;
-    }
-    for (let j = 0; j < k; j++) {
-      const e = ids[t * k + j]!;
-      for (let i = 0; i < I; i++) {
-        const gr = (e * 2 * I + i) * H;
-        const ur = (e * 2 * I + I + i) * H;
-        let g = w.gateUpBias ? w.gateUpBias[e * 2 * I + i]! : 0;
-        let u = w.gateUpBias ? w.gateUpBias[e * 2 * I + I + i]! : 0;
-        let dg = 0;
-        let du = 0;
-        for (let h = 0; h < H; h++) {
-          const xv = x[t * H + h]!;
-          g += w.gateUp[gr + h]! * xv;
-          u += w.gateUp[ur + h]! * xv;
-          dg += Math.abs(w.gateUp[gr + h]!) * (sx[h]! / 2 + 1e-5 * Math.abs(xv));
-          du += Math.abs(w.gateUp[ur + h]!) * (sx[h]! / 2 + 1e-5 * Math.abs(xv));
-        }
-        a[i] = activate(g, u, act, clamp);
-        let worst = 0;
-        for (const sg of [-1, 0, 1]) for (const su of [-1, 0, 1]) worst = Math.max(worst, Math.abs(activate(g + sg * dg, u + su * du, act, clamp) - a[i]!));
-        da[i] = 1.25 * worst + 1e-6 * Math.abs(a[i]!);
-      }
-      for (let b = 0; b < I; b += 32) {
-        let m = 0;
-        for (let i = b; i < Math.min(b + 32, I); i++) m = Math.max(m, Math.abs(a[i]!) + da[i]!);
-        for (let i = b; i < Math.min(b + 32, I); i++) sa[i] = q8Act ? m / 127 : 0;
-      }
-      for (let h = 0; h < H; h++) {
-        let s = 0;
-        for (let i = 0; i < I; i++) s += Math.abs(w.down[(e * H + h) * I + i]!) * (da[i]! + sa[i]! / 2 + 1e-5 * Math.abs(a[i]!));
-        out[t * H + h] = out[t * H + h]! + Math.abs(rw[t * k + j]!) * s;
-      }
-    }
-  }
-  return out.map((v) => v + 1e-6);
-}
-
-interface Case {
-  dtype: DType;
-  /** The down stack's dtype where it differs (one that the integer-dot down cannot read: f32 combine). */
-  downDtype?: DType;
-  E: number;
-  k: number;
-  T: number;
-  H: number;
-  I: number;
-  act?: MoeActivation;
-  gptOss?: boolean;
-  accumulate?: boolean;
-}
+// MoE decode experts on integer dot products (src/kernels/moeDecode.ts), through moeExperts at T <= 4: within
+// moeInt8Bound (test/helpers/moeExperts.ts: the int8 activations are the only approximation) of the f64
+// reference over the dequantized weights (moeExpertsRef), and against moeDecodeRef (the same int8 rounding in
+// f64) within 1e-4 of the output's scale: what is left there is f32 accumulation order (and a rare rounding tie).
 
 /** moeExperts at decode on random weights: the worst |got - ref| / bound, and against moeDecodeRef. */
-async function run(c: Case, seed: number): Promise<{ worst: number; vsInt8Ref: number; plan: { gateUp: boolean; down: boolean } }> {
+async function run(c: MoeCase, seed: number): Promise<{ worst: number; vsInt8Ref: number; plan: { gateUp: boolean; down: boolean } }> {
   const ctx = await gpu();
-  const { dtype, E, k, T, H, I } = c;
-  const downDtype = c.downDtype ?? dtype;
-  const act = c.act ?? 'silu';
-  const x = randomF32(T * H, seed);
-  const gateUpBytes = quantize(randomF32(E * 2 * I * H, seed + 1, 0.5), dtype as EncodeDType);
-  const downF32 = randomF32(E * H * I, seed + 2, 0.5);
-  const downBytes = downDtype === 'f32' ? new Uint8Array(downF32.buffer) : quantize(downF32, downDtype as EncodeDType);
-  const w: Weights = {
-    gateUp: dequantize(gateUpBytes, dtype, E * 2 * I * H),
-    down: downDtype === 'f32' ? downF32 : dequantize(downBytes, downDtype, E * H * I),
-    gateUpBias: c.gptOss ? randomF32(E * 2 * I, seed + 3) : undefined,
-    downBias: c.gptOss ? randomF32(E * H, seed + 4) : undefined,
-  };
-  const clamp = c.gptOss ? { limit: 1.5, alpha: 1.702 } : undefined;
-  const route = moeRouteRef(randomF32(T * E, seed + 5, 3), T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
-  const prior = randomF32(T * H, seed + 6);
-  const out = ctx.upload(c.accumulate ? prior : new Float32Array(T * H), [T, H], 'f32');
-  // x as a view at an offset (a binding boundary).
-  const xView = ctx.view(ctx.upload(new Float32Array([...new Float32Array(64), ...x]), [T * H + 64], 'f32'), [T, H], 256);
-  const experts = {
-    gateUp: ctx.upload(gateUpBytes, [E, 2 * I, H], dtype),
-    down: ctx.upload(downBytes, [E, H, I], downDtype),
-    gateUpBias: w.gateUpBias && ctx.upload(w.gateUpBias, [E, 2 * I], 'f32'),
-    downBias: w.downBias && ctx.upload(w.downBias, [E, H], 'f32'),
-  };
-  const plan = moeDecodePlan(ctx, xView, experts);
-  moeExperts(ctx, xView, ctx.upload(route.ids, [T, k], 'u32'), ctx.upload(route.weights, [T, k], 'f32'), experts, out, act, {
-    clamp,
-    accumulate: c.accumulate,
-  });
-  const got = await ctx.readF32(out);
-  const base = c.accumulate ? prior : new Float32Array(T * H);
-  const want = moeExpertsRef(x, T, H, I, route.ids, route.weights, k, w, act, clamp);
-  const int8 = moeDecodeRef(x, T, H, I, route.ids, route.weights, k, w, act, clamp, plan.down);
-  const b = bound(x, T, H, I, route.ids, route.weights, k, w, act, clamp, plan.down);
+  const { T, H, I, k } = c;
+  const l = moeLayer(ctx, c, seed);
+  const plan = moeDecodePlan(ctx, l.xView, l.experts);
+  moeExperts(ctx, l.xView, l.ids, l.weights, l.experts, l.out, l.act, { clamp: l.clamp, accumulate: c.accumulate });
+  const got = await ctx.readF32(l.out);
+  const { ids, weights } = l.route;
+  const want = moeExpertsRef(l.x, T, H, I, ids, weights, k, l.w, l.act, l.clamp);
+  const int8 = moeDecodeRef(l.x, T, H, I, ids, weights, k, l.w, l.act, l.clamp, plan.down);
+  const b = moeInt8Bound(c, l, plan.down);
   const scale = Math.max(...Array.from(int8, Math.abs));
   let worst = 0;
   let vsInt8Ref = 0;
   for (let i = 0; i < want.length; i++) {
-    const y = got[i]! - base[i]!;
+    const y = got[i]! - l.base[i]!;
     worst = Math.max(worst, Math.abs(y - want[i]!) / b[i]!);
     vsInt8Ref = Math.max(vsInt8Ref, Math.abs(y - int8[i]!) / scale);
   }
@@ -210,7 +97,7 @@ describe('MoE decode experts as integer-dot GEMVs', () => {
       { dtype: 'q4_k', downDtype: 'f16', E: 5, k: 2, T: 1, H: 256, I: 96 },
       { dtype: 'q8_0', downDtype: 'q6_k', E: 5, k: 2, T: 3, H: 96, I: 256 },
       { dtype: 'q4_0', downDtype: 'f32', E: 5, k: 3, T: 1, H: 96, I: 40, gptOss: true },
-    ] as Case[]) {
+    ] as MoeCase[]) {
       const r = await run(c, 31);
       expect(r.plan, c.dtype).toEqual({ gateUp: true, down: false });
       expect(r.worst, c.dtype).toBeLessThanOrEqual(1);
@@ -287,8 +174,8 @@ describe.each([
 });
 
 describe('MoE decode experts on integer dot products over expert stacks larger than one storage binding', () => {
-  afterEach(() => {
-    bindingTuning.maxBinding = 0;
+  afterEach(async () => {
+    (await gpu()).kernelOverrides = undefined;
   });
   it('q4_0 groups of experts, accumulated, match the int8 reference', async () => {
     const ctx = await gpu();
@@ -305,9 +192,9 @@ describe('MoE decode experts on integer dot products over expert stacks larger t
     const xT = ctx.upload(x, [T, H], 'f32');
     const ids = ctx.upload(route.ids, [T, k], 'u32');
     const rw = ctx.upload(route.weights, [T, k], 'f32');
-    bindingTuning.maxBinding = 6000; // 7 experts of 2304 + 1152 bytes: 4 groups of at most 2
+    ctx.kernelOverrides = { maxBinding: 6000 }; // 7 experts of 2304 + 1152 bytes: 4 groups of at most 2
     moeExperts(ctx, xT, ids, rw, experts, out, 'silu', { accumulate: true });
-    bindingTuning.maxBinding = 0;
+    ctx.kernelOverrides = undefined;
     const want = moeDecodeRef(x, T, H, I, route.ids, route.weights, k, w, 'silu', undefined, true);
     const got = await ctx.readF32(out);
     const scale = Math.max(...Array.from(want, Math.abs));
