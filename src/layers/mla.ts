@@ -102,9 +102,10 @@ export class MlaScratch {
  * Which form a prefill chunk of MLA runs: 'absorbed' (attention over the latent rows, head dim R + P) or
  * 'naive' (keys and values of every position decompressed with kv_b_proj, attention with head dims
  * nope + P and v); 'auto' picks naive for chunks of at least NAIVE_MIN_T tokens over at most NAIVE_MAX_S
- * positions. Decode (T <= 4) is always absorbed. Benchmarks set it.
+ * positions (measured faster on DeepSeek-V2-Lite's shape: bench/README.md, MLA); decode (T <= 4) is
+ * always absorbed. Benchmarks and tests set it.
  */
-export const mlaPrefillTuning: { form: 'auto' | 'absorbed' | 'naive' } = { form: 'absorbed' };
+export const mlaPrefillTuning: { form: 'auto' | 'absorbed' | 'naive' } = { form: 'auto' };
 const NAIVE_MIN_T = 64;
 const NAIVE_MAX_S = 4096;
 

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.js';
 import { tensorBytes, type Tensor } from '../gpu/tensor.js';
 import type { MlaWeights } from '../layers/mla.js';
-import { readF32, type MatrixPart } from '../weights/loadTensors.js';
+import { loadMatrix, readF32, type MatrixPart } from '../weights/loadTensors.js';
 import type { WeightSource } from '../weights/source.js';
 import type { ModelConfig } from './config.js';
 import type { Loaders } from './layerLoaders.js';
@@ -72,7 +72,17 @@ export async function loadMlaLayer(ctx: GpuContext, src: WeightSource, c: ModelC
     kvANorm: await l.f32(part('kv_a_layernorm.weight', [R]), `l${i}.kv_a_norm`),
     wUkT: up(transposeHeads(wUk, nH, nope, R), [nH, R, nope], `l${i}.w_uk_t`),
     wUv: up(wUv, [nH, v, R], `l${i}.w_uv`),
-    kvB: await l.matrix([part('kv_b_proj.weight', [nH * (nope + v), R])], `l${i}.kv_b`),
+    kvB: await loadKvB(ctx, src, part('kv_b_proj.weight', [nH * (nope + v), R]), l, `l${i}.kv_b`),
     o: await l.matrix([part('o_proj.weight', [H, nH * v])], `l${i}.o`),
   };
+}
+
+/**
+ * kv_b_proj for the naive prefill's GEMM: as stored, but Q8_0 where it is stored f32 and the dtype is 'auto'
+ * (a GGUF's split attn_k_b / attn_v_b are rebuilt as f32 by the reader), so that the GEMM takes the integer
+ * path as the file's other projections do.
+ */
+async function loadKvB(ctx: GpuContext, src: WeightSource, p: MatrixPart, l: Loaders, label: string): Promise<Tensor> {
+  if (src.tensors.get(p.name)?.dtype === 'f32' && (l.dtype ?? 'auto') === 'auto') return l.track(await loadMatrix(ctx, src, [p], 'q8_0', label));
+  return l.matrix([p], label);
 }

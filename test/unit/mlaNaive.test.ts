@@ -14,7 +14,7 @@ describe.each([
   ['deepseek_v3_nolora', { maxChunk: 5 }],
 ] as [string, { maxChunk?: number }][])('fixture %s (f32), naive MLA prefill', (name, extra) => {
   afterEach(() => {
-    mlaPrefillTuning.form = 'absorbed';
+    mlaPrefillTuning.form = 'auto';
   });
   it('reproduces the logits and the greedy continuation', async () => {
     mlaPrefillTuning.form = 'naive';
