@@ -60,7 +60,7 @@ export function attentionPrefill(ctx: GpuContext, q: Tensor, kCache: Tensor, v: 
   else flashKernel(ctx, q, kCache, v, out, o, bk);
 }
 
-/** Flash shared memory (floats of `sa` and `psh`, vec4) for tiles of `bk` keys and head-dim slabs of `ds`. */
+/** The flash kernel's workgroup memory (vec4 of `sa` and `psh`, and bytes) for tiles of `bk` keys and head-dim slabs of `ds`. */
 function flashShared(bk: number, ds: number): { sa: number; psh: number; bytes: number } {
   const qs4 = ds / 4 + 1;
   const sa = Math.max((FLASH_BQ + bk) * qs4, FLASH_BQ * 4 + bk * 8);
