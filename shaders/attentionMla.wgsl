@@ -7,7 +7,7 @@
 // empty: the grid is fixed for a bucket of positions so that a recorded step replays unchanged). `main` runs
 // one workgroup per (chunk, group of HG = 16 heads, query row); every cache row it reads serves all 16
 // heads. Keys are taken KB = 32 at a time. Scores, as a small GEMM: the head dim is walked in tiles of TD
-// vec4s, a tile of the block's keys and of the 16 queries staged in workgroup memory (loaded coalesced, the
+// vec4s (16, or 32 where the adapter gives 32 KiB of workgroup memory: fewer dependent load-and-barrier steps), a tile of the block's keys and of the 16 queries staged in workgroup memory (loaded coalesced, the
 // next tile into registers while the current one is used), and
 // thread (h = lid / 16, k = lid % 16) accumulates the scores of head h with keys k and k + 16. Online
 // softmax per head (f32). Values: thread (half = lid / 128, unit u = lid % 128) accumulates the vec4s u,
@@ -38,14 +38,16 @@ struct Params {
 const WG: u32 = 256u;
 const KB: u32 = 32u;      // keys per block
 const HG: u32 = 16u;      // query heads per workgroup
-const TD: u32 = 16u;      // vec4s of the head dim per tile
-const KS: u32 = 17u;      // row stride (vec4s) of the key tile, padded against bank conflicts
+const TD: u32 = ${TD}u;   // vec4s of the head dim per tile: 16, or 32 where 32 KiB of workgroup memory is there
+const KS: u32 = TD + 1u;  // row stride (vec4s) of the key tile, padded against bank conflicts
+const KL: u32 = KB * TD / WG; // key vec4s each thread loads per tile
+const QL: u32 = HG * TD / WG; // query vec4s each thread loads per tile
 const VH: u32 = 8u;       // heads per thread in the value phase
 const DVT: u32 = ${DVT}u; // value vec4s per thread: ceil(DvU / 128)
 const NEG: f32 = -3.0e38;
 
-var<workgroup> kt: array<vec4<f32>, 544>; // [KB, KS] a tile of the block's keys
-var<workgroup> qt: array<vec4<f32>, 256>; // [HG, TD] the same tile of the queries
+var<workgroup> kt: array<vec4<f32>, KB * KS>; // [KB, KS] a tile of the block's keys
+var<workgroup> qt: array<vec4<f32>, HG * TD>; // [HG, TD] the same tile of the queries
 var<workgroup> ps: array<f32, 512>;       // [HG, KB] probabilities of the block
 var<workgroup> red: array<f32, 256>;      // [HG, 16] per-thread max, then sum
 var<workgroup> run_max: array<f32, HG>;   // [HG] running max
@@ -53,27 +55,33 @@ var<workgroup> run_sum: array<f32, HG>;   // [HG] running sum of exp(s - max)
 var<workgroup> alpha: array<f32, HG>;     // [HG] exp(old max - new max) of the block
 
 struct Tile {
-  k0: vec4<f32>, // key lid / TD, vec4 u0 + lid % TD
-  k1: vec4<f32>, // key lid / TD + 16, the same vec4
-  q: vec4<f32>,  // head lid / TD, the same vec4
+  k: array<vec4<f32>, KL>, // i < KL: element lid + i * WG of the [KB, TD] key tile
+  q: array<vec4<f32>, QL>, // i < QL: element lid + i * WG of the [HG, TD] query tile
 }
 
 // This thread's share of the tile of vec4s u0 .. u0 + TD of the block's keys (from b0, nb of them) and of
 // the queries (zero past the keys, the heads and the head dim).
 fn load_tile(b0: u32, nb: u32, u0: u32, t: u32, h0: u32, nh: u32, lid: u32) -> Tile {
-  var r = Tile(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  let kk = lid / TD;
-  let u = u0 + lid % TD;
-  if (u < p.DU) {
-    if (kk < nb) {
-      r.k0 = kc[((b0 + kk) % p.capacity) * p.DU + u];
+  var r: Tile;
+  for (var i = 0u; i < KL; i++) {
+    let e = lid + i * WG;
+    let kk = e / TD;
+    let u = u0 + e % TD;
+    var v = vec4<f32>(0.0);
+    if (kk < nb && u < p.DU) {
+      v = kc[((b0 + kk) % p.capacity) * p.DU + u];
     }
-    if (kk + 16u < nb) {
-      r.k1 = kc[((b0 + kk + 16u) % p.capacity) * p.DU + u];
+    r.k[i] = v;
+  }
+  for (var i = 0u; i < QL; i++) {
+    let e = lid + i * WG;
+    let hh = e / TD;
+    let u = u0 + e % TD;
+    var v = vec4<f32>(0.0);
+    if (hh < nh && u < p.DU) {
+      v = q[(t * p.nH + h0 + hh) * p.DU + u];
     }
-    if (kk < nh) {
-      r.q = q[(t * p.nH + h0 + kk) * p.DU + u];
-    }
+    r.q[i] = v;
   }
   return r;
 }
@@ -110,9 +118,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     // The next tile is loaded into registers while the current one is used.
     var nxt = load_tile(b0, nb, 0u, t, h0, nh, lid);
     for (var u0 = 0u; u0 < p.DU; u0 += TD) {
-      kt[(lid / TD) * KS + lid % TD] = nxt.k0;
-      kt[(lid / TD + 16u) * KS + lid % TD] = nxt.k1;
-      qt[lid] = nxt.q;
+      for (var i = 0u; i < KL; i++) {
+        let e = lid + i * WG;
+        kt[(e / TD) * KS + e % TD] = nxt.k[i];
+      }
+      for (var i = 0u; i < QL; i++) {
+        qt[lid + i * WG] = nxt.q[i];
+      }
       workgroupBarrier();
       if (u0 + TD < p.DU) {
         nxt = load_tile(b0, nb, u0 + TD, t, h0, nh, lid);

@@ -32,8 +32,9 @@ export function attentionMlaFits(
  * [capacity, 1, D], out [T, nH, Dv] = softmax(q · k * scale) · k[:Dv], causal (query t at startPos + t).
  * Shapes are checked by attention() (src/kernels/attention.ts), which dispatches here when
  * attentionMlaFits holds. One dispatch when the keys fit one chunk, else the chunks and their combine.
+ * `tileVec4s` forces the tile width (tests); by default mlaTileVec4s.
  */
-export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, out: Tensor, o: { startPos: number; scale: number }): void {
+export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, out: Tensor, o: { startPos: number; scale: number; tileVec4s?: 16 | 32 }): void {
   const [T, nH, D] = q.shape as [number, number, number];
   const capacity = cache.shape[0]!;
   const Dv = out.shape[2]!;
@@ -52,7 +53,8 @@ export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, ou
   const accVec4s = T * nH * nChunks * DvU;
   const part = partials(ctx, direct ? 16 : (accVec4s + T * nH * nChunks) * 16);
   const DVT = Math.ceil(DvU / 128);
-  const key = { shader: 'attentionMla', defines: { DVT, ACC: 8 * DVT }, layout: ['uniform', 'read', 'read', 'storage', 'storage'] as const };
+  const TD = o.tileVec4s ?? mlaTileVec4s(ctx);
+  const key = { shader: 'attentionMla', defines: { DVT, ACC: 8 * DVT, TD }, layout: ['uniform', 'read', 'read', 'storage', 'storage'] as const };
   const p = () =>
     params()
       .u32(T)
@@ -69,6 +71,14 @@ export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, ou
   const bindings = [q, cache, part, out];
   ctx.dispatch(key, bindings, [nChunks, groups, T], p());
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, Math.ceil(DvU / 32), T], p());
+}
+
+/** Workgroup memory of the main entry: key tile [32, TD + 1] and query tile [16, TD] vec4s, plus 3.3 KiB. */
+const mlaWorkgroupBytes = (TD: number) => (32 * (TD + 1) + 16 * TD) * 16 + 3328;
+
+/** vec4s of the head dim per tile: 32 where the adapter's workgroup memory holds those tiles, else 16. */
+export function mlaTileVec4s(ctx: GpuContext): number {
+  return ctx.device.limits.maxComputeWorkgroupStorageSize >= mlaWorkgroupBytes(32) ? 32 : 16;
 }
 
 /** How the keys of queries ending at `end` split: `nChunks` chunks of `chunk` keys, for `end` rounded up to MLA_BUCKET. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../src/kernels/attention.js';
-import { attentionMlaFits } from '../../src/kernels/attentionMla.js';
+import { attentionMlaDecode, attentionMlaFits } from '../../src/kernels/attentionMla.js';
 import { attentionRef } from '../../src/kernels/ref/attention.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -26,6 +26,20 @@ describe('attention, MLA decode kernel', () => {
     const out = ctx.createTensor([T, nH, Dv], 'f32');
     const scale = 0.7 / Math.sqrt(D);
     attention(ctx, ctx.upload(q, [T, nH, D], 'f32'), kc, kc, out, { startPos: start, scale, vFromK: true });
+    const want = attentionRef(q, k, k, T, nH, 1, D, Dv, capacity, { startPos: start, scale, vFromK: true });
+    expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(TOL);
+  });
+
+  // Both tile widths on the same shapes (the adapter's workgroup memory picks one by default).
+  it.each([16, 32] as const)('tiles of %i vec4s match the CPU reference (three rows, 19 heads, ragged tiles, chunks)', async (tileVec4s) => {
+    const ctx = await gpu();
+    const [T, nH, D, Dv, capacity, start] = [3, 19, 148, 132, 300, 140];
+    const q = randomF32(T * nH * D, 41);
+    const k = randomF32(capacity * D, 42);
+    const kc = ctx.upload(k, [capacity, 1, D], 'f32');
+    const out = ctx.createTensor([T, nH, Dv], 'f32');
+    const scale = 0.7 / Math.sqrt(D);
+    attentionMlaDecode(ctx, ctx.upload(q, [T, nH, D], 'f32'), kc, out, { startPos: start, scale, tileVec4s });
     const want = attentionRef(q, k, k, T, nH, 1, D, Dv, capacity, { startPos: start, scale, vFromK: true });
     expect(maxAbsDiff(await ctx.readF32(out), want)).toBeLessThan(TOL);
   });
