@@ -4,7 +4,7 @@ import { scale, type Activation } from '../kernels/elementwise.js';
 import { addRmsNorm, rmsNorm } from '../kernels/norm.js';
 import type { LayerKv } from './layerKv.js';
 import { selfAttention, type AttentionDims, type AttentionScratch, type AttentionWeights, type Step } from './attention.js';
-import { isMla, mlaAttention, type MlaDims, type MlaScratch, type MlaWeights } from './mla.js';
+import { isMla, mlaAttention, mlaFuses, type MlaDims, type MlaScratch, type MlaWeights } from './mla.js';
 import { fusedGatedMlp, gatedMlp, type MlpScratch, type MlpWeights } from './mlp.js';
 import { gemvFuses } from '../kernels/matmul.js';
 import { isMoe, moeBlock, type MoeScratch, type MoeSettings, type MoeWeights } from './moe.js';
@@ -80,8 +80,8 @@ export function decoderLayer(
  * or a residual scale.
  */
 export function layerFuses(ctx: GpuContext, r: DecoderLayerRun, w: DecoderLayerWeights): boolean {
-  if (isMla(w.attn) || w.postAttnNorm || w.postMlpNorm || r.attnResidualScale !== undefined) return false;
-  if (!gemvFuses(ctx, w.attn.qkv, true) || !gemvFuses(ctx, w.attn.o, false)) return false;
+  if (w.postAttnNorm || w.postMlpNorm || r.attnResidualScale !== undefined) return false;
+  if (isMla(w.attn) ? !mlaFuses(ctx, r.mla!.dims, w.attn) : !gemvFuses(ctx, w.attn.qkv, true) || !gemvFuses(ctx, w.attn.o, false)) return false;
   if (isMoe(w.mlp)) return w.mlp.router.shape[1]! % 4 === 0;
   return gemvFuses(ctx, w.mlp.gateUp, true) && gemvFuses(ctx, w.mlp.down, false);
 }
@@ -90,7 +90,8 @@ export function layerFuses(ctx: GpuContext, r: DecoderLayerRun, w: DecoderLayerW
  * One decode token through a layer (`layerFuses`) on its residual stream h [1, H] alone: the q|k|v GEMV reads
  * inputNorm(h), the output projection adds to h, the gate|up GEMV reads mlpNorm(h), the down projection adds to h.
  * Five dependent dispatches besides attention's (RoPE with the cache append, attention, its merge). A MoE
- * layer's router reads mlpNorm(h) and writes it to x [1, H] (scratch) for the experts, which add to h.
+ * layer's router reads mlpNorm(h) and writes it to x [1, H] (scratch) for the experts, which add to h. MLA
+ * (`mlaFuses`): its fused x projection reads inputNorm(h), its output projection adds to h.
  */
 export function fusedDecoderLayer(
   ctx: GpuContext,
@@ -103,7 +104,8 @@ export function fusedDecoderLayer(
   x: Tensor,
 ): void {
   const norm = (weight: Tensor) => ({ h, norm: { weight, eps: r.eps, weightOffset: r.normWeightOffset } });
-  selfAttention(ctx, r.dims, w.attn as AttentionWeights, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, h, h, undefined, norm(w.inputNorm));
+  if (isMla(w.attn)) mlaAttention(ctx, r.mla!.dims, w.attn, kv.k, rope.invFreq, rope.attentionFactor, r.mla!.scratch, step, h, h, norm(w.inputNorm));
+  else selfAttention(ctx, r.dims, w.attn, kv, rope.invFreq, rope.attentionFactor, r.attnScratch, step, h, h, undefined, norm(w.inputNorm));
   if (isMoe(w.mlp)) moeBlock(ctx, r.moe!.settings, w.mlp, r.moe!.scratch, x, h, norm(w.mlpNorm));
   else fusedGatedMlp(ctx, w.mlp, r.activation, r.mlpScratch, norm(w.mlpNorm));
 }

@@ -1,10 +1,11 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { attention, headMatmul } from '../kernels/attention.js';
-import { matmul } from '../kernels/matmul.js';
+import { gemvFuses, matmul, matmulFused } from '../kernels/matmul.js';
 import { mlaKeys, mlaLatent, mlaLatents, mlaQuery, mlaQueryDecode, mlaQueryDecodeFits, mlaRopeQuery } from '../kernels/mla.js';
 import { rmsNorm } from '../kernels/norm.js';
-import type { Step } from './attention.js';
+import type { FusedResidual, Step } from './attention.js';
 
 /**
  * Multi-head latent attention weights (DeepSeek-V2/V3), split at load for the absorbed form:
@@ -131,6 +132,7 @@ export function mlaAttention(
   step: Step,
   x: Tensor,
   out: Tensor,
+  residual?: FusedResidual,
 ): void {
   const { T } = step;
   const { numHeads: nH, kvLoraRank: R, ropeDim: P } = d;
@@ -138,7 +140,9 @@ export function mlaAttention(
   // A decode token: one GEMV for both projections of x, read through views of its output (where the second
   // starts at a binding offset the adapter allows).
   const fused = !!w.xProj && T === 1 && (N1 * 4) % ctx.device.limits.minStorageBufferOffsetAlignment === 0;
-  if (fused) matmul(ctx, x, w.xProj!, s.xOut);
+  if (residual && !(fused && mlaFuses(ctx, d, w))) throw new InvalidArgumentError('mlaAttention: the fused residual needs mlaFuses and one token');
+  if (residual) matmulFused(ctx, residual.h, w.xProj!, s.xOut, undefined, { norm: residual.norm });
+  else if (fused) matmul(ctx, x, w.xProj!, s.xOut);
   let qIn = x;
   let q = ctx.view(s.q, [T, nH, d.nopeDim + P]);
   if (w.qA && w.qANorm) {
@@ -178,5 +182,16 @@ export function mlaAttention(
     attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true });
     headMatmul(ctx, oLat, w.wUv, o, false);
   }
-  matmul(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, out);
+  if (residual) matmulFused(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, residual.h, undefined, { accumulate: true });
+  else matmul(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, out);
+}
+
+/**
+ * Whether a decode token's MLA can take its residual stream h itself (`mlaAttention`'s `residual`): the fused
+ * x projection reads norm(h) and the output projection adds to h, both on the integer-dot GEMV.
+ */
+export function mlaFuses(ctx: GpuContext, d: MlaDims, w: MlaWeights): boolean {
+  const N1 = d.qLoraRank ?? d.numHeads * (d.nopeDim + d.ropeDim);
+  if (!w.xProj || (N1 * 4) % ctx.device.limits.minStorageBufferOffsetAlignment !== 0) return false;
+  return gemvFuses(ctx, w.xProj, true) && gemvFuses(ctx, w.o, false);
 }
