@@ -74,16 +74,20 @@ describe('models/tiny-books through the public Node engine at f32', () => {
   const engine = createNodeEngine();
   afterAll(() => engine.dispose());
 
+  // The first GREEDY_TOKENS of each answer: decode at f32 under SwiftShader is slow, and the logits test above
+  // already checks every position of a longer text.
+  const GREEDY_TOKENS = 12;
   it("reproduces transformers' greedy ids of the reference prompts", { timeout: 600_000 }, async () => {
     await engine.load(DIR, { dtype: 'f32' });
     for (const c of EXPECTED.prompts) {
+      const want = c.greedy_ids.slice(0, GREEDY_TOKENS);
       const chunks: GenerateChunk[] = [];
-      for await (const ch of engine.generate({ ids: c.input_ids }, { temperature: 0, maxTokens: c.greedy_ids.length })) chunks.push(ch);
+      for await (const ch of engine.generate({ ids: c.input_ids }, { temperature: 0, maxTokens: want.length })) chunks.push(ch);
       const ids = chunks.flatMap((ch) => ch.tokenIds);
       expect(
         ids.filter((t) => !STOPS.has(t)),
         c.name,
-      ).toEqual(c.greedy_ids.filter((t) => !STOPS.has(t)));
+      ).toEqual(want.filter((t) => !STOPS.has(t)));
     }
   });
 });
