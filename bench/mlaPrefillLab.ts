@@ -1,5 +1,5 @@
 /**
- * MLA prefill, absorbed against naive form (src/layers/mla.ts: mlaPrefillTuning): the wall time of a prompt's
+ * MLA prefill, absorbed against naive form (src/layers/mla.ts; kernelOverrides.mlaPrefill): the wall time of a prompt's
  * prefill to its first sampled token through the model of a real shape (random weights, `--layers` of its
  * decoder layers so that it loads fast), each form in turn, median of `--reps` after one warm-up; the greedy
  * first token of both forms is printed beside (they should agree). Run on the GPU machine:
@@ -12,7 +12,6 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Sampler } from '../src/engine/sampler.js';
 import type { DType } from '../src/gpu/tensor.js';
-import { mlaPrefillTuning } from '../src/layers/mla.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -70,7 +69,7 @@ async function prefill(n: number): Promise<{ ms: number; id: number }> {
 const results: Record<string, unknown>[] = [];
 for (const n of tokens) {
   for (const form of ['absorbed', 'naive'] as const) {
-    mlaPrefillTuning.form = form;
+    ctx.kernelOverrides = { mlaPrefill: { form } };
     await prefill(n);
     const ms: number[] = [];
     let id = 0;

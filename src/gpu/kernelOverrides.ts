@@ -57,6 +57,8 @@ export interface AttentionOverrides {
 
 export interface KernelOverrides {
   readonly attention?: AttentionOverrides;
+  /** MLA prefill chunks (src/layers/mla.ts): latent ('absorbed') or decompressed ('naive') attention; 'auto' by T and positions. */
+  readonly mlaPrefill?: { readonly form: 'auto' | 'absorbed' | 'naive' };
   /** A storage-binding size below the device's, to exercise the kernels that split a tensor over several bindings. */
   readonly maxBinding?: number;
   /** A cap on workgroups per grid dimension below the device's, to exercise the 2-D fold of the GEMV and GEMM grids. */

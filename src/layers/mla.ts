@@ -102,17 +102,16 @@ export class MlaScratch {
 /**
  * Which form a prefill chunk of MLA runs: 'absorbed' (attention over the latent rows, head dim R + P) or
  * 'naive' (keys and values of every position decompressed with kv_b_proj, attention with head dims
- * nope + P and v); 'auto' picks naive for chunks of at least NAIVE_MIN_T tokens over at most NAIVE_MAX_S
- * positions (measured faster on DeepSeek-V2-Lite's shape: bench/README.md, MLA); decode (T <= 4) is
- * always absorbed. Benchmarks and tests set it.
+ * nope + P and v): naive for chunks of at least NAIVE_MIN_T tokens over at most NAIVE_MAX_S positions
+ * (measured faster on DeepSeek-V2-Lite's shape: bench/README.md, MLA), or as ctx.kernelOverrides.mlaPrefill
+ * says; decode (T <= 4) is always absorbed.
  */
-export const mlaPrefillTuning: { form: 'auto' | 'absorbed' | 'naive' } = { form: 'auto' };
 const NAIVE_MIN_T = 64;
 const NAIVE_MAX_S = 4096;
 
-function naiveForm(T: number, S: number, capacity: number): boolean {
+function naiveForm(ctx: GpuContext, T: number, S: number, capacity: number): boolean {
   if (T <= 4 || S > capacity) return false;
-  const f = mlaPrefillTuning.form;
+  const f = ctx.kernelOverrides?.mlaPrefill?.form ?? 'auto';
   return f === 'naive' || (f === 'auto' && T >= NAIVE_MIN_T && S <= NAIVE_MAX_S);
 }
 
@@ -161,7 +160,7 @@ export function mlaAttention(
   const S = step.start + T;
   const decodeQuery = mlaQueryDecodeFits(T, d.nopeDim, P);
   if (!decodeQuery) mlaLatent(ctx, ckv, w.kvANorm, step.positions, invFreq, cache, { eps: d.eps, attentionFactor });
-  if (naiveForm(T, S, cache.shape[0]!)) {
+  if (naiveForm(ctx, T, S, cache.shape[0]!)) {
     const e = s.expanded(ctx, d, S);
     mlaLatents(ctx, cache, e.c, d);
     matmul(ctx, e.c, w.kvB, ctx.view(e.kv, [S, nH * (d.nopeDim + d.vDim)]));
