@@ -64,11 +64,6 @@ const MOFF: u32 = 0u;          // [BQ, 8] row maxima, then
 const LOFF: u32 = BQ * 2u;     // [BQ, 8] row sums, then
 const VOFF: u32 = BQ * 4u;     // [BK, 8] vec4: a slab of V
 const NEG: f32 = -3.0e38;
-const SL4: u32 = DS / 4u;          // vec4 per slab row of Q / K
-const QLD: u32 = BQ * SL4 / WG;    // Q slab vec4 a thread stages: rows lid / SL4 + i * WG / SL4, column lid % SL4
-const KLD: u32 = BK * SL4 / WG;    // K slab vec4 a thread stages (rows as for Q)
-const VLD: u32 = BK * 8u / WG;     // V slab vec4 a thread stages: rows lid / 8 + i * WG / 8, column lid % 8
-const NO_ROW: u32 = 0xffffffffu;
 
 var<workgroup> sa: array<vec4<f32>, ${SA}>;  // Q slab [BQ, QS4] + K slab [BK, QS4]; later maxima, sums and a V slab
 var<workgroup> psh: array<vec4<f32>, ${PSH}>; // [BQ, PS4] probabilities
@@ -164,44 +159,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     acc[i] = vec4<f32>(0.0);
   }
 
-  // The rows this thread stages are the same in every tile and slab: their offsets once (NO_ROW past the rows).
-  var q_at: array<u32, QLD>;
-  for (var i = 0u; i < QLD; i++) {
-    let r = r0 + lid / SL4 + i * (WG / SL4);
-    q_at[i] = select(NO_ROW, ((r / G) * p.nH + kvh * G + r % G) * p.D, r < rows);
-  }
-
   for (var kb = k_lo; kb < k_hi; kb += BK) {
-    // Cache offsets of the K and V rows this thread stages in this tile (NO_ROW past the tile's keys).
-    var k_at: array<u32, KLD>;
-    for (var i = 0u; i < KLD; i++) {
-      let kp = kb + lid / SL4 + i * (WG / SL4);
-      k_at[i] = select(NO_ROW, ((kp % p.capacity) * p.nKv + kvh) * p.D, kp < k_hi);
-    }
-    var v_at: array<u32, VLD>;
-    for (var i = 0u; i < VLD; i++) {
-      let kp = kb + lid / 8u + i * (WG / 8u);
-      v_at[i] = select(NO_ROW, (kp % p.capacity) * p.v_stride + v_head, kp < k_hi);
-    }
     var s: array<f32, ${S}>; // [4 rows, KPT keys]
     for (var e = 0u; e < 4u * KPT; e++) {
       s[e] = 0.0;
     }
     for (var d0 = 0u; d0 < p.D; d0 += DS) {
-      let c4 = lid % SL4;
-      for (var i = 0u; i < QLD; i++) {
+      for (var e = lid; e < BQ * (DS / 4u); e += WG) {
+        let rr = e / (DS / 4u);
+        let c4 = e % (DS / 4u);
+        let r = r0 + rr;
         var x = vec4<f32>(0.0);
-        if (q_at[i] != NO_ROW) {
-          x = q4(q_at[i], d0 / 4u + c4, p.D);
+        if (r < rows) {
+          x = q4(((r / G) * p.nH + kvh * G + r % G) * p.D, d0 / 4u + c4, p.D);
         }
-        sa[(lid / SL4 + i * (WG / SL4)) * QS4 + c4] = x;
+        sa[rr * QS4 + c4] = x;
       }
-      for (var i = 0u; i < KLD; i++) {
+      for (var e = lid; e < BK * (DS / 4u); e += WG) {
+        let kk = e / (DS / 4u);
+        let c4 = e % (DS / 4u);
+        let kp = kb + kk;
         var x = vec4<f32>(0.0);
-        if (k_at[i] != NO_ROW) {
-          x = k4(k_at[i], d0 / 4u + c4, p.D);
+        if (kp < k_hi) {
+          x = k4(((kp % p.capacity) * p.nKv + kvh) * p.D, d0 / 4u + c4, p.D);
         }
-        sa[KOFF + (lid / SL4 + i * (WG / SL4)) * QS4 + c4] = x;
+        sa[KOFF + kk * QS4 + c4] = x;
       }
       workgroupBarrier();
       for (var c4 = 0u; c4 < DS / 4u; c4++) {
@@ -263,12 +245,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     }
 
     for (var sl = 0u; sl < NVS; sl++) {
-      for (var i = 0u; i < VLD; i++) {
+      for (var e = lid; e < BK * 8u; e += WG) {
+        let kk = e / 8u;
+        let kp = kb + kk;
         var x = vec4<f32>(0.0);
-        if (v_at[i] != NO_ROW) {
-          x = v4(v_at[i], sl * 8u + lid % 8u, p.Dv);
+        if (kp < k_hi) {
+          x = v4((kp % p.capacity) * p.v_stride + v_head, sl * 8u + e % 8u, p.Dv);
         }
-        sa[VOFF + lid + i * WG] = x;
+        sa[VOFF + e] = x;
       }
       workgroupBarrier();
       var oa = acc[sl];
