@@ -10,7 +10,7 @@
  *        [--attn auto[,rows,flash32,flash64,flash64w1024]] [--reps 3] [--out a.json]
  *
  * `--chunk` values build the model again with that maxChunk; `--attn` picks the attention prefill kernel
- * (src/kernels/attentionPrefill.ts: attentionPrefillTuning). `--shape tiny` is a two-layer model of tiny
+ * (src/kernels/attentionPrefill.ts, through kernelOverrides.attentionPrefill). `--shape tiny` is a two-layer model of tiny
  * widths (a check of the tool on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
@@ -20,7 +20,6 @@ import type { Binding, GpuContext } from '../src/gpu/context.js';
 import type { Pipeline, PipelineKey } from '../src/gpu/pipelineCache.js';
 import type { Params } from '../src/gpu/params.js';
 import type { DType } from '../src/gpu/tensor.js';
-import { attentionPrefillTuning } from '../src/kernels/attentionPrefill.js';
 import { buildModel } from '../src/models/load.js';
 import { normalizeConfig } from '../src/models/registry.js';
 import { createNodeGpu } from '../src/node/gpu.js';
@@ -146,13 +145,16 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
  * splits aimed at n workgroups.
  */
 function setAttention(variant: string): void {
-  const t = attentionPrefillTuning;
   const m = /^(auto|rows|flash(32|64))(?:d(16|32))?(?:w(\d+))?$/.exec(variant);
   if (!m) throw new Error(`--attn ${variant}: auto, rows, flash32 or flash64, optionally followed by d<16|32> and w<workgroups>`);
-  t.kernel = m[1] === 'rows' ? 'rows' : m[2] ? 'flash' : 'auto';
-  t.bk = m[2] ? (Number(m[2]) as 32 | 64) : undefined;
-  t.ds = m[3] ? (Number(m[3]) as 16 | 32) : undefined;
-  t.targetWorkgroups = m[4] ? Number(m[4]) : undefined;
+  ctx.kernelOverrides = {
+    attentionPrefill: {
+      kernel: m[1] === 'rows' ? 'rows' : m[2] ? 'flash' : 'auto',
+      bk: m[2] ? (Number(m[2]) as 32 | 64) : undefined,
+      ds: m[3] ? (Number(m[3]) as 16 | 32) : undefined,
+      targetWorkgroups: m[4] ? Number(m[4]) : undefined,
+    },
+  };
 }
 
 const raw = a.shape === 'tiny' ? tiny : benchShapes[a.shape!];

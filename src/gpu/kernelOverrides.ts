@@ -57,6 +57,17 @@ export interface AttentionOverrides {
 
 export interface KernelOverrides {
   readonly attention?: AttentionOverrides;
+  /**
+   * The attention prefill (src/kernels/attentionPrefill.ts): the kernel (flash where it fits, else rows), the
+   * flash kernel's keys per tile and head dims per slab, its key splits or the grid size they aim for.
+   */
+  readonly attentionPrefill?: {
+    readonly kernel?: 'auto' | 'flash' | 'rows';
+    readonly bk?: 32 | 64;
+    readonly ds?: 16 | 32;
+    readonly splits?: number;
+    readonly targetWorkgroups?: number;
+  };
   /** MLA prefill chunks (src/layers/mla.ts): latent ('absorbed') or decompressed ('naive') attention; 'auto' by T and positions. */
   readonly mlaPrefill?: { readonly form: 'auto' | 'absorbed' | 'naive' };
   /** A storage-binding size below the device's, to exercise the kernels that split a tensor over several bindings. */

@@ -19,19 +19,11 @@ export interface AttentionPrefillOptions {
 }
 
 /**
- * Which prefill kernel runs (tests and benchmarks set it; the engine leaves it alone): `flash`
- * (shaders/attentionFlash.wgsl, register-blocked, keys split across workgroups) wherever it fits, `rows`
- * (shaders/attentionPrefill.wgsl) for wider values; `bk` the flash kernel's keys per tile (32; 64 for
- * measurements), `ds` its head dims per slab of Q and K (16 with 64 keys, else 32);
- * `splits` forces the number of key splits, `targetWorkgroups` the grid size the splits aim for.
+ * Which prefill kernel runs: `flash` (shaders/attentionFlash.wgsl, register-blocked, keys split across
+ * workgroups) wherever it fits, `rows` (shaders/attentionPrefill.wgsl) for wider values. The benchmarks and
+ * tests pick others through ctx.kernelOverrides.attentionPrefill (src/gpu/kernelOverrides.ts).
  */
-export const attentionPrefillTuning: {
-  kernel: 'auto' | 'flash' | 'rows';
-  bk?: 32 | 64;
-  ds?: 16 | 32;
-  splits?: number;
-  targetWorkgroups?: number;
-} = { kernel: 'auto' };
+const overrides = (ctx: GpuContext) => ctx.kernelOverrides?.attentionPrefill ?? {};
 
 /** Widest value head the flash kernel keeps in registers (4 rows x Dv per thread). */
 const FLASH_MAX_DV = 256;
@@ -53,7 +45,7 @@ const ROWS_WIDE_MIN_WORKGROUPS = 264;
 export function attentionPrefill(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, out: Tensor, o: AttentionPrefillOptions): void {
   const hdV = out.shape[2]!;
   const bk = flashTile(ctx, hdV);
-  const kernel = attentionPrefillTuning.kernel;
+  const kernel = overrides(ctx).kernel ?? 'auto';
   if (kernel === 'flash' && bk === undefined)
     throw new InvalidArgumentError(`attention: the flash prefill kernel (tuned as asked) does not fit value dim ${hdV} or this adapter's workgroup memory`);
   if (kernel === 'rows' || bk === undefined) rowsKernel(ctx, q, kCache, v, out, o);
@@ -68,28 +60,29 @@ function flashShared(bk: number, ds: number): { sa: number; psh: number; bytes: 
   return { sa, psh, bytes: (sa + psh) * 16 };
 }
 
-const slabOf = (bk: number) => attentionPrefillTuning.ds ?? (bk === 64 ? 16 : 32);
+const slabOf = (ctx: GpuContext, bk: number) => overrides(ctx).ds ?? (bk === 64 ? 16 : 32);
 
 /** Keys per tile of the flash kernel for values of `hdV` on this adapter, or undefined where it does not fit. */
 function flashTile(ctx: GpuContext, hdV: number): 32 | 64 | undefined {
   if (hdV > FLASH_MAX_DV) return undefined;
   const limit = ctx.limits.maxComputeWorkgroupStorageSize;
-  const fits = (bk: 32 | 64) => flashShared(bk, slabOf(bk)).bytes <= limit;
-  const want = attentionPrefillTuning.bk;
+  const fits = (bk: 32 | 64) => flashShared(bk, slabOf(ctx, bk)).bytes <= limit;
+  const want = overrides(ctx).bk;
   if (want) return fits(want) ? want : undefined;
   // 32 keys: 64 a tile kept more scores in registers and ran 1.4x slower on the H200 (bench/README.md).
   return fits(32) ? 32 : undefined;
 }
 
 /** How the flash kernel splits the keys a chunk sees: `splits` ranges of `splitLen` keys from `base`. */
-function flashSplits(T: number, nH: number, nKv: number, hdV: number, startPos: number, window: number, bidirectional: boolean, bk: number) {
+function flashSplits(ctx: GpuContext, T: number, nH: number, nKv: number, hdV: number, startPos: number, window: number, bidirectional: boolean, bk: number) {
   const end = startPos + T;
   const base = bidirectional || window === 0 ? 0 : Math.max(0, startPos + 1 - window);
   const span = end - base;
   const tiles = Math.ceil((T * nH) / nKv / FLASH_BQ) * nKv;
   const rowBytes = T * nH * (Math.ceil(hdV / 4) + 1) * 16;
   const most = Math.max(1, Math.min(Math.floor(span / FLASH_MIN_SPLIT_KEYS), Math.floor(FLASH_MAX_PARTIAL_BYTES / rowBytes)));
-  const wanted = attentionPrefillTuning.splits ?? Math.min(Math.ceil((attentionPrefillTuning.targetWorkgroups ?? FLASH_TARGET_WORKGROUPS) / tiles), most);
+  const t = overrides(ctx);
+  const wanted = t.splits ?? Math.min(Math.ceil((t.targetWorkgroups ?? FLASH_TARGET_WORKGROUPS) / tiles), most);
   const splitLen = Math.ceil(span / Math.max(1, wanted) / bk) * bk;
   return { base, splitLen, splits: Math.ceil(span / splitLen) };
 }
@@ -98,15 +91,15 @@ function flashKernel(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, out:
   const [T, nH, hd] = q.shape as [number, number, number];
   const [capacity, nKv] = kCache.shape as [number, number, number];
   const hdV = out.shape[2]!;
-  const plan = flashSplits(T, nH, nKv, hdV, o.startPos, o.window, o.bidirectional, bk);
+  const plan = flashSplits(ctx, T, nH, nKv, hdV, o.startPos, o.window, o.bidirectional, bk);
   if (ctx.capturing) {
     ctx.guard(POSITION, o.startPos, (startPos) => {
-      const p = flashSplits(T, nH, nKv, hdV, startPos, o.window, o.bidirectional, bk);
+      const p = flashSplits(ctx, T, nH, nKv, hdV, startPos, o.window, o.bidirectional, bk);
       return p.base === plan.base && p.splitLen === plan.splitLen && p.splits === plan.splits;
     });
   }
   const NVS = Math.ceil(hdV / 32);
-  const ds = slabOf(bk);
+  const ds = slabOf(ctx, bk);
   const shared = flashShared(bk, ds);
   const dv4 = Math.ceil(hdV / 4);
   const mlBase = plan.splits * T * nH * dv4;

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attention } from '../../src/kernels/attention.js';
-import { attentionPrefillTuning } from '../../src/kernels/attentionPrefill.js';
 import { attentionRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
 // Tolerance: 2e-5 absolute on outputs of O(1) (f32 online softmax vs the f64 reference), as attention.test.ts.
@@ -44,17 +44,8 @@ describe.each([
   [64, 16],
   [32, 16],
 ] as const)('attention, flash prefill kernel, tiles of %i keys, slabs of %i dims', (bk, ds) => {
-  afterEach(() => {
-    attentionPrefillTuning.kernel = 'auto';
-    attentionPrefillTuning.bk = undefined;
-    attentionPrefillTuning.ds = undefined;
-    attentionPrefillTuning.splits = undefined;
-  });
   const run = async (c: Case, splits?: number) => {
-    attentionPrefillTuning.kernel = 'flash';
-    attentionPrefillTuning.bk = bk;
-    attentionPrefillTuning.ds = ds;
-    attentionPrefillTuning.splits = splits;
+    await overrideKernels({ attentionPrefill: { kernel: 'flash', bk, ds, splits } });
     return check(c);
   };
   it('T 37, GQA 3, window 45 over a wrapped ring, three key splits', async () => {

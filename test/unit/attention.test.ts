@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { attention, type AttentionOptions } from '../../src/kernels/attention.js';
-import { attentionPrefillTuning } from '../../src/kernels/attentionPrefill.js';
 import { writeKv } from '../../src/kernels/kvCache.js';
 import { attentionRef, type AttentionRefOptions } from '../../src/kernels/ref/attention.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { gpu } from '../helpers/gpu.js';
+import { overrideKernels } from '../helpers/overrides.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
 // Tolerance: 2e-5 absolute on outputs of O(1) (f32 online softmax vs the f64 reference).
@@ -41,12 +41,8 @@ const kernels = ['decode', 'prefill', 'prefill rows'] as const;
 describe.each(kernels)('attention, %s kernel', (kernel) => {
   const path = kernel === 'decode' ? 'decode' : 'prefill';
   const run = async (c: Omit<Case, 'o'> & { o: Case['o'] }) => {
-    attentionPrefillTuning.kernel = kernel === 'prefill rows' ? 'rows' : 'auto';
-    try {
-      await check({ ...c, o: { ...c.o, path } });
-    } finally {
-      attentionPrefillTuning.kernel = 'auto';
-    }
+    if (kernel === 'prefill rows') await overrideKernels({ attentionPrefill: { kernel: 'rows' } });
+    await check({ ...c, o: { ...c.o, path } });
   };
   it('one query, GQA, odd head dim 24', () => run({ T: 1, nH: 6, nKv: 2, hd: 24, hdV: 24, capacity: 37, o: { startPos: 36, scale: 0.2 } }));
   it('from position 0, MHA, head dim 40', () => run({ T: 13, nH: 3, nKv: 3, hd: 40, hdV: 40, capacity: 13, o: { startPos: 0, scale: 0.15 } }));
@@ -80,12 +76,8 @@ describe('attention, default path', () => {
     expect(ctx.dispatchCount - n1).toBe(2);
   });
   it('a grid large enough for tiles of 32 rows in the row kernel (two per thread)', async () => {
-    attentionPrefillTuning.kernel = 'rows';
-    try {
-      await check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } });
-    } finally {
-      attentionPrefillTuning.kernel = 'auto';
-    }
+    await overrideKernels({ attentionPrefill: { kernel: 'rows' } });
+    await check({ T: 66, nH: 128, nKv: 1, hd: 12, hdV: 9, capacity: 70, o: { startPos: 3, scale: 0.3, window: 50 } });
   });
   it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
     check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
