@@ -125,7 +125,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     const drop = faults.dropAfterBytes;
     if (drop !== undefined && drop < part.length && (faults.dropTimes === undefined || faults.dropTimes > 0)) {
       if (faults.dropTimes !== undefined) faults.dropTimes--;
-      res.write(part.subarray(0, drop), () => setTimeout(() => res.socket?.destroy(), 20));
+      res.write(part.subarray(0, drop), () => setTimeout(() => res.socket?.destroy(), 100));
       return;
     }
     res.end(part);
