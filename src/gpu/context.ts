@@ -1,3 +1,4 @@
+import type { SubgroupMatrixShape } from './subgroupMatrix.js';
 import { DeviceLostError, GpuOutOfMemoryError, ShaderError, WebLMError } from '../errors.js';
 import { BufferPool } from './bufferPool.js';
 import { OP_COPY, OP_DISPATCH, StepCapture, StepRecording, type StepInputs, type StepReplayer } from './capture.js';
@@ -13,6 +14,11 @@ export interface GpuFeatures {
   readonly timestampQuery: boolean;
   /** WGSL's dot4I8Packed / pack4xI8 (language feature packed_4x8_integer_dot_product). */
   readonly packedDot: boolean;
+  /**
+   * The f16 x f16 -> f32 subgroup-matrix (cooperative matrix, tensor core) shape the prefill GEMM uses, where
+   * the adapter exposes chromium-experimental-subgroup-matrix (Dawn: allow_unsafe_apis) with shader-f16.
+   */
+  readonly subgroupMatrix?: SubgroupMatrixShape;
 }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter

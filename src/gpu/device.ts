@@ -1,5 +1,6 @@
 import { WebGPUUnavailableError } from '../errors.js';
 import { GpuContext } from './context.js';
+import { chooseSubgroupMatrix, SUBGROUP_MATRIX_FEATURES, type AdapterMatrixConfig } from './subgroupMatrix.js';
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
@@ -32,6 +33,11 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
   }
   const skip = new Set(options.disableFeatures ?? []);
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f));
+  const info = adapter.info;
+  const matrix = SUBGROUP_MATRIX_FEATURES.every((f) => adapter.features.has(f) && !skip.has(f))
+    ? chooseSubgroupMatrix((info as { subgroupMatrixConfigs?: readonly AdapterMatrixConfig[] }).subgroupMatrixConfigs ?? [], info.subgroupMaxSize)
+    : undefined;
+  if (matrix) requiredFeatures.push(...SUBGROUP_MATRIX_FEATURES);
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures,
@@ -46,7 +52,6 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
-  const info = adapter.info;
   const has = (f: GPUFeatureName) => device.features.has(f);
   return new GpuContext(
     gpu,
@@ -55,6 +60,7 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
     {
       timestampQuery: has('timestamp-query'),
       packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
+      subgroupMatrix: matrix && SUBGROUP_MATRIX_FEATURES.every(has) ? matrix : undefined,
     },
   );
 }

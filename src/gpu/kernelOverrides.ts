@@ -50,6 +50,18 @@ export interface GemmOverrides {
   readonly tile?: GemmTile;
 }
 
+/**
+ * A tile of the subgroup-matrix GEMM (src/kernels/matmulSubgroupMatrix.ts): SGY x SGX subgroups per
+ * workgroup, each TMS x TNS result matrices of the adapter's config; `pad` f16s after each 32 of a tile row.
+ */
+export interface SubgroupMatrixTile {
+  readonly TMS: number;
+  readonly TNS: number;
+  readonly SGY: number;
+  readonly SGX: number;
+  readonly pad: number;
+}
+
 /** The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at most the group size). */
 export interface AttentionOverrides {
   readonly headsPerGroup?: number;
@@ -77,6 +89,8 @@ export interface KernelOverrides {
   readonly gemv?: GemvOverrides;
   /** The prefill GEMM (src/kernels/matmulInt8.ts). */
   readonly gemm?: GemmOverrides;
+  /** The subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrix.ts): on for any T past the GEMV where the device has the feature (off unless asked); its tile. */
+  readonly gemmMatrix?: { readonly use?: boolean; readonly tile?: SubgroupMatrixTile };
   /** The MoE prefill grouped GEMMs (src/kernels/moeGemmInt8.ts); `worklist`: the compacted work list or the grid of every expert's row tiles. */
   readonly moeGemm?: GemmOverrides & { readonly worklist?: boolean };
   /**

@@ -5,6 +5,7 @@ import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding, rowParts } from './binding.js';
 import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
+import { gemmMatrix, useGemmMatrix } from './matmulSubgroupMatrix.js';
 import { weightDefine } from './weights.js';
 import { xPlanesK } from './xPlanes.js';
 
@@ -126,6 +127,16 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
   const planes = T === 1 ? xPlanes : undefined;
   const rowBytes = tensorBytes(w) / N;
+  if (T > GEMV_MAX_T && useGemmMatrix(ctx, w, x.offset)) {
+    // Prefill on subgroup matrices (tensor cores) where the device has them (src/kernels/matmulSubgroupMatrix.ts).
+    for (const { n0, n } of parts) {
+      const one = parts.length === 1;
+      const wPart = one ? w : ctx.view(w, [n, K], n0 * rowBytes);
+      const yPart = one ? y : ctx.view(y, [(T - 1) * N + n], n0 * 4);
+      gemmMatrix(ctx, x, T, wPart, yPart, bias && (one ? bias : ctx.view(bias, [n], n0 * 4)), N, (g) => grid2d(ctx, g));
+    }
+    return;
+  }
   if (T > GEMV_MAX_T && useGemmInt8(ctx, w, T, GEMV_MAX_T)) {
     // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges.
     const x8 = quantizeX8(ctx, x, T, K);

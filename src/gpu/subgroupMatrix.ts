@@ -1,0 +1,37 @@
+/**
+ * Subgroup matrices (WGSL chromium_experimental_subgroup_matrix: cooperative matrices, tensor cores). Dawn
+ * exposes the feature only with its allow_unsafe_apis toggle (Node: `dawnFlags:
+ * ['enable-dawn-features=allow_unsafe_apis']`; Chromium: `--enable-dawn-features=allow_unsafe_apis`), and
+ * lists the shapes the adapter runs in `GPUAdapterInfo.subgroupMatrixConfigs`.
+ */
+
+/** The features a subgroup-matrix kernel needs on the device. */
+export const SUBGROUP_MATRIX_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as unknown as readonly GPUFeatureName[];
+
+/** One entry of `GPUAdapterInfo.subgroupMatrixConfigs`: left M x K times right K x N into a result M x N. */
+export interface AdapterMatrixConfig {
+  readonly componentType: string;
+  readonly resultComponentType: string;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+}
+
+/** The f16 -> f32 shape a kernel is built for, with the subgroup size its workgroups are a multiple of. */
+export interface SubgroupMatrixShape {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly subgroupSize: number;
+}
+
+/**
+ * The f16 x f16 -> f32 config to build on: the largest M x N x K (fewest matrix ops per tile) whose sides are
+ * at most 32 and whose K divides a block of 32; undefined where none fits or the subgroup size is unknown.
+ */
+export function chooseSubgroupMatrix(configs: readonly AdapterMatrixConfig[], subgroupMaxSize: number | undefined): SubgroupMatrixShape | undefined {
+  if (!subgroupMaxSize) return undefined;
+  const fits = configs.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M <= 32 && c.N <= 32 && c.K <= 32 && 32 % c.K === 0);
+  const best = fits.sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K)[0];
+  return best && { M: best.M, N: best.N, K: best.K, subgroupSize: subgroupMaxSize };
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { chooseSubgroupMatrix, type AdapterMatrixConfig } from '../../src/gpu/subgroupMatrix.js';
+import { matmul } from '../../src/kernels/matmul.js';
+import { matmulAbsScale, matmulRef } from '../../src/kernels/ref/matmul.js';
+import { createNodeGpu } from '../../src/node/gpu.js';
+import { gpu } from '../helpers/gpu.js';
+import { randomF32 } from '../helpers/random.js';
+
+const f16 = (M: number, N: number, K: number, result = 'f32'): AdapterMatrixConfig => ({ componentType: 'f16', resultComponentType: result, M, N, K });
+
+describe('subgroup matrices (chromium-experimental-subgroup-matrix)', () => {
+  it('builds on the largest f16 -> f32 config whose K divides a block of 32, and on none without one', () => {
+    // Lists of the kinds drivers report: several f16 shapes and result types beside integer ones.
+    const nvidia = [f16(16, 8, 16), f16(16, 16, 16), f16(16, 16, 16, 'f16'), { componentType: 'i8', resultComponentType: 'i32', M: 16, N: 16, K: 32 }];
+    expect(chooseSubgroupMatrix(nvidia, 32)).toEqual({ M: 16, N: 16, K: 16, subgroupSize: 32 });
+    expect(chooseSubgroupMatrix([f16(8, 8, 8)], 32)).toEqual({ M: 8, N: 8, K: 8, subgroupSize: 32 });
+    expect(chooseSubgroupMatrix([f16(16, 16, 16, 'f16'), f16(16, 16, 24)], 32)).toBeUndefined();
+    expect(chooseSubgroupMatrix([f16(64, 64, 16)], 32)).toBeUndefined();
+    expect(chooseSubgroupMatrix(nvidia, undefined)).toBeUndefined();
+    expect(chooseSubgroupMatrix([], 32)).toBeUndefined();
+  });
+
+  it('where the adapter has none (SwiftShader, even with allow_unsafe_apis), matmul asked for it takes the portable GEMM', async () => {
+    const unsafe = await createNodeGpu({ dawnFlags: ['enable-dawn-features=allow_unsafe_apis'] });
+    try {
+      expect(unsafe.features.subgroupMatrix).toBeUndefined();
+    } finally {
+      unsafe.destroy();
+    }
+    const ctx = await gpu();
+    expect(ctx.features.subgroupMatrix).toBeUndefined();
+    const [T, N, K] = [19, 37, 64];
+    const x = randomF32(T * K, 1);
+    const w = randomF32(N * K, 2);
+    ctx.kernelOverrides = { gemmMatrix: { use: true }, gemm: { use: false } };
+    try {
+      const y = ctx.createTensor([T, N], 'f32');
+      matmul(ctx, ctx.upload(x, [T, K], 'f32'), ctx.upload(w, [N, K], 'f32'), y);
+      const got = await ctx.readF32(y);
+      const ref = matmulRef(x, w, T, N, K);
+      const scale = matmulAbsScale(x, w, T, N, K);
+      for (let i = 0; i < T * N; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThanOrEqual(1e-5 * scale[i]! + 1e-6);
+    } finally {
+      ctx.kernelOverrides = undefined;
+    }
+  });
+});
