@@ -7,7 +7,7 @@ import { pixelShuffle } from '../kernels/pixelShuffle.js';
 import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionLayerWeights } from '../layers/vision.js';
 import type { TensorInfo, WeightSource } from '../weights/source.js';
 import type { DecoderModel } from './decoder.js';
-import type { EmbeddingRows } from './embeddingOverride.js';
+import { ImageTokens } from './imageTokens.js';
 import type { Idefics3ModelConfig, Idefics3VisionConfig } from './idefics3Config.js';
 import type { LoadModelOptions } from './load.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
@@ -80,9 +80,6 @@ export async function buildIdefics3(ctx: GpuContext, c: Idefics3ModelConfig, src
   }
 }
 
-/** Features of this many images stay on the GPU for images that come again. */
-const FEATURE_CACHE = 8;
-
 /** The encoder's buffers for a number of tiles (kept for the next image of as many tiles). */
 interface TileScratch {
   readonly tiles: number;
@@ -102,11 +99,7 @@ export class Idefics3Model implements LoadedModel {
   /** Images run through the vision tower since load. */
   imagesEncoded = 0;
   private scratch: TileScratch | undefined;
-  private promptKeys: (string | undefined)[] = [];
-  private promptRows: number[] = [];
-  private cachedKeys: (string | undefined)[] = [];
-  private readonly images = new Map<string, Idefics3PromptImage>();
-  private readonly features = new Map<string, Tensor>(); // [tiles * tokensPerTile, Ht], in use order
+  private readonly imageTokens: ImageTokens<Idefics3PromptImage>; // features [tiles * tokensPerTile, Ht]
 
   constructor(
     readonly ctx: GpuContext,
@@ -117,6 +110,7 @@ export class Idefics3Model implements LoadedModel {
     visionWeightBytes: number,
     weightDType: DType | 'mixed',
   ) {
+    this.imageTokens = new ImageTokens(ctx, (im) => this.encode(im.pixels, im.tiles));
     const t = text.info;
     this.info = { ...t, modelType: 'idefics3', weightDType, weightBytes: t.weightBytes + visionWeightBytes, gpuBytes: t.gpuBytes + visionWeightBytes };
   }
@@ -126,9 +120,7 @@ export class Idefics3Model implements LoadedModel {
   }
 
   get cachedLength(): number {
-    const n = this.text.cachedLength;
-    for (let i = 0; i < n; i++) if (this.cachedKeys[i] !== this.promptKeys[i]) return i;
-    return n;
+    return this.imageTokens.cachedLength(this.text.cachedLength);
   }
 
   canForwardAt(start: number): boolean {
@@ -158,34 +150,18 @@ export class Idefics3Model implements LoadedModel {
         `the prompt has ${total} image tokens (id ${imageTokenId}) for ${images.length} image${images.length === 1 ? '' : 's'}, which take ${want} (${tokensPerTile} per tile)`,
       );
     }
-    this.promptKeys = keys;
-    this.promptRows = rows;
-    this.images.clear();
-    for (const im of images) this.images.set(im.key, im);
+    this.imageTokens.setPrompt(
+      keys,
+      rows,
+      images.map((im) => [im.key, im] as const),
+    );
   }
 
   forward(ids: ArrayLike<number>, start: number, opts: ForwardOptions = {}): Tensor {
     const n = ids.length;
-    const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
-    if (!opts.idFrom) {
-      const H = this.config.text.hiddenSize;
-      for (let i = 0; i < n;) {
-        const key = this.promptKeys[start + i];
-        if (!key) {
-          i++;
-          continue;
-        }
-        const row = this.promptRows[start + i]!;
-        let j = i + 1;
-        while (j < n && this.promptKeys[start + j] === key && this.promptRows[start + j] === row + (j - i)) j++;
-        overrides.push({ at: i, rows: this.ctx.view(this.featuresOf(key), [j - i, H], row * H * 4) });
-        i = j;
-      }
-    }
+    const overrides = opts.idFrom ? [...(opts.embeddings ?? [])] : this.imageTokens.overrides(start, n, this.config.text.hiddenSize, opts.embeddings);
     const logits = this.text.forward(ids, start, overrides.length ? { ...opts, embeddings: overrides } : opts);
-    this.cachedKeys.length = Math.min(this.cachedKeys.length, start);
-    while (this.cachedKeys.length < start) this.cachedKeys.push(undefined);
-    for (let i = 0; i < n; i++) this.cachedKeys.push(opts.idFrom ? undefined : this.promptKeys[start + i]);
+    this.imageTokens.forwarded(start, n, !!opts.idFrom);
     return logits;
   }
 
@@ -204,24 +180,6 @@ export class Idefics3Model implements LoadedModel {
     const sc = this.runTower(pixels, tiles);
     this.ctx.flush();
     return this.ctx.readF32(sc.s.x);
-  }
-
-  private featuresOf(key: string): Tensor {
-    let f = this.features.get(key);
-    if (f) {
-      this.features.delete(key);
-    } else {
-      const im = this.images.get(key);
-      if (!im) throw new InvalidArgumentError(`no pixels for image ${key}: setImages() first`);
-      f = this.encode(im.pixels, im.tiles);
-      while (this.features.size >= FEATURE_CACHE) {
-        const [old, t] = this.features.entries().next().value as [string, Tensor];
-        this.features.delete(old);
-        this.ctx.destroyBuffer(t.buffer);
-      }
-    }
-    this.features.set(key, f);
-    return f;
   }
 
   private scratchFor(tiles: number): TileScratch {
@@ -282,8 +240,7 @@ export class Idefics3Model implements LoadedModel {
 
   dispose(): void {
     const { ctx } = this;
-    for (const t of this.features.values()) ctx.destroyBuffer(t.buffer);
-    this.features.clear();
+    this.imageTokens.dispose();
     this.disposeScratch();
     for (const b of new Set(this.weightTensors.map((t) => t.buffer))) ctx.destroyBuffer(b);
     this.text.dispose();

@@ -6,7 +6,7 @@ import { matmul } from '../kernels/matmul.js';
 import { patchesPerImage, unfoldPatches, visionEncoder, VisionScratch, type VisionWeights } from '../layers/vision.js';
 import type { TensorInfo, WeightSource } from '../weights/source.js';
 import type { DecoderModel } from './decoder.js';
-import type { EmbeddingRows } from './embeddingOverride.js';
+import { ImageTokens } from './imageTokens.js';
 import type { LlavaModelConfig, VisionConfig } from './llavaConfig.js';
 import type { LoadModelOptions } from './load.js';
 import type { ForwardOptions, LoadedModel, ModelInfo } from './types.js';
@@ -92,9 +92,6 @@ export interface PromptImage {
   readonly pixels: Float32Array; // [C, S, S]
 }
 
-/** Features of this many images stay on the GPU for images that come again. */
-const FEATURE_CACHE = 8;
-
 /**
  * A LLaVA model: the text decoder, and the vision tower + projector whose features replace the image
  * tokens' embeddings. `setImages` says which image each image token of the next prompt shows; `forward`
@@ -110,11 +107,7 @@ export class LlavaModel implements LoadedModel {
   private readonly scratch: VisionScratch;
   private readonly p1: Tensor; // [1 + P, Ht]
   private readonly p2: Tensor; // [1 + P, Ht]
-  private promptKeys: (string | undefined)[] = [];
-  private promptRows: number[] = []; // feature row of each image token of the prompt
-  private cachedKeys: (string | undefined)[] = [];
-  private readonly pixels = new Map<string, Float32Array>();
-  private readonly features = new Map<string, Tensor>(); // [tokensPerImage, Ht], in use order
+  private readonly imageTokens: ImageTokens<Float32Array>; // features [tokensPerImage, Ht]
 
   constructor(
     readonly ctx: GpuContext,
@@ -129,6 +122,7 @@ export class LlavaModel implements LoadedModel {
     const before = ctx.bytesAllocated;
     const v = config.vision;
     this.scratch = new VisionScratch(ctx, v);
+    this.imageTokens = new ImageTokens(ctx, (pixels) => this.encode(pixels));
     const N = 1 + patchesPerImage(v);
     this.p1 = ctx.createTensor([N, config.text.hiddenSize], 'f32', 'projector.1');
     this.p2 = ctx.createTensor([N, config.text.hiddenSize], 'f32', 'projector.2');
@@ -147,9 +141,7 @@ export class LlavaModel implements LoadedModel {
   }
 
   get cachedLength(): number {
-    const n = this.text.cachedLength;
-    for (let i = 0; i < n; i++) if (this.cachedKeys[i] !== this.promptKeys[i]) return i;
-    return n;
+    return this.imageTokens.cachedLength(this.text.cachedLength);
   }
 
   canForwardAt(start: number): boolean {
@@ -175,36 +167,18 @@ export class LlavaModel implements LoadedModel {
         `the prompt has ${k} image tokens (id ${imageTokenId}) for ${images.length} image${images.length === 1 ? '' : 's'}; each image takes ${N}`,
       );
     }
-    this.promptKeys = keys;
-    this.promptRows = rows;
-    this.pixels.clear();
-    for (const im of images) this.pixels.set(im.key, im.pixels);
+    this.imageTokens.setPrompt(
+      keys,
+      rows,
+      images.map((im) => [im.key, im.pixels] as const),
+    );
   }
 
   forward(ids: ArrayLike<number>, start: number, opts: ForwardOptions = {}): Tensor {
     const n = ids.length;
-    const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
-    if (!opts.idFrom) {
-      const H = this.config.text.hiddenSize;
-      for (let i = 0; i < n;) {
-        const key = this.promptKeys[start + i];
-        if (!key) {
-          i++;
-          continue;
-        }
-        // A run of consecutive feature rows of one image.
-        const row = this.promptRows[start + i]!;
-        let j = i + 1;
-        while (j < n && this.promptKeys[start + j] === key && this.promptRows[start + j] === row + (j - i)) j++;
-        const f = this.featuresOf(key);
-        overrides.push({ at: i, rows: this.ctx.view(f, [j - i, H], row * H * 4) });
-        i = j;
-      }
-    }
+    const overrides = opts.idFrom ? [...(opts.embeddings ?? [])] : this.imageTokens.overrides(start, n, this.config.text.hiddenSize, opts.embeddings);
     const logits = this.text.forward(ids, start, overrides.length ? { ...opts, embeddings: overrides } : opts);
-    this.cachedKeys.length = Math.min(this.cachedKeys.length, start);
-    while (this.cachedKeys.length < start) this.cachedKeys.push(undefined);
-    for (let i = 0; i < n; i++) this.cachedKeys.push(opts.idFrom ? undefined : this.promptKeys[start + i]);
+    this.imageTokens.forwarded(start, n, !!opts.idFrom);
     return logits;
   }
 
@@ -216,24 +190,6 @@ export class LlavaModel implements LoadedModel {
     } finally {
       this.ctx.destroyBuffer(f.buffer);
     }
-  }
-
-  private featuresOf(key: string): Tensor {
-    let f = this.features.get(key);
-    if (f) {
-      this.features.delete(key); // most recently used last
-    } else {
-      const px = this.pixels.get(key);
-      if (!px) throw new InvalidArgumentError(`no pixels for image ${key}: setImages() first`);
-      f = this.encode(px);
-      while (this.features.size >= FEATURE_CACHE) {
-        const [old, t] = this.features.entries().next().value as [string, Tensor];
-        this.features.delete(old);
-        this.ctx.destroyBuffer(t.buffer);
-      }
-    }
-    this.features.set(key, f);
-    return f;
   }
 
   /** Records the vision tower and projector over one image and submits them; returns its features [N, Ht]. */
@@ -258,8 +214,7 @@ export class LlavaModel implements LoadedModel {
 
   dispose(): void {
     const { ctx } = this;
-    for (const t of this.features.values()) ctx.destroyBuffer(t.buffer);
-    this.features.clear();
+    this.imageTokens.dispose();
     for (const b of new Set([...this.weightTensors, ...this.scratch.tensors(), this.p1, this.p2].map((t) => t.buffer))) ctx.destroyBuffer(b);
     this.text.dispose();
   }

@@ -8,7 +8,7 @@ import { layerNorm } from '../kernels/norm.js';
 import { visionLayer, VisionScratch, type VisionLayerWeights } from '../layers/vision.js';
 import type { WeightSource } from '../weights/source.js';
 import type { DecoderModel } from './decoder.js';
-import type { EmbeddingRows } from './embeddingOverride.js';
+import { ImageTokens } from './imageTokens.js';
 import type { LoadModelOptions } from './load.js';
 import type { Qwen2VLModelConfig, Qwen2VLVisionConfig } from './qwen2vlConfig.js';
 import { mergedTokens, mropePositions, type PatchGrid } from './qwen2vlRope.js';
@@ -91,9 +91,6 @@ export async function buildQwen2VL(ctx: GpuContext, c: Qwen2VLModelConfig, src: 
   }
 }
 
-/** Features of this many images stay on the GPU for images that come again. */
-const FEATURE_CACHE = 8;
-
 /** The tower's buffers for one patch count (kept for the next image of as many patches). */
 interface PatchScratch {
   readonly n: number;
@@ -114,13 +111,9 @@ export class Qwen2VLModel implements LoadedModel {
   /** Images run through the vision tower since load. */
   imagesEncoded = 0;
   private scratch: PatchScratch | undefined;
-  private promptKeys: (string | undefined)[] = [];
-  private promptRows: number[] = [];
-  private cachedKeys: (string | undefined)[] = [];
   /** The prompt's rotary positions [3, S] and rope_delta (src/models/qwen2vlRope.ts). */
   private rope: { rows: Uint32Array; delta: number } = { rows: new Uint32Array(0), delta: 0 };
-  private readonly images = new Map<string, Qwen2VLPromptImage>();
-  private readonly features = new Map<string, Tensor>(); // [tokens, Ht], in use order
+  private readonly imageTokens: ImageTokens<Qwen2VLPromptImage>; // features [tokens, Ht]
 
   constructor(
     readonly ctx: GpuContext,
@@ -131,6 +124,7 @@ export class Qwen2VLModel implements LoadedModel {
     visionWeightBytes: number,
     weightDType: DType | 'mixed',
   ) {
+    this.imageTokens = new ImageTokens(ctx, (im) => this.encode(im.pixels, im.grid));
     const t = text.info;
     this.info = { ...t, modelType: 'qwen2_vl', weightDType, weightBytes: t.weightBytes + visionWeightBytes, gpuBytes: t.gpuBytes + visionWeightBytes };
   }
@@ -140,9 +134,7 @@ export class Qwen2VLModel implements LoadedModel {
   }
 
   get cachedLength(): number {
-    const n = this.text.cachedLength;
-    for (let i = 0; i < n; i++) if (this.cachedKeys[i] !== this.promptKeys[i]) return i;
-    return n;
+    return this.imageTokens.cachedLength(this.text.cachedLength);
   }
 
   canForwardAt(start: number): boolean {
@@ -164,10 +156,11 @@ export class Qwen2VLModel implements LoadedModel {
       rows[p] = row++;
       if (row === mergedTokens(im.grid, mergeSize)) (img++, (row = 0));
     }
-    this.promptKeys = keys;
-    this.promptRows = rows;
-    this.images.clear();
-    for (const im of images) this.images.set(im.key, im);
+    this.imageTokens.setPrompt(
+      keys,
+      rows,
+      images.map((im) => [im.key, im] as const),
+    );
   }
 
   /** The rotary positions of cache indices [start, start + n): the prompt's rows, then index + rope_delta. */
@@ -186,22 +179,7 @@ export class Qwen2VLModel implements LoadedModel {
 
   forward(ids: ArrayLike<number>, start: number, opts: ForwardOptions = {}): Tensor {
     const n = ids.length;
-    const overrides: EmbeddingRows[] = [...(opts.embeddings ?? [])];
-    if (!opts.idFrom) {
-      const H = this.config.text.hiddenSize;
-      for (let i = 0; i < n; ) {
-        const key = this.promptKeys[start + i];
-        if (!key) {
-          i++;
-          continue;
-        }
-        const row = this.promptRows[start + i]!;
-        let j = i + 1;
-        while (j < n && this.promptKeys[start + j] === key && this.promptRows[start + j] === row + (j - i)) j++;
-        overrides.push({ at: i, rows: this.ctx.view(this.featuresOf(key), [j - i, H], row * H * 4) });
-        i = j;
-      }
-    }
+    const overrides = opts.idFrom ? [...(opts.embeddings ?? [])] : this.imageTokens.overrides(start, n, this.config.text.hiddenSize, opts.embeddings);
     const { rows, oneRow } = this.positionsOf(start, n);
     const plain = oneRow && rows.every((p, i) => i >= n || p === start + i);
     const fwd: ForwardOptions = {
@@ -210,9 +188,7 @@ export class Qwen2VLModel implements LoadedModel {
       ...(plain ? {} : oneRow ? { positions: rows.subarray(0, n) } : { mrope: { positions: rows, sections: this.config.mropeSection } }),
     };
     const logits = this.text.forward(ids, start, fwd);
-    this.cachedKeys.length = Math.min(this.cachedKeys.length, start);
-    while (this.cachedKeys.length < start) this.cachedKeys.push(undefined);
-    for (let i = 0; i < n; i++) this.cachedKeys.push(opts.idFrom ? undefined : this.promptKeys[start + i]);
+    this.imageTokens.forwarded(start, n, !!opts.idFrom);
     return logits;
   }
 
@@ -231,24 +207,6 @@ export class Qwen2VLModel implements LoadedModel {
     const sc = this.runTower(pixels, grid);
     this.ctx.flush();
     return this.ctx.readF32(sc.s.h);
-  }
-
-  private featuresOf(key: string): Tensor {
-    let f = this.features.get(key);
-    if (f) {
-      this.features.delete(key);
-    } else {
-      const im = this.images.get(key);
-      if (!im) throw new InvalidArgumentError(`no pixels for image ${key}: setImages() first`);
-      f = this.encode(im.pixels, im.grid);
-      while (this.features.size >= FEATURE_CACHE) {
-        const [old, t] = this.features.entries().next().value as [string, Tensor];
-        this.features.delete(old);
-        this.ctx.destroyBuffer(t.buffer);
-      }
-    }
-    this.features.set(key, f);
-    return f;
   }
 
   private scratchFor(grid: PatchGrid): PatchScratch {
@@ -320,8 +278,7 @@ export class Qwen2VLModel implements LoadedModel {
 
   dispose(): void {
     const { ctx } = this;
-    for (const t of this.features.values()) ctx.destroyBuffer(t.buffer);
-    this.features.clear();
+    this.imageTokens.dispose();
     this.disposeScratch();
     for (const b of new Set(this.weightTensors.map((t) => t.buffer))) ctx.destroyBuffer(b);
     this.text.dispose();
