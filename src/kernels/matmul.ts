@@ -127,35 +127,24 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
   const planes = T === 1 ? xPlanes : undefined;
   const rowBytes = tensorBytes(w) / N;
+  // A weight larger than one binding runs per row range, each writing its columns of y (row stride N).
+  const eachPart = (run: (w: Tensor, y: Tensor, bias: Tensor | undefined) => void) => {
+    if (parts.length === 1) return run(w, y, bias);
+    for (const { n0, n } of parts) run(ctx.view(w, [n, K], n0 * rowBytes), ctx.view(y, [(T - 1) * N + n], n0 * 4), bias && ctx.view(bias, [n], n0 * 4));
+  };
+  const fold = (g: number) => grid2d(ctx, g);
   if (T > GEMV_MAX_T && useGemmMatrix(ctx, w, x.offset)) {
     // Prefill on subgroup matrices (tensor cores) where the device has them (src/kernels/matmulSubgroupMatrix.ts).
-    for (const { n0, n } of parts) {
-      const one = parts.length === 1;
-      const wPart = one ? w : ctx.view(w, [n, K], n0 * rowBytes);
-      const yPart = one ? y : ctx.view(y, [(T - 1) * N + n], n0 * 4);
-      gemmMatrix(ctx, x, T, wPart, yPart, bias && (one ? bias : ctx.view(bias, [n], n0 * 4)), N, (g) => grid2d(ctx, g));
-    }
-    return;
+    return eachPart((wp, yp, bp) => gemmMatrix(ctx, x, T, wp, yp, bp, N, fold));
   }
   if (T > GEMV_MAX_T && useGemmInt8(ctx, w, T, GEMV_MAX_T)) {
     // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges.
     const x8 = quantizeX8(ctx, x, T, K);
-    for (const { n0, n } of parts) {
-      const one = parts.length === 1;
-      const wPart = one ? w : ctx.view(w, [n, K], n0 * rowBytes);
-      const yPart = one ? y : ctx.view(y, [(T - 1) * N + n], n0 * 4);
-      gemmInt8(ctx, x8, wPart, yPart, bias && (one ? bias : ctx.view(bias, [n], n0 * 4)), N, (g) => grid2d(ctx, g));
-    }
+    eachPart((wp, yp, bp) => gemmInt8(ctx, x8, wp, yp, bp, N, fold));
     releaseX8(ctx, x8);
     return;
   }
-  if (parts.length === 1) return matmulRows(ctx, x, w, y, bias, T, N, planes);
-  // A weight larger than one binding: each row range writes its columns of y (row stride N).
-  for (const { n0, n } of parts) {
-    const wPart = ctx.view(w, [n, K], n0 * rowBytes);
-    const yPart = ctx.view(y, [(T - 1) * N + n], n0 * 4);
-    matmulRows(ctx, x, wPart, yPart, bias && ctx.view(bias, [n], n0 * 4), T, N, planes);
-  }
+  eachPart((wp, yp, bp) => matmulRows(ctx, x, wp, yp, bp, T, N, planes));
 }
 
 /** The decode GEMV kernel that takes a weight and x binding: integer dot (with its shape) or f32 pairs. */
