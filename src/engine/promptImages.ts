@@ -50,8 +50,14 @@ export async function decodeImages(
   return out;
 }
 
-/** Images of at least this many pixels are resized on the GPU when one is given (tests lower it). */
-export const gpuResizeTuning = { minPixels: 1 << 20 };
+/** Images of at least this many pixels are resized on the GPU when one is given (ctx.kernelOverrides.imageResize.minPixels replaces it). */
+const GPU_RESIZE_MIN_PIXELS = 1 << 20;
+
+/** Whether `img` is resized on the GPU of `ctx` to `width` columns: large enough (or the override's threshold), and within its limits. */
+function resizesOnGpu(ctx: GpuContext | undefined, img: RgbaImage, width: number): ctx is GpuContext {
+  const minPixels = ctx?.kernelOverrides?.imageResize?.minPixels ?? GPU_RESIZE_MIN_PIXELS;
+  return !!ctx && img.width * img.height >= minPixels && gpuResizeFits(ctx, img, width);
+}
 
 /**
  * pixel_values of decoded images, each keyed by the sha256 of its pixel_values (equal pixels, equal
@@ -63,7 +69,7 @@ export async function preprocessImages(images: readonly RgbaImage[], cfg: ClipPr
   for (const img of images) {
     let pixels: Float32Array;
     const o = cfg.doResize ? resizeOutputSize(img.width, img.height, cfg.size) : undefined;
-    if (ctx && o && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, o.width)) {
+    if (o && resizesOnGpu(ctx, img, o.width)) {
       pixels = cropNormalize(await resizeRgbaGpu(ctx, img, o.width, o.height, cfg.filter, cfg.precision), o.width, o.height, cfg).pixels;
     } else {
       pixels = clipPreprocess(img, cfg).pixels;
@@ -122,10 +128,9 @@ export async function idefics3Images(images: readonly RgbaImage[], cfg: Idefics3
   for (const img of images) {
     const layout = idefics3Layout(img.width, img.height, cfg);
     const { width, height } = layout.resized;
-    const t =
-      ctx && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, width)
-        ? idefics3Tiles(await resizeRgbaGpu(ctx, img, width, height, cfg.filter, cfg.precision), layout, cfg)
-        : idefics3Preprocess(img, cfg);
+    const t = resizesOnGpu(ctx, img, width)
+      ? idefics3Tiles(await resizeRgbaGpu(ctx, img, width, height, cfg.filter, cfg.precision), layout, cfg)
+      : idefics3Preprocess(img, cfg);
     const key = bytesToHex(sha256(new Uint8Array(t.pixels.buffer, t.pixels.byteOffset, t.pixels.byteLength)));
     out.push({ key, pixels: t.pixels, tiles: t.count });
   }
@@ -197,7 +202,7 @@ export async function qwen2vlImages(images: readonly RgbaImage[], cfg: Qwen2VLPr
     const { width, height } = grid.resized;
     const resized = width !== img.width || height !== img.height;
     const p =
-      ctx && resized && img.width * img.height >= gpuResizeTuning.minPixels && gpuResizeFits(ctx, img, width)
+      resized && resizesOnGpu(ctx, img, width)
         ? qwen2vlPatches(await resizeRgbaGpu(ctx, img, width, height, cfg.filter, cfg.precision), grid, cfg)
         : qwen2vlPreprocess(img, cfg);
     const key = bytesToHex(sha256(new Uint8Array(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength)));

@@ -70,6 +70,12 @@ export interface AttentionOverrides {
 export interface KernelOverrides {
   readonly attention?: AttentionOverrides;
   /**
+   * The resize of a prompt's images (src/engine/promptImages.ts, src/kernels/resample.ts): images of at least
+   * `minPixels` pixels are resized on the GPU, smaller ones on the CPU (default 1 << 20; the tests give 0 to
+   * run the GPU resize on their small fixture images).
+   */
+  readonly imageResize?: { readonly minPixels?: number };
+  /**
    * The attention prefill (src/kernels/attentionPrefill.ts): the kernel (flash where it fits, else rows), the
    * flash kernel's keys per tile and head dims per slab, its key splits or the grid size they aim for.
    */

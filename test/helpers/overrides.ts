@@ -1,6 +1,12 @@
 import { onTestFinished } from 'vitest';
+import { LocalEngine } from '../../src/engine/localEngine.js';
+import type { Engine } from '../../src/engine/types.js';
+import type { GpuContext } from '../../src/gpu/context.js';
 import type { KernelOverrides } from '../../src/gpu/kernelOverrides.js';
 import type { LoadedModel } from '../../src/models/types.js';
+import { createNodeGpu } from '../../src/node/gpu.js';
+import { decodeImageNode, readImageFile } from '../../src/node/imageDecode.js';
+import { openNodeSource } from '../../src/node/nodeEngine.js';
 import { gpu } from './gpu.js';
 
 /**
@@ -27,4 +33,25 @@ export async function promptLogitsUnder(
   const first = await ctx.readF32(model.forward(ids, 0, { allLogits: true }));
   await overrideKernels(b);
   return [first, await ctx.readF32(model.forward(ids, 0, { allLogits: true }))];
+}
+
+/**
+ * A Node engine (createNodeEngine's options) and its GPU context once it has loaded a model: for the engine
+ * tests that set kernel overrides on the engine's own context (`context().kernelOverrides`).
+ */
+export function nodeEngineWithContext(): { engine: Engine; context: () => GpuContext } {
+  let ctx: GpuContext | undefined;
+  const engine = new LocalEngine({
+    gpu: async () => (ctx = await createNodeGpu()),
+    openFiles: openNodeSource,
+    decodeImage: decodeImageNode,
+    readImageFile,
+  });
+  return {
+    engine,
+    context: () => {
+      if (!ctx) throw new Error('nodeEngineWithContext: no GPU context before the first load');
+      return ctx;
+    },
+  };
 }

@@ -3,10 +3,12 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Engine, GenerateChunk } from '../../src/engine/types.js';
 import { InvalidArgumentError, InvalidImageError } from '../../src/errors.js';
+import type { GpuContext } from '../../src/gpu/context.js';
 import { createNodeEngine } from '../../src/node/nodeEngine.js';
 import { IMAGE_TOKEN_ID } from '../e2e/pages/llavaTokenizer.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 import { llavaExpected, llavaImagePath, llavaWithTokenizer, type LlavaExpected } from '../helpers/llava.js';
+import { nodeEngineWithContext } from '../helpers/overrides.js';
 
 async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[]> {
   const out: GenerateChunk[] = [];
@@ -18,6 +20,7 @@ async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[
 // { ids, images }; greedy ids must equal transformers' (f32); the vision tower runs once per new image.
 describe('engine: llava with images', () => {
   let engine: Engine;
+  let context: () => GpuContext;
   let exp: LlavaExpected;
   let png: Uint8Array;
   let dataUrl: string;
@@ -26,7 +29,7 @@ describe('engine: llava with images', () => {
     exp = await llavaExpected();
     png = new Uint8Array(await readFile(llavaImagePath()));
     dataUrl = `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
-    engine = createNodeEngine();
+    ({ engine, context } = nodeEngineWithContext());
     const info = await engine.load(await llavaWithTokenizer(), { dtype: 'f32', maxContext: 256 });
     expect(info.modelType).toBe('llava');
     expect(info.vision).toMatchObject({ imageSize: 32, tokensPerImage: 16, imagesEncoded: 0 });
@@ -46,13 +49,13 @@ describe('engine: llava with images', () => {
   });
 
   it('resizes on the GPU where the image is large (threshold lowered): bit-identical pixel_values (same key, KV prefix reused)', async () => {
-    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
-    const saved = gpuResizeTuning.minPixels;
+    const ctx = context();
+    const saved = ctx.kernelOverrides;
     try {
       const first0 = exp.inputIds.indexOf(IMAGE_TOKEN_ID);
       const cpu = [...exp.inputIds.slice(0, first0), IMAGE_TOKEN_ID, ...exp.inputIds.slice(first0 + 16)];
       await collect(engine.generate({ ids: cpu, images: [png] }, { temperature: 0, maxTokens: 1 })); // CPU resize
-      gpuResizeTuning.minPixels = 0;
+      ctx.kernelOverrides = { ...saved, imageResize: { minPixels: 0 } };
       // The prompt of the test before: its KV prefix is reused only if the image's key (the sha256 of its
       // pixel_values) is the same, i.e. the GPU resize gave the CPU's pixels bit for bit.
       const first = exp.inputIds.indexOf(IMAGE_TOKEN_ID);
@@ -63,7 +66,7 @@ describe('engine: llava with images', () => {
       expect(chunks.at(-1)!.stats!.cachedPromptTokens).toBe(exp.inputIds.length - 1);
       expect((await engine.info())!.vision!.imagesEncoded).toBe(encoded);
     } finally {
-      gpuResizeTuning.minPixels = saved;
+      ctx.kernelOverrides = saved;
     }
   });
 

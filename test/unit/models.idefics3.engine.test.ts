@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, GenerateChunk } from '../../src/engine/types.js';
-import { createNodeEngine } from '../../src/node/nodeEngine.js';
+import type { GpuContext } from '../../src/gpu/context.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
 import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { nodeEngineWithContext } from '../helpers/overrides.js';
 
 async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[]> {
   const out: GenerateChunk[] = [];
@@ -16,6 +17,7 @@ async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[
 // with the fixture's chat template and expanded to the tile layout; greedy ids must equal transformers' (f32).
 describe('engine: idefics3 (SmolVLM) with images', () => {
   let engine: Engine;
+  let context: () => GpuContext;
   let inputIds: number[];
   let greedyIds: number[];
   let dataUrl: string;
@@ -26,7 +28,7 @@ describe('engine: idefics3 (SmolVLM) with images', () => {
     inputIds = i32('input_ids');
     greedyIds = i32('greedy_ids');
     dataUrl = `data:image/png;base64,${(await readFile(join(fixtureDir('idefics3'), 'image.png'))).toString('base64')}`;
-    engine = createNodeEngine();
+    ({ engine, context } = nodeEngineWithContext());
     const info = await engine.load(fixtureDir('idefics3'), { dtype: 'f32', maxContext: 128 });
     expect(info.modelType).toBe('idefics3');
     expect(info.hasChatTemplate).toBe(true);
@@ -48,15 +50,15 @@ describe('engine: idefics3 (SmolVLM) with images', () => {
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual(greedyIds);
     // Again with the first resize on the GPU (threshold lowered): the KV prefix is reused only if the tiles'
     // key (the sha256 of their pixel values) is the same, i.e. the GPU gave the CPU's pixels bit for bit.
-    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
-    const saved = gpuResizeTuning.minPixels;
-    gpuResizeTuning.minPixels = 0;
+    const ctx = context();
+    const saved = ctx.kernelOverrides;
+    ctx.kernelOverrides = { ...saved, imageResize: { minPixels: 0 } };
     try {
       const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
       expect(r.usage.prompt_tokens).toBe(inputIds.length);
       expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(inputIds.length - 1);
     } finally {
-      gpuResizeTuning.minPixels = saved;
+      ctx.kernelOverrides = saved;
     }
   });
 });

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Engine, GenerateChunk } from '../../src/engine/types.js';
+import type { GpuContext } from '../../src/gpu/context.js';
 import { main } from '../../src/node/cliRun.js';
-import { createNodeEngine } from '../../src/node/nodeEngine.js';
 import { readSafetensorsFile } from '../../src/weights/safetensors.js';
 import { fixtureDir, fixtureFiles } from '../helpers/fixtures.js';
+import { nodeEngineWithContext } from '../helpers/overrides.js';
 import { maxAbsDiff } from '../helpers/random.js';
 
 async function collect(it: AsyncIterable<GenerateChunk>): Promise<GenerateChunk[]> {
@@ -27,11 +28,12 @@ const image = () => join(fixtureDir('qwen2_vl'), 'image.png');
 // fixture's chat template, <|image_pad|> expanded to the image's merged patches; greedy ids as transformers' (f32).
 describe('engine and weblm run: qwen2_vl (Qwen2-VL) with images', () => {
   let engine: Engine;
+  let context: () => GpuContext;
   let exp: Awaited<ReturnType<typeof expectedOf>>;
 
   beforeAll(async () => {
     exp = await expectedOf();
-    engine = createNodeEngine();
+    ({ engine, context } = nodeEngineWithContext());
     const info = await engine.load(fixtureDir('qwen2_vl'), { dtype: 'f32', maxContext: 96 });
     expect(info.modelType).toBe('qwen2_vl');
     expect(info.vision).toMatchObject({ imageTokenId: 6, imagesEncoded: 0, variable: true });
@@ -53,15 +55,15 @@ describe('engine and weblm run: qwen2_vl (Qwen2-VL) with images', () => {
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual(exp.greedyIds);
     // Again with the resize on the GPU (threshold lowered): the KV prefix and the features are reused only if the
     // image's key (the sha256 of its pixel values) is the same, i.e. the GPU gave the CPU's pixels bit for bit.
-    const { gpuResizeTuning } = await import('../../src/engine/promptImages.js');
-    const saved = gpuResizeTuning.minPixels;
-    gpuResizeTuning.minPixels = 0;
+    const ctx = context();
+    const saved = ctx.kernelOverrides;
+    ctx.kernelOverrides = { ...saved, imageResize: { minPixels: 0 } };
     try {
       const r = await engine.chat.completions.create({ messages, max_tokens: 2, temperature: 0 });
       expect(r.usage.prompt_tokens).toBe(exp.inputIds.length);
       expect(r.usage.prompt_tokens_details?.cached_tokens).toBe(exp.inputIds.length - 1);
     } finally {
-      gpuResizeTuning.minPixels = saved;
+      ctx.kernelOverrides = saved;
     }
     expect((await engine.info())?.vision?.imagesEncoded).toBe(1);
   });
