@@ -1,5 +1,5 @@
-// Random inputs of the kernel labs (bench/kernelLab.ts; bench/moeDecodeLab.ts keeps its own copies until it
-// takes these): weight blocks with small valid scales and MoE routings, deterministic per seed (xorshift).
+// Random inputs of the kernel labs (bench/kernelLab*.ts, moeDecodeLab.ts, subgroupMatrixLab.ts): weight blocks
+// with small valid scales and MoE routings, deterministic per seed (xorshift).
 import { byteSizeOf, dtypeLayout, type DType } from '../src/gpu/tensor.js';
 import { f32ToF16 } from '../src/weights/quant/index.js';
 

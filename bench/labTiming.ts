@@ -1,5 +1,5 @@
-// Timing of the kernel labs (bench/kernelLab.ts; bench/moeDecodeLab.ts keeps its own copies until it takes
-// these): calls recorded back to back in one compute pass and one submit, the median of several rounds.
+// Timing of the kernel labs (bench/kernelLab*.ts, moeDecodeLab.ts, subgroupMatrixLab.ts): calls recorded back
+// to back in one compute pass and one submit, the median of several rounds.
 import type { GpuContext } from '../src/gpu/context.js';
 
 /** Rounds of `iters` calls per figure; the median round is reported (isolated slow rounds happen on the GPU machine). */

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { GpuContext } from '../src/gpu/context.js';
 import { params } from '../src/gpu/params.js';
-import { byteSizeOf, dtypeLayout, type DType, type Tensor } from '../src/gpu/tensor.js';
+import { byteSizeOf, type DType, type Tensor } from '../src/gpu/tensor.js';
 import { weightDefine } from '../src/kernels/weights.js';
 import { moeExperts, moeRoute } from '../src/kernels/moe.js';
 import { moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from '../src/kernels/moeDecode.js';
@@ -30,7 +30,9 @@ import { moeExpertsRef } from '../src/kernels/ref/moe.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { moeBlock, MoeScratch, type MoeSettings, type MoeWeights } from '../src/layers/moe.js';
 import { createNodeGpu } from '../src/node/gpu.js';
-import { dequantize, f32ToF16 } from '../src/weights/quant/index.js';
+import { dequantize } from '../src/weights/quant/index.js';
+import { randomBlocks, randomRouting } from './labRandom.js';
+import { ROUNDS, timeB2b } from './labTiming.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -62,80 +64,14 @@ const QUICK: Shape[] = [{ model: 'quick', H: 256, I: 256, E: 4, k: 2, sharedI: 2
 const quick = a.quick!;
 const shapes = quick ? QUICK : SHAPES;
 const iters = quick ? 2 : Number(a.iters);
-const ROUNDS = quick ? 1 : 5;
+/** Rounds per figure (labTiming's; 1 with --quick). */
+const rounds = quick ? 1 : ROUNDS;
 const Ts = a.ts!.split(',').map(Number);
 const dtypes = a.dtypes!.split(',') as DType[];
 const ROUTINGS = quick ? 4 : 64;
 const [g, d, r, u] = a.lanes ? a.lanes.split(',').map(Number) : [];
 /** The lanes of --lanes (moeDecode overrides of src/gpu/kernelOverrides.ts), with the path: int8 (the default) or f32. */
 const lanes = a.lanes ? { gateUpLanes: g, downLanes: d, downRows: r, downUnits: u } : {};
-
-/** Random blocks of `dtype` with small valid scales (xorshift; deterministic per seed). */
-function randomBlocks(dtype: DType, count: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(byteSizeOf(dtype, count));
-  const words = new Uint32Array(bytes.buffer, 0, bytes.byteLength >> 2);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    words[i] = s >>> 0;
-  }
-  const { blockBytes } = dtypeLayout[dtype];
-  const half = (at: number, v: number) => {
-    const h = f32ToF16(v);
-    bytes[at] = h & 0xff;
-    bytes[at + 1] = h >>> 8;
-  };
-  for (let b = 0, at = 0; at < bytes.length; b++, at += blockBytes) {
-    const d = 0.002 + (0.002 * ((b * 7919) % 13)) / 13;
-    half(at, d);
-    if (dtype === 'q4_k') half(at + 2, d / 2);
-  }
-  return bytes;
-}
-
-/** k distinct experts per token at random, weights summing to 1 (xorshift; deterministic). */
-function randomRouting(T: number, E: number, k: number, seed: number): { ids: Uint32Array; weights: Float32Array } {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-  const ids = new Uint32Array(T * k);
-  const weights = new Float32Array(T * k);
-  for (let t = 0; t < T; t++) {
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(next() * E));
-    const w = Array.from(chosen, () => 0.1 + next());
-    const sum = w.reduce((x, y) => x + y, 0);
-    [...chosen].forEach((e, j) => {
-      ids[t * k + j] = e;
-      weights[t * k + j] = w[j]! / sum;
-    });
-  }
-  return { ids, weights };
-}
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
-
-/** Seconds per call of `record(i)`, `iters` calls back to back in one pass and one submit, median of 5 rounds. */
-async function timeB2b(ctx: GpuContext, record: (i: number) => void): Promise<number> {
-  record(0);
-  await ctx.sync();
-  for (let i = 0; i < iters; i++) record(i);
-  await ctx.sync();
-  const rounds: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < iters; i++) record(i);
-    const t0 = performance.now();
-    await ctx.sync();
-    rounds.push((performance.now() - t0) / 1000 / iters);
-  }
-  return median(rounds);
-}
 
 /** The f32 pairs kernels of moeExperts, one half at a time (as src/kernels/moe.ts dispatches them). */
 function f32GateUp(ctx: GpuContext, x: Tensor, ids: Tensor, ex: MoeExpertWeights, act: GPUBuffer, T: number, k: number, H: number, I: number): void {
@@ -180,6 +116,8 @@ interface Row {
 async function main(): Promise<void> {
   const ctx = await createNodeGpu({ dawnFlags: ['disable-dawn-features=lazy_clear_resource_on_first_use'] });
   ctx.kernelOverrides = { moeDecode: lanes };
+  /** Seconds per call of `record(i)`, `iters` calls back to back in one pass and one submit, median of the rounds. */
+  const time = (record: (i: number) => void) => timeB2b(ctx, record, iters, rounds);
   console.log(`moeDecodeLab: ${ctx.features.packedDot ? 'packed dot available' : 'no packed dot: the int8 path cannot run'}; ${iters} calls b2b, us per call`);
   console.log('model              dtype      T path part          us/call     GB/s   max rel err');
   const rows: Row[] = [];
@@ -246,8 +184,8 @@ async function main(): Promise<void> {
           );
         };
         const guShare = byteSizeOf(dtype, 2 * I * H) / (byteSizeOf(dtype, 2 * I * H) + byteSizeOf(downDtype, H * I));
-        report('f32', 'router', await timeB2b(ctx, () => matmul(ctx, xt, router, logits)), E * H * 4, null);
-        report('f32', 'route', await timeB2b(ctx, () => moeRoute(ctx, logits, ids, rw, settings.route)), null, null);
+        report('f32', 'router', await time(() => matmul(ctx, xt, router, logits)), E * H * 4, null);
+        report('f32', 'route', await time(() => moeRoute(ctx, logits, ids, rw, settings.route)), null, null);
         const plan = moeDecodePlan(ctx, xt, experts);
         for (const path of ['int8', 'f32'] as const) {
           if (path === 'int8' && !plan.gateUp) {
@@ -265,16 +203,16 @@ async function main(): Promise<void> {
             path === 'int8'
               ? moeDecodeGateUp(ctx, xt, idsT[i % ROUTINGS]!, experts, actB, 'silu', undefined, q8)
               : f32GateUp(ctx, xt, idsT[i % ROUTINGS]!, experts, act, T, k, H, I);
-          report(path, 'gate|up', await timeB2b(ctx, gu), selectedBytes(T) * guShare, null);
+          report(path, 'gate|up', await time(gu), selectedBytes(T) * guShare, null);
           const dn = (i: number) =>
             q8
               ? moeDecodeDown(ctx, actB, idsT[i % ROUTINGS]!, wT[i % ROUTINGS]!, experts, out, false)
               : f32Down(ctx, act, idsT[i % ROUTINGS]!, wT[i % ROUTINGS]!, experts, out, T, k, H, I);
-          report(path, q8 || path === 'f32' ? 'down' : 'down (f32)', await timeB2b(ctx, dn), selectedBytes(T) * (1 - guShare), null);
+          report(path, q8 || path === 'f32' ? 'down' : 'down (f32)', await time(dn), selectedBytes(T) * (1 - guShare), null);
           ctx.pool.release(act);
           const ex = (i: number) => moeExperts(ctx, xt, idsT[i % ROUTINGS]!, wT[i % ROUTINGS]!, experts, out, 'silu');
-          report(path, 'experts', await timeB2b(ctx, ex), selectedBytes(T), err);
-          report(path, shared ? 'layer+shared' : 'layer', await timeB2b(ctx, () => moeBlock(ctx, settings, moeW, scratch, xt, out)), null, null);
+          report(path, 'experts', await time(ex), selectedBytes(T), err);
+          report(path, shared ? 'layer+shared' : 'layer', await time(() => moeBlock(ctx, settings, moeW, scratch, xt, out)), null, null);
         }
         ctx.kernelOverrides = { moeDecode: lanes };
         for (const t of [xt, out, logits, ids, rw, ...idsT, ...wT, ...scratch.tensors()]) ctx.destroyBuffer(t.buffer);
