@@ -1,4 +1,5 @@
 import type { Tensor } from '../gpu/tensor.js';
+import type { Activation } from './elementwise.js';
 
 /** Stacked expert weights. gateUp rows [0, I) are the gate, [I, 2I) the up projection. */
 export interface MoeExpertWeights {
@@ -8,4 +9,5 @@ export interface MoeExpertWeights {
   readonly downBias?: Tensor; // [E, H] f32
 }
 
-export type MoeActivation = 'silu' | 'gelu_tanh';
+/** The activations the expert kernels apply: the gated ones of Activation that MoE families use. */
+export type MoeActivation = Extract<Activation, 'silu' | 'gelu_tanh'>;
