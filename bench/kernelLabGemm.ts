@@ -11,7 +11,7 @@ import { chosen, fmt, timeBoth, warmClocks, type KernelTimer } from './kernelLab
 import { randomBlocks } from './labRandom.js';
 
 /** Prefill GEMM shapes (N x K of one layer's matmuls; the LM head runs on the last token only, so it is left out). */
-const GEMM_SHAPES: { model: string; name: string; N: number; K: number }[] = [
+export const GEMM_SHAPES: { model: string; name: string; N: number; K: number }[] = [
   { model: 'Qwen2.5-1.5B', name: 'q|k|v', N: 2048, K: 1536 },
   { model: 'Qwen2.5-1.5B', name: 'o', N: 1536, K: 1536 },
   { model: 'Qwen2.5-1.5B', name: 'gate|up', N: 17920, K: 1536 },

@@ -3,7 +3,7 @@
  * allow_unsafe_apis (features, GPUAdapterInfo.subgroupMatrixConfigs), then, where an f16 -> f32 config
  * exists, the subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrix.ts) checked against a CPU
  * reference on odd shapes of every weight dtype and timed beside the shipping integer-dot GEMM on the
- * prefill shapes of Qwen2.5-1.5B and Llama-3.2-1B, per tile.
+ * prefill shapes of Qwen2.5-1.5B and Llama-3.2-1B (kernelLab --gemm's), per tile.
  *
  *   node dist/bench/subgroupMatrixLab.js [--ts 512,4096] [--tiles sg2x2m2x2p8,sg2x2m4x2p8] [--out file.json]
  */
@@ -11,26 +11,17 @@ import { writeFileSync } from 'node:fs';
 import { create } from 'webgpu';
 import type { GpuContext } from '../src/gpu/context.js';
 import type { SubgroupMatrixTile } from '../src/gpu/kernelOverrides.js';
-import { byteSizeOf, type DType } from '../src/gpu/tensor.js';
+import type { DType } from '../src/gpu/tensor.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { GEMM_MATRIX_TILE, gemmMatrixTileName } from '../src/kernels/matmulSubgroupMatrix.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import { dequantize, f16ToF32, f32ToF16, quantize } from '../src/weights/quant/index.js';
+import { GEMM_SHAPES } from './kernelLabGemm.js';
 import { randomBlocks } from './labRandom.js';
 import { timeB2b } from './labTiming.js';
 
 const UNSAFE = 'enable-dawn-features=allow_unsafe_apis';
 const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization,lazy_clear_resource_on_first_use', UNSAFE];
-
-const SHAPES = [
-  { model: 'Qwen2.5-1.5B', name: 'q|k|v', N: 2048, K: 1536 },
-  { model: 'Qwen2.5-1.5B', name: 'o', N: 1536, K: 1536 },
-  { model: 'Qwen2.5-1.5B', name: 'gate|up', N: 17920, K: 1536 },
-  { model: 'Qwen2.5-1.5B', name: 'down', N: 1536, K: 8960 },
-  { model: 'Llama-3.2-1B', name: 'q|k|v', N: 3072, K: 2048 },
-  { model: 'Llama-3.2-1B', name: 'gate|up', N: 16384, K: 2048 },
-  { model: 'Llama-3.2-1B', name: 'down', N: 2048, K: 8192 },
-];
 
 /** Odd shapes for the correctness check: T, N not multiples of the tile, every dtype weights.wgsl reads. */
 const CHECKS: { dtype: DType; T: number; N: number; K: number; bias: boolean }[] = [
@@ -114,7 +105,6 @@ async function correctness(ctx: GpuContext, tiles: SubgroupMatrixTile[]) {
       ctx.kernelOverrides = { gemmMatrix: { use: true, tile } };
       const x = Float32Array.from({ length: c.T * c.K }, (_, i) => Math.cos(i * 0.113) * 2);
       const wq = weightsOf(c.dtype, c.N, c.K, c.N + c.K);
-      if (wq.byteLength !== byteSizeOf(c.dtype, c.N * c.K)) throw new Error('weights of the wrong size');
       const bias = c.bias ? Float32Array.from({ length: c.N }, (_, i) => i * 0.01 - 0.3) : undefined;
       const xt = ctx.upload(x, [c.T, c.K], 'f32');
       const wt = ctx.upload(wq, [c.N, c.K], c.dtype);
@@ -142,7 +132,7 @@ async function timing(ctx: GpuContext, tiles: SubgroupMatrixTile[], Ts: number[]
   ];
   console.log('dtype     T       N      K variant              us   TFLOP/s  shape');
   for (const dtype of ['q4_0', 'q8_0'] as DType[]) {
-    for (const s of SHAPES) {
+    for (const s of GEMM_SHAPES) {
       const w = ctx.upload(randomBlocks(dtype, s.N * s.K, s.N + s.K), [s.N, s.K], dtype);
       for (const T of Ts) {
         const x = ctx.upload(

@@ -60,7 +60,7 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
     {
       timestampQuery: has('timestamp-query'),
       packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
-      subgroupMatrix: matrix && SUBGROUP_MATRIX_FEATURES.every(has) ? matrix : undefined,
+      subgroupMatrix: matrix, // its features are required above: the device has them
     },
   );
 }

@@ -24,16 +24,15 @@ function tileOf(ctx: GpuContext): SubgroupMatrixTile {
 /**
  * Whether matmul takes the subgroup-matrix GEMM for x [., K] (at byte offset xByteOffset) against w: asked
  * for (ctx.kernelOverrides.gemmMatrix.use), the device has the feature, w is a dtype shaders/weights.wgsl
- * reads with K a multiple of 32 (256 for the K-quants), x is 16-byte aligned, and the tile fits the
- * device's workgroup limits.
+ * reads with K a multiple of the K step of 32 (matmul has checked whole blocks and the weight's alignment),
+ * x is 16-byte aligned, and the tile fits the device's workgroup limits.
  */
 export function useGemmMatrix(ctx: GpuContext, w: Tensor, xByteOffset: number): boolean {
   const shape = ctx.features.subgroupMatrix;
   const use = ctx.kernelOverrides?.gemmMatrix?.use;
   if (!shape || use !== true || !weightDefine[w.dtype] || w.shape.length !== 2) return false;
   const K = w.shape[1]!;
-  if (K % (w.dtype === 'q4_k' || w.dtype === 'q6_k' ? 256 : 32) !== 0 || xByteOffset % 16 !== 0) return false;
-  if (w.offset % (w.dtype === 'q4_k' || w.dtype === 'f32' ? 4 : 2) !== 0) return false;
+  if (K % 32 !== 0 || xByteOffset % 16 !== 0) return false;
   const t = tileOf(ctx);
   const threads = shape.subgroupSize * t.SGY * t.SGX;
   const bm = shape.M * t.TMS * t.SGY;

@@ -17,8 +17,8 @@ export interface NodeGpuOptions extends DeviceOptions {
  * A GpuContext in Node through Dawn (the optional `webgpu` package). On a machine with no Vulkan GPU
  * driver configured, SwiftShader from Debian's chromium package is used when it is installed. The
  * environment variable WEBLM_DAWN_FLAGS adds Dawn options (space-separated) to every context, the CLI's
- * included: `WEBLM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis` lets the prefill GEMM use subgroup
- * matrices (tensor cores) where the adapter has them.
+ * included: `WEBLM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis` exposes subgroup matrices (tensor
+ * cores) where the adapter has them (ctx.features.subgroupMatrix; src/kernels/matmulSubgroupMatrix.ts).
  */
 export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuContext> {
   let dawn: typeof import('webgpu');
