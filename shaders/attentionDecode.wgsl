@@ -5,12 +5,17 @@
 // `chunk` keys (a multiple of KB); the grid has `n_chunks` chunks per row, the last ones possibly empty (the
 // grid is fixed for a bucket of positions, so that a recorded step replays unchanged). `main` runs one
 // workgroup per (chunk, kv head x group of HG query heads, query row): the HG query heads share each K/V
-// row read (GQA/MQA/MLA). Keys are taken KB at a time. Scores: SUB threads per key, each summing a
-// SUB-th of the head dims for all HG heads, the parts added in workgroup memory. Softmax: threads 0..HG-1
-// update the running max and sum of their head (online softmax, f32). Values: each thread owns the value
-// dims d = lid + i * WG and accumulates all HG heads. With one chunk (`direct`) the workgroup normalises
-// and writes `out`; otherwise it writes its unnormalised (acc, max, sum) to `part` and `combine` (one
-// workgroup per (head, row)) merges the chunks. Sinks (gpt-oss) join the denominator only, at the end.
+// row read (GQA/MQA/MLA).
+//
+// Keys are taken KB at a time, and a block's K and V rows are all requested before any is used, so that a
+// block costs one trip to memory (a decode chunk is usually one block). Scores: SUB threads per key, each
+// summing a SUB-th of the head dims for all HG heads, the parts added in workgroup memory. Softmax: a
+// thread per (head, key) finds the block's max from the scores in workgroup memory and keeps its head's
+// running max and its key's running sum in registers (online softmax, f32). Values: each thread owns a
+// unit (4 dims, or 1) of the value dims and a lane of the block's keys, for all HG heads; the lanes meet
+// in workgroup memory at the end. With one chunk (`direct`) the workgroup normalises and writes `out`;
+// otherwise it writes its unnormalised (acc, max, sum) to `part` and `combine` (one workgroup per (head,
+// row)) merges the chunks. Sinks (gpt-oss) join the denominator only, at the end.
 
 struct Params {
   T: u32,           // query rows
@@ -30,6 +35,7 @@ struct Params {
   scale: f32,       // applied to q·k
   softcap: f32,     // cap * tanh(s / cap) when > 0
   ml_offset: u32,   // index in `part` of the (max, sum) pairs
+  dv4: u32,         // floats per partial row in `part`: Dv rounded up to 4
 }
 
 #if VEC4
@@ -44,28 +50,76 @@ fn kdot(a: KU, b: KU) -> f32 {
 }
 #endif
 
+#if VEC4V
+alias VU = vec4<f32>; // a unit of the value dims: 4 floats
+const VW: u32 = 4u;
+fn sp_unit(i: u32) -> VU {
+  return vec4<f32>(sp[4u * i], sp[4u * i + 1u], sp[4u * i + 2u], sp[4u * i + 3u]);
+}
+fn sp_store(i: u32, v: VU) {
+  sp[4u * i] = v.x;
+  sp[4u * i + 1u] = v.y;
+  sp[4u * i + 2u] = v.z;
+  sp[4u * i + 3u] = v.w;
+}
+fn out_store(i: u32, v: VU) {
+  out[i] = v.x;
+  out[i + 1u] = v.y;
+  out[i + 2u] = v.z;
+  out[i + 3u] = v.w;
+}
+fn part_store(i: u32, v: VU) {
+  part[i] = v.x;
+  part[i + 1u] = v.y;
+  part[i + 2u] = v.z;
+  part[i + 3u] = v.w;
+}
+#else
+alias VU = f32;       // a unit of the value dims: 1 float
+const VW: u32 = 1u;
+fn sp_unit(i: u32) -> VU {
+  return sp[i];
+}
+fn sp_store(i: u32, v: VU) {
+  sp[i] = v;
+}
+fn out_store(i: u32, v: VU) {
+  out[i] = v;
+}
+fn part_store(i: u32, v: VU) {
+  part[i] = v;
+}
+#endif
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<KU>;            // [T, nH, D / U] (U = 4 floats with VEC4, else 1)
 @group(0) @binding(2) var<storage, read> kc: array<KU>;           // [capacity, nKv, D / U]
-@group(0) @binding(3) var<storage, read> vc: array<f32>;          // [capacity, v_stride] f32 (head kvh at kvh * Dv, or kvh * D)
+@group(0) @binding(3) var<storage, read> vc: array<VU>;           // [capacity, v_stride / VW] (head kvh at kvh * v_stride / nKv)
 @group(0) @binding(4) var<storage, read> sinks: array<f32>;       // [nH] f32 (ignored unless has_sinks)
-@group(0) @binding(5) var<storage, read_write> part: array<f32>;  // [T, nH, n_chunks, Dv] acc, then [T, nH, n_chunks, 2] (max, sum)
+@group(0) @binding(5) var<storage, read_write> part: array<f32>;  // [T, nH, n_chunks, dv4] acc, then [T, nH, n_chunks, 2] (max, sum)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;   // [T, nH, Dv] f32
 
 const WG: u32 = 128u;
-const KB: u32 = 32u;      // keys per block
-const SUB: u32 = 4u;      // threads per key in the scores (WG = KB * SUB)
-const HG: u32 = ${HG}u;   // query heads per workgroup
-const DU: u32 = ${DU}u;   // units of the head dim: D / 4 with VEC4, else D
-const DVT: u32 = ${DVT}u; // value dims per thread: ceil(Dv / WG)
+const KB: u32 = 32u;          // keys per block
+const SUB: u32 = 4u;          // threads per key in the scores (WG = KB * SUB)
+const HG: u32 = ${HG}u;       // query heads per workgroup
+const DU: u32 = ${DU}u;       // units of the head dim: D / 4 with VEC4, else D
+const KPT: u32 = ${KPT}u;     // K units per thread and key: ceil(DU / SUB)
+const VQ: u32 = ${VQ}u;       // units of the value dims: Dv / 4 with VEC4V, else Dv
+const VUT: u32 = ${VUT}u;     // value units per thread: ceil(VQ / WG)
+const VL: u32 = ${VL}u;       // lanes over a block's keys (a power of two; 1 when VQ >= WG)
+const VPL: u32 = KB / VL;     // keys per lane
+const VPS: u32 = ${VPS}u;     // keys per lane loaded at once (VPL / VPS steps)
+const SR: u32 = ${SR}u;       // (head, key) softmax entries per thread: ceil(HG * KB / WG)
 const NEG: f32 = -3.0e38;
 
 var<workgroup> qs: array<KU, ${QS}>;        // [HG, DU] the queries
-var<workgroup> sp: array<f32, ${SP}>;       // [HG, KB, SUB] partial scores
-var<workgroup> ps: array<f32, ${PS}>;       // [HG, KB] scores, then probabilities, of a block of keys
-var<workgroup> run_max: array<f32, HG>;     // [HG] running max
-var<workgroup> run_sum: array<f32, HG>;     // [HG] running sum of exp(s - max)
+var<workgroup> sp: array<f32, ${SP}>;       // [HG, KB, SUB] partial scores; at the end [VL, VQ, VW] a head's lanes
+var<workgroup> ps: array<f32, ${PS}>;       // [HG, KB] scores of a block of keys; at the end the keys' sums
+var<workgroup> pp: array<f32, ${PS}>;       // [HG, KB] their probabilities
 var<workgroup> alpha: array<f32, HG>;       // [HG] exp(old max - new max) of the block
+var<workgroup> head_max: array<f32, HG>;    // [HG] max of the chunk's scores
+var<workgroup> head_sum: array<f32, HG>;    // [HG] sum of their exp(s - max)
 
 fn capped(s: f32) -> f32 {
   if (p.softcap > 0.0) {
@@ -100,35 +154,54 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     }
     qs[i] = v;
   }
-  if (lid < HG) {
-    run_max[lid] = NEG;
-    run_sum[lid] = 0.0;
+
+  // Scores: key `key` of the block, units sub, sub + SUB, ... of its row.
+  let key = lid / SUB;
+  let sub = lid % SUB;
+  // Values: lane vl takes keys vl, vl + VL, ... of the block; units vu0 + WG * i of the value dims.
+  let vl = lid / VQ;
+  let vu0 = lid % VQ;
+  let v_active = vl < VL;
+  let v_head = kvh * (p.v_stride / p.nKv) / VW;
+  let v_stride = p.v_stride / VW;
+
+  var run_max: array<f32, SR>; // [SR] running max of the entry's head
+  var run_sum: array<f32, SR>; // [SR] running sum of exp(s - max) of the entry's key
+  for (var r = 0u; r < SR; r++) {
+    run_max[r] = NEG;
+    run_sum[r] = 0.0;
   }
-  var acc: array<f32, ${ACC}>; // [HG, DVT]
-  for (var i = 0u; i < HG * DVT; i++) {
-    acc[i] = 0.0;
+  var acc: array<VU, ${ACC}>; // [HG, VUT]
+  for (var i = 0u; i < HG * VUT; i++) {
+    acc[i] = VU(0.0);
   }
   workgroupBarrier();
 
-  let key = lid / SUB;
-  let sub = lid % SUB;
-  let v_head = kvh * (p.v_stride / p.nKv);
   for (var b0 = k0; b0 < k1; b0 += KB) {
     let nb = min(KB, k1 - b0);
-    // Scores: this thread's SUB-th of the dims of key b0 + key, for every head.
+    // Every load of the block first: K units of this thread's key, V units of its lane's first keys.
+    let kslot = (min(b0 + key, k1 - 1u) % p.capacity) * p.nKv + kvh;
+    var kr: array<KU, KPT>;
+    for (var m = 0u; m < KPT; m++) {
+      kr[m] = kc[kslot * DU + min(sub + m * SUB, DU - 1u)];
+    }
+    var vr: array<VU, ${VREG}>; // [VPS, VUT] one step of the lane's keys
+    for (var e = 0u; e < VPS; e++) {
+      let row = (min(b0 + vl + e * VL, k1 - 1u) % p.capacity) * v_stride + v_head;
+      for (var i = 0u; i < VUT; i++) {
+        vr[e * VUT + i] = vc[row + min(vu0 + i * WG, VQ - 1u)];
+      }
+    }
+
     var s: array<f32, HG>;
     for (var hh = 0u; hh < HG; hh++) {
       s[hh] = 0.0;
     }
-    if (key < nb) {
-      let base = (((b0 + key) % p.capacity) * p.nKv + kvh) * DU;
-      for (var m = 0u; m < (DU + SUB - 1u) / SUB; m++) {
-        let u = sub + m * SUB;
-        if (u < DU) {
-          let kv = kc[base + u];
-          for (var hh = 0u; hh < HG; hh++) {
-            s[hh] += kdot(qs[hh * DU + u], kv);
-          }
+    for (var m = 0u; m < KPT; m++) {
+      let u = sub + m * SUB;
+      if (u < DU) {
+        for (var hh = 0u; hh < HG; hh++) {
+          s[hh] += kdot(qs[hh * DU + u], kr[m]);
         }
       }
     }
@@ -136,65 +209,63 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       sp[(hh * KB + key) * SUB + sub] = s[hh];
     }
     workgroupBarrier();
-    for (var i = lid; i < HG * KB; i += WG) {
-      let b = i * SUB;
-      var score = NEG;
-      if (i % KB < nb) {
-        score = capped((sp[b] + sp[b + 1u] + sp[b + 2u] + sp[b + 3u]) * p.scale);
+    var score: array<f32, SR>;
+    for (var r = 0u; r < SR; r++) {
+      let i = lid + r * WG;
+      score[r] = NEG;
+      if (i < HG * KB) {
+        let b = i * SUB;
+        if (i % KB < nb) {
+          score[r] = capped((sp[b] + sp[b + 1u] + sp[b + 2u] + sp[b + 3u]) * p.scale);
+        }
+        ps[i] = score[r];
       }
-      ps[i] = score;
     }
     workgroupBarrier();
-    if (lid < HG) {
-      var mx = NEG;
-      for (var jj = 0u; jj < nb; jj++) {
-        mx = max(mx, ps[lid * KB + jj]);
+    for (var r = 0u; r < SR; r++) {
+      let i = lid + r * WG;
+      if (i < HG * KB) {
+        let hb = (i / KB) * KB;
+        var mx = NEG;
+        for (var jj = 0u; jj < KB; jj++) {
+          mx = max(mx, ps[hb + jj]);
+        }
+        let mn = max(run_max[r], mx);
+        let a = exp(run_max[r] - mn);
+        let e = exp(score[r] - mn);
+        run_sum[r] = run_sum[r] * a + e;
+        run_max[r] = mn;
+        pp[i] = e;
+        if (i % KB == 0u) {
+          alpha[i / KB] = a;
+        }
       }
-      let old = run_max[lid];
-      let mn = max(old, mx);
-      alpha[lid] = exp(old - mn);
-      run_max[lid] = mn;
     }
     workgroupBarrier();
-    for (var i = lid; i < HG * KB; i += WG) {
-      ps[i] = select(0.0, exp(ps[i] - run_max[i / KB]), i % KB < nb);
-    }
-    workgroupBarrier();
-    if (lid < HG) {
-      var sum = 0.0;
-      for (var jj = 0u; jj < nb; jj++) {
-        sum += ps[lid * KB + jj];
+
+    if (v_active) {
+      for (var hh = 0u; hh < HG; hh++) {
+        let a = alpha[hh];
+        for (var i = 0u; i < VUT; i++) {
+          acc[hh * VUT + i] *= a;
+        }
       }
-      run_sum[lid] = run_sum[lid] * alpha[lid] + sum;
-    }
-    for (var hh = 0u; hh < HG; hh++) {
-      let a = alpha[hh];
-      for (var i = 0u; i < DVT; i++) {
-        acc[hh * DVT + i] *= a;
-      }
-    }
-    // Values, eight keys per step: their loads are independent, so they are in flight together.
-    for (var i = 0u; i < DVT; i++) {
-      let d = lid + i * WG;
-      if (d < p.Dv) {
-        var jj = 0u;
-        for (; jj + 8u <= nb; jj += 8u) {
-          var v: array<f32, 8>;
-          for (var e = 0u; e < 8u; e++) {
-            v[e] = vc[((b0 + jj + e) % p.capacity) * p.v_stride + v_head + d];
-          }
-          for (var hh = 0u; hh < HG; hh++) {
-            var a = acc[hh * DVT + i];
-            for (var e = 0u; e < 8u; e++) {
-              a += ps[hh * KB + jj + e] * v[e];
+      for (var st = 0u; st < VPL / VPS; st++) {
+        if (st > 0u) {
+          for (var e = 0u; e < VPS; e++) {
+            let row = (min(b0 + vl + (st * VPS + e) * VL, k1 - 1u) % p.capacity) * v_stride + v_head;
+            for (var i = 0u; i < VUT; i++) {
+              vr[e * VUT + i] = vc[row + min(vu0 + i * WG, VQ - 1u)];
             }
-            acc[hh * DVT + i] = a;
           }
         }
-        for (; jj < nb; jj++) {
-          let v = vc[((b0 + jj) % p.capacity) * p.v_stride + v_head + d];
-          for (var hh = 0u; hh < HG; hh++) {
-            acc[hh * DVT + i] += ps[hh * KB + jj] * v;
+        for (var hh = 0u; hh < HG; hh++) {
+          for (var i = 0u; i < VUT; i++) {
+            var a = acc[hh * VUT + i];
+            for (var e = 0u; e < VPS; e++) {
+              a += pp[hh * KB + vl + (st * VPS + e) * VL] * vr[e * VUT + i];
+            }
+            acc[hh * VUT + i] = a;
           }
         }
       }
@@ -202,79 +273,89 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     workgroupBarrier();
   }
 
+  // The chunk's (max, sum) per head: the keys' sums added up.
+  for (var r = 0u; r < SR; r++) {
+    let i = lid + r * WG;
+    if (i < HG * KB) {
+      ps[i] = run_sum[r];
+      if (i % KB == 0u) {
+        head_max[i / KB] = run_max[r];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (lid < HG) {
+    var l = 0.0;
+    for (var jj = 0u; jj < KB; jj++) {
+      l += ps[lid * KB + jj];
+    }
+    head_sum[lid] = l;
+  }
+  workgroupBarrier();
+
   for (var hh = 0u; hh < nh; hh++) {
     let row = t * p.nH + h0 + hh; // (t, h)
-    if (p.direct == 1u) {
-      var m = run_max[hh];
-      var l = run_sum[hh];
-      var f = 1.0;
-      if (p.has_sinks == 1u) {
-        let sink = sinks[h0 + hh];
-        let mn = max(m, sink);
-        f = exp(m - mn);
-        l = l * f + exp(sink - mn);
+    var o: array<VU, VUT>;
+    for (var i = 0u; i < VUT; i++) {
+      o[i] = acc[hh * VUT + i];
+    }
+    // The lanes' partial values, added into lane 0 (VL > 1 only when a thread owns one unit).
+    if (VL > 1u) {
+      if (v_active) {
+        sp_store(lid, o[0]);
       }
-      f /= l;
-      for (var i = 0u; i < DVT; i++) {
-        let d = lid + i * WG;
-        if (d < p.Dv) {
-          out[row * p.Dv + d] = acc[hh * DVT + i] * f;
+      workgroupBarrier();
+      if (vl == 0u) {
+        for (var l = 1u; l < VL; l++) {
+          o[0] += sp_unit(l * VQ + vu0);
         }
       }
-    } else {
-      let pc = row * p.n_chunks + c;
-      for (var i = 0u; i < DVT; i++) {
-        let d = lid + i * WG;
-        if (d < p.Dv) {
-          part[pc * p.Dv + d] = acc[hh * DVT + i];
+      workgroupBarrier();
+    }
+    if (vl == 0u) {
+      let m = head_max[hh];
+      if (p.direct == 1u) {
+        var l = head_sum[hh];
+        var f = 1.0;
+        if (p.has_sinks == 1u) {
+          let sink = sinks[h0 + hh];
+          let mn = max(m, sink);
+          f = exp(m - mn);
+          l = l * f + exp(sink - mn);
         }
-      }
-      if (lid == 0u) {
-        part[p.ml_offset + 2u * pc] = run_max[hh];
-        part[p.ml_offset + 2u * pc + 1u] = run_sum[hh];
+        f /= l;
+        for (var i = 0u; i < VUT; i++) {
+          let u = vu0 + i * WG;
+          if (u < VQ) {
+            out_store(row * p.Dv + u * VW, o[i] * f);
+          }
+        }
+      } else {
+        let pc = row * p.n_chunks + c;
+        for (var i = 0u; i < VUT; i++) {
+          let u = vu0 + i * WG;
+          if (u < VQ) {
+            part_store(pc * p.dv4 + u * VW, o[i]);
+          }
+        }
+        if (lid == 0u) {
+          part[p.ml_offset + 2u * pc] = m;
+          part[p.ml_offset + 2u * pc + 1u] = head_sum[hh];
+        }
       }
     }
   }
 }
 
 // Merges the chunks of one (head, row): out = Σ_c acc_c e^(m_c - M) / (Σ_c l_c e^(m_c - M) [+ e^(sink - M)]).
-// 256 threads: the max and the sum are reduced over the chunks in workgroup memory, then CL lanes of CQ
-// threads (a thread per 4 output dims) each take every CL-th chunk and add up in workgroup memory.
+// 256 threads: CL lanes of CQ threads (a thread per 4 value dims). Lane l takes chunks l, l + CL, ..., eight
+// at a time, all loaded before any is used, and keeps its own running max, sum and values; the lanes then
+// meet in a tree in workgroup memory, each side rescaled to the larger max.
 const CWG: u32 = 256u;
-const MAX_CHUNKS: u32 = 256u;
-var<workgroup> cw: array<f32, MAX_CHUNKS>; // [n_chunks] e^(m_c - M)
-var<workgroup> cred: array<f32, CWG>;     // reduction scratch
-const CQ: u32 = ${CQ}u;                   // quads of value dims per lane: ceil(Dv / 4) up to a power of two
-const CL: u32 = CWG / CQ;                 // lanes over the chunks
-var<workgroup> cacc: array<vec4<f32>, CWG>; // [CL, CQ] partial outputs
-
-fn reduce_max(v: f32, lid: u32) -> f32 {
-  cred[lid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      cred[lid] = max(cred[lid], cred[lid + s]);
-    }
-    workgroupBarrier();
-  }
-  let r = cred[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  cred[lid] = v;
-  workgroupBarrier();
-  for (var s = CWG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      cred[lid] += cred[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = cred[0];
-  workgroupBarrier();
-  return r;
-}
+const CQ: u32 = ${CQ}u;                     // quads of value dims per lane: ceil(Dv / 4) up to a power of two
+const CL: u32 = CWG / CQ;                   // lanes over the chunks
+var<workgroup> cacc: array<vec4<f32>, CWG>; // [CL, CQ] the lanes' values
+var<workgroup> cml: array<vec2<f32>, CWG>;  // [CL, CQ] the lanes' (max, sum)
 
 @compute @workgroup_size(256)
 fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -283,58 +364,73 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
   let row = wg.y * p.nH + h;
   let pc0 = row * p.n_chunks;
   let ml0 = p.ml_offset + 2u * pc0;
-  var mx = NEG;
-  for (var c = lid; c < p.n_chunks; c += CWG) {
-    mx = max(mx, part[ml0 + 2u * c]);
-  }
-  var M = reduce_max(mx, lid);
-  if (p.has_sinks == 1u) {
-    M = max(M, sinks[h]);
-  }
-  var sum = 0.0;
-  for (var c = lid; c < p.n_chunks; c += CWG) {
-    let w = exp(part[ml0 + 2u * c] - M);
-    cw[c] = w;
-    sum += part[ml0 + 2u * c + 1u] * w;
-  }
-  var L = reduce_sum(sum, lid); // its barriers also publish cw
-  if (p.has_sinks == 1u) {
-    L += exp(sinks[h] - M);
-  }
-  let inv = 1.0 / L;
-  // CL lanes over the chunks x CQ quads of value dims, eight chunks per step in flight; lanes meet in a tree.
   let q4 = lid % CQ;
   let lane = lid / CQ;
-  let d = 4u * q4;
+  let d = 4u * min(q4, p.dv4 / 4u - 1u);
   var o = vec4<f32>(0.0);
-  if (d < p.Dv) {
-    for (var c0 = lane; c0 < p.n_chunks; c0 += 8u * CL) {
-      var v: array<vec4<f32>, 8>;
-      for (var e = 0u; e < 8u; e++) {
-        let c = c0 + e * CL;
+  var M = NEG;
+  var L = 0.0;
+  for (var c0 = lane; c0 < p.n_chunks; c0 += 8u * CL) {
+    var v: array<vec4<f32>, 8>;
+    var m: array<f32, 8>;
+    var l: array<f32, 8>;
+    for (var e = 0u; e < 8u; e++) {
+      let c = c0 + e * CL;
+      let cc = min(c, p.n_chunks - 1u);
+      let b = (pc0 + cc) * p.dv4 + d;
+      v[e] = vec4<f32>(part[b], part[b + 1u], part[b + 2u], part[b + 3u]);
+      m[e] = part[ml0 + 2u * cc];
+      l[e] = part[ml0 + 2u * cc + 1u];
+      if (c >= p.n_chunks) {
         v[e] = vec4<f32>(0.0);
-        if (c < p.n_chunks) {
-          let b = (pc0 + c) * p.Dv + d;
-          let x = vec4<f32>(part[b], part[b + 1u], part[b + 2u], part[b + 3u]);
-          v[e] = select(vec4<f32>(0.0), x, vec4<u32>(d) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.Dv)) * cw[c];
-        }
+        m[e] = NEG;
+        l[e] = 0.0;
       }
-      o += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
     }
+    var mx = M;
+    for (var e = 0u; e < 8u; e++) {
+      mx = max(mx, m[e]);
+    }
+    let f = exp(M - mx);
+    o *= f;
+    L *= f;
+    for (var e = 0u; e < 8u; e++) {
+      let w = exp(m[e] - mx);
+      o += v[e] * w;
+      L += l[e] * w;
+    }
+    M = mx;
   }
   cacc[lid] = o;
+  cml[lid] = vec2<f32>(M, L);
   workgroupBarrier();
   for (var s = CL / 2u; s > 0u; s >>= 1u) {
     if (lane < s) {
-      cacc[lid] += cacc[lid + s * CQ];
+      let a = cml[lid];
+      let b = cml[lid + s * CQ];
+      let mx = max(a.x, b.x);
+      let fa = exp(a.x - mx);
+      let fb = exp(b.x - mx);
+      cacc[lid] = cacc[lid] * fa + cacc[lid + s * CQ] * fb;
+      cml[lid] = vec2<f32>(mx, a.y * fa + b.y * fb);
     }
     workgroupBarrier();
   }
-  if (lane == 0u) {
-    let r = cacc[q4] * inv;
+  if (lane == 0u && 4u * q4 < p.Dv) {
+    let ml = cml[q4];
+    var mx = ml.x;
+    var f = 1.0;
+    var den = ml.y;
+    if (p.has_sinks == 1u) {
+      let sink = sinks[h];
+      mx = max(mx, sink);
+      f = exp(ml.x - mx);
+      den = den * f + exp(sink - mx);
+    }
+    let r = cacc[q4] * (f / den);
     for (var i = 0u; i < 4u; i++) {
-      if (d + i < p.Dv) {
-        out[row * p.Dv + d + i] = r[i];
+      if (4u * q4 + i < p.Dv) {
+        out[row * p.Dv + 4u * q4 + i] = r[i];
       }
     }
   }

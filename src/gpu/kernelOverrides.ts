@@ -62,9 +62,13 @@ export interface SubgroupMatrixTile {
   readonly pad: number;
 }
 
-/** The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at most the group size). */
+/**
+ * The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at
+ * most the group size), and the workgroups the split of the keys aims for (fewer: longer chunks, a smaller merge).
+ */
 export interface AttentionOverrides {
   readonly headsPerGroup?: number;
+  readonly targetWorkgroups?: number;
 }
 
 export interface KernelOverrides {

@@ -106,36 +106,21 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const HG = Math.max(1, Math.min(G, 8, ctx.kernelOverrides?.attention?.headsPerGroup ?? Math.floor(DECODE_Q_FLOATS / hd)));
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
-  const { chunk, nChunks } = decodeChunks(end, window, capacity, others);
+  const target = ctx.kernelOverrides?.attention?.targetWorkgroups ?? DECODE_TARGET_WORKGROUPS;
+  const { chunk, nChunks } = decodeChunks(end, window, capacity, others, target);
   // A captured step (src/gpu/capture.ts) holds at another position while the keys split the same way.
   if (ctx.capturing) {
     ctx.guard(POSITION, o.startPos, (startPos) => {
-      const c = decodeChunks(startPos + T, window, capacity, others);
+      const c = decodeChunks(startPos + T, window, capacity, others, target);
       return c.chunk === chunk && c.nChunks === nChunks;
     });
   }
   const direct = nChunks === 1;
-  const accFloats = T * nH * nChunks * hdV;
+  const dv4 = Math.ceil(hdV / 4) * 4;
+  const accFloats = T * nH * nChunks * dv4;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
   const part = partials(ctx, direct ? 16 : (accFloats + 2 * T * nH * nChunks) * 4);
-  const vec4 = hd % 4 === 0;
-  const DU = vec4 ? hd / 4 : hd;
-  const DVT = Math.ceil(hdV / DECODE_WG);
-  const key = {
-    shader: 'attentionDecode',
-    defines: {
-      HG,
-      DU,
-      DVT,
-      ACC: HG * DVT,
-      VEC4: vec4,
-      QS: HG * DU,
-      SP: HG * DECODE_WG,
-      PS: HG * DECODE_KEYS,
-      CQ: 2 ** Math.ceil(Math.log2(Math.ceil(hdV / 4))),
-    },
-    layout: ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const,
-  };
+  const key = { shader: 'attentionDecode', defines: decodeDefines(HG, hd, hdV, vStride / nKv), layout: DECODE_LAYOUT };
   const p = () =>
     params()
       .u32(T)
@@ -154,21 +139,61 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
       .u32(o.sinks ? 1 : 0)
       .f32(o.scale)
       .f32(o.softcap ?? 0)
-      .u32(accFloats);
+      .u32(accFloats)
+      .u32(dv4);
   const bindings = [q, kCache, v, sinks, part, out];
   ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
+}
+
+const DECODE_LAYOUT = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
+/** Value units (4 floats or 1) a decode thread loads at once per key step: keeps its registers bounded. */
+const DECODE_V_REGS = 16;
+
+/**
+ * The decode kernel's shape (shaders/attentionDecode.wgsl) for HG heads per workgroup, head dims hd / hdV
+ * and V rows of vHeadStride floats per kv head: K and V units, how the value units and the block's keys
+ * are spread over the threads, and the sizes of its workgroup arrays.
+ */
+function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number): Record<string, number | boolean> {
+  const vec4 = hd % 4 === 0;
+  const vec4V = hdV % 4 === 0 && vHeadStride % 4 === 0;
+  const DU = vec4 ? hd / 4 : hd;
+  const VQ = vec4V ? hdV / 4 : hdV;
+  const VUT = Math.ceil(VQ / DECODE_WG);
+  // Lanes over the keys: the largest power of two of threads per value unit, at most the keys of a block.
+  const VL = VQ >= DECODE_WG ? 1 : Math.min(DECODE_KEYS, 2 ** Math.floor(Math.log2(DECODE_WG / VQ)));
+  const VPL = DECODE_KEYS / VL;
+  const VPS = Math.min(VPL, 2 ** Math.floor(Math.log2(Math.max(1, DECODE_V_REGS / VUT))));
+  return {
+    HG,
+    DU,
+    KPT: Math.ceil(DU / 4),
+    VEC4: vec4,
+    VEC4V: vec4V,
+    VQ,
+    VUT,
+    VL,
+    VPS,
+    SR: Math.ceil((HG * DECODE_KEYS) / DECODE_WG),
+    ACC: HG * VUT,
+    VREG: VPS * VUT,
+    QS: HG * DU,
+    SP: Math.max(HG * DECODE_KEYS * 4, VL > 1 ? VL * VQ * (vec4V ? 4 : 1) : 1),
+    PS: HG * DECODE_KEYS,
+    CQ: 2 ** Math.ceil(Math.log2(Math.ceil(hdV / 4))),
+  };
 }
 
 /**
  * How the decode path splits the keys of queries ending at `end`: `nChunks` chunks of `chunk` keys (whole
  * blocks of DECODE_KEYS), sized for `end` rounded up to DECODE_BUCKET (the chunks past the keys are empty).
  */
-function decodeChunks(end: number, window: number, capacity: number, others: number): { chunk: number; nChunks: number } {
+function decodeChunks(end: number, window: number, capacity: number, others: number, target: number): { chunk: number; nChunks: number } {
   const limit = window > 0 ? Math.min(window, capacity) : capacity;
   const span = Math.min(Math.ceil((window > 0 ? Math.min(window, end) : end) / DECODE_BUCKET) * DECODE_BUCKET, limit); // most keys a query sees
   const blocks = Math.ceil(span / DECODE_KEYS);
-  const wanted = Math.max(1, Math.min(Math.ceil(DECODE_TARGET_WORKGROUPS / others), blocks, DECODE_MAX_CHUNKS));
+  const wanted = Math.max(1, Math.min(Math.ceil(target / others), blocks, DECODE_MAX_CHUNKS));
   const chunk = Math.ceil(blocks / wanted) * DECODE_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }

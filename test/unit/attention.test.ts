@@ -59,6 +59,14 @@ describe.each(kernels)('attention, %s kernel', (kernel) => {
     run({ T: 2, nH: 12, nKv: 1, hd: 72, hdV: 72, capacity: 303, o: { startPos: 298, scale: 0.12, softcap: 3, sinks: true } }));
   it('wide MLA-like rows (hd 200, hdV 136 from K), 150 keys', () =>
     run({ T: 1, nH: 9, nKv: 1, hd: 200, hdV: 136, capacity: 151, o: { startPos: 149, scale: 0.07, vFromK: true } }));
+  it('Qwen2.5-1.5B heads (12 on 2 kv heads, dim 128), 3 rows, window, 300 keys', () =>
+    run({ T: 3, nH: 12, nKv: 2, hd: 128, hdV: 128, capacity: 301, o: { startPos: 290, scale: 0.09, window: 200 } }));
+  it('head dim 256 with sinks and softcap (16 keys per value lane)', () =>
+    run({ T: 1, nH: 4, nKv: 2, hd: 256, hdV: 256, capacity: 77, o: { startPos: 76, scale: 0.06, softcap: 4, sinks: true } }));
+  it('values wider than a workgroup (hdV 516: two units per thread, loads in steps)', () =>
+    run({ T: 2, nH: 2, nKv: 1, hd: 64, hdV: 516, capacity: 90, o: { startPos: 60, scale: 0.12 } }));
+  it('scalar values wider than a workgroup (hdV 131)', () =>
+    run({ T: 1, nH: 3, nKv: 1, hd: 12, hdV: 131, capacity: 45, o: { startPos: 44, scale: 0.3, sinks: true } }));
   it('long window over a wrapped ring, several key tiles', () =>
     run({ T: 3, nH: 2, nKv: 1, hd: 24, hdV: 40, capacity: 263, o: { startPos: 500, scale: 0.2, window: 261 } }));
 });
