@@ -111,10 +111,13 @@ const VL: u32 = ${VL}u;       // lanes over a block's keys (a power of two; 1 wh
 const VPL: u32 = KB / VL;     // keys per lane
 const VPS: u32 = ${VPS}u;     // keys per lane loaded at once (VPL / VPS steps)
 const SR: u32 = ${SR}u;       // (head, key) softmax entries per thread: ceil(HG * KB / WG)
+const VREG: u32 = ${VREG}u;   // V units a thread holds: VPS * VUT
+const QPT: u32 = ${QPT}u;     // query units a thread loads: ceil(HG * DU / WG)
+const MH: u32 = ${MH}u;       // heads whose value lanes meet in one pass
 const NEG: f32 = -3.0e38;
 
 var<workgroup> qs: array<KU, ${QS}>;        // [HG, DU] the queries
-var<workgroup> sp: array<f32, ${SP}>;       // [HG, KB, SUB] partial scores; at the end [VL, VQ, VW] a head's lanes
+var<workgroup> sp: array<f32, ${SP}>;       // [HG, KB, SUB] partial scores; at the end [MH, VL, VQ, VW] the lanes of MH heads
 var<workgroup> ps: array<f32, ${PS}>;       // [HG, KB] scores of a block of keys; at the end the keys' sums
 var<workgroup> pp: array<f32, ${PS}>;       // [HG, KB] their probabilities
 var<workgroup> alpha: array<f32, HG>;       // [HG] exp(old max - new max) of the block
@@ -126,6 +129,28 @@ fn capped(s: f32) -> f32 {
     return p.softcap * tanh(clamp(s / p.softcap, -15.0, 15.0));
   }
   return s;
+}
+
+// This thread's K units of key b0 + key (clamped to the keys before k1) of kv head kvh.
+fn load_k(b0: u32, k1: u32, key: u32, sub: u32, kvh: u32) -> array<KU, KPT> {
+  let slot = (min(b0 + key, k1 - 1u) % p.capacity) * p.nKv + kvh;
+  var r: array<KU, KPT>;
+  for (var m = 0u; m < KPT; m++) {
+    r[m] = kc[slot * DU + min(sub + m * SUB, DU - 1u)];
+  }
+  return r;
+}
+
+// This thread's V units of step st of its lane's keys of the block at b0 (clamped to the keys before k1).
+fn load_v(b0: u32, k1: u32, st: u32, vl: u32, vu0: u32, v_head: u32, v_stride: u32) -> array<VU, VREG> {
+  var r: array<VU, VREG>;
+  for (var e = 0u; e < VPS; e++) {
+    let row = (min(b0 + vl + (st * VPS + e) * VL, k1 - 1u) % p.capacity) * v_stride + v_head;
+    for (var i = 0u; i < VUT; i++) {
+      r[e * VUT + i] = vc[row + min(vu0 + i * WG, VQ - 1u)];
+    }
+  }
+  return r;
 }
 
 @compute @workgroup_size(128)
@@ -146,13 +171,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let k0 = lo + c * p.chunk;
   let k1 = min(k0 + p.chunk, pos + 1u); // k1 <= k0: an empty chunk of the bucket's grid
 
-  for (var i = lid; i < HG * DU; i += WG) {
-    let hh = i / DU;
-    var v = KU(0.0);
-    if (hh < nh) {
-      v = q[(t * p.nH + h0 + hh) * DU + i % DU];
-    }
-    qs[i] = v;
+  var qr: array<KU, QPT>; // units lid, lid + WG, .. of the [HG, DU] queries
+  for (var r = 0u; r < QPT; r++) {
+    let i = lid + r * WG;
+    let hh = min(i / DU, nh - 1u);
+    qr[r] = select(KU(0.0), q[(t * p.nH + h0 + hh) * DU + i % DU], i / DU < nh);
   }
 
   // Scores: key `key` of the block, units sub, sub + SUB, ... of its row.
@@ -175,24 +198,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   for (var i = 0u; i < HG * VUT; i++) {
     acc[i] = VU(0.0);
   }
+
+  // The first block's loads are in flight with the queries'; each later block's while the one before is used.
+  var kr = array<KU, KPT>();
+  var vr = array<VU, VREG>(); // [VPS, VUT] one step of the lane's keys
+  if (k0 < k1) {
+    kr = load_k(k0, k1, key, sub, kvh);
+    vr = load_v(k0, k1, 0u, vl, vu0, v_head, v_stride);
+  }
+  for (var r = 0u; r < QPT; r++) {
+    if (lid + r * WG < HG * DU) {
+      qs[lid + r * WG] = qr[r];
+    }
+  }
   workgroupBarrier();
 
   for (var b0 = k0; b0 < k1; b0 += KB) {
     let nb = min(KB, k1 - b0);
-    // Every load of the block first: K units of this thread's key, V units of its lane's first keys.
-    let kslot = (min(b0 + key, k1 - 1u) % p.capacity) * p.nKv + kvh;
-    var kr: array<KU, KPT>;
-    for (var m = 0u; m < KPT; m++) {
-      kr[m] = kc[kslot * DU + min(sub + m * SUB, DU - 1u)];
-    }
-    var vr: array<VU, ${VREG}>; // [VPS, VUT] one step of the lane's keys
-    for (var e = 0u; e < VPS; e++) {
-      let row = (min(b0 + vl + e * VL, k1 - 1u) % p.capacity) * v_stride + v_head;
-      for (var i = 0u; i < VUT; i++) {
-        vr[e * VUT + i] = vc[row + min(vu0 + i * WG, VQ - 1u)];
-      }
-    }
-
+    let more = b0 + KB < k1;
     var s: array<f32, HG>;
     for (var hh = 0u; hh < HG; hh++) {
       s[hh] = 0.0;
@@ -204,6 +227,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
           s[hh] += kdot(qs[hh * DU + u], kr[m]);
         }
       }
+    }
+    if (more) {
+      kr = load_k(b0 + KB, k1, key, sub, kvh);
     }
     for (var hh = 0u; hh < HG; hh++) {
       sp[(hh * KB + key) * SUB + sub] = s[hh];
@@ -252,12 +278,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       }
       for (var st = 0u; st < VPL / VPS; st++) {
         if (st > 0u) {
-          for (var e = 0u; e < VPS; e++) {
-            let row = (min(b0 + vl + (st * VPS + e) * VL, k1 - 1u) % p.capacity) * v_stride + v_head;
-            for (var i = 0u; i < VUT; i++) {
-              vr[e * VUT + i] = vc[row + min(vu0 + i * WG, VQ - 1u)];
-            }
-          }
+          vr = load_v(b0, k1, st, vl, vu0, v_head, v_stride);
         }
         for (var hh = 0u; hh < HG; hh++) {
           for (var i = 0u; i < VUT; i++) {
@@ -269,6 +290,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
           }
         }
       }
+    }
+    if (more) {
+      vr = load_v(b0 + KB, k1, 0u, vl, vu0, v_head, v_stride);
     }
     workgroupBarrier();
   }
@@ -293,56 +317,69 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
   workgroupBarrier();
 
-  for (var hh = 0u; hh < nh; hh++) {
-    let row = t * p.nH + h0 + hh; // (t, h)
-    var o: array<VU, VUT>;
-    for (var i = 0u; i < VUT; i++) {
-      o[i] = acc[hh * VUT + i];
-    }
-    // The lanes' partial values, added into lane 0 (VL > 1 only when a thread owns one unit).
+  // The lanes' partial values meet in workgroup memory, MH heads per pass (VL > 1 only when a thread owns
+  // one unit); loops over the constant HG keep acc in registers.
+  for (var ps0 = 0u; ps0 < HG; ps0 += MH) {
     if (VL > 1u) {
       if (v_active) {
-        sp_store(lid, o[0]);
-      }
-      workgroupBarrier();
-      if (vl == 0u) {
-        for (var l = 1u; l < VL; l++) {
-          o[0] += sp_unit(l * VQ + vu0);
+        for (var j = 0u; j < MH; j++) {
+          if (ps0 + j < HG) {
+            sp_store(j * VL * VQ + lid, acc[(ps0 + j) * VUT]);
+          }
         }
       }
       workgroupBarrier();
     }
-    if (vl == 0u) {
-      let m = head_max[hh];
-      if (p.direct == 1u) {
-        var l = head_sum[hh];
-        var f = 1.0;
-        if (p.has_sinks == 1u) {
-          let sink = sinks[h0 + hh];
-          let mn = max(m, sink);
-          f = exp(m - mn);
-          l = l * f + exp(sink - mn);
-        }
-        f /= l;
+    for (var j = 0u; j < MH; j++) {
+      let hh = ps0 + j;
+      if (vl == 0u && hh < nh) {
+        var o: array<VU, VUT>;
         for (var i = 0u; i < VUT; i++) {
-          let u = vu0 + i * WG;
-          if (u < VQ) {
-            out_store(row * p.Dv + u * VW, o[i] * f);
+          o[i] = acc[hh * VUT + i];
+        }
+        if (VL > 1u) {
+          for (var l = 1u; l < VL; l++) {
+            o[0] += sp_unit(j * VL * VQ + l * VQ + vu0);
           }
         }
-      } else {
-        let pc = row * p.n_chunks + c;
-        for (var i = 0u; i < VUT; i++) {
-          let u = vu0 + i * WG;
-          if (u < VQ) {
-            part_store(pc * p.dv4 + u * VW, o[i]);
-          }
-        }
-        if (lid == 0u) {
-          part[p.ml_offset + 2u * pc] = m;
-          part[p.ml_offset + 2u * pc + 1u] = head_sum[hh];
-        }
+        write_head(t * p.nH + h0 + hh, h0 + hh, c, vu0, head_max[hh], head_sum[hh], o);
       }
+    }
+    if (VL > 1u) {
+      workgroupBarrier();
+    }
+  }
+}
+
+// Writes this thread's units of one (row, head): normalised into `out` (one chunk), else as chunk c's part.
+fn write_head(row: u32, h: u32, c: u32, vu0: u32, m: f32, l: f32, o: array<VU, VUT>) {
+  if (p.direct == 1u) {
+    var den = l;
+    var f = 1.0;
+    if (p.has_sinks == 1u) {
+      let sink = sinks[h];
+      let mn = max(m, sink);
+      f = exp(m - mn);
+      den = den * f + exp(sink - mn);
+    }
+    f /= den;
+    for (var i = 0u; i < VUT; i++) {
+      let u = vu0 + i * WG;
+      if (u < VQ) {
+        out_store(row * p.Dv + u * VW, o[i] * f);
+      }
+    }
+  } else {
+    let pc = row * p.n_chunks + c;
+    for (var i = 0u; i < VUT; i++) {
+      let u = vu0 + i * WG;
+      if (u < VQ) {
+        part_store(pc * p.dv4 + u * VW, o[i]);
+      }
+    }
+    if (vu0 == 0u) {
+      part[p.ml_offset + 2u * pc] = m;
+      part[p.ml_offset + 2u * pc + 1u] = l;
     }
   }
 }

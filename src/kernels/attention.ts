@@ -38,7 +38,7 @@ const DECODE_BUCKET = 256;
 /** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
 const DECODE_MAX_CHUNKS = 256;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
-const DECODE_Q_FLOATS = 2560;
+const DECODE_Q_FLOATS = 2048;
 
 const fail = (msg: string) => {
   throw new InvalidArgumentError(`attention: ${msg}`);
@@ -147,6 +147,8 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
 }
 
 const DECODE_LAYOUT = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
+/** Workgroup memory the decode kernel may use: WebGPU's guaranteed minimum. */
+const DECODE_WG_BYTES = 16384;
 /** Value units (4 floats or 1) a decode thread loads at once per key step: keeps its registers bounded. */
 const DECODE_V_REGS = 16;
 
@@ -165,6 +167,11 @@ function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number)
   const VL = VQ >= DECODE_WG ? 1 : Math.min(DECODE_KEYS, 2 ** Math.floor(Math.log2(DECODE_WG / VQ)));
   const VPL = DECODE_KEYS / VL;
   const VPS = Math.min(VPL, 2 ** Math.floor(Math.log2(Math.max(1, DECODE_V_REGS / VUT))));
+  const QS = HG * DU * (vec4 ? 16 : 4);
+  const scoreFloats = HG * DECODE_KEYS * 4;
+  // Heads whose value lanes meet at once: as many as the workgroup memory left after the queries and scores holds.
+  const laneFloats = VL * VQ * (vec4V ? 4 : 1);
+  const MH = VL === 1 ? HG : Math.max(1, Math.min(HG, Math.floor((DECODE_WG_BYTES - QS - 2 * HG * DECODE_KEYS * 4 - 256) / 4 / laneFloats)));
   return {
     HG,
     DU,
@@ -179,7 +186,9 @@ function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number)
     ACC: HG * VUT,
     VREG: VPS * VUT,
     QS: HG * DU,
-    SP: Math.max(HG * DECODE_KEYS * 4, VL > 1 ? VL * VQ * (vec4V ? 4 : 1) : 1),
+    QPT: Math.ceil((HG * DU) / DECODE_WG),
+    MH,
+    SP: Math.max(scoreFloats, VL > 1 ? MH * laneFloats : 1),
     PS: HG * DECODE_KEYS,
     CQ: 2 ** Math.ceil(Math.log2(Math.ceil(hdV / 4))),
   };

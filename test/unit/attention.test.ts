@@ -89,6 +89,13 @@ describe('attention, default path', () => {
   });
   it('wide values (hdV 264: one row per thread in the prefill kernel)', () =>
     check({ T: 9, nH: 4, nKv: 2, hd: 40, hdV: 264, capacity: 30, o: { startPos: 17, scale: 0.15, sinks: true } }));
+  it('one workgroup per kv head walks 300 keys in blocks (the next block loaded while one is used)', async () => {
+    await overrideKernels({ attention: { targetWorkgroups: 1 } });
+    const ctx = await gpu();
+    const n0 = ctx.dispatchCount;
+    await check({ T: 2, nH: 12, nKv: 2, hd: 128, hdV: 128, capacity: 310, o: { startPos: 298, scale: 0.09, sinks: true } });
+    expect(ctx.dispatchCount - n0).toBe(1);
+  });
   it('8300 keys: the decode kernel merges 130 chunks of 64 keys', () =>
     check({ T: 1, nH: 2, nKv: 1, hd: 8, hdV: 5, capacity: 8300, o: { startPos: 8299, scale: 0.5, sinks: true } }));
   it('rejects a cache too small for the window plus the chunk, and mismatched shapes', async () => {
