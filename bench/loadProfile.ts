@@ -8,10 +8,9 @@
 //   node dist/bench/loadProfile.js --models qwen2.5-1.5b:q4_0,qwen3-30b-a3b@8:q4_0 --configs baseline,new --reps 3
 //        [--out DIR] [--dir /tmp] [--budget-s 80] [--profile] [--max-context 4225]
 //
-// Configs: new (the defaults), baseline (no upload pacing, no split writes, no reads ahead, no GGUF read blocks,
-// no mapped tensors: one read, convert and queue write after another), nopace, nosplit, noahead, noblocks, queue
-// (the defaults less one; queue: every tensor through queue writes, none mapped at creation), ahead8 (up to eight
-// reads ahead within loadChunking.readAheadBytes: the experts of a stacked tensor in parallel).
+// Configs: new (the defaults), baseline (no upload pacing, no split writes, no reads ahead, no GGUF read blocks:
+// one read, convert and write after another), nopace, nosplit, noahead, noblocks (the defaults less one), ahead8
+// (up to eight reads ahead within loadChunking.readAheadBytes: the experts of a stacked tensor in parallel).
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, dirname, join } from 'node:path';
@@ -24,7 +23,6 @@ import type { ConvertType } from '../src/node/convert.js';
 import type { ModelFiles } from '../src/weights/files.js';
 import { ggufReadBlocks } from '../src/weights/ggufSource.js';
 import { loadChunking } from '../src/weights/loadTensors.js';
-import { tensorSinks } from '../src/weights/tensorSink.js';
 import { loadPeaks, sampleGpuMemory, samplesOf } from './gpuMemorySampler.js';
 import { writeRandomGGUF } from './randomGguf.js';
 
@@ -41,17 +39,10 @@ const { values: a } = parseArgs({
   },
 });
 
-const defaults = {
-  pacing: uploadPacing.windowBytes,
-  split: uploadPacing.maxWriteBytes,
-  readAhead: loadChunking.readAhead,
-  blocks: ggufReadBlocks.blockBytes,
-  mapped: tensorSinks.mappedBytes,
-};
+const defaults = { pacing: uploadPacing.windowBytes, split: uploadPacing.maxWriteBytes, readAhead: loadChunking.readAhead, blocks: ggufReadBlocks.blockBytes };
 const configs: Record<string, typeof defaults> = {
   new: defaults,
-  baseline: { pacing: 0, split: 0, readAhead: 0, blocks: 0, mapped: 0 },
-  queue: { ...defaults, mapped: 0 },
+  baseline: { pacing: 0, split: 0, readAhead: 0, blocks: 0 },
   nosplit: { ...defaults, split: 0 },
   nopace: { ...defaults, pacing: 0 },
   noahead: { ...defaults, readAhead: 0 },
@@ -65,7 +56,6 @@ const useConfig = (name: string) => {
   uploadPacing.maxWriteBytes = c.split;
   loadChunking.readAhead = c.readAhead;
   ggufReadBlocks.blockBytes = c.blocks;
-  tensorSinks.mappedBytes = c.mapped;
 };
 
 /** Counters of one load, filled by the wrappers below. */

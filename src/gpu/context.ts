@@ -207,31 +207,6 @@ export class GpuContext implements StepReplayer {
     return buf;
   }
 
-  /**
-   * A new buffer mapped at creation, and its mapped range (zeros) to fill before `buffer.unmap()`: a load
-   * writes (or reads a file) straight into it instead of through queue writes. Counted like createBuffer.
-   */
-  createMappedBuffer(bytes: number, usage: GPUBufferUsageFlags = storageUsage(), label = 'buffer'): { buffer: GPUBuffer; range: Uint8Array } {
-    this.throwIfFailed();
-    const size = roundUp(Math.max(bytes, 4), 16);
-    if (size > this.limits.maxBufferSize) {
-      throw new GpuOutOfMemoryError(`${label}: a buffer of ${size} bytes exceeds this adapter's maxBufferSize (${this.limits.maxBufferSize} bytes)`);
-    }
-    let buffer: GPUBuffer;
-    try {
-      buffer = this.device.createBuffer({ size, usage, label, mappedAtCreation: true });
-    } catch (cause) {
-      // WebGPU throws a RangeError where the mapping cannot be allocated.
-      const err = new GpuOutOfMemoryError(`GPU out of memory: ${label}: no memory to map a buffer of ${size} bytes`, { cause });
-      if (this.allocationScopes > 0) this.allocationFailure ??= err;
-      throw err;
-    }
-    this.allocated += size;
-    this.liveCreated++;
-    this.paced += size;
-    return { buffer, range: new Uint8Array(buffer.getMappedRange()) };
-  }
-
   destroyBuffer(buf: GPUBuffer): void {
     this.allocated -= buf.size;
     this.liveCreated--;

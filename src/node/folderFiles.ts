@@ -24,36 +24,27 @@ export function folderFiles(dir: string): ModelFiles {
       } catch (cause) {
         throw missing(path, cause);
       }
-      const checkRange = (offset: number, length: number) => {
-        if (offset < 0 || offset + length > size) {
-          throw new InvalidModelError(`${full(path)}: bytes ${offset}..${offset + length} pass the end of the file (${size} bytes)`);
-        }
-      };
-      const readInto = async (offset: number, out: Uint8Array): Promise<void> => {
-        const length = out.byteLength;
-        checkRange(offset, length);
-        const fh = await open(full(path), 'r');
-        try {
-          let done = 0;
-          while (done < length) {
-            const { bytesRead } = await fh.read(out, done, length - done, offset + done);
-            if (bytesRead === 0) throw new InvalidModelError(`${full(path)}: file shrank while reading (truncated)`);
-            done += bytesRead;
-          }
-        } finally {
-          await fh.close();
-        }
-      };
       return {
         size,
         async read(offset, length) {
-          checkRange(offset, length);
+          if (offset < 0 || offset + length > size) {
+            throw new InvalidModelError(`${full(path)}: bytes ${offset}..${offset + length} pass the end of the file (${size} bytes)`);
+          }
           // Memory the read fills whole: not zeroed first (a plain Uint8Array over its own ArrayBuffer).
           const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-          await readInto(offset, out);
+          const fh = await open(full(path), 'r');
+          try {
+            let done = 0;
+            while (done < length) {
+              const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+              if (bytesRead === 0) throw new InvalidModelError(`${full(path)}: file shrank while reading (truncated)`);
+              done += bytesRead;
+            }
+          } finally {
+            await fh.close();
+          }
           return out;
         },
-        readInto,
       };
     },
     async text(path) {

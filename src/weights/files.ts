@@ -7,11 +7,6 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset + length); rejects with InvalidModelError when the range passes the end. */
   read(offset: number, length: number): Promise<Uint8Array>;
-  /**
-   * Bytes [offset, offset + target.byteLength) into `target` (a GPU buffer's mapped range at load), where the
-   * source can read into memory it is given (a local file); the same checks and errors as `read`.
-   */
-  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /** The files of one model (a Hugging Face repo layout, or a folder holding a .gguf). */

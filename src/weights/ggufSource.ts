@@ -116,22 +116,6 @@ export class GGUFSource implements WeightSource {
     return out.subarray(skip, skip + byteLength);
   }
 
-  /** Whether readRangeInto reads this tensor straight from the file (stored bytes as they are, a readable type). */
-  canReadInto(name: string): boolean {
-    const e = (this.tensors as Map<string, Entry>).get(name);
-    return !!e && !e.kvB && !e.unpermuteHeads && !!e.gguf.dtype && !!this.file.readInto && ggufReadBlocks.blockBytes <= 0;
-  }
-
-  async readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
-    if (!this.canReadInto(name)) {
-      target.set(await this.readRange(name, byteOffset, target.byteLength));
-      return;
-    }
-    const e = this.entry(name);
-    checkRange(e, byteOffset, target.byteLength, this.location);
-    await this.file.readInto!(e.gguf.offset + e.begin + byteOffset, target);
-  }
-
   private entry(name: string): Entry {
     const e = (this.tensors as Map<string, Entry>).get(name);
     if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the GGUF file`);

@@ -3,7 +3,6 @@ import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, dtypeLayout, isQuantized, numel, type DType, type Tensor } from '../gpu/tensor.js';
 import type { LoadDType } from './source.js';
 import { dequantize, quantize } from './quant/index.js';
-import { createSinkTensor, type TensorSink } from './tensorSink.js';
 import type { WeightSource } from './source.js';
 
 /**
@@ -80,6 +79,39 @@ function checkShape(src: WeightSource, part: MatrixPart): DType {
   return info.dtype;
 }
 
+/** Appends bytes to a GPU tensor in order, holding back a tail of < 4 bytes (writes are 4-byte aligned). */
+class TensorWriter {
+  private pos = 0;
+  private tail = new Uint8Array(0);
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly t: Tensor,
+  ) {}
+
+  append(data: Uint8Array): void {
+    let bytes = data;
+    if (this.tail.length) {
+      bytes = new Uint8Array(this.tail.length + data.length);
+      bytes.set(this.tail);
+      bytes.set(data, this.tail.length);
+    }
+    const start = this.pos - this.tail.length;
+    const n = bytes.length - (bytes.length % 4);
+    if (n) this.ctx.write(this.t, bytes.subarray(0, n), start);
+    this.tail = bytes.slice(n);
+    this.pos += data.length;
+  }
+
+  zeros(n: number): void {
+    for (let left = n; left > 0; left -= loadChunking.maxBytes) this.append(new Uint8Array(Math.min(left, loadChunking.maxBytes)));
+  }
+
+  finish(): void {
+    if (this.tail.length) this.ctx.write(this.t, this.tail, this.pos - this.tail.length);
+    this.tail = new Uint8Array(0);
+  }
+}
+
 interface StreamPart {
   readonly name: string;
   readonly stored: DType;
@@ -106,24 +138,22 @@ function streamSteps(parts: readonly StreamPart[], dtype: DType): StreamStep[] {
 
 /**
  * Reads `parts` in chunks of at most loadChunking.maxBytes source bytes (whole granules, at least one),
- * converts each chunk to `dtype` and puts it in `sink`; reports each chunk's source bytes to onBytes. Up to
- * loadChunking.readAhead reads are in flight while a chunk is converted and written (chunks kept as stored
- * are read straight into a mapped sink where the source can), and the context paces the writes
- * (GpuContext.uploadCheckpoint: bounded staging, allocation errors found a window after them).
+ * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes. Up to
+ * loadChunking.readAhead reads are in flight while a chunk is converted and written, and the context paces
+ * the writes (GpuContext.uploadCheckpoint: bounded staging, allocation errors found a window after them).
  */
 async function streamParts(
   ctx: GpuContext,
-  sink: TensorSink,
+  t: Tensor,
   src: WeightSource,
   parts: readonly StreamPart[],
   dtype: DType,
   onBytes?: (n: number) => void,
 ): Promise<void> {
+  const w = new TensorWriter(ctx, t);
   const steps = streamSteps(parts, dtype);
-  const reads = new Map<number, Promise<Uint8Array | undefined>>();
+  const reads = new Map<number, Promise<Uint8Array>>();
   const sizes = steps.map((s) => ('p' in s ? byteSizeOf(s.p.stored, s.m) : 0));
-  const destAt: number[] = [];
-  steps.reduce((at, s) => (destAt.push(at), at + ('p' in s ? byteSizeOf(dtype, s.m) : s.zeroBytes)), 0);
   let issued = 0;
   let ahead = 0; // bytes issued for steps after the one awaited
   const issue = (i: number) => {
@@ -135,38 +165,31 @@ async function streamParts(
       const s = steps[issued]!;
       if (!('p' in s)) continue;
       if (issued > i) ahead += sizes[issued]!;
-      const from = byteSizeOf(s.p.stored, s.at);
-      const into = s.p.stored === dtype && src.canReadInto?.(s.p.name) ? sink.region(destAt[issued]!, sizes[issued]!) : undefined;
-      const read = into ? src.readRangeInto!(s.p.name, from, into).then(() => undefined) : src.readRange(s.p.name, from, sizes[issued]!);
+      const read = src.readRange(s.p.name, byteSizeOf(s.p.stored, s.at), sizes[issued]!);
       read.catch(() => {}); // a read ahead that fails is reported when its step is reached (or not at all after an earlier failure)
       reads.set(issued, read);
     }
   };
-  try {
-    for (let i = 0; i < steps.length; i++) {
-      await ctx.uploadCheckpoint();
-      if (i < issued && i > 0) ahead -= sizes[i]!; // step i, read ahead, is the one awaited now
-      issue(i);
-      const s = steps[i]!;
-      if (!('p' in s)) {
-        sink.zeros(destAt[i]!, s.zeroBytes);
-        continue;
-      }
-      const bytes = await reads.get(i)!;
-      reads.delete(i);
-      if (bytes && s.p.stored === dtype) {
-        sink.write(destAt[i]!, bytes);
-      } else if (bytes) {
-        const values = toF32(bytes, s.p.stored, s.m);
-        sink.write(destAt[i]!, dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
-      }
-      onBytes?.(sizes[i]!);
+  for (let i = 0; i < steps.length; i++) {
+    await ctx.uploadCheckpoint();
+    if (i < issued && i > 0) ahead -= sizes[i]!; // step i, read ahead, is the one awaited now
+    issue(i);
+    const s = steps[i]!;
+    if (!('p' in s)) {
+      w.zeros(s.zeroBytes);
+      continue;
     }
-  } catch (err) {
-    await Promise.allSettled(reads.values()); // no read is left filling a range that is about to go
-    throw err;
+    const bytes = await reads.get(i)!;
+    reads.delete(i);
+    if (s.p.stored === dtype) {
+      w.append(bytes);
+    } else {
+      const values = toF32(bytes, s.p.stored, s.m);
+      w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
+    }
+    onBytes?.(bytes.byteLength);
   }
-  sink.finish();
+  w.finish();
 }
 
 /** Elements of a vector read at a time are whole blocks of both its stored and its GPU dtype. */
@@ -195,7 +218,7 @@ export async function loadMatrix(
   const rows = parts.reduce((n, p) => n + (p.padRows ?? rowsOf(p)), 0);
   const vector = parts[0]!.shape.length === 1 && parts.length === 1;
   const shape = vector ? [cols] : [rows, cols];
-  const sink = createSinkTensor(ctx, shape, dtype, label);
+  const t = ctx.createTensor(shape, dtype, label);
   const stream = parts.map((p, i) => ({
     name: p.name,
     stored: stored[i]!,
@@ -203,8 +226,8 @@ export async function loadMatrix(
     slot: (p.padRows ?? rowsOf(p)) * cols,
     granule: vector ? vectorGranule(stored[i]!, dtype) : cols,
   }));
-  await streamInto(ctx, sink, src, stream, dtype, onBytes);
-  return sink.tensor;
+  await streamInto(ctx, t, src, stream, dtype, onBytes);
+  return t;
 }
 
 /** A small tensor (norm weight, bias) as f32 on the GPU, whatever its stored dtype. */
@@ -230,9 +253,9 @@ export async function loadF32Concat(
     const stored = checkShape(src, p);
     return { name: p.name, stored, elems: numel(p.shape), slot: p.padRows ?? numel(p.shape), granule: vectorGranule(stored, 'f32') };
   });
-  const sink = createSinkTensor(ctx, [stream.reduce((a, p) => a + p.slot, 0)], 'f32', label);
-  await streamInto(ctx, sink, src, stream, 'f32', onBytes);
-  return sink.tensor;
+  const t = ctx.createTensor([stream.reduce((a, p) => a + p.slot, 0)], 'f32', label);
+  await streamInto(ctx, t, src, stream, 'f32', onBytes);
+  return t;
 }
 
 /** streamParts into a tensor just created: a read that fails (truncated, aborted) destroys it, so a failed load holds nothing. */
@@ -240,7 +263,7 @@ async function streamInto(...args: Parameters<typeof streamParts>): Promise<void
   try {
     await streamParts(...args);
   } catch (err) {
-    args[0].destroyBuffer(args[1].tensor.buffer);
+    args[0].destroyBuffer(args[1].buffer);
     throw err;
   }
 }

@@ -80,22 +80,6 @@ export class SafetensorsSource implements WeightSource {
     return e.file.read(e.begin + byteOffset, byteLength);
   }
 
-  /** Whether readRangeInto reads this tensor straight from its file. */
-  canReadInto(name: string): boolean {
-    const e = this.entries.get(name);
-    return !!e && !(e as Entry & { unsupported?: string }).unsupported && !!e.file.readInto;
-  }
-
-  async readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
-    if (!this.canReadInto(name)) {
-      target.set(await this.readRange(name, byteOffset, target.byteLength));
-      return;
-    }
-    const e = this.entry(name);
-    checkRange(e, byteOffset, target.byteLength, e.fileName);
-    await e.file.readInto!(e.begin + byteOffset, target);
-  }
-
   private entry(name: string): Entry {
     const e = this.entries.get(name);
     if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the checkpoint`);

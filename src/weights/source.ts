@@ -29,13 +29,6 @@ export interface WeightSource {
    * tensor is missing or the range passes its end.
    */
   readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
-  /**
-   * `readRange(name, byteOffset, target.byteLength)` into `target`, where the bytes are stored as they are
-   * read (no rows gathered or tensors rebuilt) and the file can read into given memory; absent or false
-   * otherwise (`canReadInto`), and the loader copies what readRange returns.
-   */
-  readRangeInto?(name: string, byteOffset: number, target: Uint8Array): Promise<void>;
-  canReadInto?(name: string): boolean;
 }
 
 /** Throws InvalidModelError unless [byteOffset, byteOffset + byteLength) lies inside `info`'s bytes. */

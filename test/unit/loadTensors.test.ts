@@ -14,8 +14,6 @@ import { readSafetensorsHeader, SafetensorsSource } from '../../src/weights/safe
 import type { WeightSource } from '../../src/weights/source.js';
 import { byteTokenizerConfig, byteTokenizerJson } from '../e2e/pages/engineTokenizer.js';
 import { ggufReadBlocks } from '../../src/weights/ggufSource.js';
-import { tensorSinks } from '../../src/weights/tensorSink.js';
-import { folderFiles } from '../../src/node/folderFiles.js';
 import { fixtureDir, writeSafetensors } from '../helpers/fixtures.js';
 import { gpu } from '../helpers/gpu.js';
 import { randomF32 } from '../helpers/random.js';
@@ -72,15 +70,12 @@ async function readBack(t: Tensor, n: number): Promise<Uint8Array> {
   return new Uint8Array(await (await gpu()).read(t, n));
 }
 
-describe.each(['mapped at creation', 'queue writes'])('chunked tensor loading, tensors %s', (sink) => {
+describe('chunked tensor loading', () => {
   const saved = loadChunking.maxBytes;
-  const savedMapped = tensorSinks.mappedBytes;
-  afterEach(() => void ((loadChunking.maxBytes = saved), (tensorSinks.mappedBytes = savedMapped)));
-  const useSink = () => void (tensorSinks.mappedBytes = sink === 'queue writes' ? 0 : savedMapped);
+  afterEach(() => void (loadChunking.maxBytes = saved));
 
   it('loads tensors of several chunks into the GPU byte for byte (f32, bf16→f32, f32→q8_0, stored q4_0, fused, vectors)', async () => {
     const ctx = await gpu();
-    useSink();
     loadChunking.maxBytes = CHUNK;
     const src = recording(new SafetensorsSource(await readSafetensorsHeader(memory(st), 'mem.safetensors'), 'mem'));
     let reported = 0;
@@ -138,25 +133,6 @@ describe.each(['mapped at creation', 'queue writes'])('chunked tensor loading, t
     expect(await readBack(q4, 101 * 36)).toEqual(await random.read(name));
     expect(Math.max(...q4src.reads)).toBeLessThanOrEqual(CHUNK);
     expect(q4src.reads.length).toBe(Math.ceil(101 / 17));
-  });
-
-  it('reads chunks kept as stored straight from a local file into the tensor', async () => {
-    const ctx = await gpu();
-    useSink();
-    loadChunking.maxBytes = CHUNK;
-    const dir = await mkdtemp(join(tmpdir(), 'weblm-into-'));
-    await writeFile(join(dir, 'model.safetensors'), st);
-    const file = await folderFiles(dir).open('model.safetensors');
-    let into = 0;
-    const counted: ByteSource = { ...file, readInto: (o, t) => (into++, file.readInto!(o, t)) };
-    const src = new SafetensorsSource(await readSafetensorsHeader(counted, 'model.safetensors'), dir);
-    const f32 = await loadMatrix(ctx, src, [{ name: 'a', shape: [37, 32] }], 'f32', 'a');
-    expect(await readBack(f32, 37 * 32 * 4)).toEqual(bytes(a));
-    // Straight reads only into a mapped tensor; bf16 -> f32 is converted either way.
-    expect(into).toBe(sink === 'queue writes' ? 0 : Math.ceil((37 * 32 * 4) / CHUNK));
-    const fromBf16 = await loadMatrix(ctx, src, [{ name: 'b', shape: [37, 32] }], 'f32', 'b');
-    expect(await readBack(fromBf16, 37 * 32 * 4)).toEqual(bytes(bf16Values(toBf16(b))));
-    await expect(src.readRangeInto('a', 37 * 32 * 4 - 8, new Uint8Array(16))).rejects.toThrow(InvalidModelError);
   });
 
   it('reads ranges of a GGUF consistent with whole reads, q/k rows un-permuted (any range)', async () => {
