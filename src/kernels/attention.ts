@@ -103,7 +103,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   }
   // Decode: workgroups over (chunk of keys, kv head x head group, query row).
   const G = nH / nKv;
-  const HG = Math.max(1, Math.min(G, 8, ctx.kernelOverrides?.attention?.headsPerGroup ?? Math.floor(DECODE_Q_FLOATS / hd)));
+  const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd), ctx.kernelOverrides?.attention?.headsPerGroup ?? decodeHeadsPerGroup(G)));
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
   const target = ctx.kernelOverrides?.attention?.targetWorkgroups ?? DECODE_TARGET_WORKGROUPS;
@@ -192,6 +192,16 @@ function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number)
     PS: HG * DECODE_KEYS,
     CQ: 2 ** Math.ceil(Math.log2(Math.ceil(hdV / 4))),
   };
+}
+
+/**
+ * Query heads per decode workgroup for G query heads per kv head: the fewest of 2, 4, 8 with which every K/V row
+ * is read by at most 3 head groups. Fewer heads make each workgroup's arithmetic shorter (what limits short
+ * contexts); more groups read each K/V row more often (what limits long ones). Measured on the H200
+ * (bench/README.md, decodeAnatomy): G = 4 and 6 fastest with 2, G = 8 with 4.
+ */
+function decodeHeadsPerGroup(G: number): number {
+  return [2, 4, 8].find((hg) => Math.ceil(G / hg) <= 3) ?? 8;
 }
 
 /**
