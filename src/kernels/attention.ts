@@ -30,12 +30,13 @@ export interface AttentionOptions {
 export const DECODE_MAX_T = 4;
 /** Workgroups the decode path aims for: 128-thread workgroups, ~8 per SM of an H200 (132 SMs) to hide latency. */
 const DECODE_TARGET_WORKGROUPS = 1024;
-/** Threads of a decode workgroup, and keys it takes at a time (shaders/attentionDecode.wgsl: WG, KB). */
+/** Threads of a decode workgroup, keys it takes at a time, threads per key in the scores (shaders/attentionDecode.wgsl: WG, KB, SUB). */
 const DECODE_WG = 128;
 const DECODE_KEYS = 32;
+const DECODE_SUB = 4;
 /** The decode grid is sized for positions rounded up to this, so that a recorded step replays for as many tokens. */
 const DECODE_BUCKET = 256;
-/** Chunks per query row at most: the merge reads every chunk (the shader holds up to 256). */
+/** Chunks per query row at most: the merge walks every chunk of a row in one workgroup. */
 const DECODE_MAX_CHUNKS = 256;
 /** Workgroup memory the decode kernel may give to queries (floats): keeps it under WebGPU's 16 KiB minimum. */
 const DECODE_Q_FLOATS = 2048;
@@ -167,15 +168,16 @@ function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number)
   const VL = VQ >= DECODE_WG ? 1 : Math.min(DECODE_KEYS, 2 ** Math.floor(Math.log2(DECODE_WG / VQ)));
   const VPL = DECODE_KEYS / VL;
   const VPS = Math.min(VPL, 2 ** Math.floor(Math.log2(Math.max(1, DECODE_V_REGS / VUT))));
-  const QS = HG * DU * (vec4 ? 16 : 4);
-  const scoreFloats = HG * DECODE_KEYS * 4;
-  // Heads whose value lanes meet at once: as many as the workgroup memory left after the queries and scores holds.
+  const qBytes = HG * DU * (vec4 ? 16 : 4);
+  const scoreFloats = HG * DECODE_KEYS * DECODE_SUB;
+  // Heads whose value lanes meet at once: as many as the workgroup memory holds after the queries, the block's
+  // scores and probabilities (ps, pp) and 256 bytes for the per-head arrays.
   const laneFloats = VL * VQ * (vec4V ? 4 : 1);
-  const MH = VL === 1 ? HG : Math.max(1, Math.min(HG, Math.floor((DECODE_WG_BYTES - QS - 2 * HG * DECODE_KEYS * 4 - 256) / 4 / laneFloats)));
+  const MH = VL === 1 ? HG : Math.max(1, Math.min(HG, Math.floor((DECODE_WG_BYTES - qBytes - 2 * HG * DECODE_KEYS * 4 - 256) / 4 / laneFloats)));
   return {
     HG,
     DU,
-    KPT: Math.ceil(DU / 4),
+    KPT: Math.ceil(DU / DECODE_SUB),
     VEC4: vec4,
     VEC4V: vec4V,
     VQ,
