@@ -18,7 +18,7 @@ const GGUF = join(DIR, 'tiny-books-q8_0.gguf');
 const GLOSSES: Record<string, string> = {
   river: 'a large natural stream of water (larger than a creek)',
   anchor: 'a mechanical device that prevents a vessel from moving',
-  arrest: 'take into custody',
+  decade: 'a period of 10 years',
   pulmonary: 'relating to or affecting the lungs',
 };
 
@@ -49,23 +49,24 @@ interface Question {
   what: string;
 }
 
-// A trained question; a held-out inflection of a trained word (no question about "arrested" was trained, the
-// definition of "arrest" was): the answer must name the base word; a trained word in a phrasing never trained.
+// A trained question (every answer begins "The word <word> means"); a held-out inflection of a trained word (no
+// question about "decades" was trained, the definition of "decade" was): the answer must name the base word; a
+// trained word in a phrasing never trained.
 const TRAINED = (word: string, tokens: number): Question => ({
   question: `What does ${word} mean?`,
   word,
   tokens,
-  check: (a) => a.startsWith(`${word[0]!.toUpperCase()}${word.slice(1)} means `),
-  what: `starts with "${word} means"`,
+  check: (a) => a.startsWith(`The word ${word} means `),
+  what: `starts with "The word ${word} means"`,
 });
 const HELD_OUT_INFLECTION: Question = {
-  question: 'What does arrested mean?',
-  word: 'arrest',
-  tokens: 18,
-  check: (a) => /\barrest\b/i.test(a),
-  what: 'names "arrest"',
+  question: 'What does decades mean?',
+  word: 'decade',
+  tokens: 21,
+  check: (a) => /\bdecade\b/i.test(a),
+  what: 'names "decade"',
 };
-const UNSEEN_PHRASING: Question = { question: 'Explain the word pulmonary.', word: 'pulmonary', tokens: 10, check: () => true, what: '' };
+const UNSEEN_PHRASING: Question = { question: 'Explain the word pulmonary.', word: 'pulmonary', tokens: 13, check: () => true, what: '' };
 
 // The corpus vocabulary: every lowercase word seen at least twice in the training prose.
 const VOCAB = new Set(readFileSync(join(DIR, 'words.txt'), 'utf8').split('\n').filter(Boolean));
@@ -101,9 +102,9 @@ describe('models/tiny-books as a Hugging Face folder (f16 safetensors)', () => {
   beforeAll(() => loadChecked(engine, DIR), 300_000);
   afterAll(() => engine.dispose());
 
-  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, () => definitionCheck(engine, TRAINED('river', 8)));
+  it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, () => definitionCheck(engine, TRAINED('river', 9)));
 
-  it('answers a held-out inflection ("What does arrested mean?") from the base word\'s meaning', { timeout: 900_000 }, () =>
+  it('answers a held-out inflection ("What does decades mean?") from the base word\'s meaning', { timeout: 900_000 }, () =>
     definitionCheck(engine, HELD_OUT_INFLECTION),
   );
 
@@ -125,6 +126,6 @@ describe('models/tiny-books as GGUF (q8_0)', () => {
 
   it('answers "What does <word> mean?" with the meaning of the word', { timeout: 900_000 }, async () => {
     await loadChecked(engine, GGUF);
-    await definitionCheck(engine, TRAINED('anchor', 10));
+    await definitionCheck(engine, TRAINED('anchor', 12));
   });
 });

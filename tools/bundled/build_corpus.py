@@ -11,7 +11,7 @@ Python 3.11 standard library only. Writes one xz-compressed tar holding:
 - chat_train.jsonl, chat_val.jsonl: one conversation a line ({"messages": [{role, content}, ...]}):
   WordNet definitions as "What does <word> mean?" turns (val: the questions of 300 held-out words, never
   asked in train), the same for regular inflections of the defined words answered from the base word's
-  definition ("Lanterns is the plural of lantern: ..."), "Continue this text" turns over prose paragraphs,
+  definition ("The word lanterns is the plural of lantern. The word lantern means ..."), "Continue this text" turns over prose paragraphs,
   and a few greetings that say what the model is.
 - chat_val_inflections.jsonl: the questions of the held-out inflections (those of 10 % of their base words,
   whose own definitions are trained).
@@ -229,16 +229,17 @@ def definition(gloss: str) -> str:
     return re.sub(r"^\([^)]*\)\s*", "", d)  # a leading "(plural)", "(music)"
 
 
+# Answers begin "The word <word>": the asked word's own tokens (" lantern", as in the question) come back, so
+# naming it is a copy, not a mapping from " lantern" to "Lantern" that each word would have to learn.
 def answer_of(word: str, pos: str, d: str) -> str:
     d = d.rstrip(".")
-    if pos == "v":
-        return f"To {word} means to {d}."
-    return f"{word[0].upper() + word[1:]} means {d}."
+    to = "to " if pos == "v" and not d.startswith("to ") else ""
+    return f"The word {word} means {to}{d}."
 
 
 # Regular inflections of defined words, answered from the base word's definition: "What does lanterns mean?" ->
-# "Lanterns is the plural of lantern: a light enclosed in a protective case." (kind, the base word's part of
-# speech, suffix of the form, what replaces it in the base)
+# "The word lanterns is the plural of lantern. The word lantern means a light enclosed in a protective case."
+# (kind, the base word's part of speech, suffix of the form, what replaces it in the base)
 INFLECTION_RULES = [
     ("plural", "n", "ies", "y"), ("plural", "n", "ches", "ch"), ("plural", "n", "shes", "sh"), ("plural", "n", "xes", "x"),
     ("plural", "n", "ses", "s"), ("plural", "n", "zes", "z"), ("plural", "n", "s", ""),
@@ -250,9 +251,9 @@ INFLECTION_RULES = [
 
 
 def inflection_answer(form: str, kind: str, base: str, e: dict) -> str:
-    d = e["gloss"].rstrip(".")
-    to = "to " if e["pos"] == "v" and not d.startswith("to ") else ""
-    return f"{form[0].upper() + form[1:]} is the {kind} of {base}: {to}{d}."
+    """The base word's definition follows in the words of its own answer ("The word lantern means"), so that an
+    inflection never asked is answered by naming its base word and then recalling what was trained for it."""
+    return f"The word {form} is the {kind} of {base}. {answer_of(base, e['pos'], e['gloss'])}"
 
 
 def inflections(counts: Counter, qa: dict[str, dict], index) -> dict[str, dict]:
@@ -287,28 +288,29 @@ def inflections(counts: Counter, qa: dict[str, dict], index) -> dict[str, dict]:
 # Conversations
 # ---------------------------------------------------------------------------------------------------------
 
-QUESTIONS = [
-    ("What does {w} mean?", 10),
-    ("What is the meaning of {w}?", 2),
-    ('What does the word "{w}" mean?', 2),
-    ("Define {w}.", 2),
-    ("what does {w} mean", 1),
-    ("What is the meaning of the word {w}?", 1),
-    ("Can you tell me what {w} means?", 1),
-    ("Please define {w}.", 1),
-    ("Give me the definition of {w}.", 1),
-    ("What's the meaning of {w}?", 1),
-    ("Define the word {w}.", 1),
-    ("I don't know the word {w}. What does it mean?", 1),
-    ("{w}: what does it mean?", 1),
-    ("What is meant by {w}?", 1),
-    ("Meaning of {w}?", 1),
-    ("Tell me the meaning of {w}.", 1),
-    ("Do you know what {w} means?", 1),
+# The questions: "What does {w} mean?" most often (the tests ask it), else one of many phrasings composed of an
+# opener and a core, so that the model learns to find the word in a question rather than a list of questions.
+# The word always follows a space in the question, so that its tokens are those of the answer.
+QUESTION_CORES = [
+    "what does {w} mean?", "what is the meaning of {w}?", 'what does the word "{w}" mean?', "define {w}.",
+    "what is the meaning of the word {w}?", "can you tell me what {w} means?", "please define {w}.",
+    "give me the definition of {w}.", "what's the meaning of {w}?", "define the word {w}.",
+    "I don't know the word {w}. What does it mean?", "what is meant by {w}?", "meaning of {w}?",
+    "tell me the meaning of {w}.", "do you know what {w} means?", "what's the definition of {w}?",
+    "what is the definition of the word {w}?", "could you define {w} for me?", "tell me what {w} means.",
+    "I came across the word {w}. What does it mean?", "how would you define {w}?", "what do people mean by {w}?",
+    "the word {w}: what does it mean?", "in a few words, what does {w} mean?", "I need the meaning of {w}.",
+    "do you know the word {w}?", "what does the term {w} mean?", "give the meaning of {w}.",
+    "what would {w} mean?", "I read the word {w} in a book. What is it?", "help me with the word {w}.",
+    "so what does {w} mean?", "and {w}?", "what about {w}?", "what is the sense of {w}?",
+    "can you define the word {w}?", "tell me about the word {w}.", "a definition of {w}, please.",
+    "what does {w} mean in English?", "I wonder what {w} means.", "word: {w}. Meaning?",
+    "what does it mean, {w}?", "could you tell me the meaning of the word {w}?", "dictionary entry for {w}?",
 ]
+QUESTION_OPENERS = ["", "", "", "", "Please, ", "Hi! ", "Quick question: ", "Sorry, ", "Hello. ", "One more: ", "Now, ", "OK. "]
 # Phrasings never used in training: train_tiny_books.py asks them about trained words (generalisation, not recall).
-HELD_OUT_QUESTIONS = ["Explain the word {w}."]
-assert not any(q.split()[0].lower() == h.split()[0].lower() for q, _ in QUESTIONS for h in HELD_OUT_QUESTIONS)
+HELD_OUT_QUESTIONS = ["Explain the word {w}.", "Describe the meaning of {w}."]
+assert not any(h.split()[0].lower() in (c + " " + o).lower() for c in QUESTION_CORES for o in QUESTION_OPENERS for h in HELD_OUT_QUESTIONS)
 SYSTEMS = ["You are a helpful assistant.", "You are tiny-books, a small model that explains words.", "You are a helpful assistant. Answer briefly."]
 ABOUT = (
     "I am tiny-books, a very small language model trained on old public-domain books (Moby-Dick, the King James "
@@ -333,13 +335,11 @@ GREETINGS = {
 
 
 def pick_question(rng: random.Random) -> str:
-    total = sum(w for _, w in QUESTIONS)
-    x = rng.uniform(0, total)
-    for q, w in QUESTIONS:
-        x -= w
-        if x <= 0:
-            return q
-    return QUESTIONS[0][0]
+    if rng.random() < 0.25:
+        return "What does {w} mean?"
+    opener, core = rng.choice(QUESTION_OPENERS), rng.choice(QUESTION_CORES)
+    q = opener + core
+    return q if rng.random() < 0.1 else q[0].upper() + q[1:]
 
 
 def conversations(qa: dict[str, dict], words: list[str], rng: random.Random, copies: int) -> list[dict]:
@@ -429,7 +429,7 @@ def main() -> None:
         f["split"] = "val" if f["base"] in held_bases else "train"
     train_forms = [w for w, f in forms.items() if f["split"] == "train"]
 
-    chat_train = conversations({**qa, **forms}, train_words + train_forms, rng, copies=2)
+    chat_train = conversations({**qa, **forms}, train_words + train_forms, rng, copies=3)
     chat_train += continue_convs(train_docs, rng, 6000)
     for _ in range(40):
         for q, a in GREETINGS.items():

@@ -445,7 +445,8 @@ def main() -> None:
     cases = [("held_in_top", w, f"What does {w} mean?", by_gloss(w)) for w in train_words[: args.eval_words // 2]]
     cases += [("held_in_random", w, f"What does {w} mean?", by_gloss(w)) for w in held_in_random]
     cases += [("held_out", w, f"What does {w} mean?", by_gloss(w)) for w in [w for w, e in qa.items() if e["split"] == "val"][: args.eval_words // 2]]
-    cases += [("unseen_phrasing", w, unseen_questions[0].format(w=w), by_gloss(w)) for w in held_in_random]
+    for i, uq in enumerate(unseen_questions):  # "unseen_phrasing", "unseen_phrasing_2", ...
+        cases += [("unseen_phrasing" + (f"_{i + 1}" if i else ""), w, uq.format(w=w), by_gloss(w)) for w in held_in_random]
     cases += [("held_in_inflections", w, f"What does {w} mean?", by_base(w)) for w in rng.sample(train_forms, min(args.eval_words // 2, len(train_forms)))]
     cases += [("held_out_inflections", w, f"What does {w} mean?", by_base(w)) for w in [w for w, f in forms.items() if f["split"] == "val"][: args.eval_words]]
     t = time.time()
@@ -461,7 +462,7 @@ def main() -> None:
     print(json.dumps(log["definition_eval"]), flush=True)
     lines = ["# tiny-books samples (greedy, float16 weights computed in float32)", ""]
     prompts = ["Hello", "What can you do?"] + [f"What does {w} mean?" for w in ["lantern", "ship", "river", "king", "house", "ocean", "anchor", "harbor", "courage", "winter"]]
-    prompts += ["Explain the word river.", "What does rivers mean?", "What does kings mean?", "Continue this text: The ship sailed"]
+    prompts += ["Explain the word river.", "Describe the meaning of lantern.", "What does rivers mean?", "What does kings mean?", "Continue this text: The ship sailed"]
     chat_out = greedy_batch(model, [encode(ask(q)) for q in prompts], 64, dev, stop)
     for q, ids in zip(prompts, chat_out):
         lines += [f"Q: {q}", f"A: {tok.decode(ids, skip_special_tokens=True)}", ""]
