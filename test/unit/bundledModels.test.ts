@@ -13,8 +13,8 @@ const GGUF = join(DIR, 'tiny-books-q8_0.gguf');
 
 // Words whose definition the model was trained on, with their WordNet 3.0 gloss (first sense), each asked below in
 // one way: chosen among the questions whose greedy answer in PyTorch met the criterion (models/tiny-books/training/
-// eval.json; the rates of each kind are in models/tiny-books/README.md); for the GGUF, in PyTorch with the same
-// Q8_0 weights too (Q8_0 changes some answers: "ocean").
+// eval.json; the rates of each kind are in models/tiny-books/README.md); for the GGUF, one that weblm's Q8_0 load
+// answers right too (Q8_0 can change an answer).
 const GLOSSES: Record<string, string> = {
   river: 'a large natural stream of water (larger than a creek)',
   anchor: 'a mechanical device that prevents a vessel from moving',

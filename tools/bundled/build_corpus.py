@@ -11,8 +11,8 @@ Python 3.11 standard library only. Writes one xz-compressed tar holding:
 - chat_train.jsonl, chat_val.jsonl: one conversation a line ({"messages": [{role, content}, ...]}):
   WordNet definitions as "What does <word> mean?" turns (val: the questions of 300 held-out words, never
   asked in train), the same for regular inflections of the defined words answered from the base word's
-  definition ("The word lanterns is the plural of lantern. The word lantern means ..."), "Continue this text" turns over prose paragraphs,
-  and a few greetings that say what the model is.
+  definition ("The word lanterns is the plural of lantern. The word lantern means ..."), "Continue this text"
+  turns over prose paragraphs, and a few greetings that say what the model is.
 - chat_val_inflections.jsonl: the questions of the held-out inflections (those of 10 % of their base words,
   whose own definitions are trained).
 - qa_words.json: {word: {"pos", "gloss", "answer", "split"}} for every word asked, for the evaluations;
@@ -290,7 +290,7 @@ def inflections(counts: Counter, qa: dict[str, dict], index) -> dict[str, dict]:
 
 # The questions: "What does {w} mean?" most often (the tests ask it), else one of many phrasings composed of an
 # opener and a core, so that the model learns to find the word in a question rather than a list of questions.
-# The word always follows a space in the question, so that its tokens are those of the answer.
+# The word follows a space in every question but the quoted one, so that its tokens are mostly those of the answer.
 QUESTION_CORES = [
     "what does {w} mean?", "what is the meaning of {w}?", 'what does the word "{w}" mean?', "define {w}.",
     "what is the meaning of the word {w}?", "can you tell me what {w} means?", "please define {w}.",
