@@ -3,7 +3,8 @@ enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 // Offsets of the matrix loads and stores depend on the subgroup (uniform within it, not within the
 // workgroup); every call sits in workgroup-uniform control flow.
-diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+diagnostic(off, subgroup_uniformity);
 
 // The prefill GEMM on subgroup matrices (cooperative matrices: tensor cores), for adapters that expose
 // them (src/gpu/subgroupMatrix.ts): y[t, n] (row stride p.y_stride) = x[t] · w[n]ᵀ (+ bias[n]), x f32,
@@ -36,6 +37,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // [T, p.y_stride] from p.y_off
 
 #include "weights"
+#include "subgroupSlot"
 
 const CM: u32 = ${CM};
 const CN: u32 = ${CN};
@@ -57,14 +59,14 @@ var<workgroup> outs: array<f32, CM * CN * SGY * SGX>; // [SGY * SGX, CM, CN] one
 
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32,
-        @builtin(subgroup_invocation_id) lane: u32) {
+        @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let tile_n = wg.x + wg.y * nwg.x;
   if (tile_n >= p.groups) {
     return;
   }
   let n0 = tile_n * BN;
   let t0 = wg.z * BM;
+  let sg = subgroup_slot();
   let sy = sg / SGX;
   let sx = sg % SGX;
   var acc: array<subgroup_matrix_result<f32, CN, CM>, TMS * TNS>;

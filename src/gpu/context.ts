@@ -19,6 +19,8 @@ export interface GpuFeatures {
    * the adapter exposes chromium-experimental-subgroup-matrix (Dawn: allow_unsafe_apis) with shader-f16.
    */
   readonly subgroupMatrix?: SubgroupMatrixShape;
+  /** The i8 x i8 -> i32 subgroup-matrix shape the int8 prefill GEMM uses (the same feature, no shader-f16 needed). */
+  readonly subgroupMatrixInt8?: SubgroupMatrixShape;
 }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter

@@ -1,6 +1,12 @@
 import { WebGPUUnavailableError } from '../errors.js';
 import { GpuContext } from './context.js';
-import { chooseSubgroupMatrix, SUBGROUP_MATRIX_FEATURES, type AdapterMatrixConfig } from './subgroupMatrix.js';
+import {
+  chooseSubgroupMatrix,
+  chooseSubgroupMatrixInt8,
+  SUBGROUP_MATRIX_F16_FEATURES,
+  SUBGROUP_MATRIX_FEATURES,
+  type AdapterMatrixConfig,
+} from './subgroupMatrix.js';
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
@@ -34,10 +40,12 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
   const skip = new Set(options.disableFeatures ?? []);
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f));
   const info = adapter.info;
-  const matrix = SUBGROUP_MATRIX_FEATURES.every((f) => adapter.features.has(f) && !skip.has(f))
-    ? chooseSubgroupMatrix((info as { subgroupMatrixConfigs?: readonly AdapterMatrixConfig[] }).subgroupMatrixConfigs ?? [], info.subgroupMaxSize)
-    : undefined;
-  if (matrix) requiredFeatures.push(...SUBGROUP_MATRIX_FEATURES);
+  const usable = (features: readonly GPUFeatureName[]) => features.every((f) => adapter.features.has(f) && !skip.has(f));
+  const configs = (info as { subgroupMatrixConfigs?: readonly AdapterMatrixConfig[] }).subgroupMatrixConfigs ?? [];
+  const matrix = usable(SUBGROUP_MATRIX_F16_FEATURES) ? chooseSubgroupMatrix(configs, info.subgroupMaxSize) : undefined;
+  const matrixInt8 = usable(SUBGROUP_MATRIX_FEATURES) ? chooseSubgroupMatrixInt8(configs, info.subgroupMinSize, info.subgroupMaxSize) : undefined;
+  if (matrix) requiredFeatures.push(...SUBGROUP_MATRIX_F16_FEATURES);
+  else if (matrixInt8) requiredFeatures.push(...SUBGROUP_MATRIX_FEATURES);
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures,
@@ -60,7 +68,8 @@ export async function createGpuContext(gpu: GPU | undefined, options: DeviceOpti
     {
       timestampQuery: has('timestamp-query'),
       packedDot: !options.disablePackedDot && !!gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
-      subgroupMatrix: matrix, // its features are required above: the device has them
+      subgroupMatrix: matrix, // their features are required above: the device has them
+      subgroupMatrixInt8: matrixInt8,
     },
   );
 }

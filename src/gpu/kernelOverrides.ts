@@ -63,6 +63,14 @@ export interface SubgroupMatrixTile {
 }
 
 /**
+ * A tile of the int8 subgroup-matrix GEMM (src/kernels/matmulSubgroupMatrixInt8.ts): as SubgroupMatrixTile,
+ * with KB blocks of 32 staged per K step and `pad` words (4 int8) after each tile row.
+ */
+export interface SubgroupMatrixInt8Tile extends SubgroupMatrixTile {
+  readonly KB: number;
+}
+
+/**
  * The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at
  * most the group size), and the workgroups the split of the keys aims for (fewer: longer chunks, a smaller merge).
  */
@@ -71,8 +79,21 @@ export interface AttentionOverrides {
   readonly targetWorkgroups?: number;
 }
 
+/**
+ * The MLA decode attention (src/kernels/attentionMla.ts, shaders/attentionMla.wgsl): query heads per workgroup
+ * sharing each latent row (at least 1, fewer where the workgroup memory is smaller; default 8), the workgroups the
+ * split of the keys aims for (default 256), and the keys whose value vec4s a thread requests at once (8, 16 or 32;
+ * default 16).
+ */
+export interface MlaAttentionOverrides {
+  readonly headsPerGroup?: number;
+  readonly targetWorkgroups?: number;
+  readonly valueKeys?: number;
+}
+
 export interface KernelOverrides {
   readonly attention?: AttentionOverrides;
+  readonly mla?: MlaAttentionOverrides;
   /**
    * The resize of a prompt's images (src/engine/promptImages.ts, src/kernels/resample.ts): images of at least
    * `minPixels` pixels are resized on the GPU, smaller ones on the CPU (default 1 << 20; the tests give 0 to
@@ -101,6 +122,8 @@ export interface KernelOverrides {
   readonly gemm?: GemmOverrides;
   /** The subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrix.ts): on for any T past the GEMV where the device has the feature (off unless asked); its tile. */
   readonly gemmMatrix?: { readonly use?: boolean; readonly tile?: SubgroupMatrixTile };
+  /** The int8 subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrixInt8.ts): `use` false keeps the integer-dot GEMM where the device has it; its tile. */
+  readonly gemmMatrixInt8?: { readonly use?: boolean; readonly tile?: SubgroupMatrixInt8Tile };
   /** The MoE prefill grouped GEMMs (src/kernels/moeGemmInt8.ts); `worklist`: the compacted work list or the grid of every expert's row tiles. */
   readonly moeGemm?: GemmOverrides & { readonly worklist?: boolean };
   /**

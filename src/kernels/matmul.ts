@@ -6,6 +6,7 @@ import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu
 import { alignedBinding, rowParts } from './binding.js';
 import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
 import { gemmMatrix, useGemmMatrix } from './matmulSubgroupMatrix.js';
+import { gemmMatrixInt8, useGemmMatrixInt8 } from './matmulSubgroupMatrixInt8.js';
 import { weightDefine } from './weights.js';
 import { xPlanesK } from './xPlanes.js';
 
@@ -138,9 +139,11 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
     return eachPart((wp, yp, bp) => gemmMatrix(ctx, x, T, wp, yp, bp, N, fold));
   }
   if (T > GEMV_MAX_T && useGemmInt8(ctx, w, T, GEMV_MAX_T)) {
-    // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges.
+    // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges, then
+    // multiplied on int8 subgroup matrices where the device has them (src/kernels/matmulSubgroupMatrixInt8.ts).
     const x8 = quantizeX8(ctx, x, T, K);
-    eachPart((wp, yp, bp) => gemmInt8(ctx, x8, wp, yp, bp, N, fold));
+    const gemm = useGemmMatrixInt8(ctx, w) ? gemmMatrixInt8 : gemmInt8;
+    eachPart((wp, yp, bp) => gemm(ctx, x8, wp, yp, bp, N, fold));
     releaseX8(ctx, x8);
     return;
   }

@@ -124,28 +124,41 @@ export function gemmInt8(
   const tile = gemmInt8Tile(ctx);
   const problem = gemmTileProblem(ctx, tile, w.dtype);
   if (problem) throw new InvalidArgumentError(`gemmInt8: tile ${gemmTileName(tile)}: ${problem}`);
-  const wb = alignedBinding(ctx, w);
-  const yb = alignedBinding(ctx, y);
-  const bb = bias ? alignedBinding(ctx, bias) : undefined;
-  const define = w.dtype === 'q4_0' ? 'W_Q4_0' : w.dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K';
   const groups = Math.ceil(N / tile.BN);
-  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
-  const rowBytes = (K / blockElems) * blockBytes;
+  const g = int8GemmBindings(ctx, x8, w, y, bias, groups, yStride);
   ctx.dispatch(
     {
       shader: 'matmulInt8',
       entry: 'gemm',
-      defines: { GEMM: true, [define]: true, BM: tile.BM, BN: tile.BN, TM: tile.TM, TNV: tile.TN / 4, KB: tile.KB, PREFETCH: !!tile.prefetch },
+      defines: { GEMM: true, [g.define]: true, BM: tile.BM, BN: tile.BN, TM: tile.TM, TNV: tile.TN / 4, KB: tile.KB, PREFETCH: !!tile.prefetch },
       layout: ['uniform', 'read', 'read', 'read', 'storage'],
     },
-    [{ buffer: x8.buffer, offset: 0, size: x8Bytes(T, K) }, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+    g.bindings,
     [...grid2d(groups), Math.ceil(T / tile.BM)],
-    params()
+    g.params,
+  );
+}
+
+/**
+ * The bindings (x8, w, bias, y), weight define and Params of a GEMM on x8 against Q4_0 / Q8_0 / Q4_K weights:
+ * matmulInt8's `gemm` and the int8 subgroup-matrix GEMM (shaders/matmulSubgroupMatrixInt8.wgsl) share them.
+ */
+export function int8GemmBindings(ctx: GpuContext, x8: X8, w: Tensor, y: Tensor, bias: Tensor | undefined, groups: number, yStride: number) {
+  const [N, K] = w.shape as [number, number];
+  const { T } = x8;
+  const wb = alignedBinding(ctx, w);
+  const yb = alignedBinding(ctx, y);
+  const bb = bias ? alignedBinding(ctx, bias) : undefined;
+  const { blockElems, blockBytes } = dtypeLayout[w.dtype];
+  return {
+    define: w.dtype === 'q4_0' ? 'W_Q4_0' : w.dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K',
+    bindings: [{ buffer: x8.buffer, offset: 0, size: x8Bytes(T, K) }, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
+    params: params()
       .u32(T)
       .u32(N)
       .u32(K)
       .u32(bias ? 1 : 0)
-      .u32(rowBytes)
+      .u32((K / blockElems) * blockBytes)
       .u32(wb.byteOffset)
       .u32(0)
       .u32((T * K) / 16)
@@ -153,5 +166,5 @@ export function gemmInt8(
       .u32(bb ? bb.byteOffset / 4 : 0)
       .u32(groups)
       .u32(yStride),
-  );
+  };
 }
