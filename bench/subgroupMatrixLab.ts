@@ -162,7 +162,7 @@ async function correctnessInt8(ctx: GpuContext, tiles: SubgroupMatrixInt8Tile[])
     matmul(ctx, xt, wt, yt, bt);
     const dot4 = await ctx.readF32(yt);
     for (const tile of tiles) {
-      ctx.kernelOverrides = { gemm: { use: true }, gemmMatrixInt8: { tile } };
+      ctx.kernelOverrides = { gemm: { use: true }, gemmMatrixInt8: { use: true, tile } };
       matmul(ctx, xt, wt, yt, bt);
       const got = await ctx.readF32(yt);
       let vsCpu = 0;
@@ -247,7 +247,7 @@ async function main() {
       await fail(result, 'int8 subgroup-matrix GEMM', e);
     }
     variants.push({ name: 'dot4', overrides: { gemmMatrixInt8: { use: false } } });
-    for (const tile of tiles) variants.push({ name: `i8 ${gemmMatrixInt8TileName(tile)}`, overrides: { gemmMatrixInt8: { tile } } });
+    for (const tile of tiles) variants.push({ name: `i8 ${gemmMatrixInt8TileName(tile)}`, overrides: { gemmMatrixInt8: { use: true, tile } } });
   }
   if (f16) {
     const tiles = (arg('--tiles')?.split(',') ?? []).map(parseTile);

@@ -135,7 +135,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let sx = slot % SGX;
   let mine = slot * MATS * RES;
   let blocks = p.K / 32u;
-  var acc = array<f32, MATS * PER_LANE>(); // [result matrix, element lane + SG e]
+  var acc = array<f32, MATS * PER_LANE>(); // [result matrix, element lane * PER_LANE + e]
   for (var b0 = 0u; b0 < blocks; b0 += KB) {
     stage(li, b0, t0, n0);
     workgroupBarrier();
@@ -155,18 +155,25 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         }
       }
       workgroupBarrier();
+      // Lane l scales elements l * PER_LANE .. + PER_LANE - 1 of each result matrix: part of one row (CN is
+      // a multiple of PER_LANE), so one row scale, and consecutive words (vector loads).
+      let r_in = (lane * PER_LANE) / CN;
+      let c_in = (lane * PER_LANE) % CN;
       for (var i = 0u; i < TMS; i++) {
+        let r = b * BM + (sy * TMS + i) * CM + r_in;
+        let sr = xd[r];
+#if W_Q4_K
+        let mr = xm[r];
+#endif
         for (var j = 0u; j < TNS; j++) {
+          let c0 = b * BN + (sx * TNS + j) * CN + c_in;
+          let d0 = mine + (i * TNS + j) * RES + lane * PER_LANE;
           for (var e = 0u; e < PER_LANE; e++) {
-            let el = lane + SG * e;
-            let r = (sy * TMS + i) * CM + el / CN;
-            let c = (sx * TNS + j) * CN + el % CN;
-            let dot = f32(dots[mine + (i * TNS + j) * RES + el]);
             let a = (i * TNS + j) * PER_LANE + e;
 #if W_Q4_K
-            acc[a] += dot * (xd[b * BM + r] * wd[b * BN + c]) - xm[b * BM + r] * wm[b * BN + c];
+            acc[a] += f32(dots[d0 + e]) * (sr * wd[c0 + e]) - mr * wm[c0 + e];
 #else
-            acc[a] += dot * (xd[b * BM + r] * wd[b * BN + c]);
+            acc[a] += f32(dots[d0 + e]) * (sr * wd[c0 + e]);
 #endif
           }
         }
@@ -177,7 +184,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var i = 0u; i < TMS; i++) {
     for (var j = 0u; j < TNS; j++) {
       for (var e = 0u; e < PER_LANE; e++) {
-        let el = lane + SG * e;
+        let el = lane * PER_LANE + e;
         let t = t0 + (sy * TMS + i) * CM + el / CN;
         let n = n0 + (sx * TNS + j) * CN + el % CN;
         if (t < p.T && n < p.N) {

@@ -122,7 +122,7 @@ export interface KernelOverrides {
   readonly gemm?: GemmOverrides;
   /** The subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrix.ts): on for any T past the GEMV where the device has the feature (off unless asked); its tile. */
   readonly gemmMatrix?: { readonly use?: boolean; readonly tile?: SubgroupMatrixTile };
-  /** The int8 subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrixInt8.ts): `use` false keeps the integer-dot GEMM where the device has it; its tile. */
+  /** The int8 subgroup-matrix prefill GEMM (src/kernels/matmulSubgroupMatrixInt8.ts): `use` true takes it in place of the integer-dot GEMM where the device has it (off unless asked: slower on the H200); its tile. */
   readonly gemmMatrixInt8?: { readonly use?: boolean; readonly tile?: SubgroupMatrixInt8Tile };
   /** The MoE prefill grouped GEMMs (src/kernels/moeGemmInt8.ts); `worklist`: the compacted work list or the grid of every expert's row tiles. */
   readonly moeGemm?: GemmOverrides & { readonly worklist?: boolean };

@@ -42,8 +42,8 @@ export function chooseSubgroupMatrix(configs: readonly AdapterMatrixConfig[], su
 /**
  * The i8 x i8 -> i32 config to build the int8 GEMM on (shaders/matmulSubgroupMatrixInt8.wgsl): K of one block
  * of 32 (its scales apply per block), sides of at most 32, the largest M x N; the subgroup size must be fixed
- * on the adapter (min = max: each lane scales a set share of a result matrix) and divide M x N. Undefined
- * where none fits.
+ * on the adapter (min = max: each lane scales a set share of a result matrix, M x N / size elements of one
+ * row). Undefined where none fits.
  */
 export function chooseSubgroupMatrixInt8(
   configs: readonly AdapterMatrixConfig[],
@@ -52,7 +52,14 @@ export function chooseSubgroupMatrixInt8(
 ): SubgroupMatrixShape | undefined {
   if (!subgroupMaxSize || (subgroupMinSize !== undefined && subgroupMinSize !== subgroupMaxSize)) return undefined;
   const fits = configs.filter(
-    (c) => c.componentType === 'i8' && c.resultComponentType === 'i32' && c.K === 32 && c.M <= 32 && c.N <= 32 && (c.M * c.N) % subgroupMaxSize === 0,
+    (c) =>
+      c.componentType === 'i8' &&
+      c.resultComponentType === 'i32' &&
+      c.K === 32 &&
+      c.M <= 32 &&
+      c.N <= 32 &&
+      (c.M * c.N) % subgroupMaxSize === 0 &&
+      c.N % ((c.M * c.N) / subgroupMaxSize) === 0,
   );
   const best = fits.sort((a, b) => b.M * b.N - a.M * a.N)[0];
   return best && { M: best.M, N: best.N, K: best.K, subgroupSize: subgroupMaxSize };

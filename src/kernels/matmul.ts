@@ -140,7 +140,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bias?: 
   }
   if (T > GEMV_MAX_T && useGemmInt8(ctx, w, T, GEMV_MAX_T)) {
     // Prefill on integer dot products (src/kernels/matmulInt8.ts): x quantized once for all row ranges, then
-    // multiplied on int8 subgroup matrices where the device has them (src/kernels/matmulSubgroupMatrixInt8.ts).
+    // multiplied by dot4I8Packed or, when asked, on int8 subgroup matrices (src/kernels/matmulSubgroupMatrixInt8.ts).
     const x8 = quantizeX8(ctx, x, T, K);
     const gemm = useGemmMatrixInt8(ctx, w) ? gemmMatrixInt8 : gemmInt8;
     eachPart((wp, yp, bp) => gemm(ctx, x8, wp, yp, bp, N, fold));

@@ -5,9 +5,12 @@ import { int8GemmBindings, type X8 } from './matmulInt8.js';
 
 // The prefill matmul on int8 subgroup matrices (shaders/matmulSubgroupMatrixInt8.wgsl: tensor cores): x
 // quantized to int8 as for the integer-dot GEMM (matmulInt8's quantizeX8), the Q4_0 / Q8_0 / Q4_K quants
-// staged as int8, each block of 32 multiplied on the adapter's i8 x i8 -> i32 config and scaled in f32. Where
-// the device has the config (ctx.features.subgroupMatrixInt8: Dawn's allow_unsafe_apis), matmul takes it in
-// place of the integer-dot GEMM unless ctx.kernelOverrides.gemmMatrixInt8.use is false.
+// staged as int8, each block of 32 multiplied on the adapter's i8 x i8 -> i32 config and scaled in f32. It is
+// exact to the integer-dot GEMM (the same products and sums in the same order) but, measured on the H200
+// (bench/README.md, subgroupMatrixLab), 1.6-2.6x slower than it: WGSL's result matrices are opaque, so each
+// block's dot products go through workgroup memory, two barriers apart, before their scales apply. So matmul
+// takes it only when ctx.kernelOverrides.gemmMatrixInt8.use asks, on devices with the config
+// (ctx.features.subgroupMatrixInt8: Dawn's allow_unsafe_apis).
 
 /** 2 x 2 subgroups, each 2 x 2 result matrices (64 x 64 outputs on 16 x 16 configs), 2 blocks per K step. */
 export const GEMM_MATRIX_INT8_TILE: SubgroupMatrixInt8Tile = { TMS: 2, TNS: 2, SGY: 2, SGX: 2, KB: 2, pad: 4 };
@@ -38,12 +41,12 @@ export function gemmMatrixInt8Bytes(t: SubgroupMatrixInt8Tile, M: number, N: num
 
 /**
  * Whether matmul's integer-dot prefill (x8 already chosen: a Q4_0 / Q8_0 / Q4_K weight of whole blocks) runs
- * on the int8 subgroup matrices: the device has the config, it is not turned off, and the tile fits the
- * device's workgroup limits.
+ * on the int8 subgroup matrices: asked for, the device has the config, and the tile fits the device's
+ * workgroup limits.
  */
 export function useGemmMatrixInt8(ctx: GpuContext, w: Tensor): boolean {
   const shape = ctx.features.subgroupMatrixInt8;
-  if (!shape || ctx.kernelOverrides?.gemmMatrixInt8?.use === false) return false;
+  if (!shape || ctx.kernelOverrides?.gemmMatrixInt8?.use !== true) return false;
   const t = tileOf(ctx);
   const threads = shape.subgroupSize * t.SGY * t.SGX;
   const l = ctx.limits;

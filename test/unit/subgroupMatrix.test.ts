@@ -36,6 +36,7 @@ describe('subgroup matrices (chromium-experimental-subgroup-matrix)', () => {
     expect(chooseSubgroupMatrixInt8(h200, 16, 32)).toBeUndefined(); // a varying subgroup size
     expect(chooseSubgroupMatrixInt8([i8(16, 16, 16), i8(16, 16, 64)], 32, 32)).toBeUndefined(); // K not one block
     expect(chooseSubgroupMatrixInt8([i8(8, 2, 32)], 32, 32)).toBeUndefined(); // 16 elements for 32 lanes
+    expect(chooseSubgroupMatrixInt8([i8(24, 8, 32)], 32, 32)).toBeUndefined(); // a lane's 6 elements span rows
     expect(chooseSubgroupMatrixInt8([i8(16, 16, 32, 'i8', 'f32'), f16(16, 16, 16)], 32, 32)).toBeUndefined();
     expect(chooseSubgroupMatrixInt8(h200, 32, undefined)).toBeUndefined();
   });
