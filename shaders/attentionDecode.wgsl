@@ -16,6 +16,13 @@
 // in workgroup memory at the end. With one chunk (`direct`) the workgroup normalises and writes `out`;
 // otherwise it writes its unnormalised (acc, max, sum) to `part` and `combine` (one workgroup per (head,
 // row)) merges the chunks. Sinks (gpt-oss) join the denominator only, at the end.
+//
+// FUSED_ROPE (one query row): q, k and v come raw from the q|k|v GEMV's output (`q` binds it, k at p.k_off and
+// v at p.v_off floats), and each workgroup does what shaders/ropeKv.wgsl would have done before it: RMSNorm per
+// head (NORMED: qwen3, gemma3), then RoPE of its heads' queries at positions[0]. The workgroups whose chunk
+// holds the new position also norm and turn the new key, take it and the new value from workgroup memory where
+// their block reads that position, and those of head group 0 write both to the cache. No workgroup reads the
+// new position's cache slot, so none waits for that write (the next step reads it).
 
 struct Params {
   T: u32,           // query rows
@@ -36,6 +43,16 @@ struct Params {
   softcap: f32,     // cap * tanh(s / cap) when > 0
   ml_offset: u32,   // index in `part` of the (max, sum) pairs
   dv4: u32,         // floats per partial row in `part`: Dv rounded up to 4
+#if FUSED_ROPE
+  k_off: u32,       // float offset of the new key [nKv, D] in q's buffer
+  v_off: u32,       // float offset of the new value [nKv, Dv] in it
+  half: u32,        // rotaryDim / 2
+  rot_off: u32,     // first rotated dim inside a head
+  factor: f32,      // attention factor multiplying cos and sin
+  eps: f32,         // NORMED: RMSNorm epsilon
+  w_offset: f32,    // NORMED: added to the norm weight (gemma: 1)
+  nk_off: u32,      // NORMED: first float of k's norm weight in qk_norm
+#endif
 }
 
 #if VEC4
@@ -92,10 +109,23 @@ fn part_store(i: u32, v: VU) {
 #endif
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if FUSED_ROPE
+@group(0) @binding(1) var<storage, read> q: array<f32>;           // [nH * D] raw q, [nKv, D] k at k_off, [nKv, Dv] v at v_off
+@group(0) @binding(2) var<storage, read_write> kc: array<KU>;     // [capacity, nKv, D / U]; the new key written to its slot
+@group(0) @binding(3) var<storage, read_write> vc: array<VU>;     // [capacity, v_stride / VW]; the new value written
+#if NORMED
+@group(0) @binding(4) var<storage, read> qk_norm: array<f32>;     // [nk_off + D] q's per-head norm weight [D] at 0, k's at nk_off
+#else
+@group(0) @binding(4) var<storage, read> sinks: array<f32>;       // [nH] f32 (ignored unless has_sinks)
+#endif
+@group(0) @binding(7) var<storage, read> positions: array<u32>;   // [1] the rotary position of the query
+@group(0) @binding(8) var<storage, read> inv_freq: array<f32>;    // [half] f32
+#else
 @group(0) @binding(1) var<storage, read> q: array<KU>;            // [T, nH, D / U] (U = 4 floats with VEC4, else 1)
 @group(0) @binding(2) var<storage, read> kc: array<KU>;           // [capacity, nKv, D / U]
 @group(0) @binding(3) var<storage, read> vc: array<VU>;           // [capacity, v_stride / VW] (head kvh at kvh * v_stride / nKv)
 @group(0) @binding(4) var<storage, read> sinks: array<f32>;       // [nH] f32 (ignored unless has_sinks)
+#endif
 @group(0) @binding(5) var<storage, read_write> part: array<f32>;  // [T, nH, n_chunks, dv4] acc, then [T, nH, n_chunks, 2] (max, sum)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;   // [T, nH, Dv] f32
 
@@ -123,6 +153,139 @@ var<workgroup> pp: array<f32, ${PS}>;       // [HG, KB] their probabilities
 var<workgroup> alpha: array<f32, HG>;       // [HG] exp(old max - new max) of the block
 var<workgroup> head_max: array<f32, HG>;    // [HG] max of the chunk's scores
 var<workgroup> head_sum: array<f32, HG>;    // [HG] sum of their exp(s - max)
+
+#if FUSED_ROPE
+const FD: u32 = ${FD}u;                     // the head dim D
+const FDV: u32 = ${FDV}u;                   // the value dim Dv
+var<workgroup> fq: array<f32, (HG + 1u) * FD>; // [HG + 1, D] the heads' q (normed), then the new key's
+var<workgroup> fk: array<f32, FD>;          // [D] the new key, normed and turned
+var<workgroup> fv: array<f32, FDV>;         // [Dv] the new value
+#if NORMED
+const FSL: u32 = (FD + 7u) / 8u;            // partial sums of squares per head: 8 values each
+var<workgroup> fpart: array<f32, (HG + 1u) * FSL>; // [HG + 1, FSL]
+var<workgroup> finv: array<f32, HG + 1u>;   // [HG + 1] 1 / rms of each
+#endif
+
+#include "sincos"
+
+fn fk_unit(u: u32) -> KU {
+#if VEC4
+  return vec4<f32>(fk[4u * u], fk[4u * u + 1u], fk[4u * u + 2u], fk[4u * u + 3u]);
+#else
+  return fk[u];
+#endif
+}
+
+fn fv_unit(u: u32) -> VU {
+#if VEC4V
+  return vec4<f32>(fv[4u * u], fv[4u * u + 1u], fv[4u * u + 2u], fv[4u * u + 3u]);
+#else
+  return fv[u];
+#endif
+}
+
+// Query dim d of head hh into the workgroup's queries.
+fn qs_put(hh: u32, d: u32, value: f32) {
+#if VEC4
+  qs[hh * DU + d / 4u][d % 4u] = value;
+#else
+  qs[hh * DU + d] = value;
+#endif
+}
+
+// The dims (a, b) of pair i of a head starting at `base`, as shaders/ropeKv.wgsl pairs them.
+fn rope_pair(base: u32, i: u32) -> vec2<u32> {
+#if INTERLEAVED
+  return vec2<u32>(base + 2u * i, base + 2u * i + 1u);
+#else
+  return vec2<u32>(base + i, base + i + p.half);
+#endif
+}
+
+// The raw q of the workgroup's nh heads (from h0) and, with the new key (nseg = nh + 1), kv head kvh's new key
+// and value: normed (NORMED) and turned to positions[0] into qs, fk and fv, as shaders/ropeKv.wgsl computes them.
+fn fused_rope_prologue(lid: u32, nh: u32, h0: u32, kvh: u32, nseg: u32, has_new: bool) {
+  for (var i = lid; i < nseg * FD; i += WG) {
+    let s = i / FD;
+    let d = i % FD;
+    if (s < nh) {
+      fq[i] = q[(h0 + s) * FD + d];
+    } else {
+      fq[i] = q[p.k_off + kvh * FD + d];
+    }
+  }
+  if (has_new) {
+    for (var i = lid; i < FDV; i += WG) {
+      fv[i] = q[p.v_off + kvh * FDV + i];
+    }
+  }
+  for (var i = lid; i < HG * DU; i += WG) {
+    qs[i] = KU(0.0); // heads past nh stay zero
+  }
+  workgroupBarrier();
+#if NORMED
+  for (var i = lid; i < nseg * FSL; i += WG) {
+    let s = i / FSL;
+    let d0 = (i % FSL) * 8u;
+    var ss = 0.0;
+    for (var d = d0; d < min(d0 + 8u, FD); d++) {
+      let x = fq[s * FD + d];
+      ss += x * x;
+    }
+    fpart[i] = ss;
+  }
+  workgroupBarrier();
+  if (lid < nseg) {
+    var ss = 0.0;
+    for (var j = 0u; j < FSL; j++) {
+      ss += fpart[lid * FSL + j];
+    }
+    finv[lid] = inverseSqrt(ss / f32(FD) + p.eps);
+  }
+  workgroupBarrier();
+  for (var i = lid; i < nseg * FD; i += WG) {
+    let s = i / FD;
+    fq[i] = fq[i] * finv[s] * (qk_norm[select(p.nk_off, 0u, s < nh) + i % FD] + p.w_offset);
+  }
+  workgroupBarrier();
+#endif
+  let angle = f32(positions[0]);
+  for (var i = lid; i < nseg * FD; i += WG) {
+    let s = i / FD;
+    let d = i % FD;
+    var value = fq[i];
+    if (d >= p.rot_off && d < p.rot_off + 2u * p.half) {
+      let r = d - p.rot_off;
+#if INTERLEAVED
+      let pi = r / 2u;
+      let first = r % 2u == 0u;
+#else
+      let pi = r % p.half;
+      let first = r < p.half;
+#endif
+      let sc = rope_sincos(angle * inv_freq[pi]) * p.factor;
+      let ab = rope_pair(s * FD + p.rot_off, pi);
+      let a = fq[ab.x];
+      let b = fq[ab.y];
+      value = select(b * sc.y + a * sc.x, a * sc.y - b * sc.x, first);
+    }
+    if (s < nh) {
+      qs_put(s, d, value);
+    } else {
+      fk[d] = value;
+    }
+  }
+}
+#endif
+
+// sinks[h] (read only when has_sinks; NORMED, set only with FUSED_ROPE, binds the norm weight there instead).
+fn sink_of(h: u32) -> f32 {
+#if NORMED
+  return 0.0;
+#else
+  return sinks[h];
+#endif
+}
 
 fn capped(s: f32) -> f32 {
   if (p.softcap > 0.0) {
@@ -171,12 +334,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let k0 = lo + c * p.chunk;
   let k1 = min(k0 + p.chunk, pos + 1u); // k1 <= k0: an empty chunk of the bucket's grid
 
+#if !FUSED_ROPE
   var qr: array<KU, QPT>; // units lid, lid + WG, .. of the [HG, DU] queries
   for (var r = 0u; r < QPT; r++) {
     let i = lid + r * WG;
     let hh = min(i / DU, nh - 1u);
     qr[r] = select(KU(0.0), q[(t * p.nH + h0 + hh) * DU + i % DU], i / DU < nh);
   }
+#endif
 
   // Scores: key `key` of the block, units sub, sub + SUB, ... of its row.
   let key = lid / SUB;
@@ -206,12 +371,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     kr = load_k(k0, k1, key, sub, kvh);
     vr = load_v(k0, k1, 0u, vl, vu0, v_head, v_stride);
   }
+#if FUSED_ROPE
+  let has_new = k0 <= pos && pos < k1; // this chunk holds the new position
+  fused_rope_prologue(lid, nh, h0, kvh, nh + select(0u, 1u, has_new), has_new);
+  workgroupBarrier();
+  if (has_new && g0 == 0u) {
+    let slot = pos % p.capacity;
+    for (var u = lid; u < DU; u += WG) {
+      kc[(slot * p.nKv + kvh) * DU + u] = fk_unit(u);
+    }
+    for (var u = lid; u < VQ; u += WG) {
+      vc[slot * v_stride + v_head + u] = fv_unit(u);
+    }
+  }
+#else
   for (var r = 0u; r < QPT; r++) {
     if (lid + r * WG < HG * DU) {
       qs[lid + r * WG] = qr[r];
     }
   }
   workgroupBarrier();
+#endif
 
   for (var b0 = k0; b0 < k1; b0 += KB) {
     let nb = min(KB, k1 - b0);
@@ -220,6 +400,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     for (var hh = 0u; hh < HG; hh++) {
       s[hh] = 0.0;
     }
+#if FUSED_ROPE
+    if (has_new && min(b0 + key, k1 - 1u) == pos) {
+      for (var m = 0u; m < KPT; m++) {
+        kr[m] = fk_unit(min(sub + m * SUB, DU - 1u));
+      }
+    }
+#endif
     for (var m = 0u; m < KPT; m++) {
       let u = sub + m * SUB;
       if (u < DU) {
@@ -280,6 +467,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         if (st > 0u) {
           vr = load_v(b0, k1, st, vl, vu0, v_head, v_stride);
         }
+#if FUSED_ROPE
+        if (has_new) {
+          for (var e = 0u; e < VPS; e++) {
+            if (min(b0 + vl + (st * VPS + e) * VL, k1 - 1u) == pos) {
+              for (var i = 0u; i < VUT; i++) {
+                vr[e * VUT + i] = fv_unit(min(vu0 + i * WG, VQ - 1u));
+              }
+            }
+          }
+        }
+#endif
         for (var hh = 0u; hh < HG; hh++) {
           for (var i = 0u; i < VUT; i++) {
             var a = acc[hh * VUT + i];
@@ -357,7 +555,7 @@ fn write_head(row: u32, h: u32, c: u32, vu0: u32, m: f32, l: f32, o: array<VU, V
     var den = l;
     var f = 1.0;
     if (p.has_sinks == 1u) {
-      let sink = sinks[h];
+      let sink = sink_of(h);
       let mn = max(m, sink);
       f = exp(m - mn);
       den = den * f + exp(sink - mn);
@@ -459,7 +657,7 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     var f = 1.0;
     var den = ml.y;
     if (p.has_sinks == 1u) {
-      let sink = sinks[h];
+      let sink = sink_of(h);
       mx = max(mx, sink);
       f = exp(ml.x - mx);
       den = den * f + exp(sink - mx);

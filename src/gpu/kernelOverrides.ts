@@ -72,11 +72,13 @@ export interface SubgroupMatrixInt8Tile extends SubgroupMatrixTile {
 
 /**
  * The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at
- * most the group size), and the workgroups the split of the keys aims for (fewer: longer chunks, a smaller merge).
+ * most the group size), the workgroups the split of the keys aims for (fewer: longer chunks, a smaller merge),
+ * and `fuseRope` false: a decode token's RoPE and cache append in their own dispatch (ropeKv) before it.
  */
 export interface AttentionOverrides {
   readonly headsPerGroup?: number;
   readonly targetWorkgroups?: number;
+  readonly fuseRope?: boolean;
 }
 
 /**

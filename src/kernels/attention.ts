@@ -5,6 +5,8 @@ import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { attentionMlaDecode, attentionMlaFits } from './attentionMla.js';
 import { attentionPrefill } from './attentionPrefill.js';
+import type { RopeOptions } from './rope.js';
+import { ropeWriteKv, type QkNorm } from './ropeKv.js';
 
 export { headMatmul } from './headMatmul.js';
 
@@ -52,43 +54,15 @@ const fail = (msg: string) => {
  * context needs several chunks); a longer chunk of queries runs the tiled flash-attention kernel.
  */
 export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, o: AttentionOptions): void {
-  const [T, nH, hd] = q.shape as [number, number, number];
-  const [capacity, nKv, kd] = kCache.shape as [number, number, number];
+  checkAttention(q, kCache, vCache, out, o);
+  const [T, , hd] = q.shape as [number, number, number];
+  const [, nKv] = kCache.shape as [number, number];
   const hdV = out.shape[2]!;
-  for (const [name, t] of [
-    ['q', q],
-    ['kCache', kCache],
-    ['vCache', vCache],
-    ['out', out],
-  ] as const) {
-    if (t.dtype !== 'f32' || t.shape.length !== 3) fail(`${name} must be a 3-d f32 tensor, got ${t.dtype} [${t.shape}]`);
-  }
-  if (o.sinks && (o.sinks.dtype !== 'f32' || o.sinks.shape[0] !== nH)) fail(`sinks must be [${nH}] f32, got ${o.sinks.dtype} [${o.sinks.shape}]`);
-  if (kd !== hd) fail(`q head dim ${hd} != cache head dim ${kd}`);
-  if (nH % nKv !== 0) fail(`${nH} query heads are not a multiple of ${nKv} kv heads`);
-  if (out.shape[0] !== T || out.shape[1] !== nH) fail(`out [${out.shape}] for q [${q.shape}]`);
-  if (o.vFromK) {
-    if (hdV > hd) fail(`value dim ${hdV} exceeds the head dim ${hd} it is read from (vFromK)`);
-  } else if (vCache.shape[0] !== capacity || vCache.shape[1] !== nKv || vCache.shape[2] !== hdV) {
-    fail(`vCache [${vCache.shape}] does not match kCache [${kCache.shape}] and out [${out.shape}]`);
-  }
-  if (hd > 1024 || hdV > 1024) fail(`head dims up to 1024 (got ${hd}, ${hdV})`);
   const window = o.window ?? 0;
-  if (!Number.isInteger(window) || window < 0) fail(`window must be a non-negative integer, got ${window}`);
-  const end = o.startPos + T;
-  // Every key a query sees must still be in the cache: no wrap at all, or a ring that holds window + T - 1.
-  if (end > capacity && (window === 0 || T + window - 1 > capacity)) {
-    fail(
-      window === 0
-        ? `${end} positions do not fit a full cache of ${capacity}`
-        : `a rotating cache of ${capacity} cannot hold window ${window} + ${T} new tokens`,
-    );
-  }
   if (T === 0) return;
   const vFromK = !!o.vFromK;
   const v = vFromK ? kCache : vCache;
   const vStride = nKv * (vFromK ? hd : hdV);
-  const sinks = o.sinks ?? ctx.unused;
   const bidirectional = o.causal === false;
   if (bidirectional && (window > 0 || o.path === 'decode')) fail('a non-causal attention takes no window and runs the prefill kernel');
   const path = bidirectional ? 'prefill' : (o.path ?? (T <= DECODE_MAX_T ? 'decode' : 'prefill'));
@@ -102,9 +76,93 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
     attentionMlaDecode(ctx, q, kCache, out, o);
     return;
   }
-  // Decode: workgroups over (chunk of keys, kv head x head group, query row).
+  attentionDecode(ctx, q, kCache, v, out, o, vStride);
+}
+
+/**
+ * RoPE of a decode token's q and k (after their per-head RMSNorms, with `norm`), the append of k and v to the
+ * cache, and the attention of q over it: what ropeWriteKv then attention compute. For one query row whose raw
+ * q, k and v lie in one buffer (the fused q|k|v GEMV's output), the decode kernel does it all in one dispatch
+ * (FUSED_ROPE in shaders/attentionDecode.wgsl) where its workgroup memory allows and
+ * ctx.kernelOverrides.attention.fuseRope is not false; otherwise the two run one after the other.
+ */
+export function ropeAttention(
+  ctx: GpuContext,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  rope: DecodeRope,
+  kCache: Tensor,
+  vCache: Tensor,
+  out: Tensor,
+  o: AttentionOptions,
+): void {
+  const fused = fusedRopeShape(ctx, q, k, v, rope, kCache, vCache, o);
+  if (!fused) {
+    ropeWriteKv(ctx, q, k, v, rope.positions, rope.invFreq, rope.options, kCache, vCache, o.startPos, rope.norm);
+    attention(ctx, q, kCache, vCache, out, o);
+    return;
+  }
+  checkAttention(q, kCache, vCache, out, o);
+  attentionDecode(ctx, q, kCache, vCache, out, o, kCache.shape[1]! * vCache.shape[2]!, { ...fused, k, v, rope });
+}
+
+/** The rotation of ropeAttention's step: positions [1] u32, invFreq [rotaryDim / 2] f32, the per-head norms. */
+export interface DecodeRope {
+  readonly positions: Tensor;
+  readonly invFreq: Tensor;
+  readonly options: RopeOptions;
+  readonly norm?: QkNorm;
+}
+
+interface FusedRope {
+  readonly k: Tensor;
+  readonly v: Tensor;
+  readonly rope: DecodeRope;
+  readonly HG: number;
+}
+
+/** Floats of workgroup memory the fused RoPE prologue takes for HG heads of dim hd and values of hdV. */
+const fusedRopeFloats = (HG: number, hd: number, hdV: number, normed: boolean) => (HG + 2) * hd + hdV + (normed ? (HG + 1) * (Math.ceil(hd / 8) + 1) : 0);
+
+function fusedRopeShape(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, rope: DecodeRope, kCache: Tensor, vCache: Tensor, o: AttentionOptions) {
+  const [T, nH, hd] = q.shape as [number, number, number];
+  const [, nKv] = kCache.shape as [number, number];
+  const hdV = vCache.shape[2]!;
+  const n = rope.norm;
+  const offset = rope.options.offset ?? 0;
+  if (T !== 1 || o.vFromK || o.causal === false || o.path === 'prefill' || rope.options.mropeSections) return undefined;
+  if (ctx.kernelOverrides?.attention?.fuseRope === false || attentionMlaFits(T, nKv, hd, hdV, o)) return undefined;
+  if (n && (n.qLen !== hd || n.kLen !== hd || o.sinks)) return undefined;
+  if (k.buffer !== q.buffer || v.buffer !== q.buffer || k.offset % 4 !== 0 || v.offset % 4 !== 0 || k.offset < q.offset || v.offset < q.offset)
+    return undefined;
+  if (k.shape.join() !== `1,${nKv},${hd}` || v.shape.join() !== `1,${nKv},${hdV}`) return undefined;
+  if (!(rope.options.rotaryDim > 0 && rope.options.rotaryDim % 2 === 0 && offset >= 0 && offset + rope.options.rotaryDim <= hd)) return undefined;
+  const HG = decodeHeads(ctx, nH / nKv, hd);
+  const base = decodeDefines(HG, hd, hdV, hdV, 0);
+  const spare = DECODE_WG_BYTES - decodeFixedBytes(HG, hd, base);
+  if (fusedRopeFloats(HG, hd, hdV, !!n) * 4 > spare) return undefined;
+  return { HG };
+}
+
+/** Query heads per decode workgroup for G query heads per kv head of dim hd. */
+function decodeHeads(ctx: GpuContext, G: number, hd: number): number {
+  return Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd), ctx.kernelOverrides?.attention?.headsPerGroup ?? decodeHeadsPerGroup(G)));
+}
+
+/**
+ * The decode dispatches: workgroups over (chunk of keys, kv head x head group, query row), then the merge of
+ * the chunks. With `fused`, the q|k|v GEMV's raw output is rotated, normed and appended by the kernel itself.
+ */
+function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, out: Tensor, o: AttentionOptions, vStride: number, fused?: FusedRope): void {
+  const [T, nH, hd] = q.shape as [number, number, number];
+  const [capacity, nKv] = kCache.shape as [number, number];
+  const hdV = out.shape[2]!;
+  const window = o.window ?? 0;
+  const end = o.startPos + T;
+  const sinks = o.sinks ?? ctx.unused;
   const G = nH / nKv;
-  const HG = Math.max(1, Math.min(G, 8, Math.floor(DECODE_Q_FLOATS / hd), ctx.kernelOverrides?.attention?.headsPerGroup ?? decodeHeadsPerGroup(G)));
+  const HG = fused?.HG ?? decodeHeads(ctx, G, hd);
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
   const target = ctx.kernelOverrides?.attention?.targetWorkgroups ?? DECODE_TARGET_WORKGROUPS;
@@ -121,9 +179,12 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   const accFloats = T * nH * nChunks * dv4;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
   const part = partials(ctx, direct ? 16 : (accFloats + 2 * T * nH * nChunks) * 4);
-  const key = { shader: 'attentionDecode', defines: decodeDefines(HG, hd, hdV, vStride / nKv), layout: DECODE_LAYOUT };
-  const p = () =>
-    params()
+  const n = fused?.rope.norm;
+  const ropeFloats = fused ? fusedRopeFloats(HG, hd, hdV, !!n) : 0;
+  const defines = decodeDefines(HG, hd, hdV, vStride / nKv, ropeFloats);
+  const key = { shader: 'attentionDecode', defines, layout: DECODE_LAYOUT };
+  const p = () => {
+    const b = params()
       .u32(T)
       .u32(nH)
       .u32(nKv)
@@ -142,12 +203,38 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
       .f32(o.softcap ?? 0)
       .u32(accFloats)
       .u32(dv4);
+    if (!fused) return b;
+    const r = fused.rope.options;
+    return b
+      .u32((fused.k.offset - q.offset) / 4)
+      .u32((fused.v.offset - q.offset) / 4)
+      .u32(r.rotaryDim / 2)
+      .u32(r.offset ?? 0)
+      .f32(r.attentionFactor ?? 1)
+      .f32(n?.eps ?? 0)
+      .f32(n?.weightOffset ?? 0)
+      .u32(n?.kOffset ?? 0);
+  };
   const bindings = [q, kCache, v, sinks, part, out];
-  ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
+  if (fused) {
+    const r = fused.rope;
+    const fusedDefines = { ...defines, FUSED_ROPE: true, NORMED: !!n, INTERLEAVED: r.options.layout === 'interleaved', FD: hd, FDV: hdV };
+    const qAll = ctx.view(q, [(fused.v.offset - q.offset) / 4 + nKv * hdV]);
+    ctx.dispatch(
+      { shader: 'attentionDecode', defines: fusedDefines, layout: DECODE_FUSED_LAYOUT },
+      [qAll, kCache, v, n ? n.weight : sinks, part, out, r.positions, r.invFreq],
+      [nChunks, nKv * groups, T],
+      p(),
+    );
+  } else {
+    ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
+  }
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
 }
 
 const DECODE_LAYOUT = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
+/** FUSED_ROPE: the caches written, then positions and invFreq. */
+const DECODE_FUSED_LAYOUT = ['uniform', 'read', 'storage', 'storage', 'read', 'storage', 'storage', 'read', 'read'] as const;
 /** Workgroup memory the decode kernel may use: WebGPU's guaranteed minimum. */
 const DECODE_WG_BYTES = 16384;
 /** Value units (4 floats or 1) a decode thread loads at once per key step: keeps its registers bounded. */
@@ -158,7 +245,7 @@ const DECODE_V_REGS = 16;
  * and V rows of vHeadStride floats per kv head: K and V units, how the value units and the block's keys
  * are spread over the threads, and the sizes of its workgroup arrays.
  */
-function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number): Record<string, number | boolean> {
+function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number, ropeFloats: number): Record<string, number | boolean> {
   const vec4 = hd % 4 === 0;
   const vec4V = hdV % 4 === 0 && vHeadStride % 4 === 0;
   const DU = vec4 ? hd / 4 : hd;
@@ -173,7 +260,8 @@ function decodeDefines(HG: number, hd: number, hdV: number, vHeadStride: number)
   // Heads whose value lanes meet at once: as many as the workgroup memory holds after the queries, the block's
   // scores and probabilities (ps, pp) and 256 bytes for the per-head arrays.
   const laneFloats = VL * VQ * (vec4V ? 4 : 1);
-  const MH = VL === 1 ? HG : Math.max(1, Math.min(HG, Math.floor((DECODE_WG_BYTES - qBytes - 2 * HG * DECODE_KEYS * 4 - 256) / 4 / laneFloats)));
+  const MH =
+    VL === 1 ? HG : Math.max(1, Math.min(HG, Math.floor((DECODE_WG_BYTES - qBytes - 2 * HG * DECODE_KEYS * 4 - 256 - 4 * ropeFloats) / 4 / laneFloats)));
   return {
     HG,
     DU,
@@ -232,4 +320,46 @@ function partials(ctx: GpuContext, bytes: number): GPUBuffer {
     scratch.set(ctx, buf);
   }
   return buf;
+}
+
+/** Workgroup bytes of the decode kernel for these defines, its fused RoPE arrays aside. */
+function decodeFixedBytes(HG: number, hd: number, d: Record<string, number | boolean>): number {
+  const unit = d.VEC4 ? 16 : 4;
+  return HG * (hd / (d.VEC4 ? 4 : 1)) * unit + 4 * ((d.SP as number) + 2 * (d.PS as number) + 3 * HG);
+}
+
+/** The checks of `attention`'s arguments. */
+function checkAttention(q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, o: AttentionOptions): void {
+  const [T, nH, hd] = q.shape as [number, number, number];
+  const [capacity, nKv, kd] = kCache.shape as [number, number, number];
+  const hdV = out.shape[2]!;
+  for (const [name, t] of [
+    ['q', q],
+    ['kCache', kCache],
+    ['vCache', vCache],
+    ['out', out],
+  ] as const) {
+    if (t.dtype !== 'f32' || t.shape.length !== 3) fail(`${name} must be a 3-d f32 tensor, got ${t.dtype} [${t.shape}]`);
+  }
+  if (o.sinks && (o.sinks.dtype !== 'f32' || o.sinks.shape[0] !== nH)) fail(`sinks must be [${nH}] f32, got ${o.sinks.dtype} [${o.sinks.shape}]`);
+  if (kd !== hd) fail(`q head dim ${hd} != cache head dim ${kd}`);
+  if (nH % nKv !== 0) fail(`${nH} query heads are not a multiple of ${nKv} kv heads`);
+  if (out.shape[0] !== T || out.shape[1] !== nH) fail(`out [${out.shape}] for q [${q.shape}]`);
+  if (o.vFromK) {
+    if (hdV > hd) fail(`value dim ${hdV} exceeds the head dim ${hd} it is read from (vFromK)`);
+  } else if (vCache.shape[0] !== capacity || vCache.shape[1] !== nKv || vCache.shape[2] !== hdV) {
+    fail(`vCache [${vCache.shape}] does not match kCache [${kCache.shape}] and out [${out.shape}]`);
+  }
+  if (hd > 1024 || hdV > 1024) fail(`head dims up to 1024 (got ${hd}, ${hdV})`);
+  const window = o.window ?? 0;
+  if (!Number.isInteger(window) || window < 0) fail(`window must be a non-negative integer, got ${window}`);
+  const end = o.startPos + T;
+  // Every key a query sees must still be in the cache: no wrap at all, or a ring that holds window + T - 1.
+  if (end > capacity && (window === 0 || T + window - 1 > capacity)) {
+    fail(
+      window === 0
+        ? `${end} positions do not fit a full cache of ${capacity}`
+        : `a rotating cache of ${capacity} cannot hold window ${window} + ${T} new tokens`,
+    );
+  }
 }

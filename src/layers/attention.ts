@@ -1,12 +1,12 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
-import { attention } from '../kernels/attention.js';
+import { attention, ropeAttention } from '../kernels/attention.js';
 import { matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { writeKv } from '../kernels/kvCache.js';
 import { rope } from '../kernels/rope.js';
-import { QK_NORM_MAX, ropeWriteKv } from '../kernels/ropeKv.js';
+import { QK_NORM_MAX } from '../kernels/ropeKv.js';
 import type { LayerKv } from './layerKv.js';
 
 /** Rows of each q / k / v section of the fused weight: padded so that every section view is 256-byte aligned. */
@@ -123,17 +123,19 @@ export function selfAttention(
     rmsNorm(ctx, rowsOf(k, kLen), ctx.view(weight, [kLen], kOffset * 4), rowsOf(k, kLen), d.normEps, d.normWeightOffset);
     qkNorm = undefined;
   }
+  const o = ctx.view(s.out, [T, nH, hd]);
+  const attn = { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks };
   if (step.mrope) {
     // M-RoPE (Qwen2-VL's prompt with images): q and k turned by their 3 position rows, then the plain cache append.
     const mo = { ...ropeOpts, mropeSections: step.mrope.sections };
     rope(ctx, q, step.mrope.positions, invFreq, mo);
     rope(ctx, k, step.mrope.positions, invFreq, mo);
     writeKv(ctx, k, v, kv.k, kv.v, step.start);
+    attention(ctx, q, kv.k, kv.v, o, attn);
   } else {
-    ropeWriteKv(ctx, q, k, v, step.positions, invFreq, ropeOpts, kv.k, kv.v, step.start, qkNorm);
+    // RoPE, the cache append and the attention: one dispatch for a decode token where the kernel can.
+    ropeAttention(ctx, q, k, v, { positions: step.positions, invFreq, options: ropeOpts, norm: qkNorm }, kv.k, kv.v, o, attn);
   }
-  const o = ctx.view(s.out, [T, nH, hd]);
-  attention(ctx, q, kv.k, kv.v, o, { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks });
   if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true });
   else matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
 }
