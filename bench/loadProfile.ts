@@ -1,22 +1,25 @@
 // Where a model's load goes: random-weight GGUFs of real shapes (bench/randomGguf.ts; `shape@N` keeps N layers)
 // loaded through the public engine in several load configurations, alternating, with per load: wall and CPU
 // time, file reads (count, bytes, summed time), queue writes and buffer creations (count, bytes, time in the
-// calls), time waiting at upload checkpoints, and the process's GPU memory (peak during the load and after it,
+// calls), buffer copies (the staging ring's: count, bytes), time waiting at upload checkpoints, and the process's GPU memory (peak during the load and after it,
 // nvidia-smi; n/a without). `--profile` adds a CPU profile of one more load (the last model, the first
 // config) summarised by function. Writes loads.jsonl and summary.md under --out.
 //
 //   node dist/bench/loadProfile.js --models qwen2.5-1.5b:q4_0,qwen3-30b-a3b@8:q4_0 --configs baseline,new --reps 3
 //        [--out DIR] [--dir /tmp] [--budget-s 80] [--profile] [--max-context 4225]
 //
-// Configs: new (the defaults), baseline (no upload pacing, no split writes, no reads ahead, no GGUF read blocks:
-// one read, convert and write after another), nopace, nosplit, noahead, noblocks (the defaults less one), ahead8
-// (up to eight reads ahead within loadChunking.readAheadBytes: the experts of a stacked tensor in parallel).
+// Configs: new (the defaults), staged (the same, named for comparing with queue: file chunks read straight into
+// the staging ring's mapped slots and copied on the GPU, src/gpu/uploadStaging.ts), queue (no staging ring: every
+// byte through queue writes, as before it), baseline (no staging ring, no upload pacing, no split writes, no reads
+// ahead, no GGUF read blocks: one read, convert and write after another), nopace, nosplit, noahead, noblocks (the
+// defaults less one), ahead8 (up to eight reads ahead within loadChunking.readAheadBytes, for chunks not staged).
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalEngine } from '../src/engine/localEngine.js';
 import { GpuContext, uploadPacing } from '../src/gpu/context.js';
+import { uploadStaging } from '../src/gpu/uploadStaging.js';
 import { folderFiles } from '../src/node/folderFiles.js';
 import { createNodeGpu } from '../src/node/gpu.js';
 import type { ConvertType } from '../src/node/convert.js';
@@ -36,13 +39,29 @@ const { values: a } = parseArgs({
     'budget-s': { type: 'string', default: '1e9' },
     'max-context': { type: 'string', default: '4225' },
     profile: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
 
-const defaults = { pacing: uploadPacing.windowBytes, split: uploadPacing.maxWriteBytes, readAhead: loadChunking.readAhead, blocks: ggufReadBlocks.blockBytes };
+if (a.help) {
+  console.log(`node dist/bench/loadProfile.js --models qwen2.5-1.5b:q4_0,qwen3-30b-a3b@8:q4_0 --configs staged,queue --reps 3
+     [--out DIR] [--dir /tmp] [--budget-s 80] [--profile] [--max-context 4225]
+configs: new, staged, queue, baseline, nopace, nosplit, noahead, noblocks, ahead8 (bench/README.md)`);
+  process.exit(0);
+}
+
+const defaults = {
+  pacing: uploadPacing.windowBytes,
+  split: uploadPacing.maxWriteBytes,
+  readAhead: loadChunking.readAhead,
+  blocks: ggufReadBlocks.blockBytes,
+  stagingSlots: uploadStaging.slots,
+};
 const configs: Record<string, typeof defaults> = {
   new: defaults,
-  baseline: { pacing: 0, split: 0, readAhead: 0, blocks: 0 },
+  staged: defaults,
+  queue: { ...defaults, stagingSlots: 0 },
+  baseline: { pacing: 0, split: 0, readAhead: 0, blocks: 0, stagingSlots: 0 },
   nosplit: { ...defaults, split: 0 },
   nopace: { ...defaults, pacing: 0 },
   noahead: { ...defaults, readAhead: 0 },
@@ -56,13 +75,27 @@ const useConfig = (name: string) => {
   uploadPacing.maxWriteBytes = c.split;
   loadChunking.readAhead = c.readAhead;
   ggufReadBlocks.blockBytes = c.blocks;
+  uploadStaging.slots = c.stagingSlots;
 };
 
 /** Counters of one load, filled by the wrappers below. */
-const counters = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writeBytes: 0, writeMs: 0, creates: 0, createBytes: 0, createMs: 0, checkpointMs: 0 };
+const counters = {
+  reads: 0,
+  readBytes: 0,
+  readMs: 0,
+  writes: 0,
+  writeBytes: 0,
+  writeMs: 0,
+  copies: 0,
+  copyBytes: 0,
+  creates: 0,
+  createBytes: 0,
+  createMs: 0,
+  checkpointMs: 0,
+};
 const reset = () => (Object.keys(counters) as (keyof typeof counters)[]).forEach((k) => (counters[k] = 0));
 
-/** Times the device's createBuffer and its queue's writeBuffer (their prototypes, once). */
+/** Times the device's createBuffer and its queue's writeBuffer, counts buffer copies (their prototypes, once). */
 let patched = false;
 function instrument(ctx: GpuContext): GpuContext {
   if (patched) return ctx;
@@ -91,6 +124,13 @@ function instrument(ctx: GpuContext): GpuContext {
       counters.writeMs += performance.now() - t0;
     }
   };
+  const encoder = Object.getPrototypeOf(ctx.device.createCommandEncoder()) as GPUCommandEncoder;
+  const copyBufferToBuffer = encoder.copyBufferToBuffer as (...args: unknown[]) => undefined;
+  (encoder as { copyBufferToBuffer: unknown }).copyBufferToBuffer = function (this: GPUCommandEncoder, ...args: unknown[]) {
+    counters.copies++;
+    counters.copyBytes += args[4] as number;
+    return copyBufferToBuffer.apply(this, args);
+  };
   const checkpoint = GpuContext.prototype.uploadCheckpoint;
   GpuContext.prototype.uploadCheckpoint = async function (this: GpuContext) {
     const t0 = performance.now();
@@ -110,18 +150,21 @@ function timedFiles(dir: string): ModelFiles {
     ...files,
     async open(path) {
       const f = await files.open(path);
+      const timed = async <T>(length: number, read: Promise<T>): Promise<T> => {
+        const t0 = performance.now();
+        try {
+          return await read;
+        } finally {
+          counters.reads++;
+          counters.readBytes += length;
+          counters.readMs += performance.now() - t0;
+        }
+      };
       return {
         size: f.size,
-        async read(offset, length) {
-          const t0 = performance.now();
-          try {
-            return await f.read(offset, length);
-          } finally {
-            counters.reads++;
-            counters.readBytes += length;
-            counters.readMs += performance.now() - t0;
-          }
-        },
+        read: (offset, length) => timed(length, f.read(offset, length)),
+        readInto: (offset, target) => timed(target.byteLength, f.readInto!(offset, target)),
+        close: () => f.close!(),
       };
     },
   };
@@ -162,6 +205,8 @@ async function timedLoad(file: string, config: string) {
     writes: counters.writes,
     write_mib: mib(counters.writeBytes),
     write_ms: Math.round(counters.writeMs),
+    copies: counters.copies,
+    copy_mib: mib(counters.copyBytes),
     creates: counters.creates,
     create_mib: mib(counters.createBytes),
     create_ms: Math.round(counters.createMs),
@@ -223,6 +268,7 @@ function summary(rs: Record<string, unknown>[]): string {
     'read_ms',
     'writes',
     'write_ms',
+    'copies',
     'create_ms',
     'checkpoint_wait_ms',
     'peak_load_mib',

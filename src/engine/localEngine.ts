@@ -95,18 +95,7 @@ export class LocalEngine implements Engine {
       const signal = options.signal;
       if (signal?.aborted) throw new AbortError('the load was aborted before it started');
       const { files, gguf } = await openModelSource(source, this.options.openFiles, signal);
-      const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
-      if (signal?.aborted) throw new AbortError(`loading ${location} was aborted`);
-      const ctx = await this.context();
-      const report = options.onProgress;
-      const loadOpts = {
-        dtype: options.dtype,
-        maxContext: options.maxContext,
-        onProgress: report ? (loaded: number, total: number) => report({ loaded, total }) : undefined,
-        signal,
-      };
-      const estimate = fitOrThrow(ctx, config, weights, options);
-      const model = await buildWithinMemory(ctx, estimate.totalBytes, () => buildAnyModel(ctx, config, weights, loadOpts));
+      const { location, model, tokenizer, preprocessor } = await this.build(files, gguf, options).finally(() => files.close?.());
       try {
         this.loaded = session(location, model, tokenizer, preprocessor);
       } catch (err) {
@@ -121,6 +110,24 @@ export class LocalEngine implements Engine {
     } finally {
       release();
     }
+  }
+
+  /** Opens the model among `files` and builds it on the GPU (within its memory estimate). */
+  private async build(files: ModelFiles, gguf: string | undefined, options: LoadOptions) {
+    const signal = options.signal;
+    const { location, config, weights, tokenizer, preprocessor } = await openModel(files, gguf);
+    if (signal?.aborted) throw new AbortError(`loading ${location} was aborted`);
+    const ctx = await this.context();
+    const report = options.onProgress;
+    const loadOpts = {
+      dtype: options.dtype,
+      maxContext: options.maxContext,
+      onProgress: report ? (loaded: number, total: number) => report({ loaded, total }) : undefined,
+      signal,
+    };
+    const estimate = fitOrThrow(ctx, config, weights, options);
+    const model = await buildWithinMemory(ctx, estimate.totalBytes, () => buildAnyModel(ctx, config, weights, loadOpts));
+    return { location, model, tokenizer, preprocessor };
   }
 
   /** The GPU context, a new one when the last was lost (a load after a device loss needs no page reload). */

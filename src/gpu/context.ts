@@ -6,6 +6,7 @@ import type { KernelOverrides } from './kernelOverrides.js';
 import type { Params } from './params.js';
 import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
 import { tensorBytes, type DType, type Tensor } from './tensor.js';
+import { UploadStaging, uploadStaging } from './uploadStaging.js';
 
 /** What a kernel binds: a tensor, a whole buffer, or a byte range of one. */
 export type Binding = Tensor | GPUBuffer | { readonly buffer: GPUBuffer; readonly offset?: number; readonly size?: number };
@@ -86,6 +87,7 @@ export class GpuContext implements StepReplayer {
   /** Bytes written or allocated since the last upload checkpoint, and the window submitted before it. */
   private paced = 0;
   private inFlight: Promise<unknown> | undefined;
+  private ring: UploadStaging | undefined;
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
 
@@ -194,6 +196,39 @@ export class GpuContext implements StepReplayer {
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /** The staging ring of the load in progress (`withUploadStaging`), where loaders put tensors' bytes; undefined otherwise. */
+  get stagingRing(): UploadStaging | undefined {
+    return this.ring;
+  }
+
+  /**
+   * Runs a load with a staging ring (src/gpu/uploadStaging.ts) that its tensors' bytes go through: when `load`
+   * resolves, what was staged has landed; when it fails, nothing staged after the failure is submitted. The
+   * ring's buffers are destroyed either way. Nested calls share the outer ring; `uploadStaging.slots` 0: none.
+   */
+  async withUploadStaging<T>(load: () => Promise<T>): Promise<T> {
+    if (this.ring || uploadStaging.slots <= 0) return load();
+    const staging = new UploadStaging({
+      device: this.device,
+      createBuffer: (bytes, usage, label) => this.createBuffer(bytes, usage, label),
+      destroyBuffer: (buf) => this.destroyBuffer(buf),
+      paced: (bytes) => void (this.paced += bytes),
+      failure: () => this.failure,
+    });
+    this.ring = staging;
+    try {
+      const result = await load();
+      await staging.drain();
+      return result;
+    } catch (err) {
+      staging.abandon(err);
+      throw err;
+    } finally {
+      this.ring = undefined;
+      await staging.destroy();
+    }
   }
 
   createBuffer(bytes: number, usage: GPUBufferUsageFlags = storageUsage(), label = 'buffer'): GPUBuffer {
@@ -413,6 +448,7 @@ export class GpuContext implements StepReplayer {
 
   /** Submits and waits for the GPU; throws the first WebGPU error seen (validation, OOM, device lost). */
   async sync(): Promise<void> {
+    if (this.ring) await this.ring.drain();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfFailed();
@@ -422,6 +458,7 @@ export class GpuContext implements StepReplayer {
   async read(source: Binding, bytes?: number): Promise<ArrayBuffer> {
     const r = this.range(source);
     const n = roundUp(bytes ?? r.size ?? r.buffer.size - r.offset, 4);
+    if (this.ring) await this.ring.drain(); // bytes staged for it land first
     const staging = this.pool.acquire(n, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.copy(r, staging, n);
     this.flush();

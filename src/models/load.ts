@@ -143,42 +143,47 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   };
   const loaders = { matrix, f32: async (p: MatrixPart, label: string) => (await vector(p, label))!, track, dtype };
   try {
-    const embed = await matrix([{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize] }], 'embed');
-    const layers: DecoderLayerWeights[] = [];
-    const dtypes = new Set<DType>([embed.dtype]);
-    for (let i = 0; i < c.numLayers; i++) {
-      const l = perLayer[i]!;
-      const biasParts = l.qkvBias.filter((p) => src.tensors.has(p.name));
-      if (c.qkvBias && biasParts.length !== 3) throw new InvalidModelError(`tensor ${l.qkvBias.find((p) => !src.tensors.has(p.name))!.name} is missing from the checkpoint`);
-      const attn: AttentionWeights | MlaWeights = c.mla ? await loadMlaLayer(ctx, src, c, i, loaders) : {
-        qkv: await matrix(l.qkv, `l${i}.qkv`),
-        qkvBias: biasParts.length === 3 ? track(await loadF32Concat(ctx, src, biasParts, `l${i}.qkv.bias`)) : undefined,
-        qkNorm: c.qkNorm ? await loadQkNorm(l.qNorm, l.kNorm, `l${i}.qk_norm`) : undefined,
-        o: await matrix([l.o], `l${i}.o`),
-        oBias: await vector(optional(l.oBias), `l${i}.o.bias`),
-        sinks: await vector(optional(l.sinks), `l${i}.sinks`),
-      };
-      const gateUpBias = c.moe && !c.moe.denseLayers[i] ? undefined : l.gateUpBias.every((p) => src.tensors.has(p.name)) ? track(await loadF32Concat(ctx, src, l.gateUpBias, `l${i}.gate_up.bias`)) : undefined;
-      const mlp: MlpWeights | MoeWeights = c.moe && !c.moe.denseLayers[i] ? await loadMoeLayer(ctx, src, c, i, loaders) : {
-        gateUp: await matrix(l.gateUp, `l${i}.gate_up`),
-        gateUpBias,
-        down: await matrix([l.down], `l${i}.down`),
-        downBias: await vector(optional(l.downBias), `l${i}.down.bias`),
-      };
-      for (const t of [attn.o, isMoe(mlp) ? mlp.experts.down : mlp.down]) dtypes.add(t.dtype);
-      layers.push({
-        inputNorm: (await vector(need(l.inputNorm), `l${i}.input_norm`))!,
-        attn,
-        postAttnNorm: c.sandwichNorms ? await vector(need(l.postAttnNorm), `l${i}.post_attn_norm`) : undefined,
-        mlpNorm: (await vector(need(l.mlpNorm), `l${i}.mlp_norm`))!,
-        mlp,
-        postMlpNorm: c.sandwichNorms ? await vector(need(l.postMlpNorm), `l${i}.post_mlp_norm`) : undefined,
-      });
-    }
-    const norm = (await vector({ name: 'model.norm.weight', shape: [c.hiddenSize] }, 'norm'))!;
-    const lmHead = tied ? embed : await matrix([{ name: 'lm_head.weight', shape: [c.vocabSize, c.hiddenSize] }], 'lm_head');
-    dtypes.add(lmHead.dtype);
-    const weights: DecoderWeights = { embed, layers, norm, lmHead };
+    // The weights through the context's staging ring (src/gpu/uploadStaging.ts), destroyed before the model's bytes are counted.
+    const dtypes = new Set<DType>();
+    const weights = await ctx.withUploadStaging(async (): Promise<DecoderWeights> => {
+      const embed = await matrix([{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize] }], 'embed');
+      const layers: DecoderLayerWeights[] = [];
+      dtypes.add(embed.dtype);
+      for (let i = 0; i < c.numLayers; i++) {
+        const l = perLayer[i]!;
+        const biasParts = l.qkvBias.filter((p) => src.tensors.has(p.name));
+        if (c.qkvBias && biasParts.length !== 3) throw new InvalidModelError(`tensor ${l.qkvBias.find((p) => !src.tensors.has(p.name))!.name} is missing from the checkpoint`);
+        const attn: AttentionWeights | MlaWeights = c.mla ? await loadMlaLayer(ctx, src, c, i, loaders) : {
+          qkv: await matrix(l.qkv, `l${i}.qkv`),
+          qkvBias: biasParts.length === 3 ? track(await loadF32Concat(ctx, src, biasParts, `l${i}.qkv.bias`)) : undefined,
+          qkNorm: c.qkNorm ? await loadQkNorm(l.qNorm, l.kNorm, `l${i}.qk_norm`) : undefined,
+          o: await matrix([l.o], `l${i}.o`),
+          oBias: await vector(optional(l.oBias), `l${i}.o.bias`),
+          sinks: await vector(optional(l.sinks), `l${i}.sinks`),
+        };
+        const gateUpBias = c.moe && !c.moe.denseLayers[i] ? undefined : l.gateUpBias.every((p) => src.tensors.has(p.name)) ? track(await loadF32Concat(ctx, src, l.gateUpBias, `l${i}.gate_up.bias`)) : undefined;
+        const mlp: MlpWeights | MoeWeights = c.moe && !c.moe.denseLayers[i] ? await loadMoeLayer(ctx, src, c, i, loaders) : {
+          gateUp: await matrix(l.gateUp, `l${i}.gate_up`),
+          gateUpBias,
+          down: await matrix([l.down], `l${i}.down`),
+          downBias: await vector(optional(l.downBias), `l${i}.down.bias`),
+        };
+        for (const t of [attn.o, isMoe(mlp) ? mlp.experts.down : mlp.down]) dtypes.add(t.dtype);
+        layers.push({
+          inputNorm: (await vector(need(l.inputNorm), `l${i}.input_norm`))!,
+          attn,
+          postAttnNorm: c.sandwichNorms ? await vector(need(l.postAttnNorm), `l${i}.post_attn_norm`) : undefined,
+          mlpNorm: (await vector(need(l.mlpNorm), `l${i}.mlp_norm`))!,
+          mlp,
+          postMlpNorm: c.sandwichNorms ? await vector(need(l.postMlpNorm), `l${i}.post_mlp_norm`) : undefined,
+        });
+      }
+      const norm = (await vector({ name: 'model.norm.weight', shape: [c.hiddenSize] }, 'norm'))!;
+      const lmHead = tied ? embed : await matrix([{ name: 'lm_head.weight', shape: [c.vocabSize, c.hiddenSize] }], 'lm_head');
+      dtypes.add(lmHead.dtype);
+      return { embed, layers, norm, lmHead };
+    });
+    checkAbort(); // an abort while the last staged reads landed
     const weightDType = dtypes.size === 1 ? [...dtypes][0]! : 'mixed';
     return new DecoderModel(ctx, c, weights, { maxContext, maxChunk }, weightDType, ctx.bytesAllocated - before);
   } catch (err) {

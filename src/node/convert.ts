@@ -229,6 +229,10 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<{ tensors: nu
   const tokenizerConfig = (await readJsonIf(`${files.location}/tokenizer_config.json`)) ?? {};
   if (typeof tokenizerConfig.chat_template !== 'string' && (await files.has('chat_template.jinja')))
     tokenizerConfig.chat_template = await files.text('chat_template.jinja');
-  const weights = await openSafetensors(files);
-  return writeModelGGUF({ raw, weights, tokenizerJson, tokenizerConfig, name: basename(files.location) }, opts.out, opts.type, opts.onTensor);
+  try {
+    const weights = await openSafetensors(files);
+    return await writeModelGGUF({ raw, weights, tokenizerJson, tokenizerConfig, name: basename(files.location) }, opts.out, opts.type, opts.onTensor);
+  } finally {
+    await files.close?.();
+  }
 }

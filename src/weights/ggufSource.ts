@@ -116,6 +116,17 @@ export class GGUFSource implements WeightSource {
     return out.subarray(skip, skip + byteLength);
   }
 
+  async readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
+    const e = this.entry(name);
+    const direct = !e.kvB && !e.unpermuteHeads && !!e.gguf.dtype && !!this.file.readInto && !(target.byteLength < ggufReadBlocks.blockBytes);
+    if (!direct) {
+      target.set(await this.readRange(name, byteOffset, target.byteLength));
+      return;
+    }
+    checkRange(e, byteOffset, target.byteLength, this.location);
+    await this.file.readInto!(e.gguf.offset + e.begin + byteOffset, target);
+  }
+
   private entry(name: string): Entry {
     const e = (this.tensors as Map<string, Entry>).get(name);
     if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the GGUF file`);

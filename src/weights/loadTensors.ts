@@ -1,5 +1,6 @@
 import { InvalidModelError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
+import { uploadStaging, type UploadStaging } from '../gpu/uploadStaging.js';
 import { byteSizeOf, dtypeLayout, isQuantized, numel, type DType, type Tensor } from '../gpu/tensor.js';
 import type { LoadDType } from './source.js';
 import { dequantize, quantize } from './quant/index.js';
@@ -79,16 +80,34 @@ function checkShape(src: WeightSource, part: MatrixPart): DType {
   return info.dtype;
 }
 
-/** Appends bytes to a GPU tensor in order, holding back a tail of < 4 bytes (writes are 4-byte aligned). */
+/**
+ * Appends bytes to a GPU tensor in order, holding back a tail of < 4 bytes (writes are 4-byte aligned):
+ * through the context's staging ring during a staged load (`GpuContext.withUploadStaging`), else (and for
+ * small pieces) through queue writes.
+ */
 class TensorWriter {
   private pos = 0;
   private tail = new Uint8Array(0);
+  private readonly staging: UploadStaging | undefined;
   constructor(
     private readonly ctx: GpuContext,
     private readonly t: Tensor,
-  ) {}
+  ) {
+    this.staging = ctx.stagingRing;
+  }
 
-  append(data: Uint8Array): void {
+  /** Whether the next `bytes` can be read straight into the staging ring (`fill`). */
+  canFill(bytes: number): boolean {
+    return !!this.staging && this.tail.length === 0 && this.staging.fits(this.t.offset + this.pos, bytes);
+  }
+
+  /** Appends `bytes` that `fill` puts into a staging range (`canFill`); resolves once the range is taken, before it is filled. */
+  async fill(bytes: number, fill: (target: Uint8Array) => Promise<void>): Promise<void> {
+    await this.staging!.fill(this.t.buffer, this.t.offset + this.pos, bytes, fill);
+    this.pos += bytes;
+  }
+
+  async append(data: Uint8Array): Promise<void> {
     let bytes = data;
     if (this.tail.length) {
       bytes = new Uint8Array(this.tail.length + data.length);
@@ -97,18 +116,23 @@ class TensorWriter {
     }
     const start = this.pos - this.tail.length;
     const n = bytes.length - (bytes.length % 4);
-    if (n) this.ctx.write(this.t, bytes.subarray(0, n), start);
     this.tail = bytes.slice(n);
     this.pos += data.length;
+    if (n) await this.put(bytes.subarray(0, n), start);
   }
 
-  zeros(n: number): void {
-    for (let left = n; left > 0; left -= loadChunking.maxBytes) this.append(new Uint8Array(Math.min(left, loadChunking.maxBytes)));
+  async zeros(n: number): Promise<void> {
+    for (let left = n; left > 0; left -= loadChunking.maxBytes) await this.append(new Uint8Array(Math.min(left, loadChunking.maxBytes)));
   }
 
   finish(): void {
     if (this.tail.length) this.ctx.write(this.t, this.tail, this.pos - this.tail.length);
     this.tail = new Uint8Array(0);
+  }
+
+  private async put(bytes: Uint8Array, at: number): Promise<void> {
+    if (this.staging && bytes.byteLength >= uploadStaging.minBytes) await this.staging.write(this.t.buffer, this.t.offset + at, bytes);
+    else this.ctx.write(this.t, bytes, at);
   }
 }
 
@@ -136,11 +160,19 @@ function streamSteps(parts: readonly StreamPart[], dtype: DType): StreamStep[] {
   return steps;
 }
 
+/** Stored bytes of a tensor's range into `target`: straight from the file where the source can, else copied. */
+async function readRangeInto(src: WeightSource, name: string, byteOffset: number, target: Uint8Array): Promise<void> {
+  if (src.readRangeInto) await src.readRangeInto(name, byteOffset, target);
+  else target.set(await src.readRange(name, byteOffset, target.byteLength));
+}
+
 /**
  * Reads `parts` in chunks of at most loadChunking.maxBytes source bytes (whole granules, at least one),
- * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes. Up to
- * loadChunking.readAhead reads are in flight while a chunk is converted and written, and the context paces
- * the writes (GpuContext.uploadCheckpoint: bounded staging, allocation errors found a window after them).
+ * converts each chunk to `dtype` and appends it to `t`; reports each chunk's source bytes to onBytes. During a
+ * staged load, chunks kept as stored are read straight into the staging ring, and the ring's slots are the
+ * reads in flight (they go on into the next tensors: this returns before its last reads are in). Other chunks
+ * are read up to loadChunking.readAhead ahead while one is converted and written, and the context paces the
+ * writes (GpuContext.uploadCheckpoint: bounded staging, allocation errors found a window after them).
  */
 async function streamParts(
   ctx: GpuContext,
@@ -152,8 +184,16 @@ async function streamParts(
 ): Promise<void> {
   const w = new TensorWriter(ctx, t);
   const steps = streamSteps(parts, dtype);
-  const reads = new Map<number, Promise<Uint8Array>>();
   const sizes = steps.map((s) => ('p' in s ? byteSizeOf(s.p.stored, s.m) : 0));
+  // Which steps are read into the staging ring: kept as stored, at a 4-byte aligned place, whole words.
+  const filled: boolean[] = [];
+  const ring = ctx.stagingRing;
+  for (let i = 0, pos = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    filled.push(!!ring && 'p' in s && s.p.stored === dtype && ring.fits(t.offset + pos, sizes[i]!));
+    pos += 'p' in s ? byteSizeOf(dtype, s.m) : s.zeroBytes;
+  }
+  const reads = new Map<number, Promise<Uint8Array>>();
   let issued = 0;
   let ahead = 0; // bytes issued for steps after the one awaited
   const issue = (i: number) => {
@@ -163,7 +203,7 @@ async function streamParts(
       issued++
     ) {
       const s = steps[issued]!;
-      if (!('p' in s)) continue;
+      if (!('p' in s) || filled[issued]) continue;
       if (issued > i) ahead += sizes[issued]!;
       const read = src.readRange(s.p.name, byteSizeOf(s.p.stored, s.at), sizes[issued]!);
       read.catch(() => {}); // a read ahead that fails is reported when its step is reached (or not at all after an earlier failure)
@@ -172,20 +212,28 @@ async function streamParts(
   };
   for (let i = 0; i < steps.length; i++) {
     await ctx.uploadCheckpoint();
-    if (i < issued && i > 0) ahead -= sizes[i]!; // step i, read ahead, is the one awaited now
+    if (reads.has(i)) ahead -= sizes[i]!; // step i, read ahead, is the one awaited now
     issue(i);
     const s = steps[i]!;
     if (!('p' in s)) {
-      w.zeros(s.zeroBytes);
+      await w.zeros(s.zeroBytes);
       continue;
     }
-    const bytes = await reads.get(i)!;
+    const offset = byteSizeOf(s.p.stored, s.at);
+    if (filled[i] && w.canFill(sizes[i]!)) {
+      await w.fill(sizes[i]!, async (target) => {
+        await readRangeInto(src, s.p.name, offset, target);
+        onBytes?.(target.byteLength);
+      });
+      continue;
+    }
+    const bytes = await (reads.get(i) ?? src.readRange(s.p.name, offset, sizes[i]!));
     reads.delete(i);
     if (s.p.stored === dtype) {
-      w.append(bytes);
+      await w.append(bytes);
     } else {
       const values = toF32(bytes, s.p.stored, s.m);
-      w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
+      await w.append(dtype === 'f32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(values, dtype as never));
     }
     onBytes?.(bytes.byteLength);
   }
@@ -258,12 +306,17 @@ export async function loadF32Concat(
   return t;
 }
 
-/** streamParts into a tensor just created: a read that fails (truncated, aborted) destroys it, so a failed load holds nothing. */
+/**
+ * streamParts into a tensor just created: a read that fails (truncated, aborted) destroys it, so a failed load
+ * holds nothing (and ends the staged load: nothing staged is copied into a destroyed buffer).
+ */
 async function streamInto(...args: Parameters<typeof streamParts>): Promise<void> {
+  const [ctx, t] = args;
   try {
     await streamParts(...args);
   } catch (err) {
-    args[0].destroyBuffer(args[1].buffer);
+    ctx.stagingRing?.abandon(err);
+    ctx.destroyBuffer(t.buffer);
     throw err;
   }
 }

@@ -80,6 +80,16 @@ export class SafetensorsSource implements WeightSource {
     return e.file.read(e.begin + byteOffset, byteLength);
   }
 
+  async readRangeInto(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
+    const e = this.entry(name);
+    if (!e.file.readInto || (e as Entry & { unsupported?: string }).unsupported) {
+      target.set(await this.readRange(name, byteOffset, target.byteLength));
+      return;
+    }
+    checkRange(e, byteOffset, target.byteLength, e.fileName);
+    await e.file.readInto(e.begin + byteOffset, target);
+  }
+
   private entry(name: string): Entry {
     const e = this.entries.get(name);
     if (!e) throw new InvalidModelError(`${this.location}: tensor ${name} is missing from the checkpoint`);

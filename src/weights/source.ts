@@ -29,6 +29,11 @@ export interface WeightSource {
    * tensor is missing or the range passes its end.
    */
   readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+  /**
+   * `readRange(name, byteOffset, target.byteLength)` into `target`: straight from the file where the bytes are
+   * stored as they are read and the file can read into given memory (ByteSource.readInto), else copied.
+   */
+  readRangeInto?(name: string, byteOffset: number, target: Uint8Array): Promise<void>;
 }
 
 /** Throws InvalidModelError unless [byteOffset, byteOffset + byteLength) lies inside `info`'s bytes. */
