@@ -83,7 +83,8 @@ export interface AttentionOverrides {
 
 /**
  * The MLA decode attention (src/kernels/attentionMla.ts, shaders/attentionMla.wgsl): query heads per workgroup
- * sharing each latent row (at least 1, fewer where the workgroup memory is smaller; default 8), the workgroups the
+ * sharing each latent row (at least 1, fewer where the workgroup memory is smaller; default 4 up to 1,024
+ * positions, 8 beyond), the workgroups the
  * split of the keys aims for (default 256), and the keys whose value vec4s a thread requests at once (8, 16 or 32;
  * default 16).
  */
