@@ -81,22 +81,8 @@ export interface AttentionOverrides {
   readonly fuseRope?: boolean;
 }
 
-/**
- * The MLA decode attention (src/kernels/attentionMla.ts, shaders/attentionMla.wgsl): query heads per workgroup
- * sharing each latent row (at least 1, fewer where the workgroup memory is smaller; default 4 up to 1,024
- * positions, 8 beyond), the workgroups the
- * split of the keys aims for (default 256), and the keys whose value vec4s a thread requests at once (8, 16 or 32;
- * default 16).
- */
-export interface MlaAttentionOverrides {
-  readonly headsPerGroup?: number;
-  readonly targetWorkgroups?: number;
-  readonly valueKeys?: number;
-}
-
 export interface KernelOverrides {
   readonly attention?: AttentionOverrides;
-  readonly mla?: MlaAttentionOverrides;
   /**
    * The resize of a prompt's images (src/engine/promptImages.ts, src/kernels/resample.ts): images of at least
    * `minPixels` pixels are resized on the GPU, smaller ones on the CPU (default 1 << 20; the tests give 0 to
