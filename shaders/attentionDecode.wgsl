@@ -18,9 +18,9 @@
 // row)) merges the chunks. Sinks (gpt-oss) join the denominator only, at the end.
 //
 // FUSED_ROPE (one query row): q, k and v come raw from the q|k|v GEMV's output (`q` binds it, k at p.k_off and
-// v at p.v_off floats), and each workgroup does what shaders/ropeKv.wgsl would have done before it: RMSNorm per
-// head (NORMED: qwen3, gemma3), then RoPE of its heads' queries at positions[0]. The workgroups whose chunk
-// holds the new position also norm and turn the new key, take it and the new value from workgroup memory where
+// v at p.v_off floats), and each workgroup does what shaders/ropeKv.wgsl would have done before it: RoPE of its
+// heads' queries at positions[0]. The workgroups whose chunk holds the new position also turn the new key,
+// take it and the new value from workgroup memory where
 // their block reads that position, and those of head group 0 write both to the cache. No workgroup reads the
 // new position's cache slot, so none waits for that write (the next step reads it).
 
@@ -49,9 +49,6 @@ struct Params {
   half: u32,        // rotaryDim / 2
   rot_off: u32,     // first rotated dim inside a head
   factor: f32,      // attention factor multiplying cos and sin
-  eps: f32,         // NORMED: RMSNorm epsilon
-  w_offset: f32,    // NORMED: added to the norm weight (gemma: 1)
-  nk_off: u32,      // NORMED: first float of k's norm weight in qk_norm
 #endif
 }
 
@@ -113,11 +110,7 @@ fn part_store(i: u32, v: VU) {
 @group(0) @binding(1) var<storage, read> q: array<f32>;           // [nH * D] raw q, [nKv, D] k at k_off, [nKv, Dv] v at v_off
 @group(0) @binding(2) var<storage, read_write> kc: array<KU>;     // [capacity, nKv, D / U]; the new key written to its slot
 @group(0) @binding(3) var<storage, read_write> vc: array<VU>;     // [capacity, v_stride / VW]; the new value written
-#if NORMED
-@group(0) @binding(4) var<storage, read> qk_norm: array<f32>;     // [nk_off + D] q's per-head norm weight [D] at 0, k's at nk_off
-#else
 @group(0) @binding(4) var<storage, read> sinks: array<f32>;       // [nH] f32 (ignored unless has_sinks)
-#endif
 @group(0) @binding(7) var<storage, read> positions: array<u32>;   // [1] the rotary position of the query
 @group(0) @binding(8) var<storage, read> inv_freq: array<f32>;    // [half] f32
 #else
@@ -157,14 +150,9 @@ var<workgroup> head_sum: array<f32, HG>;    // [HG] sum of their exp(s - max)
 #if FUSED_ROPE
 const FD: u32 = ${FD}u;                     // the head dim D
 const FDV: u32 = ${FDV}u;                   // the value dim Dv
-var<workgroup> fq: array<f32, (HG + 1u) * FD>; // [HG + 1, D] the heads' q (normed), then the new key's
-var<workgroup> fk: array<f32, FD>;          // [D] the new key, normed and turned
+var<workgroup> fq: array<f32, (HG + 1u) * FD>; // [HG + 1, D] the heads' raw q, then the new key's
+var<workgroup> fk: array<f32, FD>;          // [D] the new key, turned
 var<workgroup> fv: array<f32, FDV>;         // [Dv] the new value
-#if NORMED
-const FSL: u32 = (FD + 7u) / 8u;            // partial sums of squares per head: 8 values each
-var<workgroup> fpart: array<f32, (HG + 1u) * FSL>; // [HG + 1, FSL]
-var<workgroup> finv: array<f32, HG + 1u>;   // [HG + 1] 1 / rms of each
-#endif
 
 #include "sincos"
 
@@ -203,7 +191,7 @@ fn rope_pair(base: u32, i: u32) -> vec2<u32> {
 }
 
 // The raw q of the workgroup's nh heads (from h0) and, with the new key (nseg = nh + 1), kv head kvh's new key
-// and value: normed (NORMED) and turned to positions[0] into qs, fk and fv, as shaders/ropeKv.wgsl computes them.
+// and value: turned to positions[0] into qs, fk and fv, as shaders/ropeKv.wgsl computes them.
 fn fused_rope_prologue(lid: u32, nh: u32, h0: u32, kvh: u32, nseg: u32, has_new: bool) {
   for (var i = lid; i < nseg * FD; i += WG) {
     let s = i / FD;
@@ -223,32 +211,6 @@ fn fused_rope_prologue(lid: u32, nh: u32, h0: u32, kvh: u32, nseg: u32, has_new:
     qs[i] = KU(0.0); // heads past nh stay zero
   }
   workgroupBarrier();
-#if NORMED
-  for (var i = lid; i < nseg * FSL; i += WG) {
-    let s = i / FSL;
-    let d0 = (i % FSL) * 8u;
-    var ss = 0.0;
-    for (var d = d0; d < min(d0 + 8u, FD); d++) {
-      let x = fq[s * FD + d];
-      ss += x * x;
-    }
-    fpart[i] = ss;
-  }
-  workgroupBarrier();
-  if (lid < nseg) {
-    var ss = 0.0;
-    for (var j = 0u; j < FSL; j++) {
-      ss += fpart[lid * FSL + j];
-    }
-    finv[lid] = inverseSqrt(ss / f32(FD) + p.eps);
-  }
-  workgroupBarrier();
-  for (var i = lid; i < nseg * FD; i += WG) {
-    let s = i / FD;
-    fq[i] = fq[i] * finv[s] * (qk_norm[select(p.nk_off, 0u, s < nh) + i % FD] + p.w_offset);
-  }
-  workgroupBarrier();
-#endif
   let angle = f32(positions[0]);
   for (var i = lid; i < nseg * FD; i += WG) {
     let s = i / FD;
@@ -277,15 +239,6 @@ fn fused_rope_prologue(lid: u32, nh: u32, h0: u32, kvh: u32, nseg: u32, has_new:
   }
 }
 #endif
-
-// sinks[h] (read only when has_sinks; NORMED, set only with FUSED_ROPE, binds the norm weight there instead).
-fn sink_of(h: u32) -> f32 {
-#if NORMED
-  return 0.0;
-#else
-  return sinks[h];
-#endif
-}
 
 fn capped(s: f32) -> f32 {
   if (p.softcap > 0.0) {
@@ -555,7 +508,7 @@ fn write_head(row: u32, h: u32, c: u32, vu0: u32, m: f32, l: f32, o: array<VU, V
     var den = l;
     var f = 1.0;
     if (p.has_sinks == 1u) {
-      let sink = sink_of(h);
+      let sink = sinks[h];
       let mn = max(m, sink);
       f = exp(m - mn);
       den = den * f + exp(sink - mn);
@@ -657,7 +610,7 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     var f = 1.0;
     var den = ml.y;
     if (p.has_sinks == 1u) {
-      let sink = sink_of(h);
+      let sink = sinks[h];
       mx = max(mx, sink);
       f = exp(ml.x - mx);
       den = den * f + exp(sink - mx);

@@ -82,9 +82,11 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
 /**
  * RoPE of a decode token's q and k (after their per-head RMSNorms, with `norm`), the append of k and v to the
  * cache, and the attention of q over it: what ropeWriteKv then attention compute. For one query row whose raw
- * q, k and v lie in one buffer (the fused q|k|v GEMV's output), the decode kernel does it all in one dispatch
- * (FUSED_ROPE in shaders/attentionDecode.wgsl) where its workgroup memory allows and
- * ctx.kernelOverrides.attention.fuseRope is not false; otherwise the two run one after the other.
+ * q, k and v lie in one buffer (the fused q|k|v GEMV's output) and no norms, the decode kernel does it all in
+ * one dispatch (FUSED_ROPE in shaders/attentionDecode.wgsl) where its workgroup memory allows and
+ * ctx.kernelOverrides.attention.fuseRope is not false; otherwise the two run one after the other. With the norms
+ * (Qwen3, Gemma 3) the fused kernel measured slower on the H200 at 4,096 positions (bench/README.md), so they
+ * keep ropeKv.
  */
 export function ropeAttention(
   ctx: GpuContext,
@@ -123,7 +125,7 @@ interface FusedRope {
 }
 
 /** Floats of workgroup memory the fused RoPE prologue takes for HG heads of dim hd and values of hdV. */
-const fusedRopeFloats = (HG: number, hd: number, hdV: number, normed: boolean) => (HG + 2) * hd + hdV + (normed ? (HG + 1) * (Math.ceil(hd / 8) + 1) : 0);
+const fusedRopeFloats = (HG: number, hd: number, hdV: number) => (HG + 2) * hd + hdV;
 
 function fusedRopeShape(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, rope: DecodeRope, kCache: Tensor, vCache: Tensor, o: AttentionOptions) {
   const [T, nH, hd] = q.shape as [number, number, number];
@@ -133,7 +135,7 @@ function fusedRopeShape(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, rope: 
   const offset = rope.options.offset ?? 0;
   if (T !== 1 || o.vFromK || o.causal === false || o.path === 'prefill' || rope.options.mropeSections) return undefined;
   if (ctx.kernelOverrides?.attention?.fuseRope === false || attentionMlaFits(T, nKv, hd, hdV, o)) return undefined;
-  if (n && (n.qLen !== hd || n.kLen !== hd || o.sinks)) return undefined;
+  if (n) return undefined;
   if (k.buffer !== q.buffer || v.buffer !== q.buffer || k.offset % 4 !== 0 || v.offset % 4 !== 0 || k.offset < q.offset || v.offset < q.offset)
     return undefined;
   if (k.shape.join() !== `1,${nKv},${hd}` || v.shape.join() !== `1,${nKv},${hdV}`) return undefined;
@@ -141,7 +143,7 @@ function fusedRopeShape(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, rope: 
   const HG = decodeHeads(ctx, nH / nKv, hd);
   const base = decodeDefines(HG, hd, hdV, hdV, 0);
   const spare = DECODE_WG_BYTES - decodeFixedBytes(HG, hd, base);
-  if (fusedRopeFloats(HG, hd, hdV, !!n) * 4 > spare) return undefined;
+  if (fusedRopeFloats(HG, hd, hdV) * 4 > spare) return undefined;
   return { HG };
 }
 
@@ -179,8 +181,7 @@ function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, 
   const accFloats = T * nH * nChunks * dv4;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
   const part = partials(ctx, direct ? 16 : (accFloats + 2 * T * nH * nChunks) * 4);
-  const n = fused?.rope.norm;
-  const ropeFloats = fused ? fusedRopeFloats(HG, hd, hdV, !!n) : 0;
+  const ropeFloats = fused ? fusedRopeFloats(HG, hd, hdV) : 0;
   const defines = decodeDefines(HG, hd, hdV, vStride / nKv, ropeFloats);
   const key = { shader: 'attentionDecode', defines, layout: DECODE_LAYOUT };
   const p = () => {
@@ -210,19 +211,16 @@ function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, 
       .u32((fused.v.offset - q.offset) / 4)
       .u32(r.rotaryDim / 2)
       .u32(r.offset ?? 0)
-      .f32(r.attentionFactor ?? 1)
-      .f32(n?.eps ?? 0)
-      .f32(n?.weightOffset ?? 0)
-      .u32(n?.kOffset ?? 0);
+      .f32(r.attentionFactor ?? 1);
   };
   const bindings = [q, kCache, v, sinks, part, out];
   if (fused) {
     const r = fused.rope;
-    const fusedDefines = { ...defines, FUSED_ROPE: true, NORMED: !!n, INTERLEAVED: r.options.layout === 'interleaved', FD: hd, FDV: hdV };
+    const fusedDefines = { ...defines, FUSED_ROPE: true, INTERLEAVED: r.options.layout === 'interleaved', FD: hd, FDV: hdV };
     const qAll = ctx.view(q, [(fused.v.offset - q.offset) / 4 + nKv * hdV]);
     ctx.dispatch(
       { shader: 'attentionDecode', defines: fusedDefines, layout: DECODE_FUSED_LAYOUT },
-      [qAll, kCache, v, n ? n.weight : sinks, part, out, r.positions, r.invFreq],
+      [qAll, kCache, v, sinks, part, out, r.positions, r.invFreq],
       [nChunks, nKv * groups, T],
       p(),
     );

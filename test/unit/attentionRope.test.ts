@@ -6,9 +6,9 @@ import { ropeParameters, ropeTable } from '../../src/models/ropeTable.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
 
-// ropeAttention of one decode token in one dispatch (FUSED_ROPE in shaders/attentionDecode.wgsl: the kernel norms and
-// turns the raw q|k|v GEMV output and appends k and v to the cache itself) against the same call with the fusion
-// off (ropeWriteKv, then attention: both checked against CPU references in ropeKv.test.ts and attention.test.ts).
+// ropeAttention of one decode token in one dispatch (FUSED_ROPE in shaders/attentionDecode.wgsl: the kernel turns the
+// raw q|k|v GEMV output and appends k and v to the cache itself) against the same call with the fusion off
+// (ropeWriteKv, then attention: both checked against CPU references in ropeKv.test.ts and attention.test.ts).
 
 interface Case {
   layout: 'neox' | 'interleaved';
@@ -85,8 +85,8 @@ describe('ropeAttention: RoPE, the cache append and decode attention in one disp
     const ctx = await gpu();
     const fused = await run(ctx, c, true);
     const apart = await run(ctx, c, false);
-    // One dispatch fewer: ropeKv's.
-    expect(fused.dispatches).toBe(apart.dispatches - 1);
+    // One dispatch fewer (ropeKv's), except with per-head q/k norms, which keep ropeKv (measured faster on the H200).
+    expect(fused.dispatches).toBe(apart.dispatches - (c.norm ? 0 : 1));
     expect(maxAbsDiff(fused.out, apart.out)).toBeLessThan(2e-5);
     // The new key and value in their slot (the same f32 operations as ropeKv's, the norm summed in another order), the rest untouched.
     expect(maxAbsDiff(fused.kc, apart.kc)).toBeLessThan(2e-5);
