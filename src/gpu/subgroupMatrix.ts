@@ -64,3 +64,14 @@ export function chooseSubgroupMatrixInt8(
   const best = fits.sort((a, b) => b.M * b.N - a.M * a.N)[0];
   return best && { M: best.M, N: best.N, K: best.K, subgroupSize: subgroupMaxSize };
 }
+
+/** Whether a workgroup of SGY x SGX subgroups of `shape`'s size with `bytes` of workgroup memory fits the device's limits. */
+export function subgroupTileFits(
+  limits: GPUSupportedLimits,
+  shape: SubgroupMatrixShape,
+  tile: { readonly SGY: number; readonly SGX: number },
+  bytes: number,
+): boolean {
+  const threads = shape.subgroupSize * tile.SGY * tile.SGX;
+  return threads <= limits.maxComputeInvocationsPerWorkgroup && threads <= limits.maxComputeWorkgroupSizeX && bytes <= limits.maxComputeWorkgroupStorageSize;
+}

@@ -118,9 +118,7 @@ export function gemmInt8(
   yStride: number,
   grid2d: (groups: number) => [number, number],
 ): void {
-  const [N, K] = w.shape as [number, number];
-  const { T } = x8;
-  if (K !== x8.K) throw new InvalidArgumentError(`gemmInt8: x8 of K = ${x8.K} against a weight of K = ${K}`);
+  const N = w.shape[0]!;
   const tile = gemmInt8Tile(ctx);
   const problem = gemmTileProblem(ctx, tile, w.dtype);
   if (problem) throw new InvalidArgumentError(`gemmInt8: tile ${gemmTileName(tile)}: ${problem}`);
@@ -131,26 +129,28 @@ export function gemmInt8(
       shader: 'matmulInt8',
       entry: 'gemm',
       defines: { GEMM: true, [g.define]: true, BM: tile.BM, BN: tile.BN, TM: tile.TM, TNV: tile.TN / 4, KB: tile.KB, PREFETCH: !!tile.prefetch },
-      layout: ['uniform', 'read', 'read', 'read', 'storage'],
+      layout: g.layout,
     },
     g.bindings,
-    [...grid2d(groups), Math.ceil(T / tile.BM)],
+    [...grid2d(groups), Math.ceil(x8.T / tile.BM)],
     g.params,
   );
 }
 
 /**
- * The bindings (x8, w, bias, y), weight define and Params of a GEMM on x8 against Q4_0 / Q8_0 / Q4_K weights:
- * matmulInt8's `gemm` and the int8 subgroup-matrix GEMM (shaders/matmulSubgroupMatrixInt8.wgsl) share them.
+ * The layout, bindings (x8, w, bias, y), weight define and Params of a GEMM on x8 against Q4_0 / Q8_0 / Q4_K
+ * weights (shaders/int8GemmBindings.wgsl): matmulInt8's `gemm` and the int8 subgroup-matrix GEMM share them.
  */
 export function int8GemmBindings(ctx: GpuContext, x8: X8, w: Tensor, y: Tensor, bias: Tensor | undefined, groups: number, yStride: number) {
   const [N, K] = w.shape as [number, number];
   const { T } = x8;
+  if (K !== x8.K) throw new InvalidArgumentError(`int8 GEMM: x8 of K = ${x8.K} against a weight of K = ${K}`);
   const wb = alignedBinding(ctx, w);
   const yb = alignedBinding(ctx, y);
   const bb = bias ? alignedBinding(ctx, bias) : undefined;
   const { blockElems, blockBytes } = dtypeLayout[w.dtype];
   return {
+    layout: ['uniform', 'read', 'read', 'read', 'storage'] as const,
     define: w.dtype === 'q4_0' ? 'W_Q4_0' : w.dtype === 'q8_0' ? 'W_Q8_0' : 'W_Q4_K',
     bindings: [{ buffer: x8.buffer, offset: 0, size: x8Bytes(T, K) }, wb.binding, bb?.binding ?? ctx.unused, yb.binding],
     params: params()

@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { SubgroupMatrixTile } from '../gpu/kernelOverrides.js';
+import { subgroupTileFits } from '../gpu/subgroupMatrix.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, type Tensor } from '../gpu/tensor.js';
 import { alignedBinding } from './binding.js';
@@ -34,12 +35,9 @@ export function useGemmMatrix(ctx: GpuContext, w: Tensor, xByteOffset: number): 
   const K = w.shape[1]!;
   if (K % 32 !== 0 || xByteOffset % 16 !== 0) return false;
   const t = tileOf(ctx);
-  const threads = shape.subgroupSize * t.SGY * t.SGX;
   const bm = shape.M * t.TMS * t.SGY;
   const bn = shape.N * t.TNS * t.SGX;
-  const bytes = (bm + bn) * (32 + t.pad) * 2 + shape.M * shape.N * t.SGY * t.SGX * 4;
-  const l = ctx.limits;
-  return threads <= l.maxComputeInvocationsPerWorkgroup && threads <= l.maxComputeWorkgroupSizeX && bytes <= l.maxComputeWorkgroupStorageSize;
+  return subgroupTileFits(ctx.limits, shape, t, (bm + bn) * (32 + t.pad) * 2 + shape.M * shape.N * t.SGY * t.SGX * 4);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context.js';
 import type { SubgroupMatrixInt8Tile } from '../gpu/kernelOverrides.js';
+import { subgroupTileFits } from '../gpu/subgroupMatrix.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { int8GemmBindings, type X8 } from './matmulInt8.js';
 
@@ -48,13 +49,7 @@ export function useGemmMatrixInt8(ctx: GpuContext, w: Tensor): boolean {
   const shape = ctx.features.subgroupMatrixInt8;
   if (!shape || ctx.kernelOverrides?.gemmMatrixInt8?.use !== true) return false;
   const t = tileOf(ctx);
-  const threads = shape.subgroupSize * t.SGY * t.SGX;
-  const l = ctx.limits;
-  return (
-    threads <= l.maxComputeInvocationsPerWorkgroup &&
-    threads <= l.maxComputeWorkgroupSizeX &&
-    gemmMatrixInt8Bytes(t, shape.M, shape.N, w.dtype === 'q4_k') <= l.maxComputeWorkgroupStorageSize
-  );
+  return subgroupTileFits(ctx.limits, shape, t, gemmMatrixInt8Bytes(t, shape.M, shape.N, w.dtype === 'q4_k'));
 }
 
 /**
@@ -93,7 +88,7 @@ export function gemmMatrixInt8(
         KB: t.KB,
         PADW: t.pad,
       },
-      layout: ['uniform', 'read', 'read', 'read', 'storage'],
+      layout: g.layout,
     },
     g.bindings,
     [...grid2d(groups), Math.ceil(x8.T / bm)],
