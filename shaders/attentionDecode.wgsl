@@ -155,6 +155,7 @@ var<workgroup> fk: array<f32, FD>;          // [D] the new key, turned
 var<workgroup> fv: array<f32, FDV>;         // [Dv] the new value
 
 #include "sincos"
+#include "ropePair"
 
 fn fk_unit(u: u32) -> KU {
 #if VEC4
@@ -178,15 +179,6 @@ fn qs_put(hh: u32, d: u32, value: f32) {
   qs[hh * DU + d / 4u][d % 4u] = value;
 #else
   qs[hh * DU + d] = value;
-#endif
-}
-
-// The dims (a, b) of pair i of a head starting at `base`, as shaders/ropeKv.wgsl pairs them.
-fn rope_pair(base: u32, i: u32) -> vec2<u32> {
-#if INTERLEAVED
-  return vec2<u32>(base + 2u * i, base + 2u * i + 1u);
-#else
-  return vec2<u32>(base + i, base + i + p.half);
 #endif
 }
 
@@ -217,19 +209,10 @@ fn fused_rope_prologue(lid: u32, nh: u32, h0: u32, kvh: u32, nseg: u32, has_new:
     let d = i % FD;
     var value = fq[i];
     if (d >= p.rot_off && d < p.rot_off + 2u * p.half) {
-      let r = d - p.rot_off;
-#if INTERLEAVED
-      let pi = r / 2u;
-      let first = r % 2u == 0u;
-#else
-      let pi = r % p.half;
-      let first = r < p.half;
-#endif
-      let sc = rope_sincos(angle * inv_freq[pi]) * p.factor;
-      let ab = rope_pair(s * FD + p.rot_off, pi);
-      let a = fq[ab.x];
-      let b = fq[ab.y];
-      value = select(b * sc.y + a * sc.x, a * sc.y - b * sc.x, first);
+      let side = rope_side(d - p.rot_off);
+      let sc = rope_sincos(angle * inv_freq[side.i]) * p.factor;
+      let ab = rope_pair(s * FD + p.rot_off, side.i);
+      value = rope_turn(fq[ab.x], fq[ab.y], sc, side.first);
     }
     if (s < nh) {
       qs_put(s, d, value);

@@ -46,15 +46,7 @@ struct Params {
 #endif
 
 #include "sincos"
-
-// The dims (a, b) of pair i of a head starting at `base`.
-fn pair(base: u32, i: u32) -> vec2<u32> {
-#if INTERLEAVED
-  return vec2<u32>(base + 2u * i, base + 2u * i + 1u);
-#else
-  return vec2<u32>(base + i, base + i + p.half);
-#endif
-}
+#include "ropePair"
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -65,11 +57,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let i = n % p.half;
       let th = n / p.half; // t * n_q + head
       let sc = rope_sincos(f32(positions[th / p.n_q]) * inv_freq[i]) * p.factor;
-      let ab = pair(th * p.hd + p.offset, i);
+      let ab = rope_pair(th * p.hd + p.offset, i);
       let a = q[ab.x];
       let b = q[ab.y];
-      q[ab.x] = a * sc.y - b * sc.x;
-      q[ab.y] = b * sc.y + a * sc.x;
+      q[ab.x] = rope_turn(a, b, sc, true);
+      q[ab.y] = rope_turn(a, b, sc, false);
     } else if (n < p.q_items + p.k_items) {
       let e = n - p.q_items;
       let row = p.n_kv * p.hd;
@@ -77,19 +69,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let j = e % p.hd; // dim inside the head
       var value = k[e];
       if (j >= p.offset && j < p.offset + 2u * p.half) {
-        let r = j - p.offset;
-#if INTERLEAVED
-        let i = r / 2u;
-        let first = r % 2u == 0u;
-#else
-        let i = r % p.half;
-        let first = r < p.half;
-#endif
-        let sc = rope_sincos(f32(positions[t]) * inv_freq[i]) * p.factor;
-        let ab = pair(e - j + p.offset, i);
-        let a = k[ab.x];
-        let b = k[ab.y];
-        value = select(b * sc.y + a * sc.x, a * sc.y - b * sc.x, first);
+        let side = rope_side(j - p.offset);
+        let sc = rope_sincos(f32(positions[t]) * inv_freq[side.i]) * p.factor;
+        let ab = rope_pair(e - j + p.offset, side.i);
+        value = rope_turn(k[ab.x], k[ab.y], sc, side.first);
       }
       k_cache[((p.start + t) % p.capacity) * row + e % row] = value;
     } else {
@@ -142,19 +125,10 @@ fn normed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
       let t = e / row;
       var value = seg[j];
       if (d >= p.offset && d < p.offset + 2u * p.half) {
-        let r = d - p.offset;
-#if INTERLEAVED
-        let i = r / 2u;
-        let first = r % 2u == 0u;
-#else
-        let i = r % p.half;
-        let first = r < p.half;
-#endif
-        let sc = rope_sincos(f32(positions[t]) * inv_freq[i]) * p.factor;
-        let ab = pair(j - d + p.offset, i);
-        let a = seg[ab.x];
-        let b = seg[ab.y];
-        value = select(b * sc.y + a * sc.x, a * sc.y - b * sc.x, first);
+        let side = rope_side(d - p.offset);
+        let sc = rope_sincos(f32(positions[t]) * inv_freq[side.i]) * p.factor;
+        let ab = rope_pair(j - d + p.offset, side.i);
+        value = rope_turn(seg[ab.x], seg[ab.y], sc, side.first);
       }
       if (is_q) {
         q[e] = value;
