@@ -6,6 +6,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 export interface GpuMemorySample {
   /** Milliseconds since the sampler started. */
   readonly t: number;
+  /** When it came (Unix ms): compared with the load windows benchmark processes report. */
+  readonly at: number;
   readonly pid: number;
   readonly mib: number;
 }
@@ -18,9 +20,10 @@ export interface GpuMemorySampler {
 const QUERY = ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'];
 
 function parseRows(text: string, t: number, into: GpuMemorySample[]): void {
+  const at = Date.now();
   for (const line of text.split('\n')) {
     const [pid, mib] = line.split(',').map((x) => Number(x.trim()));
-    if (line.trim() && Number.isFinite(pid) && Number.isFinite(mib)) into.push({ t, pid: pid!, mib: mib! });
+    if (line.trim() && Number.isFinite(pid) && Number.isFinite(mib)) into.push({ t, at, pid: pid!, mib: mib! });
   }
 }
 
@@ -81,16 +84,25 @@ export function samplesOf(samples: readonly GpuMemorySample[], pid: number | und
   return samples.filter((s) => s.pid === most);
 }
 
+/** When a load ran, [start, end] in Unix ms, as src/node/bench.ts and bench/llamacppBench.ts report each run's. */
+export type LoadWindow = readonly [number, number];
+
 /**
- * Peak MiB of a process's samples during its load: from the first sample that lists it (its GPU context
- * made, just before the load) for `loadSeconds` plus one sampling interval; and the peak over all its
- * samples. null where there are none.
+ * Peak MiB of a process's samples during its loads: those that came within a load's window (or, for a load
+ * shorter than the sampling interval, the first one after it); and the peak over all its samples. null where
+ * there are none. The window ends where the load returns, so that the warm-up after it (pipelines, activation
+ * pools) is not counted as the load's.
  */
-export function loadPeaks(samples: readonly GpuMemorySample[], loadSeconds: number | undefined, intervalMs = 100): { load: number | null; all: number | null } {
+export function loadPeaks(samples: readonly GpuMemorySample[], windows: readonly LoadWindow[] | undefined): { load: number | null; all: number | null } {
   if (samples.length === 0) return { load: null, all: null };
-  const first = Math.min(...samples.map((s) => s.t));
   const all = Math.max(...samples.map((s) => s.mib));
-  if (loadSeconds === undefined) return { load: null, all };
-  const during = samples.filter((s) => s.t <= first + loadSeconds * 1000 + intervalMs);
-  return { load: Math.max(...during.map((s) => s.mib)), all };
+  if (!windows?.length) return { load: null, all };
+  const during: number[] = [];
+  for (const [start, end] of windows) {
+    const inside = samples.filter((s) => s.at >= start && s.at <= end);
+    const next = samples.filter((s) => s.at > end).sort((a, b) => a.at - b.at)[0];
+    if (inside.length) during.push(...inside.map((s) => s.mib));
+    else if (next) during.push(next.mib);
+  }
+  return { load: during.length ? Math.max(...during) : null, all };
 }

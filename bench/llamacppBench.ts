@@ -42,10 +42,12 @@ const llama = await nlc.getLlama({ gpu: a.gpu === 'false' ? false : (a.gpu as 'v
 let seed = 1;
 const runs: BenchRun[] = [];
 for (let r = 0; r < Number(a.repeat); r++) {
+  const loadStart = Date.now();
   const t0 = performance.now();
   const model = await llama.loadModel({ modelPath: a.model, gpuLayers: 'max' });
   const context = await model.createContext({ contextSize, batchSize, sequences: 1 });
   const load_s = (performance.now() - t0) / 1000;
+  const load_window_ms = [loadStart, Date.now()] as const;
   const seq = context.getSequence();
   const ids = (n: number) => randomIds(n, vocab, seed++) as Token[];
   /** Milliseconds to the first token of `prompt`, and decode tokens/s over the `n` tokens after it. */
@@ -70,6 +72,7 @@ for (let r = 0; r < Number(a.repeat); r++) {
   }
   const run = {
     load_s: round(load_s),
+    load_window_ms,
     prefill: { tokens: promptLen, tps: round((promptLen * 1000) / p.ttft), ttft_ms: round(p.ttft) },
     decode,
     gpu_process_bytes: await processGpuBytes(),

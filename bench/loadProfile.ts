@@ -95,6 +95,10 @@ const counters = {
 };
 const reset = () => (Object.keys(counters) as (keyof typeof counters)[]).forEach((k) => (counters[k] = 0));
 
+/** Bytes of the device's buffers created and not destroyed (weblm's, any label), now and at most since `resetPeak`. */
+const buffers = { live: 0, peak: 0 };
+const resetPeak = () => (buffers.peak = buffers.live);
+
 /** Times the device's createBuffer and its queue's writeBuffer, counts buffer copies (their prototypes, once). */
 let patched = false;
 function instrument(ctx: GpuContext): GpuContext {
@@ -102,10 +106,26 @@ function instrument(ctx: GpuContext): GpuContext {
   patched = true;
   const dev = Object.getPrototypeOf(ctx.device) as GPUDevice;
   const createBuffer = dev.createBuffer;
+  const sizes = new WeakMap<GPUBuffer, number>();
+  let destroyPatched = false;
   dev.createBuffer = function (this: GPUDevice, d: GPUBufferDescriptor) {
     const t0 = performance.now();
     try {
-      return createBuffer.call(this, d);
+      const b = createBuffer.call(this, d);
+      sizes.set(b, d.size);
+      buffers.live += d.size;
+      buffers.peak = Math.max(buffers.peak, buffers.live);
+      if (!destroyPatched) {
+        destroyPatched = true;
+        const proto = Object.getPrototypeOf(b) as GPUBuffer;
+        const destroy = proto.destroy;
+        proto.destroy = function (this: GPUBuffer) {
+          buffers.live -= sizes.get(this) ?? 0;
+          sizes.delete(this);
+          return destroy.call(this);
+        };
+      }
+      return b;
     } finally {
       counters.creates++;
       counters.createBytes += d.size;
@@ -185,15 +205,22 @@ async function timedLoad(file: string, config: string) {
   useConfig(config);
   await engine.unload();
   reset();
+  // The process with the device open and nothing loaded (the first load opens the device: no figure before it).
+  const idleSampler = sampleGpuMemory(100);
+  await new Promise((r) => setTimeout(r, 400));
+  const idle = samplesOf(idleSampler.stop(), process.pid).at(-1)?.mib ?? null;
+  const idleBuffers = buffers.live;
+  resetPeak();
   const sampler = sampleGpuMemory(100);
   const cpu0 = process.cpuUsage();
+  const start = Date.now();
   const t0 = performance.now();
   const info = await engine.load({ files: timedFiles(dirname(file)), gguf: basename(file) }, { maxContext });
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await new Promise((r) => setTimeout(r, 250)); // a sample after the load
   const mine = samplesOf(sampler.stop(), process.pid);
-  const peaks = loadPeaks(mine, wall + 1, 100);
+  const peaks = loadPeaks(mine, [[start, Date.now()]]); // the load and the 250 ms after it
   return {
     config,
     wall_s: round(wall),
@@ -215,6 +242,10 @@ async function timedLoad(file: string, config: string) {
     weights_and_caches_mib: mib(info.memoryBytes),
     peak_load_mib: peaks.load,
     after_load_mib: mine.length ? mine.at(-1)!.mib : null,
+    idle_device_mib: idle,
+    idle_buffers_mib: mib(idleBuffers),
+    peak_buffers_mib: mib(buffers.peak),
+    after_buffers_mib: mib(buffers.live),
   };
 }
 
@@ -274,6 +305,10 @@ function summary(rs: Record<string, unknown>[]): string {
     'peak_load_mib',
     'after_load_mib',
     'weights_and_caches_mib',
+    'idle_device_mib',
+    'idle_buffers_mib',
+    'peak_buffers_mib',
+    'after_buffers_mib',
   ];
   const med = (xs: number[]) => {
     const s = [...xs].sort((x, y) => x - y);

@@ -14,7 +14,7 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvertType } from '../src/node/convert.js';
-import { loadPeaks, sampleGpuMemory, samplesOf } from './gpuMemorySampler.js';
+import { loadPeaks, sampleGpuMemory, samplesOf, type LoadWindow } from './gpuMemorySampler.js';
 import { writeRandomGGUF } from './randomGguf.js';
 import { renderSvg, renderTable, type VsRecord } from './vsTable.js';
 
@@ -113,16 +113,17 @@ function query(cmd: string, args: string[]): string {
 }
 
 /**
- * A benchmark process (lastJsonLine) with its GPU memory sampled while it runs: the peak during its load
- * (the first `load_s` of its samples, src/node/bench.ts's and llamacppBench's figure) and over the run.
+ * A benchmark process (lastJsonLine) with its GPU memory sampled while it runs: the peak during its loads
+ * (the windows its runs report, `load_window_ms`: src/node/bench.ts's and llamacppBench's) and over the run.
  */
 async function sampledRun(cmd: string, args: string[]): Promise<{ report: unknown; memory: NonNullable<VsRecord['memory']> }> {
   const sampler = sampleGpuMemory(100);
   let pid: number | undefined;
   const report = await lastJsonLine(cmd, args, (p) => (pid = p));
   const mine = samplesOf(sampler.stop(), pid);
-  const loadS = (report as { load_s?: unknown }).load_s;
-  const peaks = loadPeaks(mine, typeof loadS === 'number' ? loadS : undefined, 100);
+  const runs = (report as { runs?: { load_window_ms?: LoadWindow }[] }).runs;
+  const windows = runs?.map((r) => r.load_window_ms).filter((w): w is LoadWindow => Array.isArray(w) && w.length === 2);
+  const peaks = loadPeaks(mine, windows);
   return { report, memory: { peak_load_mib: peaks.load, peak_mib: peaks.all, samples: mine.length } };
 }
 

@@ -52,6 +52,8 @@ export interface ImageFigure {
 
 export interface BenchRun {
   readonly load_s: number;
+  /** When the load ran, [start, end] in Unix ms: a GPU memory sampler outside the process takes its peak over it. */
+  readonly load_window_ms: readonly [number, number];
   readonly prefill: PrefillFigure;
   readonly decode: readonly DecodeFigure[];
   /** With an image (BenchOptions.image): medians of IMAGE_TRIALS timings in this run. */
@@ -108,6 +110,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
   let seed = 1;
   for (let r = 0; r < repeat; r++) {
     await engine.unload();
+    let loadStart = Date.now();
     let t0 = performance.now();
     info = await engine.load(o.model, { dtype: o.dtype, maxContext });
     if (image && !info.vision) throw new InvalidArgumentError(`bench: --image needs a vision model; ${name} (${info.modelType}) takes no images`);
@@ -116,10 +119,12 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
       // The image prompt is longer than the text ones: a KV cache that holds it.
       maxContext = imageContext;
       await engine.unload();
+      loadStart = Date.now();
       t0 = performance.now();
       info = await engine.load(o.model, { dtype: o.dtype, maxContext });
     }
     const load_s = (performance.now() - t0) / 1000;
+    const load_window_ms = [loadStart, Date.now()] as const;
     const ids = (n: number) => randomIds(n, info!.vocabSize, seed++);
     // Warm-up at the timed prompt's length: pipelines compiled and buffers touched for its chunks and for decode.
     await generate(engine, ids(promptLen), 4, sampling);
@@ -131,7 +136,14 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
       decode.push({ context, tokens: d.generatedTokens, tps: round(d.decodeTokensPerSecond), fill_ttft_ms: round(d.timeToFirstTokenMs) });
     }
     const imageFigure = image && (await benchImage(engine, info, image, () => seed++, sampling));
-    const run = { load_s: round(load_s), prefill, decode, ...(imageFigure ? { image: imageFigure } : {}), gpu_process_bytes: await processGpuBytes() };
+    const run = {
+      load_s: round(load_s),
+      load_window_ms,
+      prefill,
+      decode,
+      ...(imageFigure ? { image: imageFigure } : {}),
+      gpu_process_bytes: await processGpuBytes(),
+    };
     runs.push(run);
     o.onRun?.(run, r);
   }

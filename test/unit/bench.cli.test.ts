@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+import { loadPeaks } from '../../bench/gpuMemorySampler.js';
 import { writeRandomGGUF } from '../../bench/randomGguf.js';
 import { renderTable, type VsRecord } from '../../bench/vsTable.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -55,6 +56,9 @@ function checkReport(report: Record<string, any>, model: string, dtype: string) 
   for (const r of report.runs) {
     expect(r.decode.map((d: { tokens: number }) => d.tokens)).toEqual([3, 3]); // end-of-sequence ignored
     expect(r.prefill.tokens).toBe(12);
+    const [start, end] = r.load_window_ms;
+    expect(end - start).toBeGreaterThanOrEqual(0);
+    expect(Math.abs((end - start) / 1000 - r.load_s)).toBeLessThan(0.05); // the same load, in Unix ms
   }
   const tps = report.runs.map((r: { prefill: { tps: number } }) => r.prefill.tps).sort((a: number, b: number) => a - b);
   expect(report.prefill.tps).toBeCloseTo((tps[0] + tps[1]) / 2, 1); // the median of two runs
@@ -155,6 +159,23 @@ describe('random-weight GGUF of a real shape (bench/randomGguf.ts)', () => {
     } finally {
       await llama.dispose();
     }
+  });
+});
+
+describe('the peak GPU memory of a load (bench/gpuMemorySampler.ts)', () => {
+  it('takes the samples inside each load window, or the first after a window too short to hold one', () => {
+    const at = (ms: number, mib: number) => ({ t: ms, at: 1000 + ms, pid: 1, mib });
+    const samples = [at(0, 100), at(100, 900), at(200, 1000), at(300, 1500), at(400, 1200), at(500, 1300)];
+    expect(loadPeaks(samples, [[1000, 1250]])).toEqual({ load: 1000, all: 1500 }); // the warm-up's 1500 after it is not the load's
+    expect(loadPeaks(samples, [[1410, 1450]]).load).toBe(1300);
+    expect(
+      loadPeaks(samples, [
+        [1000, 1150],
+        [1390, 1450],
+      ]).load,
+    ).toBe(1200);
+    expect(loadPeaks(samples, undefined)).toEqual({ load: null, all: 1500 });
+    expect(loadPeaks([], [[0, 1]])).toEqual({ load: null, all: null });
   });
 });
 
