@@ -2,6 +2,7 @@ import { byteSizeOf, dtypeLayout, numel, type DType } from '../gpu/tensor.js';
 import { alignRows } from '../layers/attention.js';
 import { targetDType } from '../weights/loadTensors.js';
 import type { LoadDType, WeightSource } from '../weights/source.js';
+import { defaultMaxChunk } from './chunk.js';
 import type { ModelConfig } from './config.js';
 
 /** GPU bytes a model will take once loaded, by part, and its largest single buffer. */
@@ -53,7 +54,7 @@ function gpuBytes(name: string, stored: DType, shape: readonly number[], dtype: 
  */
 export function estimateModelMemory(c: ModelConfig, src: WeightSource, opts: EstimateOptions): MemoryEstimate {
   const dtype = opts.dtype ?? 'auto';
-  const C = Math.min(opts.maxChunk ?? 512, opts.maxContext);
+  const C = Math.min(opts.maxChunk ?? defaultMaxChunk(c), opts.maxContext);
   let weightBytes = 0;
   let largestBufferBytes = 0;
   let largestBufferName = '';
@@ -101,7 +102,10 @@ export function estimateModelMemory(c: ModelConfig, src: WeightSource, opts: Est
   const attention = C * (2 * nq + 2 * nk) * 4;
   const mlp = C * 3 * I * 4;
   const logits = c.vocabSize * 4;
-  const buffers = ids + residual + attention + mlp + logits;
+  // MoE prefill: each token's k expert pairs through gate|up, the activation and down (src/kernels/moe.ts's grouped path).
+  const m = c.moe;
+  const experts = m ? C * m.route.topK * (3 * m.expertIntermediate + H) * 4 + C * m.numExperts * 4 : 0;
+  const buffers = ids + residual + attention + mlp + logits + experts;
   largestBindingBytes = Math.max(largestBindingBytes, C * 2 * I * 4, C * Math.max(nq, H) * 4);
   // Pooled temporaries (quantized activations, attention partials, readback) stay below a quarter of that.
   const activationBytes = Math.ceil(buffers * 1.25);

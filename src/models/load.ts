@@ -17,6 +17,7 @@ import { DecoderModel, type DecoderWeights } from './decoder.js';
 import { openGGUFFile } from './gguf.js';
 import { loadMlaLayer } from './mlaLoad.js';
 import { loadMoeLayer } from './moeLoad.js';
+import { defaultMaxChunk } from './chunk.js';
 import { normalizeConfig } from './registry.js';
 import type { LoadDType, LoadedModel } from './types.js';
 
@@ -25,7 +26,7 @@ export interface LoadModelOptions {
   dtype?: LoadDType;
   /** Longest sequence the KV cache holds (default: the config's max_position_embeddings, at most 4096). */
   maxContext?: number;
-  /** Longest chunk forwarded at once (default 512: prefill GEMMs of fewer rows leave the GPU half idle): sets the activation buffers and the sliding-window rings. */
+  /** Longest chunk forwarded at once (default `defaultMaxChunk`: 512, more for MoE models): sets the activation buffers and the sliding-window rings. */
   maxChunk?: number;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -108,7 +109,7 @@ export async function buildModel(ctx: GpuContext, c: ModelConfig, src: WeightSou
   const dtype = opts.dtype ?? 'auto';
   const maxContext = opts.maxContext ?? Math.min(c.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(maxContext) || maxContext < 1) throw new InvalidArgumentError(`maxContext ${maxContext} is not a positive integer`);
-  const maxChunk = Math.min(opts.maxChunk ?? 512, maxContext);
+  const maxChunk = Math.min(opts.maxChunk ?? defaultMaxChunk(c), maxContext);
   if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new InvalidArgumentError(`maxChunk ${maxChunk} is not a positive integer`);
   const tied = !src.tensors.has('lm_head.weight');
   if (tied && !c.tieWordEmbeddings) {

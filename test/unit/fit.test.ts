@@ -6,6 +6,8 @@ import { LocalEngine } from '../../src/engine/localEngine.js';
 import type { GenerateChunk } from '../../src/engine/types.js';
 import { GpuOutOfMemoryError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/gpu/context.js';
+import { defaultMaxChunk } from '../../src/models/chunk.js';
+import type { ModelConfig } from '../../src/models/config.js';
 import { estimateModelMemory, type MemoryEstimate } from '../../src/models/fit.js';
 import { loadWeightsAndConfig } from '../../src/models/load.js';
 import { folderFiles } from '../../src/node/folderFiles.js';
@@ -28,6 +30,18 @@ function engineWithContext() {
   afterAll(() => engine.dispose());
   return { engine, state };
 }
+
+describe('defaultMaxChunk', () => {
+  it('is 512 for dense models; for MoE models enough for ~128 tokens an expert, in steps of 512 up to 2048', () => {
+    const moe = (numExperts: number, topK: number) => ({ moe: { numExperts, route: { topK } } }) as unknown as ModelConfig;
+    expect(defaultMaxChunk({} as ModelConfig)).toBe(512);
+    expect(defaultMaxChunk(moe(8, 2))).toBe(512); // mixtral
+    expect(defaultMaxChunk(moe(64, 6))).toBe(1536); // deepseek-v2-lite
+    expect(defaultMaxChunk(moe(64, 8))).toBe(1024); // olmoe
+    expect(defaultMaxChunk(moe(128, 8))).toBe(2048); // qwen3-30b-a3b
+    expect(defaultMaxChunk(moe(256, 8))).toBe(2048); // deepseek-v3, capped
+  });
+});
 
 describe('estimateModelMemory', () => {
   it('matches what loading allocates (weights exactly, the total within bounds) at f32 and q8_0', async () => {
