@@ -18,9 +18,11 @@
 // Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
-// loads their x once into registers and reuses it for its R rows (the R rows' words are all loaded before
-// the arithmetic). The R x L partial sums meet in workgroup memory at the end. A workgroup takes
-// blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one chunk.
+// U at a time: the words of U units of all R rows are requested before any arithmetic waits on them (with x
+// encoded once, the first U are requested before the encoding, so that their loads overlap it); each unit's
+// x is read once and reused for the R rows. The R x L partial sums meet in workgroup memory at the end. A
+// workgroup takes blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one
+// chunk.
 
 struct Params {
   N: u32,         // outputs
@@ -61,6 +63,7 @@ var<workgroup> inv_rms: f32;
 const L: u32 = ${L};
 const G: u32 = 256u / L;
 const R: u32 = ${R};
+const U: u32 = ${U}; // units per lane per step
 const KC: u32 = ${KC}; // values of x per chunk, a multiple of 64 * L
 const UNITS: u32 = KC / 64u;
 
@@ -130,6 +133,17 @@ fn load_unit(n: u32, u: u32) -> Unit {
   return a;
 }
 
+// The words of units ul0, ul0 + L, ... (U of them; past the chunk's `units`: the last one again, not added) of
+// the chunk at value c, for rows row0 .. row0 + R - 1.
+fn load_step(row0: u32, c: u32, ul0: u32, units: u32) -> array<Unit, U * R> {
+  var a: array<Unit, U * R>;
+  for (var v = 0u; v < U; v++) {
+    let u = c / 64u + min(ul0 + v * L, units - 1u);
+    for (var r = 0u; r < R; r++) { a[v * R + r] = load_unit(min(row0 + r, p.N - 1u), u); }
+  }
+  return a;
+}
+
 #if Q4_0
 fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
@@ -196,7 +210,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) li: u32) {
   let lane = li % L;
   let g = li / L;
+  let blk0 = wg.x + wg.y * nwg.x;
 #if ENCODE_ONCE
+  // The first step's words, requested before x is normed and encoded.
+  var first: array<Unit, U * R>;
+  if (blk0 < p.groups) { first = load_step((blk0 * G + g) * R, 0u, lane, p.K / 64u); }
 #if X_NORM
   var ss = 0.0;
   for (var i = li; i < p.K / 4u; i += 256u) {
@@ -218,7 +236,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
   // Blocks of G * R rows, strided over the launched workgroups (fewer than blocks for tall matrices, so
   // that x is encoded once per workgroup rather than once per block).
-  for (var blk = wg.x + wg.y * nwg.x; blk < p.groups; blk += nwg.x * nwg.y) {
+  for (var blk = blk0; blk < p.groups; blk += nwg.x * nwg.y) {
     let row0 = (blk * G + g) * R;
     var acc: array<f32, ${R}>;
     for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
@@ -229,22 +247,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
       workgroupBarrier();
 #endif
-      for (var ul = lane; ul < units; ul += L) {
-        let u = c / 64u + ul;
-        var xv: array<vec4<u32>, 8>;
-#if X_PLANES
-        // x straight from its planes in global memory (the same for every row: L1 hits after the first).
-        let U = p.K / 64u;
-        for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * U + u]; }
-        let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * U + u]);
+      for (var ul0 = lane; ul0 < units; ul0 += U * L) {
+#if ENCODE_ONCE
+        var a = first;
+        if (blk != blk0 || ul0 != lane) { a = load_step(row0, c, ul0, units); }
 #else
-        for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
-        let s = xs[ul];
+        let a = load_step(row0, c, ul0, units);
 #endif
-        // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
-        var a: array<Unit, R>;
-        for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
-        for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
+        for (var v = 0u; v < U; v++) {
+          let ul = ul0 + v * L;
+          if (ul < units) {
+            let u = c / 64u + ul;
+            var xv: array<vec4<u32>, 8>;
+#if X_PLANES
+            // x straight from its planes in global memory (the same for every row: L1 hits after the first).
+            let nu = p.K / 64u;
+            for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * nu + u]; }
+            let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * nu + u]);
+#else
+            for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
+            let s = xs[ul];
+#endif
+            for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[v * R + r], u, xv, s); }
+          }
+        }
       }
     }
     // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.

@@ -32,6 +32,8 @@ export interface GemvOverrides {
   readonly quantLanes?: number;
   /** Rows per lane group of the Q4_0 / Q8_0 / Q4_K GEMVs. */
   readonly rows?: number;
+  /** Units (64 values) each lane of the integer-dot GEMV loads per step before the arithmetic (default: by its share of a row, 1 to 4). */
+  readonly units?: number;
   /** x in workgroup memory in the pairs GEMV (default: where it fits). */
   readonly xShared?: boolean;
   /** Values of x per chunk of the integer-dot GEMV (default: as many as workgroup memory holds). */
@@ -117,10 +119,12 @@ export interface KernelOverrides {
   readonly moeGemm?: GemmOverrides & { readonly worklist?: boolean };
   /**
    * The MoE decode GEMVs (src/kernels/moeDecode.ts): `use` false keeps the f32 pairs path; lanes per gate|up
-   * row, lanes and rows per down group, units per down lane.
+   * row, lanes and rows per down group, units per down lane; `foldShared` false runs a shared expert in two
+   * dispatches of its own instead of inside the routed experts' (moeFoldsShared, src/kernels/moe.ts).
    */
   readonly moeDecode?: {
     readonly use?: boolean;
+    readonly foldShared?: boolean;
     readonly gateUpLanes?: number;
     readonly downLanes?: number;
     readonly downRows?: number;

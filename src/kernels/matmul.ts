@@ -24,8 +24,14 @@ const INT8_UNIT_BYTES = 9 * 16;
 interface Int8GemvShape {
   L: number;
   R: number;
+  /** Units (64 values) each lane loads per step, for all R rows, before the arithmetic. */
+  U: number;
   KC: number;
 }
+
+/** Weight units a lane of the integer-dot GEMV keeps in flight: U * R at most 8, U at most 4. */
+const GEMV_UNITS_IN_FLIGHT = 8;
+const GEMV_MAX_UNITS = 4;
 
 /**
  * Shape of the integer-dot GEMV: L lanes and R rows per group as for the pairs GEMV, and KC values of x
@@ -51,7 +57,10 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, plan
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
   const units = Math.min(fit, need, o.int8Chunk ? Math.max(L, Math.floor(o.int8Chunk / 64 / L) * L) : need);
-  return units >= L ? { L, R, KC: units * 64 } : undefined;
+  // As many units a step as a lane has in its chunk, within the registers' budget.
+  const perLane = Math.ceil((planes ? unitsPerRow : Math.min(units, unitsPerRow)) / L);
+  const U = o.units || Math.max(1, Math.min(perLane, Math.floor(GEMV_UNITS_IN_FLIGHT / R), GEMV_MAX_UNITS));
+  return units >= L ? { L, R, U, KC: units * 64 } : undefined;
 }
 
 /**
@@ -210,6 +219,7 @@ function dispatchQuantGemv(
   let R: number;
   if (plan.kind === 'int8') {
     ({ L, R } = plan);
+    const U = plan.U;
     shader = 'matmulGemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvOverrides(ctx).vec4Weights ?? true);
@@ -220,6 +230,7 @@ function dispatchQuantGemv(
       [dtypeDefine]: true,
       L,
       R,
+      U,
       KC: X_PLANES ? K : plan.KC,
       GLU: siluGlu,
       W_VEC4,
