@@ -12,6 +12,10 @@
 // encodes x (the decode step's norm fused into the GEMV that reads it). ACCUMULATE: y += W·x instead of
 // y = W·x (the residual add fused into the GEMV that writes the residual's update).
 //
+// X_MERGE (with ENCODE_ONCE): x is a decode attention's output left as its chunks' partial results
+// (src/kernels/attention.ts DecodeParts), merged block by block as it is encoded: the attention's merge
+// dispatch folded into its output projection.
+//
 // X_PLANES: x comes already in planes (written by the norm before the GEMV, shaders/xPlanes.wgsl) and each
 // lane reads its units' planes from global memory: no encoding, no workgroup memory for x, no barrier.
 //
@@ -39,11 +43,19 @@ struct Params {
   w_offset: f32,  // added to the norm weight (Gemma: 1)
   nw_off: u32,    // vec4 offset of the norm weight in norm_w
 #endif
+#if X_MERGE
+  n_chunks: u32,  // chunks per head
+  ml_off: u32,    // float offset of the chunks' (max, sum) pairs
+  dv4: u32,       // floats per chunk's partial row: Dv rounded up to 4
+  dv: u32,        // values per head (a multiple of 32)
+#endif
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 #if X_PLANES
 @group(0) @binding(1) var<storage, read> xp: array<vec4<u32>>; // [9 * K / 64] x already in planes (shaders/xPlanes.wgsl)
+#elif X_MERGE
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / Dv heads, n_chunks, dv4 / 4] vec4 f32 partial sums, then at ml_off [heads, n_chunks] (max, sum)
 #else
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K / 4] vec4 f32 ([2K / 4]: gate | up, with GLU)
 #endif
@@ -80,11 +92,42 @@ var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
 #if !X_PLANES
 #include "matmulGemvInput"
 
+#if X_MERGE
+// (max, sum) of the scores of chunk pc = head * n_chunks + c.
+fn chunk_ml(pc: u32) -> vec2<f32> {
+  let v = x[(p.ml_off + 2u * pc) / 4u];
+  return select(v.xy, v.zw, (pc & 1u) == 1u);
+}
+
+// Values 32 b .. 32 b + 31 of the attention's output (in head b * 32 / dv): Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c.
+fn merged_block(b: u32) -> array<vec4<f32>, 8> {
+  let pc0 = (32u * b) / p.dv * p.n_chunks;
+  let d4 = (32u * b) % p.dv / 4u;
+  var mx = -3.0e38;
+  for (var c = 0u; c < p.n_chunks; c++) { mx = max(mx, chunk_ml(pc0 + c).x); }
+  var den = 0.0;
+  var o: array<vec4<f32>, 8>;
+  for (var c = 0u; c < p.n_chunks; c++) {
+    let ml = chunk_ml(pc0 + c);
+    let f = exp(ml.x - mx);
+    den += f * ml.y;
+    let v0 = (pc0 + c) * (p.dv4 / 4u) + d4;
+    for (var i = 0u; i < 8u; i++) { o[i] += f * x[v0 + i]; }
+  }
+  for (var i = 0u; i < 8u; i++) { o[i] /= den; }
+  return o;
+}
+#endif
+
 // Encodes block b (32 values) of the chunk that starts at value c.
 fn encode_block(c: u32, b: u32) {
+#if X_MERGE
+  let xv = merged_block(c / 32u + b);
+#else
   let v0 = p.x_off + (c + 32u * b) / 4u;
   var xv: array<vec4<f32>, 8>;
   for (var i = 0u; i < 8u; i++) { xv[i] = x_at(v0 + i); }
+#endif
   let pb = plane_block(xv);
   let u = b / 2u;
   let half = b % 2u;

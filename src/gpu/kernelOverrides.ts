@@ -75,12 +75,14 @@ export interface SubgroupMatrixInt8Tile extends SubgroupMatrixTile {
 /**
  * The decode attention (src/kernels/attention.ts): query heads per workgroup sharing each K/V row (1 to 8, at
  * most the group size), the workgroups the split of the keys aims for (fewer: longer chunks, a smaller merge),
- * and `fuseRope` false: a decode token's RoPE and cache append in their own dispatch (ropeKv) before it.
+ * `fuseRope` false: a decode token's RoPE and cache append in their own dispatch (ropeKv) before it, and
+ * `mergeLater` false: the chunks merged by the attention's own merge dispatch, never by the output projection.
  */
 export interface AttentionOverrides {
   readonly headsPerGroup?: number;
   readonly targetWorkgroups?: number;
   readonly fuseRope?: boolean;
+  readonly mergeLater?: boolean;
 }
 
 export interface KernelOverrides {

@@ -26,7 +26,30 @@ export interface AttentionOptions {
   readonly causal?: boolean;
   /** Force a path (tests, benchmarks); by default decode (split keys) for T <= DECODE_MAX_T, else prefill. */
   readonly path?: 'decode' | 'prefill';
+  /**
+   * Decode of one query row: where the keys split into chunks and `mergeable` allows, leave the chunks' partial
+   * results unmerged and return them (`DecodeParts`), for the GEMV that reads `out` to merge as it reads them
+   * (src/kernels/matmul.ts `matmulFused` with `merge`): one dispatch less. `out` is not written then.
+   */
+  readonly mergeLater?: boolean;
 }
+
+/**
+ * The unmerged chunks of a decode attention of one query row (AttentionOptions.mergeLater): for head h and chunk c,
+ * the unnormalised sum acc[h, c, 0 .. Dv) of p · v at float (h * nChunks + c) * dv4, and (max, sum) of its scores at
+ * float mlOffset + 2 * (h * nChunks + c). out[h] = Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, M = max_c m_c.
+ */
+export interface DecodeParts {
+  readonly buffer: GPUBuffer;
+  readonly nH: number;
+  readonly Dv: number;
+  readonly nChunks: number;
+  readonly dv4: number;
+  readonly mlOffset: number;
+}
+
+/** Chunks a later GEMV merges at most (each of its workgroups reads every chunk of every head). */
+export const MERGE_LATER_MAX_CHUNKS = 16;
 
 /** Query rows up to which the split-keys decode kernel is used. */
 export const DECODE_MAX_T = 4;
@@ -53,7 +76,7 @@ const fail = (msg: string) => {
  * Decode (T <= 4) splits the keys across workgroups and merges the chunks (two dispatches when the
  * context needs several chunks); a longer chunk of queries runs the tiled flash-attention kernel.
  */
-export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, o: AttentionOptions): void {
+export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, o: AttentionOptions): DecodeParts | undefined {
   checkAttention(q, kCache, vCache, out, o);
   const [T, , hd] = q.shape as [number, number, number];
   const [, nKv] = kCache.shape as [number, number];
@@ -76,7 +99,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
     attentionMlaDecode(ctx, q, kCache, out, o);
     return;
   }
-  attentionDecode(ctx, q, kCache, v, out, o, vStride);
+  return attentionDecode(ctx, q, kCache, v, out, o, vStride);
 }
 
 /**
@@ -98,15 +121,14 @@ export function ropeAttention(
   vCache: Tensor,
   out: Tensor,
   o: AttentionOptions,
-): void {
+): DecodeParts | undefined {
   const fused = fusedRopeShape(ctx, q, k, v, rope, kCache, vCache, o);
   if (!fused) {
     ropeWriteKv(ctx, q, k, v, rope.positions, rope.invFreq, rope.options, kCache, vCache, o.startPos, rope.norm);
-    attention(ctx, q, kCache, vCache, out, o);
-    return;
+    return attention(ctx, q, kCache, vCache, out, o);
   }
   checkAttention(q, kCache, vCache, out, o);
-  attentionDecode(ctx, q, kCache, vCache, out, o, kCache.shape[1]! * vCache.shape[2]!, { ...fused, k, v, rope });
+  return attentionDecode(ctx, q, kCache, vCache, out, o, kCache.shape[1]! * vCache.shape[2]!, { ...fused, k, v, rope });
 }
 
 /** The rotation of ropeAttention's step: positions [1] u32, invFreq [rotaryDim / 2] f32, the per-head norms. */
@@ -156,7 +178,16 @@ function decodeHeads(ctx: GpuContext, G: number, hd: number): number {
  * The decode dispatches: workgroups over (chunk of keys, kv head x head group, query row), then the merge of
  * the chunks. With `fused`, the q|k|v GEMV's raw output is rotated, normed and appended by the kernel itself.
  */
-function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, out: Tensor, o: AttentionOptions, vStride: number, fused?: FusedRope): void {
+function attentionDecode(
+  ctx: GpuContext,
+  q: Tensor,
+  kCache: Tensor,
+  v: Tensor,
+  out: Tensor,
+  o: AttentionOptions,
+  vStride: number,
+  fused?: FusedRope,
+): DecodeParts | undefined {
   const [T, nH, hd] = q.shape as [number, number, number];
   const [capacity, nKv] = kCache.shape as [number, number];
   const hdV = out.shape[2]!;
@@ -168,15 +199,18 @@ function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, 
   const groups = Math.ceil(G / HG);
   const others = T * nKv * groups;
   const target = ctx.kernelOverrides?.attention?.targetWorkgroups ?? DECODE_TARGET_WORKGROUPS;
-  const { chunk, nChunks } = decodeChunks(end, window, capacity, others, target);
+  const mergeable = !!o.mergeLater && T === 1 && !o.sinks && hdV % 32 === 0 && ctx.kernelOverrides?.attention?.mergeLater !== false;
+  const split = (e: number) => decodeChunks(e, window, capacity, others, target, mergeable);
+  const { chunk, nChunks } = split(end);
   // A captured step (src/gpu/capture.ts) holds at another position while the keys split the same way.
   if (ctx.capturing) {
     ctx.guard(POSITION, o.startPos, (startPos) => {
-      const c = decodeChunks(startPos + T, window, capacity, others, target);
+      const c = split(startPos + T);
       return c.chunk === chunk && c.nChunks === nChunks;
     });
   }
   const direct = nChunks === 1;
+  const later = mergeable && !direct && nChunks <= MERGE_LATER_MAX_CHUNKS;
   const dv4 = Math.ceil(hdV / 4) * 4;
   const accFloats = T * nH * nChunks * dv4;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
@@ -227,7 +261,9 @@ function attentionDecode(ctx: GpuContext, q: Tensor, kCache: Tensor, v: Tensor, 
   } else {
     ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
   }
+  if (later) return { buffer: part, nH, Dv: hdV, nChunks, dv4, mlOffset: accFloats };
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
+  return undefined;
 }
 
 const DECODE_LAYOUT = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
@@ -295,12 +331,15 @@ function decodeHeadsPerGroup(G: number): number {
 /**
  * How the decode path splits the keys of queries ending at `end`: `nChunks` chunks of `chunk` keys (whole
  * blocks of DECODE_KEYS), sized for `end` rounded up to DECODE_BUCKET (the chunks past the keys are empty).
+ * `mergeable` (the next GEMV can merge them): spans of up to 2 blocks a chunk split into MERGE_LATER_MAX_CHUNKS at
+ * most, so that the merge is the GEMV's and not a dispatch of its own.
  */
-function decodeChunks(end: number, window: number, capacity: number, others: number, target: number): { chunk: number; nChunks: number } {
+function decodeChunks(end: number, window: number, capacity: number, others: number, target: number, mergeable = false): { chunk: number; nChunks: number } {
   const limit = window > 0 ? Math.min(window, capacity) : capacity;
   const span = Math.min(Math.ceil((window > 0 ? Math.min(window, end) : end) / DECODE_BUCKET) * DECODE_BUCKET, limit); // most keys a query sees
   const blocks = Math.ceil(span / DECODE_KEYS);
-  const wanted = Math.max(1, Math.min(Math.ceil(target / others), blocks, DECODE_MAX_CHUNKS));
+  const most = mergeable && blocks <= 2 * MERGE_LATER_MAX_CHUNKS ? MERGE_LATER_MAX_CHUNKS : DECODE_MAX_CHUNKS;
+  const wanted = Math.max(1, Math.min(Math.ceil(target / others), blocks, most));
   const chunk = Math.ceil(blocks / wanted) * DECODE_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }

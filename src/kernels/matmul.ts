@@ -3,6 +3,7 @@ import type { Binding, GpuContext } from '../gpu/context.js';
 import type { GemvOverrides } from '../gpu/kernelOverrides.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
+import type { DecodeParts } from './attention.js';
 import { alignedBinding, rowParts } from './binding.js';
 import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
 import { gemmMatrix, useGemmMatrix } from './matmulSubgroupMatrix.js';
@@ -238,6 +239,7 @@ function dispatchQuantGemv(
       ENCODE_ONCE: !X_PLANES && oneChunk,
       ENCODE_CHUNKS: !X_PLANES && !oneChunk,
       X_NORM: !!fused.norm,
+      X_MERGE: !!fused.merge,
       ACCUMULATE: !!fused.accumulate,
     };
   } else {
@@ -269,6 +271,8 @@ function dispatchQuantGemv(
     pr.f32(norm.eps)
       .f32(norm.weightOffset)
       .u32(nb!.byteOffset / 16);
+  const m = fused.merge;
+  if (m) pr.u32(m.nChunks).u32(m.mlOffset).u32(m.dv4).u32(m.Dv);
   ctx.dispatch(
     { shader, defines, layout: ['uniform', 'read', 'read', 'read', 'storage', ...(nb ? (['read'] as const) : [])] },
     [x, wb.binding, bb?.binding ?? ctx.unused, yb.binding, ...(nb ? [nb.binding] : [])],
@@ -277,9 +281,14 @@ function dispatchQuantGemv(
   );
 }
 
-/** A decode GEMV's fused neighbours: the RMSNorm of its input (x = rmsNorm(x) * (weight + offset)), and the residual add of its output (y += W·x). */
+/**
+ * A decode GEMV's fused neighbours: the RMSNorm of its input (x = rmsNorm(x) * (weight + offset)), the merge of a
+ * decode attention's chunks that is its input (x = the attention's output, AttentionOptions.mergeLater), and the
+ * residual add of its output (y += W·x).
+ */
 export interface GemvFusion {
   readonly norm?: { readonly weight: Tensor; readonly eps: number; readonly weightOffset: number };
+  readonly merge?: DecodeParts;
   readonly accumulate?: boolean;
 }
 
@@ -302,6 +311,11 @@ export function gemvFuses(ctx: GpuContext, w: Tensor, norm: boolean): boolean {
   return !(norm && gemvReadsPlanes(ctx, w)) && fusablePlan(ctx, w, 0, norm) !== undefined;
 }
 
+/** Whether `matmulFused` can take its x as a decode attention's unmerged chunks (`merge`): x in one chunk, as for a norm. */
+export function gemvMerges(ctx: GpuContext, w: Tensor): boolean {
+  return fusablePlan(ctx, w, 0, true) !== undefined;
+}
+
 /**
  * One decode token through the integer-dot GEMV with its neighbours fused (`GemvFusion`): y = W · rmsNorm(x)
  * (+ bias), or y += W · x. x [1, K] f32, y [1, N] f32, the norm weight [K] f32. Throws where `gemvFuses` is false.
@@ -310,7 +324,7 @@ export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bi
   const N = w.shape[0]!;
   const K = w.shape[1]!;
   const xb = alignedBinding(ctx, x);
-  const plan = numel(x.shape) === K ? fusablePlan(ctx, w, xb.byteOffset, !!fused.norm) : undefined;
+  const plan = numel(x.shape) === K ? fusablePlan(ctx, w, xb.byteOffset, !!fused.norm || !!fused.merge) : undefined;
   if (!plan || numel(y.shape) !== N || x.dtype !== 'f32' || y.dtype !== 'f32')
     throw new InvalidArgumentError(`matmulFused: [${x.shape}] x [${w.shape}] ${w.dtype} is not a fusable decode GEMV`);
   if (fused.norm && (fused.norm.weight.dtype !== 'f32' || numel(fused.norm.weight.shape) !== K))
@@ -318,11 +332,14 @@ export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bi
   if (bias && (bias.dtype !== 'f32' || numel(bias.shape) !== N)) throw new InvalidArgumentError(`matmulFused: bias must be [${N}] f32`);
   const nb = fused.norm && alignedBinding(ctx, fused.norm.weight);
   if (nb && nb.byteOffset % 16 !== 0) throw new InvalidArgumentError('matmulFused: the norm weight must be 16-byte aligned');
+  const m = fused.merge;
+  if (m && (fused.norm || m.nH * m.Dv !== K || m.Dv % 32 !== 0))
+    throw new InvalidArgumentError(`matmulFused: the merge of ${m.nH} heads x ${m.Dv} is not this GEMV's x of ${K} (nor with a norm)`);
   dispatchQuantGemv(
     ctx,
     plan,
-    xb.binding,
-    xb.byteOffset,
+    m ? { buffer: m.buffer } : xb.binding,
+    m ? 0 : xb.byteOffset,
     w,
     alignedBinding(ctx, w),
     alignedBinding(ctx, y),

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
-import { attention, ropeAttention } from '../kernels/attention.js';
-import { matmul, matmulFused } from '../kernels/matmul.js';
+import { attention, ropeAttention, type DecodeParts } from '../kernels/attention.js';
+import { gemvMerges, matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { writeKv } from '../kernels/kvCache.js';
 import { rope } from '../kernels/rope.js';
@@ -124,19 +124,22 @@ export function selfAttention(
     qkNorm = undefined;
   }
   const o = ctx.view(s.out, [T, nH, hd]);
-  const attn = { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks };
+  // A fused decode token's output projection merges the attention's chunks itself where it can.
+  const mergeLater = !!fused && gemvMerges(ctx, w.o);
+  const attn = { startPos: step.start, scale: d.scale, window: kv.window, softcap: d.softcap, sinks: w.sinks, mergeLater };
+  let parts: DecodeParts | undefined;
   if (step.mrope) {
     // M-RoPE (Qwen2-VL's prompt with images): q and k turned by their 3 position rows, then the plain cache append.
     const mo = { ...ropeOpts, mropeSections: step.mrope.sections };
     rope(ctx, q, step.mrope.positions, invFreq, mo);
     rope(ctx, k, step.mrope.positions, invFreq, mo);
     writeKv(ctx, k, v, kv.k, kv.v, step.start);
-    attention(ctx, q, kv.k, kv.v, o, attn);
+    parts = attention(ctx, q, kv.k, kv.v, o, attn);
   } else {
     // RoPE, the cache append and the attention: one dispatch for a decode token where the kernel can.
-    ropeAttention(ctx, q, k, v, { positions: step.positions, invFreq, options: ropeOpts, norm: qkNorm }, kv.k, kv.v, o, attn);
+    parts = ropeAttention(ctx, q, k, v, { positions: step.positions, invFreq, options: ropeOpts, norm: qkNorm }, kv.k, kv.v, o, attn);
   }
-  if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true });
+  if (fused) matmulFused(ctx, ctx.view(o, [T, nH * hd]), w.o, fused.h, w.oBias, { accumulate: true, merge: parts });
   else matmul(ctx, ctx.view(o, [T, nH * hd]), w.o, out, w.oBias);
 }
 
