@@ -7,6 +7,9 @@
 // rows; lane l the units l, l + L, ... of the K * (I / 32 / UB) units of its rows (all K experts' rows of
 // an output in one strided list), U of them per step, each weighted by its slot's routing weight. act is read from global
 // memory (the same words for every row: cache hits after the first). Writes out (+= when accumulate).
+// SHARED: the shared expert (ws [1, H, S*I]) as S more slots of width I per token, weight 1: the unit list
+// is the K routed experts' K * upr units, then S * upr shared ones; slot s's unit u is unit s * upr + u of
+// the shared row, its act pair T*K + t*S + s (as moeDecodeGateUp's SHARED writes it).
 
 struct Params {
   K: u32,          // experts per token
@@ -19,15 +22,22 @@ struct Params {
   sc_off: u32,     // vec4 offset of the scale pairs in act
   y_off: u32,      // element offset of out[0, 0] in out
   accumulate: u32, // 1 adds to out instead of overwriting
+  routed: u32,     // SHARED: routed pairs T*K (the shared slots' pairs follow)
+  S: u32,          // SHARED: shared slots per token
+  ws_off: u32,     // SHARED: byte offset of the shared expert's row 0 in ws
+  ws_row_bytes: u32, // SHARED: bytes of one shared row (S*I values)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> act: array<vec4<u32>>;    // [T*K, I / 32, 2] int8 x 4 words, then [T*K, I / 32] (s, s Σq) pairs, 2 per vec4
+@group(0) @binding(1) var<storage, read> act: array<vec4<u32>>;    // [P, I / 32, 2] int8 x 4 words, then [P, I / 32] (s, s Σq) pairs, 2 per vec4 (P = T*K, SHARED: + T*S)
 @group(0) @binding(2) var<storage, read> ids: array<u32>;          // [T, K] u32
 @group(0) @binding(3) var<storage, read> rw: array<f32>;           // [T, K] f32 routing weights
 @group(0) @binding(4) var<storage, read> w: array<u32>;            // [E, H, I] Q4_0 / Q8_0 / Q4_K blocks
 @group(0) @binding(5) var<storage, read> bias: array<f32>;         // [E, H] f32
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // [T, H] f32
+#if SHARED
+@group(0) @binding(7) var<storage, read> ws: array<u32>;           // [1, H, S*I] shared down, as w
+#endif
 
 #include "moeDecodeUnits"
 
@@ -55,7 +65,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
   var acc: array<f32, R>;
   for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
+#if SHARED
+  let total = (p.K + p.S) * upr;
+#else
   let total = p.K * upr;
+#endif
   // U units per lane per step, all their loads issued before the arithmetic (units past the end: the last
   // one again, weighted 0).
   for (var n0 = lane; n0 < total; n0 += U * L) {
@@ -69,13 +83,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let n = min(n0 + v * L, total - 1u);
       let j = n / upr;
       let u = n % upr;
-      un[v] = u;
-      let pair = t * p.K + j;
-      let e = sel_e[j];
-      sw[v] = select(0.0, sel_w[j], n0 + v * L < total);
+#if SHARED
+      let sh = j >= p.K; // shared slot sj
+#else
+      let sh = false;
+#endif
+      let sj = j - p.K;
+      let jr = select(j, 0u, sh);
+      let pair = select(t * p.K + j, p.routed + t * p.S + sj, sh);
+      let e = sel_e[jr];
+      un[v] = select(u, sj * upr + u, sh);
+      sw[v] = select(0.0, select(sel_w[jr], 1.0, sh), n0 + v * L < total);
       for (var r = 0u; r < R; r++) {
-        row_byte[v * R + r] = p.w_off + (e * p.H + min(h0 + r, p.H - 1u)) * p.row_bytes;
-        a[v * R + r] = load_unit(row_byte[v * R + r], u);
+        let h = min(h0 + r, p.H - 1u);
+        row_byte[v * R + r] = select(p.w_off + (e * p.H + h) * p.row_bytes, p.ws_off + h * p.ws_row_bytes, sh);
+        a[v * R + r] = load_unit(row_byte[v * R + r], un[v], sh);
       }
       for (var b = 0u; b < UB; b++) {
         let blk = pair * nb + u * UB + b;

@@ -2,20 +2,23 @@
 // slot j) pair = t*K + j routed to e = ids[pair], act[pair, i] = act_fn(gate_e[i] · x_t + b) * (up_e[i] · x_t + b),
 // reading only the selected experts' rows, Q4_0 / Q8_0 / Q4_K as stored (shaders/moeDecodeUnits.wgsl).
 //
-// Grid (ceil(I / 32), T*K): a workgroup takes one pair and 32 intermediate indices (a block of act), i.e.
+// Grid (ceil(I / 32), P), P = T*K pairs (SHARED: + T*S): a workgroup takes one pair and 32 intermediate indices (a block of act), i.e.
 // 64 weight rows. x_t is quantized once per workgroup to int8 per block of 32 into workgroup memory. The
 // 256 threads are G = 256 / L groups of L lanes; group g takes RG = 64 / G rows (RG / 2 gate rows and their
 // up rows), lane l the units l, l + L, ... of each (all RG rows' words loaded before the arithmetic, the
 // first ones before x is quantized); the L partial sums of a row meet in workgroup memory.
 // Q8_OUT: act is written as the down GEMV reads it, int8 per block of 32 (the block this workgroup owns):
-//   words [T*K, I / 32, 8] (4 int8 each), then from word sc_off the (s, s Σq) f32 pairs [T*K, I / 32, 2].
-// Otherwise act is [T*K, I] f32 (for moeDown's f32 `combine`).
+//   words [P, I / 32, 8] (4 int8 each), then from word sc_off the (s, s Σq) f32 pairs [P, I / 32, 2].
+// Otherwise act is [P, I] f32 (for moeDown's f32 `combine`).
 // ACT: silu, ACT_GELU gelu (tanh), ACT_CLAMP gpt-oss's clamped SwiGLU (as shaders/moeGateUp.wgsl).
 // ROUTE: the routing of shaders/moeRoute.wgsl for softmax routers without groups or a selection bias, done
 // by every workgroup from the router logits (E <= 256): expert i's rank = the logits above its own (equal:
 // lower ids first), the k of rank < k chosen. Slot j's expert is chosen[j]; the workgroups of block 0 also
 // write ids and weights for the down GEMV: mode 0 softmax over all experts, mode 2 softmax over the k chosen
 // (renormalised softmax, or softmax after top-k), times scale.
+// SHARED: the shared expert (ws, intermediate size S*I) as S more slots of width I per token, weight 1: the
+// pairs past the routed T*K, pair T*K + t*S + s, take gate rows s*I + i and up rows S*I + s*I + i of ws
+// (no routing, no bias), and write act at that pair.
 
 struct Params {
   K: u32,         // experts per token
@@ -32,6 +35,9 @@ struct Params {
   E: u32,         // ROUTE: experts
   mode: u32,      // ROUTE: 0 softmax over all experts, 2 softmax over the chosen
   scale: f32,     // ROUTE: multiplies the weights
+  routed: u32,    // SHARED: routed pairs T*K (the shared slots' pairs follow)
+  S: u32,         // SHARED: shared slots per token
+  ws_off: u32,    // SHARED: byte offset of the shared expert's row 0 in ws
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -43,10 +49,17 @@ struct Params {
 #endif
 @group(0) @binding(3) var<storage, read> w: array<u32>;            // [E, 2I, H] Q4_0 / Q8_0 / Q4_K blocks
 @group(0) @binding(4) var<storage, read> bias: array<f32>;         // [E, 2I] f32
-@group(0) @binding(5) var<storage, read_write> act: array<u32>;    // Q8_OUT: int8 blocks + scales; else [T*K, I] f32 bits
+@group(0) @binding(5) var<storage, read_write> act: array<u32>;    // Q8_OUT: int8 blocks + scales; else [P, I] f32 bits
 #if ROUTE
 @group(0) @binding(6) var<storage, read_write> ids_out: array<u32>;     // [T, K] u32 chosen experts
 @group(0) @binding(7) var<storage, read_write> weights_out: array<f32>; // [T, K] f32 their weights
+#endif
+#if SHARED
+#if ROUTE
+@group(0) @binding(8) var<storage, read> ws: array<u32>;           // [1, 2*S*I, H] shared gate | up, as w
+#else
+@group(0) @binding(6) var<storage, read> ws: array<u32>;           // [1, 2*S*I, H] shared gate | up, as w
+#endif
 #endif
 
 #include "moeDecodeUnits"
@@ -138,24 +151,39 @@ fn bias_of(i: u32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let pair = wg.y;
-  let t = pair / p.K;
-#if ROUTE
-  let e = route(t, pair % p.K, li, wg.x == 0u);
+#if SHARED
+  let sh = pair >= p.routed; // a shared slot: uniform in the workgroup, so the routing's barriers stay uniform
+  let q = pair - p.routed;
+  let t = select(pair / p.K, q / p.S, sh);
+  let s = q % p.S;
 #else
-  let e = ids[pair];
+  let sh = false;
+  let t = pair / p.K;
+  let s = 0u;
 #endif
+  var e = 0u;
+  if (!sh) {
+#if ROUTE
+    e = route(t, pair % p.K, li, wg.x == 0u);
+#else
+    e = ids[pair];
+#endif
+  }
   let i0 = wg.x * 32u;
   let lane = li % L;
   let g = li / L;
   var row_byte: array<u32, RG>;
   for (var r = 0u; r < RG; r++) {
     let i = min(i0 + g * (RG / 2u) + r % (RG / 2u), p.I - 1u);
-    row_byte[r] = p.w_off + (e * 2u * p.I + select(i, p.I + i, r >= RG / 2u)) * p.row_bytes;
+    let up = r >= RG / 2u;
+    let routed_row = e * 2u * p.I + select(i, p.I + i, up);
+    let shared_row = s * p.I + select(i, p.S * p.I + i, up);
+    row_byte[r] = select(p.w_off + routed_row * p.row_bytes, p.ws_off + shared_row * p.row_bytes, sh);
   }
   // The first units' words are requested before x is quantized: their loads overlap the encoding.
   let units = XB / UB;
   var a: array<Unit, RG>;
-  for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], min(lane, units - 1u)); }
+  for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], min(lane, units - 1u), sh); }
 
   for (var b = li; b < XB; b += 256u) {
     var v: array<vec4<f32>, 8>;
@@ -172,7 +200,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var r = 0u; r < RG; r++) { acc[r] = 0.0; }
   for (var u = lane; u < units; u += L) {
     if (u > lane) {
-      for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], u); }
+      for (var r = 0u; r < RG; r++) { a[r] = load_unit(row_byte[r], u, sh); }
     }
     var xq: XQ;
     var xs: XS;
@@ -197,7 +225,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (c < 32u && i < p.I) {
     let slot = (c / (RG / 2u)) * RG + c % (RG / 2u);
     let bb = e * 2u * p.I;
-    y = activate(rows[slot] + bias_of(bb + i), rows[slot + RG / 2u] + bias_of(bb + p.I + i));
+    let bg = select(bias_of(bb + i), 0.0, sh);
+    let bu = select(bias_of(bb + p.I + i), 0.0, sh);
+    y = activate(rows[slot] + bg, rows[slot + RG / 2u] + bu);
   }
 #if Q8_OUT
   if (c < 32u) {

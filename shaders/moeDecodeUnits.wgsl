@@ -1,6 +1,6 @@
 // Weight units of the MoE decode GEMVs on integer dot products (shaders/moeDecodeGateUp.wgsl,
 // moeDecodeDown.wgsl), included by a shader that declares `var<storage, read> w: array<u32>` (GGUF blocks
-// as stored) and one of W_Q4_0 / W_Q8_0 / W_Q4_K.
+// as stored; with SHARED also `ws`, the shared expert's) and one of W_Q4_0 / W_Q8_0 / W_Q4_K.
 //
 // A unit is UB blocks of 32 values of one weight row: Q4_0 / Q8_0 one block (at any even byte: a row of
 // 18 / 34 * n bytes need not be word-aligned), Q4_K a quarter of a super-block (sub-blocks 2j and 2j + 1,
@@ -23,21 +23,28 @@ alias Unit = array<u32, UW>;
 alias XQ = array<vec4<u32>, 2u * UB>;   // x words of the unit's blocks
 alias XS = array<vec2<f32>, UB>;        // (s, s Σq) of the unit's blocks
 
-// The words of unit u of the row at byte row_byte.
-fn load_unit(row_byte: u32, u: u32) -> Unit {
-  var a: Unit;
+// Index in the weights of word i (< UW) of unit u of the row at byte row_byte.
+fn unit_word(row_byte: u32, u: u32, i: u32) -> u32 {
 #if W_Q4_K
   let base = (row_byte >> 2u) + (u / 4u) * 36u;
-  for (var i = 0u; i < 4u; i++) { a[i] = w[base + i]; }
-  let qs = base + 4u + 8u * (u % 4u);
-  for (var i = 0u; i < 8u; i++) { a[4u + i] = w[qs + i]; }
+  return select(base + 4u + 8u * (u % 4u) + i - 4u, base + i, i < 4u);
 #elif W_Q8_0
-  let i0 = (row_byte + u * 34u) >> 2u;
-  for (var i = 0u; i < UW; i++) { a[i] = w[i0 + i]; }
+  return ((row_byte + u * 34u) >> 2u) + i;
 #else
-  let i0 = (row_byte + u * 18u) >> 2u;
-  for (var i = 0u; i < UW; i++) { a[i] = w[i0 + i]; }
+  return ((row_byte + u * 18u) >> 2u) + i;
 #endif
+}
+
+// The words of unit u of the row at byte row_byte: of w, or (SHARED, sh) of the shared expert's ws.
+fn load_unit(row_byte: u32, u: u32, sh: bool) -> Unit {
+  var a: Unit;
+#if SHARED
+  if (sh) {
+    for (var i = 0u; i < UW; i++) { a[i] = ws[unit_word(row_byte, u, i)]; }
+    return a;
+  }
+#endif
+  for (var i = 0u; i < UW; i++) { a[i] = w[unit_word(row_byte, u, i)]; }
   return a;
 }
 

@@ -4,7 +4,7 @@ import { params } from '../gpu/params.js';
 import { byteSizeOf, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
 import { maxBinding } from './binding.js';
 import { weightDefine } from './weights.js';
-import { MOE_DECODE_ROUTE_MAX_EXPERTS, moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan } from './moeDecode.js';
+import { MOE_DECODE_ROUTE_MAX_EXPERTS, moeDecodeActBytes, moeDecodeDown, moeDecodeGateUp, moeDecodePlan, moeDecodeSharedFits } from './moeDecode.js';
 import { moeDownInt8, moeGateUpInt8, moeInt8Plan, moeInt8Work, releaseMoeInt8Work } from './moeGemmInt8.js';
 import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
@@ -84,9 +84,39 @@ export interface MoeExpertsOptions {
    * integer-dot decode gate|up GEMV where the router allows (`gateUpRouteMode`), else by moeRoute first.
    */
   readonly route?: { readonly logits: Tensor; readonly options: MoeRouteOptions };
+  /**
+   * A shared expert (gateUp [1, 2Is, H], down [1, H, Is]) added with weight 1 to every token, folded into
+   * the routed experts' two decode GEMVs; only where moeFoldsShared says so.
+   */
+  readonly shared?: MoeExpertWeights;
 }
 
 const PAIRS_MAX_TOKENS = 4;
+
+const pathOf = (opts: MoeExpertsOptions, T: number) => (opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped');
+
+/**
+ * Whether moeExperts takes `shared` for these routed experts and options: in the integer-dot decode GEMVs,
+ * both halves (moeDecodePlan), the stacks in one binding, no clamp, and moeDecodeSharedFits (the shared
+ * expert as S = Is / I more slots of the routed width, its dtypes, no biases, the binding count, with the
+ * gate|up's own routing where it takes it). ctx.kernelOverrides.moeDecode.foldShared false: never.
+ * Otherwise the caller runs the shared expert as an expert of its own.
+ */
+export function moeFoldsShared(
+  ctx: GpuContext,
+  x: Tensor,
+  k: number,
+  experts: MoeExpertWeights,
+  shared: MoeExpertWeights,
+  opts: Omit<MoeExpertsOptions, 'shared'> = {},
+): boolean {
+  if (ctx.kernelOverrides?.moeDecode?.foldShared === false || opts.clamp || pathOf(opts, x.shape[0]!) !== 'pairs') return false;
+  const E = experts.gateUp.shape[0]!;
+  const plan = moeDecodePlan(ctx, x, experts);
+  if (!plan.gateUp || !plan.down || expertGroups(ctx, experts, E) !== 1) return false;
+  const route = !!opts.route && gateUpRouteMode(opts.route.options, opts.route.logits.shape[1]!) !== undefined;
+  return moeDecodeSharedFits(ctx, experts, shared, k, route);
+}
 
 /** The gate|up GEMV's own routing mode for these options (shaders/moeDecodeGateUp.wgsl ROUTE), or undefined. */
 function gateUpRouteMode(o: MoeRouteOptions, E: number): 0 | 2 | undefined {
@@ -125,8 +155,16 @@ export function moeExperts(
   if (experts.downBias) expectShape('moeExperts downBias', experts.downBias, [E, H], 'f32');
   if (opts.clamp && act !== 'silu') throw new InvalidArgumentError(`moeExperts: the clamped SwiGLU needs act 'silu', got ${act}`);
   if (T === 0) return;
+  const shared = opts.shared;
+  if (shared) {
+    const Is = shared.gateUp.shape[1]! / 2;
+    expectShape('moeExperts shared gateUp', shared.gateUp, [1, 2 * Is, H], shared.gateUp.dtype);
+    expectShape('moeExperts shared down', shared.down, [1, H, Is], shared.down.dtype);
+    if (!moeFoldsShared(ctx, x, k, experts, shared, opts))
+      throw new InvalidArgumentError(`moeExperts: the shared expert [${shared.gateUp.shape}] ${shared.gateUp.dtype} does not fold here (moeFoldsShared)`);
+  }
   const groups = expertGroups(ctx, experts, E);
-  const path = opts.path && opts.path !== 'auto' ? opts.path : T <= PAIRS_MAX_TOKENS ? 'pairs' : 'grouped';
+  const path = pathOf(opts, T);
   const decode = path === 'pairs' && groups === 1 ? moeDecodePlan(ctx, x, experts) : { gateUp: false, down: false };
   const r = opts.route;
   const routeMode = r && decode.gateUp ? gateUpRouteMode(r.options, r.logits.shape[1]!) : undefined;
@@ -160,13 +198,14 @@ export function moeExperts(
   const downLayout = ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', 'read', 'read'] as const;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const scratch = (bytes: number, label: string) => ({ buffer: ctx.pool.acquire(bytes, usage, label), size: bytes });
-  const actBuf = scratch(decode.down ? moeDecodeActBytes(T * k, I) : T * k * I * 4, 'moe.act');
+  const pairs = T * (k + (shared ? shared.gateUp.shape[1]! / I2 : 0));
+  const actBuf = scratch(decode.down ? moeDecodeActBytes(pairs, I) : T * k * I * 4, 'moe.act');
 
   if (decode.gateUp) {
     // Integer-dot GEMVs (src/kernels/moeDecode.ts); down on them too where its rows allow, else f32 combine.
     const route = routeMode === undefined ? undefined : { logits: r!.logits, mode: routeMode, scale: r!.options.scale, weights };
-    moeDecodeGateUp(ctx, x, ids, experts, actBuf, act, opts.clamp, decode.down, route);
-    if (decode.down) moeDecodeDown(ctx, actBuf, ids, weights, experts, out, !!opts.accumulate);
+    moeDecodeGateUp(ctx, x, ids, experts, actBuf, act, opts.clamp, decode.down, route, shared);
+    if (decode.down) moeDecodeDown(ctx, actBuf, ids, weights, experts, out, !!opts.accumulate, shared);
     else
       ctx.dispatch(
         { shader: 'moeDown', entry: 'combine', defines: { [dDef]: true }, layout: downLayout },

@@ -70,6 +70,35 @@ export function moeDecodePlan(ctx: GpuContext, x: Tensor, experts: MoeExpertWeig
   return { gateUp, down: gateUp && rowsFit(experts.down, I) };
 }
 
+/**
+ * Whether a shared expert (weight 1 for every token) can ride along in the decode GEMVs of these routed experts
+ * (the `shared` argument of moeDecodeGateUp and moeDecodeDown) as S = Is / I more slots of width I per token:
+ * the routed experts' dtypes, Is a multiple of I, whole-block rows, no biases, K + S at most 64, and one more
+ * storage binding than the kernels take without it (gate|up with `route` then binds 8). moeDecodePlan's
+ * gateUp and down are the caller's to check.
+ */
+export function moeDecodeSharedFits(ctx: GpuContext, experts: MoeExpertWeights, shared: MoeExpertWeights, k: number, route: boolean): boolean {
+  const [, I2, H] = experts.gateUp.shape as [number, number, number];
+  const [E1, Is2, Hs] = shared.gateUp.shape as [number, number, number];
+  const S = Is2 / I2;
+  return (
+    E1 === 1 &&
+    Hs === H &&
+    Number.isInteger(S) &&
+    k + S <= 64 &&
+    shared.gateUp.dtype === experts.gateUp.dtype &&
+    shared.down.dtype === experts.down.dtype &&
+    !shared.gateUpBias &&
+    !shared.downBias &&
+    rowsFit(shared.gateUp, H) &&
+    rowsFit(shared.down, Is2 / 2) &&
+    ctx.limits.maxStorageBuffersPerShaderStage >= (route ? 8 : 7)
+  );
+}
+
+/** Shared slots per token of a shared expert in the decode GEMVs (moeDecodeSharedFits holds). */
+const sharedSlots = (experts: MoeExpertWeights, shared: MoeExpertWeights) => shared.gateUp.shape[1]! / experts.gateUp.shape[1]!;
+
 const gateUpLanes = (ctx: GpuContext) => ctx.kernelOverrides?.moeDecode?.gateUpLanes ?? MOE_DECODE_GATE_UP_LANES;
 
 /** Bytes of act as the integer-dot gate|up writes it for down: P pairs of I values, int8 per block of 32. */
@@ -81,7 +110,9 @@ export function moeDecodeActBytes(P: number, I: number): number {
 /**
  * act for every pair = t*k + j of expert e = ids[t, j]: act_fn(gate_e · x_t + b) * (up_e · x_t + b), as
  * [T*k, I] f32, or (q8Out) int8 per block of 32 for moeDecodeDown. x [T, H] f32. With `route`, ids [T, k] is
- * written (with route.weights) from the router logits instead of read.
+ * written (with route.weights) from the router logits instead of read. With `shared` (gateUp [1, 2*S*I, H],
+ * q8Out, moeDecodeSharedFits), the shared expert's S slots of I follow: pair T*k + t*S + s
+ * (moeDecodeActBytes(T * (k + S), I)).
  */
 export function moeDecodeGateUp(
   ctx: GpuContext,
@@ -93,6 +124,7 @@ export function moeDecodeGateUp(
   clamp: { limit: number; alpha: number } | undefined,
   q8Out: boolean,
   route?: GateUpRoute,
+  shared?: MoeExpertWeights,
 ): void {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
@@ -109,20 +141,32 @@ export function moeDecodeGateUp(
     if (route.weights.dtype !== 'f32' || route.weights.shape[0] !== T || route.weights.shape[1] !== k)
       throw new InvalidArgumentError(`moeDecodeGateUp: route weights must be [${T}, ${k}] f32, got [${route.weights.shape}]`);
   }
+  if (shared && (!q8Out || !moeDecodeSharedFits(ctx, experts, shared, k, !!route)))
+    throw new InvalidArgumentError(`moeDecodeGateUp: a shared expert [${shared.gateUp.shape}] ${shared.gateUp.dtype} does not fold into these experts' GEMV`);
+  const S = shared ? sharedSlots(experts, shared) : 0;
   const xb = alignedBinding(ctx, x);
   const wb = alignedBinding(ctx, experts.gateUp);
   const bb = experts.gateUpBias && alignedBinding(ctx, experts.gateUpBias);
+  const sb = shared && alignedBinding(ctx, shared.gateUp);
   const base = ['uniform', 'read', 'read', 'read', 'read', 'storage'] as const;
+  const routeLayout = route ? (['storage', 'storage'] as const) : [];
   ctx.dispatch(
     {
       shader: 'moeDecodeGateUp',
-      defines: { [define(experts.gateUp.dtype)]: true, Q8_OUT: q8Out, ACT_GELU: fn === 'gelu_tanh', ACT_CLAMP: !!clamp, L, XB: H / 32, ROUTE: !!route },
-      layout: route ? [...base, 'storage', 'storage'] : [...base],
+      defines: {
+        [define(experts.gateUp.dtype)]: true,
+        Q8_OUT: q8Out,
+        ACT_GELU: fn === 'gelu_tanh',
+        ACT_CLAMP: !!clamp,
+        L,
+        XB: H / 32,
+        ROUTE: !!route,
+        SHARED: !!shared,
+      },
+      layout: [...base, ...routeLayout, ...(sb ? (['read'] as const) : [])],
     },
-    route
-      ? [xb.binding, route.logits, wb.binding, bb?.binding ?? ctx.unused, act, ids, route.weights]
-      : [xb.binding, ids, wb.binding, bb?.binding ?? ctx.unused, act],
-    [Math.ceil(I / 32), T * k],
+    [xb.binding, route ? route.logits : ids, wb.binding, bb?.binding ?? ctx.unused, act, ...(route ? [ids, route.weights] : []), ...(sb ? [sb.binding] : [])],
+    [Math.ceil(I / 32), T * (k + S)],
     params()
       .u32(k)
       .u32(H)
@@ -132,20 +176,33 @@ export function moeDecodeGateUp(
       .u32(bb ? 1 : 0)
       .u32(bb ? bb.byteOffset / 4 : 0)
       .u32(xb.byteOffset / 16)
-      .u32(T * k * (I / 32) * 8)
+      .u32(T * (k + S) * (I / 32) * 8)
       .f32(clamp?.limit ?? 0)
       .f32(clamp?.alpha ?? 0)
       .u32(E)
       .u32(route?.mode ?? 0)
-      .f32(route?.scale ?? 1),
+      .f32(route?.scale ?? 1)
+      .u32(T * k)
+      .u32(S)
+      .u32(sb?.byteOffset ?? 0),
   );
 }
 
 /**
  * out[t, H] (+)= Σ_j weights[t, j] · (down_e · act[t*k + j] + b), e = ids[t, j], act as moeDecodeGateUp
- * writes it with q8Out.
+ * writes it with q8Out; with `shared` (down [1, H, S*I], as moeDecodeGateUp took it) + the shared expert's
+ * down · act of its S slots.
  */
-export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weights: Tensor, experts: MoeExpertWeights, out: Tensor, accumulate: boolean): void {
+export function moeDecodeDown(
+  ctx: GpuContext,
+  act: Binding,
+  ids: Tensor,
+  weights: Tensor,
+  experts: MoeExpertWeights,
+  out: Tensor,
+  accumulate: boolean,
+  shared?: MoeExpertWeights,
+): void {
   const [, H, I] = experts.down.shape as [number, number, number];
   const [T, k] = ids.shape as [number, number];
   if (k > 64) throw new InvalidArgumentError(`moeDecodeDown: at most 64 experts per token, got ${k}`);
@@ -156,17 +213,21 @@ export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weight
   if (![8, 16, 32, 64].includes(L) || !(R >= 1 && R <= 8) || !(U >= 1 && U * R <= 8)) {
     throw new InvalidArgumentError(`moeDecodeDown: ${L} lanes x ${R} rows per group, ${U} units per step (U * R at most 8)`);
   }
+  if (shared && !moeDecodeSharedFits(ctx, experts, shared, k, false))
+    throw new InvalidArgumentError(`moeDecodeDown: a shared expert [${shared.down.shape}] ${shared.down.dtype} does not fold into these experts' GEMV`);
+  const S = shared ? sharedSlots(experts, shared) : 0;
   const wb = alignedBinding(ctx, experts.down);
   const bb = experts.downBias && alignedBinding(ctx, experts.downBias);
   const ob = alignedBinding(ctx, out);
+  const sb = shared && alignedBinding(ctx, shared.down);
   const rowsPerWg = (256 / L) * R;
   ctx.dispatch(
     {
       shader: 'moeDecodeDown',
-      defines: { [define(experts.down.dtype)]: true, L, R, U },
-      layout: ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage'],
+      defines: { [define(experts.down.dtype)]: true, L, R, U, SHARED: !!shared },
+      layout: ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', ...(sb ? (['read'] as const) : [])],
     },
-    [act, ids, weights, wb.binding, bb?.binding ?? ctx.unused, ob.binding],
+    [act, ids, weights, wb.binding, bb?.binding ?? ctx.unused, ob.binding, ...(sb ? [sb.binding] : [])],
     [Math.ceil(H / rowsPerWg), T],
     params()
       .u32(k)
@@ -176,8 +237,12 @@ export function moeDecodeDown(ctx: GpuContext, act: Binding, ids: Tensor, weight
       .u32(wb.byteOffset)
       .u32(bb ? 1 : 0)
       .u32(bb ? bb.byteOffset / 4 : 0)
-      .u32((T * k * (I / 32) * 8) / 4)
+      .u32((T * (k + S) * (I / 32) * 8) / 4)
       .u32(ob.byteOffset / 4)
-      .u32(accumulate ? 1 : 0),
+      .u32(accumulate ? 1 : 0)
+      .u32(T * k)
+      .u32(S)
+      .u32(sb?.byteOffset ?? 0)
+      .u32(shared ? byteSizeOf(shared.down.dtype, S * I) : 0),
   );
 }

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { matmul } from '../kernels/matmul.js';
 import { InvalidArgumentError } from '../errors.js';
-import { moeExperts, moeRoute, type MoeActivation, type MoeExpertWeights, type MoeRouteOptions } from '../kernels/moe.js';
+import { moeExperts, moeFoldsShared, moeRoute, type MoeActivation, type MoeExpertWeights, type MoeRouteOptions } from '../kernels/moe.js';
 import { moeRouterNormed, type NormSpec } from '../kernels/moeRouter.js';
 
 /** A mixture-of-experts feed-forward block's weights. Shared experts are one stacked "expert" of their own. */
@@ -78,8 +78,11 @@ export function moeBlock(ctx: GpuContext, s: MoeSettings, w: MoeWeights, scratch
     moeRouterNormed(ctx, fused.h, fused.norm, w.router, w.routerBias, x, logits);
   } else matmul(ctx, x, w.router, logits, w.routerBias);
   const route = { logits, options: { ...s.route, correctionBias: w.correctionBias } };
-  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { clamp: s.clamp, accumulate: !!fused, route });
-  if (!w.shared) return;
+  const opts = { clamp: s.clamp, accumulate: !!fused, route };
+  // An ungated shared expert rides in the routed experts' decode GEMVs where it can (two dispatches fewer).
+  const folded = !!w.shared && !w.sharedGate && moeFoldsShared(ctx, x, k, w.experts, w.shared, opts);
+  moeExperts(ctx, x, ids, weights, w.experts, out, s.act, { ...opts, shared: folded ? w.shared : undefined });
+  if (!w.shared || folded) return;
   const sharedIds = ctx.view(scratch.sharedIds, [T, 1]);
   let sharedWeights = ctx.view(scratch.sharedWeights, [T, 1]);
   if (w.sharedGate) {

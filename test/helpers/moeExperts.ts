@@ -26,6 +26,8 @@ export interface MoeCase {
   accumulate?: boolean;
   /** Every token routed to experts 0 .. k-1 (one expert's list longer than a row tile). */
   skewed?: boolean;
+  /** A shared expert of S * I intermediate values (S slots of the routed width), in the routed dtypes. */
+  shared?: number;
 }
 
 /** A MoeCase uploaded: the CPU side (x, dequantized weights, routing) and the tensors moeExperts takes. */
@@ -35,6 +37,8 @@ export interface MoeLayer {
   readonly act: MoeActivation;
   readonly clamp: { limit: number; alpha: number } | undefined;
   readonly route: { ids: Uint32Array; weights: Float32Array };
+  /** The router logits [T, E] the routing is the softmax top-k (normalised) of. */
+  readonly logits: Float32Array;
   /** What the output holds before moeExperts runs: `prior` with accumulate, else zeros. */
   readonly base: Float32Array;
   /** x [T, H] as a view at 256 bytes into its buffer (a binding boundary). */
@@ -43,7 +47,15 @@ export interface MoeLayer {
   readonly weights: Tensor;
   readonly experts: MoeExpertWeights;
   readonly out: Tensor;
+  /** The case's shared expert: gateUp [1, 2 S I, H], down [1, H, S I]. */
+  readonly shared?: { readonly w: MoeExpertsRefWeights; readonly experts: MoeExpertWeights };
 }
+
+/** What the references and moeInt8Bound read of a layer. */
+export type MoeLayerRef = Pick<MoeLayer, 'x' | 'w' | 'act' | 'clamp' | 'route'>;
+
+/** The routing options of moeLayer's routing (for `route` of moeExperts, from `logits`). */
+export const moeLayerRoute = (k: number) => ({ topK: k, scoring: 'softmax', normTopK: true, scale: 1 }) as const;
 
 /** The random layer of a case (weights quantized to its dtypes, softmax top-k routing of random logits), on the GPU. */
 export function moeLayer(ctx: GpuContext, c: MoeCase, seed: number): MoeLayer {
@@ -59,15 +71,27 @@ export function moeLayer(ctx: GpuContext, c: MoeCase, seed: number): MoeLayer {
     gateUpBias: c.gptOss ? randomF32(E * 2 * I, seed + 3) : undefined,
     downBias: c.gptOss ? randomF32(E * H, seed + 4) : undefined,
   };
-  const route = moeRouteRef(randomF32(T * E, seed + 5, 3), T, E, { topK: k, scoring: 'softmax', normTopK: true, scale: 1 });
+  const logits = randomF32(T * E, seed + 5, 3);
+  const route = moeRouteRef(logits, T, E, moeLayerRoute(k));
   if (c.skewed) for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) route.ids[t * k + j] = j;
   const base = c.accumulate ? randomF32(T * H, seed + 6) : new Float32Array(T * H);
+  let shared: MoeLayer['shared'];
+  if (c.shared) {
+    const Is = c.shared * I;
+    const gu = quantize(randomF32(2 * Is * H, seed + 7, 0.5), dtype as EncodeDType);
+    const d = quantize(randomF32(H * Is, seed + 8, 0.5), downDtype as EncodeDType);
+    shared = {
+      w: { gateUp: dequantize(gu, dtype, 2 * Is * H), down: dequantize(d, downDtype, H * Is) },
+      experts: { gateUp: ctx.upload(gu, [1, 2 * Is, H], dtype), down: ctx.upload(d, [1, H, Is], downDtype) },
+    };
+  }
   return {
     x,
     w,
     act: c.act ?? 'silu',
     clamp: c.gptOss ? { limit: 1.5, alpha: 1.702 } : undefined,
     route,
+    logits,
     base,
     xView: ctx.view(ctx.upload(new Float32Array([...new Float32Array(64), ...x]), [T * H + 64], 'f32'), [T, H], 256),
     ids: ctx.upload(route.ids, [T, k], 'u32'),
@@ -79,7 +103,15 @@ export function moeLayer(ctx: GpuContext, c: MoeCase, seed: number): MoeLayer {
       downBias: w.downBias && ctx.upload(w.downBias, [E, H], 'f32'),
     },
     out: ctx.upload(base, [T, H], 'f32'),
+    shared,
   };
+}
+
+/** A layer's shared expert as a layer of its own: one expert of S * I values, weight 1 for every token. */
+export function sharedExpertLayer(c: MoeCase, l: MoeLayer): { c: MoeCase; l: MoeLayerRef } {
+  const { T } = c;
+  const route = { ids: new Uint32Array(T), weights: new Float32Array(T).fill(1) };
+  return { c: { ...c, E: 1, k: 1, I: c.shared! * c.I, shared: undefined }, l: { x: l.x, w: l.shared!.w, act: l.act, clamp: undefined, route } };
 }
 
 /**
@@ -91,7 +123,7 @@ export function moeLayer(ctx: GpuContext, c: MoeCase, seed: number): MoeLayer {
  *   down:     Σ_i |Wd[h, i]| (Δa_i + s_a(i) / 2 + 1e-5 |a_i|), s_a from max(|a| + Δa) of the block (0 without q8Act)
  *   out:      Σ_j |rw_j| * down's bound, + 1e-6
  */
-export function moeInt8Bound(c: MoeCase, l: MoeLayer, q8Act: boolean): Float64Array {
+export function moeInt8Bound(c: MoeCase, l: MoeLayerRef, q8Act: boolean): Float64Array {
   const { T, H, I, k } = c;
   const { x, w, act, clamp } = l;
   const { ids, weights: rw } = l.route;
