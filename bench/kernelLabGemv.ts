@@ -228,22 +228,21 @@ export async function timeChains(ctx: GpuContext, args: Args, shapes: [number, n
 
 /**
  * The GEMV overrides of a variant: auto (none) | generic | lN (generic, N lanes) | qLrR / xLrR (f32 pairs
- * GEMV: x from global / x in workgroup memory; L lanes, R rows per group) | iLrR[uU][v][gM] (integer-dot GEMV; uU: U units a lane a step; v:
+ * GEMV: x from global / x in workgroup memory; L lanes, R rows per group) | iLrR[v][gM] (integer-dot GEMV; v:
  * Q4_K words one by one, not as vec4s; gM: at most M workgroups launched); any of them + "+xp": x given in
  * planes (src/kernels/xPlanes.ts), as a norm writes them for the GEMV after it.
  */
 export function gemvVariant(v: string): GemvOverrides {
   if (v === 'auto') return {};
   if (v === 'generic' || v.startsWith('l')) return { generic: true, lanes: v.startsWith('l') ? Number(v.slice(1)) : 0 };
-  const q = /^(?:([qxi])(\d+))?r(\d+)(?:u(\d+))?(v?)(?:g(\d+))?$/.exec(v);
-  if (!q) throw new Error(`GEMV variant "${v}" is not auto, generic, lN, qLrR, xLrR or iLrR[uU][v][gM]`);
+  const q = /^(?:([qxi])(\d+))?r(\d+)(v?)(?:g(\d+))?$/.exec(v);
+  if (!q) throw new Error(`GEMV variant "${v}" is not auto, generic, lN, qLrR, xLrR or iLrR[v][gM]`);
   return {
     quantLanes: q[2] ? Number(q[2]) : 0,
     rows: Number(q[3]),
-    units: q[4] ? Number(q[4]) : 0,
     xShared: q[1] === 'x',
     int8: q[1] === 'i',
-    vec4Weights: q[5] !== 'v',
-    maxGroups: q[6] ? Number(q[6]) : 0,
+    vec4Weights: q[4] !== 'v',
+    maxGroups: q[5] ? Number(q[5]) : 0,
   };
 }

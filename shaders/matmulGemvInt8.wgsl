@@ -22,9 +22,9 @@
 // Work unit: 64 values of a row (a pair of Q4_0 / Q8_0 blocks, 36 / 68 bytes, word-aligned; or a quarter
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
-// U at a time: the words of U units of all R rows are requested before any arithmetic waits on them (with x
-// encoded once, the first U are requested before the encoding, so that their loads overlap it); each unit's
-// x is read once and reused for the R rows. The R x L partial sums meet in workgroup memory at the end. A
+// loads their x once into registers and reuses it for its R rows (the R rows' words are all loaded before
+// the arithmetic; with x encoded once, the first unit's are requested before the encoding, so that their loads
+// overlap it). The R x L partial sums meet in workgroup memory at the end. A
 // workgroup takes blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one
 // chunk.
 
@@ -75,7 +75,6 @@ var<workgroup> inv_rms: f32;
 const L: u32 = ${L};
 const G: u32 = 256u / L;
 const R: u32 = ${R};
-const U: u32 = ${U}; // units per lane per step
 const KC: u32 = ${KC}; // values of x per chunk, a multiple of 64 * L
 const UNITS: u32 = KC / 64u;
 
@@ -93,41 +92,54 @@ var<workgroup> partial: array<f32, 256 * ${R}>;    // [G * R rows, L lanes]
 #include "matmulGemvInput"
 
 #if X_MERGE
+var<workgroup> xm: array<vec4<f32>, ${KM}>; // [K / 4] x merged from the attention's chunks, before it is encoded
+
 // (max, sum) of the scores of chunk pc = head * n_chunks + c.
 fn chunk_ml(pc: u32) -> vec2<f32> {
   let v = x[(p.ml_off + 2u * pc) / 4u];
   return select(v.xy, v.zw, (pc & 1u) == 1u);
 }
 
-// Values 32 b .. 32 b + 31 of the attention's output (in head b * 32 / dv): Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c.
-fn merged_block(b: u32) -> array<vec4<f32>, 8> {
-  let pc0 = (32u * b) / p.dv * p.n_chunks;
-  let d4 = (32u * b) % p.dv / 4u;
+// vec4 j of the attention's output (head 4 j / dv): Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, eight chunks' loads
+// in flight at a time.
+fn merged_vec4(j: u32) -> vec4<f32> {
+  let pc0 = (4u * j) / p.dv * p.n_chunks;
+  let d4 = (4u * j) % p.dv / 4u;
   var mx = -3.0e38;
-  for (var c = 0u; c < p.n_chunks; c++) { mx = max(mx, chunk_ml(pc0 + c).x); }
   var den = 0.0;
-  var o: array<vec4<f32>, 8>;
-  for (var c = 0u; c < p.n_chunks; c++) {
-    let ml = chunk_ml(pc0 + c);
-    let f = exp(ml.x - mx);
-    den += f * ml.y;
-    let v0 = (pc0 + c) * (p.dv4 / 4u) + d4;
-    for (var i = 0u; i < 8u; i++) { o[i] += f * x[v0 + i]; }
+  var o = vec4<f32>(0.0);
+  for (var c0 = 0u; c0 < p.n_chunks; c0 += 8u) {
+    var ml: array<vec2<f32>, 8>;
+    var v: array<vec4<f32>, 8>;
+    for (var e = 0u; e < 8u; e++) {
+      let pc = pc0 + min(c0 + e, p.n_chunks - 1u);
+      ml[e] = chunk_ml(pc);
+      v[e] = x[pc * (p.dv4 / 4u) + d4];
+      if (c0 + e >= p.n_chunks) {
+        ml[e] = vec2<f32>(-3.0e38, 0.0);
+      }
+    }
+    var m = mx;
+    for (var e = 0u; e < 8u; e++) { m = max(m, ml[e].x); }
+    let f = exp(mx - m);
+    o *= f;
+    den *= f;
+    for (var e = 0u; e < 8u; e++) {
+      let w = exp(ml[e].x - m);
+      o += w * v[e];
+      den += w * ml[e].y;
+    }
+    mx = m;
   }
-  for (var i = 0u; i < 8u; i++) { o[i] /= den; }
-  return o;
+  return o / den;
 }
 #endif
 
 // Encodes block b (32 values) of the chunk that starts at value c.
 fn encode_block(c: u32, b: u32) {
-#if X_MERGE
-  let xv = merged_block(c / 32u + b);
-#else
   let v0 = p.x_off + (c + 32u * b) / 4u;
   var xv: array<vec4<f32>, 8>;
   for (var i = 0u; i < 8u; i++) { xv[i] = x_at(v0 + i); }
-#endif
   let pb = plane_block(xv);
   let u = b / 2u;
   let half = b % 2u;
@@ -176,14 +188,10 @@ fn load_unit(n: u32, u: u32) -> Unit {
   return a;
 }
 
-// The words of units ul0, ul0 + L, ... (U of them; past the chunk's `units`: the last one again, not added) of
-// the chunk at value c, for rows row0 .. row0 + R - 1.
-fn load_step(row0: u32, c: u32, ul0: u32, units: u32) -> array<Unit, U * R> {
-  var a: array<Unit, U * R>;
-  for (var v = 0u; v < U; v++) {
-    let u = c / 64u + min(ul0 + v * L, units - 1u);
-    for (var r = 0u; r < R; r++) { a[v * R + r] = load_unit(min(row0 + r, p.N - 1u), u); }
-  }
+// The words of unit u of rows row0 .. row0 + R - 1: R loads in flight per lane before any arithmetic waits on them.
+fn load_rows(row0: u32, u: u32) -> array<Unit, R> {
+  var a: array<Unit, R>;
+  for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
   return a;
 }
 
@@ -255,9 +263,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let g = li / L;
   let blk0 = wg.x + wg.y * nwg.x;
 #if ENCODE_ONCE
-  // The first step's words, requested before x is normed and encoded.
-  var first: array<Unit, U * R>;
-  if (blk0 < p.groups) { first = load_step((blk0 * G + g) * R, 0u, lane, p.K / 64u); }
+  // The first unit's words, requested before x is normed (or merged) and encoded.
+  var first: array<Unit, R>;
+  if (blk0 < p.groups) { first = load_rows((blk0 * G + g) * R, min(lane, p.K / 64u - 1u)); }
 #if X_NORM
   var ss = 0.0;
   for (var i = li; i < p.K / 4u; i += 256u) {
@@ -271,6 +279,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   workgroupBarrier();
   if (li == 0u) { inv_rms = inverseSqrt(norm_part[0] / f32(p.K) + p.eps); }
+  workgroupBarrier();
+#endif
+#if X_MERGE
+  for (var j = li; j < p.K / 4u; j += 256u) { xm[j] = merged_vec4(j); }
   workgroupBarrier();
 #endif
   // x fits in one chunk: encoded once, then used for every block of rows this workgroup takes.
@@ -290,30 +302,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var b = li; b < 2u * units; b += 256u) { encode_block(c, b); }
       workgroupBarrier();
 #endif
-      for (var ul0 = lane; ul0 < units; ul0 += U * L) {
+      for (var ul = lane; ul < units; ul += L) {
+        let u = c / 64u + ul;
 #if ENCODE_ONCE
         var a = first;
-        if (blk != blk0 || ul0 != lane) { a = load_step(row0, c, ul0, units); }
+        if (blk != blk0 || ul != lane) { a = load_rows(row0, u); }
 #else
-        let a = load_step(row0, c, ul0, units);
+        let a = load_rows(row0, u);
 #endif
-        for (var v = 0u; v < U; v++) {
-          let ul = ul0 + v * L;
-          if (ul < units) {
-            let u = c / 64u + ul;
-            var xv: array<vec4<u32>, 8>;
+        var xv: array<vec4<u32>, 8>;
 #if X_PLANES
-            // x straight from its planes in global memory (the same for every row: L1 hits after the first).
-            let nu = p.K / 64u;
-            for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * nu + u]; }
-            let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * nu + u]);
+        // x straight from its planes in global memory (the same for every row: L1 hits after the first).
+        let nu = p.K / 64u;
+        for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * nu + u]; }
+        let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * nu + u]);
 #else
-            for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
-            let s = xs[ul];
+        for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
+        let s = xs[ul];
 #endif
-            for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[v * R + r], u, xv, s); }
-          }
-        }
+        for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
       }
     }
     // The L lanes' partial sums of each row meet in workgroup memory and are added as a tree.

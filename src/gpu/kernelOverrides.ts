@@ -32,8 +32,6 @@ export interface GemvOverrides {
   readonly quantLanes?: number;
   /** Rows per lane group of the Q4_0 / Q8_0 / Q4_K GEMVs. */
   readonly rows?: number;
-  /** Units (64 values) each lane of the integer-dot GEMV loads per step before the arithmetic (default: by its share of a row, 1 to 4). */
-  readonly units?: number;
   /** x in workgroup memory in the pairs GEMV (default: where it fits). */
   readonly xShared?: boolean;
   /** Values of x per chunk of the integer-dot GEMV (default: as many as workgroup memory holds). */

@@ -25,14 +25,8 @@ const INT8_UNIT_BYTES = 9 * 16;
 interface Int8GemvShape {
   L: number;
   R: number;
-  /** Units (64 values) each lane loads per step, for all R rows, before the arithmetic. */
-  U: number;
   KC: number;
 }
-
-/** Weight units a lane of the integer-dot GEMV keeps in flight: U * R at most 8, U at most 4. */
-const GEMV_UNITS_IN_FLIGHT = 8;
-const GEMV_MAX_UNITS = 4;
 
 /**
  * Shape of the integer-dot GEMV: L lanes and R rows per group as for the pairs GEMV, and KC values of x
@@ -58,10 +52,7 @@ function int8GemvShape(ctx: GpuContext, dtype: DType, N: number, K: number, plan
   const fit = Math.floor(budget / INT8_UNIT_BYTES / L) * L;
   const need = Math.ceil(K / 64 / L) * L;
   const units = Math.min(fit, need, o.int8Chunk ? Math.max(L, Math.floor(o.int8Chunk / 64 / L) * L) : need);
-  // As many units a step as a lane has in its chunk, within the registers' budget.
-  const perLane = Math.ceil((planes ? unitsPerRow : Math.min(units, unitsPerRow)) / L);
-  const U = o.units || Math.max(1, Math.min(perLane, Math.floor(GEMV_UNITS_IN_FLIGHT / R), GEMV_MAX_UNITS));
-  return units >= L ? { L, R, U, KC: units * 64 } : undefined;
+  return units >= L ? { L, R, KC: units * 64 } : undefined;
 }
 
 /**
@@ -220,7 +211,6 @@ function dispatchQuantGemv(
   let R: number;
   if (plan.kind === 'int8') {
     ({ L, R } = plan);
-    const U = plan.U;
     shader = 'matmulGemvInt8';
     // Q4_K super-blocks are 144 bytes: whole vec4s when the weight binding starts 16-byte aligned.
     const W_VEC4 = w.dtype === 'q4_k' && wb.byteOffset % 16 === 0 && (gemvOverrides(ctx).vec4Weights ?? true);
@@ -231,7 +221,6 @@ function dispatchQuantGemv(
       [dtypeDefine]: true,
       L,
       R,
-      U,
       KC: X_PLANES ? K : plan.KC,
       GLU: siluGlu,
       W_VEC4,
@@ -240,6 +229,7 @@ function dispatchQuantGemv(
       ENCODE_CHUNKS: !X_PLANES && !oneChunk,
       X_NORM: !!fused.norm,
       X_MERGE: !!fused.merge,
+      KM: fused.merge ? K / 4 : 1,
       ACCUMULATE: !!fused.accumulate,
     };
   } else {
@@ -311,9 +301,15 @@ export function gemvFuses(ctx: GpuContext, w: Tensor, norm: boolean): boolean {
   return !(norm && gemvReadsPlanes(ctx, w)) && fusablePlan(ctx, w, 0, norm) !== undefined;
 }
 
-/** Whether `matmulFused` can take its x as a decode attention's unmerged chunks (`merge`): x in one chunk, as for a norm. */
+/**
+ * Whether `matmulFused` can take its x as a decode attention's unmerged chunks (`merge`): x in one chunk, as for a
+ * norm, and workgroup memory for the merged x (K floats) besides the encoded one.
+ */
 export function gemvMerges(ctx: GpuContext, w: Tensor): boolean {
-  return fusablePlan(ctx, w, 0, true) !== undefined;
+  const plan = fusablePlan(ctx, w, 0, true);
+  if (plan?.kind !== 'int8') return false;
+  const K = w.shape[1]!;
+  return (plan.KC / 64) * INT8_UNIT_BYTES + 256 * plan.R * 4 + K * 4 <= ctx.limits.maxComputeWorkgroupStorageSize;
 }
 
 /**
@@ -333,7 +329,7 @@ export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bi
   const nb = fused.norm && alignedBinding(ctx, fused.norm.weight);
   if (nb && nb.byteOffset % 16 !== 0) throw new InvalidArgumentError('matmulFused: the norm weight must be 16-byte aligned');
   const m = fused.merge;
-  if (m && (fused.norm || m.nH * m.Dv !== K || m.Dv % 32 !== 0))
+  if (m && (fused.norm || m.nH * m.Dv !== K || m.Dv % 32 !== 0 || !gemvMerges(ctx, w)))
     throw new InvalidArgumentError(`matmulFused: the merge of ${m.nH} heads x ${m.Dv} is not this GEMV's x of ${K} (nor with a norm)`);
   dispatchQuantGemv(
     ctx,
