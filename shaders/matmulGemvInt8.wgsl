@@ -13,8 +13,8 @@
 // y = W·x (the residual add fused into the GEMV that writes the residual's update).
 //
 // X_MERGE (with ENCODE_ONCE): x is a decode attention's output left as its chunks' partial results
-// (src/kernels/attention.ts DecodeParts), merged block by block as it is encoded: the attention's merge
-// dispatch folded into its output projection.
+// (src/kernels/attention.ts DecodeParts), merged by the workgroup into workgroup memory before it is encoded:
+// the attention's merge dispatch folded into its output projection.
 //
 // X_PLANES: x comes already in planes (written by the norm before the GEMV, shaders/xPlanes.wgsl) and each
 // lane reads its units' planes from global memory: no encoding, no workgroup memory for x, no barrier.
@@ -23,10 +23,8 @@
 // of a Q4_K super-block: 32 quant bytes plus its 16-byte header). A workgroup of 256 threads is G = 256 / L
 // groups of L lanes; group g computes R consecutive rows; lane l takes the units l, l + L, ... of the chunk,
 // loads their x once into registers and reuses it for its R rows (the R rows' words are all loaded before
-// the arithmetic; with x encoded once, the first unit's are requested before the encoding, so that their loads
-// overlap it). The R x L partial sums meet in workgroup memory at the end. A
-// workgroup takes blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one
-// chunk.
+// the arithmetic). The R x L partial sums meet in workgroup memory at the end. A workgroup takes
+// blocks of G * R rows strided by the workgroups launched, encoding x once when it fits in one chunk.
 
 struct Params {
   N: u32,         // outputs
@@ -188,13 +186,6 @@ fn load_unit(n: u32, u: u32) -> Unit {
   return a;
 }
 
-// The words of unit u of rows row0 .. row0 + R - 1: R loads in flight per lane before any arithmetic waits on them.
-fn load_rows(row0: u32, u: u32) -> array<Unit, R> {
-  var a: array<Unit, R>;
-  for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
-  return a;
-}
-
 #if Q4_0
 fn unit_dot(a: Unit, u: u32, xv: array<vec4<u32>, 8>, s: vec4<f32>) -> f32 {
   let d0 = unpack2x16float(a[0]).x;
@@ -261,11 +252,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) li: u32) {
   let lane = li % L;
   let g = li / L;
-  let blk0 = wg.x + wg.y * nwg.x;
 #if ENCODE_ONCE
-  // The first unit's words, requested before x is normed (or merged) and encoded.
-  var first: array<Unit, R>;
-  if (blk0 < p.groups) { first = load_rows((blk0 * G + g) * R, min(lane, p.K / 64u - 1u)); }
 #if X_NORM
   var ss = 0.0;
   for (var i = li; i < p.K / 4u; i += 256u) {
@@ -291,7 +278,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
   // Blocks of G * R rows, strided over the launched workgroups (fewer than blocks for tall matrices, so
   // that x is encoded once per workgroup rather than once per block).
-  for (var blk = blk0; blk < p.groups; blk += nwg.x * nwg.y) {
+  for (var blk = wg.x + wg.y * nwg.x; blk < p.groups; blk += nwg.x * nwg.y) {
     let row0 = (blk * G + g) * R;
     var acc: array<f32, ${R}>;
     for (var r = 0u; r < R; r++) { acc[r] = 0.0; }
@@ -304,22 +291,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 #endif
       for (var ul = lane; ul < units; ul += L) {
         let u = c / 64u + ul;
-#if ENCODE_ONCE
-        var a = first;
-        if (blk != blk0 || ul != lane) { a = load_rows(row0, u); }
-#else
-        let a = load_rows(row0, u);
-#endif
         var xv: array<vec4<u32>, 8>;
 #if X_PLANES
         // x straight from its planes in global memory (the same for every row: L1 hits after the first).
-        let nu = p.K / 64u;
-        for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * nu + u]; }
-        let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * nu + u]);
+        let U = p.K / 64u;
+        for (var i = 0u; i < 8u; i++) { xv[i] = xp[p.x_off + i * U + u]; }
+        let s = bitcast<vec4<f32>>(xp[p.x_off + 8u * U + u]);
 #else
         for (var i = 0u; i < 8u; i++) { xv[i] = xq[((ul / L) * 8u + i) * L + lane]; }
         let s = xs[ul];
 #endif
+        // All R rows' words first: R loads in flight per lane before any arithmetic waits on them.
+        var a: array<Unit, R>;
+        for (var r = 0u; r < R; r++) { a[r] = load_unit(min(row0 + r, p.N - 1u), u); }
         for (var r = 0u; r < R; r++) { acc[r] += unit_dot(a[r], u, xv, s); }
       }
     }

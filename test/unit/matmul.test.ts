@@ -112,17 +112,19 @@ describe('matmul decode GEMV on integer dot products (x as two int8 planes, T = 
       await check(dtype, 1, 29, 2816, true, 43);
     }
   });
-  it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])('%s: the first unit requested before x is encoded, several blocks of rows a workgroup', async (dtype) => {
-    // K = 13 (Q4_K: 4 x 13) units over 4 lanes; maxGroups 2: a workgroup takes several blocks of rows, only the first
-    // unit of its first block requested before the encoding; in chunks, nothing before.
-    const K = dtype === 'q4_k' ? 256 * 13 : 64 * 13;
-    for (const maxGroups of [0, 2]) {
-      await overrideKernels({ gemv: { int8: true, quantLanes: 4, rows: 2, maxGroups } });
-      await check(dtype, 1, 43, K, true, 50 + maxGroups);
-    }
-    await overrideKernels({ gemv: { int8: true, quantLanes: 4, rows: 2, int8Chunk: 1024 } });
-    await check(dtype, 1, 29, dtype === 'q4_k' ? 2816 - 256 : 2816, false, 60);
-  });
+  it.each(['q4_0', 'q8_0', 'q4_k'] as DType[])(
+    '%s: 4 lanes over 13 units a row, several blocks of rows a workgroup, x in one chunk or several',
+    async (dtype) => {
+      // K = 13 (Q4_K: 4 x 13) units over 4 lanes; maxGroups 2: a workgroup takes several blocks of rows.
+      const K = dtype === 'q4_k' ? 256 * 13 : 64 * 13;
+      for (const maxGroups of [0, 2]) {
+        await overrideKernels({ gemv: { int8: true, quantLanes: 4, rows: 2, maxGroups } });
+        await check(dtype, 1, 43, K, true, 50 + maxGroups);
+      }
+      await overrideKernels({ gemv: { int8: true, quantLanes: 4, rows: 2, int8Chunk: 1024 } });
+      await check(dtype, 1, 29, dtype === 'q4_k' ? 2816 - 256 : 2816, false, 60);
+    },
+  );
   it('folds its workgroups onto a 2-D grid', async () => {
     await overrideKernels({ maxGridX: 3, gemv: { int8: true, rows: 1 } });
     await check('q4_k', 1, 301, 256, true, 44); // 19 workgroups -> 3 x 7
