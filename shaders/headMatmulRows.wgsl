@@ -12,6 +12,10 @@
 // (wg.y == H) writes the tokens' latents into the cache, cache[pos % capacity] = [rmsnorm(c) * norm_w,
 // rope_interleaved(k_pe, pos)] from ckv [T, B + P] (as mlaLatent.wgsl), so that the decode query and cache
 // write are one dispatch.
+//
+// MERGE (one token, no MLA_Q): x is the MLA decode attention's output left as its chunks' partial results
+// (src/kernels/decodeParts.ts, mlStride 4): each workgroup first merges its head's row into workgroup memory, so
+// that the attention's merge is no dispatch of its own.
 
 struct Params {
   T: u32,
@@ -25,10 +29,18 @@ struct Params {
   attn_factor: f32, // scales cos and sin (MLA_Q)
   capacity: u32,    // cache rows (MLA_Q)
   eps: f32,         // rms norm epsilon of the latent (MLA_Q)
+#if MERGE
+  n_chunks: u32,    // chunks per head
+  ml_off4: u32,     // vec4 offset of the chunks' (max, sum, -, -)
+#endif
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if MERGE
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;     // [H, n_chunks, A / 4] partial sums, then at ml_off4 [H, n_chunks] (max, sum, -, -)
+#else
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;     // [T, H, x_stride4]
+#endif
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;     // [H, B, A / 4]
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;     // [T, H, y_stride] f32
 #if MLA_Q
@@ -103,6 +115,42 @@ fn latent_row(t: u32, lid: u32) {
 }
 #endif
 
+#if MERGE
+var<workgroup> xh: array<vec4<f32>, 256>; // [A / 4] the head's merged row
+
+// vec4 a of head h's row: Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, eight chunks' loads in flight at a time.
+fn merged(h: u32, a: u32) -> vec4<f32> {
+  let pc0 = h * p.n_chunks;
+  var mx = -3.0e38;
+  var den = 0.0;
+  var o = vec4<f32>(0.0);
+  for (var c0 = 0u; c0 < p.n_chunks; c0 += 8u) {
+    var ml: array<vec2<f32>, 8>;
+    var v: array<vec4<f32>, 8>;
+    for (var e = 0u; e < 8u; e++) {
+      let pc = pc0 + min(c0 + e, p.n_chunks - 1u);
+      ml[e] = x[p.ml_off4 + pc].xy;
+      v[e] = x[pc * p.A4 + a];
+      if (c0 + e >= p.n_chunks) {
+        ml[e] = vec2<f32>(-3.0e38, 0.0);
+      }
+    }
+    var m = mx;
+    for (var e = 0u; e < 8u; e++) { m = max(m, ml[e].x); }
+    let f = exp(mx - m);
+    o *= f;
+    den *= f;
+    for (var e = 0u; e < 8u; e++) {
+      let w = exp(ml[e].x - m);
+      o += w * v[e];
+      den += w * ml[e].y;
+    }
+    mx = m;
+  }
+  return o / den;
+}
+#endif
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
@@ -119,6 +167,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     return;
   }
 #endif
+#if MERGE
+  for (var a = lid; a < p.A4; a += 256u) { xh[a] = merged(h, a); }
+  workgroupBarrier();
+#endif
   let row = lid / LPR;
   let lane = lid % LPR;
   let b = wg.x * RPW + row;
@@ -127,9 +179,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let wr = (h * p.B + b) * p.A4;
     for (var a = lane; a < p.A4; a += LPR) {
       let wv = w[wr + a];
+#if MERGE
+      acc[0] += dot(wv, xh[a]);
+#else
       for (var t = 0u; t < p.T; t++) {
         acc[t] += dot(wv, x[(t * p.H + h) * p.x_stride4 + a]);
       }
+#endif
     }
   }
   for (var t = 0u; t < MAX_T; t++) {

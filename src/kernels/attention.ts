@@ -34,22 +34,8 @@ export interface AttentionOptions {
   readonly mergeLater?: boolean;
 }
 
-/**
- * The unmerged chunks of a decode attention of one query row (AttentionOptions.mergeLater): for head h and chunk c,
- * the unnormalised sum acc[h, c, 0 .. Dv) of p · v at float (h * nChunks + c) * dv4, and (max, sum) of its scores at
- * float mlOffset + 2 * (h * nChunks + c). out[h] = Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, M = max_c m_c.
- */
-export interface DecodeParts {
-  readonly buffer: GPUBuffer;
-  readonly nH: number;
-  readonly Dv: number;
-  readonly nChunks: number;
-  readonly dv4: number;
-  readonly mlOffset: number;
-}
-
-/** Chunks a later GEMV merges at most (each of its workgroups reads every chunk of every head). */
-export const MERGE_LATER_MAX_CHUNKS = 16;
+export type { DecodeParts } from './decodeParts.js';
+import { MERGE_LATER_MAX_CHUNKS, type DecodeParts } from './decodeParts.js';
 
 /** Query rows up to which the split-keys decode kernel is used. */
 export const DECODE_MAX_T = 4;
@@ -95,10 +81,7 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   }
 
   // MLA (many heads on one latent kv head of a large head dim): its own kernel, every cache row read once per 16 heads.
-  if (attentionMlaFits(T, nKv, hd, hdV, o)) {
-    attentionMlaDecode(ctx, q, kCache, out, o);
-    return;
-  }
+  if (attentionMlaFits(T, nKv, hd, hdV, o)) return attentionMlaDecode(ctx, q, kCache, out, o);
   return attentionDecode(ctx, q, kCache, v, out, o, vStride);
 }
 
@@ -261,7 +244,7 @@ function attentionDecode(
   } else {
     ctx.dispatch(key, bindings, [nChunks, nKv * groups, T], p());
   }
-  if (later) return { buffer: part, nH, Dv: hdV, nChunks, dv4, mlOffset: accFloats };
+  if (later) return { buffer: part, nH, Dv: hdV, nChunks, dv4, mlOffset: accFloats, mlStride: 2 };
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, T], p());
   return undefined;
 }

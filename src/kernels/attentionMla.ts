@@ -2,6 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { MERGE_LATER_MAX_CHUNKS, type DecodeParts } from './decodeParts.js';
 
 /** Keys a workgroup of shaders/attentionMla.wgsl takes at a time (KB), and heads it serves (HG). */
 const MLA_KEYS = 32;
@@ -31,24 +32,34 @@ export function attentionMlaFits(
  * Decode attention of T <= 4 rows of nH query heads over an MLA latent cache: q [T, nH, D], cache
  * [capacity, 1, D], out [T, nH, Dv] = softmax(q · k * scale) · k[:Dv], causal (query t at startPos + t).
  * Shapes are checked by attention() (src/kernels/attention.ts), which dispatches here when
- * attentionMlaFits holds. One dispatch when the keys fit one chunk, else the chunks and their combine.
- * `tileVec4s` forces the tile width (tests); by default mlaTileVec4s.
+ * attentionMlaFits holds. One dispatch when the keys fit one chunk, else the chunks and their combine; with
+ * `mergeLater` (one row, at most MERGE_LATER_MAX_CHUNKS chunks) the chunks are returned unmerged instead, for
+ * headMatmul to merge as it reads them (`out` is not written). `tileVec4s` forces the tile width (tests); by
+ * default mlaTileVec4s.
  */
-export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, out: Tensor, o: { startPos: number; scale: number; tileVec4s?: 16 | 32 }): void {
+export function attentionMlaDecode(
+  ctx: GpuContext,
+  q: Tensor,
+  cache: Tensor,
+  out: Tensor,
+  o: { startPos: number; scale: number; tileVec4s?: 16 | 32; mergeLater?: boolean },
+): DecodeParts | undefined {
   const [T, nH, D] = q.shape as [number, number, number];
   const capacity = cache.shape[0]!;
   const Dv = out.shape[2]!;
   const end = o.startPos + T;
   const groups = Math.ceil(nH / MLA_HEADS);
   const others = T * groups;
-  const { chunk, nChunks } = mlaChunks(end, capacity, others);
+  const mergeable = !!o.mergeLater && T === 1 && ctx.kernelOverrides?.attention?.mergeLater !== false;
+  const { chunk, nChunks } = mlaChunks(end, capacity, others, mergeable);
   if (ctx.capturing) {
     ctx.guard(POSITION, o.startPos, (startPos) => {
-      const c = mlaChunks(startPos + T, capacity, others);
+      const c = mlaChunks(startPos + T, capacity, others, mergeable);
       return c.chunk === chunk && c.nChunks === nChunks;
     });
   }
   const direct = nChunks === 1;
+  const later = mergeable && !direct && nChunks <= MERGE_LATER_MAX_CHUNKS;
   const DvU = Dv / 4;
   const accVec4s = T * nH * nChunks * DvU;
   const part = partials(ctx, direct ? 16 : (accVec4s + T * nH * nChunks) * 16);
@@ -70,7 +81,9 @@ export function attentionMlaDecode(ctx: GpuContext, q: Tensor, cache: Tensor, ou
       .u32(accVec4s);
   const bindings = [q, cache, part, out];
   ctx.dispatch(key, bindings, [nChunks, groups, T], p());
+  if (later) return { buffer: part, nH, Dv, nChunks, dv4: Dv, mlOffset: accVec4s * 4, mlStride: 4 };
   if (!direct) ctx.dispatch({ ...key, entry: 'combine' }, bindings, [nH, Math.ceil(DvU / 32), T], p());
+  return undefined;
 }
 
 /** Workgroup memory of the main entry: key tile [32, TD + 1] and query tile [16, TD] vec4s, plus 3.3 KiB. */
@@ -81,11 +94,15 @@ export function mlaTileVec4s(ctx: GpuContext): number {
   return ctx.device.limits.maxComputeWorkgroupStorageSize >= mlaWorkgroupBytes(32) ? 32 : 16;
 }
 
-/** How the keys of queries ending at `end` split: `nChunks` chunks of `chunk` keys, for `end` rounded up to MLA_BUCKET. */
-function mlaChunks(end: number, capacity: number, others: number): { chunk: number; nChunks: number } {
+/**
+ * How the keys of queries ending at `end` split: `nChunks` chunks of `chunk` keys, for `end` rounded up to MLA_BUCKET;
+ * `mergeable`: spans of up to 2 blocks a chunk in MERGE_LATER_MAX_CHUNKS chunks at most (headMatmul merges them).
+ */
+function mlaChunks(end: number, capacity: number, others: number, mergeable: boolean): { chunk: number; nChunks: number } {
   const span = Math.min(Math.ceil(end / MLA_BUCKET) * MLA_BUCKET, capacity);
   const blocks = Math.ceil(span / MLA_KEYS);
-  const wanted = Math.max(1, Math.min(Math.ceil(MLA_TARGET_WORKGROUPS / others), blocks, MLA_MAX_CHUNKS));
+  const most = mergeable && blocks <= 2 * MERGE_LATER_MAX_CHUNKS ? MERGE_LATER_MAX_CHUNKS : MLA_MAX_CHUNKS;
+  const wanted = Math.max(1, Math.min(Math.ceil(MLA_TARGET_WORKGROUPS / others), blocks, most));
   const chunk = Math.ceil(blocks / wanted) * MLA_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }

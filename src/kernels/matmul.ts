@@ -3,7 +3,7 @@ import type { Binding, GpuContext } from '../gpu/context.js';
 import type { GemvOverrides } from '../gpu/kernelOverrides.js';
 import { params } from '../gpu/params.js';
 import { dtypeLayout, numel, tensorBytes, type DType, type Tensor } from '../gpu/tensor.js';
-import type { DecodeParts } from './attention.js';
+import type { DecodeParts } from './decodeParts.js';
 import { alignedBinding, rowParts } from './binding.js';
 import { gemmInt8, quantizeX8, releaseX8, useGemmInt8 } from './matmulInt8.js';
 import { gemmMatrix, useGemmMatrix } from './matmulSubgroupMatrix.js';
@@ -329,7 +329,7 @@ export function matmulFused(ctx: GpuContext, x: Tensor, w: Tensor, y: Tensor, bi
   const nb = fused.norm && alignedBinding(ctx, fused.norm.weight);
   if (nb && nb.byteOffset % 16 !== 0) throw new InvalidArgumentError('matmulFused: the norm weight must be 16-byte aligned');
   const m = fused.merge;
-  if (m && (fused.norm || m.nH * m.Dv !== K || m.Dv % 32 !== 0 || !gemvMerges(ctx, w)))
+  if (m && (fused.norm || m.nH * m.Dv !== K || m.Dv % 32 !== 0 || m.mlStride !== 2 || !gemvMerges(ctx, w)))
     throw new InvalidArgumentError(`matmulFused: the merge of ${m.nH} heads x ${m.Dv} is not this GEMV's x of ${K} (nor with a norm)`);
   dispatchQuantGemv(
     ctx,

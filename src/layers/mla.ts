@@ -178,8 +178,9 @@ export function mlaAttention(
       mlaQuery(ctx, q, qLat, step.positions, invFreq, qFull, { attentionFactor });
     }
     const oLat = ctx.view(s.oLat, [T, nH, R]);
-    attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true });
-    headMatmul(ctx, oLat, w.wUv, o, false);
+    // One token: W_uv merges the attention's chunks itself where there are few (one dispatch less).
+    const parts = attention(ctx, qFull, cache, cache, oLat, { startPos: step.start, scale: d.scale, vFromK: true, mergeLater: T === 1 });
+    headMatmul(ctx, oLat, w.wUv, o, false, parts);
   }
   if (residual) matmulFused(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, residual.h, undefined, { accumulate: true });
   else matmul(ctx, ctx.view(o, [T, nH * d.vDim]), w.o, out);

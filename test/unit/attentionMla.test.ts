@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../src/kernels/attention.js';
 import { attentionMlaDecode, attentionMlaFits } from '../../src/kernels/attentionMla.js';
+import { headMatmul } from '../../src/kernels/headMatmul.js';
 import { attentionRef } from '../../src/kernels/ref/attention.js';
 import { gpu } from '../helpers/gpu.js';
 import { maxAbsDiff, randomF32 } from '../helpers/random.js';
@@ -50,5 +51,31 @@ describe('attention, MLA decode kernel', () => {
     expect(attentionMlaFits(1, 1, 48, 32, { vFromK: true, window: 8 })).toBe(false);
     expect(attentionMlaFits(1, 1, 43, 32, { vFromK: true })).toBe(false);
     expect(attentionMlaFits(5, 1, 48, 32, { vFromK: true })).toBe(false);
+  });
+});
+
+describe('the MLA decode attention merged by W_uv (AttentionOptions.mergeLater, headMatmul with merge)', () => {
+  it.each([
+    [100, 8],
+    [700, 12],
+    [1500, 0],
+  ])('%i positions: %i chunks left to W_uv (0: merged by the combine), the same output', async (end, chunks) => {
+    const ctx = await gpu();
+    const [nH, D, Dv, B, capacity] = [5, 68, 52, 24, 1600];
+    const k = randomF32(capacity * D, 51);
+    const kc = ctx.upload(k, [capacity, 1, D], 'f32');
+    const q = ctx.upload(randomF32(nH * D, 52), [1, nH, D], 'f32');
+    const wUv = ctx.upload(randomF32(nH * B * Dv, 53), [nH, B, Dv], 'f32');
+    const oLat = ctx.createTensor([1, nH, Dv], 'f32');
+    const opts = { startPos: end - 1, scale: 0.7 / Math.sqrt(D), vFromK: true };
+    const yRef = ctx.createTensor([1, nH, B], 'f32');
+    expect(attention(ctx, q, kc, kc, oLat, opts)).toBeUndefined();
+    headMatmul(ctx, oLat, wUv, yRef, false);
+    const want = await ctx.readF32(yRef);
+    const y = ctx.createTensor([1, nH, B], 'f32');
+    const parts = attention(ctx, q, kc, kc, oLat, { ...opts, mergeLater: true });
+    expect(parts?.nChunks ?? 0).toBe(chunks);
+    headMatmul(ctx, oLat, wUv, y, false, parts);
+    expect(maxAbsDiff(await ctx.readF32(y), want)).toBeLessThan(1e-4);
   });
 });

@@ -1,0 +1,20 @@
+// What a decode attention leaves for the GEMV after it to merge (AttentionOptions.mergeLater): its chunks' partial results.
+
+/**
+ * The unmerged chunks of a decode attention of one query row (AttentionOptions.mergeLater): for head h and chunk c,
+ * the unnormalised sum acc[h, c, 0 .. Dv) of p · v at float (h * nChunks + c) * dv4, and (max, sum) of its scores at
+ * float mlOffset + mlStride * (h * nChunks + c) (mlStride 2 from the decode kernel, 4 from the MLA one).
+ * out[h] = Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, M = max_c m_c.
+ */
+export interface DecodeParts {
+  readonly buffer: GPUBuffer;
+  readonly nH: number;
+  readonly Dv: number;
+  readonly nChunks: number;
+  readonly dv4: number;
+  readonly mlOffset: number;
+  readonly mlStride: 2 | 4;
+}
+
+/** Chunks a later GEMV merges at most (each of its workgroups reads every chunk of every head). */
+export const MERGE_LATER_MAX_CHUNKS = 16;
