@@ -88,10 +88,11 @@ export function samplesOf(samples: readonly GpuMemorySample[], pid: number | und
 export type LoadWindow = readonly [number, number];
 
 /**
- * Peak MiB of a process's samples during its loads: those that came within a load's window (or, for a load
+ * Peak MiB of a process's samples during its loads: those that came within a load's window (or, for a window
  * shorter than the sampling interval, the first one after it); and the peak over all its samples. null where
- * there are none. The window ends where the load returns, so that the warm-up after it (pipelines, activation
- * pools) is not counted as the load's.
+ * there are none. The benchmarks end the window after an idle pause that follows the load (src/node/bench.ts
+ * LOAD_SETTLE_MS), so that the load's last allocations are seen and the warm-up's (pipelines, activation pools)
+ * are not.
  */
 export function loadPeaks(samples: readonly GpuMemorySample[], windows: readonly LoadWindow[] | undefined): { load: number | null; all: number | null } {
   if (samples.length === 0) return { load: null, all: null };

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { openModelSource } from '../src/engine/modelSource.js';
 import { openModel } from '../src/engine/openModel.js';
-import { processGpuBytes, randomIds, runMedians, type BenchRun, type DecodeFigure } from '../src/node/bench.js';
+import { processGpuBytes, randomIds, runMedians, settle, type BenchRun, type DecodeFigure } from '../src/node/bench.js';
 import { openNodeSource } from '../src/node/nodeEngine.js';
 
 const { values: a } = parseArgs({
@@ -47,6 +47,7 @@ for (let r = 0; r < Number(a.repeat); r++) {
   const model = await llama.loadModel({ modelPath: a.model, gpuLayers: 'max' });
   const context = await model.createContext({ contextSize, batchSize, sequences: 1 });
   const load_s = (performance.now() - t0) / 1000;
+  await settle(); // as weblm bench: the load's memory sampled before the warm-up adds its own
   const load_window_ms = [loadStart, Date.now()] as const;
   const seq = context.getSequence();
   const ids = (n: number) => randomIds(n, vocab, seed++) as Token[];

@@ -50,9 +50,22 @@ export interface ImageFigure {
   readonly image_tokens: number;
 }
 
+/**
+ * Idle time after a load, outside load_s, before the warm-up: the process memory nvidia-smi reports trails the
+ * buffers made (on the H200 a window ending where the 1.5B's load returned read 598 MiB for its 1,129 MiB of
+ * buffers; 250 ms later, 1,258), so the samplers see the loaded state in this pause, before the warm-up adds its own.
+ */
+export const LOAD_SETTLE_MS = 400;
+
+/** Waits LOAD_SETTLE_MS (after a load, for the memory samplers: BenchRun.load_window_ms). */
+export const settle = () => new Promise<void>((done) => setTimeout(done, LOAD_SETTLE_MS));
+
 export interface BenchRun {
   readonly load_s: number;
-  /** When the load ran, [start, end] in Unix ms: a GPU memory sampler outside the process takes its peak over it. */
+  /**
+   * When the load ran, [start, end] in Unix ms, the end after LOAD_SETTLE_MS of idling: a GPU memory sampler outside
+   * the process takes the load's peak over it.
+   */
   readonly load_window_ms: readonly [number, number];
   readonly prefill: PrefillFigure;
   readonly decode: readonly DecodeFigure[];
@@ -124,6 +137,7 @@ export async function runBench(engine: Engine, o: BenchOptions): Promise<BenchRe
       info = await engine.load(o.model, { dtype: o.dtype, maxContext });
     }
     const load_s = (performance.now() - t0) / 1000;
+    await settle();
     const load_window_ms = [loadStart, Date.now()] as const;
     const ids = (n: number) => randomIds(n, info!.vocabSize, seed++);
     // Warm-up at the timed prompt's length: pipelines compiled and buffers touched for its chunks and for decode.
