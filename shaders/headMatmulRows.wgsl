@@ -118,37 +118,15 @@ fn latent_row(t: u32, lid: u32) {
 #if MERGE
 var<workgroup> xh: array<vec4<f32>, 256>; // [A / 4] the head's merged row
 
-// vec4 a of head h's row: Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, eight chunks' loads in flight at a time.
-fn merged(h: u32, a: u32) -> vec4<f32> {
-  let pc0 = h * p.n_chunks;
-  var mx = -3.0e38;
-  var den = 0.0;
-  var o = vec4<f32>(0.0);
-  for (var c0 = 0u; c0 < p.n_chunks; c0 += 8u) {
-    var ml: array<vec2<f32>, 8>;
-    var v: array<vec4<f32>, 8>;
-    for (var e = 0u; e < 8u; e++) {
-      let pc = pc0 + min(c0 + e, p.n_chunks - 1u);
-      ml[e] = x[p.ml_off4 + pc].xy;
-      v[e] = x[pc * p.A4 + a];
-      if (c0 + e >= p.n_chunks) {
-        ml[e] = vec2<f32>(-3.0e38, 0.0);
-      }
-    }
-    var m = mx;
-    for (var e = 0u; e < 8u; e++) { m = max(m, ml[e].x); }
-    let f = exp(mx - m);
-    o *= f;
-    den *= f;
-    for (var e = 0u; e < 8u; e++) {
-      let w = exp(ml[e].x - m);
-      o += w * v[e];
-      den += w * ml[e].y;
-    }
-    mx = m;
-  }
-  return o / den;
+// (max, sum) of chunk pc's scores, and vec4 a of its partial sum.
+fn chunk_ml(pc: u32) -> vec2<f32> {
+  return x[p.ml_off4 + pc].xy;
 }
+fn chunk_acc(pc: u32, a: u32) -> vec4<f32> {
+  return x[pc * p.A4 + a];
+}
+
+#include "chunkMerge"
 #endif
 
 @compute @workgroup_size(256)
@@ -168,7 +146,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
 #endif
 #if MERGE
-  for (var a = lid; a < p.A4; a += 256u) { xh[a] = merged(h, a); }
+  for (var a = lid; a < p.A4; a += 256u) { xh[a] = merge_chunks(h * p.n_chunks, p.n_chunks, a); }
   workgroupBarrier();
 #endif
   let row = lid / LPR;

@@ -98,38 +98,16 @@ fn chunk_ml(pc: u32) -> vec2<f32> {
   return select(v.xy, v.zw, (pc & 1u) == 1u);
 }
 
-// vec4 j of the attention's output (head 4 j / dv): Σ_c e^(m_c - M) acc_c / Σ_c e^(m_c - M) l_c, eight chunks' loads
-// in flight at a time.
+// vec4 i of chunk pc's partial sum.
+fn chunk_acc(pc: u32, i: u32) -> vec4<f32> {
+  return x[pc * (p.dv4 / 4u) + i];
+}
+
+#include "chunkMerge"
+
+// vec4 j of the attention's output (head 4 j / dv).
 fn merged_vec4(j: u32) -> vec4<f32> {
-  let pc0 = (4u * j) / p.dv * p.n_chunks;
-  let d4 = (4u * j) % p.dv / 4u;
-  var mx = -3.0e38;
-  var den = 0.0;
-  var o = vec4<f32>(0.0);
-  for (var c0 = 0u; c0 < p.n_chunks; c0 += 8u) {
-    var ml: array<vec2<f32>, 8>;
-    var v: array<vec4<f32>, 8>;
-    for (var e = 0u; e < 8u; e++) {
-      let pc = pc0 + min(c0 + e, p.n_chunks - 1u);
-      ml[e] = chunk_ml(pc);
-      v[e] = x[pc * (p.dv4 / 4u) + d4];
-      if (c0 + e >= p.n_chunks) {
-        ml[e] = vec2<f32>(-3.0e38, 0.0);
-      }
-    }
-    var m = mx;
-    for (var e = 0u; e < 8u; e++) { m = max(m, ml[e].x); }
-    let f = exp(mx - m);
-    o *= f;
-    den *= f;
-    for (var e = 0u; e < 8u; e++) {
-      let w = exp(ml[e].x - m);
-      o += w * v[e];
-      den += w * ml[e].y;
-    }
-    mx = m;
-  }
-  return o / den;
+  return merge_chunks((4u * j) / p.dv * p.n_chunks, p.n_chunks, (4u * j) % p.dv / 4u);
 }
 #endif
 

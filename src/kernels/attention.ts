@@ -7,6 +7,7 @@ import { attentionMlaDecode, attentionMlaFits } from './attentionMla.js';
 import { attentionPrefill } from './attentionPrefill.js';
 import type { RopeOptions } from './rope.js';
 import { ropeWriteKv, type QkNorm } from './ropeKv.js';
+import { mergesLater, mostChunks, type DecodeParts } from './decodeParts.js';
 
 export { headMatmul } from './headMatmul.js';
 
@@ -33,9 +34,6 @@ export interface AttentionOptions {
    */
   readonly mergeLater?: boolean;
 }
-
-export type { DecodeParts } from './decodeParts.js';
-import { MERGE_LATER_MAX_CHUNKS, type DecodeParts } from './decodeParts.js';
 
 /** Query rows up to which the split-keys decode kernel is used. */
 export const DECODE_MAX_T = 4;
@@ -193,7 +191,7 @@ function attentionDecode(
     });
   }
   const direct = nChunks === 1;
-  const later = mergeable && !direct && nChunks <= MERGE_LATER_MAX_CHUNKS;
+  const later = mergesLater(mergeable, nChunks);
   const dv4 = Math.ceil(hdV / 4) * 4;
   const accFloats = T * nH * nChunks * dv4;
   // Bound even when direct: `unused` may already be bound read-only (sinks) in the same dispatch.
@@ -321,8 +319,7 @@ function decodeChunks(end: number, window: number, capacity: number, others: num
   const limit = window > 0 ? Math.min(window, capacity) : capacity;
   const span = Math.min(Math.ceil((window > 0 ? Math.min(window, end) : end) / DECODE_BUCKET) * DECODE_BUCKET, limit); // most keys a query sees
   const blocks = Math.ceil(span / DECODE_KEYS);
-  const most = mergeable && blocks <= 2 * MERGE_LATER_MAX_CHUNKS ? MERGE_LATER_MAX_CHUNKS : DECODE_MAX_CHUNKS;
-  const wanted = Math.max(1, Math.min(Math.ceil(target / others), blocks, most));
+  const wanted = Math.max(1, Math.min(Math.ceil(target / others), blocks, mostChunks(mergeable, blocks, DECODE_MAX_CHUNKS)));
   const chunk = Math.ceil(blocks / wanted) * DECODE_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }

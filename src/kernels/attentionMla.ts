@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { POSITION } from '../gpu/capture.js';
 import { params } from '../gpu/params.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { MERGE_LATER_MAX_CHUNKS, type DecodeParts } from './decodeParts.js';
+import { mergesLater, mostChunks, type DecodeParts } from './decodeParts.js';
 
 /** Keys a workgroup of shaders/attentionMla.wgsl takes at a time (KB), and heads it serves (HG). */
 const MLA_KEYS = 32;
@@ -59,7 +59,7 @@ export function attentionMlaDecode(
     });
   }
   const direct = nChunks === 1;
-  const later = mergeable && !direct && nChunks <= MERGE_LATER_MAX_CHUNKS;
+  const later = mergesLater(mergeable, nChunks);
   const DvU = Dv / 4;
   const accVec4s = T * nH * nChunks * DvU;
   const part = partials(ctx, direct ? 16 : (accVec4s + T * nH * nChunks) * 16);
@@ -101,8 +101,7 @@ export function mlaTileVec4s(ctx: GpuContext): number {
 function mlaChunks(end: number, capacity: number, others: number, mergeable: boolean): { chunk: number; nChunks: number } {
   const span = Math.min(Math.ceil(end / MLA_BUCKET) * MLA_BUCKET, capacity);
   const blocks = Math.ceil(span / MLA_KEYS);
-  const most = mergeable && blocks <= 2 * MERGE_LATER_MAX_CHUNKS ? MERGE_LATER_MAX_CHUNKS : MLA_MAX_CHUNKS;
-  const wanted = Math.max(1, Math.min(Math.ceil(MLA_TARGET_WORKGROUPS / others), blocks, most));
+  const wanted = Math.max(1, Math.min(Math.ceil(MLA_TARGET_WORKGROUPS / others), blocks, mostChunks(mergeable, blocks, MLA_MAX_CHUNKS)));
   const chunk = Math.ceil(blocks / wanted) * MLA_KEYS;
   return { chunk, nChunks: Math.ceil(span / chunk) };
 }

@@ -18,3 +18,16 @@ export interface DecodeParts {
 
 /** Chunks a later GEMV merges at most (each of its workgroups reads every chunk of every head). */
 export const MERGE_LATER_MAX_CHUNKS = 16;
+
+/**
+ * The most chunks a decode attention splits `blocks` blocks of keys into: `most`, or where the chunks can be merged
+ * later (`mergeable`) and spans of up to 2 blocks a chunk do, MERGE_LATER_MAX_CHUNKS.
+ */
+export function mostChunks(mergeable: boolean, blocks: number, most: number): number {
+  return mergeable && blocks <= 2 * MERGE_LATER_MAX_CHUNKS ? MERGE_LATER_MAX_CHUNKS : most;
+}
+
+/** Whether a decode attention split into nChunks leaves them to the next GEMV to merge (one chunk is written directly). */
+export function mergesLater(mergeable: boolean, nChunks: number): boolean {
+  return mergeable && nChunks > 1 && nChunks <= MERGE_LATER_MAX_CHUNKS;
+}

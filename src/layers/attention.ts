@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { byteSizeOf, type Tensor } from '../gpu/tensor.js';
-import { attention, ropeAttention, type DecodeParts } from '../kernels/attention.js';
+import { attention, ropeAttention } from '../kernels/attention.js';
+import type { DecodeParts } from '../kernels/decodeParts.js';
 import { gemvMerges, matmul, matmulFused } from '../kernels/matmul.js';
 import { rmsNorm } from '../kernels/norm.js';
 import { writeKv } from '../kernels/kvCache.js';
