@@ -69,10 +69,16 @@ export async function downloadModel(repo: string, opts: DownloadOptions = {}): P
   try {
     await store.set(storeKeys.model(id), record);
     const queue = [...files];
+    // After a file fails the workers take no new file, and the call ends once the files in flight have settled:
+    // nothing of this download is written after it returns (the cleanup below would miss it).
+    const failures: unknown[] = [];
     const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) await downloadFile(store, id, f, opts, (n) => progress(f!, n));
+      for (let f = queue.shift(); f && !failures.length; f = queue.shift()) {
+        await downloadFile(store, id, f, opts, (n) => progress(f!, n)).catch((e: unknown) => failures.push(e));
+      }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, files.length)) }, worker));
+    if (failures.length) throw failures[0];
     record.complete = true;
     record.cachedAt = Date.now();
     await store.set(storeKeys.model(id), record);
