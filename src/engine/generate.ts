@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import type { ReadPace } from '../gpu/readPacer.js';
 import type { LoadedModel } from '../models/types.js';
 import { StreamDecoder } from '../tokenizer/streamDecoder.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -19,6 +20,8 @@ export interface GenerationSession {
 }
 
 const now = () => performance.now();
+/** A decode step's read, for GpuContext.readPacer (the grammar path's reads are not paced: a mask's wait differs). */
+const ONE_STEP: ReadPace = { kind: 'step', units: 1 };
 
 /** Options inside the engine: the chat layer passes a tool-call grammar it built (src/engine/toolCalls.ts). */
 export interface EngineGenerateOptions extends GenerateOptions {
@@ -101,7 +104,7 @@ async function* decode(
     if (!finish) {
       const feed = prompt.slice(reused);
       if (matcher) sampler.setMask(await matcher.mask());
-      pending = sampler.record(model.forward(feed, start));
+      pending = sampler.record(model.forward(feed, start), { kind: 'prompt', units: feed.length });
       kv.forwarded(feed, start);
       start += feed.length;
     }
@@ -110,7 +113,7 @@ async function* decode(
       let next: Promise<number> | undefined;
       let id: number;
       if (!matcher) {
-        next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId })) : undefined;
+        next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId }), ONE_STEP) : undefined;
         next?.catch(() => {}); // dropped when this step ends the generation
         id = await pending;
       } else {

@@ -5,6 +5,7 @@ import { OP_COPY, OP_DISPATCH, StepCapture, StepRecording, type StepInputs, type
 import type { KernelOverrides } from './kernelOverrides.js';
 import type { Params } from './params.js';
 import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
+import { sleep, type ReadPace, type ReadPacer } from './readPacer.js';
 import { tensorBytes, type DType, type Tensor } from './tensor.js';
 import { UploadStaging, uploadStaging } from './uploadStaging.js';
 
@@ -90,6 +91,12 @@ export class GpuContext implements StepReplayer {
   private ring: UploadStaging | undefined;
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
+  /**
+   * Where set (Node over Dawn: src/node/gpu.ts), a read given a `ReadPace` waits out most of its expected time
+   * on a timer before asking for the mapping, because dawn.node's polling of a pending map makes garbage
+   * (src/gpu/readPacer.ts). Browsers leave it unset.
+   */
+  readPacer: ReadPacer | undefined = undefined;
 
   constructor(
     /** The GPU object the device came from; held so that Dawn's instance outlives its device. */
@@ -454,21 +461,28 @@ export class GpuContext implements StepReplayer {
     this.throwIfFailed();
   }
 
-  /** Submits what was recorded and reads `bytes` from `source` back to the CPU. */
-  async read(source: Binding, bytes?: number): Promise<ArrayBuffer> {
+  /**
+   * Submits what was recorded and reads `bytes` from `source` back to the CPU. `pace`: what kind of work the
+   * read waits for, for `readPacer`.
+   */
+  async read(source: Binding, bytes?: number, pace?: ReadPace): Promise<ArrayBuffer> {
     const r = this.range(source);
     const n = roundUp(bytes ?? r.size ?? r.buffer.size - r.offset, 4);
     if (this.ring) await this.ring.drain(); // bytes staged for it land first
     const staging = this.pool.acquire(n, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.copy(r, staging, n);
     this.flush();
+    const pacer = pace && this.readPacer;
+    const submitted = pacer ? performance.now() : 0;
     try {
+      if (pacer) await sleep(pacer.delayMs(pace));
       await staging.mapAsync(GPUMapMode.READ, 0, n).catch(async (err: unknown) => {
         // A lost device fails the map before its `lost` promise settles: wait for it briefly.
         await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
         throw this.failure ?? err;
       });
       this.throwIfFailed();
+      if (pacer) pacer.observe(pace, performance.now() - submitted);
       return staging.getMappedRange(0, n).slice(0, bytes ?? n);
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
