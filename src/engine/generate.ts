@@ -21,7 +21,7 @@ export interface GenerationSession {
 
 const now = () => performance.now();
 /** A decode step's read, for GpuContext.readPacer (the grammar path's reads are not paced: a mask's wait differs). */
-const ONE_STEP: ReadPace = { kind: 'step', units: 1 };
+const ONE_STEP: ReadPace = { kind: 'step' };
 
 /** Options inside the engine: the chat layer passes a tool-call grammar it built (src/engine/toolCalls.ts). */
 export interface EngineGenerateOptions extends GenerateOptions {
@@ -104,7 +104,7 @@ async function* decode(
     if (!finish) {
       const feed = prompt.slice(reused);
       if (matcher) sampler.setMask(await matcher.mask());
-      pending = sampler.record(model.forward(feed, start), { kind: 'prompt', units: feed.length });
+      pending = sampler.record(model.forward(feed, start));
       kv.forwarded(feed, start);
       start += feed.length;
     }

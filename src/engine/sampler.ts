@@ -75,7 +75,7 @@ export class Sampler {
   /**
    * Records the sampling of `logits`, submits the step now and returns a promise of the id: the caller may
    * record and submit the next step (feeding `lastId`) before awaiting it, so the CPU records step t + 1
-   * while the GPU runs step t. `pace`: the prompt or decode step the logits come from (GpuContext.readPacer).
+   * while the GPU runs step t. `pace`: given where the logits are a decode step's (GpuContext.readPacer).
    */
   record(logits: Tensor, pace?: ReadPace): Promise<number> {
     const o = this.opts;

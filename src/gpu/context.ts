@@ -92,9 +92,9 @@ export class GpuContext implements StepReplayer {
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
   /**
-   * Where set (Node over Dawn: src/node/gpu.ts), a read given a `ReadPace` waits out most of its expected time
-   * on a timer before asking for the mapping, because dawn.node's polling of a pending map makes garbage
-   * (src/gpu/readPacer.ts). Browsers leave it unset.
+   * Where set (Node over Dawn: src/node/gpu.ts), a decode step's read (given a `ReadPace`) waits out most of its
+   * expected time on a timer before asking for the mapping, because dawn.node's polling of a pending map makes
+   * garbage (src/gpu/readPacer.ts). Browsers leave it unset.
    */
   readPacer: ReadPacer | undefined = undefined;
 
@@ -462,8 +462,8 @@ export class GpuContext implements StepReplayer {
   }
 
   /**
-   * Submits what was recorded and reads `bytes` from `source` back to the CPU. `pace`: what kind of work the
-   * read waits for, for `readPacer`.
+   * Submits what was recorded and reads `bytes` from `source` back to the CPU. `pace`: the read waits for a decode
+   * step, for `readPacer`.
    */
   async read(source: Binding, bytes?: number, pace?: ReadPace): Promise<ArrayBuffer> {
     const r = this.range(source);
@@ -475,14 +475,14 @@ export class GpuContext implements StepReplayer {
     const pacer = pace && this.readPacer;
     const submitted = pacer ? performance.now() : 0;
     try {
-      if (pacer) await sleep(pacer.delayMs(pace));
+      if (pacer) await sleep(pacer.delayMs());
       await staging.mapAsync(GPUMapMode.READ, 0, n).catch(async (err: unknown) => {
         // A lost device fails the map before its `lost` promise settles: wait for it briefly.
         await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
         throw this.failure ?? err;
       });
       this.throwIfFailed();
-      if (pacer) pacer.observe(pace, performance.now() - submitted);
+      if (pacer) pacer.observe(performance.now() - submitted);
       return staging.getMappedRange(0, n).slice(0, bytes ?? n);
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();

@@ -20,7 +20,7 @@ export interface NodeGpuOptions extends DeviceOptions {
  * environment variable WEBLM_DAWN_FLAGS adds Dawn options (space-separated) to every context, the CLI's
  * included: `WEBLM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis` exposes subgroup matrices (tensor
  * cores) where the adapter has them (ctx.features.subgroupMatrix; src/kernels/matmulSubgroupMatrix.ts).
- * Reads are paced (GpuContext.readPacer, src/gpu/readPacer.ts); `WEBLM_READ_PACING=off` maps them at once.
+ * Decode steps' reads are paced (GpuContext.readPacer, src/gpu/readPacer.ts); `WEBLM_READ_PACING=off` maps them at once.
  */
 export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuContext> {
   let dawn: typeof import('webgpu');
@@ -38,7 +38,7 @@ export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuCo
   Object.assign(globalThis, dawn.globals);
   const fromEnv = process.env.WEBLM_DAWN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   const ctx = await createGpuContext(dawn.create([...(options.dawnFlags ?? []), ...fromEnv]), options);
-  // dawn.node makes garbage while a map is pending: reads wait most of their expected time on a timer first.
+  // dawn.node makes garbage while a map is pending: decode steps' reads wait most of their time on a timer first.
   if (process.env.WEBLM_READ_PACING !== 'off') ctx.readPacer = new ReadPacer();
   return ctx;
 }
