@@ -58,7 +58,11 @@ async function timed(context: number) {
   const slow = gaps.filter((g) => g > 2 * med);
   await new Promise((r) => setImmediate(r)); // the observer's entries for this run delivered
   const inside = gcs.filter((g) => g.startTime + g.duration >= t[0]! && g.startTime <= t.at(-1)!);
-  const gcMs = (kind: number) => +inside.filter((g) => (g as unknown as { detail: { kind: number } }).detail.kind === kind).reduce((s, g) => s + g.duration, 0).toFixed(1);
+  const gcMs = (kind: number) =>
+    +inside
+      .filter((g) => (g as unknown as { detail: { kind: number } }).detail.kind === kind)
+      .reduce((s, g) => s + g.duration, 0)
+      .toFixed(1);
   return {
     context,
     tps: Math.round(stats?.decodeTokensPerSecond ?? 0),
@@ -69,8 +73,19 @@ async function timed(context: number) {
     slow: slow.length,
     slow_ms: +slow.reduce((s, g) => s + g, 0).toFixed(1),
     slow_at: gaps.flatMap((g, i) => (g > 2 * med ? [i + 1] : [])).slice(0, 12),
-    gc: Object.fromEntries(Object.entries(GC_KIND).map(([k, name]) => [name, gcMs(Number(k))]).filter(([, ms]) => ms)),
-    gc_longest: inside.map((g) => ({ at_ms: +(g.startTime - t[0]!).toFixed(1), ms: +g.duration.toFixed(1), kind: GC_KIND[(g as unknown as { detail: { kind: number } }).detail.kind] })).sort((x, y) => y.ms - x.ms).slice(0, 3),
+    gc: Object.fromEntries(
+      Object.entries(GC_KIND)
+        .map(([k, name]) => [name, gcMs(Number(k))])
+        .filter(([, ms]) => ms),
+    ),
+    gc_longest: inside
+      .map((g) => ({
+        at_ms: +(g.startTime - t[0]!).toFixed(1),
+        ms: +g.duration.toFixed(1),
+        kind: GC_KIND[(g as unknown as { detail: { kind: number } }).detail.kind],
+      }))
+      .sort((x, y) => y.ms - x.ms)
+      .slice(0, 3),
     recorded: (step?.recorded ?? 0) - before.recorded,
     replayed: (step?.replayed ?? 0) - before.replayed,
     bind_groups: ctx.bindGroups.size,
