@@ -59,8 +59,11 @@ function checkReport(report: Record<string, any>, model: string, dtype: string) 
     expect(r.prefill.tokens).toBe(12);
     const [start, end] = r.load_window_ms;
     expect(end - start).toBeGreaterThanOrEqual(0);
-    // the same load, in Unix ms, and the idle time after it for the memory samplers
-    expect(Math.abs((end - start - LOAD_SETTLE_MS) / 1000 - r.load_s)).toBeLessThan(0.05);
+    // the same load, in Unix ms, and the idle time after it for the memory samplers (its timer may fire late on a
+    // busy machine: 67 ms once on CI's two cores)
+    const late = (end - start - LOAD_SETTLE_MS) / 1000 - r.load_s;
+    expect(late).toBeGreaterThan(-0.01);
+    expect(late).toBeLessThan(0.5);
   }
   const tps = report.runs.map((r: { prefill: { tps: number } }) => r.prefill.tps).sort((a: number, b: number) => a - b);
   expect(report.prefill.tps).toBeCloseTo((tps[0] + tps[1]) / 2, 1); // the median of two runs
