@@ -1,6 +1,9 @@
 import { InvalidModelError, ModelNotFoundError, NetworkError } from '../errors.js';
 import type { ByteSource, ModelFiles } from './files.js';
 
+/** Tries of a range read whose body comes back shorter than asked. */
+const SHORT_READ_ATTEMPTS = 3;
+
 export interface HttpFilesOptions {
   fetch?: typeof fetch;
   headers?: Record<string, string>;
@@ -56,13 +59,16 @@ export function httpFiles(baseUrl: string, options: HttpFilesOptions = {}): Mode
             throw new InvalidModelError(`${url(path)}: bytes ${offset}..${offset + length} pass the end of the file (${total} bytes)`);
           }
           if (length === 0) return new Uint8Array(0);
-          const res = await request(path, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
-          const body = new Uint8Array(await res.arrayBuffer());
-          if (res.status !== 206) throw new NetworkError(`${url(path)}: the server ignored a Range request (HTTP ${res.status})`);
-          if (body.byteLength !== length) {
-            throw new NetworkError(`${url(path)}: asked for ${length} bytes at ${offset}, got ${body.byteLength}`);
+          // A body cut short (the connection dropped mid-response) is asked for again, a few times.
+          let got = 0;
+          for (let attempt = 0; attempt < SHORT_READ_ATTEMPTS; attempt++) {
+            const res = await request(path, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+            const body = new Uint8Array(await res.arrayBuffer());
+            if (res.status !== 206) throw new NetworkError(`${url(path)}: the server ignored a Range request (HTTP ${res.status})`);
+            if (body.byteLength === length) return body;
+            got = body.byteLength;
           }
-          return body;
+          throw new NetworkError(`${url(path)}: asked for ${length} bytes at ${offset}, got ${got} (${SHORT_READ_ATTEMPTS} tries)`);
         },
       };
     },

@@ -104,6 +104,8 @@ describe('httpFiles', () => {
   let server: Server;
   let base = '';
   let rangeSupport = true;
+  /** Range responses still to cut to nothing (a connection dropped mid-body). */
+  let cutRanges = 0;
   beforeAll(async () => {
     const dir = fixtureDir('llama');
     server = createServer(async (req, res) => {
@@ -120,7 +122,8 @@ describe('httpFiles', () => {
       const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
       if (m && rangeSupport) {
         const [s, e] = [Number(m[1]), Number(m[2])];
-        res.writeHead(206, { 'content-range': `bytes ${s}-${e}/${size}` }).end(data.subarray(s, e + 1));
+        const cut = s > 0 && cutRanges > 0 && cutRanges--;
+        res.writeHead(206, { 'content-range': `bytes ${s}-${e}/${size}` }).end(cut ? undefined : data.subarray(s, e + 1));
       } else {
         res.writeHead(200).end(data);
       }
@@ -142,6 +145,16 @@ describe('httpFiles', () => {
     const name = 'model.layers.1.mlp.down_proj.weight';
     expect(Buffer.from(await remote.read(name)).equals(Buffer.from(await local.read(name)))).toBe(true);
     await expect(files.text('missing.json')).rejects.toThrow(ModelNotFoundError);
+  });
+
+  it('asks again for a range whose body came back short, and says so after three tries', async () => {
+    const source = await httpFiles(base).open('model.safetensors');
+    const want = await source.read(100, 256);
+    cutRanges = 2;
+    expect(Buffer.from(await source.read(100, 256)).equals(Buffer.from(want))).toBe(true);
+    cutRanges = 3;
+    await expect(source.read(100, 256)).rejects.toThrow(/asked for 256 bytes at 100, got 0 \(3 tries\)/);
+    cutRanges = 0;
   });
 
   it('says so when the server ignores Range', async () => {
