@@ -98,7 +98,7 @@ export class LocalEngine implements Engine {
       const { location, model, tokenizer, preprocessor } = await this.build(files, gguf, options).finally(() => files.close?.());
       try {
         this.loaded = session(location, model, tokenizer, preprocessor);
-        model.ctx.readPacer?.reset(); // another model's step and prompt times
+        model.ctx.readPacer?.reset(); // another model's step times
       } catch (err) {
         model.dispose();
         throw err;
