@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { ReadPace } from '../gpu/readPacer.js';
 import type { LoadedModel } from '../models/types.js';
 import { StreamDecoder } from '../tokenizer/streamDecoder.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -20,8 +19,6 @@ export interface GenerationSession {
 }
 
 const now = () => performance.now();
-/** A decode step's read, for GpuContext.readPacer (the grammar path's reads are not paced: a mask's wait differs). */
-const ONE_STEP: ReadPace = { kind: 'step' };
 
 /** Options inside the engine: the chat layer passes a tool-call grammar it built (src/engine/toolCalls.ts). */
 export interface EngineGenerateOptions extends GenerateOptions {
@@ -113,7 +110,8 @@ async function* decode(
       let next: Promise<number> | undefined;
       let id: number;
       if (!matcher) {
-        next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId }), ONE_STEP) : undefined;
+        // A decode step's read, paced (GpuContext.readPacer); the grammar path's are not: a mask's wait differs.
+        next = ahead ? sampler.record(model.forward([0], start, { idFrom: sampler.lastId }), true) : undefined;
         next?.catch(() => {}); // dropped when this step ends the generation
         id = await pending;
       } else {

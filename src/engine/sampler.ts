@@ -1,6 +1,5 @@
 import { CapturedStep } from '../gpu/capture.js';
 import type { GpuContext } from '../gpu/context.js';
-import type { ReadPace } from '../gpu/readPacer.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { countToken, sample, samplePlan, type SampleArgs } from '../kernels/sample.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -75,9 +74,9 @@ export class Sampler {
   /**
    * Records the sampling of `logits`, submits the step now and returns a promise of the id: the caller may
    * record and submit the next step (feeding `lastId`) before awaiting it, so the CPU records step t + 1
-   * while the GPU runs step t. `pace`: given where the logits are a decode step's (GpuContext.readPacer).
+   * while the GPU runs step t. `paced`: the logits are a decode step's (GpuContext.readPacer).
    */
-  record(logits: Tensor, pace?: ReadPace): Promise<number> {
+  record(logits: Tensor, paced = false): Promise<number> {
     const o = this.opts;
     const args: SampleArgs = {
       temperature: o.temperature,
@@ -101,7 +100,7 @@ export class Sampler {
       this.step.end();
     }
     // read() submits before its first await: the step is on the GPU when this returns.
-    return this.ctx.read(this.out, 4, pace).then((b) => new Uint32Array(b)[0]!);
+    return this.ctx.read(this.out, 4, paced).then((b) => new Uint32Array(b)[0]!);
   }
 
   dispose(): void {

@@ -5,7 +5,8 @@ import { OP_COPY, OP_DISPATCH, StepCapture, StepRecording, type StepInputs, type
 import type { KernelOverrides } from './kernelOverrides.js';
 import type { Params } from './params.js';
 import { PipelineCache, type Pipeline, type PipelineKey } from './pipelineCache.js';
-import { sleep, type ReadPace, type ReadPacer } from './readPacer.js';
+import type { PollThrottle } from './pollThrottle.js';
+import { sleep, type ReadPacer } from './readPacer.js';
 import { tensorBytes, type DType, type Tensor } from './tensor.js';
 import { UploadStaging, uploadStaging } from './uploadStaging.js';
 
@@ -92,11 +93,16 @@ export class GpuContext implements StepReplayer {
   /** Dispatches recorded since creation: a figure for benchmarks and tests. */
   dispatchCount = 0;
   /**
-   * Where set (Node over Dawn: src/node/gpu.ts), a decode step's read (given a `ReadPace`) waits out most of its
-   * expected time on a timer before asking for the mapping, because dawn.node's polling of a pending map makes
-   * garbage (src/gpu/readPacer.ts). Browsers leave it unset.
+   * Where set (Node over Dawn: src/node/gpu.ts), a decode step's read (`paced`) waits out most of its expected
+   * time on a timer before asking for the mapping, because dawn.node's polling of a pending map makes garbage
+   * (src/gpu/readPacer.ts). Browsers leave it unset.
    */
   readPacer: ReadPacer | undefined = undefined;
+  /**
+   * Where set (Node over Dawn), the waits for the device (maps, submitted work) turn the event loop slower the
+   * longer they last, for the same garbage (src/gpu/pollThrottle.ts). Browsers leave it unset.
+   */
+  pollThrottle: PollThrottle | undefined = undefined;
 
   constructor(
     /** The GPU object the device came from; held so that Dawn's instance outlives its device. */
@@ -187,7 +193,7 @@ export class GpuContext implements StepReplayer {
     this.device.queue.submit([]);
     const before = this.inFlight;
     this.inFlight = this.device.queue.onSubmittedWorkDone();
-    const [, failure] = await Promise.all([before, this.allocationScopes > 0 ? this.recheckAllocationScope() : undefined]);
+    const [, failure] = await this.settle(Promise.all([before, this.allocationScopes > 0 ? this.recheckAllocationScope() : undefined]));
     this.throwIfFailed();
     if (failure) throw failure;
   }
@@ -222,6 +228,7 @@ export class GpuContext implements StepReplayer {
       createBuffer: (bytes, usage, label) => this.createBuffer(bytes, usage, label),
       destroyBuffer: (buf) => this.destroyBuffer(buf),
       paced: (bytes) => void (this.paced += bytes),
+      settle: (p) => this.settle(p),
       failure: () => this.failure,
     });
     this.ring = staging;
@@ -457,26 +464,31 @@ export class GpuContext implements StepReplayer {
   async sync(): Promise<void> {
     if (this.ring) await this.ring.drain();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.settle(this.device.queue.onSubmittedWorkDone());
     this.throwIfFailed();
   }
 
+  /** Settles as `p`, a wait for the device, does: through `pollThrottle` where set. */
+  settle<T>(p: Promise<T>): Promise<T> {
+    return this.pollThrottle ? this.pollThrottle.during(p) : p;
+  }
+
   /**
-   * Submits what was recorded and reads `bytes` from `source` back to the CPU. `pace`: the read waits for a decode
+   * Submits what was recorded and reads `bytes` from `source` back to the CPU. `paced`: the read waits for a decode
    * step, for `readPacer`.
    */
-  async read(source: Binding, bytes?: number, pace?: ReadPace): Promise<ArrayBuffer> {
+  async read(source: Binding, bytes?: number, paced = false): Promise<ArrayBuffer> {
     const r = this.range(source);
     const n = roundUp(bytes ?? r.size ?? r.buffer.size - r.offset, 4);
     if (this.ring) await this.ring.drain(); // bytes staged for it land first
     const staging = this.pool.acquire(n, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.copy(r, staging, n);
     this.flush();
-    const pacer = pace && this.readPacer;
+    const pacer = paced ? this.readPacer : undefined;
     const submitted = pacer ? performance.now() : 0;
     try {
       if (pacer) await sleep(pacer.delayMs());
-      await staging.mapAsync(GPUMapMode.READ, 0, n).catch(async (err: unknown) => {
+      await this.settle(staging.mapAsync(GPUMapMode.READ, 0, n)).catch(async (err: unknown) => {
         // A lost device fails the map before its `lost` promise settles: wait for it briefly.
         await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
         throw this.failure ?? err;

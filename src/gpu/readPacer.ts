@@ -6,7 +6,7 @@
  * always has a map pending, so the process turns out tens of MB of such functions a second (bench/README.md,
  * "Decode stalls"): they survive the young collections and drive major ones, and the poll takes a CPU core (on a
  * 2-core machine, from SwiftShader's threads). Waiting out most of a step's expected time on a timer before
- * mapping keeps the poll to its last stretch.
+ * mapping keeps the poll to its last stretch; src/gpu/pollThrottle.ts slows what is left of it in long waits.
  *
  * The expected time is the least of the last STEPS_KEPT steps' times from submit to mapped: a step asked for
  * while a prompt still runs (the first of a generation) takes far longer and does not count, and a model that
@@ -15,11 +15,6 @@
  * first run compiles, and waiting too long delays the first token (measured: a 512-token prompt paced from its
  * warm-up ran at a third of its speed).
  */
-export interface ReadPace {
-  /** A one-token decode step (the only kind paced). */
-  readonly kind: 'step';
-}
-
 /** Share of the expected time waited on the timer before mapping. */
 const STEP_FRACTION = 0.8;
 /** Subtracted from the wait: Node's timers fire on whole milliseconds, often one late. */

@@ -14,6 +14,8 @@ export interface StagingHost {
   destroyBuffer(buf: GPUBuffer): void;
   /** Bytes staged, for the upload checkpoints' windows. */
   paced(bytes: number): void;
+  /** Settles as a wait for the device does (GpuContext.settle). */
+  settle<T>(p: Promise<T>): Promise<T>;
   failure(): WebLMError | undefined;
 }
 
@@ -172,7 +174,7 @@ export class UploadStaging {
 
   private async map(slot: Slot): Promise<void> {
     try {
-      await slot.buffer.mapAsync(GPUMapMode.WRITE);
+      await this.host.settle(slot.buffer.mapAsync(GPUMapMode.WRITE));
     } catch (err) {
       // A lost device fails the map before its `lost` promise settles: wait for it briefly.
       await Promise.race([this.host.device.lost, new Promise((r) => setTimeout(r, 100))]);

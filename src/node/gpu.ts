@@ -1,6 +1,7 @@
 import './shaderSourceFs.js';
 import { createGpuContext, type DeviceOptions } from '../gpu/device.js';
 import type { GpuContext } from '../gpu/context.js';
+import { PollThrottle } from '../gpu/pollThrottle.js';
 import { ReadPacer } from '../gpu/readPacer.js';
 import { WebGPUUnavailableError } from '../errors.js';
 
@@ -21,7 +22,12 @@ export interface NodeGpuOptions extends DeviceOptions {
  * included: `WEBLM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis` exposes subgroup matrices (tensor
  * cores) where the adapter has them (ctx.features.subgroupMatrix; src/kernels/matmulSubgroupMatrix.ts).
  * Decode steps' reads are paced (GpuContext.readPacer, src/gpu/readPacer.ts); `WEBLM_READ_PACING=off` maps them at once.
+ * Long waits for the device turn the event loop slower (GpuContext.pollThrottle, src/gpu/pollThrottle.ts);
+ * `WEBLM_POLL_THROTTLE=off` leaves it turning freely.
  */
+/** One per thread: every context's waits turn the same event loop. */
+const sharedThrottle = new PollThrottle();
+
 export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuContext> {
   let dawn: typeof import('webgpu');
   try {
@@ -40,5 +46,6 @@ export async function createNodeGpu(options: NodeGpuOptions = {}): Promise<GpuCo
   const ctx = await createGpuContext(dawn.create([...(options.dawnFlags ?? []), ...fromEnv]), options);
   // dawn.node makes garbage while a map is pending: decode steps' reads wait most of their time on a timer first.
   if (process.env.WEBLM_READ_PACING !== 'off') ctx.readPacer = new ReadPacer();
+  if (process.env.WEBLM_POLL_THROTTLE !== 'off') ctx.pollThrottle = sharedThrottle;
   return ctx;
 }
