@@ -128,6 +128,12 @@ export class LocalEngine implements Engine {
     };
     const estimate = fitOrThrow(ctx, config, weights, options);
     const model = await buildWithinMemory(ctx, estimate.totalBytes, () => buildAnyModel(ctx, config, weights, loadOpts));
+    try {
+      await model.prepareDecode?.();
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     return { location, model, tokenizer, preprocessor };
   }
 

@@ -150,6 +150,20 @@ export class DecoderModel implements LoadedModel {
     return this.kv.canForwardAt(start);
   }
 
+  async prepareDecode(): Promise<void> {
+    if (this.kv.length !== 0) return;
+    const last = this.kv.maxContext - 1;
+    try {
+      for (const position of last > 0 ? [0, last] : [0]) {
+        // The slots before `position` hold what the GPU zeroed or an earlier step left: read, never used after.
+        this.kv.length = position;
+        await this.ctx.read(this.forward([0], position), 4);
+      }
+    } finally {
+      this.kv.length = 0;
+    }
+  }
+
   /** The KV cache (read by tests of the cache policy). */
   get cache(): KvCache {
     return this.kv;

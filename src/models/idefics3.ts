@@ -238,6 +238,10 @@ export class Idefics3Model implements LoadedModel {
     this.scratch = undefined;
   }
 
+  prepareDecode(): Promise<void> {
+    return this.text.prepareDecode();
+  }
+
   dispose(): void {
     const { ctx } = this;
     this.imageTokens.dispose();

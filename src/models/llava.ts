@@ -212,6 +212,10 @@ export class LlavaModel implements LoadedModel {
     return out;
   }
 
+  prepareDecode(): Promise<void> {
+    return this.text.prepareDecode();
+  }
+
   dispose(): void {
     const { ctx } = this;
     this.imageTokens.dispose();

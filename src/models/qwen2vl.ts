@@ -276,6 +276,10 @@ export class Qwen2VLModel implements LoadedModel {
     this.scratch = undefined;
   }
 
+  prepareDecode(): Promise<void> {
+    return this.text.prepareDecode();
+  }
+
   dispose(): void {
     const { ctx } = this;
     this.imageTokens.dispose();

@@ -61,5 +61,11 @@ export interface LoadedModel {
    * overwrote keys that position needs (then forward from 0). Absent: always true.
    */
   canForwardAt?(start: number): boolean;
+  /**
+   * On an empty cache: compiles what a decode step runs at the shortest and at the longest context the cache
+   * holds (the attention splits its keys differently there), so that no step stalls on a compile when a long
+   * generation crosses over. The cache is empty after. Absent: nothing to prepare.
+   */
+  prepareDecode?(): Promise<void>;
   dispose(): void;
 }
