@@ -16,6 +16,8 @@ import type { MoeActivation, MoeExpertWeights } from './moeTypes.js';
 
 /** Lanes per weight row of gate|up (8, 16 or 32: 64 / (256 / L) rows per group). */
 export const MOE_DECODE_GATE_UP_LANES = 32;
+/** Lanes per gate|up row where a shared expert rides along (gateUpLanes). */
+const MOE_DECODE_SHARED_GATE_UP_LANES = 16;
 /** Lanes per output row of down, and rows per group (G * R = 256 / L * R rows per workgroup). */
 export const MOE_DECODE_DOWN_LANES = 32;
 export const MOE_DECODE_DOWN_ROWS = 1;
@@ -60,7 +62,7 @@ export const MOE_DECODE_ROUTE_MAX_EXPERTS = 256;
 export function moeDecodePlan(ctx: GpuContext, x: Tensor, experts: MoeExpertWeights): { gateUp: boolean; down: boolean } {
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
-  const L = gateUpLanes(ctx);
+  const L = gateUpLanes(ctx, false); // the most workgroup memory of the two
   const gateUp =
     ctx.features.packedDot &&
     ctx.kernelOverrides?.moeDecode?.use !== false &&
@@ -99,7 +101,13 @@ export function moeDecodeSharedFits(ctx: GpuContext, experts: MoeExpertWeights, 
 /** Shared slots per token of a shared expert in the decode GEMVs (moeDecodeSharedFits holds). */
 const sharedSlots = (experts: MoeExpertWeights, shared: MoeExpertWeights) => shared.gateUp.shape[1]! / experts.gateUp.shape[1]!;
 
-const gateUpLanes = (ctx: GpuContext) => ctx.kernelOverrides?.moeDecode?.gateUpLanes ?? MOE_DECODE_GATE_UP_LANES;
+/**
+ * Lanes per gate|up row: 16 with a shared expert's slots folded in, else MOE_DECODE_GATE_UP_LANES. Measured on the
+ * H200 (bench/README.md, "MoE gate|up lanes"): DeepSeek-V2-Lite's gate|up with its 2 shared slots (352 workgroups)
+ * 28.3 µs at 32 lanes, 21.2 at 16, 22.2 at 8; Qwen3-30B-A3B's (192, no shared expert) equal at 32 and 16.
+ */
+const gateUpLanes = (ctx: GpuContext, shared: boolean) =>
+  ctx.kernelOverrides?.moeDecode?.gateUpLanes ?? (shared ? MOE_DECODE_SHARED_GATE_UP_LANES : MOE_DECODE_GATE_UP_LANES);
 
 /** Bytes of act as the integer-dot gate|up writes it for down: P pairs of I values, int8 per block of 32. */
 export function moeDecodeActBytes(P: number, I: number): number {
@@ -129,7 +137,7 @@ export function moeDecodeGateUp(
   const [, I2, H] = experts.gateUp.shape as [number, number, number];
   const I = I2 / 2;
   const [T, k] = ids.shape as [number, number];
-  const L = gateUpLanes(ctx);
+  const L = gateUpLanes(ctx, !!shared);
   if (![8, 16, 32].includes(L)) throw new InvalidArgumentError(`moeDecodeGateUp: ${L} lanes per row; 8, 16 or 32`);
   if (q8Out && I % 32 !== 0) throw new InvalidArgumentError(`moeDecodeGateUp: int8 act needs I a multiple of 32, got ${I}`);
   const E = route?.logits.shape[1] ?? 0;
