@@ -103,7 +103,7 @@ const sharedSlots = (experts: MoeExpertWeights, shared: MoeExpertWeights) => sha
 
 /**
  * Lanes per gate|up row: 16 with a shared expert's slots folded in, else MOE_DECODE_GATE_UP_LANES. Measured on the
- * H200 (bench/README.md, "MoE gate|up lanes"): DeepSeek-V2-Lite's gate|up with its 2 shared slots (352 workgroups)
+ * H200 (bench/README.md, "Stop 20"): DeepSeek-V2-Lite's gate|up with its 2 shared slots (352 workgroups)
  * 28.3 µs at 32 lanes, 21.2 at 16, 22.2 at 8; Qwen3-30B-A3B's (192, no shared expert) equal at 32 and 16.
  */
 const gateUpLanes = (ctx: GpuContext, shared: boolean) =>
